@@ -1,0 +1,157 @@
+"""`statmuse demo`: real data through the whole pipeline, then a real prediction.
+
+Ingest one bundled season, wait (by watching each service's own metrics, with deadlines) until
+features, trainer, predictor and gateway have consumed it, ask the trainer for the baseline
+models, wait until the gateway serves them, and show a sample call.
+"""
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from statmuse_ops.stack import Stack, stack_env
+from statmuse_shared import topics
+from statmuse_shared.broker import make_broker, publish_model
+from statmuse_shared.messages import TrainRequested
+from statmuse_shared.stats import Stat
+
+Say = Callable[[str], None]
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def metric_total(url: str, name: str, **labels: str) -> float:
+    """Sum of a metric's samples (matching labels) on a service's /metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+def wait_until(what: str, check: Callable[[], bool], *, deadline_s: float, say: Say) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if check():
+            say(f"ok: {what}")
+            return
+        time.sleep(0.25)
+    raise DemoError(f"timed out after {deadline_s:.0f}s waiting for: {what}")
+
+
+def ingest(stack: Stack, data_dir: Path, season: str) -> dict[str, int]:
+    exe = Path(sys.executable).with_name("statmuse-ingestor")
+    summary_file = stack.run_dir / f"ingest-{uuid.uuid4().hex[:8]}.json"
+    result = subprocess.run(
+        [
+            str(exe),
+            "backfill",
+            "--source",
+            "files",
+            "--seasons",
+            season,
+            "--data-dir",
+            str(data_dir),
+            "--summary-json",
+            str(summary_file),
+        ],
+        env=stack_env(stack),
+        check=False,
+    )
+    if result.returncode != 0:
+        raise DemoError(f"ingest failed with exit code {result.returncode}")
+    counts: dict[str, int] = json.loads(summary_file.read_text())
+    return counts
+
+
+async def request_training(bootstrap: str, stats: list[Stat]) -> None:
+    broker = make_broker(bootstrap, client_id="statmuse-demo")
+    await broker.connect()
+    try:
+        for stat in stats:
+            cmd = TrainRequested(
+                event_id=str(uuid.uuid4()),
+                stat=stat,
+                model_kind="baseline",
+                reason="admin",
+                requested_by="statmuse demo",
+            )
+            await publish_model(broker, cmd, topic=topics.TRAIN_REQUESTS, key=stat.value.encode())
+    finally:
+        await broker.stop()
+
+
+def run(stack: Stack, *, data_dir: Path, season: str, say: Say, deadline_s: float = 300) -> dict:
+    urls = {s.name: s.url for s in stack.started if s.url.startswith("http")}
+    missing = {"features", "trainer", "predictor", "gateway"} - urls.keys()
+    if missing:
+        raise DemoError(f"services not running: {sorted(missing)}")
+    say(f"ingesting {season} from {data_dir}")
+    counts = ingest(stack, data_dir, season)
+    env = stack_env(stack)
+    published = counts["published"]
+    say(f"{published} player games published on {topics.GAMES_RAW}")
+
+    wait_until(
+        f"features consumed {published} games",
+        lambda: (
+            metric_total(urls["features"], "statmuse_features_messages_total", outcome="processed")
+            >= published
+        ),
+        deadline_s=deadline_s,
+        say=say,
+    )
+    vectors = metric_total(urls["features"], "statmuse_features_vectors_total")
+    for name, metric in (
+        ("trainer", "statmuse_trainer_examples_total"),
+        ("predictor", "statmuse_predictor_vectors_total"),
+        ("gateway", "statmuse_gateway_vectors_total"),
+    ):
+        wait_until(
+            f"{name} consumed {int(vectors)} feature vectors",
+            lambda u=urls[name], m=metric: metric_total(u, m) >= vectors,
+            deadline_s=deadline_s,
+            say=say,
+        )
+
+    stats = list(Stat)
+    asyncio.run(request_training(env["KAFKA_BOOTSTRAP_SERVERS"], stats))
+    say(f"asked the trainer for baseline models: {', '.join(s.value for s in stats)}")
+
+    def served() -> bool:
+        r = httpx.get(f"{urls['gateway']}/api/models", timeout=5)
+        return r.status_code == 200 and len(
+            {m["stat"] for m in r.json() if m["alias"] == "production"}
+        ) == len(stats)
+
+    wait_until("gateway serves a production model per stat", served, deadline_s=deadline_s, say=say)
+    wait_until(
+        "predictor serves them too",
+        lambda: metric_total(urls["predictor"], "statmuse_predictor_models_loaded") >= len(stats),
+        deadline_s=deadline_s,
+        say=say,
+    )
+    body = {"player": "LeBron James", "stat": "points", "line": 25.5}
+    answer = httpx.post(f"{urls['gateway']}/api/predict", json=body, timeout=10)
+    if answer.status_code != 200:
+        raise DemoError(f"sample prediction failed: {answer.status_code} {answer.text}")
+    return {"request": body, "response": answer.json(), "gateway": urls["gateway"]}
+
+
+def sample_curl(gateway: str, body: dict) -> str:
+    return (
+        f"curl -s -X POST {gateway}/api/predict -H 'content-type: application/json' "
+        f"-d '{json.dumps(body)}'"
+    )

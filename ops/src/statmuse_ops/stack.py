@@ -1,0 +1,207 @@
+"""`statmuse up/down/status`: the whole system on one machine, each piece its own process.
+
+Infrastructure starts only when its URL is not already in the environment (DATABASE_URL,
+REDIS_URL, KAFKA_BOOTSTRAP_SERVERS). Everything started is recorded in `<run dir>/stack.json`
+with pid and process start time; `down` stops exactly those processes and nothing else.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from statmuse_ops.infra import (
+    InfraError,
+    Started,
+    pick_port,
+    spawn_service,
+    start_broker,
+    start_postgres,
+    start_redis,
+    stop,
+)
+from statmuse_shared import topics
+from statmuse_shared.broker import ensure_topics
+from statmuse_shared.migrations import migrate
+
+# Service name -> (console script, default port). Gateway first in the table, last to start.
+SERVICES: dict[str, tuple[str, int]] = {
+    "ingestor": ("statmuse-ingestor", 8101),
+    "features": ("statmuse-features", 8102),
+    "trainer": ("statmuse-trainer", 8103),
+    "predictor": ("statmuse-predictor", 8104),
+    "gateway": ("statmuse-gateway", 8000),
+}
+Say = Callable[[str], None]
+
+
+@dataclass
+class Stack:
+    run_dir: Path
+    env: dict[str, str] = field(default_factory=dict)  # the URLs every service gets
+    started: list[Started] = field(default_factory=list)
+
+    @property
+    def state_file(self) -> Path:
+        return self.run_dir / "stack.json"
+
+    def save(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps({"env": self.env, "started": [s.to_json() for s in self.started]}, indent=2)
+        )
+        tmp.replace(self.state_file)
+
+    @classmethod
+    def load(cls, run_dir: Path) -> "Stack | None":
+        path = run_dir / "stack.json"
+        if not path.exists():
+            return None
+        raw = json.loads(path.read_text())
+        return cls(run_dir, raw["env"], [Started(**s) for s in raw["started"]])
+
+    def get(self, name: str) -> Started | None:
+        return next((s for s in self.started if s.name == name), None)
+
+
+def default_run_dir() -> Path:
+    return Path(os.environ.get("STATMUSE_RUN_DIR", "var/stack")).resolve()
+
+
+def stack_env(stack: Stack) -> dict[str, str]:
+    """The environment for a process that talks to this stack (what `up` exported)."""
+    env = dict(os.environ)
+    env.update(stack.env)
+    return env
+
+
+def up(
+    run_dir: Path,
+    *,
+    environ: Mapping[str, str],
+    say: Say,
+    services: tuple[str, ...] = tuple(SERVICES),
+) -> Stack:
+    existing = Stack.load(run_dir)
+    if existing and any(s.is_running() for s in existing.started):
+        raise InfraError(f"a stack is already running from {run_dir}; `statmuse down` first")
+    if run_dir.exists():
+        # The broker keeps messages in memory, so the data of a previous stack is gone with
+        # it; starting PostgreSQL and the artifacts afresh keeps the three consistent.
+        shutil.rmtree(run_dir)
+    stack = Stack(run_dir)
+    logs = run_dir / "logs"
+    try:
+        if environ.get("DATABASE_URL"):
+            stack.env["DATABASE_URL"] = environ["DATABASE_URL"]
+            say("postgres: using DATABASE_URL from the environment")
+        else:
+            pg = start_postgres(run_dir / "postgres", port=5432, log=logs / "postgres.log")
+            stack.started.append(pg)
+            stack.env["DATABASE_URL"] = pg.url
+            stack.save()
+        if environ.get("REDIS_URL"):
+            stack.env["REDIS_URL"] = environ["REDIS_URL"]
+            say("redis: using REDIS_URL from the environment")
+        else:
+            redis = start_redis(run_dir / "redis", port=6379, log=logs / "redis.log")
+            stack.started.append(redis)
+            stack.env["REDIS_URL"] = redis.url
+            stack.save()
+        if environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            stack.env["KAFKA_BOOTSTRAP_SERVERS"] = environ["KAFKA_BOOTSTRAP_SERVERS"]
+            say("broker: using KAFKA_BOOTSTRAP_SERVERS from the environment")
+        else:
+            broker = start_broker(run_dir / "broker", port=9092, log=logs / "broker.log")
+            stack.started.append(broker)
+            stack.env["KAFKA_BOOTSTRAP_SERVERS"] = broker.url
+            stack.save()
+        stack.env["ARTIFACT_STORE_URL"] = environ.get(
+            "ARTIFACT_STORE_URL", (run_dir / "artifacts").as_uri()
+        )
+
+        created = asyncio.run(
+            ensure_topics(stack.env["KAFKA_BOOTSTRAP_SERVERS"], topics.all_with_dead_letters())
+        )
+        say(f"topics: created {len(created)} ({topics.DEFAULT_PARTITIONS} partitions each)")
+        applied = asyncio.run(migrate(stack.env["DATABASE_URL"]))
+        say(f"migrations: applied {len(applied)}")
+
+        for name in services:
+            script, default_port = SERVICES[name]
+            port = pick_port(default_port)
+            env = {**stack_env(stack), "LOG_JSON": "true", f"{name.upper()}_HTTP_PORT": str(port)}
+            exe = Path(sys.executable).with_name(script)
+            stack.started.append(
+                spawn_service(
+                    name,
+                    [str(exe if exe.exists() else script), "serve", "--port", str(port)],
+                    port=port,
+                    env=env,
+                    log=logs / f"{name}.log",
+                )
+            )
+            stack.save()
+        for name in services:
+            svc = stack.get(name)
+            assert svc is not None
+            wait_ready(svc, deadline_s=60)
+        return stack
+    except BaseException:
+        say("start-up failed; stopping what was started")
+        down(stack, say=say)
+        raise
+
+
+def wait_ready(svc: Started, *, deadline_s: float) -> None:
+    deadline = time.monotonic() + deadline_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if not svc.is_running():
+            raise InfraError(f"{svc.name} exited during start-up; see {svc.log}")
+        try:
+            r = httpx.get(f"{svc.url}/ready", timeout=2)
+            if r.status_code == 200:
+                return
+            last = r.text
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
+        time.sleep(0.2)
+    raise InfraError(f"{svc.name} not ready after {deadline_s:.0f}s ({last}); see {svc.log}")
+
+
+def down(stack: Stack, *, say: Say) -> list[str]:
+    """Stop, in reverse order, what this stack started; returns the names stopped."""
+    stopped = []
+    for started in reversed(stack.started):
+        if stop(started):
+            stopped.append(started.name)
+            say(f"stopped {started.name} (pid {started.pid})")
+        else:
+            say(f"{started.name} was not running")
+    if stack.state_file.exists():
+        stack.state_file.unlink()
+    return stopped
+
+
+def status(stack: Stack) -> list[dict[str, Any]]:
+    rows = []
+    for s in stack.started:
+        state = "up" if s.is_running() else "down"
+        if state == "up" and s.url.startswith("http"):
+            try:
+                r = httpx.get(f"{s.url}/ready", timeout=2)
+                state = "ready" if r.status_code == 200 else f"up, not ready ({r.status_code})"
+            except httpx.HTTPError:
+                state = "up, not answering"
+        rows.append({"name": s.name, "pid": s.pid, "url": s.url, "state": state, "log": s.log})
+    return rows

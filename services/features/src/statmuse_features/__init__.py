@@ -1,0 +1,1 @@
+"""Features: raw games -> pre-game feature vectors for each player\x27s next game."""

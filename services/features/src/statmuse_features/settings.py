@@ -1,0 +1,11 @@
+from pydantic_settings import SettingsConfigDict
+
+from statmuse_shared.settings import BaseServiceSettings
+
+
+class FeaturesSettings(BaseServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="FEATURES_", populate_by_name=True, frozen=True)
+
+    http_port: int = 8102
+    group_id: str = "features"
+    max_batch: int = 500

@@ -1,0 +1,1 @@
+"""Gateway: the REST API for the frontend, its docs and the dashboard."""

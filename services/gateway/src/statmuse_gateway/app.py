@@ -1,0 +1,52 @@
+"""create_app(settings): the FastAPI gateway."""
+
+from functools import partial
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from statmuse_gateway.handlers import register
+from statmuse_gateway.routes import api
+from statmuse_gateway.schemas import DISCLAIMER
+from statmuse_gateway.settings import GatewaySettings
+from statmuse_shared.artifacts import open_store
+from statmuse_shared.http import health_routes
+from statmuse_shared.runtime import build_runtime
+from statmuse_shared.serving import ModelBook
+
+SERVICE = "gateway"
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    rt = build_runtime(
+        service=SERVICE,
+        settings=settings,
+        register=partial(register, settings=settings),
+        state={"book": ModelBook(store=open_store(settings.artifact_store_url))},
+    )
+    app = FastAPI(
+        title="StatMusePicks API",
+        version="0.1.0",
+        description="Calibrated NBA player-prop predictions. " + DISCLAIMER,
+        lifespan=rt.lifespan,
+    )
+    app.state.service_state = rt.state
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["content-type", "x-api-key"],
+    )
+    app.router.routes.extend(health_routes(SERVICE, rt.ready))
+    app.include_router(api.router)
+
+    @app.exception_handler(OSError)
+    async def dependency_down(_: Request, exc: OSError) -> JSONResponse:
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": "5"},
+            content={"detail": f"a dependency is unavailable: {type(exc).__name__}"},
+        )
+
+    return app

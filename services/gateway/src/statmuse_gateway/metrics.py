@@ -1,0 +1,4 @@
+from prometheus_client import Counter, Gauge
+
+VECTORS = Counter("statmuse_gateway_vectors_total", "Feature vectors folded into the read model")
+MODELS_SERVED = Gauge("statmuse_gateway_models_served", "Production models being served")

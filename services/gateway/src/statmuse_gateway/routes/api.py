@@ -1,0 +1,121 @@
+"""/api routes. Handlers are thin: validate, read the read model, call the shared predict."""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from statmuse_gateway.adapters import postgres as db
+from statmuse_gateway.schemas import (
+    DISCLAIMER,
+    DistributionPoint,
+    ErrorBody,
+    FeatureContribution,
+    ModelInfo,
+    PredictRequest,
+    PredictResponse,
+)
+from statmuse_gateway.service import suggest
+from statmuse_shared.messages import ModelPublished
+from statmuse_shared.pricing import DEFAULT_AMERICAN_ODDS
+from statmuse_shared.serving import ModelBook, chart, predict
+
+router = APIRouter(prefix="/api", tags=["predictions"])
+
+
+def state(request: Request) -> dict[str, Any]:
+    value: dict[str, Any] = request.app.state.service_state
+    return value
+
+
+State = Annotated[dict[str, Any], Depends(state)]
+
+
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    responses={404: {"model": ErrorBody}, 503: {"model": ErrorBody}},
+    summary="P(over/under/push), value and explanation for one player prop",
+)
+async def predict_prop(body: PredictRequest, st: State) -> PredictResponse | JSONResponse:
+    pool = st["pool"]
+    book: ModelBook = st["book"]
+    async with pool.acquire() as conn:
+        players = await db.find_players(conn=conn, name=body.player)
+        if not players:
+            names = await db.all_names(conn=conn)
+            return JSONResponse(
+                status_code=404,
+                content=ErrorBody(
+                    detail=f"unknown player {body.player!r}",
+                    suggestions=suggest(body.player, names),
+                ).model_dump(),
+            )
+        player = players[0]
+        found = await db.vector_for(
+            conn=conn, player_id=player["player_id"], game_date=body.game_date
+        )
+    if found is None:
+        raise HTTPException(404, f"no games for {player['player_name']} before {body.game_date}")
+    as_of, features = found
+    served = book.for_stat(body.stat, player["player_id"])
+    if served is None:
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": "30"},
+            content=ErrorBody(detail=f"no production model for {body.stat.value} yet").model_dump(),
+        )
+    odds_over = body.odds_over or DEFAULT_AMERICAN_ODDS
+    odds_under = body.odds_under or DEFAULT_AMERICAN_ODDS
+    p = predict(served, features, line=body.line, odds_over=odds_over, odds_under=odds_under)
+    return PredictResponse(
+        player=player["player_name"],
+        player_id=player["player_id"],
+        stat=body.stat,
+        line=body.line,
+        as_of=as_of,
+        predicted_value=round(p.predicted_value, 4),
+        over_probability=p.over_probability,
+        under_probability=p.under_probability,
+        push_probability=p.push_probability,
+        recommendation=p.pricing.recommendation,
+        confidence=p.pricing.confidence,
+        expected_value=p.pricing.expected_value,
+        kelly_fraction=p.pricing.kelly_fraction,
+        odds_over=odds_over,
+        odds_under=odds_under,
+        model_version=p.model_version,
+        fallback=p.fallback,
+        explanation=[
+            FeatureContribution(feature=c.feature, value=c.value, contribution=c.contribution)
+            for c in p.contributions
+        ],
+        distribution=[
+            DistributionPoint(value=v, probability=pr) for v, pr in chart(served, features)
+        ],
+        disclaimer=DISCLAIMER,
+    )
+
+
+@router.get("/models", response_model=list[ModelInfo], tags=["models"])
+async def list_models(st: State) -> list[ModelInfo]:
+    async with st["pool"].acquire() as conn:
+        rows = await db.list_models(conn=conn)
+    out = []
+    for r in rows:
+        event = ModelPublished.model_validate(json.loads(r["payload"]))
+        out.append(
+            ModelInfo(
+                name=event.name,
+                version=event.version,
+                stat=event.stat,
+                player_id=event.player_id,
+                alias=r["alias"],
+                model_type=event.model_type,
+                metrics=event.metrics.model_dump(),
+                feature_set_version=event.feature_set_version,
+                updated_at=r["updated_at"],
+            )
+        )
+    return out

@@ -1,0 +1,1 @@
+"""Ingestor: NBA box scores in, validated, stored once in schema `ingest`, published once."""

@@ -1,0 +1,1 @@
+"""Predictor: feature vectors + production models -> PredictionMade."""

@@ -1,0 +1,55 @@
+"""Schema `predictions` through asyncpg."""
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+
+import asyncpg
+
+from statmuse_shared.messages import FeaturesComputed, PredictionMade
+
+
+async def upsert_latest(*, conn: asyncpg.Connection, vectors: Sequence[FeaturesComputed]) -> None:
+    await conn.executemany(
+        """INSERT INTO predictions.latest_features (player_id, player_name, as_of,
+               feature_set_version, features)
+           VALUES ($1, $2, $3, $4, $5::jsonb)
+           ON CONFLICT (player_id) DO UPDATE SET player_name = EXCLUDED.player_name,
+               as_of = EXCLUDED.as_of, feature_set_version = EXCLUDED.feature_set_version,
+               features = EXCLUDED.features, updated_at = now()
+           WHERE predictions.latest_features.as_of <= EXCLUDED.as_of""",
+        [
+            (v.player_id, v.player_name, v.as_of, v.feature_set_version, json.dumps(v.features))
+            for v in vectors
+        ],
+    )
+
+
+async def latest_all(
+    *, conn: asyncpg.Connection
+) -> list[tuple[int, str, dt.date, dict[str, float | None]]]:
+    rows = await conn.fetch(
+        "SELECT player_id, player_name, as_of, features::text AS f FROM predictions.latest_features"
+    )
+    return [(r["player_id"], r["player_name"], r["as_of"], json.loads(r["f"])) for r in rows]
+
+
+async def store_predictions(*, conn: asyncpg.Connection, made: Sequence[PredictionMade]) -> None:
+    await conn.executemany(
+        """INSERT INTO predictions.predictions (player_id, stat, as_of, model_version,
+               predicted_value, payload, event_id)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+           ON CONFLICT (player_id, stat, as_of, model_version) DO NOTHING""",
+        [
+            (
+                p.player_id,
+                p.stat.value,
+                p.as_of,
+                p.model_version,
+                p.predicted_value,
+                p.model_dump_json(),
+                p.event_id,
+            )
+            for p in made
+        ],
+    )

@@ -1,0 +1,23 @@
+"""create_app(settings): the predictor's consumers plus /health, /ready and /metrics."""
+
+from functools import partial
+
+from starlette.applications import Starlette
+
+from statmuse_predictor.handlers import register
+from statmuse_predictor.settings import PredictorSettings
+from statmuse_shared.artifacts import open_store
+from statmuse_shared.runtime import consumer_app
+from statmuse_shared.serving import ModelBook
+
+SERVICE = "predictor"
+
+
+def create_app(settings: PredictorSettings) -> Starlette:
+    book = ModelBook(store=open_store(settings.artifact_store_url))
+    return consumer_app(
+        service=SERVICE,
+        settings=settings,
+        register=partial(register, settings=settings),
+        state={"book": book},
+    )

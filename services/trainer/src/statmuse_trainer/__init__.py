@@ -1,0 +1,1 @@
+"""Trainer: datasets -> models -> the registry (schema `registry`) -> ModelPublished."""

@@ -1,0 +1,111 @@
+"""Schema `registry` through asyncpg."""
+
+import json
+from collections.abc import Sequence
+
+import asyncpg
+
+from statmuse_shared.messages import FeaturesComputed, ModelPublished
+from statmuse_shared.stats import Stat
+from statmuse_trainer.service import Example
+
+
+async def upsert_examples(*, conn: asyncpg.Connection, vectors: Sequence[FeaturesComputed]) -> None:
+    await conn.executemany(
+        """INSERT INTO registry.training_examples (player_id, as_of, feature_set_version,
+               season, features, last_game, event_id)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7)
+           ON CONFLICT (player_id, as_of, feature_set_version) DO UPDATE
+           SET season = EXCLUDED.season, features = EXCLUDED.features,
+               last_game = EXCLUDED.last_game, event_id = EXCLUDED.event_id
+           WHERE registry.training_examples.event_id IS DISTINCT FROM EXCLUDED.event_id""",
+        [
+            (
+                v.player_id,
+                v.as_of,
+                v.feature_set_version,
+                v.season,
+                json.dumps(v.features),
+                v.last_game.model_dump_json(),
+                v.event_id,
+            )
+            for v in vectors
+        ],
+    )
+
+
+async def labelled_examples(
+    *, conn: asyncpg.Connection, stat: Stat, feature_set_version: str, seasons: Sequence[str]
+) -> list[Example]:
+    """Each vector labelled with the player's next game (the next vector's `last_game`)."""
+    label = (
+        "(g->>'points')::float + (g->>'rebounds')::float + (g->>'assists')::float"
+        if stat is Stat.PRA
+        else f"(g->>'{ {'threes': 'threes'}.get(stat.value, stat.value) }')::float"
+    )
+    rows = await conn.fetch(
+        f"""SELECT features::text AS features, {label} AS label FROM (
+                SELECT features, season,
+                       lead(last_game) OVER (PARTITION BY player_id ORDER BY as_of) AS g
+                FROM registry.training_examples WHERE feature_set_version = $1) t
+            WHERE g IS NOT NULL AND (cardinality($2::text[]) = 0 OR season = ANY($2::text[]))""",
+        feature_set_version,
+        list(seasons),
+    )
+    return [Example(json.loads(r["features"]), r["label"]) for r in rows if r["label"] is not None]
+
+
+async def latest_feature_set(*, conn: asyncpg.Connection) -> str | None:
+    value: str | None = await conn.fetchval(
+        "SELECT feature_set_version FROM registry.training_examples "
+        "ORDER BY received_at DESC LIMIT 1"
+    )
+    return value
+
+
+async def next_version(*, conn: asyncpg.Connection, base: str) -> str:
+    taken = await conn.fetchval(
+        "SELECT count(*) FROM registry.model_versions WHERE version = $1 OR version LIKE $2",
+        base,
+        f"{base}-r%",
+    )
+    return base if taken == 0 else f"{base}-r{taken + 1}"
+
+
+async def register(*, conn: asyncpg.Connection, published: ModelPublished) -> None:
+    async with conn.transaction():
+        await conn.execute(
+            """INSERT INTO registry.model_versions (version, name, stat, player_id, model_type,
+                   artifact_uri, checksum, feature_set_version, dataset_version, metrics)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)""",
+            published.version,
+            published.name,
+            published.stat.value,
+            published.player_id,
+            published.model_type,
+            published.artifact_uri,
+            published.checksum,
+            published.feature_set_version,
+            published.dataset_version,
+            published.metrics.model_dump_json(),
+        )
+        await set_alias(
+            conn=conn, key=published.key, alias=published.alias, version=published.version
+        )
+
+
+async def set_alias(*, conn: asyncpg.Connection, key: str, alias: str, version: str) -> None:
+    await conn.execute(
+        """INSERT INTO registry.aliases (serving_key, alias, version) VALUES ($1, $2, $3)
+           ON CONFLICT (serving_key, alias) DO UPDATE
+           SET version = EXCLUDED.version, updated_at = now()""",
+        key,
+        alias,
+        version,
+    )
+    await conn.execute(
+        "INSERT INTO registry.alias_history (serving_key, alias, version) VALUES ($1, $2, $3)",
+        key,
+        alias,
+        version,
+    )

@@ -1,0 +1,123 @@
+"""Predictive distributions over a stat's whole-number values, and what a line is worth.
+
+Every stat we predict is a count, so P(over), P(under) and P(push) at a line come from one
+distribution on {0, 1, 2, ...}: under = P(X < line), push = P(X == line) for whole-number
+lines, over = the rest. The three always sum to 1. Pure math (no scipy) so one prediction
+stays well under a millisecond.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+class CountDistribution(Protocol):
+    family: str
+
+    @property
+    def mean(self) -> float: ...
+
+    @property
+    def sd(self) -> float: ...
+
+    def cdf(self, k: int) -> float:
+        """P(X <= k) for a whole number k."""
+        ...
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+@dataclass(frozen=True, slots=True)
+class DiscretizedNormal:
+    """Normal(mu, sigma) rounded to the nearest whole number, mass below 0 folded onto 0."""
+
+    mu: float
+    sigma: float
+    family: str = "normal"
+
+    def __post_init__(self) -> None:
+        if not self.sigma > 0 or not math.isfinite(self.mu):
+            raise ValueError(f"invalid normal parameters mu={self.mu} sigma={self.sigma}")
+
+    @property
+    def mean(self) -> float:
+        return self.mu
+
+    @property
+    def sd(self) -> float:
+        return self.sigma
+
+    def cdf(self, k: int) -> float:
+        if k < 0:
+            return 0.0
+        return _normal_cdf((k + 0.5 - self.mu) / self.sigma)
+
+
+@dataclass(frozen=True, slots=True)
+class Poisson:
+    lam: float
+    family: str = "poisson"
+
+    def __post_init__(self) -> None:
+        if not self.lam > 0 or not math.isfinite(self.lam):
+            raise ValueError(f"invalid poisson rate {self.lam}")
+
+    @property
+    def mean(self) -> float:
+        return self.lam
+
+    @property
+    def sd(self) -> float:
+        return math.sqrt(self.lam)
+
+    def cdf(self, k: int) -> float:
+        if k < 0:
+            return 0.0
+        term = math.exp(-self.lam)
+        total = term
+        for i in range(1, k + 1):
+            term *= self.lam / i
+            total += term
+        return min(total, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class LineOdds:
+    under_probability: float
+    push_probability: float
+    over_probability: float
+
+
+def line_probabilities(dist: CountDistribution, line: float) -> LineOdds:
+    """P(under), P(push), P(over) at a sportsbook line; they sum to 1."""
+    if not math.isfinite(line) or line < 0:
+        raise ValueError(f"line must be a non-negative number, got {line}")
+    below = math.ceil(line) - 1  # largest whole number strictly under the line
+    under = dist.cdf(below)
+    push = dist.cdf(int(line)) - under if float(line).is_integer() else 0.0
+    under = min(max(under, 0.0), 1.0)
+    push = min(max(push, 0.0), 1.0 - under)
+    return LineOdds(under, push, max(0.0, 1.0 - under - push))
+
+
+def quantile(dist: CountDistribution, q: float) -> int:
+    """Smallest whole number k with P(X <= k) >= q."""
+    k = max(0, int(dist.mean - 6 * dist.sd))
+    while dist.cdf(k - 1) >= q and k > 0:
+        k -= 1
+    while dist.cdf(k) < q:
+        k += 1
+    return k
+
+
+def quantiles(dist: CountDistribution) -> dict[str, float]:
+    return {f"q{round(q * 100):02d}": float(quantile(dist, q)) for q in _QUANTILES}
+
+
+def pmf(dist: CountDistribution, lo: int, hi: int) -> list[float]:
+    """P(X = k) for k in [lo, hi] (for charts)."""
+    return [dist.cdf(k) - dist.cdf(k - 1) for k in range(lo, hi + 1)]

@@ -1,0 +1,229 @@
+"""Every Kafka payload. Events are past-tense facts, commands imperative.
+
+Changes are additive: new optional fields only. A breaking change is a new versioned topic.
+The AsyncAPI document is generated from these models, so every field is documented.
+"""
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from statmuse_shared.stats import Stat
+
+SCHEMA_VERSION = 1
+
+PlayerId = Annotated[int, Field(gt=0, description="NBA stats player id", examples=[2544])]
+TeamAbbr = Annotated[
+    str,
+    Field(pattern=r"^[A-Z]{2,3}$", description="NBA team abbreviation", examples=["LAL"]),
+]
+NonNegInt = Annotated[int, Field(ge=0)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Message(BaseModel):
+    """Fields every message carries."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: str = Field(
+        description="Deterministic where possible (hash of source + natural key), so a replay "
+        "makes the same id; consumers deduplicate on it or on the natural key.",
+        examples=["0b9f3c2e-5d0c-5b7e-8a47-2f0a7f8b1d11"],
+    )
+    occurred_at: dt.datetime = Field(
+        default_factory=_now, description="When the fact happened or the command was issued (UTC)"
+    )
+    schema_version: int = Field(
+        default=SCHEMA_VERSION, ge=1, description="Version of this message's schema"
+    )
+
+
+class PlayerGameIngested(Message):
+    """A player's box score for one game, validated and committed by the ingestor."""
+
+    kind: Literal["player_game"] = Field(default="player_game", description="Discriminator")
+    source: str = Field(description="Where the record came from", examples=["files", "nba_api"])
+    season: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2023-24"])
+    season_type: Literal["Regular Season", "Playoffs", "Play-In"] = Field(
+        description="Regular season, playoffs or play-in"
+    )
+    game_id: str | None = Field(default=None, description="NBA GAME_ID when the source has it")
+    game_key: str = Field(
+        description="Natural game key: GAME_ID, else '<date>:<home>:<away>'",
+        examples=["0022300061", "2023-10-24:DEN:LAL"],
+    )
+    game_date: dt.date = Field(description="US local date of the game")
+    player_id: PlayerId
+    player_name: str = Field(min_length=1, examples=["LeBron James"])
+    team: TeamAbbr
+    opponent: TeamAbbr
+    is_home: bool
+    minutes: float = Field(ge=0, le=70, description="Minutes played")
+    points: NonNegInt
+    rebounds: NonNegInt
+    assists: NonNegInt
+    steals: NonNegInt | None = None
+    blocks: NonNegInt | None = None
+    turnovers: NonNegInt | None = None
+    fgm: NonNegInt | None = None
+    fga: NonNegInt | None = None
+    fg3m: NonNegInt | None = Field(default=None, description="Threes made; absent in some seasons")
+    fg3a: NonNegInt | None = None
+    ftm: NonNegInt | None = None
+    fta: NonNegInt | None = None
+    oreb: NonNegInt | None = None
+    dreb: NonNegInt | None = None
+    plus_minus: int | None = None
+    flagged: bool = Field(default=False, description="Outlier against the player's own history")
+
+
+class TeamGameIngested(Message):
+    """A team's box score for one game."""
+
+    kind: Literal["team_game"] = Field(default="team_game", description="Discriminator")
+    source: str
+    season: str = Field(pattern=r"^\d{4}-\d{2}$")
+    season_type: Literal["Regular Season", "Playoffs", "Play-In"]
+    game_id: str | None = None
+    game_key: str
+    game_date: dt.date
+    team: TeamAbbr
+    opponent: TeamAbbr
+    is_home: bool
+    points: NonNegInt
+    fga: NonNegInt | None = None
+    fta: NonNegInt | None = None
+    oreb: NonNegInt | None = None
+    tov: NonNegInt | None = None
+    opponent_points: NonNegInt | None = None
+
+
+RawGame = Annotated[PlayerGameIngested | TeamGameIngested, Field(discriminator="kind")]
+"""What `nba.games.raw.v1` carries: player or team box scores, told apart by `kind`."""
+
+
+class StatLine(BaseModel):
+    """The stats a player recorded in one game (labels for training)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    game_date: dt.date
+    minutes: float = Field(ge=0)
+    points: NonNegInt
+    rebounds: NonNegInt
+    assists: NonNegInt
+    threes: NonNegInt | None = None
+
+
+class FeaturesComputed(Message):
+    """The pre-game feature vector for a player's next game, knowing only games before `as_of`."""
+
+    player_id: PlayerId
+    player_name: str
+    team: TeamAbbr
+    season: str = Field(pattern=r"^\d{4}-\d{2}$")
+    as_of: dt.date = Field(description="Day after the last game used; nothing from this day on")
+    feature_set_version: str = Field(examples=["fs-1"])
+    features: dict[str, float | None] = Field(
+        description="Named features (docs/FEATURES.md); None where history is too short",
+        examples=[{"points_rolling_mean_10": 25.4, "points_games_in_window_10": 10}],
+    )
+    last_game: StatLine = Field(
+        description="The game that triggered this vector (already played): lets the trainer "
+        "label the previous vector without reading another service's tables"
+    )
+
+
+class ModelMetrics(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    mae: float | None = None
+    rmse: float | None = None
+    n_train: int | None = None
+    n_validation: int | None = None
+
+
+class ModelPublished(Message):
+    """A model version was registered or moved to an alias."""
+
+    name: str = Field(examples=["points-baseline"])
+    version: str = Field(examples=["v2026-11-25-points-baseline"])
+    stat: Stat
+    player_id: int | None = Field(default=None, description="Set for a per-player model")
+    alias: Literal["production", "staging", "archived"]
+    model_type: str = Field(examples=["rolling_mean_normal"])
+    artifact_uri: str = Field(examples=["file:///var/lib/statmuse/artifacts/points/abc.json"])
+    checksum: str = Field(description="sha256 of the artifact bytes")
+    feature_set_version: str
+    dataset_version: str | None = None
+    metrics: ModelMetrics = Field(default_factory=ModelMetrics)
+
+    @property
+    def key(self) -> str:
+        return self.stat.value if self.player_id is None else f"{self.stat.value}:{self.player_id}"
+
+
+class LineProbability(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    line: float
+    over_probability: Probability
+    under_probability: Probability
+    push_probability: Probability
+
+
+class DistributionSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    family: str = Field(examples=["normal", "poisson"])
+    mean: float
+    sd: float = Field(ge=0)
+    quantiles: dict[str, float] = Field(
+        description="q05, q25, q50, q75, q95", examples=[{"q50": 24.0}]
+    )
+
+
+class PredictionMade(Message):
+    """A prediction for a player's next game."""
+
+    player_id: PlayerId
+    player_name: str
+    stat: Stat
+    as_of: dt.date
+    predicted_value: float
+    distribution: DistributionSummary
+    lines: list[LineProbability] = Field(description="P(over/under/push) at nearby lines")
+    model_name: str
+    model_version: str
+
+
+class TrainRequested(Message):
+    """Command: (re)train a stat, or one player's model for it."""
+
+    stat: Stat
+    player_id: int | None = None
+    model_kind: str = Field(default="baseline", examples=["baseline", "pooled", "per_player"])
+    reason: str = Field(examples=["schedule", "drift", "admin"])
+    requested_by: str = Field(default="system")
+    promote: bool = Field(default=True, description="Promote to production when it trains")
+
+
+class DeadLetter(BaseModel):
+    """A message a consumer could not process, with the error and the original bytes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    original_topic: str
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = Field(default=None, description="Original key, utf-8 with replacement")
+    payload_b64: str = Field(description="Original value bytes, base64")
+    error: str
+    consumer: str = Field(description="The consumer group that failed it")
+    failed_at: dt.datetime = Field(default_factory=_now)

@@ -1,0 +1,29 @@
+"""Kafka topic names. A breaking change to a message is a new versioned topic, never an edit."""
+
+from typing import Final
+
+GAMES_RAW: Final = "nba.games.raw.v1"
+FEATURES: Final = "nba.features.v1"
+MODELS_PUBLISHED: Final = "nba.models.published.v1"
+PREDICTIONS: Final = "nba.predictions.v1"
+TRAIN_REQUESTS: Final = "nba.train.requests.v1"
+
+ALL: Final[tuple[str, ...]] = (GAMES_RAW, FEATURES, MODELS_PUBLISHED, PREDICTIONS, TRAIN_REQUESTS)
+DEFAULT_PARTITIONS: Final = 6
+
+
+def dead_letter(topic: str) -> str:
+    """The dead-letter topic for messages a consumer of `topic` cannot process."""
+    return f"{topic}.dlq"
+
+
+def all_with_dead_letters() -> tuple[str, ...]:
+    return ALL + tuple(dead_letter(t) for t in ALL)
+
+
+def player_key(player_id: int) -> bytes:
+    return str(player_id).encode()
+
+
+def team_key(team: str) -> bytes:
+    return f"team:{team}".encode()
