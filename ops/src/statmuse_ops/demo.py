@@ -12,7 +12,9 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -39,6 +41,10 @@ def metric_total(url: str, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 total += sample.value
     return total
+
+
+def _reached(url: str, metric: str, target: float) -> bool:
+    return metric_total(url, metric) >= target
 
 
 def wait_until(what: str, check: Callable[[], bool], *, deadline_s: float, say: Say) -> None:
@@ -93,7 +99,9 @@ async def request_training(bootstrap: str, stats: list[Stat]) -> None:
         await broker.stop()
 
 
-def run(stack: Stack, *, data_dir: Path, season: str, say: Say, deadline_s: float = 300) -> dict:
+def run(
+    stack: Stack, *, data_dir: Path, season: str, say: Say, deadline_s: float = 300
+) -> dict[str, Any]:
     urls = {s.name: s.url for s in stack.started if s.url.startswith("http")}
     missing = {"features", "trainer", "predictor", "gateway"} - urls.keys()
     if missing:
@@ -121,7 +129,7 @@ def run(stack: Stack, *, data_dir: Path, season: str, say: Say, deadline_s: floa
     ):
         wait_until(
             f"{name} consumed {int(vectors)} feature vectors",
-            lambda u=urls[name], m=metric: metric_total(u, m) >= vectors,
+            partial(_reached, urls[name], metric, vectors),
             deadline_s=deadline_s,
             say=say,
         )
@@ -150,7 +158,7 @@ def run(stack: Stack, *, data_dir: Path, season: str, say: Say, deadline_s: floa
     return {"request": body, "response": answer.json(), "gateway": urls["gateway"]}
 
 
-def sample_curl(gateway: str, body: dict) -> str:
+def sample_curl(gateway: str, body: dict[str, Any]) -> str:
     return (
         f"curl -s -X POST {gateway}/api/predict -H 'content-type: application/json' "
         f"-d '{json.dumps(body)}'"

@@ -14,7 +14,8 @@ _QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
 class CountDistribution(Protocol):
-    family: str
+    @property
+    def family(self) -> str: ...
 
     @property
     def mean(self) -> float: ...

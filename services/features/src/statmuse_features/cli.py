@@ -5,7 +5,7 @@ from statmuse_shared.runtime import service_cli
 
 
 def _settings() -> FeaturesSettings:
-    return FeaturesSettings()  # type: ignore[call-arg]  # DATABASE_URL comes from the env
+    return FeaturesSettings()  # DATABASE_URL comes from the env
 
 
 def _create_app(settings: FeaturesSettings) -> object:

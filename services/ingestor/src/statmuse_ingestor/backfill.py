@@ -8,6 +8,7 @@ import base64
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -142,7 +143,7 @@ async def _store(pool: asyncpg.Pool, rows: list[Normalised], summary: Summary) -
 async def _reject(
     pool: asyncpg.Pool,
     broker: KafkaBroker,
-    run_id: object,
+    run_id: uuid.UUID,
     source: str,
     rejects: list[tuple[str, str, dict[str, str]]],
     summary: Summary,
@@ -153,7 +154,7 @@ async def _reject(
         await db.record_rejects(
             conn=conn,
             run_id=run_id,
-            source=source,  # type: ignore[arg-type]
+            source=source,
             rejects=rejects,
         )
     for location, reason, record in rejects:

@@ -21,7 +21,7 @@ console = Console(stderr=True)
 
 
 def _settings() -> IngestorSettings:
-    return IngestorSettings()  # type: ignore[call-arg]  # DATABASE_URL comes from the env
+    return IngestorSettings()  # DATABASE_URL comes from the env
 
 
 def _create_app(settings: IngestorSettings) -> object:

@@ -154,7 +154,7 @@ def normalise_player_row(row: Mapping[str, object], *, source: str) -> Normalise
         event_id=ids.event_id(source, key, player_id, checksum),
         source=source,
         season=season,
-        season_type=season_type,  # type: ignore[arg-type]
+        season_type=season_type,
         game_id=_text(row, "GAME_ID") or None,
         game_key=key,
         game_date=game_date,

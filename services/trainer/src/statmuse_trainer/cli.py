@@ -5,7 +5,7 @@ from statmuse_trainer.settings import TrainerSettings
 
 
 def _settings() -> TrainerSettings:
-    return TrainerSettings()  # type: ignore[call-arg]  # DATABASE_URL comes from the env
+    return TrainerSettings()  # DATABASE_URL comes from the env
 
 
 def _create_app(settings: TrainerSettings) -> object:

@@ -52,11 +52,12 @@ async def upsert_model(*, conn: asyncpg.Connection, event: ModelPublished) -> No
 
 
 async def find_players(*, conn: asyncpg.Connection, name: str) -> list[asyncpg.Record]:
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT player_id, player_name, team FROM gateway.players WHERE normalized_name = $1 "
         "ORDER BY last_as_of DESC",
         normalize_name(name),
     )
+    return rows
 
 
 async def all_names(*, conn: asyncpg.Connection) -> list[str]:
@@ -78,7 +79,8 @@ async def vector_for(
 
 
 async def list_models(*, conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT payload::text AS payload, alias, updated_at FROM gateway.models "
         "ORDER BY serving_key, updated_at DESC"
     )
+    return rows

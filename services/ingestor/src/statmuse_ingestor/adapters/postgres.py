@@ -101,11 +101,12 @@ async def store_player_games(
 
 
 async def fetch_unpublished(*, conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT game_key, player_id, payload::text AS payload FROM ingest.player_game_stats
            WHERE published_at IS NULL ORDER BY game_date, game_key, player_id LIMIT $1""",
         limit,
     )
+    return rows
 
 
 async def mark_published(*, conn: asyncpg.Connection, keys: Sequence[tuple[str, int]]) -> None:

@@ -1,0 +1,151 @@
+"""The walking skeleton end to end: `statmuse up`, one real season through every service, a
+prediction checked against a mean computed here, independently, from the data file."""
+
+import asyncio
+import csv
+import gzip
+import math
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from statmuse_ops import demo, stack
+from statmuse_shared import topics
+from statmuse_shared.messages import PredictionMade
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "data" / "nba"
+SEASON = "2023-24"
+COLUMN = {"points": "PTS", "rebounds": "REB", "assists": "AST"}
+
+
+def last10_mean(player: str, column: str) -> float:
+    """Straight from the CSV: the player's last 10 games of the season, by date."""
+    with gzip.open(DATA / "player_game_logs" / f"{SEASON}.csv.gz", "rt", newline="") as f:
+        games = sorted(
+            (r["GAME_DATE"], int(r[column]))
+            for r in csv.DictReader(f)
+            if r["PLAYER_NAME"] == player
+        )
+    assert len(games) >= 10, f"{player} has {len(games)} games"
+    return sum(v for _, v in games[-10:]) / 10
+
+
+def regulars(min_games: int = 40) -> list[str]:
+    counts: dict[str, int] = {}
+    with gzip.open(DATA / "player_game_logs" / f"{SEASON}.csv.gz", "rt", newline="") as f:
+        for r in csv.DictReader(f):
+            counts[r["PLAYER_NAME"]] = counts.get(r["PLAYER_NAME"], 0) + 1
+    names = [n for n, c in counts.items() if c >= min_games]
+    # Two players share a name in some seasons; keep names that are unambiguous.
+    return sorted(names)
+
+
+async def predictions_on_topic(bootstrap: str, player_id: int, stat: str) -> list[PredictionMade]:
+    consumer = AIOKafkaConsumer(
+        topics.PREDICTIONS,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[PredictionMade] = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not found:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for r in records:
+                    p = PredictionMade.model_validate_json(r.value)
+                    if p.player_id == player_id and p.stat.value == stat:
+                        found.append(p)
+    finally:
+        await consumer.stop()
+    return found
+
+
+@pytest.fixture
+def running_stack(tmp_path, database_url, infra):
+    environ = {"DATABASE_URL": database_url, "REDIS_URL": infra.redis_url}
+    s = stack.up(tmp_path / "stack", environ=environ, say=lambda _: None)
+    try:
+        yield s
+    finally:
+        pids = [p.pid for p in s.started]
+        stack.down(s, say=lambda _: None)
+        alive = [
+            p
+            for p in pids
+            if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+        ]
+        assert alive == [], f"processes left after down: {alive}"
+
+
+def test_one_season_flows_end_to_end(running_stack):
+    s = running_stack
+    assert {p.name for p in s.started} >= {
+        "broker",
+        "ingestor",
+        "features",
+        "trainer",
+        "predictor",
+        "gateway",
+    }
+    result = demo.run(s, data_dir=DATA, season=SEASON, say=lambda _: None)
+    gateway = result["gateway"]
+
+    lebron = result["response"]
+    assert lebron["player"] == "LeBron James"
+    assert lebron["predicted_value"] == pytest.approx(last10_mean("LeBron James", "PTS"), abs=1e-6)
+    total = lebron["over_probability"] + lebron["under_probability"] + lebron["push_probability"]
+    assert total == pytest.approx(1.0, abs=1e-9)
+    assert lebron["model_version"].endswith("points-baseline")
+
+    # A second, randomly chosen regular and stat: nothing about LeBron is special-cased.
+    rng = random.Random(os.environ.get("PYTEST_SEED", "skeleton"))
+    player, stat = rng.choice(regulars()), rng.choice(list(COLUMN))
+    r = httpx.post(
+        f"{gateway}/api/predict", json={"player": player, "stat": stat, "line": 4.5}, timeout=10
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["predicted_value"] == pytest.approx(last10_mean(player, COLUMN[stat]), abs=1e-6)
+
+    # The predictor published the same number on the prediction topic.
+    published = asyncio.run(
+        predictions_on_topic(s.env["KAFKA_BOOTSTRAP_SERVERS"], lebron["player_id"], "points")
+    )
+    assert published, "no PredictionMade for LeBron's points"
+    assert math.isclose(published[-1].predicted_value, lebron["predicted_value"], abs_tol=1e-6)
+
+    # Bad input is refused with a reason, an unknown player gets suggestions.
+    assert (
+        httpx.post(
+            f"{gateway}/api/predict", json={"player": "LeBron James", "stat": "steals", "line": 1.5}
+        ).status_code
+        == 422
+    )
+    unknown = httpx.post(
+        f"{gateway}/api/predict", json={"player": "Lebron Jaems", "stat": "points", "line": 25.5}
+    )
+    assert unknown.status_code == 404
+    assert "LeBron James" in unknown.json()["suggestions"]
+
+    # Killing one service leaves the others up, and status says which one is down.
+    victim = s.get("predictor")
+    assert victim is not None
+    os.kill(victim.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and victim.is_running():
+        time.sleep(0.05)
+    states = {row["name"]: row["state"] for row in stack.status(s)}
+    assert states["predictor"] == "down"
+    assert all(states[n] == "ready" for n in ("ingestor", "features", "trainer", "gateway"))
