@@ -46,20 +46,17 @@ def _run_dir(value: Path | None) -> Path:
 
 def _print_stack(stack: stack_mod.Stack) -> None:
     table = Table(title="StatMusePicks local stack")
-    for column in ("component", "pid", "address", "state", "log"):
-        table.add_column(column)
+    table.add_column("component")
+    table.add_column("pid", justify="right")
+    table.add_column("address", overflow="fold")
+    table.add_column("state")
     for row in stack_mod.status(stack):
         colour = "green" if row["state"] in ("up", "ready") else "red"
-        table.add_row(
-            row["name"],
-            str(row["pid"]),
-            row["url"],
-            f"[{colour}]{row['state']}[/]",
-            row["log"] or "",
-        )
+        table.add_row(row["name"], str(row["pid"]), row["url"], f"[{colour}]{row['state']}[/]")
     console.print(table)
     for key in ("DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "ARTIFACT_STORE_URL"):
-        console.print(f"{key}={stack.env.get(key, '')}")
+        console.print(f"{key}={stack.env.get(key, '')}", soft_wrap=True)
+    console.print(f"logs: {stack.run_dir / 'logs'}", soft_wrap=True)
 
 
 @app.command()
