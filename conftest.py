@@ -117,6 +117,23 @@ async def database_url(infra: Infra) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+def kafka_bootstrap(infra: Infra, tmp_path: Path) -> Iterator[str]:
+    """A broker whose topics belong to this test alone, for code that publishes to the real
+    topic names: a fresh in-memory broker when embedded (it starts in well under a second),
+    the session broker otherwise."""
+    if infra.flavour != "embedded":
+        yield infra.kafka_bootstrap
+        return
+    from statmuse_ops.infra import start_broker, stop
+
+    broker = start_broker(tmp_path / "broker", port=None)
+    try:
+        yield broker.url
+    finally:
+        stop(broker)
+
+
+@pytest.fixture
 def unique() -> str:
     """A short unique suffix for topic and group names, so tests never collide."""
     return uuid.uuid4().hex[:10]

@@ -33,6 +33,8 @@ def make_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
         client_id=client_id,
         acks="all",
         enable_idempotence=False,  # tansu (local broker) lacks idempotent producer support
+        # On shutdown, wait this long for handlers in flight to finish (then offsets commit).
+        graceful_timeout=15.0,
         logger=logging.getLogger(f"{client_id}.broker"),
     )
 
@@ -112,8 +114,7 @@ def decode_records(
 ) -> tuple[list[tuple[Record, M]], list[tuple[Record, DeadLetter]]]:
     """Split a batch into valid messages and dead letters (bad JSON, schema, unknown version)."""
     adapter: TypeAdapter[M] = model if isinstance(model, TypeAdapter) else TypeAdapter(model)
-    name = getattr(adapter, "_type", None)
-    name = getattr(name, "__name__", "message")
+    name = getattr(model, "__name__", "message")
     good: list[tuple[Record, M]] = []
     bad: list[tuple[Record, DeadLetter]] = []
     for record in batch:
