@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import gzip
 import itertools
-import time
 from pathlib import Path
 from typing import Any
 
@@ -67,24 +66,36 @@ async def pool(database_url):
     await p.close()
 
 
-def wire(bootstrap: str, pool: Any, unique: str) -> tuple[Any, list[FeaturesComputed], list]:
+class Probe:
+    """What came out of the handler, with events to wait on instead of sleeping."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.vectors: list[FeaturesComputed] = []
+        self.dead: list[DeadLetter] = []
+        self.all_vectors, self.dead_lettered = asyncio.Event(), asyncio.Event()
+
+
+def wire(bootstrap: str, pool: Any, unique: str, expected: int) -> tuple[Any, Probe]:
     settings = FeaturesSettings(database_url="postgresql://unused", group_id=f"features-{unique}")
     broker = make_broker(bootstrap, client_id=f"test-{unique}")
     register(broker, {"pool": pool}, settings=settings)
-    out: list[FeaturesComputed] = []
-    dead: list[DeadLetter] = []
+    probe = Probe(expected)
 
     @broker.subscriber(topics.FEATURES, group_id=f"probe-{unique}", auto_offset_reset="earliest")
-    async def probe(body: FeaturesComputed) -> None:
-        out.append(body)
+    async def vectors(body: FeaturesComputed) -> None:
+        probe.vectors.append(body)
+        if len(probe.vectors) >= probe.expected:
+            probe.all_vectors.set()
 
     @broker.subscriber(
         topics.dead_letter(topics.GAMES_RAW), group_id=f"dlq-{unique}", auto_offset_reset="earliest"
     )
     async def dlq(body: DeadLetter) -> None:
-        dead.append(body)
+        probe.dead.append(body)
+        probe.dead_lettered.set()
 
-    return broker, out, dead
+    return broker, probe
 
 
 async def feed(broker: Any, games: list[PlayerGameIngested]) -> None:
@@ -95,37 +106,36 @@ async def feed(broker: Any, games: list[PlayerGameIngested]) -> None:
     await broker.publish(b"{not json", topics.GAMES_RAW, key=b"1")
 
 
-def check(
-    games: list[PlayerGameIngested], out: list[FeaturesComputed], dead: list[DeadLetter]
-) -> None:
+def check(games: list[PlayerGameIngested], probe: Probe) -> None:
+    out, dead = probe.vectors, probe.dead
     assert len(out) == len(games)
     latest = max(out, key=lambda v: v.as_of)
     assert latest.as_of == games[-1].game_date + dt.timedelta(days=1)
     last5 = [g.points for g in games[-5:]]
     assert latest.features["points_rolling_mean_5"] == pytest.approx(sum(last5) / 5)
     assert latest.features["points_games_in_window_10"] == min(10, len(games))
-    assert len(dead) == 1 and "invalid" in dead[0].error
+    assert len(dead) == 1
+    assert "invalid" in dead[0].error
 
 
 async def test_handler_in_memory(pool, unique):
     games = real_games(203999, 12)  # Nikola Jokić
-    broker, out, dead = wire("localhost:9092", pool, unique)
+    broker, probe = wire("localhost:9092", pool, unique, len(games))
     async with TestKafkaBroker(broker) as br:
         await feed(br, games)
-    check(games, out, dead)
+    check(games, probe)
     assert await pool.fetchval("SELECT count(*) FROM features.feature_vectors") == len(games)
 
 
 async def test_handler_on_the_real_broker(pool, unique, kafka_bootstrap):
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
     games = real_games(1628973, 8)  # Jalen Brunson
-    broker, out, dead = wire(kafka_bootstrap, pool, unique)
+    broker, probe = wire(kafka_bootstrap, pool, unique, len(games))
     await broker.start()
     try:
         await feed(broker, games)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and (len(out) < len(games) or not dead):
-            await asyncio.sleep(0.1)
+        waits = asyncio.gather(probe.all_vectors.wait(), probe.dead_lettered.wait())
+        await asyncio.wait_for(waits, timeout=60)
     finally:
         await broker.stop()
-    check(games, out, dead)
+    check(games, probe)

@@ -105,7 +105,8 @@ async def test_backfill_twice_changes_nothing_and_publishes_nothing_new(env, tmp
         for v in await read_topic(bootstrap, topics.GAMES_RAW, GOOD_ROWS)
     ]
     ids = [e.event_id for e in events]
-    assert len(ids) == GOOD_ROWS and len(set(ids)) == GOOD_ROWS
+    assert len(ids) == GOOD_ROWS
+    assert len(set(ids)) == GOOD_ROWS
     # Published in game-date order for every player (the key).
     by_player: dict[int, list] = {}
     for e in events:
