@@ -139,6 +139,18 @@ def test_one_season_flows_end_to_end(running_stack):
     assert unknown.status_code == 404
     assert "LeBron James" in unknown.json()["suggestions"]
 
+    # SIGTERM drains: the features service stops its consumer, closes its pool and exits.
+    features = s.get("features")
+    assert features is not None
+    os.kill(features.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and features.is_running():
+        time.sleep(0.05)
+    assert not features.is_running()
+    log = Path(features.log or "").read_text()
+    assert "Application shutdown complete" in log
+    assert "Traceback" not in log
+
     # Killing one service leaves the others up, and status says which one is down.
     victim = s.get("predictor")
     assert victim is not None
@@ -148,4 +160,4 @@ def test_one_season_flows_end_to_end(running_stack):
         time.sleep(0.05)
     states = {row["name"]: row["state"] for row in stack.status(s)}
     assert states["predictor"] == "down"
-    assert all(states[n] == "ready" for n in ("ingestor", "features", "trainer", "gateway"))
+    assert all(states[n] == "ready" for n in ("ingestor", "trainer", "gateway"))

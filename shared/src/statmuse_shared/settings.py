@@ -52,10 +52,12 @@ class BaseServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> "BaseServiceSettings":
-        if self.environment == "production":
+        if self.environment != "development":
             password = urlsplit(self.database_url.get_secret_value()).password or ""
             if password.lower() in PLACEHOLDER_SECRETS:
-                raise ValueError("DATABASE_URL has a placeholder or empty password in production")
+                raise ValueError(
+                    f"DATABASE_URL has a placeholder or empty password ({self.environment})"
+                )
         return self
 
     @property
