@@ -9,7 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 
 class ArtifactError(RuntimeError):
@@ -48,7 +48,7 @@ class LocalArtifactStore:
         parts = urlsplit(uri)
         if parts.scheme != "file":
             raise ArtifactError(f"LocalArtifactStore cannot read {uri!r}")
-        data = Path(parts.path).read_bytes()
+        data = Path(unquote(parts.path)).read_bytes()
         if sha256(data) != checksum:
             raise ArtifactError(f"checksum mismatch for {uri}")
         return data
@@ -59,4 +59,4 @@ def open_store(url: str) -> ArtifactStore:
     parts = urlsplit(url)
     if parts.scheme != "file":
         raise ArtifactError(f"unsupported artifact store {url!r} (only file:// so far)")
-    return LocalArtifactStore(Path(parts.netloc + parts.path))
+    return LocalArtifactStore(Path(unquote(parts.netloc + parts.path)))

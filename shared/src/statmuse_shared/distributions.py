@@ -78,6 +78,15 @@ class Poisson:
     def cdf(self, k: int) -> float:
         if k < 0:
             return 0.0
+        if self.lam > 600:
+            # exp(-lam) underflows past ~745: sum each term in log space instead.
+            log_lam = math.log(self.lam)
+            return min(
+                1.0,
+                math.fsum(
+                    math.exp(i * log_lam - self.lam - math.lgamma(i + 1)) for i in range(k + 1)
+                ),
+            )
         term = math.exp(-self.lam)
         total = term
         for i in range(1, k + 1):

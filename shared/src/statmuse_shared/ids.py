@@ -1,5 +1,6 @@
 """Deterministic event ids: a replay of the same fact yields the same id."""
 
+import json
 import uuid
 from typing import Final
 
@@ -11,4 +12,5 @@ def event_id(*parts: object) -> str:
     """A UUIDv5 over the parts, e.g. ``event_id("files", game_key, player_id)``."""
     if not parts:
         raise ValueError("event_id needs at least one part")
-    return str(uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts)))
+    # JSON keeps the parts apart: ("a|b",) and ("a", "b") must not collide.
+    return str(uuid.uuid5(NAMESPACE, json.dumps([str(p) for p in parts])))

@@ -55,8 +55,9 @@ class PlayerGameIngested(Message):
     )
     game_id: str | None = Field(default=None, description="NBA GAME_ID when the source has it")
     game_key: str = Field(
-        description="Natural game key: GAME_ID, else '<date>:<home>:<away>'",
-        examples=["0022300061", "2023-10-24:DEN:LAL"],
+        description="Natural game key '<date>:<away>@<home>' (every source has these; GAME_ID "
+        "does not)",
+        examples=["2023-10-24:LAL@DEN"],
     )
     game_date: dt.date = Field(description="US local date of the game")
     player_id: PlayerId
@@ -91,7 +92,7 @@ class TeamGameIngested(Message):
     season: str = Field(pattern=r"^\d{4}-\d{2}$")
     season_type: Literal["Regular Season", "Playoffs", "Play-In"]
     game_id: str | None = None
-    game_key: str
+    game_key: str = Field(description="Same key as the players' rows of this game")
     game_date: dt.date
     team: TeamAbbr
     opponent: TeamAbbr

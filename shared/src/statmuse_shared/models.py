@@ -88,9 +88,11 @@ class RollingMeanModel:
 
 def load_model(data: bytes) -> Model:
     try:
-        raw: dict[str, Any] = json.loads(data)
-    except json.JSONDecodeError as exc:
+        raw: Any = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelInputError(f"artifact is not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ModelInputError(f"artifact must be a JSON object, got {type(raw).__name__}")
     kind = raw.get("model_type")
     if kind == "rolling_mean":
         return RollingMeanModel(RollingMeanArtifact.model_validate(raw))

@@ -125,6 +125,8 @@ def normalise_player_row(row: Mapping[str, object], *, source: str) -> Normalise
     if match["team"] != team:
         raise RejectedRow(f"MATCHUP {match.string!r} does not start with team {team}")
     opponent, is_home = match["opp"], match["sep"] == "vs."
+    if opponent == team:
+        raise RejectedRow(f"MATCHUP {match.string!r} has the team playing itself")
     home, away = (team, opponent) if is_home else (opponent, team)
 
     try:

@@ -1,0 +1,75 @@
+"""A ModelBook over an in-memory ArtifactStore (a fake of our own interface)."""
+
+from collections.abc import Callable
+
+import pytest
+
+from statmuse_shared.artifacts import ArtifactError, sha256
+from statmuse_shared.messages import ModelPublished
+from statmuse_shared.models import RollingMeanArtifact
+from statmuse_shared.serving import ModelBook
+from statmuse_shared.stats import Stat
+
+
+class MemoryArtifactStore:
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def put(self, key: str, data: bytes) -> tuple[str, str]:
+        self.blobs[f"mem://{key}"] = data
+        return f"mem://{key}", sha256(data)
+
+    def get(self, uri: str, *, checksum: str) -> bytes:
+        data = self.blobs[uri]
+        if sha256(data) != checksum:
+            raise ArtifactError(f"checksum mismatch for {uri}")
+        return data
+
+
+@pytest.fixture
+def book() -> ModelBook:
+    return ModelBook(store=MemoryArtifactStore())
+
+
+@pytest.fixture
+def serve(book: ModelBook) -> Callable[..., ModelPublished]:
+    """Publish a production rolling-mean model for a stat into `book`."""
+
+    def make(
+        stat: Stat,
+        *,
+        version: str = "v1",
+        family: str = "normal",
+        residual_sd: float = 6.0,
+        league_mean: float = 10.0,
+        player_id: int | None = None,
+    ) -> ModelPublished:
+        p = stat.value
+        artifact = RollingMeanArtifact(
+            stat=stat,
+            feature=f"{p}_rolling_mean_10",
+            fallback_feature=f"{p}_season_mean",
+            window_count_feature=f"{p}_games_in_window_10",
+            min_games=5,
+            family=family,
+            residual_sd=residual_sd,
+            league_mean=league_mean,
+            feature_set_version="fs-0.1",
+        )
+        uri, checksum = book.store.put(f"{p}/{version}.json", artifact.model_dump_json().encode())
+        event = ModelPublished(
+            event_id=f"e-{p}-{version}",
+            name=f"{p}-baseline",
+            version=version,
+            stat=stat,
+            player_id=player_id,
+            alias="production",
+            model_type="rolling_mean",
+            artifact_uri=uri,
+            checksum=checksum,
+            feature_set_version="fs-0.1",
+        )
+        assert book.apply(event)
+        return event
+
+    return make

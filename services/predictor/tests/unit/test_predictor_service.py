@@ -1,0 +1,125 @@
+import datetime as dt
+import math
+from collections.abc import Callable
+
+import pytest
+
+from statmuse_predictor.service import predictions_for
+from statmuse_shared.distributions import DiscretizedNormal
+from statmuse_shared.messages import ModelPublished, PredictionMade
+from statmuse_shared.models import ModelInputError, ModelOutput
+from statmuse_shared.serving import ModelBook, Served
+from statmuse_shared.stats import Stat
+
+Serve = Callable[..., ModelPublished]
+AS_OF = dt.date(2023, 11, 18)
+# LeBron after his first twelve 2023-24 games (points: last ten mean 26.4, season 25.5)
+FEATURES: dict[str, float | None] = {
+    "points_rolling_mean_10": 26.4,
+    "points_games_in_window_10": 10.0,
+    "points_season_mean": 25.5,
+    "threes_rolling_mean_10": 2.4,
+    "threes_games_in_window_10": 10.0,
+    "threes_season_mean": 2.25,
+}
+
+
+def run(book: ModelBook, stats: tuple[Stat, ...] = tuple(Stat)) -> list[PredictionMade]:
+    return predictions_for(
+        book,
+        player_id=2544,
+        player_name="LeBron James",
+        as_of=AS_OF,
+        features=FEATURES,
+        stats=stats,
+    )
+
+
+def test_only_stats_with_a_model_are_predicted(book: ModelBook, serve: Serve) -> None:
+    serve(Stat.POINTS)
+    [made] = run(book)
+    assert made.stat == Stat.POINTS
+    assert made.predicted_value == 26.4
+    assert made.distribution.family == "normal"
+    assert made.distribution.sd == 6.0
+    assert made.distribution.quantiles["q50"] == 26.0
+    assert (made.model_name, made.model_version) == ("points-baseline", "v1")
+    assert (made.player_id, made.player_name, made.as_of) == (2544, "LeBron James", AS_OF)
+
+
+def test_no_models_no_predictions(book: ModelBook) -> None:
+    assert run(book) == []
+
+
+def test_lines_probabilities_sum_to_one(book: ModelBook, serve: Serve) -> None:
+    serve(Stat.POINTS)
+    serve(Stat.THREES, family="poisson")
+    made = {p.stat: p for p in run(book)}
+    assert set(made) == {Stat.POINTS, Stat.THREES}
+    assert [line.line for line in made[Stat.POINTS].lines] == [25.5, 26.5, 27.5]
+    assert [line.line for line in made[Stat.THREES].lines] == [1.5, 2.5, 3.5]
+    for prediction in made.values():
+        for line in prediction.lines:
+            total = line.over_probability + line.under_probability + line.push_probability
+            assert total == pytest.approx(1.0, abs=1e-12)
+            assert line.push_probability == 0.0  # half-point lines
+    # P(threes under 2.5) = P(X <= 2) for Poisson(2.4)
+    under = math.exp(-2.4) * (1 + 2.4 + 2.4**2 / 2)
+    assert made[Stat.THREES].lines[1].under_probability == pytest.approx(under, abs=1e-12)
+
+
+def test_stats_argument_restricts_the_work(book: ModelBook, serve: Serve) -> None:
+    serve(Stat.POINTS)
+    serve(Stat.THREES, family="poisson")
+    assert [p.stat for p in run(book, stats=(Stat.THREES,))] == [Stat.THREES]
+
+
+def test_player_model_is_preferred(book: ModelBook, serve: Serve) -> None:
+    serve(Stat.POINTS, version="pooled")
+    serve(Stat.POINTS, version="lebron", player_id=2544, residual_sd=4.0)
+    [made] = run(book)
+    assert made.model_version == "lebron"
+    assert made.distribution.sd == 4.0
+
+
+def test_event_ids_are_deterministic(book: ModelBook, serve: Serve) -> None:
+    serve(Stat.POINTS)
+    first, second = run(book)[0], run(book)[0]
+    assert first.event_id == second.event_id
+    other_day = predictions_for(
+        book,
+        player_id=2544,
+        player_name="LeBron James",
+        as_of=AS_OF + dt.timedelta(days=1),
+        features=FEATURES,
+    )[0]
+    assert other_day.event_id != first.event_id
+
+
+def test_a_model_that_cannot_use_the_vector_is_skipped(book: ModelBook, serve: Serve) -> None:
+    serve(Stat.POINTS)
+
+    class Refuses:
+        stat = Stat.REBOUNDS
+        model_type = "fake"
+
+        def predict(self, features: dict[str, float | None]) -> ModelOutput:
+            raise ModelInputError("too little history")
+
+    class Works:
+        stat = Stat.ASSISTS
+        model_type = "fake"
+
+        def predict(self, features: dict[str, float | None]) -> ModelOutput:
+            return ModelOutput(DiscretizedNormal(7.2, 2.0), ())
+
+    info = book.production["points"].info
+    book.production["rebounds"] = Served(
+        info.model_copy(update={"stat": Stat.REBOUNDS, "version": "r1"}), Refuses()
+    )
+    book.production["assists"] = Served(
+        info.model_copy(update={"stat": Stat.ASSISTS, "version": "a1"}), Works()
+    )
+    made = {p.stat: p for p in run(book)}
+    assert set(made) == {Stat.POINTS, Stat.ASSISTS}
+    assert made[Stat.ASSISTS].predicted_value == 7.2

@@ -1,0 +1,110 @@
+import base64
+import json
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+from pydantic import TypeAdapter
+
+from statmuse_shared.broker import Record, dead_letter, decode_records, records
+from statmuse_shared.messages import PlayerGameIngested, RawGame
+
+
+def consumer_record(
+    value: bytes | None, *, key: bytes | None = b"2544", offset: int = 7
+) -> ConsumerRecord:
+    return ConsumerRecord(
+        topic="nba.games.raw.v1",
+        partition=3,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=key,
+        value=value,
+        checksum=None,
+        serialized_key_size=len(key or b""),
+        serialized_value_size=len(value or b""),
+        headers=[],
+    )
+
+
+def record(value: bytes, offset: int = 0) -> Record:
+    return Record(topic="nba.games.raw.v1", partition=1, offset=offset, key=b"2544", value=value)
+
+
+@pytest.fixture
+def good_bytes(lebron_game: PlayerGameIngested) -> bytes:
+    return lebron_game.model_dump_json().encode()
+
+
+def test_records_from_a_single_message() -> None:
+    [got] = records(consumer_record(b'{"a": 1}'))
+    assert got == Record("nba.games.raw.v1", 3, 7, b"2544", b'{"a": 1}')
+    assert got.log_extra == {"topic": "nba.games.raw.v1", "partition": 3, "offset": 7}
+
+
+def test_records_from_a_batch_keeps_order_and_turns_none_into_empty_bytes() -> None:
+    got = records([consumer_record(b"x", offset=1), consumer_record(None, key=None, offset=2)])
+    assert [(r.offset, r.key, r.value) for r in got] == [(1, b"2544", b"x"), (2, None, b"")]
+
+
+def test_decode_splits_good_from_bad(good_bytes: bytes, lebron_game: PlayerGameIngested) -> None:
+    batch = [record(good_bytes, 0), record(b"{not json", 1), record(good_bytes, 2)]
+    good, bad = decode_records(batch, PlayerGameIngested, consumer="features")
+    assert [(r.offset, m) for r, m in good] == [(0, lebron_game), (2, lebron_game)]
+    assert [r.offset for r, _ in bad] == [1]
+    letter = bad[0][1]
+    assert letter.error.startswith("invalid PlayerGameIngested: ")
+    assert "JSON" in letter.error
+
+
+def test_dead_letter_carries_original_bytes_and_reason() -> None:
+    raw = b"\xff\xfe not even utf-8"
+    _, [(rec, letter)] = decode_records([record(raw, 42)], PlayerGameIngested, consumer="features")
+    assert rec.offset == 42
+    assert base64.b64decode(letter.payload_b64) == raw
+    assert letter.original_topic == "nba.games.raw.v1"
+    assert (letter.partition, letter.offset, letter.key) == (1, 42, "2544")
+    assert letter.consumer == "features"
+
+
+def test_schema_invalid_message_names_the_field(lebron_game: PlayerGameIngested) -> None:
+    payload = json.loads(lebron_game.model_dump_json())
+    payload["points"] = -3
+    raw = json.dumps(payload).encode()
+    good, [(_, letter)] = decode_records([record(raw)], PlayerGameIngested, consumer="c")
+    assert good == []
+    assert letter.error.startswith("invalid PlayerGameIngested: points:")
+    assert base64.b64decode(letter.payload_b64) == raw
+
+
+def test_unsupported_schema_version_is_dead_lettered(lebron_game: PlayerGameIngested) -> None:
+    payload = json.loads(lebron_game.model_dump_json())
+    payload["schema_version"] = 2
+    raw = json.dumps(payload).encode()
+    good, [(_, letter)] = decode_records([record(raw)], PlayerGameIngested, consumer="c")
+    assert good == []
+    assert letter.error == "unsupported schema_version 2"
+    assert base64.b64decode(letter.payload_b64) == raw
+
+    accepted, rejected = decode_records(
+        [record(raw)], PlayerGameIngested, consumer="c", supported_versions=frozenset({1, 2})
+    )
+    assert rejected == []
+    assert accepted[0][1].schema_version == 2
+
+
+def test_decode_with_a_discriminated_union(lebron_game: PlayerGameIngested) -> None:
+    raw = lebron_game.model_dump_json().encode()
+    good, bad = decode_records([record(raw)], TypeAdapter(RawGame), consumer="c")
+    assert bad == []
+    assert isinstance(good[0][1], PlayerGameIngested)
+    assert good[0][1] == lebron_game
+
+
+def test_dead_letter_truncates_long_errors_and_decodes_keys_leniently() -> None:
+    rec = Record(topic="t", partition=None, offset=None, key=b"\xff23", value=b"abc")
+    letter = dead_letter(rec, error="x" * 5000, consumer="g")
+    assert len(letter.error) == 2000
+    assert letter.key == "\ufffd23"
+    assert letter.payload_b64 == "YWJj"
+    assert dead_letter(Record("t", 0, 0, None, b""), error="e", consumer="g").key is None
