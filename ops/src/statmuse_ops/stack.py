@@ -41,6 +41,12 @@ SERVICES: dict[str, tuple[str, int]] = {
     "gateway": ("statmuse-gateway", 8000),
 }
 Say = Callable[[str], None]
+# (URL variable, name, starter, default port): started only when the variable is not set.
+INFRASTRUCTURE: tuple[tuple[str, str, Callable[..., Started], int], ...] = (
+    ("DATABASE_URL", "postgres", start_postgres, 5432),
+    ("REDIS_URL", "redis", start_redis, 6379),
+    ("KAFKA_BOOTSTRAP_SERVERS", "broker", start_broker, 9092),
+)
 
 
 @dataclass
@@ -101,29 +107,14 @@ def up(
     stack = Stack(run_dir)
     logs = run_dir / "logs"
     try:
-        if environ.get("DATABASE_URL"):
-            stack.env["DATABASE_URL"] = environ["DATABASE_URL"]
-            say("postgres: using DATABASE_URL from the environment")
-        else:
-            pg = start_postgres(run_dir / "postgres", port=5432, log=logs / "postgres.log")
-            stack.started.append(pg)
-            stack.env["DATABASE_URL"] = pg.url
-            stack.save()
-        if environ.get("REDIS_URL"):
-            stack.env["REDIS_URL"] = environ["REDIS_URL"]
-            say("redis: using REDIS_URL from the environment")
-        else:
-            redis = start_redis(run_dir / "redis", port=6379, log=logs / "redis.log")
-            stack.started.append(redis)
-            stack.env["REDIS_URL"] = redis.url
-            stack.save()
-        if environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-            stack.env["KAFKA_BOOTSTRAP_SERVERS"] = environ["KAFKA_BOOTSTRAP_SERVERS"]
-            say("broker: using KAFKA_BOOTSTRAP_SERVERS from the environment")
-        else:
-            broker = start_broker(run_dir / "broker", port=9092, log=logs / "broker.log")
-            stack.started.append(broker)
-            stack.env["KAFKA_BOOTSTRAP_SERVERS"] = broker.url
+        for variable, name, start, port in INFRASTRUCTURE:
+            if environ.get(variable):
+                stack.env[variable] = environ[variable]
+                say(f"{name}: using {variable} from the environment")
+                continue
+            started = start(run_dir / name, port=port, log=logs / f"{name}.log")
+            stack.started.append(started)
+            stack.env[variable] = started.url
             stack.save()
         stack.env["ARTIFACT_STORE_URL"] = environ.get(
             "ARTIFACT_STORE_URL", (run_dir / "artifacts").as_uri()

@@ -8,13 +8,15 @@ exception that would stall the partition.
 import asyncio
 import base64
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from statmuse_shared import topics
@@ -190,3 +192,40 @@ async def publish_many(
                 await result
         sent += len(pending)
     return sent
+
+
+Handle = Callable[[list[tuple[Record, Any]]], Awaitable[list[tuple[Record, DeadLetter]] | None]]
+
+
+def subscribe(
+    broker: KafkaBroker,
+    topic: str,
+    *,
+    group_id: str,
+    model: Any,
+    handle: Handle,
+    max_records: int = 1000,
+) -> Any:
+    """Every consumer's shape: a batch in, poison messages to `<topic>.dlq` with the reason,
+    the valid ones to `handle` (which may dead-letter more, e.g. commands it must refuse).
+
+    Offsets commit only after `handle` returns (at-least-once); an unexpected error leaves them
+    uncommitted, so the batch is redelivered and `handle` must be idempotent."""
+
+    @broker.subscriber(
+        topic,
+        group_id=group_id,
+        batch=True,
+        max_records=max_records,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        heartbeat_interval_ms=1000,
+        title=f"{group_id}:{topic}",
+    )
+    async def consume(msg: KafkaMessage) -> None:
+        good, bad = decode_records(records(msg.raw_message), model, consumer=group_id)
+        if good:
+            bad.extend(await handle(good) or [])
+        await publish_dead_letters(broker, bad)
+
+    return consume

@@ -1,14 +1,11 @@
 """Thin subscriber: raw games in, pure feature logic, store, publish."""
 
 import asyncio
-import logging
 import time
 from typing import Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 from pydantic import TypeAdapter
 
 from statmuse_features import metrics
@@ -16,10 +13,9 @@ from statmuse_features.adapters import postgres as db
 from statmuse_features.service import GameRow, vectors_from
 from statmuse_features.settings import FeaturesSettings
 from statmuse_shared import topics
-from statmuse_shared.broker import decode_records, publish_dead_letters, publish_many, records
+from statmuse_shared.broker import Record, publish_many, subscribe
 from statmuse_shared.messages import FeaturesComputed, PlayerGameIngested, RawGame
 
-log = logging.getLogger(__name__)
 RAW_GAME: TypeAdapter[Any] = TypeAdapter(RawGame)
 
 
@@ -51,29 +47,25 @@ def _compute(history: dict[int, list[GameRow]], earliest: dict[int, Any]) -> lis
 
 
 def register(broker: KafkaBroker, state: dict[str, Any], *, settings: FeaturesSettings) -> None:
-    @broker.subscriber(
-        topics.GAMES_RAW,
-        group_id=settings.group_id,
-        batch=True,
-        max_records=settings.max_batch,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        heartbeat_interval_ms=1000,
-    )
-    async def on_raw_games(msg: KafkaMessage) -> None:
+    async def on_raw_games(batch: list[tuple[Record, Any]]) -> None:
         started = time.perf_counter()
-        batch = records(msg.raw_message)
-        good, bad = decode_records(batch, RAW_GAME, consumer=settings.group_id)
-        await publish_dead_letters(broker, bad)
-        metrics.MESSAGES.labels(topics.GAMES_RAW, "dead_lettered").inc(len(bad))
-        players = [m for _, m in good if isinstance(m, PlayerGameIngested)]
-        metrics.MESSAGES.labels(topics.GAMES_RAW, "team_game_ignored").inc(len(good) - len(players))
+        players = [m for _, m in batch if isinstance(m, PlayerGameIngested)]
         vectors = await process_games(pool=state["pool"], games=players)
         await publish_many(
             broker, [(topics.FEATURES, topics.player_key(v.player_id), v) for v in vectors]
         )
         metrics.MESSAGES.labels(topics.GAMES_RAW, "processed").inc(len(players))
+        metrics.MESSAGES.labels(topics.GAMES_RAW, "team_game_ignored").inc(
+            len(batch) - len(players)
+        )
         metrics.VECTORS.inc(len(vectors))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-        if batch:
-            log.debug("processed batch", extra={**batch[-1].log_extra, "vectors": len(vectors)})
+
+    subscribe(
+        broker,
+        topics.GAMES_RAW,
+        group_id=settings.group_id,
+        model=RAW_GAME,
+        handle=on_raw_games,
+        max_records=settings.max_batch,
+    )

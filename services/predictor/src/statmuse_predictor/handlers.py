@@ -4,15 +4,13 @@ import uuid
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 
 from statmuse_predictor import metrics
 from statmuse_predictor.adapters import postgres as db
 from statmuse_predictor.service import predictions_for
 from statmuse_predictor.settings import PredictorSettings
 from statmuse_shared import topics
-from statmuse_shared.broker import decode_records, publish_dead_letters, publish_many, records
+from statmuse_shared.broker import Record, publish_many, subscribe
 from statmuse_shared.messages import FeaturesComputed, ModelPublished, PredictionMade
 from statmuse_shared.serving import ModelBook
 
@@ -31,54 +29,31 @@ async def publish_predictions(broker: KafkaBroker, pool: Any, made: list[Predict
 
 def register(broker: KafkaBroker, state: dict[str, Any], *, settings: PredictorSettings) -> None:
     book: ModelBook = state["book"]
-    # A group of its own per instance, from the start: every instance serves every model.
-    models_group = f"{settings.group_id}-models-{uuid.uuid4().hex[:12]}"
 
-    @broker.subscriber(
-        topics.MODELS_PUBLISHED,
-        group_id=models_group,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        heartbeat_interval_ms=1000,
-    )
-    async def on_model_published(msg: KafkaMessage) -> None:
-        good, bad = decode_records(records(msg.raw_message), ModelPublished, consumer=models_group)
-        await publish_dead_letters(broker, bad)
-        for _, event in good:
-            if book.apply(event):
-                metrics.MODELS_LOADED.set(len(book.production))
-                # A new production model re-predicts every player's next game for its stat.
-                async with state["pool"].acquire() as conn:
-                    latest = await db.latest_all(conn=conn)
-                made = [
-                    p
-                    for pid, name, as_of, features in latest
-                    for p in predictions_for(
-                        book,
-                        player_id=pid,
-                        player_name=name,
-                        as_of=as_of,
-                        features=features,
-                        stats=(event.stat,),
-                    )
-                ]
-                await publish_predictions(broker, state["pool"], made)
+    async def on_model_published(batch: list[tuple[Record, ModelPublished]]) -> None:
+        for _, event in batch:
+            if not book.apply(event):
+                continue
+            metrics.MODELS_LOADED.set(len(book.production))
+            # A new production model re-predicts every player's next game for its stat.
+            async with state["pool"].acquire() as conn:
+                latest = await db.latest_all(conn=conn)
+            made = [
+                p
+                for pid, name, as_of, features in latest
+                for p in predictions_for(
+                    book,
+                    player_id=pid,
+                    player_name=name,
+                    as_of=as_of,
+                    features=features,
+                    stats=(event.stat,),
+                )
+            ]
+            await publish_predictions(broker, state["pool"], made)
 
-    @broker.subscriber(
-        topics.FEATURES,
-        group_id=settings.group_id,
-        batch=True,
-        max_records=1000,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        heartbeat_interval_ms=1000,
-    )
-    async def on_features(msg: KafkaMessage) -> None:
-        good, bad = decode_records(
-            records(msg.raw_message), FeaturesComputed, consumer=settings.group_id
-        )
-        await publish_dead_letters(broker, bad)
-        vectors = [m for _, m in good]
+    async def on_features(batch: list[tuple[Record, FeaturesComputed]]) -> None:
+        vectors = [m for _, m in batch]
         async with state["pool"].acquire() as conn:
             await db.upsert_latest(conn=conn, vectors=vectors)
         made = [
@@ -94,3 +69,20 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: PredictorS
         ]
         await publish_predictions(broker, state["pool"], made)
         metrics.VECTORS.inc(len(vectors))
+
+    # A group of its own per instance, from the start: every instance serves every model.
+    models_group = f"{settings.group_id}-models-{uuid.uuid4().hex[:12]}"
+    subscribe(
+        broker,
+        topics.MODELS_PUBLISHED,
+        group_id=models_group,
+        model=ModelPublished,
+        handle=on_model_published,
+    )
+    subscribe(
+        broker,
+        topics.FEATURES,
+        group_id=settings.group_id,
+        model=FeaturesComputed,
+        handle=on_features,
+    )
