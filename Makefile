@@ -1,15 +1,14 @@
 # StatMusePicks. `make demo` starts everything on this machine; `make test` runs the tests.
 SHELL := /bin/bash
-UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else the one pip installs into this Python (`python3 -m uv`).
+UV ?= $(or $(shell command -v uv 2>/dev/null),python3 -m uv)
 export UV_PYTHON ?= 3.11
 
 .PHONY: demo up down status test test-unit lint typecheck fmt sync clean
 
-$(UV):
-	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
-
-sync: | $(UV)
-	$(UV) sync --frozen --all-packages --quiet || $(UV) sync --all-packages --quiet
+sync:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen --all-packages --quiet
 
 demo: sync
 	$(UV) run statmuse demo

@@ -352,6 +352,7 @@ def stop(started: Started, *, timeout_s: float = 20) -> bool:
             user=_postgres_user(),
         )
         if result.returncode == 0:
+            _wait_gone(started.pid, deadline_s=5)
             return True
     proc = psutil.Process(started.pid)
     with contextlib.suppress(psutil.Error):
@@ -361,4 +362,13 @@ def stop(started: Started, *, timeout_s: float = 20) -> bool:
         except psutil.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+    _wait_gone(started.pid, deadline_s=5)
     return True
+
+
+def _wait_gone(pid: int, *, deadline_s: float) -> None:
+    """Wait until the pid has left the process table. A process whose parent is not us (the
+    daemonised postmaster, or any after `up` exited) lingers as a zombie until init reaps it."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline and psutil.pid_exists(pid):
+        time.sleep(0.05)
