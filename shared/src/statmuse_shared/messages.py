@@ -19,6 +19,11 @@ TeamAbbr = Annotated[
     Field(pattern=r"^[A-Z]{2,3}$", description="NBA team abbreviation", examples=["LAL"]),
 ]
 NonNegInt = Annotated[int, Field(ge=0)]
+SeasonType = Annotated[
+    Literal["Regular Season", "Playoffs", "Play-In", "Cup Final"],
+    Field(description="Regular season, playoffs, play-in, or the NBA Cup final (GAME_ID 006…), "
+          "which does not count in regular-season stats"),
+]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -50,9 +55,7 @@ class PlayerGameIngested(Message):
     kind: Literal["player_game"] = Field(default="player_game", description="Discriminator")
     source: str = Field(description="Where the record came from", examples=["files", "nba_api"])
     season: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2023-24"])
-    season_type: Literal["Regular Season", "Playoffs", "Play-In"] = Field(
-        description="Regular season, playoffs or play-in"
-    )
+    season_type: SeasonType
     game_id: str | None = Field(default=None, description="NBA GAME_ID when the source has it")
     game_key: str = Field(
         description="Natural game key '<date>:<away>@<home>' (every source has these; GAME_ID "
@@ -82,27 +85,46 @@ class PlayerGameIngested(Message):
     dreb: NonNegInt | None = None
     plus_minus: int | None = None
     flagged: bool = Field(default=False, description="Outlier against the player's own history")
+    flag_reason: str | None = Field(
+        default=None, description="Why it was flagged, e.g. 'points 61 is 4.2 sd above 24.1'"
+    )
 
 
 class TeamGameIngested(Message):
-    """A team's box score for one game."""
+    """A team's box score for one game (opponent strength, pace and rest come from these)."""
 
     kind: Literal["team_game"] = Field(default="team_game", description="Discriminator")
     source: str
     season: str = Field(pattern=r"^\d{4}-\d{2}$")
-    season_type: Literal["Regular Season", "Playoffs", "Play-In"]
+    season_type: SeasonType
     game_id: str | None = None
     game_key: str = Field(description="Same key as the players' rows of this game")
     game_date: dt.date
     team: TeamAbbr
+    team_id: int | None = Field(default=None, description="NBA stats team id")
     opponent: TeamAbbr
     is_home: bool
+    won: bool | None = None
+    minutes: float | None = Field(default=None, ge=0, description="Team minutes (240 + OT)")
     points: NonNegInt
+    opponent_points: NonNegInt | None = Field(
+        default=None, description="From PLUS_MINUS: points - plus_minus"
+    )
+    fgm: NonNegInt | None = None
     fga: NonNegInt | None = None
+    fg3m: NonNegInt | None = None
+    fg3a: NonNegInt | None = None
+    ftm: NonNegInt | None = None
     fta: NonNegInt | None = None
     oreb: NonNegInt | None = None
-    tov: NonNegInt | None = None
-    opponent_points: NonNegInt | None = None
+    dreb: NonNegInt | None = None
+    rebounds: NonNegInt | None = None
+    assists: NonNegInt | None = None
+    steals: NonNegInt | None = None
+    blocks: NonNegInt | None = None
+    tov: NonNegInt | None = Field(default=None, description="Turnovers")
+    fouls: NonNegInt | None = None
+    plus_minus: int | None = None
 
 
 RawGame = Annotated[PlayerGameIngested | TeamGameIngested, Field(discriminator="kind")]

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from statmuse_shared import ids
-from statmuse_shared.messages import PlayerGameIngested
+from statmuse_shared.messages import PlayerGameIngested, TeamGameIngested
 
 _MATCHUP = re.compile(r"^(?P<team>[A-Z]{2,3}) (?P<sep>vs\.|@) (?P<opp>[A-Z]{2,3})$")
 _SEASON = re.compile(r"^\d{4}-\d{2}$")
@@ -102,22 +102,59 @@ def game_key(game_date: dt.date, home: str, away: str) -> str:
     return f"{game_date.isoformat()}:{away}@{home}"
 
 
-def normalise_player_row(row: Mapping[str, object], *, source: str) -> Normalised:
-    missing = [k for k in CRITICAL if not _text(row, k)]
-    if missing:
-        raise RejectedRow(f"missing critical fields: {', '.join(missing)}")
+@dataclass(frozen=True, slots=True)
+class _Game:
+    """What a player row and a team row share: which game, whose side."""
 
+    season: str
+    season_type: str
+    game_id: str | None
+    game_date: dt.date
+    team: str
+    opponent: str
+    is_home: bool
+    key: str
+
+
+_SEASON_ID_TYPES = {"2": "Regular Season", "4": "Playoffs", "5": "Play-In", "6": "Cup Final"}
+_GAME_ID_TYPES = {"002": "Regular Season", "004": "Playoffs", "005": "Play-In", "006": "Cup Final"}
+
+
+def _season(row: Mapping[str, object]) -> str:
     season = _text(row, "SEASON")
+    season_id = _text(row, "SEASON_ID")
+    if not season and len(season_id) == 5 and season_id.isdigit():
+        year = int(season_id[1:])
+        season = f"{year}-{(year + 1) % 100:02d}"
     if not _SEASON.match(season):
         raise RejectedRow(f"SEASON must look like 2023-24, got {season!r}")
-    season_type = SEASON_TYPES.get(_text(row, "SEASON_TYPE"))
-    if season_type is None:
-        raise RejectedRow(f"unknown SEASON_TYPE {_text(row, 'SEASON_TYPE')!r}")
+    return season
+
+
+def _season_type(row: Mapping[str, object]) -> str:
+    """SEASON_TYPE when given; else GAME_ID's prefix; else SEASON_ID's first digit."""
+    given = _text(row, "SEASON_TYPE")
+    if given:
+        known = SEASON_TYPES.get(given)
+        if known is None:
+            raise RejectedRow(f"unknown SEASON_TYPE {given!r}")
+        game_id = _text(row, "GAME_ID")
+        # The NBA Cup final is logged as a regular-season game but does not count as one.
+        return "Cup Final" if game_id.startswith("006") else known
+    by_game = _GAME_ID_TYPES.get(_text(row, "GAME_ID")[:3])
+    by_season = _SEASON_ID_TYPES.get(_text(row, "SEASON_ID")[:1])
+    found = by_game or by_season
+    if found is None:
+        raise RejectedRow("season type unknown: no SEASON_TYPE, GAME_ID or SEASON_ID")
+    return found
+
+
+def _game(row: Mapping[str, object]) -> _Game:
+    season, season_type = _season(row), _season_type(row)
     try:
         game_date = dt.date.fromisoformat(_text(row, "GAME_DATE")[:10])
     except ValueError:
         raise RejectedRow(f"GAME_DATE is not a date: {_text(row, 'GAME_DATE')!r}") from None
-
     team = _text(row, "TEAM_ABBREVIATION")
     match = _MATCHUP.match(_text(row, "MATCHUP"))
     if match is None:
@@ -128,48 +165,212 @@ def normalise_player_row(row: Mapping[str, object], *, source: str) -> Normalise
     if opponent == team:
         raise RejectedRow(f"MATCHUP {match.string!r} has the team playing itself")
     home, away = (team, opponent) if is_home else (opponent, team)
+    return _Game(
+        season,
+        season_type,
+        _text(row, "GAME_ID") or None,
+        game_date,
+        team,
+        opponent,
+        is_home,
+        game_key(game_date, home, away),
+    )
 
+
+def _box(row: Mapping[str, object], required: tuple[str, ...]) -> dict[str, int | None]:
+    """Whole-number stats by source column; negatives and a PTS that does not add up rejected."""
+    counts = {name: _int(row, name, required=True) for name in required}
+    extras = {key: _int(row, key, required=False) for key in _OPTIONAL_INTS}
+    box = {**extras, **counts}
+    negatives = [k for k, v in box.items() if v is not None and v < 0]
+    if negatives:
+        raise RejectedRow(f"negative stats: {', '.join(sorted(negatives))}")
+    fgm, fg3m, ftm = box["FGM"], box["FG3M"], box["FTM"]
+    if fgm is not None and fg3m is not None and ftm is not None:
+        expected = 2 * fgm + fg3m + ftm
+        if box["PTS"] != expected:
+            raise RejectedRow(f"PTS {box['PTS']} != 2*FGM + FG3M + FTM = {expected}")
+    return box
+
+
+def _plus_minus(row: Mapping[str, object]) -> int | None:
+    text = _text(row, "PLUS_MINUS")
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise RejectedRow(f"PLUS_MINUS is not a number: {text!r}") from None
+    if not value.is_integer():
+        raise RejectedRow(f"PLUS_MINUS is not a whole number: {text!r}")
+    return int(value)
+
+
+def normalise_player_row(row: Mapping[str, object], *, source: str) -> Normalised:
+    missing = [k for k in CRITICAL if not _text(row, k)]
+    if "SEASON" in missing and _text(row, "SEASON_ID"):
+        missing.remove("SEASON")
+    if "SEASON_TYPE" in missing and (_text(row, "SEASON_ID") or _text(row, "GAME_ID")):
+        missing.remove("SEASON_TYPE")
+    if missing:
+        raise RejectedRow(f"missing critical fields: {', '.join(missing)}")
+    g = _game(row)
     try:
         minutes = _minutes(_text(row, "MIN"))
     except ValueError:
         raise RejectedRow(f"MIN not understood: {_text(row, 'MIN')!r}") from None
     if not 0 <= minutes <= MAX_MINUTES:
         raise RejectedRow(f"MIN out of range 0..{MAX_MINUTES}: {minutes}")
-
     player_id = _int(row, "PLAYER_ID", required=True)
     if player_id is None or player_id <= 0:
         raise RejectedRow(f"PLAYER_ID must be positive, got {player_id}")
-    counts = {name: _int(row, name, required=True) for name in ("PTS", "REB", "AST")}
-    extras = {field: _int(row, key, required=False) for key, field in _OPTIONAL_INTS.items()}
-    negatives = [k for k, v in {**counts, **extras}.items() if v is not None and v < 0]
-    if negatives:
-        raise RejectedRow(f"negative stats: {', '.join(sorted(negatives))}")
-    fgm, fg3m, ftm = extras["fgm"], extras["fg3m"], extras["ftm"]
-    if fgm is not None and fg3m is not None and ftm is not None:
-        expected = 2 * fgm + fg3m + ftm
-        if counts["PTS"] != expected:
-            raise RejectedRow(f"PTS {counts['PTS']} != 2*FGM + FG3M + FTM = {expected}")
+    box = _box(row, ("PTS", "REB", "AST"))
 
     checksum = row_checksum(row)
-    key = game_key(game_date, home, away)
     game = PlayerGameIngested(
-        event_id=ids.event_id(source, key, player_id, checksum),
+        event_id=ids.event_id(source, g.key, player_id, checksum),
         source=source,
-        season=season,
-        season_type=season_type,
-        game_id=_text(row, "GAME_ID") or None,
-        game_key=key,
-        game_date=game_date,
+        season=g.season,
+        season_type=g.season_type,  # checked by _season_type
+        game_id=g.game_id,
+        game_key=g.key,
+        game_date=g.game_date,
         player_id=player_id,
         player_name=_text(row, "PLAYER_NAME"),
-        team=team,
-        opponent=opponent,
-        is_home=is_home,
+        team=g.team,
+        opponent=g.opponent,
+        is_home=g.is_home,
         minutes=minutes,
-        points=counts["PTS"] or 0,
-        rebounds=counts["REB"] or 0,
-        assists=counts["AST"] or 0,
-        plus_minus=_int(row, "PLUS_MINUS", required=False),
-        **extras,
+        points=box["PTS"] or 0,
+        rebounds=box["REB"] or 0,
+        assists=box["AST"] or 0,
+        plus_minus=_plus_minus(row),
+        **{field: box[key] for key, field in _OPTIONAL_INTS.items()},
     )
     return Normalised(game=game, checksum=checksum)
+
+
+TEAM_CRITICAL = ("GAME_DATE", "TEAM_ABBREVIATION", "MATCHUP", "PTS")
+
+
+@dataclass(frozen=True, slots=True)
+class NormalisedTeam:
+    game: TeamGameIngested
+    checksum: str
+
+
+def normalise_team_row(row: Mapping[str, object], *, source: str) -> NormalisedTeam:
+    missing = [k for k in TEAM_CRITICAL if not _text(row, k)]
+    if not (_text(row, "SEASON") or _text(row, "SEASON_ID")):
+        missing.append("SEASON")
+    if missing:
+        raise RejectedRow(f"missing critical fields: {', '.join(missing)}")
+    g = _game(row)
+    box = _box(row, ("PTS",))
+    extra = {k: _int(row, k, required=False) for k in ("REB", "AST", "PF")}
+    if any(v is not None and v < 0 for v in extra.values()):
+        raise RejectedRow("negative stats: REB/AST/PF")
+    plus_minus = _plus_minus(row)
+    points = box["PTS"] or 0
+    opponent_points = None if plus_minus is None else points - plus_minus
+    if opponent_points is not None and opponent_points < 0:
+        raise RejectedRow(f"PLUS_MINUS {plus_minus} gives negative opponent points")
+    minutes_text = _text(row, "MIN")
+    try:
+        minutes = _minutes(minutes_text) if minutes_text else None
+    except ValueError:
+        raise RejectedRow(f"MIN not understood: {minutes_text!r}") from None
+    team_id = _int(row, "TEAM_ID", required=False)
+    wl = _text(row, "WL")
+    checksum = row_checksum(row)
+    game = TeamGameIngested(
+        event_id=ids.event_id(source, g.key, g.team, checksum),
+        source=source,
+        season=g.season,
+        season_type=g.season_type,  # checked by _season_type
+        game_id=g.game_id,
+        game_key=g.key,
+        game_date=g.game_date,
+        team=g.team,
+        team_id=team_id,
+        opponent=g.opponent,
+        is_home=g.is_home,
+        won={"W": True, "L": False}.get(wl),
+        minutes=minutes,
+        points=points,
+        opponent_points=opponent_points,
+        fgm=box["FGM"],
+        fga=box["FGA"],
+        fg3m=box["FG3M"],
+        fg3a=box["FG3A"],
+        ftm=box["FTM"],
+        fta=box["FTA"],
+        oreb=box["OREB"],
+        dreb=box["DREB"],
+        rebounds=extra["REB"],
+        assists=extra["AST"],
+        steals=box["STL"],
+        blocks=box["BLK"],
+        tov=box["TOV"],
+        fouls=extra["PF"],
+        plus_minus=plus_minus,
+    )
+    return NormalisedTeam(game=game, checksum=checksum)
+
+
+# --- outliers ----------------------------------------------------------------------------
+
+OUTLIER_STATS = ("points", "rebounds", "assists")
+OUTLIER_SD = 3.0
+OUTLIER_MIN_GAMES = 10
+
+
+@dataclass
+class Running:
+    """Welford running mean and variance of one stat for one player."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def add(self, x: float) -> None:
+        self.n += 1
+        delta = x - self.mean
+        self.mean += delta / self.n
+        self.m2 += delta * (x - self.mean)
+
+    @property
+    def sd(self) -> float:
+        return (self.m2 / (self.n - 1)) ** 0.5 if self.n > 1 else 0.0
+
+    @classmethod
+    def from_aggregate(cls, n: int, mean: float, sd: float) -> "Running":
+        return cls(n=n, mean=mean, m2=sd * sd * (n - 1) if n > 1 else 0.0)
+
+
+def flag_outliers(
+    games: list[Normalised], prior: dict[tuple[int, str], Running]
+) -> list[Normalised]:
+    """Flag (never drop) box scores more than 3 sd from the player's own earlier games.
+
+    `games` must be in date order; `prior` holds each player's history before them and is
+    updated as the scan goes, so the same rule holds in one run or many."""
+    out = []
+    for n in games:
+        g = n.game
+        reasons = []
+        for stat in OUTLIER_STATS:
+            value = float(getattr(g, stat))
+            history = prior.setdefault((g.player_id, stat), Running())
+            if history.n >= OUTLIER_MIN_GAMES and history.sd > 0:
+                z = (value - history.mean) / history.sd
+                if abs(z) > OUTLIER_SD:
+                    reasons.append(f"{stat} {value:g} is {z:+.1f} sd from {history.mean:.1f}")
+            history.add(value)
+        if reasons:
+            n = Normalised(
+                g.model_copy(update={"flagged": True, "flag_reason": "; ".join(reasons)}),
+                n.checksum,
+            )
+        out.append(n)
+    return out

@@ -1,6 +1,7 @@
-"""Sources of raw box-score rows. Files now; nba_api live behind the same interface later."""
+"""Sources of raw box-score rows: bundled or exported files here, nba_api in nba_api_source."""
 
 import csv
+import datetime as dt
 import gzip
 import io
 import re
@@ -14,18 +15,27 @@ _SEASON_RANGE = re.compile(r"^(\d{4})-(\d{2})\.\.(\d{4})-(\d{2})$")
 
 @dataclass(frozen=True, slots=True)
 class RawRow:
-    location: str  # file:line, for the reject report
-    record: dict[str, str]
+    location: str  # file:line or endpoint:params:row, for the reject report and audit trail
+    record: dict[str, str]  # the source's own column names, values as text
 
 
 class Source(Protocol):
+    """Where box scores come from. Rows are yielded as the source has them; normalisation
+    (service.py) understands both the bundled columns and nba_api's LeagueGameLog columns."""
+
     name: str
 
-    def player_rows(self, season: str) -> Iterator[RawRow]: ...
+    def player_rows(
+        self, season: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> Iterator[RawRow]: ...
+
+    def team_rows(
+        self, season: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> Iterator[RawRow]: ...
 
 
 class SourceError(RuntimeError):
-    pass
+    """The source cannot give what was asked (missing file, unreachable API after retries)."""
 
 
 def parse_seasons(spec: str) -> list[str]:
@@ -52,46 +62,53 @@ def _check_season(text: str) -> int:
     return int(text[:4])
 
 
-_SEASON_ID_TYPES = {"2": "Regular Season", "4": "Playoffs", "5": "PlayIn"}
-
-
-def _from_season_id(season_id: str) -> dict[str, str]:
-    """nba_api's SEASON_ID '22023' = season type digit (2 regular, 4 playoffs, 5 play-in) +
-    start year. Unknown digits are left for validation to reject."""
-    out: dict[str, str] = {}
-    if len(season_id) == 5 and season_id.isdigit():
-        year = int(season_id[1:])
-        out["SEASON"] = f"{year}-{(year + 1) % 100:02d}"
-        if season_id[0] in _SEASON_ID_TYPES:
-            out.setdefault("SEASON_TYPE", _SEASON_ID_TYPES[season_id[0]])
-    return out
-
-
 class FileSource:
-    """The bundled format (`player_game_logs/<season>.csv[.gz]`) or a LeagueGameLog CSV export."""
+    """The bundled format (`player_game_logs/<season>.csv[.gz]`, `team_game_logs/…`) or plain
+    nba_api LeagueGameLog CSV exports laid out the same way, one season per file."""
 
     name = "files"
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
 
-    def _path(self, season: str) -> Path:
+    def _path(self, folder: str, season: str) -> Path:
         for candidate in (
-            self.data_dir / "player_game_logs" / f"{season}.csv.gz",
-            self.data_dir / "player_game_logs" / f"{season}.csv",
+            self.data_dir / folder / f"{season}.csv.gz",
+            self.data_dir / folder / f"{season}.csv",
         ):
             if candidate.exists():
                 return candidate
-        raise SourceError(f"no player game log for {season} under {self.data_dir}")
+        kind = "player" if folder.startswith("player") else "team"
+        raise SourceError(f"no {kind} game log for {season} under {self.data_dir}")
 
-    def player_rows(self, season: str) -> Iterator[RawRow]:
-        path = self._path(season)
+    def player_rows(
+        self, season: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> Iterator[RawRow]:
+        return self._rows(self._path("player_game_logs", season), date_from, date_to)
+
+    def team_rows(
+        self, season: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> Iterator[RawRow]:
+        return self._rows(self._path("team_game_logs", season), date_from, date_to)
+
+    def has_team_rows(self, season: str) -> bool:
+        try:
+            self._path("team_game_logs", season)
+        except SourceError:
+            return False
+        return True
+
+    @staticmethod
+    def _rows(path: Path, date_from: dt.date | None, date_to: dt.date | None) -> Iterator[RawRow]:
+        lo = date_from.isoformat() if date_from else ""
+        hi = date_to.isoformat() if date_to else "9999"
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-            reader = csv.DictReader(text)
-            for line, record in enumerate(reader, start=2):
-                # LeagueGameLog exports carry SEASON_ID (22023) instead of SEASON.
-                if "SEASON" not in record and record.get("SEASON_ID"):
-                    record.update(_from_season_id(record["SEASON_ID"]))
-                yield RawRow(f"{path.name}:{line}", {k: v or "" for k, v in record.items() if k})
+            for line, record in enumerate(csv.DictReader(text), start=2):
+                row = {k: v or "" for k, v in record.items() if k}
+                # Filter on the text date; rows with a bad date still reach validation.
+                day = row.get("GAME_DATE", "")[:10]
+                if (lo or date_to) and day and not lo <= day <= hi:
+                    continue
+                yield RawRow(f"{path.name}:{line}", row)

@@ -16,27 +16,29 @@ from statmuse_ingestor.sources import FileSource
 from statmuse_shared import topics
 from statmuse_shared.broker import ensure_topics, make_broker
 from statmuse_shared.db import create_pool
-from statmuse_shared.messages import DeadLetter, PlayerGameIngested
+from statmuse_shared.messages import DeadLetter, PlayerGameIngested, TeamGameIngested
 from statmuse_shared.migrations import migrate
 
 pytestmark = pytest.mark.integration
 
-REAL = Path(__file__).resolve().parents[4] / "data" / "nba" / "player_game_logs" / "2023-24.csv.gz"
+DATA = Path(__file__).resolve().parents[4] / "data" / "nba"
 GOOD_ROWS = 400
 
 
-def write_season(folder: Path, rows: list[dict[str, str]], header: list[str]) -> None:
-    (folder / "player_game_logs").mkdir(parents=True, exist_ok=True)
+def write_season(
+    folder: Path, rows: list[dict[str, str]], header: list[str], kind: str = "player_game_logs"
+) -> None:
+    (folder / kind).mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=header)
     writer.writeheader()
     writer.writerows(rows)
-    with gzip.open(folder / "player_game_logs" / "2023-24.csv.gz", "wt") as f:
+    with gzip.open(folder / kind / "2023-24.csv.gz", "wt") as f:
         f.write(buf.getvalue())
 
 
-def real_rows(n: int) -> tuple[list[dict[str, str]], list[str]]:
-    with gzip.open(REAL, "rt", newline="") as f:
+def real_rows(n: int, kind: str = "player_game_logs") -> tuple[list[dict[str, str]], list[str]]:
+    with gzip.open(DATA / kind / "2023-24.csv.gz", "rt", newline="") as f:
         reader = csv.DictReader(f)
         return list(itertools.islice(reader, n)), list(reader.fieldnames or [])
 
@@ -76,22 +78,31 @@ async def test_backfill_twice_changes_nothing_and_publishes_nothing_new(env, tmp
     pool, broker, bootstrap = env
     rows, header = real_rows(GOOD_ROWS)
     write_season(tmp_path, rows, header)
+    team_rows, team_header = real_rows(60, "team_game_logs")
+    write_season(tmp_path, team_rows, team_header, "team_game_logs")
     source = FileSource(tmp_path)
 
     first = await backfill(pool=pool, broker=broker, source=source, seasons=["2023-24"])
-    assert (first.read, first.stored, first.rejected, first.published) == (
-        GOOD_ROWS,
-        GOOD_ROWS,
-        0,
-        GOOD_ROWS,
-    )
+    assert (first.read, first.stored, first.team_stored, first.rejected, first.published) == (
+        GOOD_ROWS, GOOD_ROWS, 60, 0, GOOD_ROWS + 60
+    )  # fmt: skip
+    assert await pool.fetchval("SELECT count(*) FROM ingest.raw_records") == GOOD_ROWS + 60
+    games = await pool.fetchval("SELECT count(*) FROM ingest.games")
+    assert games >= 30
     snapshot = await pool.fetch(
         "SELECT game_key, player_id, checksum, updated_at, published_at "
         "FROM ingest.player_game_stats ORDER BY 1, 2"
     )
 
     second = await backfill(pool=pool, broker=broker, source=source, seasons=["2023-24"])
-    assert (second.stored, second.unchanged, second.published) == (0, GOOD_ROWS, 0)
+    assert (second.stored, second.unchanged, second.team_stored, second.published) == (
+        0,
+        GOOD_ROWS,
+        0,
+        0,
+    )
+    assert await pool.fetchval("SELECT count(*) FROM ingest.raw_records") == GOOD_ROWS + 60
+    assert await pool.fetchval("SELECT count(*) FROM ingest.games") == games
     assert (
         await pool.fetch(
             "SELECT game_key, player_id, checksum, updated_at, published_at "
@@ -100,10 +111,14 @@ async def test_backfill_twice_changes_nothing_and_publishes_nothing_new(env, tmp
         == snapshot
     )
 
-    events = [
-        PlayerGameIngested.model_validate_json(v)
-        for v in await read_topic(bootstrap, topics.GAMES_RAW, GOOD_ROWS)
-    ]
+    messages = await read_topic(bootstrap, topics.GAMES_RAW, GOOD_ROWS + 60)
+    assert len(messages) == GOOD_ROWS + 60
+    teams = [TeamGameIngested.model_validate_json(v) for v in messages if b'"team_game"' in v]
+    assert len(teams) == 60
+    assert {t.game_key for t in teams} <= {
+        r["game_key"] for r in await pool.fetch("SELECT game_key FROM ingest.games")
+    }
+    events = [PlayerGameIngested.model_validate_json(v) for v in messages if b'"player_game"' in v]
     ids = [e.event_id for e in events]
     assert len(ids) == GOOD_ROWS
     assert len(set(ids)) == GOOD_ROWS
@@ -135,10 +150,10 @@ async def test_bad_rows_are_rejected_with_reasons_and_good_rows_kept(env, tmp_pa
     ]
     assert len(reasons) == 4
     for expected in (
-        "missing critical fields: PLAYER_ID",
-        "negative stats: PTS",
-        "MIN out of range",
-        "PTS ",
+        "player: missing critical fields: PLAYER_ID",
+        "player: negative stats: PTS",
+        "player: MIN out of range",
+        "player: PTS ",
     ):
         assert any(r.startswith(expected) for r in reasons), (expected, reasons)
 

@@ -3,7 +3,16 @@ from collections.abc import Callable
 
 import pytest
 
-from statmuse_ingestor.service import RejectedRow, game_key, normalise_player_row, row_checksum
+from statmuse_ingestor.service import (
+    Normalised,
+    RejectedRow,
+    Running,
+    flag_outliers,
+    game_key,
+    normalise_player_row,
+    normalise_team_row,
+    row_checksum,
+)
 from statmuse_shared.messages import PlayerGameIngested
 
 Row = Callable[..., dict[str, str]]
@@ -81,7 +90,7 @@ def test_iso_timestamp_dates_are_accepted(row: Row) -> None:
         ({"PLAYER_NAME": ""}, "missing critical fields: PLAYER_NAME"),
         ({"PTS": "", "MIN": " "}, "missing critical fields: MIN, PTS"),
         ({"SEASON": ""}, "missing critical fields: SEASON"),
-        ({"STL": "-1"}, "negative stats: steals"),
+        ({"STL": "-1"}, "negative stats: STL"),
         ({"REB": "-3"}, "negative stats: REB"),
         ({"MIN": "66"}, "MIN out of range 0..65: 66.0"),
         ({"MIN": "65:30"}, "MIN out of range 0..65: 65.5"),
@@ -148,3 +157,155 @@ def test_output_is_a_valid_message(row: Row) -> None:
     game = normalise_player_row(row("jokic_den_home"), source="files").game
     assert PlayerGameIngested.model_validate_json(game.model_dump_json()) == game
     assert game.player_name == "Nikola Jokić"
+
+
+def _game_with(points: int, day: int, player_id: int = 7) -> Normalised:
+    g = PlayerGameIngested(
+        event_id=f"e{player_id}-{day}", source="test", season="2023-24",
+        season_type="Regular Season", game_key=f"k{day}", game_date=dt.date(2024, 1, 1)
+        + dt.timedelta(days=day), player_id=player_id, player_name="Synthetic Player",
+        team="DEN", opponent="LAL", is_home=True, minutes=30, points=points, rebounds=5,
+        assists=5,
+    )  # fmt: skip
+    return Normalised(g, f"c{day}")
+
+
+def test_outliers_are_flagged_with_a_reason_and_kept() -> None:
+    steady = [_game_with(20 + (d % 3), d) for d in range(12)]  # 20, 21, 22, ...
+    spike = _game_with(60, 12)
+    out = flag_outliers([*steady, spike], {})
+    assert len(out) == 13, "flagged rows are kept"
+    assert [n.game.flagged for n in out] == [False] * 12 + [True]
+    assert out[-1].game.flag_reason is not None
+    assert out[-1].game.flag_reason.startswith("points 60 is +")
+
+
+def test_outliers_need_enough_history_and_use_prior_runs() -> None:
+    # Nine earlier games are not enough history to call anything an outlier...
+    few = [_game_with(20 + (d % 3), d) for d in range(9)] + [_game_with(60, 9)]
+    assert not any(n.game.flagged for n in flag_outliers(few, {}))
+    # ...but history stored by an earlier run counts.
+    prior = {(7, "points"): Running.from_aggregate(40, 21.0, 1.0)}
+    assert flag_outliers([_game_with(60, 0)], prior)[0].game.flagged
+    assert not flag_outliers([_game_with(23, 0)], dict(prior))[0].game.flagged
+
+
+# Real rows of 2023-24's opening night, from data/nba/team_game_logs/2023-24.csv.gz.
+TEAM_HEADER = [
+    "SEASON_ID",
+    "TEAM_ID",
+    "TEAM_ABBREVIATION",
+    "TEAM_NAME",
+    "GAME_ID",
+    "GAME_DATE",
+    "MATCHUP",
+    "WL",
+    "MIN",
+    "PTS",
+    "FGM",
+    "FGA",
+    "FG_PCT",
+    "FG3M",
+    "FG3A",
+    "FG3_PCT",
+    "FTM",
+    "FTA",
+    "FT_PCT",
+    "OREB",
+    "DREB",
+    "REB",
+    "AST",
+    "STL",
+    "BLK",
+    "TOV",
+    "PF",
+    "PLUS_MINUS",
+    "SEASON",
+]
+DEN = [
+    "22023",
+    "1610612743",
+    "DEN",
+    "Denver Nuggets",
+    "0022300061",
+    "2023-10-24",
+    "DEN vs. LAL",
+    "W",
+    "240",
+    "119",
+    "48",
+    "91",
+    "0.527",
+    "14",
+    "34",
+    "0.412",
+    "9",
+    "12",
+    "0.75",
+    "9",
+    "33",
+    "42",
+    "29",
+    "9",
+    "6",
+    "11",
+    "15",
+    "12.0",
+    "2023-24",
+]
+LAL = [
+    "22023",
+    "1610612747",
+    "LAL",
+    "Los Angeles Lakers",
+    "0022300061",
+    "2023-10-24",
+    "LAL @ DEN",
+    "L",
+    "239",
+    "107",
+    "41",
+    "90",
+    "0.456",
+    "10",
+    "29",
+    "0.345",
+    "15",
+    "20",
+    "0.75",
+    "13",
+    "31",
+    "44",
+    "23",
+    "5",
+    "4",
+    "11",
+    "18",
+    "-12.0",
+    "2023-24",
+]
+
+
+def test_team_rows_normalise_and_pair_up() -> None:
+    den = normalise_team_row(dict(zip(TEAM_HEADER, DEN, strict=True)), source="files").game
+    lal = normalise_team_row(dict(zip(TEAM_HEADER, LAL, strict=True)), source="files").game
+    assert den.game_key == lal.game_key == "2023-10-24:LAL@DEN"
+    assert (den.is_home, den.won, den.points, den.opponent_points) == (True, True, 119, 107)
+    assert (lal.is_home, lal.won, lal.opponent_points, lal.plus_minus) == (False, False, 119, -12)
+    assert (den.season, den.season_type, den.team_id) == ("2023-24", "Regular Season", 1610612743)
+    assert (den.oreb, den.tov, den.fta, den.fga) == (9, 11, 12, 91)
+
+
+@pytest.mark.parametrize(
+    ("game_id", "expected"),
+    [("0042300101", "Playoffs"), ("0052300111", "Play-In"), ("0062300001", "Cup Final")],
+)
+def test_team_season_type_comes_from_game_id(game_id: str, expected: str) -> None:
+    row = dict(zip(TEAM_HEADER, DEN, strict=True)) | {"GAME_ID": game_id}
+    assert normalise_team_row(row, source="files").game.season_type == expected
+
+
+def test_team_row_that_does_not_add_up_is_rejected() -> None:
+    row = dict(zip(TEAM_HEADER, DEN, strict=True)) | {"PTS": "120"}
+    with pytest.raises(RejectedRow, match=r"PTS 120 != 2\*FGM"):
+        normalise_team_row(row, source="files")

@@ -1,35 +1,32 @@
-"""Schema `ingest` through asyncpg. Upserts are idempotent on (game_key, player_id)."""
+"""Schema `ingest` through asyncpg. Every write is an upsert on a natural key, and a row is
+rewritten only when its content (checksum) changed, so a second backfill changes nothing."""
 
 import datetime as dt
 import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import asyncpg
 
-from statmuse_ingestor.service import Normalised
+from statmuse_ingestor.service import Normalised, NormalisedTeam, Running
+from statmuse_ingestor.sources import RawRow
 
-_COLUMNS = (
-    "game_key",
-    "player_id",
-    "game_id",
-    "season",
-    "season_type",
-    "game_date",
-    "team",
-    "opponent",
-    "is_home",
-    "minutes",
-    "points",
-    "rebounds",
-    "assists",
-    "fg3m",
-    "source",
-    "checksum",
-    "event_id",
-    "payload",
-)
+_PLAYER_COLUMNS = (
+    "game_key", "player_id", "game_id", "season", "season_type", "game_date", "team",
+    "opponent", "is_home", "minutes", "points", "rebounds", "assists", "fg3m", "source",
+    "checksum", "event_id", "payload", "flag_reason",
+)  # fmt: skip
+_TEAM_COLUMNS = (
+    "game_key", "team", "game_id", "season", "season_type", "game_date", "opponent", "is_home",
+    "points", "source", "checksum", "event_id", "payload",
+)  # fmt: skip
+Table = Literal["player_game_stats", "team_game_stats"]
+_KEYS: dict[str, tuple[str, str]] = {
+    "player_game_stats": ("game_key", "player_id"),
+    "team_game_stats": ("game_key", "team"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,52 +35,45 @@ class StoreResult:
     unchanged: int
 
 
+async def _upsert(
+    conn: asyncpg.Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    records: Sequence[tuple[object, ...]],
+) -> int:
+    """COPY into a temp table, then one INSERT … ON CONFLICT that touches changed rows only."""
+    k1, k2 = _KEYS[table]
+    cols = ", ".join(columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns[2:])
+    await conn.execute(
+        f"CREATE TEMP TABLE incoming (LIKE ingest.{table} INCLUDING DEFAULTS) ON COMMIT DROP"
+    )
+    await conn.copy_records_to_table("incoming", records=records, columns=list(columns))
+    status = await conn.execute(
+        f"""INSERT INTO ingest.{table} ({cols})
+            SELECT DISTINCT ON ({k1}, {k2}) {cols} FROM incoming ORDER BY {k1}, {k2}
+            ON CONFLICT ({k1}, {k2}) DO UPDATE
+            SET {updates}, updated_at = now(), published_at = NULL
+            WHERE ingest.{table}.checksum IS DISTINCT FROM EXCLUDED.checksum"""
+    )
+    return int(status.split()[-1])
+
+
 async def store_player_games(
     *, conn: asyncpg.Connection, rows: Sequence[Normalised]
 ) -> StoreResult:
     """Upsert a batch in one transaction. A changed record (new checksum) is re-queued for
-    publishing; an identical one is left untouched, so a second backfill changes no row."""
+    publishing; an identical one is left untouched."""
     records = []
     for n in rows:
         g = n.game
-        records.append(
-            (
-                g.game_key,
-                g.player_id,
-                g.game_id,
-                g.season,
-                g.season_type,
-                g.game_date,
-                g.team,
-                g.opponent,
-                g.is_home,
-                g.minutes,
-                g.points,
-                g.rebounds,
-                g.assists,
-                g.fg3m,
-                g.source,
-                n.checksum,
-                g.event_id,
-                g.model_dump_json(),
-            )
-        )
+        records.append((
+            g.game_key, g.player_id, g.game_id, g.season, g.season_type, g.game_date, g.team,
+            g.opponent, g.is_home, g.minutes, g.points, g.rebounds, g.assists, g.fg3m,
+            g.source, n.checksum, g.event_id, g.model_dump_json(), g.flag_reason,
+        ))  # fmt: skip
     async with conn.transaction():
-        await conn.execute(
-            "CREATE TEMP TABLE incoming (LIKE ingest.player_game_stats INCLUDING DEFAULTS) "
-            "ON COMMIT DROP"
-        )
-        await conn.copy_records_to_table("incoming", records=records, columns=list(_COLUMNS))
-        cols = ", ".join(_COLUMNS)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS[2:])
-        status = await conn.execute(
-            f"""INSERT INTO ingest.player_game_stats ({cols})
-                SELECT DISTINCT ON (game_key, player_id) {cols} FROM incoming
-                ORDER BY game_key, player_id
-                ON CONFLICT (game_key, player_id) DO UPDATE
-                SET {updates}, updated_at = now(), published_at = NULL
-                WHERE ingest.player_game_stats.checksum IS DISTINCT FROM EXCLUDED.checksum"""
-        )
+        stored = await _upsert(conn, "player_game_stats", _PLAYER_COLUMNS, records)
         await conn.execute(
             """INSERT INTO ingest.players (player_id, player_name, last_team)
                SELECT DISTINCT ON (player_id) player_id, payload->>'player_name', team
@@ -94,26 +84,121 @@ async def store_player_games(
                WHERE (ingest.players.player_name, ingest.players.last_team)
                      IS DISTINCT FROM (EXCLUDED.player_name, EXCLUDED.last_team)"""
         )
-    stored = int(status.split()[-1])
-    return StoreResult(
-        stored=stored, unchanged=len({(n.game.game_key, n.game.player_id) for n in rows}) - stored
+        await _upsert_games(conn)
+    unique = len({(n.game.game_key, n.game.player_id) for n in rows})
+    return StoreResult(stored=stored, unchanged=unique - stored)
+
+
+async def store_team_games(
+    *, conn: asyncpg.Connection, rows: Sequence[NormalisedTeam]
+) -> StoreResult:
+    records = []
+    for n in rows:
+        g = n.game
+        records.append((
+            g.game_key, g.team, g.game_id, g.season, g.season_type, g.game_date, g.opponent,
+            g.is_home, g.points, g.source, n.checksum, g.event_id, g.model_dump_json(),
+        ))  # fmt: skip
+    async with conn.transaction():
+        stored = await _upsert(conn, "team_game_stats", _TEAM_COLUMNS, records)
+        await conn.execute(
+            """INSERT INTO ingest.teams (abbreviation, team_id)
+               SELECT DISTINCT ON (team) team, (payload->>'team_id')::bigint FROM incoming
+               ORDER BY team, game_date DESC
+               ON CONFLICT (abbreviation) DO UPDATE SET team_id = EXCLUDED.team_id,
+                   updated_at = now()
+               WHERE ingest.teams.team_id IS DISTINCT FROM EXCLUDED.team_id"""
+        )
+        await _upsert_games(conn)
+    unique = len({(n.game.game_key, n.game.team) for n in rows})
+    return StoreResult(stored=stored, unchanged=unique - stored)
+
+
+async def _upsert_games(conn: asyncpg.Connection) -> None:
+    """One row per game from whichever box scores arrive (team or player, home or away)."""
+    await conn.execute(
+        """INSERT INTO ingest.games (game_key, game_id, game_date, season, season_type,
+               home_team, away_team)
+           SELECT DISTINCT ON (game_key) game_key, game_id, game_date, season, season_type,
+               split_part(split_part(game_key, ':', 2), '@', 2),
+               split_part(split_part(game_key, ':', 2), '@', 1)
+           FROM incoming ORDER BY game_key, game_id NULLS LAST
+           ON CONFLICT (game_key) DO UPDATE
+           SET game_id = coalesce(EXCLUDED.game_id, ingest.games.game_id), updated_at = now()
+           WHERE ingest.games.game_id IS NULL AND EXCLUDED.game_id IS NOT NULL"""
     )
 
 
-async def fetch_unpublished(*, conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+async def store_raw(
+    *, conn: asyncpg.Connection, source: str, kind: str, rows: Sequence[tuple[RawRow, str]]
+) -> int:
+    """The audit trail: each record as received, once per (source, checksum)."""
+    async with conn.transaction():
+        await conn.execute(
+            "CREATE TEMP TABLE raw_in (LIKE ingest.raw_records INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        await conn.copy_records_to_table(
+            "raw_in",
+            records=[
+                (source, kind, r.location, checksum, json.dumps(r.record)) for r, checksum in rows
+            ],
+            columns=["source", "kind", "location", "checksum", "record"],
+        )
+        status = await conn.execute(
+            """INSERT INTO ingest.raw_records (source, kind, location, checksum, record)
+               SELECT DISTINCT ON (source, checksum) source, kind, location, checksum, record
+               FROM raw_in ORDER BY source, checksum
+               ON CONFLICT (source, checksum) DO NOTHING"""
+        )
+    return int(status.split()[-1])
+
+
+async def prior_history(
+    *, conn: asyncpg.Connection, before: dt.date, player_ids: Sequence[int]
+) -> dict[tuple[int, str], Running]:
+    """Each player's count, mean and sd per stat over games before `before`."""
+    rows = await conn.fetch(
+        """SELECT player_id, count(*) AS n,
+                  avg(points) AS points_mean, coalesce(stddev_samp(points), 0) AS points_sd,
+                  avg(rebounds) AS rebounds_mean,
+                  coalesce(stddev_samp(rebounds), 0) AS rebounds_sd,
+                  avg(assists) AS assists_mean, coalesce(stddev_samp(assists), 0) AS assists_sd
+           FROM ingest.player_game_stats
+           WHERE game_date < $1 AND player_id = ANY($2::integer[])
+           GROUP BY player_id""",
+        before,
+        list(player_ids),
+    )
+    out: dict[tuple[int, str], Running] = {}
+    for r in rows:
+        for stat in ("points", "rebounds", "assists"):
+            out[(r["player_id"], stat)] = Running.from_aggregate(
+                r["n"], float(r[f"{stat}_mean"]), float(r[f"{stat}_sd"])
+            )
+    return out
+
+
+async def fetch_unpublished(
+    *, conn: asyncpg.Connection, table: Table, limit: int
+) -> list[asyncpg.Record]:
+    k1, k2 = _KEYS[table]
     rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT game_key, player_id, payload::text AS payload FROM ingest.player_game_stats
-           WHERE published_at IS NULL ORDER BY game_date, game_key, player_id LIMIT $1""",
+        f"""SELECT {k1} AS k1, {k2} AS k2, payload::text AS payload FROM ingest.{table}
+            WHERE published_at IS NULL ORDER BY game_date, {k1}, {k2} LIMIT $1""",
         limit,
     )
     return rows
 
 
-async def mark_published(*, conn: asyncpg.Connection, keys: Sequence[tuple[str, int]]) -> None:
+async def mark_published(
+    *, conn: asyncpg.Connection, table: Table, keys: Sequence[tuple[str, object]]
+) -> None:
+    k1, k2 = _KEYS[table]
+    kind = "integer" if k2 == "player_id" else "text"
     await conn.execute(
-        """UPDATE ingest.player_game_stats p SET published_at = now()
-           FROM unnest($1::text[], $2::integer[]) AS k(game_key, player_id)
-           WHERE p.game_key = k.game_key AND p.player_id = k.player_id""",
+        f"""UPDATE ingest.{table} t SET published_at = now()
+            FROM unnest($1::text[], $2::{kind}[]) AS k(k1, k2)
+            WHERE t.{k1} = k.k1 AND t.{k2} = k.k2""",
         [k[0] for k in keys],
         [k[1] for k in keys],
     )
@@ -125,10 +210,8 @@ async def start_run(
     run_id = uuid.uuid4()
     await conn.execute(
         "INSERT INTO ingest.ingest_runs (run_id, source, params) VALUES ($1, $2, $3::jsonb)",
-        run_id,
-        source,
-        json.dumps(params),
-    )
+        run_id, source, json.dumps(params),
+    )  # fmt: skip
     return run_id
 
 
@@ -158,16 +241,11 @@ async def finish_run(
     await conn.execute(
         """UPDATE ingest.ingest_runs SET finished_at = now(), status = $2, rows_read = $3,
            rows_stored = $4, rows_unchanged = $5, rows_rejected = $6, events_published = $7,
-           error = $8 WHERE run_id = $1""",
-        run_id,
-        status,
-        counts.get("read", 0),
-        counts.get("stored", 0),
-        counts.get("unchanged", 0),
-        counts.get("rejected", 0),
-        counts.get("published", 0),
-        error,
-    )
+           rows_flagged = $8, team_rows_stored = $9, error = $10 WHERE run_id = $1""",
+        run_id, status, counts.get("read", 0), counts.get("stored", 0),
+        counts.get("unchanged", 0), counts.get("rejected", 0), counts.get("published", 0),
+        counts.get("flagged", 0), counts.get("team_stored", 0), error,
+    )  # fmt: skip
 
 
 async def last_game_date(*, conn: asyncpg.Connection) -> dt.date | None:
