@@ -125,6 +125,8 @@ class TeamGameIngested(Message):
     tov: NonNegInt | None = Field(default=None, description="Turnovers")
     fouls: NonNegInt | None = None
     plus_minus: int | None = None
+    flagged: bool = Field(default=False, description="Kept, but a field failed its check")
+    flag_reason: str | None = None
 
 
 RawGame = Annotated[PlayerGameIngested | TeamGameIngested, Field(discriminator="kind")]

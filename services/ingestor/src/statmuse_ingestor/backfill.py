@@ -204,6 +204,7 @@ async def _store_season(
             )
         players = flag_outliers(players, prior)
     flagged = sum(1 for n in players if n.game.flagged)
+    flagged += sum(1 for n in parsed.teams if n.game.flagged)
     async with pool.acquire() as conn:
         for kind, raw in parsed.raw.items():
             if raw:

@@ -270,7 +270,13 @@ def normalise_team_row(row: Mapping[str, object], *, source: str) -> NormalisedT
     extra = {k: _int(row, k, required=False) for k in ("REB", "AST", "PF")}
     if any(v is not None and v < 0 for v in extra.values()):
         raise RejectedRow("negative stats: REB/AST/PF")
-    plus_minus = _plus_minus(row)
+    # A broken PLUS_MINUS (the source has 33.8 for one 2020 playoff game) costs only that
+    # field: the box score is kept and flagged, the opponent's points come from its own row.
+    issue = None
+    try:
+        plus_minus = _plus_minus(row)
+    except RejectedRow as exc:
+        plus_minus, issue = None, exc.reason
     points = box["PTS"] or 0
     opponent_points = None if plus_minus is None else points - plus_minus
     if opponent_points is not None and opponent_points < 0:
@@ -314,6 +320,8 @@ def normalise_team_row(row: Mapping[str, object], *, source: str) -> NormalisedT
         tov=box["TOV"],
         fouls=extra["PF"],
         plus_minus=plus_minus,
+        flagged=issue is not None,
+        flag_reason=issue,
     )
     return NormalisedTeam(game=game, checksum=checksum)
 

@@ -309,3 +309,12 @@ def test_team_row_that_does_not_add_up_is_rejected() -> None:
     row = dict(zip(TEAM_HEADER, DEN, strict=True)) | {"PTS": "120"}
     with pytest.raises(RejectedRow, match=r"PTS 120 != 2\*FGM"):
         normalise_team_row(row, source="files")
+
+
+def test_a_broken_plus_minus_keeps_the_team_row_and_flags_it() -> None:
+    # Real quirk: HOU's 2020-08-29 playoff row has PLUS_MINUS 33.8.
+    row = dict(zip(TEAM_HEADER, DEN, strict=True)) | {"PLUS_MINUS": "33.8"}
+    game = normalise_team_row(row, source="files").game
+    assert (game.points, game.plus_minus, game.opponent_points) == (119, None, None)
+    assert game.flagged
+    assert game.flag_reason == "PLUS_MINUS is not a whole number: '33.8'"
