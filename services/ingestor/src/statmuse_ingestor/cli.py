@@ -3,17 +3,20 @@
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from statmuse_ingestor.app import make_source
 from statmuse_ingestor.backfill import Summary
 from statmuse_ingestor.backfill import backfill as run
 from statmuse_ingestor.settings import IngestorSettings
-from statmuse_ingestor.sources import Source
+from statmuse_ingestor.sources import Source, SourceError
+from statmuse_shared.broker import make_broker
+from statmuse_shared.db import create_pool
 from statmuse_shared.logging import setup_logging
 from statmuse_shared.runtime import service_cli
 
@@ -40,14 +43,12 @@ def backfill(
     seasons: Annotated[
         str, typer.Option(help="2023-24, a list 2021-22,2023-24 or 2017-18..2023-24")
     ],
-    source: Annotated[
-        str, typer.Option(help="files (nba_api comes with the ingestor issue)")
-    ] = "files",
+    source: Annotated[str, typer.Option(help="files (bundled data) or nba_api (live)")] = "files",
     data_dir: Annotated[Path | None, typer.Option(help="Folder with player_game_logs/")] = None,
     summary_json: Annotated[Path | None, typer.Option(help="Also write the counts here")] = None,
 ) -> None:
     """Load seasons from a source into PostgreSQL and publish them."""
-    from statmuse_ingestor.sources import FileSource, parse_seasons
+    from statmuse_ingestor.sources import parse_seasons
 
     settings = _settings()
     setup_logging("ingestor", level="WARNING", json_lines=settings.log_json)
@@ -56,18 +57,61 @@ def backfill(
     except ValueError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
-    if source != "files":
-        console.print(f"[red]error:[/] unknown source {source!r}; available: files")
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    if source == "files" and not (settings.data_dir / "player_game_logs").is_dir():
+        console.print(f"[red]error:[/] no player_game_logs/ under {settings.data_dir}")
         raise typer.Exit(2)
-    folder = data_dir or settings.data_dir
-    if not (folder / "player_game_logs").is_dir():
-        console.print(f"[red]error:[/] no player_game_logs/ under {folder}")
-        raise typer.Exit(2)
-    summary = asyncio.run(_backfill(settings, FileSource(folder), season_list))
+    try:
+        chosen = make_source(settings, source)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    summary = _run_or_exit(_backfill(settings, chosen, season_list))
+    _report(summary, summary_json)
+
+
+@app.command()
+def daily(
+    day: Annotated[
+        str | None, typer.Option("--date", help="YYYY-MM-DD (default: yesterday, US/Eastern)")
+    ] = None,
+    source: Annotated[str, typer.Option(help="nba_api (default) or files")] = "nba_api",
+    summary_json: Annotated[Path | None, typer.Option(help="Also write the counts here")] = None,
+) -> None:
+    """Ingest one day's games (what the service schedules at 06:00 US/Eastern)."""
+    import datetime as dt
+
+    from statmuse_ingestor.schedule import yesterday
+
+    settings = _settings()
+    setup_logging("ingestor", level="WARNING", json_lines=settings.log_json)
+    try:
+        when = dt.date.fromisoformat(day) if day else yesterday(dt.datetime.now(dt.UTC))
+        chosen = make_source(settings, source)
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    summary = _run_or_exit(_daily(settings, chosen, when))
+    _report(summary, summary_json)
+
+
+def _run_or_exit(coro: Any) -> Summary:
+    """Run; a source that stays unreachable is a clear error and exit code 3, not a trace."""
+    try:
+        result: Summary = asyncio.run(coro)
+    except SourceError as exc:
+        console.print(f"[red]source failed:[/] {exc}")
+        raise typer.Exit(3) from exc
+    return result
+
+
+def _report(summary: Summary, summary_json: Path | None) -> None:
     table = Table(title=f"ingest run {summary.run_id}")
-    for column in ("read", "stored", "unchanged", "rejected", "published", "seconds"):
+    counts = summary.counts()
+    for column in (*counts, "seconds"):
         table.add_column(column, justify="right")
-    table.add_row(*(str(v) for v in summary.counts().values()), f"{summary.seconds:.1f}")
+    table.add_row(*(str(v) for v in counts.values()), f"{summary.seconds:.1f}")
     Console().print(table)
     if summary_json is not None:
         summary_json.write_text(json.dumps(summary.counts()))
@@ -75,10 +119,20 @@ def backfill(
         console.print(f"  rejected {count}: {reason}")
 
 
-async def _backfill(settings: IngestorSettings, source: Source, seasons: list[str]) -> Summary:
-    from statmuse_shared.broker import make_broker
-    from statmuse_shared.db import create_pool
+async def _daily(settings: IngestorSettings, source: Source, day: Any) -> Summary:
+    from statmuse_ingestor.app import ingest_day
 
+    pool = await create_pool(settings.dsn, max_size=4)
+    broker = make_broker(settings.kafka_bootstrap_servers, client_id="ingestor-daily")
+    await broker.connect()
+    try:
+        return await ingest_day(pool=pool, broker=broker, source=source, day=day)
+    finally:
+        await broker.stop()
+        await pool.close()
+
+
+async def _backfill(settings: IngestorSettings, source: Source, seasons: list[str]) -> Summary:
     pool = await create_pool(settings.dsn, max_size=4)
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="ingestor-backfill")
     await broker.connect()

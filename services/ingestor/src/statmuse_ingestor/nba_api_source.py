@@ -185,6 +185,8 @@ class NbaApiSource:
         _check_season(season)
         if not str(player_id).isdigit():
             raise ValueError(f"not a player id: {player_id!r}")
+        # PlayerGameLog rows carry no name; the offline list supplies it for normalisation.
+        info = self.lookup_player(int(player_id))
         calls = [
             _Call(
                 playergamelog.PlayerGameLog(
@@ -200,7 +202,8 @@ class NbaApiSource:
             )
             for season_type in self.season_types
         ]
-        return self._iter_rows(calls)
+        extra = {"PLAYER_NAME": info.full_name} if info is not None else {}
+        return self._iter_rows(calls, extra=extra)
 
     def _league_game_logs(
         self,
@@ -231,7 +234,9 @@ class NbaApiSource:
             for season_type in self.season_types
         ]
 
-    def _iter_rows(self, calls: list[_Call]) -> Iterator[RawRow]:
+    def _iter_rows(
+        self, calls: list[_Call], *, extra: Mapping[str, str] | None = None
+    ) -> Iterator[RawRow]:
         for call in calls:
             endpoint = call.endpoint
             headers, row_set = self._fetch(
@@ -242,6 +247,8 @@ class NbaApiSource:
                     h: "" if v is None else str(v) for h, v in zip(headers, values, strict=True)
                 }
                 record["SEASON_TYPE"] = call.season_type
+                for column, value in (extra or {}).items():
+                    record.setdefault(column, value)
                 yield RawRow(f"{call.location}:row {number}", record)
 
     # -- lookups (offline: nba_api's bundled static lists) -------------------------------------

@@ -2,6 +2,7 @@
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
@@ -15,9 +16,15 @@ EASTERN = ZoneInfo("America/New_York")
 LOCK = "ingest-daily"
 
 
+# Seasons open in October, except 2020-21, which opened on 2020-12-22 after the 2019-20
+# playoffs ran to 2020-10-11 in the bubble.
+_LATE_OPENING = {2020: dt.date(2020, 12, 1)}
+
+
 def season_of(day: dt.date) -> str:
-    """The NBA season a date belongs to (seasons start in October; 2024-03-01 -> 2023-24)."""
-    start = day.year if day.month >= 8 else day.year - 1
+    """The NBA season a date belongs to (2024-03-01 -> 2023-24; 2020-10-11 -> 2019-20)."""
+    opening = _LATE_OPENING.get(day.year, dt.date(day.year, 10, 1))
+    start = day.year if day >= opening else day.year - 1
     return f"{start}-{(start + 1) % 100:02d}"
 
 
@@ -60,6 +67,6 @@ async def daily_loop(
         await asyncio.sleep(max(wait, 0))
         day = yesterday(clock())
         try:
-            await run_once_locked(pool, lambda d=day: job(d))
+            await run_once_locked(pool, functools.partial(job, day))
         except Exception:
             log.exception("daily ingest for %s failed; the next run will retry", day)

@@ -3,6 +3,7 @@
 No broker, no database: everything here is unit-tested on plain dicts.
 """
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -206,7 +207,27 @@ def _plus_minus(row: Mapping[str, object]) -> int | None:
     return int(value)
 
 
+# PlayerGameLog spells some columns differently from LeagueGameLog and the bundled files.
+_ALIASES = {"Player_ID": "PLAYER_ID", "Game_ID": "GAME_ID"}
+
+
+def _canonical(row: Mapping[str, object]) -> Mapping[str, object]:
+    """LeagueGameLog's column names and ISO dates, whatever the endpoint said."""
+    if not any(k in row for k in _ALIASES) and "TEAM_ABBREVIATION" in row:
+        return row
+    out = {_ALIASES.get(k, k): v for k, v in row.items()}
+    day = _text(out, "GAME_DATE")
+    if day and not day[:4].isdigit():
+        with contextlib.suppress(ValueError):  # 'Oct 24, 2023'; a bad date fails later
+            out["GAME_DATE"] = dt.datetime.strptime(day, "%b %d, %Y").date().isoformat()
+    if not _text(out, "TEAM_ABBREVIATION"):
+        out["TEAM_ABBREVIATION"] = _text(out, "MATCHUP").split(" ")[0]
+    return out
+
+
 def normalise_player_row(row: Mapping[str, object], *, source: str) -> Normalised:
+    checksum = row_checksum(row)  # of the record as received
+    row = _canonical(row)
     missing = [k for k in CRITICAL if not _text(row, k)]
     if "SEASON" in missing and _text(row, "SEASON_ID"):
         missing.remove("SEASON")
@@ -226,7 +247,6 @@ def normalise_player_row(row: Mapping[str, object], *, source: str) -> Normalise
         raise RejectedRow(f"PLAYER_ID must be positive, got {player_id}")
     box = _box(row, ("PTS", "REB", "AST"))
 
-    checksum = row_checksum(row)
     game = PlayerGameIngested(
         event_id=ids.event_id(source, g.key, player_id, checksum),
         source=source,

@@ -1,5 +1,7 @@
 from pathlib import Path
+from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from statmuse_shared.settings import BaseServiceSettings
@@ -11,3 +13,11 @@ class IngestorSettings(BaseServiceSettings):
     http_port: int = 8101
     data_dir: Path = Path("data/nba")
     publish_chunk: int = 2000
+    daily_source: Literal["nba_api", "files"] = "nba_api"
+    schedule_daily: bool = Field(
+        default=False, description="Run the daily ingest at daily_hour US/Eastern in the service"
+    )
+    daily_hour: int = Field(default=6, ge=0, le=23)
+    nba_api_min_interval_s: float = Field(default=0.6, gt=0, description="Token-bucket spacing")
+    nba_api_timeout_s: float = Field(default=30.0, gt=0)
+    nba_api_attempts: int = Field(default=5, ge=1)

@@ -166,3 +166,40 @@ async def test_bad_rows_are_rejected_with_reasons_and_good_rows_kept(env, tmp_pa
 
     run = await pool.fetchrow("SELECT * FROM ingest.ingest_runs")
     assert (run["status"], run["rows_read"], run["rows_rejected"]) == ("succeeded", 54, 4)
+
+
+async def test_a_day_ingests_only_that_day_and_the_lock_runs_a_job_once(env, tmp_path):
+    import asyncio
+    import datetime as dt
+
+    from statmuse_ingestor.app import ingest_day
+    from statmuse_ingestor.schedule import run_once_locked
+
+    pool, broker, _ = env
+    rows, header = real_rows(1500)
+    write_season(tmp_path, rows, header)
+    team_rows, team_header = real_rows(200, "team_game_logs")
+    write_season(tmp_path, team_rows, team_header, "team_game_logs")
+    day = dt.date(2023, 10, 25)
+    expected = sum(1 for r in rows if r["GAME_DATE"] == day.isoformat())
+    assert expected > 50
+
+    ran: list[str] = []
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def job() -> None:
+        ran.append("job")
+        started.set()
+        await release.wait()
+        await ingest_day(pool=pool, broker=broker, source=FileSource(tmp_path), day=day)
+
+    # Two replicas fire at 06:00 together: exactly one runs the ingest.
+    first = asyncio.create_task(run_once_locked(pool, job))
+    await asyncio.wait_for(started.wait(), timeout=10)
+    assert await run_once_locked(pool, job) is False
+    release.set()
+    assert await first is True
+    assert ran == ["job"]
+    dates = await pool.fetch("SELECT DISTINCT game_date FROM ingest.player_game_stats")
+    assert [r["game_date"] for r in dates] == [day]
+    assert await pool.fetchval("SELECT count(*) FROM ingest.player_game_stats") == expected
