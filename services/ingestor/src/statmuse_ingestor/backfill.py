@@ -81,9 +81,10 @@ def _parse(rows: Iterator[RawRow], *, source: str, kind: str, into: _Parsed) -> 
     read = 0
     for raw in rows:
         read += 1
-        into.raw[kind].append((raw, row_checksum(raw.record)))
+        checksum = row_checksum(raw.record)
+        into.raw[kind].append((raw, checksum))
         try:
-            n = normalise(raw.record, source=source)
+            n = normalise(raw.record, source=source, checksum=checksum)
         except RejectedRow as exc:
             into.rejects.append((raw.location, f"{kind}: {exc.reason}", raw.record))
             continue

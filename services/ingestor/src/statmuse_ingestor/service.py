@@ -94,7 +94,11 @@ def _minutes(text: str) -> float:
 
 
 def row_checksum(row: Mapping[str, object]) -> str:
-    canonical = json.dumps({k: _text(row, k) for k in sorted(row)}, separators=(",", ":"))
+    """sha256 of the record as received (keys sorted, values as stripped text)."""
+    canonical = json.dumps(
+        {k: "" if v is None else str(v).strip() for k, v in sorted(row.items())},
+        separators=(",", ":"),
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -225,8 +229,11 @@ def _canonical(row: Mapping[str, object]) -> Mapping[str, object]:
     return out
 
 
-def normalise_player_row(row: Mapping[str, object], *, source: str) -> Normalised:
-    checksum = row_checksum(row)  # of the record as received
+def normalise_player_row(
+    row: Mapping[str, object], *, source: str, checksum: str | None = None
+) -> Normalised:
+    """`checksum` of the record as received, when the caller has it already."""
+    checksum = checksum or row_checksum(row)
     row = _canonical(row)
     missing = [k for k in CRITICAL if not _text(row, k)]
     if "SEASON" in missing and _text(row, "SEASON_ID"):
@@ -279,7 +286,9 @@ class NormalisedTeam:
     checksum: str
 
 
-def normalise_team_row(row: Mapping[str, object], *, source: str) -> NormalisedTeam:
+def normalise_team_row(
+    row: Mapping[str, object], *, source: str, checksum: str | None = None
+) -> NormalisedTeam:
     missing = [k for k in TEAM_CRITICAL if not _text(row, k)]
     if not (_text(row, "SEASON") or _text(row, "SEASON_ID")):
         missing.append("SEASON")
@@ -308,7 +317,7 @@ def normalise_team_row(row: Mapping[str, object], *, source: str) -> NormalisedT
         raise RejectedRow(f"MIN not understood: {minutes_text!r}") from None
     team_id = _int(row, "TEAM_ID", required=False)
     wl = _text(row, "WL")
-    checksum = row_checksum(row)
+    checksum = checksum or row_checksum(row)
     game = TeamGameIngested(
         event_id=ids.event_id(source, g.key, g.team, checksum),
         source=source,
