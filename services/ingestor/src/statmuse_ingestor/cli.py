@@ -173,15 +173,58 @@ async def _status(settings: IngestorSettings) -> None:
     conn = await asyncpg.connect(settings.dsn)
     try:
         last = await conn.fetchval("SELECT max(game_date) FROM ingest.player_game_stats")
-        run = await conn.fetchrow(
-            "SELECT * FROM ingest.ingest_runs ORDER BY started_at DESC LIMIT 1"
+        runs = await conn.fetch(
+            """SELECT DISTINCT ON (status = 'succeeded') status, source, started_at,
+                      finished_at, rows_read, rows_stored, rows_rejected, rows_flagged,
+                      events_published, error
+               FROM ingest.ingest_runs ORDER BY status = 'succeeded', started_at DESC"""
         )
-        rejects = await conn.fetchval("SELECT count(*) FROM ingest.rejects")
+        unpublished = await conn.fetchval(
+            "SELECT (SELECT count(*) FROM ingest.player_game_stats WHERE published_at IS NULL)"
+            " + (SELECT count(*) FROM ingest.team_game_stats WHERE published_at IS NULL)"
+        )
+        reasons = await conn.fetch(
+            "SELECT split_part(reason, ':', 1) || ':' || split_part(reason, ':', 2) AS reason,"
+            " count(*) AS n FROM ingest.rejects GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
+        )
     finally:
         await conn.close()
+    table = Table(title="ingest status")
+    for column in (
+        "run",
+        "status",
+        "source",
+        "finished",
+        "read",
+        "stored",
+        "rejected",
+        "flagged",
+        "published",
+    ):
+        table.add_column(column)
+    for r in sorted(runs, key=lambda r: r["started_at"], reverse=True):
+        label = "last successful" if r["status"] == "succeeded" else "last unsuccessful"
+        table.add_row(
+            label,
+            r["status"],
+            r["source"],
+            str(r["finished_at"] or "-"),
+            *(
+                str(r[c])
+                for c in (
+                    "rows_read",
+                    "rows_stored",
+                    "rows_rejected",
+                    "rows_flagged",
+                    "events_published",
+                )
+            ),
+        )
+    Console().print(table)
     console.print(f"last game date stored: {last}")
-    console.print(f"last run: {dict(run) if run else None}")
-    console.print(f"rejected rows (all runs): {rejects}")
+    console.print(f"rows waiting to be published: {unpublished}")
+    for r in reasons:
+        console.print(f"  rejected {r['n']}: {r['reason']}")
 
 
 def main() -> None:

@@ -203,3 +203,34 @@ async def test_a_day_ingests_only_that_day_and_the_lock_runs_a_job_once(env, tmp
     dates = await pool.fetch("SELECT DISTINCT game_date FROM ingest.player_game_stats")
     assert [r["game_date"] for r in dates] == [day]
     assert await pool.fetchval("SELECT count(*) FROM ingest.player_game_stats") == expected
+
+
+async def test_a_crash_between_commit_and_publish_heals_on_the_next_run(env, tmp_path, monkeypatch):
+    import statmuse_ingestor.backfill as backfill_module
+
+    pool, broker, bootstrap = env
+    rows, header = real_rows(120)
+    write_season(tmp_path, rows, header)
+    source = FileSource(tmp_path)
+
+    async def broker_gone(*_args, **_kwargs):
+        raise ConnectionError("broker went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(backfill_module, "publish_many", broker_gone)
+        with pytest.raises(ConnectionError):
+            await backfill(pool=pool, broker=broker, source=source, seasons=["2023-24"])
+    # Committed, not published, and the run says so.
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM ingest.player_game_stats WHERE published_at IS NULL"
+        )
+        == 120
+    )
+    assert await pool.fetchval("SELECT status FROM ingest.ingest_runs") == "failed"
+
+    healed = await backfill(pool=pool, broker=broker, source=source, seasons=["2023-24"])
+    assert (healed.stored, healed.published) == (0, 120)
+    messages = await read_topic(bootstrap, topics.GAMES_RAW, 120)
+    assert len(messages) == 120
+    assert len({PlayerGameIngested.model_validate_json(m).event_id for m in messages}) == 120
