@@ -110,14 +110,12 @@ def run(
     counts = ingest(stack, data_dir, season)
     env = stack_env(stack)
     published = counts["published"]
-    say(f"{published} player games published on {topics.GAMES_RAW}")
+    say(f"{published} box scores (players and teams) published on {topics.GAMES_RAW}")
 
+    # Every event (player and team box scores) is counted once under some outcome.
     wait_until(
-        f"features consumed {published} games",
-        lambda: (
-            metric_total(urls["features"], "statmuse_features_messages_total", outcome="processed")
-            >= published
-        ),
+        f"features consumed {published} events",
+        partial(_reached, urls["features"], "statmuse_features_messages_total", published),
         deadline_s=deadline_s,
         say=say,
     )

@@ -146,6 +146,7 @@ async def _backfill(settings: IngestorSettings, source: Source, seasons: list[st
             transient=False,
         ) as bar:
             tasks = {
+                "read": bar.add_task("read + validate", total=None),
                 "store": bar.add_task("store rows", total=None),
                 "publish": bar.add_task("publish events", total=None),
             }
