@@ -48,8 +48,9 @@ async def naive_rows_per_second(dsn: str, bootstrap: str) -> float:
                 g.team, g.opponent, g.is_home, g.minutes, g.points, g.rebounds, g.assists,
                 g.fg3m, g.source, g.event_id, g.event_id, g.model_dump_json(),
             )  # fmt: skip
-            await broker.publish(g.model_dump_json().encode(), "bench.naive",
-                                 key=topics.player_key(g.player_id))
+            await broker.publish(
+                g.model_dump_json().encode(), "bench.naive", key=topics.player_key(g.player_id)
+            )
     finally:
         await broker.stop()
         await pool.close()
@@ -65,10 +66,12 @@ async def main(seasons: list[str]) -> None:
         broker = make_broker(bootstrap, client_id="bench-ingest")
         await broker.connect()
         try:
-            first = await backfill(pool=pool, broker=broker, source=FileSource(DATA),
-                                   seasons=seasons)
-            second = await backfill(pool=pool, broker=broker, source=FileSource(DATA),
-                                    seasons=seasons)
+            first = await backfill(
+                pool=pool, broker=broker, source=FileSource(DATA), seasons=seasons
+            )
+            second = await backfill(
+                pool=pool, broker=broker, source=FileSource(DATA), seasons=seasons
+            )
         finally:
             await broker.stop()
             await pool.close()
@@ -78,16 +81,22 @@ async def main(seasons: list[str]) -> None:
 
     rate = first.read / first.seconds
     print(f"seasons: {seasons[0]}..{seasons[-1]}")
-    print(f"first run: {first.read} player rows read, {first.stored} stored, "
-          f"{first.team_stored} team rows, {first.rejected} rejected, {first.flagged} flagged, "
-          f"{first.published} events published in {first.seconds:.1f} s")
+    print(
+        f"first run: {first.read} player rows read, {first.stored} stored, "
+        f"{first.team_stored} team rows, {first.rejected} rejected, {first.flagged} flagged, "
+        f"{first.published} events published in {first.seconds:.1f} s"
+    )
     for reason, count in sorted(first.reject_reasons.items(), key=lambda kv: -kv[1]):
         print(f"  rejected {count:>5}: {reason}")
     print(f"ingest end to end: {rate:,.0f} player rows/s (goal >= 5,000)")
-    print(f"second run: {second.stored} rows changed, {second.published} events published "
-          f"in {second.seconds:.1f} s")
-    print(f"baseline (naive one row per INSERT + acknowledged send, {NAIVE_ROWS} rows): "
-          f"{naive:,.0f} rows/s; batched path is {rate / naive:.1f}x faster")
+    print(
+        f"second run: {second.stored} rows changed, {second.published} events published "
+        f"in {second.seconds:.1f} s"
+    )
+    print(
+        f"baseline (naive one row per INSERT + acknowledged send, {NAIVE_ROWS} rows): "
+        f"{naive:,.0f} rows/s; batched path is {rate / naive:.1f}x faster"
+    )
 
 
 if __name__ == "__main__":

@@ -119,9 +119,17 @@ def run(
         deadline_s=deadline_s,
         say=say,
     )
+    # Partitions run at their own pace, so some vectors used a partial league table; the
+    # features service recomputes those once idle.
+    wait_until(
+        "features reconciled late team box scores",
+        lambda: metric_total(urls["features"], "statmuse_features_stale_seasons") == 0,
+        deadline_s=deadline_s,
+        say=say,
+    )
     vectors = metric_total(urls["features"], "statmuse_features_vectors_total")
     for name, metric in (
-        ("trainer", "statmuse_trainer_examples_total"),
+        ("trainer", "statmuse_trainer_vectors_total"),
         ("predictor", "statmuse_predictor_vectors_total"),
         ("gateway", "statmuse_gateway_vectors_total"),
     ):

@@ -21,8 +21,10 @@ TeamAbbr = Annotated[
 NonNegInt = Annotated[int, Field(ge=0)]
 SeasonType = Annotated[
     Literal["Regular Season", "Playoffs", "Play-In", "Cup Final"],
-    Field(description="Regular season, playoffs, play-in, or the NBA Cup final (GAME_ID 006…), "
-          "which does not count in regular-season stats"),
+    Field(
+        description="Regular season, playoffs, play-in, or the NBA Cup final (GAME_ID 006…), "
+        "which does not count in regular-season stats"
+    ),
 ]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -146,22 +148,44 @@ class StatLine(BaseModel):
     threes: NonNegInt | None = None
 
 
+class GameRef(BaseModel):
+    """The game a vector is for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    game_date: dt.date
+    season_type: SeasonType
+    opponent: TeamAbbr
+    is_home: bool
+
+
 class FeaturesComputed(Message):
-    """The pre-game feature vector for a player's next game, knowing only games before `as_of`."""
+    """A player's pre-game feature vector, knowing only what happened before `as_of`.
+
+    kind "next": after a game, for the player's next (not yet known) game: history features
+    only, the game-context ones are None; what the predictor serves. kind "game": for a known
+    game (date, opponent, home/away), with its context; once the game is played it carries the
+    result in `outcome`, which makes it a training example. Never use `outcome` as a feature.
+    """
 
     player_id: PlayerId
     player_name: str
     team: TeamAbbr
     season: str = Field(pattern=r"^\d{4}-\d{2}$")
-    as_of: dt.date = Field(description="Day after the last game used; nothing from this day on")
-    feature_set_version: str = Field(examples=["fs-1"])
+    as_of: dt.date = Field(description="Nothing from this day on was used")
+    kind: Literal["next", "game"] = Field(default="next", description="See the model's doc")
+    game: GameRef | None = Field(default=None, description="The game, for kind 'game'")
+    feature_set_version: str = Field(examples=["fs-2"])
     features: dict[str, float | None] = Field(
-        description="Named features (docs/FEATURES.md); None where history is too short",
-        examples=[{"points_rolling_mean_10": 25.4, "points_games_in_window_10": 10}],
+        description="Named features (docs/FEATURES.md); None where history is too short or "
+        "the context is unknown, never a silent 0",
+        examples=[{"points_sma_10": 25.4, "points_n_10": 10, "opp_def_rating": 112.3}],
     )
-    last_game: StatLine = Field(
-        description="The game that triggered this vector (already played): lets the trainer "
-        "label the previous vector without reading another service's tables"
+    last_game: StatLine | None = Field(
+        default=None, description="The latest game the vector knows of (None before a debut)"
+    )
+    outcome: StatLine | None = Field(
+        default=None, description="For kind 'game' once played: what happened (the label)"
     )
 
 
@@ -182,7 +206,7 @@ class ModelPublished(Message):
     stat: Stat
     player_id: int | None = Field(default=None, description="Set for a per-player model")
     alias: Literal["production", "staging", "archived"]
-    model_type: str = Field(examples=["rolling_mean_normal"])
+    model_type: str = Field(examples=["rolling_mean"])
     artifact_uri: str = Field(examples=["file:///var/lib/statmuse/artifacts/points/abc.json"])
     checksum: str = Field(description="sha256 of the artifact bytes")
     feature_set_version: str

@@ -45,9 +45,9 @@ class RollingMeanArtifact(BaseModel):
 
     model_type: Literal["rolling_mean"] = "rolling_mean"
     stat: Stat
-    feature: str = Field(examples=["points_rolling_mean_10"])
-    fallback_feature: str = Field(examples=["points_season_mean"])
-    window_count_feature: str = Field(examples=["points_games_in_window_10"])
+    feature: str = Field(examples=["points_sma_10"])
+    fallback_feature: str = Field(examples=["points_season_avg"])
+    window_count_feature: str = Field(examples=["points_n_10"])
     min_games: int = Field(ge=1)
     family: Literal["normal", "poisson"]
     residual_sd: float = Field(gt=0, description="RMSE of (actual - rolling mean) in training")

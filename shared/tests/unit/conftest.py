@@ -41,9 +41,9 @@ def points_artifact() -> Callable[..., RollingMeanArtifact]:
     def make(**overrides: object) -> RollingMeanArtifact:
         fields: dict[str, object] = {
             "stat": Stat.POINTS,
-            "feature": "points_rolling_mean_10",
-            "fallback_feature": "points_season_mean",
-            "window_count_feature": "points_games_in_window_10",
+            "feature": "points_sma_10",
+            "fallback_feature": "points_season_avg",
+            "window_count_feature": "points_n_10",
             "min_games": 5,
             "family": "normal",
             "residual_sd": 6.0,

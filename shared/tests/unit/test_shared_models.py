@@ -17,48 +17,48 @@ def test_enough_games_uses_the_rolling_mean(points_artifact: Make) -> None:
     model = RollingMeanModel(points_artifact())
     out = model.predict(
         {
-            "points_rolling_mean_10": 25.4,
-            "points_games_in_window_10": 10.0,
-            "points_season_mean": 22.0,
+            "points_sma_10": 25.4,
+            "points_n_10": 10.0,
+            "points_season_avg": 22.0,
         }
     )
     assert out.fallback is None
     assert out.distribution == DiscretizedNormal(25.4, 6.0)
     assert [(c.feature, c.value, c.contribution) for c in out.contributions] == [
-        ("points_rolling_mean_10", 25.4, 25.4)
+        ("points_sma_10", 25.4, 25.4)
     ]
 
 
-def test_min_games_not_met_falls_back_to_season_mean(points_artifact: Make) -> None:
+def test_min_games_not_met_falls_back_to_season_avg(points_artifact: Make) -> None:
     out = RollingMeanModel(points_artifact(min_games=5)).predict(
         {
-            "points_rolling_mean_10": 30.0,
-            "points_games_in_window_10": 4.0,
-            "points_season_mean": 22.0,
+            "points_sma_10": 30.0,
+            "points_n_10": 4.0,
+            "points_season_avg": 22.0,
         }
     )
     assert out.fallback == "season_mean"
     assert out.distribution.mean == 22.0
-    assert out.contributions[0].feature == "points_season_mean"
+    assert out.contributions[0].feature == "points_season_avg"
 
 
 def test_exactly_min_games_uses_the_rolling_mean(points_artifact: Make) -> None:
     out = RollingMeanModel(points_artifact(min_games=5)).predict(
         {
-            "points_rolling_mean_10": 30.0,
-            "points_games_in_window_10": 5.0,
-            "points_season_mean": 22.0,
+            "points_sma_10": 30.0,
+            "points_n_10": 5.0,
+            "points_season_avg": 22.0,
         }
     )
     assert (out.fallback, out.distribution.mean) == (None, 30.0)
 
 
-def test_missing_rolling_mean_falls_back_to_season_mean(points_artifact: Make) -> None:
+def test_missing_rolling_mean_falls_back_to_season_avg(points_artifact: Make) -> None:
     out = RollingMeanModel(points_artifact()).predict(
         {
-            "points_rolling_mean_10": None,
-            "points_games_in_window_10": 10.0,
-            "points_season_mean": 18.5,
+            "points_sma_10": None,
+            "points_n_10": 10.0,
+            "points_season_avg": 18.5,
         }
     )
     assert (out.fallback, out.distribution.mean) == ("season_mean", 18.5)
@@ -69,12 +69,12 @@ def test_missing_rolling_mean_falls_back_to_season_mean(points_artifact: Make) -
     [
         {},
         {
-            "points_rolling_mean_10": None,
-            "points_games_in_window_10": 0.0,
-            "points_season_mean": None,
+            "points_sma_10": None,
+            "points_n_10": 0.0,
+            "points_season_avg": None,
         },
-        {"points_rolling_mean_10": 30.0, "points_games_in_window_10": 2.0},
-        {"points_games_in_window_10": 1.0, "points_season_mean": float("nan")},
+        {"points_sma_10": 30.0, "points_n_10": 2.0},
+        {"points_n_10": 1.0, "points_season_avg": float("nan")},
     ],
 )
 def test_nothing_usable_falls_back_to_league_mean(
@@ -88,14 +88,14 @@ def test_nothing_usable_falls_back_to_league_mean(
 
 def test_centre_has_a_small_positive_floor(points_artifact: Make) -> None:
     out = RollingMeanModel(points_artifact(family="poisson")).predict(
-        {"points_rolling_mean_10": 0.0, "points_games_in_window_10": 10.0}
+        {"points_sma_10": 0.0, "points_n_10": 10.0}
     )
     assert out.distribution == Poisson(0.05)
 
 
 def test_poisson_family(points_artifact: Make) -> None:
     out = RollingMeanModel(points_artifact(family="poisson")).predict(
-        {"points_rolling_mean_10": 2.4, "points_games_in_window_10": 10.0}
+        {"points_sma_10": 2.4, "points_n_10": 10.0}
     )
     assert out.distribution == Poisson(2.4)
 

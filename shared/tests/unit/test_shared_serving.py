@@ -11,9 +11,9 @@ from statmuse_shared.serving import ModelBook, chart, line_table, nearby_lines, 
 from statmuse_shared.stats import Stat
 
 FEATURES: dict[str, float | None] = {
-    "points_rolling_mean_10": 25.4,
-    "points_games_in_window_10": 10.0,
-    "points_season_mean": 22.0,
+    "points_sma_10": 25.4,
+    "points_n_10": 10.0,
+    "points_season_avg": 22.0,
 }
 
 
@@ -161,7 +161,7 @@ def test_line_table_deduplicates_and_sums_to_one(
     book.apply(publish("v1", family="poisson"))
     served = book.for_stat(Stat.POINTS)
     assert served is not None
-    table = line_table(served, {"points_rolling_mean_10": 0.4, "points_games_in_window_10": 10.0})
+    table = line_table(served, {"points_sma_10": 0.4, "points_n_10": 10.0})
     assert [row.line for row in table] == [0.5, 1.5]
     assert table[0].under_probability == pytest.approx(math.exp(-0.4), abs=1e-12)
     for row in table:

@@ -1,17 +1,58 @@
-"""create_app(settings): the features consumer plus /health, /ready and /metrics."""
+"""create_app(settings): the features consumer plus /health, /ready and /metrics, and the
+reconcile task that recomputes vectors made stale by late team box scores once idle."""
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from functools import partial
+from typing import Any
 
 from starlette.applications import Starlette
 
-from statmuse_features.handlers import register
+from statmuse_features import metrics
+from statmuse_features.engine import Engine
+from statmuse_features.handlers import publish_vectors, register
 from statmuse_features.settings import FeaturesSettings
-from statmuse_shared.runtime import consumer_app
+from statmuse_shared.http import worker_app
+from statmuse_shared.messages import FeaturesComputed
+from statmuse_shared.runtime import build_runtime
 
 SERVICE = "features"
 
 
+async def _start(state: dict[str, Any]) -> None:
+    engine = Engine(state["pool"])
+    await engine.load()
+    state["engine"] = engine
+
+
 def create_app(settings: FeaturesSettings) -> Starlette:
-    return consumer_app(
-        service=SERVICE, settings=settings, register=partial(register, settings=settings)
+    rt = build_runtime(
+        service=SERVICE,
+        settings=settings,
+        register=partial(register, settings=settings),
+        on_start=_start,
     )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with rt.lifespan(app):
+            engine: Engine = rt.state["engine"]
+
+            async def publish(vectors: list[FeaturesComputed]) -> None:
+                await publish_vectors(rt.broker, vectors)
+                metrics.STALE_SEASONS.set(len(engine.stale))
+
+            task = asyncio.create_task(
+                engine.reconcile_when_idle(publish, idle_s=settings.reconcile_idle_s)
+            )
+            try:
+                yield
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = worker_app(service=SERVICE, ready=rt.ready, lifespan=lifespan)
+    app.state.service_state = rt.state
+    return app

@@ -1,121 +1,147 @@
-"""Pure feature logic: a player's games before a date -> the vector for the next game.
-
-One implementation serves batch (a whole history) and streaming (one more game): both call
-`features_after` on the games strictly before `as_of`, so nothing from the game day or later can
-enter a feature. Windows count games that have the stat; `*_games_in_window_*` says how many
-stand behind each mean, so a short history is explicit, never a silent zero.
-"""
+"""Pure glue between messages and the shared feature engine (statmuse_shared.features):
+events -> engine records, engine vectors -> FeaturesComputed. No broker, no database."""
 
 import datetime as dt
 import hashlib
-import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+import struct
+from typing import Literal
 
 from statmuse_shared import ids
-from statmuse_shared.messages import FeaturesComputed, PlayerGameIngested, StatLine
+from statmuse_shared.features import (
+    FEATURE_SET_VERSION,
+    Features,
+    League,
+    PlayerGame,
+    PlayerState,
+    feature_names,
+    walk,
+)
+from statmuse_shared.messages import (
+    SCHEMA_VERSION,
+    FeaturesComputed,
+    GameRef,
+    PlayerGameIngested,
+    StatLine,
+)
 
-FEATURE_SET_VERSION = "fs-0.1"
-STATS = ("points", "rebounds", "assists", "threes", "pra", "minutes")
-WINDOWS = (5, 10)
-
-
-@dataclass(frozen=True, slots=True)
-class GameRow:
-    game_date: dt.date
-    game_key: str
-    season: str
-    team: str
-    player_name: str
-    minutes: float
-    points: int
-    rebounds: int
-    assists: int
-    threes: int | None
-
-    @classmethod
-    def from_event(cls, e: PlayerGameIngested) -> "GameRow":
-        return cls(
-            e.game_date,
-            e.game_key,
-            e.season,
-            e.team,
-            e.player_name,
-            e.minutes,
-            e.points,
-            e.rebounds,
-            e.assists,
-            e.fg3m,
-        )
-
-    def value(self, stat: str) -> float | None:
-        if stat == "pra":
-            return float(self.points + self.rebounds + self.assists)
-        raw: float | int | None = getattr(self, stat)
-        return None if raw is None else float(raw)
+NAMES = tuple(feature_names())
+SIGNIFICANT = 10  # digits kept on the wire: well inside 1e-9 relative, much shorter JSON
 
 
-def _mean(values: Sequence[float]) -> float | None:
-    return math.fsum(values) / len(values) if values else None
+def player_game(e: PlayerGameIngested) -> PlayerGame:
+    return PlayerGame(e.game_date, e.season, e.season_type, e.team, e.opponent, e.is_home,
+                      e.minutes, e.points, e.rebounds, e.assists, e.fg3m)  # fmt: skip
 
 
-def _sd(values: Sequence[float]) -> float | None:
-    if len(values) < 2:
-        return None
-    m = math.fsum(values) / len(values)
-    return math.sqrt(math.fsum((v - m) ** 2 for v in values) / (len(values) - 1))
+def stat_line(g: PlayerGame) -> StatLine:
+    return StatLine(game_date=g.game_date, minutes=g.minutes, points=g.points,
+                    rebounds=g.rebounds, assists=g.assists, threes=g.threes)  # fmt: skip
 
 
-def features_after(history: Sequence[GameRow]) -> dict[str, float | None]:
-    """The vector for the game after `history[-1]`, from `history` alone (ordered by date)."""
+def _round(value: float | None) -> float | None:
+    if value is None or value == 0 or not math.isfinite(value):
+        return value
+    return float(f"{value:.{SIGNIFICANT}g}")
+
+
+def digest(features: Features) -> str:
+    packed = struct.pack(
+        f"{len(NAMES)}d", *(math.nan if features[n] is None else features[n] for n in NAMES)
+    )
+    return hashlib.sha256(packed).hexdigest()[:16]
+
+
+def as_vector(features: Features) -> list[float | None]:
+    return [features[n] for n in NAMES]
+
+
+def message(
+    *,
+    player_id: int,
+    player_name: str,
+    kind: Literal["next", "game"],
+    game: PlayerGame | None,
+    last: PlayerGame | None,
+    features: Features,
+    team: str,
+    season: str,
+) -> FeaturesComputed:
+    """A vector as a message. kind 'game': `game` is the game (played: outcome attached);
+    kind 'next': `last` is the game just played."""
+    rounded = {n: _round(features[n]) for n in NAMES}
+    if kind == "game":
+        assert game is not None
+        as_of = game.game_date
+        ref = GameRef(game_date=game.game_date, season_type=game.season_type,
+                      opponent=game.opponent, is_home=game.is_home)  # fmt: skip
+    else:
+        assert last is not None
+        as_of, ref = last.game_date + dt.timedelta(days=1), None
+    outcome = stat_line(game) if kind == "game" and game is not None else None
+    # Built from trusted, already-typed values: skip validation (a large share of the cost).
+    return FeaturesComputed.model_construct(
+        event_id=ids.event_id(
+            "features",
+            player_id,
+            as_of,
+            kind,
+            FEATURE_SET_VERSION,
+            digest(features),
+            outcome.model_dump_json() if outcome else None,
+        ),
+        player_id=player_id,
+        player_name=player_name,
+        team=team,
+        season=season,
+        as_of=as_of,
+        kind=kind,
+        game=ref,
+        feature_set_version=FEATURE_SET_VERSION,
+        features=rounded,
+        last_game=stat_line(last) if last is not None else None,
+        outcome=outcome,
+        occurred_at=dt.datetime.now(dt.UTC),
+        schema_version=SCHEMA_VERSION,
+    )
+
+
+def vectors_and_state(
+    *,
+    player_id: int,
+    player_name: str,
+    history: list[PlayerGame],
+    league: League,
+    since: dt.date | None = None,
+) -> tuple[list[FeaturesComputed], PlayerState]:
+    """The game vectors of every game on or after `since` (all when None), then the vector
+    for the player's next game, and the state after the history. One walk: the batch path."""
+    walked, state = walk(history, league=league)
     if not history:
-        raise ValueError("features need at least one game")
-    season = history[-1].season
-    out: dict[str, float | None] = {}
-    for stat in STATS:
-        for window in WINDOWS:
-            recent = [v for g in history[-window:] if (v := g.value(stat)) is not None]
-            out[f"{stat}_rolling_mean_{window}"] = _mean(recent)
-            out[f"{stat}_games_in_window_{window}"] = float(len(recent))
-        last10 = [v for g in history[-10:] if (v := g.value(stat)) is not None]
-        out[f"{stat}_rolling_std_10"] = _sd(last10)
-        this_season = [
-            v for g in history if g.season == season and (v := g.value(stat)) is not None
-        ]
-        out[f"{stat}_season_mean"] = _mean(this_season)
-        out[f"{stat}_season_games"] = float(len(this_season))
-    return out
+        return [], state
+    out = []
+    previous: PlayerGame | None = None
+    for game, features in walked:
+        if since is None or game.game_date >= since:
+            out.append(message(player_id=player_id, player_name=player_name, kind="game",
+                               game=game, last=previous, features=features, team=game.team,
+                               season=game.season))  # fmt: skip
+        previous = game
+    last = history[-1]
+    out.append(message(player_id=player_id, player_name=player_name, kind="next", game=None,
+                       last=last, features=state.vector(None, league=league), team=last.team,
+                       season=last.season))  # fmt: skip
+    return out, state
 
 
-def vectors_from(
-    *, player_id: int, history: Sequence[GameRow], start: int
+def vectors_for(
+    *,
+    player_id: int,
+    player_name: str,
+    history: list[PlayerGame],
+    league: League,
+    since: dt.date | None = None,
 ) -> list[FeaturesComputed]:
-    """Vectors after each game from index `start` on (the games a batch added or changed)."""
-    vectors = []
-    for i in range(start, len(history)):
-        game = history[i]
-        features = features_after(history[: i + 1])
-        as_of = game.game_date + dt.timedelta(days=1)
-        digest = hashlib.sha256(json.dumps(features, sort_keys=True).encode()).hexdigest()[:16]
-        vectors.append(
-            FeaturesComputed(
-                event_id=ids.event_id("features", player_id, as_of, FEATURE_SET_VERSION, digest),
-                player_id=player_id,
-                player_name=game.player_name,
-                team=game.team,
-                season=game.season,
-                as_of=as_of,
-                feature_set_version=FEATURE_SET_VERSION,
-                features=features,
-                last_game=StatLine(
-                    game_date=game.game_date,
-                    minutes=game.minutes,
-                    points=game.points,
-                    rebounds=game.rebounds,
-                    assists=game.assists,
-                    threes=game.threes,
-                ),
-            )
-        )
-    return vectors
+    """`vectors_and_state` without the state."""
+    return vectors_and_state(player_id=player_id, player_name=player_name, history=history,
+                             league=league, since=since)[0]  # fmt: skip

@@ -9,3 +9,4 @@ class FeaturesSettings(BaseServiceSettings):
     http_port: int = 8102
     group_id: str = "features"
     max_batch: int = 500
+    reconcile_idle_s: float = 1.0  # recompute stale vectors once no batch came for this long

@@ -12,16 +12,23 @@ from typing import Any
 import pytest
 from faststream.kafka import TestKafkaBroker
 
+from statmuse_features.engine import Engine
 from statmuse_features.handlers import register
 from statmuse_features.settings import FeaturesSettings
 from statmuse_shared import ids, topics
 from statmuse_shared.broker import ensure_topics, make_broker
 from statmuse_shared.db import create_pool
-from statmuse_shared.messages import DeadLetter, FeaturesComputed, PlayerGameIngested
+from statmuse_shared.messages import (
+    DeadLetter,
+    FeaturesComputed,
+    PlayerGameIngested,
+    TeamGameIngested,
+)
 from statmuse_shared.migrations import migrate
 
 pytestmark = pytest.mark.integration
-REAL = Path(__file__).resolve().parents[4] / "data" / "nba" / "player_game_logs" / "2023-24.csv.gz"
+DATA = Path(__file__).resolve().parents[4] / "data" / "nba"
+REAL = DATA / "player_game_logs" / "2023-24.csv.gz"
 
 
 def real_games(player_id: int, n: int) -> list[PlayerGameIngested]:
@@ -58,6 +65,26 @@ def real_games(player_id: int, n: int) -> list[PlayerGameIngested]:
     return games
 
 
+def real_team_games(until: dt.date) -> list[TeamGameIngested]:
+    """Every team box of 2023-24 up to `until`, from the bundled team log."""
+    with gzip.open(DATA / "team_game_logs" / "2023-24.csv.gz", "rt", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["GAME_DATE"] <= until.isoformat()]
+    out = []
+    for r in rows:
+        team, sep, opp = r["MATCHUP"].split(" ")
+        home, away = (team, opp) if sep == "vs." else (opp, team)
+        key = f"{r['GAME_DATE']}:{away}@{home}"
+        out.append(TeamGameIngested(
+            event_id=ids.event_id("test", key, team), source="test", season="2023-24",
+            season_type="Regular Season" if r["GAME_ID"].startswith("002") else "Playoffs",
+            game_key=key, game_date=dt.date.fromisoformat(r["GAME_DATE"]), team=team,
+            opponent=opp, is_home=sep == "vs.", minutes=float(r["MIN"]), points=int(r["PTS"]),
+            opponent_points=int(r["PTS"]) - int(float(r["PLUS_MINUS"])), fga=int(r["FGA"]),
+            oreb=int(r["OREB"]), tov=int(r["TOV"]), fta=int(r["FTA"]),
+        ))  # fmt: skip
+    return out
+
+
 @pytest.fixture
 async def pool(database_url):
     await migrate(database_url, schemas=["features"])
@@ -69,24 +96,28 @@ async def pool(database_url):
 class Probe:
     """What came out of the handler, with events to wait on instead of sleeping."""
 
-    def __init__(self, expected: int) -> None:
-        self.expected = expected
+    def __init__(self, last_as_of: dt.date) -> None:
+        self.last_as_of = last_as_of
         self.vectors: list[FeaturesComputed] = []
         self.dead: list[DeadLetter] = []
-        self.all_vectors, self.dead_lettered = asyncio.Event(), asyncio.Event()
+        self.latest_seen, self.dead_lettered = asyncio.Event(), asyncio.Event()
 
 
-def wire(bootstrap: str, pool: Any, unique: str, expected: int) -> tuple[Any, Probe]:
+async def wire(
+    bootstrap: str, pool: Any, unique: str, last_as_of: dt.date
+) -> tuple[Any, Probe, Engine]:
     settings = FeaturesSettings(database_url="postgresql://unused", group_id=f"features-{unique}")
     broker = make_broker(bootstrap, client_id=f"test-{unique}")
-    register(broker, {"pool": pool}, settings=settings)
-    probe = Probe(expected)
+    engine = Engine(pool)
+    await engine.load()
+    register(broker, {"pool": pool, "engine": engine}, settings=settings)
+    probe = Probe(last_as_of)
 
     @broker.subscriber(topics.FEATURES, group_id=f"probe-{unique}", auto_offset_reset="earliest")
     async def vectors(body: FeaturesComputed) -> None:
         probe.vectors.append(body)
-        if len(probe.vectors) >= probe.expected:
-            probe.all_vectors.set()
+        if body.kind == "next" and body.as_of == probe.last_as_of:
+            probe.latest_seen.set()
 
     @broker.subscriber(
         topics.dead_letter(topics.GAMES_RAW), group_id=f"dlq-{unique}", auto_offset_reset="earliest"
@@ -95,46 +126,114 @@ def wire(bootstrap: str, pool: Any, unique: str, expected: int) -> tuple[Any, Pr
         probe.dead.append(body)
         probe.dead_lettered.set()
 
-    return broker, probe
+    return broker, probe, engine
 
 
-async def feed(broker: Any, games: list[PlayerGameIngested]) -> None:
-    for g in games:
-        await broker.publish(
-            g.model_dump_json().encode(), topics.GAMES_RAW, key=topics.player_key(g.player_id)
-        )
-    await broker.publish(b"{not json", topics.GAMES_RAW, key=b"1")
+async def feed(broker: Any, events: list[Any], *, poison: bool = True) -> None:
+    for e in events:
+        key = topics.player_key(e.player_id) if isinstance(e, PlayerGameIngested) \
+            else topics.team_key(e.team)  # fmt: skip
+        await broker.publish(e.model_dump_json().encode(), topics.GAMES_RAW, key=key)
+    if poison:
+        await broker.publish(b"{not json", topics.GAMES_RAW, key=b"1")
+
+
+def by_date(players: list[PlayerGameIngested], teams: list[TeamGameIngested]) -> list[Any]:
+    """The ingestor's order: each day's player rows, then that day's team rows."""
+    return sorted([*players, *teams], key=lambda e: (e.game_date, e.kind == "team_game"))
 
 
 def check(games: list[PlayerGameIngested], probe: Probe) -> None:
-    out, dead = probe.vectors, probe.dead
-    assert len(out) == len(games)
-    latest = max(out, key=lambda v: v.as_of)
+    latest = next(v for v in reversed(probe.vectors) if v.kind == "next")
     assert latest.as_of == games[-1].game_date + dt.timedelta(days=1)
     last5 = [g.points for g in games[-5:]]
-    assert latest.features["points_rolling_mean_5"] == pytest.approx(sum(last5) / 5)
-    assert latest.features["points_games_in_window_10"] == min(10, len(games))
-    assert len(dead) == 1
-    assert "invalid" in dead[0].error
+    assert latest.features["points_sma_5"] == pytest.approx(sum(last5) / 5)
+    assert latest.features["points_n_10"] == min(10, len(games))
+    assert latest.features["opp_def_rating"] is None, "the next game's opponent is unknown"
+    played = {v.as_of: v for v in probe.vectors if v.kind == "game"}
+    assert sorted(played) == [g.game_date for g in games]
+    for g in games:
+        assert played[g.game_date].outcome is not None
+        assert played[g.game_date].outcome.points == g.points
+    assert len(probe.dead) == 1
+    assert "invalid" in probe.dead[0].error
 
 
-async def test_handler_in_memory(pool, unique):
-    games = real_games(203999, 12)  # Nikola Jokić
-    broker, probe = wire("localhost:9092", pool, unique, len(games))
+async def stored(pool: Any) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in await pool.fetch(
+        "SELECT player_id, as_of, kind, game_date, vector FROM features.feature_vectors "
+        "WHERE kind = 'game' ORDER BY 1, 2")]  # fmt: skip
+
+
+async def test_handler_in_memory_with_opponent_strength(pool, unique):
+    games = real_games(203999, 30)  # Nikola Jokić
+    teams = real_team_games(games[-1].game_date)
+    broker, probe, _ = await wire("localhost:9092", pool, unique, games[-1].game_date
+                                  + dt.timedelta(days=1))  # fmt: skip
     async with TestKafkaBroker(broker) as br:
-        await feed(br, games)
+        await feed(br, by_date(games, teams))
     check(games, probe)
-    assert await pool.fetchval("SELECT count(*) FROM features.feature_vectors") == len(games)
+    late = [v for v in probe.vectors if v.kind == "game" and v.as_of > games[12].game_date]
+    assert all(v.features["opp_def_rating"] is not None for v in late[-5:])
+    assert all(v.features["opp_def_rank"] is not None for v in late[-5:])
+
+
+async def test_replay_in_any_order_gives_identical_rows(pool, unique, database_url, infra):
+    """Players first, teams last (the worst order: every vector goes stale and is healed) and
+    a replay onto the same tables must give exactly the rows of the in-order run."""
+    games = [*real_games(203999, 20), *real_games(2544, 20)]
+    teams = real_team_games(max(g.game_date for g in games))
+    broker, _, engine = await wire("localhost:9092", pool, unique, dt.date.max)
+    async with TestKafkaBroker(broker) as br:
+        await feed(br, by_date(games, teams), poison=False)
+    await engine.reconcile()
+    in_order = await stored(pool)
+    assert len(in_order) == 40
+
+    other = f"{database_url}_b"
+    admin = infra.database_url
+    import asyncpg
+
+    conn = await asyncpg.connect(admin)
+    name = other.rsplit("/", 1)[1]
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    try:
+        await migrate(other, schemas=["features"])
+        pool_b = await create_pool(other)
+        try:
+            broker_b, _, engine_b = await wire("localhost:9092", pool_b, f"{unique}b", dt.date.max)
+            async with TestKafkaBroker(broker_b) as br:
+                await feed(br, [*games, *teams], poison=False)
+            assert engine_b.stale, "teams after players: the vectors are known to be stale"
+            assert await stored(pool_b) != in_order
+            await engine_b.reconcile()
+            assert not engine_b.stale
+            assert await stored(pool_b) == in_order
+        finally:
+            await pool_b.close()
+    finally:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+    # Replaying everything onto the same tables changes nothing and publishes nothing.
+    broker_c, probe_c, _ = await wire("localhost:9092", pool, f"{unique}c", dt.date.max)
+    async with TestKafkaBroker(broker_c) as br:
+        await feed(br, by_date(games, teams), poison=False)
+    assert await stored(pool) == in_order
+    assert probe_c.vectors == []
 
 
 async def test_handler_on_the_real_broker(pool, unique, kafka_bootstrap):
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
     games = real_games(1628973, 8)  # Jalen Brunson
-    broker, probe = wire(kafka_bootstrap, pool, unique, len(games))
+    last = games[-1].game_date + dt.timedelta(days=1)
+    broker, probe, _ = await wire(kafka_bootstrap, pool, unique, last)
     await broker.start()
     try:
         await feed(broker, games)
-        waits = asyncio.gather(probe.all_vectors.wait(), probe.dead_lettered.wait())
+        waits = asyncio.gather(probe.latest_seen.wait(), probe.dead_lettered.wait())
         await asyncio.wait_for(waits, timeout=60)
     finally:
         await broker.stop()

@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -104,30 +103,33 @@ async def publish_outbox(
 ) -> int:
     """Publish every committed-but-unpublished row in game-date order; returns how many."""
     total = 0
-    plan: tuple[tuple[db.Table, type[BaseModel], Callable[[Any], bytes]], ...] = (
-        ("player_game_stats", PlayerGameIngested, topics.player_key),
-        ("team_game_stats", TeamGameIngested, topics.team_key),
-    )
-    for table, model, key in plan:
-        while True:
-            async with pool.acquire() as conn:
-                rows = await db.fetch_unpublished(conn=conn, table=table, limit=chunk)
-            if not rows:
-                break
-            items = [
-                (topics.GAMES_RAW, key(r["k2"]), model.model_validate_json(r["payload"]))
-                for r in rows
-            ]
-            await publish_many(broker, items)
-            async with pool.acquire() as conn:
-                await db.mark_published(
-                    conn=conn, table=table, keys=[(r["k1"], r["k2"]) for r in rows]
-                )
-            total += len(rows)
-            metrics.EVENTS_PUBLISHED.inc(len(rows))
-            if progress:
-                progress("publish", len(rows))
-    return total
+    while True:
+        async with pool.acquire() as conn:
+            rows = await db.fetch_unpublished(conn=conn, limit=chunk)
+        if not rows:
+            return total
+        items: list[tuple[str, bytes, BaseModel]] = []
+        done: dict[db.Table, list[tuple[str, object]]] = {
+            "player_game_stats": [], "team_game_stats": []}  # fmt: skip
+        for r in rows:
+            if r["tbl"] == "player_game_stats":
+                event: BaseModel = PlayerGameIngested.model_validate_json(r["payload"])
+                key = topics.player_key(int(r["k2"]))
+                done["player_game_stats"].append((r["k1"], int(r["k2"])))
+            else:
+                event = TeamGameIngested.model_validate_json(r["payload"])
+                key = topics.team_key(r["k2"])
+                done["team_game_stats"].append((r["k1"], r["k2"]))
+            items.append((topics.GAMES_RAW, key, event))
+        await publish_many(broker, items)
+        async with pool.acquire() as conn, conn.transaction():
+            for table, keys in done.items():
+                if keys:
+                    await db.mark_published(conn=conn, table=table, keys=keys)
+        total += len(rows)
+        metrics.EVENTS_PUBLISHED.inc(len(rows))
+        if progress:
+            progress("publish", len(rows))
 
 
 async def backfill(

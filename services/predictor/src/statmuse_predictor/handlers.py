@@ -53,7 +53,8 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: PredictorS
             await publish_predictions(broker, state["pool"], made)
 
     async def on_features(batch: list[tuple[Record, FeaturesComputed]]) -> None:
-        vectors = [m for _, m in batch]
+        # Vectors of games already played (kind "game") are training data, not predictions.
+        vectors = [m for _, m in batch if m.kind == "next"]
         async with state["pool"].acquire() as conn:
             await db.upsert_latest(conn=conn, vectors=vectors)
         made = [
@@ -68,7 +69,7 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: PredictorS
             )
         ]
         await publish_predictions(broker, state["pool"], made)
-        metrics.VECTORS.inc(len(vectors))
+        metrics.VECTORS.inc(len(batch))
 
     # A group of its own per instance, from the start: every instance serves every model.
     models_group = f"{settings.group_id}-models-{uuid.uuid4().hex[:12]}"

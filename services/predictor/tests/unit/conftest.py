@@ -47,9 +47,9 @@ def serve(book: ModelBook) -> Callable[..., ModelPublished]:
         p = stat.value
         artifact = RollingMeanArtifact(
             stat=stat,
-            feature=f"{p}_rolling_mean_10",
-            fallback_feature=f"{p}_season_mean",
-            window_count_feature=f"{p}_games_in_window_10",
+            feature=f"{p}_sma_10",
+            fallback_feature=f"{p}_season_avg",
+            window_count_feature=f"{p}_n_10",
             min_games=5,
             family=family,
             residual_sd=residual_sd,

@@ -15,12 +15,12 @@ Serve = Callable[..., ModelPublished]
 AS_OF = dt.date(2023, 11, 18)
 # LeBron after his first twelve 2023-24 games (points: last ten mean 26.4, season 25.5)
 FEATURES: dict[str, float | None] = {
-    "points_rolling_mean_10": 26.4,
-    "points_games_in_window_10": 10.0,
-    "points_season_mean": 25.5,
-    "threes_rolling_mean_10": 2.4,
-    "threes_games_in_window_10": 10.0,
-    "threes_season_mean": 2.25,
+    "points_sma_10": 26.4,
+    "points_n_10": 10.0,
+    "points_season_avg": 25.5,
+    "threes_sma_10": 2.4,
+    "threes_n_10": 10.0,
+    "threes_season_avg": 2.25,
 }
 
 

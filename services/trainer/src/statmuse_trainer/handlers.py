@@ -19,8 +19,9 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: TrainerSet
 
     async def on_features(batch: list[tuple[Record, FeaturesComputed]]) -> None:
         async with state["pool"].acquire() as conn:
-            await db.upsert_examples(conn=conn, vectors=[m for _, m in batch])
-        metrics.EXAMPLES.inc(len(batch))
+            stored = await db.upsert_examples(conn=conn, vectors=[m for _, m in batch])
+        metrics.EXAMPLES.inc(stored)
+        metrics.VECTORS_SEEN.inc(len(batch))
 
     async def on_train_requested(
         batch: list[tuple[Record, TrainRequested]],

@@ -35,7 +35,7 @@ def fit_rolling_mean(
     stat: Stat, examples: Sequence[Example], *, min_games: int, feature_set_version: str
 ) -> Fitted:
     p = feature_prefix(stat)
-    centre, count = f"{p}_rolling_mean_{WINDOW}", f"{p}_games_in_window_{WINDOW}"
+    centre, count = f"{p}_sma_{WINDOW}", f"{p}_n_{WINDOW}"
     usable = [
         (e.features[centre], e.label)
         for e in examples
@@ -50,7 +50,7 @@ def fit_rolling_mean(
     artifact = RollingMeanArtifact(
         stat=stat,
         feature=centre,
-        fallback_feature=f"{p}_season_mean",
+        fallback_feature=f"{p}_season_avg",
         window_count_feature=count,
         min_games=min_games,
         family="normal",

@@ -8,7 +8,7 @@ from statmuse_trainer.service import Example, NotEnoughData, fit_rolling_mean
 
 def example(centre: float | None, games: float, label: float, prefix: str = "points") -> Example:
     return Example(
-        features={f"{prefix}_rolling_mean_10": centre, f"{prefix}_games_in_window_10": games},
+        features={f"{prefix}_sma_10": centre, f"{prefix}_n_10": games},
         label=label,
     )
 
@@ -32,9 +32,9 @@ def test_residual_rmse_and_mae_hand_checked() -> None:
     assert a.residual_sd == pytest.approx(math.sqrt(12.5))
     assert a.league_mean == pytest.approx((15 * 13 + 15 * 6 + 5 * 20) / 35)  # 11.0
     assert (a.feature, a.fallback_feature, a.window_count_feature) == (
-        "points_rolling_mean_10",
-        "points_season_mean",
-        "points_games_in_window_10",
+        "points_sma_10",
+        "points_season_avg",
+        "points_n_10",
     )
     assert (a.min_games, a.family, a.stat, a.feature_set_version) == (
         5,
@@ -55,7 +55,7 @@ def test_mixed_errors_hand_checked() -> None:
     )
     assert fitted.metrics["mae"] == pytest.approx((2 + 0 + 1 + 5) / 4)
     assert fitted.metrics["rmse"] == pytest.approx(math.sqrt((4 + 0 + 1 + 25) / 4))
-    assert fitted.artifact.feature == "rebounds_rolling_mean_10"
+    assert fitted.artifact.feature == "rebounds_sma_10"
 
 
 def test_spread_has_a_floor() -> None:

@@ -1,92 +1,164 @@
-"""Schema `features` through asyncpg; every write is an upsert on its natural key."""
+"""Schema `features` through asyncpg. Writes are upserts that report what actually changed,
+so a replay of the raw topic stores nothing new and publishes nothing new."""
 
-import json
+import datetime as dt
 from collections.abc import Sequence
 
 import asyncpg
 
-from statmuse_features.service import GameRow
-from statmuse_shared.messages import FeaturesComputed, PlayerGameIngested
+from statmuse_features.service import NAMES
+from statmuse_shared.features import PlayerGame, TeamGame, possessions
+from statmuse_shared.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
 
 
-async def upsert_games(*, conn: asyncpg.Connection, games: Sequence[PlayerGameIngested]) -> None:
-    await conn.executemany(
-        """INSERT INTO features.player_games (player_id, game_key, game_date, season, team,
-               player_name, minutes, points, rebounds, assists, threes, event_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+async def upsert_player_games(
+    *, conn: asyncpg.Connection, games: Sequence[PlayerGameIngested]
+) -> set[tuple[int, str]]:
+    """Returns the (player_id, game_key) rows that are new or changed."""
+    rows = await conn.fetch(
+        """INSERT INTO features.player_games (player_id, game_key, game_date, season,
+               season_type, team, opponent, is_home, player_name, minutes, points, rebounds,
+               assists, threes, event_id)
+           SELECT * FROM unnest($1::integer[], $2::text[], $3::date[], $4::text[], $5::text[],
+               $6::text[], $7::text[], $8::boolean[], $9::text[], $10::float8[], $11::integer[],
+               $12::integer[], $13::integer[], $14::integer[], $15::text[])
            ON CONFLICT (player_id, game_key) DO UPDATE SET game_date = EXCLUDED.game_date,
-               season = EXCLUDED.season, team = EXCLUDED.team,
+               season = EXCLUDED.season, season_type = EXCLUDED.season_type,
+               team = EXCLUDED.team, opponent = EXCLUDED.opponent, is_home = EXCLUDED.is_home,
                player_name = EXCLUDED.player_name, minutes = EXCLUDED.minutes,
                points = EXCLUDED.points, rebounds = EXCLUDED.rebounds,
                assists = EXCLUDED.assists, threes = EXCLUDED.threes, event_id = EXCLUDED.event_id
-           WHERE features.player_games.event_id IS DISTINCT FROM EXCLUDED.event_id""",
-        [
-            (
-                g.player_id,
-                g.game_key,
-                g.game_date,
-                g.season,
-                g.team,
-                g.player_name,
-                g.minutes,
-                g.points,
-                g.rebounds,
-                g.assists,
-                g.fg3m,
-                g.event_id,
-            )
-            for g in games
-        ],
+           WHERE features.player_games.event_id IS DISTINCT FROM EXCLUDED.event_id
+           RETURNING player_id, game_key""",
+        *zip(*[(g.player_id, g.game_key, g.game_date, g.season, g.season_type, g.team,
+                g.opponent, g.is_home, g.player_name, g.minutes, g.points, g.rebounds,
+                g.assists, g.fg3m, g.event_id) for g in games], strict=True),
+    )  # fmt: skip
+    return {(r["player_id"], r["game_key"]) for r in rows}
+
+
+async def upsert_team_games(
+    *, conn: asyncpg.Connection, games: Sequence[TeamGameIngested]
+) -> set[tuple[str, str]]:
+    """Returns the (team, season) pairs whose games are new or changed."""
+    rows = await conn.fetch(
+        """INSERT INTO features.team_games (game_key, team, game_date, season, points,
+               points_allowed, fga, oreb, tov, fta, minutes, possessions, event_id)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::integer[],
+               $6::integer[], $7::integer[], $8::integer[], $9::integer[], $10::integer[],
+               $11::float8[], $12::float8[], $13::text[])
+           ON CONFLICT (game_key, team) DO UPDATE SET game_date = EXCLUDED.game_date,
+               season = EXCLUDED.season, points = EXCLUDED.points,
+               points_allowed = EXCLUDED.points_allowed, fga = EXCLUDED.fga,
+               oreb = EXCLUDED.oreb, tov = EXCLUDED.tov, fta = EXCLUDED.fta,
+               minutes = EXCLUDED.minutes, possessions = EXCLUDED.possessions,
+               event_id = EXCLUDED.event_id
+           WHERE features.team_games.event_id IS DISTINCT FROM EXCLUDED.event_id
+           RETURNING team, season, game_key""",
+        *zip(*[(g.game_key, g.team, g.game_date, g.season, g.points, g.opponent_points, g.fga,
+                g.oreb, g.tov, g.fta, g.minutes,
+                None if None in (g.fga, g.oreb, g.tov, g.fta) else possessions(
+                    fga=g.fga or 0, oreb=g.oreb or 0, tov=g.tov or 0, fta=g.fta or 0),
+                g.event_id) for g in games], strict=True),
+    )  # fmt: skip
+    if rows:
+        # A broken PLUS_MINUS leaves points allowed empty: take them from the opponent's row.
+        await conn.execute(
+            """UPDATE features.team_games t SET points_allowed = o.points
+               FROM features.team_games o
+               WHERE t.game_key = o.game_key AND t.team <> o.team
+                 AND t.points_allowed IS NULL AND o.points IS NOT NULL
+                 AND t.game_key = ANY($1::text[])""",
+            list({r["game_key"] for r in rows}),
+        )
+    return {(r["team"], r["season"]) for r in rows}
+
+
+async def team_games(
+    *, conn: asyncpg.Connection, team_seasons: Sequence[tuple[str, str]] | None = None
+) -> list[TeamGame]:
+    """Complete team boxes (those a rating can use), for some (team, season) pairs or all."""
+    rows = await conn.fetch(
+        """SELECT game_date, season, team, points_allowed, possessions, minutes
+           FROM features.team_games
+           WHERE points_allowed IS NOT NULL AND possessions IS NOT NULL AND minutes > 0
+             AND ($1::text[] IS NULL OR (team || '|' || season) = ANY($1::text[]))
+           ORDER BY season, team, game_date""",
+        None if team_seasons is None else [f"{t}|{s}" for t, s in team_seasons],
     )
+    return [TeamGame(r["game_date"], r["season"], r["team"], r["points_allowed"],
+                     r["possessions"], r["minutes"]) for r in rows]  # fmt: skip
 
 
 async def histories(
     *, conn: asyncpg.Connection, player_ids: Sequence[int]
-) -> dict[int, list[GameRow]]:
+) -> dict[int, tuple[str, list[PlayerGame]]]:
+    """Each player's whole history in date order, with their latest name."""
     rows = await conn.fetch(
-        """SELECT player_id, game_date, game_key, season, team, player_name, minutes, points,
-                  rebounds, assists, threes
+        """SELECT player_id, player_name, game_date, season, season_type, team, opponent,
+                  is_home, minutes, points, rebounds, assists, threes
            FROM features.player_games WHERE player_id = ANY($1::integer[])
-           ORDER BY player_id, game_date, game_key""",
+           ORDER BY player_id, game_date""",
         list(player_ids),
     )
-    out: dict[int, list[GameRow]] = {}
+    out: dict[int, tuple[str, list[PlayerGame]]] = {}
     for r in rows:
-        out.setdefault(r["player_id"], []).append(
-            GameRow(
-                r["game_date"],
-                r["game_key"],
-                r["season"],
-                r["team"],
-                r["player_name"],
-                r["minutes"],
-                r["points"],
-                r["rebounds"],
-                r["assists"],
-                r["threes"],
-            )
-        )
+        name, games = out.setdefault(r["player_id"], (r["player_name"], []))
+        games.append(PlayerGame(r["game_date"], r["season"], r["season_type"], r["team"],
+                                r["opponent"], r["is_home"], r["minutes"], r["points"],
+                                r["rebounds"], r["assists"], r["threes"]))  # fmt: skip
+        out[r["player_id"]] = (r["player_name"], games)
     return out
 
 
-async def upsert_vectors(*, conn: asyncpg.Connection, vectors: Sequence[FeaturesComputed]) -> None:
-    await conn.executemany(
-        """INSERT INTO features.feature_vectors (player_id, as_of, feature_set_version, season,
-               features, event_id)
-           VALUES ($1, $2, $3, $4, $5::jsonb, $6)
-           ON CONFLICT (player_id, as_of, feature_set_version) DO UPDATE
-           SET season = EXCLUDED.season, features = EXCLUDED.features,
-               event_id = EXCLUDED.event_id, computed_at = now()
-           WHERE features.feature_vectors.event_id IS DISTINCT FROM EXCLUDED.event_id""",
-        [
-            (
-                v.player_id,
-                v.as_of,
-                v.feature_set_version,
-                v.season,
-                json.dumps(v.features),
-                v.event_id,
-            )
-            for v in vectors
-        ],
-    )
+async def players_with_games_since(
+    *, conn: asyncpg.Connection, season: str, since: dt.date
+) -> list[int]:
+    rows = await conn.fetch(
+        "SELECT DISTINCT player_id FROM features.player_games WHERE season = $1 "
+        "AND game_date >= $2 ORDER BY 1",
+        season, since,
+    )  # fmt: skip
+    return [r["player_id"] for r in rows]
+
+
+async def all_players(*, conn: asyncpg.Connection) -> list[int]:
+    return [r[0] for r in await conn.fetch(
+        "SELECT DISTINCT player_id FROM features.player_games ORDER BY 1")]  # fmt: skip
+
+
+async def upsert_vectors(
+    *, conn: asyncpg.Connection, vectors: Sequence[FeaturesComputed]
+) -> list[FeaturesComputed]:
+    """Store vectors; returns the ones that are new or different (the ones to publish)."""
+    if not vectors:
+        return []
+    records = [
+        (v.player_id, v.as_of, v.feature_set_version, v.kind, v.season,
+         v.game.game_date if v.game else None, [v.features[n] for n in NAMES], v.event_id)
+        for v in vectors
+    ]  # fmt: skip
+    async with conn.transaction():
+        await conn.execute(
+            "CREATE TEMP TABLE incoming_vectors (LIKE features.feature_vectors INCLUDING DEFAULTS) "
+            "ON COMMIT DROP"
+        )
+        await conn.copy_records_to_table(
+            "incoming_vectors", records=records,
+            columns=["player_id", "as_of", "feature_set_version", "kind", "season", "game_date",
+                     "vector", "event_id"],
+        )  # fmt: skip
+        rows = await conn.fetch(
+            """INSERT INTO features.feature_vectors (player_id, as_of, feature_set_version,
+                   kind, season, game_date, vector, event_id)
+               SELECT player_id, as_of, feature_set_version, kind, season, game_date, vector,
+                      event_id FROM incoming_vectors
+               ON CONFLICT (player_id, as_of, feature_set_version) DO UPDATE
+               SET kind = EXCLUDED.kind, season = EXCLUDED.season,
+                   game_date = EXCLUDED.game_date, vector = EXCLUDED.vector,
+                   event_id = EXCLUDED.event_id, computed_at = now()
+               WHERE features.feature_vectors.event_id IS DISTINCT FROM EXCLUDED.event_id
+               RETURNING player_id, as_of"""
+        )
+    changed = {(r["player_id"], r["as_of"]) for r in rows}
+    return [v for v in vectors if (v.player_id, v.as_of) in changed]

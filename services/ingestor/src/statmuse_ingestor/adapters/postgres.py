@@ -178,13 +178,18 @@ async def prior_history(
     return out
 
 
-async def fetch_unpublished(
-    *, conn: asyncpg.Connection, table: Table, limit: int
-) -> list[asyncpg.Record]:
-    k1, k2 = _KEYS[table]
+async def fetch_unpublished(*, conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """The oldest unpublished box scores, players and teams interleaved by game date (a day's
+    team boxes right after its player rows), so consumers see the league in date order."""
     rows: list[asyncpg.Record] = await conn.fetch(
-        f"""SELECT {k1} AS k1, {k2} AS k2, payload::text AS payload FROM ingest.{table}
-            WHERE published_at IS NULL ORDER BY game_date, {k1}, {k2} LIMIT $1""",
+        """SELECT * FROM (
+               SELECT 'player_game_stats' AS tbl, game_date, game_key AS k1,
+                      player_id::text AS k2, payload::text AS payload
+               FROM ingest.player_game_stats WHERE published_at IS NULL
+               UNION ALL
+               SELECT 'team_game_stats', game_date, game_key, team, payload::text
+               FROM ingest.team_game_stats WHERE published_at IS NULL) u
+           ORDER BY game_date, tbl, k1, k2 LIMIT $1""",
         limit,
     )
     return rows

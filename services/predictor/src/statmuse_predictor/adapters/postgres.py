@@ -10,6 +10,8 @@ from statmuse_shared.messages import FeaturesComputed, PredictionMade
 
 
 async def upsert_latest(*, conn: asyncpg.Connection, vectors: Sequence[FeaturesComputed]) -> None:
+    if not vectors:
+        return
     await conn.executemany(
         """INSERT INTO predictions.latest_features (player_id, player_name, as_of,
                feature_set_version, features)

@@ -10,45 +10,40 @@ from statmuse_shared.stats import Stat
 from statmuse_trainer.service import Example
 
 
-async def upsert_examples(*, conn: asyncpg.Connection, vectors: Sequence[FeaturesComputed]) -> None:
+async def upsert_examples(*, conn: asyncpg.Connection, vectors: Sequence[FeaturesComputed]) -> int:
+    """Store the vectors of played games (they carry their outcome); returns how many."""
+    played = [v for v in vectors if v.kind == "game" and v.outcome is not None]
     await conn.executemany(
         """INSERT INTO registry.training_examples (player_id, as_of, feature_set_version,
-               season, features, last_game, event_id)
-           VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7)
+               season, features, last_game, outcome, game_date, event_id)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9)
            ON CONFLICT (player_id, as_of, feature_set_version) DO UPDATE
            SET season = EXCLUDED.season, features = EXCLUDED.features,
-               last_game = EXCLUDED.last_game, event_id = EXCLUDED.event_id
+               last_game = EXCLUDED.last_game, outcome = EXCLUDED.outcome,
+               game_date = EXCLUDED.game_date, event_id = EXCLUDED.event_id
            WHERE registry.training_examples.event_id IS DISTINCT FROM EXCLUDED.event_id""",
-        [
-            (
-                v.player_id,
-                v.as_of,
-                v.feature_set_version,
-                v.season,
-                json.dumps(v.features),
-                v.last_game.model_dump_json(),
-                v.event_id,
-            )
-            for v in vectors
-        ],
-    )
+        [(v.player_id, v.as_of, v.feature_set_version, v.season, json.dumps(v.features),
+          v.last_game.model_dump_json() if v.last_game else None,
+          v.outcome.model_dump_json() if v.outcome else None,
+          v.game.game_date if v.game else None, v.event_id) for v in played],
+    )  # fmt: skip
+    return len(played)
 
 
 async def labelled_examples(
     *, conn: asyncpg.Connection, stat: Stat, feature_set_version: str, seasons: Sequence[str]
 ) -> list[Example]:
-    """Each vector labelled with the player's next game (the next vector's `last_game`)."""
+    """Game vectors with the stat's actual value in that game as the label."""
     label = (
-        "(g->>'points')::float + (g->>'rebounds')::float + (g->>'assists')::float"
+        "(outcome->>'points')::float + (outcome->>'rebounds')::float + (outcome->>'assists')::float"
         if stat is Stat.PRA
-        else f"(g->>'{ {'threes': 'threes'}.get(stat.value, stat.value) }')::float"
+        else f"(outcome->>'{stat.value}')::float"
     )
     rows = await conn.fetch(
-        f"""SELECT features::text AS features, {label} AS label FROM (
-                SELECT features, season,
-                       lead(last_game) OVER (PARTITION BY player_id ORDER BY as_of) AS g
-                FROM registry.training_examples WHERE feature_set_version = $1) t
-            WHERE g IS NOT NULL AND (cardinality($2::text[]) = 0 OR season = ANY($2::text[]))""",
+        f"""SELECT features::text AS features, {label} AS label
+            FROM registry.training_examples
+            WHERE feature_set_version = $1 AND outcome IS NOT NULL
+              AND (cardinality($2::text[]) = 0 OR season = ANY($2::text[]))""",
         feature_set_version,
         list(seasons),
     )

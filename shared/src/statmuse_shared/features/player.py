@@ -1,0 +1,278 @@
+"""A player's pre-game feature vector, built by one state machine for batch and streaming.
+
+`PlayerState.add(game)` folds one played game in; `PlayerState.vector(...)` describes the player
+before a game. Batch training walks a whole history (vector, then add, game after game);
+streaming adds the one new game. Both run this same code, so they cannot disagree, and a vector
+only ever sees games added before it: nothing from the game day or later.
+
+Windows count the games that have the stat (threes are missing in some seasons): every
+`*_n_*` feature says how many games stand behind a number, and a number with nothing behind it
+is None, never 0. docs/FEATURES.md defines every feature.
+"""
+
+import datetime as dt
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from statmuse_shared.features.teams import ALTITUDE_TEAM, TEAM_UTC_OFFSET, League
+
+FEATURE_SET_VERSION = "fs-2"
+STATS = ("points", "rebounds", "assists", "threes", "pra", "minutes")
+WINDOWS = (3, 5, 10)
+WMA_WINDOWS = (3, 5)
+EMA_ALPHA = 0.3
+TOP_DEFENCE, BOTTOM_DEFENCE = 10, 21  # rank <= 10: top-10 defence; >= 21: bottom-10 of 30
+MAX_REST_DAYS = 30
+
+Features = dict[str, float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerGame:
+    game_date: dt.date
+    season: str
+    season_type: str
+    team: str
+    opponent: str
+    is_home: bool
+    minutes: float
+    points: int
+    rebounds: int
+    assists: int
+    threes: int | None
+
+    def value(self, stat: str) -> float | None:
+        if stat == "pra":
+            return float(self.points + self.rebounds + self.assists)
+        raw: float | int | None = getattr(self, stat)
+        return None if raw is None else float(raw)
+
+    @property
+    def home_team(self) -> str:
+        return self.team if self.is_home else self.opponent
+
+
+@dataclass(frozen=True, slots=True)
+class GameContext:
+    """The game a vector is for: known for a scheduled or played game, None for 'next game'."""
+
+    game_date: dt.date
+    season: str
+    season_type: str
+    team: str
+    opponent: str
+    is_home: bool
+
+    @property
+    def home_team(self) -> str:
+        return self.team if self.is_home else self.opponent
+
+
+@dataclass
+class _Split:
+    n: int = 0
+    total: float = 0.0
+    last: float | None = None
+
+    def add(self, value: float) -> None:
+        self.n += 1
+        self.total += value
+        self.last = value
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.n if self.n else None
+
+
+@dataclass
+class _StatState:
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=max(WINDOWS)))
+    recent_minutes: deque[float] = field(default_factory=lambda: deque(maxlen=max(WINDOWS)))
+    ema: float | None = None
+    season: str = ""
+    season_split: _Split = field(default_factory=_Split)
+    career: _Split = field(default_factory=_Split)
+    vs_opponent: dict[str, _Split] = field(default_factory=dict)
+    vs_top: _Split = field(default_factory=_Split)
+    vs_bottom: _Split = field(default_factory=_Split)
+
+    def add(self, value: float, minutes: float, season: str, opponent: str,
+            opponent_rank: int | None) -> None:  # fmt: skip
+        self.recent.append(value)
+        self.recent_minutes.append(minutes)
+        self.ema = value if self.ema is None else EMA_ALPHA * value + (1 - EMA_ALPHA) * self.ema
+        if season != self.season:
+            self.season, self.season_split = season, _Split()
+        self.season_split.add(value)
+        self.career.add(value)
+        self.vs_opponent.setdefault(opponent, _Split()).add(value)
+        if opponent_rank is not None and opponent_rank <= TOP_DEFENCE:
+            self.vs_top.add(value)
+        elif opponent_rank is not None and opponent_rank >= BOTTOM_DEFENCE:
+            self.vs_bottom.add(value)
+
+
+def _sd(values: list[float]) -> float | None:
+    if len(values) < 2:
+        return None
+    m = math.fsum(values) / len(values)
+    return math.sqrt(math.fsum((v - m) ** 2 for v in values) / (len(values) - 1))
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def _slope(values: list[float]) -> float | None:
+    """Least-squares slope per game over the values, oldest first."""
+    n = len(values)
+    if n < 3:
+        return None
+    x_mean = (n - 1) / 2
+    y_mean = math.fsum(values) / n
+    sxx = math.fsum((i - x_mean) ** 2 for i in range(n))
+    return math.fsum((i - x_mean) * (v - y_mean) for i, v in enumerate(values)) / sxx
+
+
+def _stat_features(stat: str, st: _StatState, season: str, opponent: str | None) -> Features:
+    out: Features = {}
+    recent = list(st.recent)
+    for w in WINDOWS:
+        window = recent[-w:]
+        out[f"{stat}_n_{w}"] = float(len(window))
+        out[f"{stat}_sma_{w}"] = math.fsum(window) / len(window) if window else None
+        out[f"{stat}_std_{w}"] = _sd(window)
+        out[f"{stat}_min_{w}"] = min(window) if window else None
+        out[f"{stat}_max_{w}"] = max(window) if window else None
+        out[f"{stat}_median_{w}"] = _median(window) if window else None
+    for w in WMA_WINDOWS:
+        window = recent[-w:]
+        weights = range(1, len(window) + 1)
+        out[f"{stat}_wma_{w}"] = (
+            math.fsum(v * k for v, k in zip(window, weights, strict=True)) / sum(weights)
+            if window else None
+        )  # fmt: skip
+    out[f"{stat}_ema"] = st.ema
+    same_season = st.season == season
+    out[f"{stat}_season_avg"] = st.season_split.mean if same_season else None
+    out[f"{stat}_season_n"] = float(st.season_split.n if same_season else 0)
+    out[f"{stat}_career_avg"] = st.career.mean
+    out[f"{stat}_career_n"] = float(st.career.n)
+    out[f"{stat}_slope_10"] = _slope(recent)
+    sma5 = out[f"{stat}_sma_5"]
+    out[f"{stat}_momentum"] = recent[-1] - sma5 if recent and sma5 is not None else None
+    if stat != "minutes":
+        minutes = math.fsum(st.recent_minutes)
+        out[f"{stat}_per_min_10"] = math.fsum(recent) / minutes if minutes > 0 else None
+    out[f"{stat}_vs_top10_avg"] = st.vs_top.mean
+    out[f"{stat}_vs_top10_n"] = float(st.vs_top.n)
+    out[f"{stat}_vs_bottom10_avg"] = st.vs_bottom.mean
+    out[f"{stat}_vs_bottom10_n"] = float(st.vs_bottom.n)
+    versus = st.vs_opponent.get(opponent) if opponent else None
+    out[f"{stat}_vs_opp_avg"] = versus.mean if versus else None
+    out[f"{stat}_vs_opp_last"] = versus.last if versus else None
+    return out
+
+
+@dataclass
+class PlayerState:
+    stats: dict[str, _StatState] = field(
+        default_factory=lambda: {stat: _StatState() for stat in STATS}
+    )
+    dates: deque[dt.date] = field(default_factory=lambda: deque(maxlen=8))
+    last: PlayerGame | None = None
+    season: str = ""
+    season_games: int = 0
+    career_games: int = 0
+    vs_opponent_games: dict[str, int] = field(default_factory=dict)
+
+    def add(self, game: PlayerGame, *, opponent_rank: int | None = None) -> None:
+        """Fold in a played game. `opponent_rank`: the opponent's defensive rank as of that
+        game's day (for the top-10/bottom-10 splits)."""
+        if self.last is not None and game.game_date <= self.last.game_date:
+            raise ValueError(f"games must be added in date order: {game.game_date} after "
+                             f"{self.last.game_date}")  # fmt: skip
+        for stat, st in self.stats.items():
+            value = game.value(stat)
+            if value is not None:
+                st.add(value, game.minutes, game.season, game.opponent, opponent_rank)
+        if game.season != self.season:
+            self.season, self.season_games = game.season, 0
+        self.season_games += 1
+        self.career_games += 1
+        self.vs_opponent_games[game.opponent] = self.vs_opponent_games.get(game.opponent, 0) + 1
+        self.dates.append(game.game_date)
+        self.last = game
+
+    def vector(self, context: GameContext | None, *, league: League | None) -> Features:
+        """Features before `context`'s game; with no context, before the player's next game
+        (history only: the context features are None)."""
+        season = context.season if context else (self.last.season if self.last else "")
+        opponent = context.opponent if context else None
+        out: Features = {}
+        for stat, st in self.stats.items():
+            out.update(_stat_features(stat, st, season, opponent))
+        sma3, sma10 = out["minutes_sma_3"], out["minutes_sma_10"]
+        out["minutes_trend"] = sma3 - sma10 if sma3 is not None and sma10 is not None else None
+        out["career_games"] = float(self.career_games)
+        out["season_games"] = float(self.season_games if self.season == season else 0)
+        out.update(self._context(context, league))
+        return out
+
+    def _context(self, ctx: GameContext | None, league: League | None) -> Features:
+        keys = ("is_home", "is_playoffs", "days_rest", "back_to_back", "games_last_7_days",
+                "tz_shift_hours", "at_altitude", "vs_opp_games", "opp_def_rating", "opp_pace",
+                "opp_def_rank", "opp_team_games")  # fmt: skip
+        out: Features = dict.fromkeys(keys)
+        if ctx is None:
+            return out
+        out["is_home"] = float(ctx.is_home)
+        out["is_playoffs"] = float(ctx.season_type == "Playoffs")
+        out["at_altitude"] = float(ctx.home_team == ALTITUDE_TEAM)
+        out["vs_opp_games"] = float(self.vs_opponent_games.get(ctx.opponent, 0))
+        out["games_last_7_days"] = float(
+            sum(1 for d in self.dates if 0 < (ctx.game_date - d).days <= 7)
+        )
+        if self.last is not None:
+            rest = min((ctx.game_date - self.last.game_date).days - 1, MAX_REST_DAYS)
+            out["days_rest"] = float(rest)
+            out["back_to_back"] = float(rest == 0)
+            here = TEAM_UTC_OFFSET.get(ctx.home_team)
+            there = TEAM_UTC_OFFSET.get(self.last.home_team)
+            if here is not None and there is not None:
+                out["tz_shift_hours"] = float(here - there)
+        if league is not None:
+            rating = league.rating(ctx.opponent, ctx.season, ctx.game_date)
+            if rating is not None:
+                out["opp_def_rating"] = rating.defensive_rating
+                out["opp_pace"] = rating.pace
+                out["opp_team_games"] = float(rating.games)
+                rank = league.rank(ctx.opponent, ctx.season, ctx.game_date)
+                out["opp_def_rank"] = None if rank is None else float(rank)
+        return out
+
+
+def feature_names() -> list[str]:
+    """Every feature a vector has, in a stable order."""
+    return sorted(PlayerState().vector(None, league=None))
+
+
+def context_of(game: PlayerGame) -> GameContext:
+    return GameContext(game.game_date, game.season, game.season_type, game.team, game.opponent,
+                       game.is_home)  # fmt: skip
+
+
+def walk(
+    history: list[PlayerGame], *, league: League | None
+) -> tuple[list[tuple[PlayerGame, Features]], PlayerState]:
+    """The batch path: each game's pre-game vector, in date order, and the state after them."""
+    state = PlayerState()
+    out = []
+    for game in history:
+        out.append((game, state.vector(context_of(game), league=league)))
+        rank = league.rank(game.opponent, game.season, game.game_date) if league else None
+        state.add(game, opponent_rank=rank)
+    return out, state

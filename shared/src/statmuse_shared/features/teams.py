@@ -1,0 +1,126 @@
+"""Team strength as of any day, from team box scores: defensive rating, pace and rank.
+
+possessions = FGA - OREB + TOV + 0.44 * FTA (the team's own box); defensive rating = 100 *
+points allowed / possessions; pace = possessions per 48 minutes (team minutes / 5). Season to
+date, strictly before the day asked about: a rating "as of D" never sees a game on D.
+"""
+
+import bisect
+import datetime as dt
+from dataclasses import dataclass, field
+
+MIN_TEAM_GAMES = 5  # fewer games than this and a rating is too noisy to report
+
+# Where each team plays at home: UTC offset in standard time (hours), for travel features.
+TEAM_UTC_OFFSET: dict[str, int] = {
+    "ATL": -5, "BOS": -5, "BKN": -5, "CHA": -5, "CHI": -6, "CLE": -5, "DAL": -6, "DEN": -7,
+    "DET": -5, "GSW": -8, "HOU": -6, "IND": -5, "LAC": -8, "LAL": -8, "MEM": -6, "MIA": -5,
+    "MIL": -6, "MIN": -6, "NOP": -6, "NYK": -5, "OKC": -6, "ORL": -5, "PHI": -5, "PHX": -7,
+    "POR": -8, "SAC": -8, "SAS": -6, "TOR": -5, "UTA": -7, "WAS": -5,
+}  # fmt: skip
+ALTITUDE_TEAM = "DEN"  # Ball Arena, 1,609 m
+
+
+@dataclass(frozen=True, slots=True)
+class TeamGame:
+    game_date: dt.date
+    season: str
+    team: str
+    points_allowed: int
+    possessions: float
+    minutes: float
+
+
+@dataclass(frozen=True, slots=True)
+class TeamRating:
+    games: int
+    defensive_rating: float
+    pace: float
+
+
+@dataclass
+class _Season:
+    dates: list[dt.date] = field(default_factory=list)
+    games: list[TeamGame] = field(default_factory=list)
+    # Running totals after each game, aligned with `dates`.
+    possessions: list[float] = field(default_factory=list)
+    allowed: list[float] = field(default_factory=list)
+    minutes: list[float] = field(default_factory=list)
+
+    def insert(self, game: TeamGame) -> None:
+        i = bisect.bisect_left(self.dates, game.game_date)
+        if i < len(self.dates) and self.dates[i] == game.game_date:
+            self.games[i] = game  # a corrected box score replaces the old one
+        else:
+            self.dates.insert(i, game.game_date)
+            self.games.insert(i, game)
+        self._totals_from(i)
+
+    def _totals_from(self, i: int) -> None:
+        del self.possessions[i:], self.allowed[i:], self.minutes[i:]
+        poss = self.possessions[-1] if self.possessions else 0.0
+        allowed = self.allowed[-1] if self.allowed else 0.0
+        minutes = self.minutes[-1] if self.minutes else 0.0
+        for g in self.games[i:]:
+            poss, allowed, minutes = (
+                poss + g.possessions,
+                allowed + g.points_allowed,
+                minutes + g.minutes,
+            )
+            self.possessions.append(poss)
+            self.allowed.append(allowed)
+            self.minutes.append(minutes)
+
+    def as_of(self, day: dt.date) -> TeamRating | None:
+        n = bisect.bisect_left(self.dates, day)  # games strictly before `day`
+        if n < MIN_TEAM_GAMES or self.possessions[n - 1] <= 0:
+            return None
+        poss = self.possessions[n - 1]
+        return TeamRating(
+            games=n,
+            defensive_rating=100.0 * self.allowed[n - 1] / poss,
+            pace=48.0 * poss / (self.minutes[n - 1] / 5.0),
+        )
+
+
+class League:
+    """Every team's season so far; answers ratings and ranks as of a day."""
+
+    def __init__(self) -> None:
+        self._seasons: dict[tuple[str, str], _Season] = {}
+        self._by_season: dict[str, list[tuple[str, _Season]]] = {}
+        self._ranks: dict[tuple[str, dt.date], dict[str, int]] = {}
+
+    def add(self, game: TeamGame) -> None:
+        key = (game.team, game.season)
+        if key not in self._seasons:
+            self._seasons[key] = _Season()
+            self._by_season.setdefault(game.season, []).append((game.team, self._seasons[key]))
+        self._seasons[key].insert(game)
+        # Ranks of this season may have changed on any later day.
+        self._ranks = {k: v for k, v in self._ranks.items() if k[0] != game.season}
+
+    def rating(self, team: str, season: str, day: dt.date) -> TeamRating | None:
+        s = self._seasons.get((team, season))
+        return None if s is None else s.as_of(day)
+
+    def defensive_ranks(self, season: str, day: dt.date) -> dict[str, int]:
+        """1 = best defence (lowest rating) among teams with enough games before `day`."""
+        cached = self._ranks.get((season, day))
+        if cached is not None:
+            return cached
+        rated = []
+        for team, s in self._by_season.get(season, ()):
+            if (r := s.as_of(day)) is not None:
+                rated.append((r.defensive_rating, team))
+        rated.sort()
+        ranks = {team: i + 1 for i, (_, team) in enumerate(rated)}
+        self._ranks[(season, day)] = ranks
+        return ranks
+
+    def rank(self, team: str, season: str, day: dt.date) -> int | None:
+        return self.defensive_ranks(season, day).get(team)
+
+
+def possessions(*, fga: int, oreb: int, tov: int, fta: int) -> float:
+    return fga - oreb + tov + 0.44 * fta

@@ -1,0 +1,686 @@
+"""The player feature engine (statmuse_shared.features.player) on real and synthetic histories.
+
+Real rows come from data/nba (player and team game logs, gzip CSV, read here: no network, no
+database). LeBron James' last four 2022-23 playoff games (the 2022-23 log has no FG3M: threes
+are missing) followed by his first fifteen 2023-24 games is the hand-checked history.
+"""
+
+import csv
+import dataclasses
+import datetime as dt
+import functools
+import gzip
+import math
+import random
+import statistics
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from statmuse_shared.features import (
+    STATS,
+    Features,
+    GameContext,
+    League,
+    PlayerGame,
+    PlayerState,
+    TeamGame,
+    context_of,
+    feature_names,
+    possessions,
+    walk,
+)
+from statmuse_shared.features.player import EMA_ALPHA, MAX_REST_DAYS, WINDOWS, WMA_WINDOWS
+from statmuse_shared.features.teams import TEAM_UTC_OFFSET
+
+DATA = Path(__file__).resolve().parents[3] / "data" / "nba"
+LEBRON = 2544
+CONTEXT_KEYS = (
+    "is_home", "is_playoffs", "days_rest", "back_to_back", "games_last_7_days", "tz_shift_hours",
+    "at_altitude", "vs_opp_games", "opp_def_rating", "opp_pace", "opp_def_rank", "opp_team_games",
+)  # fmt: skip
+# Features that only exist with a known opponent: None in a 'next' vector.
+OPPONENT_KEYS = CONTEXT_KEYS + tuple(f"{s}_vs_opp_{k}" for s in STATS for k in ("avg", "last"))
+
+
+# --- real data -------------------------------------------------------------------------------
+
+
+@functools.cache
+def _player_rows(season: str) -> tuple[dict[str, str], ...]:
+    with gzip.open(DATA / "player_game_logs" / f"{season}.csv.gz", "rt", newline="") as f:
+        return tuple(csv.DictReader(f))
+
+
+def _player_game(row: dict[str, str]) -> PlayerGame:
+    is_home = " vs. " in row["MATCHUP"]
+    opponent = row["MATCHUP"].split(" vs. " if is_home else " @ ")[1]
+    return PlayerGame(
+        game_date=dt.date.fromisoformat(row["GAME_DATE"]),
+        season=row["SEASON"],
+        season_type=row["SEASON_TYPE"],
+        team=row["TEAM_ABBREVIATION"],
+        opponent=opponent,
+        is_home=is_home,
+        minutes=float(row["MIN"]),
+        points=int(row["PTS"]),
+        rebounds=int(row["REB"]),
+        assists=int(row["AST"]),
+        threes=int(row["FG3M"]) if row["FG3M"] else None,
+    )
+
+
+@functools.cache
+def _histories(season: str) -> dict[int, tuple[PlayerGame, ...]]:
+    out: dict[int, list[PlayerGame]] = {}
+    for row in _player_rows(season):
+        out.setdefault(int(row["PLAYER_ID"]), []).append(_player_game(row))
+    return {pid: tuple(sorted(games, key=lambda g: g.game_date)) for pid, games in out.items()}
+
+
+def history(player_id: int, *seasons: str) -> list[PlayerGame]:
+    return [g for s in seasons for g in _histories(s).get(player_id, ())]
+
+
+@functools.cache
+def _team_games(season: str) -> tuple[TeamGame, ...]:
+    """One TeamGame per team row; points allowed = the opponent row's PTS (PLUS_MINUS is
+    broken in a few rows, e.g. GAME_ID 0022300036)."""
+    with gzip.open(DATA / "team_game_logs" / f"{season}.csv.gz", "rt", newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_game: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_game.setdefault(row["GAME_ID"], []).append(row)
+    out = []
+    for pair in by_game.values():
+        assert len(pair) == 2
+        for row, other in (pair, pair[::-1]):
+            poss = possessions(fga=int(row["FGA"]), oreb=int(row["OREB"]), tov=int(row["TOV"]),
+                               fta=int(row["FTA"]))  # fmt: skip
+            out.append(TeamGame(dt.date.fromisoformat(row["GAME_DATE"]), row["SEASON"],
+                                row["TEAM_ABBREVIATION"], int(other["PTS"]), poss,
+                                float(row["MIN"])))  # fmt: skip
+    return tuple(sorted(out, key=lambda g: (g.game_date, g.team)))
+
+
+def league_of(games: list[TeamGame] | tuple[TeamGame, ...]) -> League:
+    league = League()
+    for game in games:
+        league.add(game)
+    return league
+
+
+def real_league(*seasons: str) -> League:
+    return league_of([g for s in seasons for g in _team_games(s)])
+
+
+def lebron() -> list[PlayerGame]:
+    """4 playoff games of 2022-23 (threes missing) + the first 15 of 2023-24."""
+    return history(LEBRON, "2022-23")[-4:] + history(LEBRON, "2023-24")[:15]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def assert_same(a: Features, b: Features, *, where: str = "") -> None:
+    assert a.keys() == b.keys(), where
+    for name, x in a.items():
+        y = b[name]
+        if x is None or y is None:
+            assert x is y, f"{where} {name}: {x} != {y}"  # both None
+        else:
+            assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9), f"{where} {name}: {x} != {y}"
+
+
+def differs(a: Features, b: Features) -> bool:
+    for name, x in a.items():
+        y = b[name]
+        if (x is None) != (y is None) or (
+            x is not None and y is not None and not math.isclose(x, y, rel_tol=1e-12)
+        ):
+            return True
+    return False
+
+
+def vectors(history: list[PlayerGame], league: League | None = None) -> list[Features]:
+    return [features for _, features in walk(history, league=league)[0]]
+
+
+def reference_stat_features(
+    before: list[PlayerGame], stat: str, season: str, opponent: str | None
+) -> Features:
+    """A slow, obvious re-implementation (stdlib statistics) of one stat's history features."""
+    games = [g for g in before if g.value(stat) is not None]
+    values = [g.value(stat) for g in games]
+    values_f = [float(v) for v in values if v is not None]
+    out: Features = {}
+    for w in WINDOWS:
+        window = values_f[-w:]
+        out[f"{stat}_n_{w}"] = float(len(window))
+        out[f"{stat}_sma_{w}"] = statistics.fmean(window) if window else None
+        out[f"{stat}_std_{w}"] = statistics.stdev(window) if len(window) >= 2 else None
+        out[f"{stat}_min_{w}"] = min(window) if window else None
+        out[f"{stat}_max_{w}"] = max(window) if window else None
+        out[f"{stat}_median_{w}"] = statistics.median(window) if window else None
+    for w in WMA_WINDOWS:
+        window = values_f[-w:]
+        weights = list(range(1, len(window) + 1))
+        out[f"{stat}_wma_{w}"] = (
+            sum(v * k for v, k in zip(window, weights, strict=True)) / sum(weights)
+            if window
+            else None
+        )
+    ema = None
+    for v in values_f:
+        ema = v if ema is None else EMA_ALPHA * v + (1 - EMA_ALPHA) * ema
+    out[f"{stat}_ema"] = ema
+    this_season = [float(g.value(stat) or 0) for g in games if g.season == season]
+    out[f"{stat}_season_avg"] = statistics.fmean(this_season) if this_season else None
+    out[f"{stat}_season_n"] = float(len(this_season))
+    out[f"{stat}_career_avg"] = statistics.fmean(values_f) if values_f else None
+    out[f"{stat}_career_n"] = float(len(values_f))
+    last10 = values_f[-10:]
+    out[f"{stat}_slope_10"] = (
+        statistics.linear_regression(range(len(last10)), last10).slope if len(last10) >= 3 else None
+    )
+    sma5 = out[f"{stat}_sma_5"]
+    out[f"{stat}_momentum"] = values_f[-1] - sma5 if sma5 is not None else None
+    if stat != "minutes":
+        minutes = sum(g.minutes for g in games[-10:])
+        out[f"{stat}_per_min_10"] = sum(last10) / minutes if minutes > 0 else None
+    versus = [float(g.value(stat) or 0) for g in games if g.opponent == opponent]
+    out[f"{stat}_vs_opp_avg"] = statistics.fmean(versus) if versus else None
+    out[f"{stat}_vs_opp_last"] = versus[-1] if versus else None
+    return out
+
+
+# --- 1. hand-computed features on a real history ---------------------------------------------
+
+
+def test_real_history_is_what_the_hand_computations_assume() -> None:
+    h = lebron()
+    assert [(g.game_date.isoformat(), g.points, g.threes) for g in h[:6]] == [
+        ("2023-05-16", 26, None),
+        ("2023-05-18", 22, None),
+        ("2023-05-20", 23, None),
+        ("2023-05-22", 40, None),
+        ("2023-10-24", 21, 1),
+        ("2023-10-26", 21, 1),
+    ]
+    assert [g.points for g in h[4:14]] == [21, 21, 27, 19, 35, 24, 30, 18, 32, 16]
+    assert [g.minutes for g in h[4:14]] == [29, 35, 39, 33, 42, 35, 37, 27, 36, 23]
+    assert [g.threes for g in h[4:14]] == [1, 1, 3, 2, 4, 2, 0, 0, 3, 3]
+
+
+def test_features_before_the_first_game_of_a_new_season() -> None:
+    """Before 2023-10-24 (LAL @ DEN): four 2022-23 playoff games behind, none this season."""
+    v = vectors(lebron())[4]
+    assert v["points_n_3"] == 3
+    assert v["points_sma_3"] == pytest.approx((22 + 23 + 40) / 3)
+    assert v["points_n_5"] == 4  # only four games exist: the count says so
+    assert v["points_sma_5"] == pytest.approx(111 / 4)
+    assert v["points_n_10"] == 4
+    assert v["points_sma_10"] == pytest.approx(27.75)
+    assert v["points_wma_3"] == pytest.approx((22 * 1 + 23 * 2 + 40 * 3) / 6)
+    assert v["points_wma_5"] == pytest.approx((26 * 1 + 22 * 2 + 23 * 3 + 40 * 4) / 10)
+    ema = 26.0
+    for x in (22, 23, 40):
+        ema = 0.3 * x + 0.7 * ema
+    assert v["points_ema"] == pytest.approx(ema)
+    assert v["points_ema"] == pytest.approx(28.982)
+    assert v["points_std_3"] == pytest.approx(math.sqrt(((22 - 85 / 3) ** 2 + (23 - 85 / 3) ** 2
+                                                        + (40 - 85 / 3) ** 2) / 2))  # fmt: skip
+    assert v["points_min_3"] == 22
+    assert v["points_max_3"] == 40
+    assert v["points_median_3"] == 23
+    assert v["points_median_5"] == pytest.approx((23 + 26) / 2)
+    assert v["points_season_avg"] is None  # a new season: nothing yet
+    assert v["points_season_n"] == 0
+    assert v["season_games"] == 0
+    assert v["points_career_avg"] == pytest.approx(27.75)
+    assert v["points_career_n"] == 4
+    assert v["career_games"] == 4
+    # x = 0..3, y = 26, 22, 23, 40: sxy = 21.5, sxx = 5
+    assert v["points_slope_10"] == pytest.approx(4.3)
+    assert v["points_momentum"] == pytest.approx(40 - 27.75)
+    assert v["points_per_min_10"] == pytest.approx(111 / (40 + 40 + 43 + 48))
+    assert v["minutes_trend"] == pytest.approx((40 + 43 + 48) / 3 - (40 + 40 + 43 + 48) / 4)
+    assert v["pra_sma_3"] == pytest.approx((41 + 42 + 59) / 3)
+
+
+def test_features_after_ten_games_of_a_season() -> None:
+    """Before 2023-11-15 (vs SAC): ten 2023-24 games and the four playoff games behind."""
+    v = vectors(lebron())[14]
+    points = [21, 21, 27, 19, 35, 24, 30, 18, 32, 16]
+    minutes = [29, 35, 39, 33, 42, 35, 37, 27, 36, 23]
+    assert (v["points_n_3"], v["points_n_5"], v["points_n_10"]) == (3, 5, 10)
+    assert v["points_sma_3"] == pytest.approx(22.0)
+    assert v["points_sma_5"] == pytest.approx(24.0)
+    assert v["points_sma_10"] == pytest.approx(24.3)
+    assert v["points_wma_3"] == pytest.approx((18 + 2 * 32 + 3 * 16) / 6)
+    assert v["points_std_3"] == pytest.approx(math.sqrt(76))  # devs -4, 10, -6 around 22
+    assert v["points_std_10"] == pytest.approx(statistics.stdev(points))
+    assert (v["points_min_10"], v["points_max_10"]) == (16, 35)
+    assert v["points_median_10"] == pytest.approx((21 + 24) / 2)
+    assert v["points_season_avg"] == pytest.approx(24.3)
+    assert v["points_season_n"] == 10
+    assert v["season_games"] == 10
+    assert v["points_career_avg"] == pytest.approx((111 + 243) / 14)
+    assert v["points_career_n"] == 14
+    x_mean, y_mean = 4.5, 24.3
+    slope = sum((i - x_mean) * (y - y_mean) for i, y in enumerate(points)) / sum(
+        (i - x_mean) ** 2 for i in range(10)
+    )
+    assert v["points_slope_10"] == pytest.approx(slope)
+    assert v["points_momentum"] == pytest.approx(16 - 24.0)
+    assert v["points_per_min_10"] == pytest.approx(243 / 336)
+    assert v["minutes_sma_3"] == pytest.approx((27 + 36 + 23) / 3)
+    assert v["minutes_sma_10"] == pytest.approx(sum(minutes) / 10)
+    assert v["minutes_trend"] == pytest.approx((27 + 36 + 23) / 3 - 33.6)
+    assert v["threes_sma_10"] == pytest.approx(1.9)
+    assert v["threes_n_10"] == 10
+    assert v["threes_career_n"] == 10  # the playoff games have no threes
+
+
+def test_engine_matches_a_slow_reference_on_every_game_and_stat() -> None:
+    h = lebron()
+    for i, v in enumerate(vectors(h)):
+        game = h[i]
+        for stat in STATS:
+            ref = reference_stat_features(h[:i], stat, game.season, game.opponent)
+            assert_same({k: v[k] for k in ref}, ref, where=f"game {i} {stat}")
+
+
+def test_std_needs_two_games_and_slope_three() -> None:
+    v = vectors(lebron())
+    assert v[1]["points_std_3"] is None
+    assert v[1]["points_n_3"] == 1
+    assert v[2]["points_std_3"] == pytest.approx(statistics.stdev([26, 22]))
+    assert v[2]["points_slope_10"] is None
+    assert v[3]["points_slope_10"] == pytest.approx(-1.5)  # 26, 22, 23: sxy = -3, sxx = 2
+
+
+def test_ema_is_seeded_with_the_first_value() -> None:
+    v = vectors(lebron())
+    assert v[1]["points_ema"] == 26.0
+    assert v[2]["points_ema"] == pytest.approx(0.3 * 22 + 0.7 * 26)
+
+
+# --- 2. missing data is explicit --------------------------------------------------------------
+
+
+def test_missing_threes_are_skipped_and_counted() -> None:
+    """Before 2023-10-29: 6 games, but only two of them (2023-24) have threes."""
+    v = vectors(lebron())[6]
+    assert v["points_n_3"] == 3
+    assert v["points_n_10"] == 6
+    assert (v["threes_n_3"], v["threes_n_5"], v["threes_n_10"]) == (2, 2, 2)
+    assert v["threes_sma_3"] == 1.0
+    assert v["threes_std_3"] == 0.0
+    assert v["threes_slope_10"] is None
+    assert v["threes_career_n"] == 2
+    assert v["threes_season_n"] == 2
+    # Per-minute over the games that have the stat only.
+    assert v["threes_per_min_10"] == pytest.approx(2 / (29 + 35))
+    assert v["points_per_min_10"] == pytest.approx(153 / 235)
+
+
+def test_a_stat_never_recorded_is_none_with_zero_counts() -> None:
+    v = vectors(lebron())[4]
+    for w in WINDOWS:
+        assert v[f"threes_n_{w}"] == 0
+        for k in ("sma", "std", "min", "max", "median"):
+            assert v[f"threes_{k}_{w}"] is None
+    never = ("wma_3", "wma_5", "ema", "season_avg", "career_avg", "slope_10", "momentum",
+             "per_min_10", "vs_top10_avg", "vs_bottom10_avg", "vs_opp_avg",
+             "vs_opp_last")  # fmt: skip
+    for k in never:
+        assert v[f"threes_{k}"] is None, k
+    assert v["threes_career_n"] == 0
+    assert v["threes_season_n"] == 0
+    assert v["vs_opp_games"] == 4  # the games happened; only the stat is missing
+
+
+def test_no_history_means_none_never_zero() -> None:
+    ctx = context_of(lebron()[4])
+    for v in (PlayerState().vector(ctx, league=None), PlayerState().vector(None, league=None)):
+        for name, value in v.items():
+            if name in CONTEXT_KEYS:
+                continue
+            if "_n_" in name or name.endswith(("_n", "_games")):
+                assert value == 0, name
+            else:
+                assert value is None, name
+    v = PlayerState().vector(ctx, league=None)
+    assert v["days_rest"] is None
+    assert v["tz_shift_hours"] is None
+    assert v["back_to_back"] is None
+    assert v["games_last_7_days"] == 0
+    assert v["vs_opp_games"] == 0
+
+
+def test_zero_minutes_gives_no_per_minute_rate() -> None:
+    g = PlayerGame(dt.date(2024, 1, 1), "2023-24", "Regular Season", "LAL", "BOS", True, 0.0,
+                   0, 0, 0, 0)  # fmt: skip
+    state = PlayerState()
+    state.add(g)
+    v = state.vector(None, league=None)
+    assert v["points_per_min_10"] is None
+    assert v["points_sma_3"] == 0.0
+    assert v["points_n_3"] == 1
+
+
+# --- 3. context features ----------------------------------------------------------------------
+
+
+def test_context_of_real_games() -> None:
+    h = lebron()
+    v = vectors(h)
+    first = v[4]  # 2023-10-24 at DEN, 155 days after 2023-05-22 at home vs DEN
+    assert first["is_home"] == 0
+    assert first["is_playoffs"] == 0
+    assert first["days_rest"] == MAX_REST_DAYS
+    assert first["back_to_back"] == 0
+    assert first["games_last_7_days"] == 0
+    assert first["tz_shift_hours"] == 1  # LAL (-8) -> DEN (-7)
+    assert first["at_altitude"] == 1
+    assert first["vs_opp_games"] == 4
+    assert first["points_vs_opp_avg"] == pytest.approx(27.75)
+    assert first["points_vs_opp_last"] == 40
+    assert v[1]["is_playoffs"] == 1
+    assert v[1]["days_rest"] == 1
+
+    sac = v[14]  # 2023-11-15 vs SAC, the day after 2023-11-14 vs MEM
+    assert sac["is_home"] == 1
+    assert sac["at_altitude"] == 0
+    assert sac["days_rest"] == 0
+    assert sac["back_to_back"] == 1
+    assert sac["games_last_7_days"] == 3  # 11-08, 11-10, 11-14
+    assert sac["tz_shift_hours"] == 0
+    assert sac["vs_opp_games"] == 1
+    assert sac["points_vs_opp_avg"] == 27
+    assert sac["points_vs_opp_last"] == 27
+    assert sac["rebounds_vs_opp_last"] == 15
+
+    dal = v[18]  # 2023-11-22 vs DAL, after 11-15, 11-17, 11-19, 11-21
+    assert dal["games_last_7_days"] == 4  # 11-15 is exactly 7 days back: in; 11-14: out
+    assert dal["back_to_back"] == 1
+    uta = v[17]  # 2023-11-21 vs UTA, after 11-14, 11-15, 11-17, 11-19
+    assert uta["games_last_7_days"] == 4  # 11-14 is exactly 7 days back; 11-10 is 11
+    assert uta["days_rest"] == 1
+    assert uta["back_to_back"] == 0
+
+
+def test_context_of_a_scheduled_game() -> None:
+    state = PlayerState()
+    for g in lebron():
+        state.add(g)
+    # last game: 2023-11-22 at home in LAL
+    at_bos = GameContext(dt.date(2023, 11, 25), "2023-24", "Playoffs", "LAL", "BOS", False)
+    v = state.vector(at_bos, league=None)
+    assert v["tz_shift_hours"] == 3 == TEAM_UTC_OFFSET["BOS"] - TEAM_UTC_OFFSET["LAL"]
+    assert v["is_playoffs"] == 1
+    assert v["is_home"] == 0
+    assert v["at_altitude"] == 0
+    assert v["days_rest"] == 2
+    assert v["back_to_back"] == 0
+    assert v["vs_opp_games"] == 0
+    assert v["points_vs_opp_avg"] is None
+    vs_phx = dataclasses.replace(at_bos, opponent="PHX", is_home=True)
+    v = state.vector(vs_phx, league=None)
+    assert v["vs_opp_games"] == 2  # 10-26 (21 pts), 11-10 (32 pts)
+    assert v["points_vs_opp_avg"] == pytest.approx(26.5)
+    assert v["points_vs_opp_last"] == 32
+    assert v["tz_shift_hours"] == 0
+    # A Nuggets home game is at altitude for either side.
+    assert (
+        state.vector(dataclasses.replace(at_bos, opponent="DEN"), league=None)["at_altitude"] == 1
+    )
+    den_home = GameContext(dt.date(2023, 11, 25), "2023-24", "Regular Season", "DEN", "LAL", True)
+    assert state.vector(den_home, league=None)["at_altitude"] == 1
+
+
+def test_next_vector_has_every_context_feature_none() -> None:
+    state = PlayerState()
+    for g in lebron():
+        state.add(g)
+    v = state.vector(None, league=real_league("2023-24"))
+    for name in OPPONENT_KEYS:
+        assert v[name] is None, name
+    assert v["points_sma_3"] == pytest.approx((17 + 26 + 37) / 3)  # history is all there
+    assert v["season_games"] == 15
+
+
+def test_opponent_strength_comes_from_the_league_as_of_the_game_day() -> None:
+    h = lebron()
+    league = real_league("2022-23", "2023-24")
+    walked = vectors(h, league)
+    assert walked[4]["opp_def_rating"] is None  # DEN had played no 2023-24 game yet
+    assert walked[4]["opp_team_games"] is None
+    assert walked[4]["opp_def_rank"] is None
+    for i in (0, 14, 18):
+        g = h[i]
+        rating = league.rating(g.opponent, g.season, g.game_date)
+        assert rating is not None
+        assert walked[i]["opp_def_rating"] == rating.defensive_rating
+        assert walked[i]["opp_pace"] == rating.pace
+        assert walked[i]["opp_team_games"] == rating.games
+        assert walked[i]["opp_def_rank"] == league.rank(g.opponent, g.season, g.game_date)
+
+
+def test_top_and_bottom_defence_splits_use_the_rank_on_the_game_day() -> None:
+    h = history(LEBRON, "2023-24")
+    league = real_league("2023-24")
+    walked, state = walk(h, league=league)
+    v = state.vector(None, league=league)
+    for stat in ("points", "threes"):
+        top, bottom = [], []
+        for g in h:
+            value = g.value(stat)
+            rank = league.rank(g.opponent, g.season, g.game_date)
+            if value is None or rank is None:
+                continue
+            if rank <= 10:
+                top.append(value)
+            elif rank >= 21:
+                bottom.append(value)
+        assert top
+        assert bottom
+        assert v[f"{stat}_vs_top10_n"] == len(top)
+        assert v[f"{stat}_vs_top10_avg"] == pytest.approx(statistics.fmean(top))
+        assert v[f"{stat}_vs_bottom10_n"] == len(bottom)
+        assert v[f"{stat}_vs_bottom10_avg"] == pytest.approx(statistics.fmean(bottom))
+
+
+# --- 5. leakage --------------------------------------------------------------------------------
+
+
+def _random_players(seed: int, k: int, season: str, min_games: int = 30) -> list[int]:
+    eligible = sorted(pid for pid, games in _histories(season).items() if len(games) >= min_games)
+    return random.Random(seed).sample(eligible, k)
+
+
+def _perturbed(game: PlayerGame, stat: str) -> PlayerGame:
+    if stat == "threes":
+        return dataclasses.replace(game, threes=2 if game.threes is None else game.threes + 3)
+    if stat == "minutes":
+        return dataclasses.replace(game, minutes=game.minutes + 7.0)
+    return dataclasses.replace(game, **{stat: getattr(game, stat) + 5})
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_a_games_own_stats_never_reach_its_vector(seed: int) -> None:
+    league = real_league("2022-23", "2023-24")
+    rng = random.Random(seed)
+    for pid in _random_players(seed, 2, "2023-24"):
+        h = history(pid, "2022-23", "2023-24")
+        base = vectors(h, league)
+        for i in rng.sample(range(len(h) - 1), 3):
+            for stat in ("points", "rebounds", "assists", "minutes", "threes"):
+                changed = h[:i] + [_perturbed(h[i], stat)] + h[i + 1 :]
+                got = vectors(changed, league)
+                for j in range(i + 1):
+                    assert_same(got[j], base[j], where=f"player {pid} game {j}/{i} {stat}")
+                assert differs(got[i + 1], base[i + 1]), f"player {pid} game {i} {stat}"
+
+
+def _shift_box(game: TeamGame) -> TeamGame:
+    return dataclasses.replace(
+        game,
+        points_allowed=game.points_allowed + 9,
+        possessions=game.possessions * 0.93,
+        minutes=game.minutes + 25,
+    )
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_team_games_on_or_after_the_game_day_never_reach_its_vector(seed: int) -> None:
+    teams = _team_games("2023-24")
+    base_league = league_of(teams)
+    rng = random.Random(seed)
+    for pid in _random_players(seed, 2, "2023-24", min_games=40):
+        h = history(pid, "2023-24")
+        base = vectors(h, base_league)
+        i = rng.randrange(5, len(h) - 10)
+        day = h[i].game_date
+        # Every team box from the game day on, at once.
+        league = league_of([_shift_box(g) if g.game_date >= day else g for g in teams])
+        got = vectors(h, league)
+        for j in range(i + 1):
+            assert_same(got[j], base[j], where=f"player {pid} game {j}/{i}")
+        assert any(differs(got[j], base[j]) for j in range(i + 1, len(h))), f"{pid} {i}"
+        # And one at a time: the opponent's box of that very game, then random later ones.
+        on_or_after = [k for k, g in enumerate(teams) if g.game_date >= day]
+        same_game = [k for k in on_or_after if teams[k].game_date == day
+                     and teams[k].team in (h[i].team, h[i].opponent)]  # fmt: skip
+        assert same_game
+        for k in same_game + rng.sample(on_or_after, 6):
+            league = league_of([_shift_box(g) if n == k else g for n, g in enumerate(teams)])
+            assert_same(vectors(h[: i + 1], league)[i], base[i], where=f"{pid} {i} box {k}")
+
+
+def test_a_team_game_before_the_game_day_does_reach_its_vector() -> None:
+    """The control for the leakage test: the same perturbation one day earlier is seen."""
+    h = history(LEBRON, "2023-24")
+    teams = _team_games("2023-24")
+    i = 10  # 2023-11-15 vs SAC
+    assert h[i].opponent == "SAC"
+    day = h[i].game_date
+    latest = max(k for k, g in enumerate(teams) if g.team == "SAC" and g.game_date < day)
+    league = league_of([_shift_box(g) if k == latest else g for k, g in enumerate(teams)])
+    base = vectors(h[: i + 1], league_of(teams))[i]
+    got = vectors(h[: i + 1], league)[i]
+    assert got["opp_def_rating"] != base["opp_def_rating"]
+    assert got["opp_pace"] != base["opp_pace"]
+
+
+# --- 6. batch == incremental == from scratch ---------------------------------------------------
+
+TEAMS = sorted(TEAM_UTC_OFFSET)
+
+
+def _season_of(day: dt.date) -> str:
+    year = day.year if day.month >= 8 else day.year - 1
+    return f"{year}-{(year + 1) % 100:02d}"
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[PlayerGame]:
+    day = draw(st.dates(dt.date(2022, 10, 18), dt.date(2023, 6, 1)))
+    team = draw(st.sampled_from(TEAMS))
+    out = []
+    for _ in range(draw(st.integers(0, 22))):
+        minutes = float(draw(st.integers(0, 48)))
+        out.append(PlayerGame(
+            game_date=day,
+            season=_season_of(day),
+            season_type=draw(st.sampled_from(["Regular Season", "Playoffs"])),
+            team=team,
+            opponent=draw(st.sampled_from([t for t in TEAMS if t != team])),
+            is_home=draw(st.booleans()),
+            minutes=minutes,
+            points=draw(st.integers(0, 60)),
+            rebounds=draw(st.integers(0, 25)),
+            assists=draw(st.integers(0, 20)),
+            threes=draw(st.none() | st.integers(0, 12)),
+        ))  # fmt: skip
+        day += dt.timedelta(days=draw(st.integers(1, 4) | st.integers(60, 200)))
+        if draw(st.integers(0, 9)) == 0:
+            team = draw(st.sampled_from(TEAMS))  # traded
+    return out
+
+
+@functools.cache
+def _fixed_league() -> League:
+    return real_league("2022-23", "2023-24")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=histories())
+def test_batch_equals_incremental_equals_from_scratch(history: list[PlayerGame]) -> None:
+    league = _fixed_league()
+    walked, final = walk(history, league=league)
+    assert [g for g, _ in walked] == history
+    state = PlayerState()
+    for i, game in enumerate(history):
+        # The streaming path: the game's vector, fold the game in, then the 'next' vector.
+        incremental = state.vector(context_of(game), league=league)
+        state.add(game, opponent_rank=league.rank(game.opponent, game.season, game.game_date))
+        next_incremental = state.vector(None, league=league)
+        prefix, prefix_state = walk(history[: i + 1], league=league)
+        assert_same(walked[i][1], incremental, where=f"incremental {i}")
+        assert_same(walked[i][1], prefix[-1][1], where=f"from scratch {i}")
+        assert_same(next_incremental, prefix_state.vector(None, league=league), where=f"next {i}")
+    assert_same(final.vector(None, league=league), state.vector(None, league=league))
+
+
+# --- 7. order ----------------------------------------------------------------------------------
+
+
+def test_add_refuses_a_game_not_after_the_last_one() -> None:
+    h = lebron()
+    state = PlayerState()
+    for g in h[:6]:
+        state.add(g)
+    before = state.vector(None, league=None)
+    for day in (h[5].game_date, h[4].game_date, h[5].game_date - dt.timedelta(days=1)):
+        with pytest.raises(ValueError, match="date order"):
+            state.add(dataclasses.replace(h[6], game_date=day))
+    assert state.vector(None, league=None) == before  # a refused game leaves no trace
+    state.add(h[6])
+    assert state.career_games == 7
+
+
+def test_walk_refuses_an_unsorted_history() -> None:
+    h = lebron()
+    with pytest.raises(ValueError, match="date order"):
+        walk([h[1], h[0]], league=None)
+
+
+# --- 8. feature names --------------------------------------------------------------------------
+
+
+def test_feature_names_are_sorted_unique_and_stable() -> None:
+    names = feature_names()
+    assert names == sorted(names)
+    assert len(set(names)) == len(names)
+    assert feature_names() == names
+    assert set(CONTEXT_KEYS) <= set(names)
+    for stat in STATS:
+        assert f"{stat}_sma_10" in names
+        assert f"{stat}_n_10" in names
+    assert "minutes_per_min_10" not in names
+    assert "minutes_trend" in names
+
+
+def test_every_vector_has_exactly_the_feature_names() -> None:
+    names = feature_names()
+    league = real_league("2022-23", "2023-24")
+    walked, state = walk(lebron(), league=league)
+    for _, v in walked:
+        assert sorted(v) == names
+    assert sorted(state.vector(None, league=league)) == names
+    assert sorted(PlayerState().vector(None, league=None)) == names
+    assert sorted(PlayerState().vector(context_of(lebron()[0]), league=league)) == names
