@@ -37,3 +37,20 @@ async def fresh_database(admin_dsn: str, name: str) -> str:
     finally:
         await conn.close()
     return admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """REDIS_URL from the environment, or an embedded Redis stopped after."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    from statmuse_ops.infra import start_redis, stop
+
+    root = Path(tempfile.mkdtemp(prefix="statmuse-bench-redis-"))
+    redis = start_redis(root, port=None)
+    try:
+        yield redis.url
+    finally:
+        stop(redis)
+        shutil.rmtree(root, ignore_errors=True)

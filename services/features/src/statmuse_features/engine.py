@@ -13,15 +13,17 @@ from the same tables gives.
 import asyncio
 import datetime as dt
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import asyncpg
 
 from statmuse_features.adapters import postgres as db
 from statmuse_features.service import message, player_game, vectors_and_state
-from statmuse_shared.features import League, PlayerState, context_of
+from statmuse_shared.features import League, PlayerGame, PlayerState, context_of
 from statmuse_shared.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
 
 log = logging.getLogger(__name__)
@@ -189,19 +191,43 @@ class Engine:
     async def build(
         self,
         *,
-        chunk: int = 200,
+        chunk: int = 100,
+        workers: int | None = None,
         on_chunk: Callable[[list[FeaturesComputed], int], Awaitable[None]] | None = None,
     ) -> int:
-        """Every vector from the stored games (the batch path); returns how many changed.
-        `on_chunk(changed vectors, players done)` after each chunk of players."""
+        """Every vector from the stored games (the batch path), computed in worker processes
+        (one per core: the engine is CPU-bound Python); returns how many changed.
+        `on_chunk(changed vectors, players done)` after each chunk of players is stored."""
         async with self.pool.acquire() as conn:
             player_ids = await db.all_players(conn=conn)
+            histories = await db.histories(conn=conn, player_ids=player_ids)
+        items = [(pid, name, games) for pid, (name, games) in histories.items()]
+        chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
+        loop = asyncio.get_running_loop()
         changed = 0
-        for start in range(0, len(player_ids), chunk):
-            ids = player_ids[start : start + chunk]
-            async with self.lock:
-                stored = await self._store(await self._rebuild([(p, None) for p in ids]))
-            changed += len(stored)
-            if on_chunk is not None:
-                await on_chunk(stored, len(ids))
+        with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+            pending = [loop.run_in_executor(pool, _vectors_of, part, self.league)
+                       for part in chunks]  # fmt: skip
+            for done in asyncio.as_completed(pending):
+                vectors, states = await done
+                async with self.lock:
+                    stored = await self._store(vectors)
+                    self.players.update(states)
+                changed += len(stored)
+                if on_chunk is not None:
+                    await on_chunk(stored, len(states))
         return changed
+
+
+def _vectors_of(
+    part: list[tuple[int, str, list[PlayerGame]]], league: League
+) -> tuple[list[FeaturesComputed], dict[int, _Player]]:
+    """Worker-process side of `build`: vectors and final states of some players."""
+    vectors: list[FeaturesComputed] = []
+    states: dict[int, _Player] = {}
+    for player_id, name, history in part:
+        found, state = vectors_and_state(player_id=player_id, player_name=name,
+                                         history=history, league=league)  # fmt: skip
+        vectors.extend(found)
+        states[player_id] = _Player(name, state)
+    return vectors, states

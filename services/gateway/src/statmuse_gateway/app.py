@@ -1,16 +1,23 @@
 """create_app(settings): the FastAPI gateway."""
 
+import contextlib
+from collections.abc import AsyncIterator
 from functools import partial
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
 
+from statmuse_gateway.adapters import postgres as db
+from statmuse_gateway.adapters.cache import ContextCache
 from statmuse_gateway.handlers import register
 from statmuse_gateway.routes import api
 from statmuse_gateway.schemas import DISCLAIMER
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.artifacts import open_store
+from statmuse_shared.features import League
 from statmuse_shared.http import health_routes
 from statmuse_shared.runtime import build_runtime
 from statmuse_shared.serving import ModelBook
@@ -19,17 +26,40 @@ SERVICE = "gateway"
 
 
 def create_app(settings: GatewaySettings) -> FastAPI:
+    async def start(state: dict[str, Any]) -> None:
+        async with state["pool"].acquire() as conn:
+            for game in await db.all_team_games(conn=conn):
+                state["league"].add(game)
+
     rt = build_runtime(
         service=SERVICE,
         settings=settings,
         register=partial(register, settings=settings),
-        state={"book": ModelBook(store=open_store(settings.artifact_store_url))},
+        state={
+            "book": ModelBook(store=open_store(settings.artifact_store_url)),
+            "league": League(),
+            "context_cache": ContextCache(None),
+        },
+        on_start=start,
     )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Short time-outs: Redis is a cache, and a slow cache must not slow the API down.
+        redis = Redis.from_url(settings.redis_url, socket_timeout=0.25,
+                               socket_connect_timeout=0.25)  # fmt: skip
+        rt.state["context_cache"] = ContextCache(redis)
+        try:
+            async with rt.lifespan(app):
+                yield
+        finally:
+            await redis.aclose()
+
     app = FastAPI(
         title="StatMusePicks API",
         version="0.1.0",
         description="Calibrated NBA player-prop predictions. " + DISCLAIMER,
-        lifespan=rt.lifespan,
+        lifespan=lifespan,
     )
     app.state.service_state = rt.state
     app.add_middleware(

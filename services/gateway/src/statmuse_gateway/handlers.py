@@ -1,17 +1,27 @@
-"""The gateway's read models: feature vectors and players, and the models it serves."""
+"""The gateway's read models: feature vectors and players, box scores for player context,
+and the models it serves."""
 
 import uuid
 from typing import Any
 
 from faststream.kafka import KafkaBroker
+from pydantic import TypeAdapter
 
 from statmuse_gateway import metrics
 from statmuse_gateway.adapters import postgres as db
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared import topics
 from statmuse_shared.broker import Record, subscribe
-from statmuse_shared.messages import FeaturesComputed, ModelPublished
+from statmuse_shared.messages import (
+    FeaturesComputed,
+    ModelPublished,
+    PlayerGameIngested,
+    RawGame,
+    TeamGameIngested,
+)
 from statmuse_shared.serving import ModelBook
+
+RAW_GAME: TypeAdapter[Any] = TypeAdapter(RawGame)
 
 
 def register(broker: KafkaBroker, state: dict[str, Any], *, settings: GatewaySettings) -> None:
@@ -29,6 +39,25 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: GatewaySet
                 await db.upsert_model(conn=conn, event=event)
         metrics.MODELS_SERVED.set(len(book.production))
 
+    async def on_raw_games(batch: list[tuple[Record, Any]]) -> None:
+        players = [m for _, m in batch if isinstance(m, PlayerGameIngested)]
+        teams = [m for _, m in batch if isinstance(m, TeamGameIngested)]
+        async with state["pool"].acquire() as conn, conn.transaction():
+            touched = await db.upsert_player_games(conn=conn, games=players) if players else set()
+            team_games = await db.upsert_team_games(conn=conn, games=teams) if teams else []
+        for game in team_games:
+            state["league"].add(game)
+        # Exactly the players these games touch lose their cached context.
+        await state["context_cache"].invalidate(touched)
+        metrics.GAMES.inc(len(batch))
+
+    subscribe(
+        broker,
+        topics.GAMES_RAW,
+        group_id=f"{settings.group_id}-games",
+        model=RAW_GAME,
+        handle=on_raw_games,
+    )
     subscribe(
         broker,
         topics.FEATURES,

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 import asyncpg
 
 from statmuse_gateway.service import normalize_name
-from statmuse_shared.messages import FeaturesComputed, ModelPublished
+from statmuse_shared.features import PlayerGame, TeamGame, possessions
+from statmuse_shared.features.context import Shooting
+from statmuse_shared.messages import (
+    FeaturesComputed,
+    ModelPublished,
+    PlayerGameIngested,
+    TeamGameIngested,
+)
 
 
 async def upsert_vectors(*, conn: asyncpg.Connection, vectors: Sequence[FeaturesComputed]) -> None:
@@ -84,3 +91,79 @@ async def list_models(*, conn: asyncpg.Connection) -> list[asyncpg.Record]:
         "ORDER BY serving_key, updated_at DESC"
     )
     return rows
+
+
+async def upsert_player_games(
+    *, conn: asyncpg.Connection, games: Sequence[PlayerGameIngested]
+) -> set[int]:
+    """Returns the players whose games are new or changed (their cached context is stale)."""
+    rows = await conn.fetch(
+        """INSERT INTO gateway.player_games (player_id, game_key, game_date, season, season_type,
+               team, opponent, is_home, minutes, points, rebounds, assists, threes, fga, fta,
+               tov, event_id)
+           SELECT * FROM unnest($1::integer[], $2::text[], $3::date[], $4::text[], $5::text[],
+               $6::text[], $7::text[], $8::boolean[], $9::float8[], $10::integer[],
+               $11::integer[], $12::integer[], $13::integer[], $14::integer[], $15::integer[],
+               $16::integer[], $17::text[])
+           ON CONFLICT (player_id, game_key) DO UPDATE SET game_date = EXCLUDED.game_date,
+               season = EXCLUDED.season, season_type = EXCLUDED.season_type,
+               team = EXCLUDED.team, opponent = EXCLUDED.opponent, is_home = EXCLUDED.is_home,
+               minutes = EXCLUDED.minutes, points = EXCLUDED.points,
+               rebounds = EXCLUDED.rebounds, assists = EXCLUDED.assists,
+               threes = EXCLUDED.threes, fga = EXCLUDED.fga, fta = EXCLUDED.fta,
+               tov = EXCLUDED.tov, event_id = EXCLUDED.event_id
+           WHERE gateway.player_games.event_id IS DISTINCT FROM EXCLUDED.event_id
+           RETURNING player_id""",
+        *zip(*[(g.player_id, g.game_key, g.game_date, g.season, g.season_type, g.team,
+                g.opponent, g.is_home, g.minutes, g.points, g.rebounds, g.assists, g.fg3m,
+                g.fga, g.fta, g.turnovers, g.event_id) for g in games], strict=True),
+    )  # fmt: skip
+    return {r["player_id"] for r in rows}
+
+
+async def upsert_team_games(
+    *, conn: asyncpg.Connection, games: Sequence[TeamGameIngested]
+) -> list[TeamGame]:
+    """Store team boxes; returns the complete ones that are new or changed."""
+    rows = await conn.fetch(
+        """INSERT INTO gateway.team_games (game_key, team, game_date, season, points,
+               points_allowed, possessions, minutes, event_id)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::integer[],
+               $6::integer[], $7::float8[], $8::float8[], $9::text[])
+           ON CONFLICT (game_key, team) DO UPDATE SET points = EXCLUDED.points,
+               points_allowed = EXCLUDED.points_allowed, possessions = EXCLUDED.possessions,
+               minutes = EXCLUDED.minutes, event_id = EXCLUDED.event_id
+           WHERE gateway.team_games.event_id IS DISTINCT FROM EXCLUDED.event_id
+           RETURNING game_date, season, team, points_allowed, possessions, minutes""",
+        *zip(*[(g.game_key, g.team, g.game_date, g.season, g.points, g.opponent_points,
+                None if None in (g.fga, g.oreb, g.tov, g.fta) else possessions(
+                    fga=g.fga or 0, oreb=g.oreb or 0, tov=g.tov or 0, fta=g.fta or 0),
+                g.minutes, g.event_id) for g in games], strict=True),
+    )  # fmt: skip
+    return [TeamGame(r["game_date"], r["season"], r["team"], r["points_allowed"],
+                     r["possessions"], r["minutes"]) for r in rows
+            if r["points_allowed"] is not None and r["possessions"] is not None
+            and r["minutes"]]  # fmt: skip
+
+
+async def all_team_games(*, conn: asyncpg.Connection) -> list[TeamGame]:
+    rows = await conn.fetch(
+        """SELECT game_date, season, team, points_allowed, possessions, minutes
+           FROM gateway.team_games WHERE points_allowed IS NOT NULL
+             AND possessions IS NOT NULL AND minutes > 0"""
+    )
+    return [TeamGame(r["game_date"], r["season"], r["team"], r["points_allowed"],
+                     r["possessions"], r["minutes"]) for r in rows]  # fmt: skip
+
+
+async def history(*, conn: asyncpg.Connection, player_id: int) -> list[tuple[PlayerGame, Shooting]]:
+    rows = await conn.fetch(
+        """SELECT game_date, season, season_type, team, opponent, is_home, minutes, points,
+                  rebounds, assists, threes, fga, fta, tov
+           FROM gateway.player_games WHERE player_id = $1 ORDER BY game_date""",
+        player_id,
+    )
+    return [(PlayerGame(r["game_date"], r["season"], r["season_type"], r["team"],
+                        r["opponent"], r["is_home"], r["minutes"], r["points"], r["rebounds"],
+                        r["assists"], r["threes"]),
+             Shooting(r["fga"], r["fta"], r["tov"])) for r in rows]  # fmt: skip

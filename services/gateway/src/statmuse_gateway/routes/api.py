@@ -1,12 +1,15 @@
 """/api routes. Handlers are thin: validate, read the read model, call the shared predict."""
 
+import asyncio
+import datetime as dt
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from statmuse_gateway.adapters import postgres as db
+from statmuse_gateway.adapters.cache import ContextCache
 from statmuse_gateway.schemas import (
     DISCLAIMER,
     DistributionPoint,
@@ -16,10 +19,12 @@ from statmuse_gateway.schemas import (
     PredictRequest,
     PredictResponse,
 )
-from statmuse_gateway.service import suggest
+from statmuse_gateway.service import normalize_name, suggest
+from statmuse_shared.features.context import player_context
 from statmuse_shared.messages import ModelPublished
 from statmuse_shared.pricing import DEFAULT_AMERICAN_ODDS
 from statmuse_shared.serving import ModelBook, chart, predict
+from statmuse_shared.stats import Stat
 
 router = APIRouter(prefix="/api", tags=["predictions"])
 
@@ -118,4 +123,66 @@ async def list_models(st: State) -> list[ModelInfo]:
                 updated_at=r["updated_at"],
             )
         )
+    return out
+
+
+async def _context(
+    st: dict[str, Any],
+    *,
+    name: str,
+    game_date: dt.date | None,
+    opponent: str | None,
+    is_home: bool | None,
+) -> dict[str, Any] | JSONResponse:
+    cache: ContextCache = st["context_cache"]
+    params = {"name": normalize_name(name), "game_date": str(game_date), "opponent": opponent,
+              "is_home": is_home}  # fmt: skip
+    cached = await cache.get(params)
+    if cached is not None:
+        return cached
+    pool = st["pool"]
+    async with pool.acquire() as conn:
+        players = await db.find_players(conn=conn, name=name)
+        if not players:
+            names = await db.all_names(conn=conn)
+            return JSONResponse(
+                status_code=404,
+                content=ErrorBody(detail=f"unknown player {name!r}",
+                                  suggestions=suggest(name, names)).model_dump(),
+            )  # fmt: skip
+    player = players[0]
+    async with pool.acquire() as conn:
+        games = await db.history(conn=conn, player_id=player["player_id"])
+    value = await asyncio.to_thread(
+        player_context, player_id=player["player_id"], player_name=player["player_name"],
+        history=games, league=st["league"], game_date=game_date, opponent=opponent,
+        is_home=is_home,
+    )  # fmt: skip
+    await cache.put(player["player_id"], params, value)
+    return value
+
+
+@router.get(
+    "/player_context",
+    responses={404: {"model": ErrorBody}},
+    summary="Recent games, averages, advanced metrics, opponent and rest before a game",
+    tags=["players"],
+)
+async def get_player_context(
+    st: State,
+    player_name: Annotated[str, Query(min_length=2, max_length=80, examples=["LeBron James"])],
+    stat_type: Annotated[Stat | None, Query(description="Highlights this stat")] = None,
+    game_date: Annotated[dt.date | None, Query(description="Default: the next game")] = None,
+    opponent: Annotated[str | None, Query(pattern=r"^[A-Z]{2,3}$", examples=["DEN"])] = None,
+    is_home: bool | None = None,
+) -> Any:
+    found = await _context(st, name=player_name, game_date=game_date, opponent=opponent,
+                           is_home=is_home)  # fmt: skip
+    if isinstance(found, JSONResponse):
+        return found
+    out = dict(found)
+    if stat_type is not None:
+        out["stat"] = stat_type.value
+        out["stat_rolling_averages"] = out["rolling_averages"][stat_type.value]
+    out["disclaimer"] = DISCLAIMER
     return out

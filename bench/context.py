@@ -1,0 +1,103 @@
+"""Player context latency: cold (computed from the gateway's read model) and from the Redis
+cache, on the seven bundled seasons, against real PostgreSQL and Redis.
+
+    uv run python bench/context.py
+"""
+
+import asyncio
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _infra import fresh_database, redis_server, servers  # noqa: E402
+from redis.asyncio import Redis  # noqa: E402
+
+from statmuse_gateway.adapters import postgres as db  # noqa: E402
+from statmuse_gateway.adapters.cache import ContextCache  # noqa: E402
+from statmuse_gateway.routes.api import _context  # noqa: E402
+from statmuse_gateway.service import normalize_name  # noqa: E402
+from statmuse_ingestor.service import normalise_player_row, normalise_team_row  # noqa: E402
+from statmuse_ingestor.sources import FileSource, parse_seasons  # noqa: E402
+from statmuse_shared.db import create_pool  # noqa: E402
+from statmuse_shared.features import League  # noqa: E402
+from statmuse_shared.migrations import migrate  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "nba"
+PLAYERS = 200
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[18] * 1000
+
+
+async def main(seasons: list[str]) -> None:
+    source = FileSource(DATA)
+    players, teams = [], []
+    for season in seasons:
+        players += [
+            normalise_player_row(r.record, source="files").game for r in source.player_rows(season)
+        ]
+        teams += [
+            normalise_team_row(r.record, source="files").game for r in source.team_rows(season)
+        ]
+    with servers() as (admin, _), redis_server() as redis_url:
+        dsn = await fresh_database(admin, "bench_context")
+        await migrate(dsn, schemas=["gateway"])
+        pool = await create_pool(dsn)
+        redis = Redis.from_url(redis_url)
+        try:
+            league = League()
+            async with pool.acquire() as conn:
+                for start in range(0, len(players), 20000):
+                    await db.upsert_player_games(conn=conn, games=players[start : start + 20000])
+                for game in await db.upsert_team_games(conn=conn, games=teams):
+                    league.add(game)
+                names = {g.player_id: g.player_name for g in players}
+                await conn.executemany(
+                    "INSERT INTO gateway.players VALUES ($1, $2, $3, 'X', '2024-01-01') "
+                    "ON CONFLICT DO NOTHING",
+                    [(pid, name, normalize_name(name)) for pid, name in names.items()],
+                )
+                normalized = {r[0]: r[1] for r in await conn.fetch(
+                    "SELECT player_id, normalized_name FROM gateway.players")}  # fmt: skip
+            rng = random.Random(7)
+            chosen = rng.sample(sorted(names), PLAYERS)
+            state = {"pool": pool, "league": league, "context_cache": ContextCache(redis)}
+            cold, warm = [], []
+            for pid in chosen:
+                answer = await _context(state, name=normalized[pid], game_date=None,
+                                        opponent="BOS", is_home=True)  # fmt: skip
+                assert isinstance(answer, dict), f"player {pid} not found"
+            await redis.flushdb()
+            for pid in chosen:
+                t0 = time.perf_counter()
+                await _context(state, name=normalized[pid], game_date=None, opponent="BOS",
+                               is_home=True)  # fmt: skip
+                cold.append(time.perf_counter() - t0)
+            for pid in chosen:
+                t0 = time.perf_counter()
+                await _context(state, name=normalized[pid], game_date=None, opponent="BOS",
+                               is_home=True)  # fmt: skip
+                warm.append(time.perf_counter() - t0)
+        finally:
+            await redis.aclose()
+            await pool.close()
+    print(f"player context over {seasons[0]}..{seasons[-1]}, {PLAYERS} random players")
+    print(
+        f"cold (read model + shared feature code): p50 {statistics.median(cold) * 1000:.1f} ms, "
+        f"p95 {p95(cold):.1f} ms (goal <= 50 ms)"
+    )
+    print(
+        f"from the Redis cache: p50 {statistics.median(warm) * 1000:.2f} ms, "
+        f"p95 {p95(warm):.2f} ms (goal p95 <= 2 ms); cache is "
+        f"{statistics.median(cold) / statistics.median(warm):.0f}x faster at the median"
+    )
+
+
+if __name__ == "__main__":
+    spec = sys.argv[1] if len(sys.argv) > 1 else "2017-18..2023-24"
+    asyncio.run(main(parse_seasons(spec)))

@@ -1,0 +1,145 @@
+"""Player context against real PostgreSQL and Redis: built from the gateway's own read model,
+cached for 6 h, dropped for exactly the players a new game touches, correct with Redis down."""
+
+import csv
+import datetime as dt
+import gzip
+from pathlib import Path
+
+import pytest
+from faststream.kafka import TestKafkaBroker
+from redis.asyncio import Redis
+
+from statmuse_gateway.adapters.cache import ContextCache
+from statmuse_gateway.handlers import register
+from statmuse_gateway.routes.api import _context
+from statmuse_gateway.settings import GatewaySettings
+from statmuse_shared import ids, topics
+from statmuse_shared.artifacts import LocalArtifactStore
+from statmuse_shared.broker import make_broker
+from statmuse_shared.db import create_pool
+from statmuse_shared.features import League
+from statmuse_shared.messages import PlayerGameIngested, TeamGameIngested
+from statmuse_shared.migrations import migrate
+from statmuse_shared.serving import ModelBook
+
+pytestmark = pytest.mark.integration
+DATA = Path(__file__).resolve().parents[4] / "data" / "nba"
+
+
+def rows(kind: str) -> list[dict[str, str]]:
+    with gzip.open(DATA / kind / "2023-24.csv.gz", "rt", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def player_event(r: dict[str, str]) -> PlayerGameIngested:
+    team, sep, opp = r["MATCHUP"].split(" ")
+    home, away = (team, opp) if sep == "vs." else (opp, team)
+    key = f"{r['GAME_DATE']}:{away}@{home}"
+    return PlayerGameIngested(
+        event_id=ids.event_id("t", key, r["PLAYER_ID"]), source="t", season="2023-24",
+        season_type=r["SEASON_TYPE"], game_key=key,
+        game_date=dt.date.fromisoformat(r["GAME_DATE"]), player_id=int(r["PLAYER_ID"]),
+        player_name=r["PLAYER_NAME"], team=team, opponent=opp, is_home=sep == "vs.",
+        minutes=float(r["MIN"]), points=int(r["PTS"]), rebounds=int(r["REB"]),
+        assists=int(r["AST"]), fg3m=int(r["FG3M"]) if r["FG3M"] else None,
+        fga=int(r["FGA"]) if r["FGA"] else None, fta=int(r["FTA"]) if r["FTA"] else None,
+        turnovers=int(r["TOV"]),
+    )  # fmt: skip
+
+
+def team_event(r: dict[str, str]) -> TeamGameIngested:
+    team, sep, opp = r["MATCHUP"].split(" ")
+    home, away = (team, opp) if sep == "vs." else (opp, team)
+    key = f"{r['GAME_DATE']}:{away}@{home}"
+    return TeamGameIngested(
+        event_id=ids.event_id("t", key, team), source="t", season="2023-24",
+        season_type="Regular Season", game_key=key,
+        game_date=dt.date.fromisoformat(r["GAME_DATE"]), team=team, opponent=opp,
+        is_home=sep == "vs.", minutes=float(r["MIN"]), points=int(r["PTS"]),
+        opponent_points=int(r["PTS"]) - int(float(r["PLUS_MINUS"])), fga=int(r["FGA"]),
+        oreb=int(r["OREB"]), tov=int(r["TOV"]), fta=int(r["FTA"]),
+    )  # fmt: skip
+
+
+@pytest.fixture
+async def gateway(database_url, infra, tmp_path, unique):
+    await migrate(database_url, schemas=["gateway"])
+    pool = await create_pool(database_url)
+    redis = Redis.from_url(infra.redis_url)
+    await redis.flushdb()
+    state = {"pool": pool, "book": ModelBook(store=LocalArtifactStore(tmp_path)),
+             "league": League(), "context_cache": ContextCache(redis)}  # fmt: skip
+    broker = make_broker("localhost:9092", client_id=f"t-{unique}")
+    register(broker, state, settings=GatewaySettings(database_url="postgresql://x",
+                                                     group_id=f"gw-{unique}"))  # fmt: skip
+    await pool.execute(
+        "INSERT INTO gateway.players VALUES (2544, 'LeBron James', 'lebron james', 'LAL', "
+        "'2024-01-01')"
+    )
+    yield state, broker, redis
+    await redis.aclose()
+    await pool.close()
+
+
+async def publish(broker, events) -> None:
+    for e in events:
+        key = topics.player_key(e.player_id) if e.kind == "player_game" else topics.team_key(e.team)
+        await broker.publish(e.model_dump_json().encode(), topics.GAMES_RAW, key=key)
+
+
+async def test_context_is_cached_and_dropped_for_exactly_the_touched_players(gateway):
+    state, broker, redis = gateway
+    lebron = sorted((r for r in rows("player_game_logs") if r["PLAYER_ID"] == "2544"),
+                    key=lambda r: r["GAME_DATE"])  # fmt: skip
+    first, later = lebron[:20], lebron[20]
+    cutoff = first[-1]["GAME_DATE"]
+    teams = [team_event(r) for r in rows("team_game_logs") if r["GAME_DATE"] <= cutoff]
+    async with TestKafkaBroker(broker) as br:
+        await publish(br, [*teams, *(player_event(r) for r in first)])
+        ctx = await _context(state, name="LeBron James", game_date=None, opponent="DEN",
+                             is_home=False)  # fmt: skip
+        assert isinstance(ctx, dict)
+        # Checked against the file, independently of the feature code.
+        points = [int(r["PTS"]) for r in first]
+        assert ctx["season_averages"]["points"] == pytest.approx(sum(points) / len(points))
+        assert ctx["rolling_averages"]["points"]["last_5"] == pytest.approx(sum(points[-5:]) / 5)
+        assert [g["game_date"] for g in ctx["recent_games"]] == [
+            r["GAME_DATE"] for r in reversed(first[-5:])]  # fmt: skip
+        pts = sum(points)
+        shots = sum(2 * (int(r["FGA"]) + 0.44 * int(r["FTA"])) for r in first)
+        assert ctx["advanced"]["true_shooting"] == pytest.approx(pts / shots)
+        assert ctx["opponent"]["team"] == "DEN"
+        assert ctx["opponent"]["defensive_rating"] is not None
+
+        keys = await redis.smembers("ctx-keys:2544")
+        assert len(keys) == 1
+        assert await _context(state, name="LeBron James", game_date=None, opponent="DEN",
+                              is_home=False) == ctx  # fmt: skip
+
+        # Another player's game leaves LeBron's cache alone; his own game drops it.
+        other = next(r for r in rows("player_game_logs") if r["PLAYER_ID"] != "2544")
+        await publish(br, [player_event(other)])
+        assert await redis.exists(*keys) == 1
+        await publish(br, [player_event(later)])
+        assert await redis.exists(*keys) == 0
+        fresh = await _context(state, name="LeBron James", game_date=None, opponent="DEN",
+                               is_home=False)  # fmt: skip
+        assert fresh["recent_games"][0]["game_date"] == later["GAME_DATE"]
+
+
+async def test_redis_down_gives_the_same_answer(gateway):
+    state, broker, _ = gateway
+    lebron = sorted((r for r in rows("player_game_logs") if r["PLAYER_ID"] == "2544"),
+                    key=lambda r: r["GAME_DATE"])[:12]  # fmt: skip
+    async with TestKafkaBroker(broker) as br:
+        await publish(br, [player_event(r) for r in lebron])
+    with_cache = await _context(state, name="LeBron James", game_date=None, opponent=None,
+                                is_home=None)  # fmt: skip
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2,
+                          socket_connect_timeout=0.2)  # fmt: skip
+    state["context_cache"] = ContextCache(dead)
+    without = await _context(state, name="LeBron James", game_date=None, opponent=None,
+                             is_home=None)  # fmt: skip
+    assert without == with_cache
+    await dead.aclose()
