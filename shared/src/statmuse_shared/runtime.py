@@ -5,6 +5,7 @@ whose lifespan opens the asyncpg pool and the broker and closes both in its `fin
 """
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -137,3 +138,17 @@ def service_cli(
         typer.echo(f"{schema}: applied {applied} migration(s)")
 
     return cli
+
+
+@asynccontextmanager
+async def background(work: Awaitable[None] | None) -> AsyncIterator[None]:
+    """Run `work` as a task for the duration of the block, then cancel it and wait for it
+    (a service's scheduled or idle-time job, started and stopped with its lifespan)."""
+    task = None if work is None else asyncio.ensure_future(work)
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,7 +1,6 @@
 """create_app(settings): the features consumer plus /health, /ready and /metrics, and the
 reconcile task that recomputes vectors made stale by late team box scores once idle."""
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from functools import partial
@@ -15,7 +14,7 @@ from statmuse_features.handlers import publish_vectors, register
 from statmuse_features.settings import FeaturesSettings
 from statmuse_shared.http import worker_app
 from statmuse_shared.messages import FeaturesComputed
-from statmuse_shared.runtime import build_runtime
+from statmuse_shared.runtime import background, build_runtime
 
 SERVICE = "features"
 
@@ -43,15 +42,10 @@ def create_app(settings: FeaturesSettings) -> Starlette:
                 await publish_vectors(rt.broker, vectors)
                 metrics.STALE_SEASONS.set(len(engine.stale))
 
-            task = asyncio.create_task(
+            async with background(
                 engine.reconcile_when_idle(publish, idle_s=settings.reconcile_idle_s)
-            )
-            try:
+            ):
                 yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
 
     app = worker_app(service=SERVICE, ready=rt.ready, lifespan=lifespan)
     app.state.service_state = rt.state

@@ -4,7 +4,6 @@ It serves /health, /ready and /metrics and, when `schedule_daily` is on, ingests
 games every day at 06:00 US/Eastern (one replica at a time, by PostgreSQL advisory lock).
 """
 
-import asyncio
 import contextlib
 import datetime as dt
 import time
@@ -23,7 +22,7 @@ from statmuse_ingestor.schedule import daily_loop, season_of
 from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import FileSource, Source
 from statmuse_shared.http import worker_app
-from statmuse_shared.runtime import build_runtime
+from statmuse_shared.runtime import background, build_runtime
 
 SERVICE = "ingestor"
 
@@ -73,21 +72,16 @@ def create_app(settings: IngestorSettings) -> Starlette:
                 last = await db.last_game_date(conn=conn)
             if last is not None:
                 metrics.LAST_GAME_DATE.set(time.mktime(last.timetuple()))
-            task = None
+            work = None
             if settings.schedule_daily:
                 source = make_source(settings, settings.daily_source)
 
                 async def job(day: dt.date) -> Summary:
                     return await ingest_day(pool=pool, broker=rt.broker, source=source, day=day)
 
-                task = asyncio.create_task(daily_loop(pool, job, hour=settings.daily_hour))
-            try:
+                work = daily_loop(pool, job, hour=settings.daily_hour)
+            async with background(work):
                 yield
-            finally:
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
 
     app = worker_app(service=SERVICE, ready=rt.ready, lifespan=lifespan)
     app.state.service_state = rt.state

@@ -199,16 +199,7 @@ def _box(row: Mapping[str, object], required: tuple[str, ...]) -> dict[str, int 
 
 
 def _plus_minus(row: Mapping[str, object]) -> int | None:
-    text = _text(row, "PLUS_MINUS")
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise RejectedRow(f"PLUS_MINUS is not a number: {text!r}") from None
-    if not value.is_integer():
-        raise RejectedRow(f"PLUS_MINUS is not a whole number: {text!r}")
-    return int(value)
+    return _int(row, "PLUS_MINUS", required=False)
 
 
 # PlayerGameLog spells some columns differently from LeagueGameLog and the bundled files.
