@@ -126,6 +126,7 @@ class Engine:
                 self.latest_player_day[g.season] = g.game_date
         out: list[FeaturesComputed] = []
         rebuild: list[tuple[int, dt.date]] = []
+        advance: list[tuple[int, str, _Player, list[PlayerGameIngested]]] = []
         for player_id, events in by_player.items():
             events.sort(key=lambda e: e.game_date)
             known = self.players.get(player_id)
@@ -133,10 +134,20 @@ class Engine:
             if known is None or (last is not None and events[0].game_date <= last.game_date):
                 rebuild.append((player_id, events[0].game_date))
                 continue
-            out.extend(self._advance(player_id, events[-1].player_name, known, events))
+            advance.append((player_id, events[-1].player_name, known, events))
+        if advance:
+            # CPU-bound (a few hundred vectors per batch): off the event loop. The engine's
+            # lock is held, so nothing else touches these states meanwhile.
+            out.extend(await asyncio.to_thread(self._advance_all, advance))
         if rebuild:
             out.extend(await self._rebuild(rebuild))
         return out
+
+    def _advance_all(
+        self, work: list[tuple[int, str, _Player, list[PlayerGameIngested]]]
+    ) -> list[FeaturesComputed]:
+        return [v for player_id, name, known, events in work
+                for v in self._advance(player_id, name, known, events)]  # fmt: skip
 
     def _advance(
         self, player_id: int, name: str, known: _Player, events: list[PlayerGameIngested]

@@ -1,6 +1,7 @@
 """The gateway's read models: feature vectors and players, box scores for player context,
 and the models it serves."""
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -34,7 +35,7 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: GatewaySet
 
     async def on_model_published(batch: list[tuple[Record, ModelPublished]]) -> None:
         for _, event in batch:
-            book.apply(event)
+            await asyncio.to_thread(book.apply, event)  # reads the artifact file
             async with state["pool"].acquire() as conn:
                 await db.upsert_model(conn=conn, event=event)
         metrics.MODELS_SERVED.set(len(book.production))

@@ -1,5 +1,6 @@
 """Thin subscribers: models in (every instance sees all), features in (split by the group)."""
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -32,7 +33,7 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: PredictorS
 
     async def on_model_published(batch: list[tuple[Record, ModelPublished]]) -> None:
         for _, event in batch:
-            if not book.apply(event):
+            if not await asyncio.to_thread(book.apply, event):  # reads the artifact file
                 continue
             metrics.MODELS_LOADED.set(len(book.production))
             # A new production model re-predicts every player's next game for its stat.
