@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from statmuse_features.adapters import postgres as db
-from statmuse_features.service import message, player_game, vectors_and_state
+from statmuse_features.service import message, pack, player_game, vectors_and_state
 from statmuse_shared.features import League, PlayerGame, PlayerState, context_of
 from statmuse_shared.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
 
@@ -193,11 +193,18 @@ class Engine:
         log.info("recomputing %d players' vectors from %s", len(player_ids), since)
         return await self._rebuild([(p, since) for p in player_ids])
 
-    async def _store(self, vectors: list[FeaturesComputed]) -> list[FeaturesComputed]:
+    async def _store(
+        self, vectors: list[FeaturesComputed], packed: list[bytes] | None = None
+    ) -> list[FeaturesComputed]:
         # One row per key: a later vector for the same (player, as_of) supersedes an earlier.
-        unique = list({(v.player_id, v.as_of): v for v in vectors}.values())
+        latest = {(v.player_id, v.as_of): i for i, v in enumerate(vectors)}
+        keep = sorted(latest.values())
         async with self.pool.acquire() as conn:
-            return await db.upsert_vectors(conn=conn, vectors=unique)
+            return await db.upsert_vectors(
+                conn=conn,
+                vectors=[vectors[i] for i in keep],
+                packed=None if packed is None else [packed[i] for i in keep],
+            )
 
     async def build(
         self,
@@ -220,9 +227,9 @@ class Engine:
             pending = [loop.run_in_executor(pool, _vectors_of, part, self.league)
                        for part in chunks]  # fmt: skip
             for done in asyncio.as_completed(pending):
-                vectors, states = await done
+                vectors, packed, states = await done
                 async with self.lock:
-                    stored = await self._store(vectors)
+                    stored = await self._store(vectors, packed)
                     self.players.update(states)
                 changed += len(stored)
                 if on_chunk is not None:
@@ -232,8 +239,8 @@ class Engine:
 
 def _vectors_of(
     part: list[tuple[int, str, list[PlayerGame]]], league: League
-) -> tuple[list[FeaturesComputed], dict[int, _Player]]:
-    """Worker-process side of `build`: vectors and final states of some players."""
+) -> tuple[list[FeaturesComputed], list[bytes], dict[int, _Player]]:
+    """Worker-process side of `build`: vectors, their stored form and the final states."""
     vectors: list[FeaturesComputed] = []
     states: dict[int, _Player] = {}
     for player_id, name, history in part:
@@ -241,4 +248,4 @@ def _vectors_of(
                                          history=history, league=league)  # fmt: skip
         vectors.extend(found)
         states[player_id] = _Player(name, state)
-    return vectors, states
+    return vectors, [pack(v.features) for v in vectors], states

@@ -52,8 +52,14 @@ def digest(features: Features) -> str:
     return hashlib.sha256(packed).hexdigest()[:16]
 
 
-def as_vector(features: Features) -> list[float | None]:
-    return [features[n] for n in NAMES]
+def pack(features: Features) -> bytes:
+    """The stored form: float64 little-endian in NAMES order, NaN for None."""
+    return struct.pack(f"<{len(NAMES)}d", *(math.nan if (v := features[n]) is None else v
+                                            for n in NAMES))  # fmt: skip
+
+
+def unpack(data: bytes) -> list[float | None]:
+    return [None if math.isnan(v) else v for v in struct.unpack(f"<{len(NAMES)}d", data)]
 
 
 def message(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from statmuse_features.service import NAMES
+from statmuse_features.service import pack
 from statmuse_shared.features import PlayerGame, TeamGame, possessions
 from statmuse_shared.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
 
@@ -128,15 +128,20 @@ async def all_players(*, conn: asyncpg.Connection) -> list[int]:
 
 
 async def upsert_vectors(
-    *, conn: asyncpg.Connection, vectors: Sequence[FeaturesComputed]
+    *,
+    conn: asyncpg.Connection,
+    vectors: Sequence[FeaturesComputed],
+    packed: Sequence[bytes] | None = None,
 ) -> list[FeaturesComputed]:
-    """Store vectors; returns the ones that are new or different (the ones to publish)."""
+    """Store vectors (`packed`: their stored form, when the caller has it already); returns
+    the ones that are new or different (the ones to publish)."""
     if not vectors:
         return []
+    blobs = packed if packed is not None else [pack(v.features) for v in vectors]
     records = [
         (v.player_id, v.as_of, v.feature_set_version, v.kind, v.season,
-         v.game.game_date if v.game else None, [v.features[n] for n in NAMES], v.event_id)
-        for v in vectors
+         v.game.game_date if v.game else None, blob, v.event_id)
+        for v, blob in zip(vectors, blobs, strict=True)
     ]  # fmt: skip
     async with conn.transaction():
         await conn.execute(
