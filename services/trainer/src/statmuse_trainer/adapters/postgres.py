@@ -7,6 +7,7 @@ import asyncpg
 
 from statmuse_shared.messages import FeaturesComputed, ModelPublished
 from statmuse_shared.stats import Stat
+from statmuse_trainer.dataset import Row
 from statmuse_trainer.service import Example
 
 
@@ -104,3 +105,19 @@ async def set_alias(*, conn: asyncpg.Connection, key: str, alias: str, version: 
         alias,
         version,
     )
+
+
+async def dataset_rows(
+    *, conn: asyncpg.Connection, feature_set_version: str, seasons: Sequence[str]
+) -> list[Row]:
+    """Every stored game vector with its outcome, for some seasons."""
+    records = await conn.fetch(
+        """SELECT player_id, season, game_date, as_of, features::text AS f, outcome::text AS o
+           FROM registry.training_examples
+           WHERE feature_set_version = $1 AND outcome IS NOT NULL AND season = ANY($2::text[])
+           ORDER BY game_date, player_id""",
+        feature_set_version,
+        list(seasons),
+    )
+    return [Row(r["player_id"], r["season"], r["game_date"], r["as_of"], json.loads(r["f"]),
+                json.loads(r["o"])) for r in records]  # fmt: skip

@@ -1,0 +1,121 @@
+"""The training dataset from real vectors in real PostgreSQL: split by season, no test-period
+game among the training rows, every row a game vector whose features predate its game, labels
+that are the box score, and a version that is the content."""
+
+import csv
+import datetime as dt
+import gzip
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from statmuse_shared import ids
+from statmuse_shared.features import (
+    FEATURE_SET_VERSION,
+    League,
+    PlayerGame,
+    TeamGame,
+    possessions,
+    walk,
+)
+from statmuse_shared.messages import FeaturesComputed, GameRef, StatLine
+from statmuse_shared.migrations import migrate
+from statmuse_trainer.adapters.postgres import upsert_examples
+from statmuse_trainer.cli import _dataset
+from statmuse_trainer.dataset import Split
+from statmuse_trainer.settings import TrainerSettings
+
+pytestmark = pytest.mark.integration
+DATA = Path(__file__).resolve().parents[4] / "data" / "nba"
+SEASONS = ("2021-22", "2022-23", "2023-24")
+PLAYERS = {
+    "2544",
+    "203999",
+    "1628973",
+    "201939",
+    "1629029",
+}  # LeBron, Jokić, Brunson, Curry, Dončić
+
+
+def load() -> tuple[League, dict[int, list[PlayerGame]], dict[tuple[int, str], int]]:
+    league, games, points = League(), defaultdict(list), {}
+    for season in SEASONS:
+        with gzip.open(DATA / "team_game_logs" / f"{season}.csv.gz", "rt", newline="") as f:
+            teams = list(csv.DictReader(f))
+        pts = {(r["GAME_ID"], r["TEAM_ABBREVIATION"]): int(r["PTS"]) for r in teams}
+        for r in teams:
+            opp = r["MATCHUP"].split(" ")[2]
+            league.add(TeamGame(dt.date.fromisoformat(r["GAME_DATE"]), season,
+                                r["TEAM_ABBREVIATION"], pts[(r["GAME_ID"], opp)],
+                                possessions(fga=int(r["FGA"]), oreb=int(r["OREB"]),
+                                            tov=int(r["TOV"]), fta=int(r["FTA"])),
+                                float(r["MIN"])))  # fmt: skip
+        with gzip.open(DATA / "player_game_logs" / f"{season}.csv.gz", "rt", newline="") as f:
+            for r in csv.DictReader(f):
+                if r["PLAYER_ID"] not in PLAYERS:
+                    continue
+                team, sep, opp = r["MATCHUP"].split(" ")
+                day = dt.date.fromisoformat(r["GAME_DATE"])
+                games[int(r["PLAYER_ID"])].append(PlayerGame(
+                    day, season, r["SEASON_TYPE"], team, opp, sep == "vs.", float(r["MIN"]),
+                    int(r["PTS"]), int(r["REB"]), int(r["AST"]),
+                    int(r["FG3M"]) if r["FG3M"] else None))  # fmt: skip
+                points[(int(r["PLAYER_ID"]), r["GAME_DATE"])] = int(r["PTS"])
+    return league, games, points
+
+
+def vectors(league: League, games: dict[int, list[PlayerGame]]) -> list[FeaturesComputed]:
+    out = []
+    for player_id, history in games.items():
+        history.sort(key=lambda g: g.game_date)
+        for game, features in walk(history, league=league)[0]:
+            out.append(FeaturesComputed(
+                event_id=ids.event_id("t", player_id, game.game_date), player_id=player_id,
+                player_name="x", team=game.team, season=game.season, as_of=game.game_date,
+                kind="game", feature_set_version=FEATURE_SET_VERSION, features=features,
+                game=GameRef(game_date=game.game_date, season_type=game.season_type,
+                             opponent=game.opponent, is_home=game.is_home),
+                outcome=StatLine(game_date=game.game_date, minutes=game.minutes,
+                                 points=game.points, rebounds=game.rebounds,
+                                 assists=game.assists, threes=game.threes),
+            ))  # fmt: skip
+    return out
+
+
+async def test_dataset_from_real_vectors(database_url, tmp_path):
+    import asyncpg
+
+    await migrate(database_url, schemas=["registry"])
+    league, games, points = load()
+    conn = await asyncpg.connect(database_url)
+    try:
+        stored = await upsert_examples(conn=conn, vectors=vectors(league, games))
+    finally:
+        await conn.close()
+    assert stored > 1000
+
+    split = Split(("2021-22",), ("2022-23",), ("2023-24",))
+    settings = TrainerSettings(database_url=database_url)
+    version, paths, counts = await _dataset(settings, split, tmp_path)
+    train, test = pd.read_parquet(paths["train"]), pd.read_parquet(paths["test"])
+    assert sum(counts.values()) == stored
+
+    # No test-period game is among the training rows, by season and by date.
+    assert set(train["season"]) == {"2021-22"}
+    assert set(test["season"]) == {"2023-24"}
+    assert train["game_date"].max() < test["game_date"].min()
+    assert not set(zip(train["player_id"], train["game_date"], strict=True)) & set(
+        zip(test["player_id"], test["game_date"], strict=True))  # fmt: skip
+    # Every row is a game vector: computed as of its own game's day, from games before it.
+    for part in (train, test):
+        assert (part["as_of"] == part["game_date"]).all()
+    # The label is the box score (straight from the file), and a feature is not the label.
+    for r in test.sample(20, random_state=1).itertuples():
+        assert r.label_points == points[(r.player_id, r.game_date.date().isoformat())]
+    assert not (test["f_points_sma_3"] == test["label_points"]).all()
+
+    # Rebuilt from the same rows: same version.
+    again, _, _ = await _dataset(settings, split, tmp_path / "again")
+    assert again == version
