@@ -58,10 +58,6 @@ def pack(features: Features) -> bytes:
                                             for n in NAMES))  # fmt: skip
 
 
-def unpack(data: bytes) -> list[float | None]:
-    return [None if math.isnan(v) else v for v in struct.unpack(f"<{len(NAMES)}d", data)]
-
-
 def message(
     *,
     player_id: int,
