@@ -1,8 +1,8 @@
-"""statmuse-trainer: serve, migrate, dataset."""
+"""statmuse-trainer: serve, migrate, dataset, promote, rollback."""
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -71,6 +71,50 @@ async def _dataset(
     version, paths = save(df, out)
     counts = {str(k): int(v) for k, v in df["split"].value_counts().items()}
     return version, paths, counts
+
+
+@app.command()
+def promote(
+    key: Annotated[str, typer.Argument(help="Serving key: a stat, or stat:player_id")],
+) -> None:
+    """Make the staged model of KEY production (the old one is archived)."""
+    _move("promote", key)
+
+
+@app.command()
+def rollback(
+    key: Annotated[str, typer.Argument(help="Serving key: a stat, or stat:player_id")],
+) -> None:
+    """Put back the model that was production before the current one."""
+    _move("rollback", key)
+
+
+def _move(action: str, key: str) -> None:
+    from statmuse_trainer.registry import RegistryError
+
+    try:
+        events = asyncio.run(_registry(_settings(), action, key))
+    except RegistryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for e in events:
+        typer.echo(f"{e.version}: {e.alias}")
+
+
+async def _registry(settings: TrainerSettings, action: str, key: str) -> list[Any]:
+    from statmuse_shared.broker import make_broker
+    from statmuse_shared.db import create_pool
+    from statmuse_trainer import registry
+
+    pool = await create_pool(settings.dsn, max_size=2)
+    broker = make_broker(settings.kafka_bootstrap_servers, client_id="trainer-registry")
+    await broker.connect()
+    try:
+        move = registry.promote if action == "promote" else registry.rollback
+        return await move(pool=pool, broker=broker, key=key)
+    finally:
+        await broker.stop()
+        await pool.close()
 
 
 def main() -> None:

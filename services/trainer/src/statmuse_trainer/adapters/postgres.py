@@ -121,3 +121,34 @@ async def dataset_rows(
     )
     return [Row(r["player_id"], r["season"], r["game_date"], r["as_of"], json.loads(r["f"]),
                 json.loads(r["o"])) for r in records]  # fmt: skip
+
+
+async def alias_version(*, conn: asyncpg.Connection, key: str, alias: str) -> str | None:
+    value: str | None = await conn.fetchval(
+        "SELECT version FROM registry.aliases WHERE serving_key = $1 AND alias = $2", key, alias
+    )
+    return value
+
+
+async def previous_production(*, conn: asyncpg.Connection, key: str, current: str) -> str | None:
+    """The latest version, other than `current`, that was production for `key`."""
+    value: str | None = await conn.fetchval(
+        """SELECT version FROM registry.alias_history
+           WHERE serving_key = $1 AND alias = 'production' AND version <> $2
+           ORDER BY id DESC LIMIT 1""",
+        key, current,
+    )  # fmt: skip
+    return value
+
+
+async def version_row(*, conn: asyncpg.Connection, version: str) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """SELECT version, name, stat, player_id, model_type, artifact_uri, checksum,
+                  feature_set_version, dataset_version, metrics::text AS metrics,
+                  (SELECT max(id) FROM registry.alias_history WHERE version = $1) AS moved
+           FROM registry.model_versions WHERE version = $1""",
+        version,
+    )
+    if row is None:
+        raise LookupError(f"no model version {version}")
+    return row

@@ -1,0 +1,84 @@
+"""The model registry's alias moves: promote (staging -> production) and rollback (production
+-> the version that was production before). Each move is one transaction in `registry`, then
+`ModelPublished` events, so the predictor and gateway swap models without a restart."""
+
+import json
+import logging
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+
+from statmuse_shared import ids, topics
+from statmuse_shared.broker import publish_many
+from statmuse_shared.messages import ModelMetrics, ModelPublished
+from statmuse_trainer.adapters import postgres as db
+
+log = logging.getLogger(__name__)
+
+
+class RegistryError(ValueError):
+    """The move cannot be made (nothing staged, nothing to roll back to)."""
+
+
+def _event(row: asyncpg.Record, alias: str) -> ModelPublished:
+    return ModelPublished(
+        event_id=ids.event_id("alias", row["version"], alias, row["moved"]),
+        name=row["name"],
+        version=row["version"],
+        stat=row["stat"],
+        player_id=row["player_id"],
+        alias=alias,
+        model_type=row["model_type"],
+        artifact_uri=row["artifact_uri"],
+        checksum=row["checksum"],
+        feature_set_version=row["feature_set_version"],
+        dataset_version=row["dataset_version"],
+        metrics=ModelMetrics.model_validate(json.loads(row["metrics"])),
+    )
+
+
+async def _move(
+    conn: asyncpg.Connection, key: str, new_production: str, old_production: str | None
+) -> list[ModelPublished]:
+    await db.set_alias(conn=conn, key=key, alias="production", version=new_production)
+    await conn.execute(
+        "DELETE FROM registry.aliases WHERE serving_key = $1 AND alias = 'staging' "
+        "AND version = $2", key, new_production,
+    )  # fmt: skip
+    events = [_event(await db.version_row(conn=conn, version=new_production), "production")]
+    if old_production is not None and old_production != new_production:
+        await db.set_alias(conn=conn, key=key, alias="archived", version=old_production)
+        events.append(_event(await db.version_row(conn=conn, version=old_production),
+                             "archived"))  # fmt: skip
+    return events
+
+
+async def promote(*, pool: asyncpg.Pool, broker: KafkaBroker, key: str) -> list[ModelPublished]:
+    """The staged version of `key` becomes production; the old production is archived."""
+    async with pool.acquire() as conn, conn.transaction():
+        staged = await db.alias_version(conn=conn, key=key, alias="staging")
+        if staged is None:
+            raise RegistryError(f"nothing is staged for {key}")
+        current = await db.alias_version(conn=conn, key=key, alias="production")
+        events = await _move(conn, key, staged, current)
+    await _publish(broker, key, events)
+    return events
+
+
+async def rollback(*, pool: asyncpg.Pool, broker: KafkaBroker, key: str) -> list[ModelPublished]:
+    """Production goes back to the version that was production before the current one."""
+    async with pool.acquire() as conn, conn.transaction():
+        current = await db.alias_version(conn=conn, key=key, alias="production")
+        if current is None:
+            raise RegistryError(f"no production model for {key}")
+        previous = await db.previous_production(conn=conn, key=key, current=current)
+        if previous is None:
+            raise RegistryError(f"{key} has no earlier production version to roll back to")
+        events = await _move(conn, key, previous, current)
+    await _publish(broker, key, events)
+    return events
+
+
+async def _publish(broker: KafkaBroker, key: str, events: list[ModelPublished]) -> None:
+    await publish_many(broker, [(topics.MODELS_PUBLISHED, key.encode(), e) for e in events])
+    log.info("aliases moved for %s: %s", key, [(e.version, e.alias) for e in events])

@@ -1,0 +1,101 @@
+"""Promote, then roll back, against real PostgreSQL and the broker; a ModelBook fed the
+published events serves the right version at every step."""
+
+import asyncio
+import time
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from statmuse_shared import ids, topics
+from statmuse_shared.artifacts import LocalArtifactStore
+from statmuse_shared.broker import ensure_topics, make_broker
+from statmuse_shared.db import create_pool
+from statmuse_shared.messages import ModelMetrics, ModelPublished
+from statmuse_shared.migrations import migrate
+from statmuse_shared.models import RollingMeanArtifact
+from statmuse_shared.serving import ModelBook
+from statmuse_shared.stats import Stat
+from statmuse_trainer.adapters import postgres as db
+from statmuse_trainer.registry import RegistryError, promote, rollback
+
+pytestmark = pytest.mark.integration
+
+
+def version(store: LocalArtifactStore, name: str, alias: str, sd: float) -> ModelPublished:
+    artifact = RollingMeanArtifact(stat=Stat.POINTS, feature="points_sma_10",
+                                   fallback_feature="points_season_avg",
+                                   window_count_feature="points_n_10", min_games=3,
+                                   family="normal", residual_sd=sd, league_mean=11.0,
+                                   feature_set_version="fs-2")  # fmt: skip
+    uri, checksum = store.put(f"points/{name}.json", artifact.model_dump_json().encode())
+    return ModelPublished(event_id=ids.event_id("t", name), name="points-baseline",
+                          version=name, stat=Stat.POINTS, alias=alias,
+                          model_type="rolling_mean", artifact_uri=uri, checksum=checksum,
+                          feature_set_version="fs-2", metrics=ModelMetrics(mae=5.0))  # fmt: skip
+
+
+async def events_on_topic(bootstrap: str, expected: int) -> list[ModelPublished]:
+    consumer = AIOKafkaConsumer(topics.MODELS_PUBLISHED, bootstrap_servers=bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
+    found: list[ModelPublished] = []
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(found) < expected:
+            batch = await consumer.getmany(timeout_ms=300)
+            found += [ModelPublished.model_validate_json(r.value)
+                      for records in batch.values() for r in records]  # fmt: skip
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_promote_then_rollback_round_trip(database_url, kafka_bootstrap, tmp_path):
+    await migrate(database_url, schemas=["registry"])
+    await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
+    store = LocalArtifactStore(tmp_path)
+    pool = await create_pool(database_url)
+    broker = make_broker(kafka_bootstrap, client_id="test-registry")
+    await broker.connect()
+    try:
+        async with pool.acquire() as conn:
+            await db.register(conn=conn, published=version(store, "v1", "production", 7.0))
+            await db.register(conn=conn, published=version(store, "v2", "staging", 6.0))
+
+        with pytest.raises(RegistryError, match="no earlier production"):
+            await rollback(pool=pool, broker=broker, key="points")
+
+        promoted = await promote(pool=pool, broker=broker, key="points")
+        assert [(e.version, e.alias) for e in promoted] == [("v2", "production"),
+                                                           ("v1", "archived")]  # fmt: skip
+        async with pool.acquire() as conn:
+            assert await db.alias_version(conn=conn, key="points", alias="production") == "v2"
+            assert await db.alias_version(conn=conn, key="points", alias="staging") is None
+        with pytest.raises(RegistryError, match="nothing is staged"):
+            await promote(pool=pool, broker=broker, key="points")
+
+        rolled = await rollback(pool=pool, broker=broker, key="points")
+        assert [(e.version, e.alias) for e in rolled] == [("v1", "production"),
+                                                         ("v2", "archived")]  # fmt: skip
+        async with pool.acquire() as conn:
+            assert await db.alias_version(conn=conn, key="points", alias="production") == "v1"
+    finally:
+        await broker.stop()
+        await pool.close()
+
+    # What the predictor and gateway see: the events, in order, on the topic.
+    seen = await events_on_topic(kafka_bootstrap, 4)
+    assert [(e.version, e.alias) for e in seen] == [
+        ("v2", "production"),
+        ("v1", "archived"),
+        ("v1", "production"),
+        ("v2", "archived"),
+    ]
+    book = ModelBook(store=store)
+    served = []
+    for event in seen:
+        await asyncio.to_thread(book.apply, event)
+        current = book.for_stat(Stat.POINTS)
+        served.append(current.info.version if current else None)
+    assert served == ["v2", "v2", "v1", "v1"]
