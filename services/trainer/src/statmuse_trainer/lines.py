@@ -1,0 +1,86 @@
+"""Real sportsbook prop lines (data/nba/prop_lines): loaded, matched to players, de-vigged.
+
+The books' fair P(over) is the benchmark a model has to beat: p_raw = 100/(odds+100) for
+positive and -odds/(-odds+100) for negative American odds, normalised so over + under = 1.
+Names are the books' spelling; they match NBA names after removing accents, punctuation and
+suffixes (Jr., III), which is what the data's README promises for about 98% of rows.
+"""
+
+import csv
+import datetime as dt
+import gzip
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from statmuse_shared.pricing import devig
+
+MARKETS = {"points", "rebounds", "assists", "threes", "pra"}
+_SUFFIX = re.compile(r"\b(jr|sr|ii|iii|iv|v)\b", re.IGNORECASE)
+_NON_ALNUM = re.compile(r"[^a-z0-9 ]+")
+
+
+def match_key(name: str) -> str:
+    """'Luka Dončić' -> 'luka doncic'; 'Jaren Jackson Jr.' -> 'jaren jackson'."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    cleaned = _NON_ALNUM.sub("", ascii_name.replace("-", " ").replace(".", ""))
+    return " ".join(_SUFFIX.sub("", cleaned).split())
+
+
+@dataclass(frozen=True, slots=True)
+class PropLine:
+    game_date: dt.date
+    player_name: str
+    market: str
+    bookmaker: str
+    line: float
+    over_odds: int
+    under_odds: int
+
+    @property
+    def fair_over(self) -> float:
+        return devig(self.over_odds, self.under_odds)
+
+
+def _odds(text: str) -> int | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(value) or -100 < value < 100:
+        return None
+    return int(value)
+
+
+def read_lines(paths: Iterable[Path]) -> Iterator[PropLine]:
+    """Every usable line; rows with an unknown market or unusable odds are skipped."""
+    for path in paths:
+        with gzip.open(path, "rt", newline="") as f:
+            for r in csv.DictReader(f):
+                over, under = _odds(r["over_odds"]), _odds(r["under_odds"])
+                if r["market"] not in MARKETS or over is None or under is None:
+                    continue
+                try:
+                    line = float(r["line"])
+                except ValueError:
+                    continue
+                yield PropLine(dt.date.fromisoformat(r["game_date"][:10]), r["player_name"],
+                               r["market"], r["bookmaker"].lower(), line, over, under)  # fmt: skip
+
+
+def match_players(
+    lines: Iterable[PropLine], players: Mapping[str, int]
+) -> tuple[list[tuple[int, PropLine]], list[PropLine]]:
+    """(player_id, line) for names found in `players` (NBA name -> id), and the rest."""
+    by_key = {match_key(name): pid for name, pid in players.items()}
+    matched, unmatched = [], []
+    for line in lines:
+        pid = by_key.get(match_key(line.player_name))
+        if pid is None:
+            unmatched.append(line)
+        else:
+            matched.append((pid, line))
+    return matched, unmatched
