@@ -36,11 +36,19 @@ def test_fair_probability_of_a_real_line():
     assert first.fair_over == pytest.approx(p_over / (p_over + p_under))
 
 
-def test_about_98_percent_of_real_lines_match_a_player():
+def test_book_nicknames_match_the_nba_name():
+    assert match_key("Herb Jones") == match_key("Herbert Jones")
+    assert match_key("Moe Wagner") == match_key("Moritz Wagner")
+    assert match_key("Vincent Williams Jr") == match_key("Vince Williams Jr.")
+
+
+def test_more_than_99_percent_of_real_lines_match_a_player():
     lines = list(read_lines(LINES))
     assert len(lines) > 150_000
     matched, unmatched = match_players(lines, nba_players())
     share = len(matched) / len(lines)
-    assert share >= 0.97, f"only {share:.1%} matched; e.g. {unmatched[:5]}"
+    # The README promises about 98% for accents, punctuation and suffixes; the nickname table
+    # takes it to 99.8%. The rest are reversed or initialled names ("Wembanyama Victor").
+    assert share >= 0.995, f"only {share:.1%} matched; e.g. {unmatched[:5]}"
     assert {line.market for _, line in matched} == {"points", "rebounds", "assists", "threes",
                                                     "pra"}  # fmt: skip
