@@ -1,0 +1,86 @@
+"""Evaluation against baselines and the books, on real 2023-24 games and real lines."""
+
+import csv
+import datetime as dt
+import gzip
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from statmuse_shared.features import League, PlayerGame, TeamGame, possessions, walk
+from statmuse_trainer.dataset import Row, Split, frame
+from statmuse_trainer.evaluation import (
+    baseline_table,
+    books_scores,
+    bootstrap,
+    brier,
+    log_loss,
+    priced_lines,
+)
+from statmuse_trainer.lines import match_players, read_lines
+
+DATA = Path(__file__).resolve().parents[4] / "data" / "nba"
+
+
+def test_scores_hand_computed():
+    pairs = np.array([[0.8, 1.0], [0.3, 0.0], [0.5, 1.0]])
+    assert brier(pairs) == pytest.approx((0.04 + 0.09 + 0.25) / 3)
+    assert log_loss(pairs) == pytest.approx(-(np.log(0.8) + np.log(0.7) + np.log(0.5)) / 3)
+    est = bootstrap(np.array([1.0, 2.0, 3.0, 4.0]), lambda v: float(np.mean(v)), rounds=500)
+    assert est.value == 2.5
+    assert 1.0 <= est.low < 2.5 < est.high <= 4.0
+
+
+def real_test_frame(players: set[str]):
+    league, games = League(), defaultdict(list)
+    with gzip.open(DATA / "team_game_logs" / "2023-24.csv.gz", "rt", newline="") as f:
+        teams = list(csv.DictReader(f))
+    pts = {(r["GAME_ID"], r["TEAM_ABBREVIATION"]): int(r["PTS"]) for r in teams}
+    for r in teams:
+        league.add(TeamGame(dt.date.fromisoformat(r["GAME_DATE"]), "2023-24",
+                            r["TEAM_ABBREVIATION"], pts[(r["GAME_ID"], r["MATCHUP"].split()[2])],
+                            possessions(fga=int(r["FGA"]), oreb=int(r["OREB"]),
+                                        tov=int(r["TOV"]), fta=int(r["FTA"])),
+                            float(r["MIN"])))  # fmt: skip
+    names = {}
+    with gzip.open(DATA / "player_game_logs" / "2023-24.csv.gz", "rt", newline="") as f:
+        for r in csv.DictReader(f):
+            if r["PLAYER_NAME"] not in players:
+                continue
+            team, sep, opp = r["MATCHUP"].split(" ")
+            names[r["PLAYER_NAME"]] = int(r["PLAYER_ID"])
+            games[int(r["PLAYER_ID"])].append(PlayerGame(
+                dt.date.fromisoformat(r["GAME_DATE"]), "2023-24", r["SEASON_TYPE"], team, opp,
+                sep == "vs.", float(r["MIN"]), int(r["PTS"]), int(r["REB"]), int(r["AST"]),
+                int(r["FG3M"]) if r["FG3M"] else None))  # fmt: skip
+    rows = []
+    for pid, history in games.items():
+        history.sort(key=lambda g: g.game_date)
+        for g, feats in walk(history, league=league)[0]:
+            rows.append(Row(pid, g.season, g.game_date, g.game_date, feats,
+                            {"points": g.points, "rebounds": g.rebounds, "assists": g.assists,
+                             "threes": g.threes, "minutes": g.minutes}))  # fmt: skip
+    split = Split(("2021-22",), ("2022-23",), ("2023-24",))
+    return frame(rows, split), names
+
+
+def test_books_beat_a_coin_and_baselines_are_scored_on_real_games():
+    players = {"LeBron James", "Nikola Jokić", "Jalen Brunson", "Stephen Curry", "Luka Dončić",
+               "Jayson Tatum", "Anthony Edwards", "Devin Booker", "Domantas Sabonis",
+               "Tyrese Haliburton", "De'Aaron Fox", "Anthony Davis"}  # fmt: skip
+    test, names = real_test_frame(players)
+    lines, _ = match_players(read_lines(sorted((DATA / "prop_lines").glob("*.csv.gz"))), names)
+    priced = priced_lines(test, lines, "points")
+    assert len(priced) > 500
+    scores = books_scores(priced, rounds=300)
+    # The books know something: their de-vigged P(over) beats always saying 50% (0.25).
+    assert scores["brier"].high < 0.25
+    assert scores["log_loss"].value < np.log(2)
+
+    table = baseline_table(test, "points", rounds=200)
+    assert list(table["predictor"]) == ["season_average", "last_10", "ewma"]
+    for est in table["mae"]:
+        assert 3.0 < est.value < 9.0, "points MAE of a sensible baseline for stars"
+        assert est.low <= est.value <= est.high
