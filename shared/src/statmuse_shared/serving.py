@@ -63,6 +63,7 @@ class Prediction:
     push_probability: float
     pricing: Pricing
     distribution: DistributionSummary
+    dist: CountDistribution  # the model's output itself, for charts and more lines
     contributions: tuple[Contribution, ...]
     model_version: str
     fallback: str | None
@@ -88,6 +89,7 @@ def predict(
         push_probability=odds.push_probability,
         pricing=price(odds, odds_over=odds_over, odds_under=odds_under),
         distribution=summarise(dist),
+        dist=dist,
         contributions=output.contributions,
         model_version=served.info.version,
         fallback=output.fallback,
@@ -106,8 +108,8 @@ def nearby_lines(mean: float) -> list[float]:
     return [max(0.5, centre - 1), max(0.5, centre), centre + 1]
 
 
-def line_table(served: Served, features: dict[str, float | None]) -> list[LineProbability]:
-    dist = served.model.predict(features).distribution
+def line_table(dist: CountDistribution) -> list[LineProbability]:
+    """P(over/under/push) at the half-point lines around the mean."""
     out = []
     for line in dict.fromkeys(nearby_lines(dist.mean)):
         odds = line_probabilities(dist, line)
@@ -122,9 +124,8 @@ def line_table(served: Served, features: dict[str, float | None]) -> list[LinePr
     return out
 
 
-def chart(served: Served, features: dict[str, float | None]) -> list[tuple[int, float]]:
+def chart(dist: CountDistribution) -> list[tuple[int, float]]:
     """(value, probability) pairs covering the bulk of the distribution, for the dashboard."""
-    dist = served.model.predict(features).distribution
     lo = max(0, math.floor(dist.mean - 4 * dist.sd))
     hi = math.ceil(dist.mean + 4 * dist.sd)
     return list(zip(range(lo, hi + 1), pmf(dist, lo, hi), strict=True))

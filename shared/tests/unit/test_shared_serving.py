@@ -161,7 +161,9 @@ def test_line_table_deduplicates_and_sums_to_one(
     book.apply(publish("v1", family="poisson"))
     served = book.for_stat(Stat.POINTS)
     assert served is not None
-    table = line_table(served, {"points_sma_10": 0.4, "points_n_10": 10.0})
+    table = line_table(
+        served.model.predict({"points_sma_10": 0.4, "points_n_10": 10.0}).distribution
+    )
     assert [row.line for row in table] == [0.5, 1.5]
     assert table[0].under_probability == pytest.approx(math.exp(-0.4), abs=1e-12)
     for row in table:
@@ -174,7 +176,7 @@ def test_chart_covers_the_bulk(store: Any, publish: Callable[..., ModelPublished
     book.apply(publish("v1", residual_sd=6.0))
     served = book.for_stat(Stat.POINTS)
     assert served is not None
-    points = chart(served, FEATURES)
+    points = chart(predict(served, FEATURES, line=25.5).dist)
     assert points[0][0] == 1  # floor(25.4 - 4 * 6)
     assert points[-1][0] == 50  # ceil(25.4 + 4 * 6)
     assert sum(p for _, p in points) == pytest.approx(1.0, abs=1e-4)

@@ -1,18 +1,8 @@
-"""Pure gateway logic: player-name matching."""
+"""Pure gateway logic: player-name suggestions."""
 
 import difflib
-import re
-import unicodedata
 
-_SUFFIX = re.compile(r"\b(jr|sr|ii|iii|iv|v)\b\.?", re.IGNORECASE)
-_NON_ALNUM = re.compile(r"[^a-z0-9 ]+")
-
-
-def normalize_name(name: str) -> str:
-    """'Luka Dončić' -> 'luka doncic'; 'Jaren Jackson Jr.' -> 'jaren jackson'."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    lowered = _NON_ALNUM.sub("", ascii_name.lower().replace("-", " ").replace(".", ""))
-    return " ".join(_SUFFIX.sub("", lowered).split())
+from statmuse_shared.names import normalize_name
 
 
 def suggest(query: str, names: list[str], *, n: int = 5) -> list[str]:

@@ -1,6 +1,7 @@
 import pytest
 
-from statmuse_gateway.service import normalize_name, suggest
+from statmuse_gateway.service import suggest
+from statmuse_shared.names import normalize_name
 
 # Real 2023-24 names (player_game_logs/2023-24.csv.gz).
 NAMES = [
@@ -71,3 +72,8 @@ def test_suggest_limits_and_finds_nothing_for_nonsense() -> None:
     assert len(suggest("james", NAMES, n=2)) == 2
     assert suggest("zzzz qqqq", NAMES) == []
     assert suggest("", NAMES) == []
+
+
+def test_nicknames_find_the_player():
+    assert suggest("Herb Jones", ["Herbert Jones", "Tyus Jones"])[0] == "Herbert Jones"
+    assert normalize_name("Moe Wagner") == normalize_name("Moritz Wagner")

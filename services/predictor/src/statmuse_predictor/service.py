@@ -28,7 +28,7 @@ def prediction_for(
         as_of=as_of,
         predicted_value=output.distribution.mean,
         distribution=summarise(output.distribution),
-        lines=line_table(served, features),
+        lines=line_table(output.distribution),
         model_name=served.info.name,
         model_version=served.info.version,
     )

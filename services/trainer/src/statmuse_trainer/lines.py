@@ -10,36 +10,19 @@ import csv
 import datetime as dt
 import gzip
 import math
-import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from statmuse_shared.names import normalize_name
 from statmuse_shared.pricing import devig
 
 MARKETS = {"points", "rebounds", "assists", "threes", "pra"}
-_SUFFIX = re.compile(r"\b(jr|sr|ii|iii|iv|v)\b", re.IGNORECASE)
-_NON_ALNUM = re.compile(r"[^a-z0-9 ]+")
-
-
-# The books' nicknames for players whose NBA name differs (after match_key), seen in the data.
-NICKNAMES = {
-    "herb jones": "herbert jones",
-    "nicolas claxton": "nic claxton",
-    "moe wagner": "moritz wagner",
-    "mohamed bamba": "mo bamba",
-    "vincent williams": "vince williams",
-    "cameron thomas": "cam thomas",
-}
 
 
 def match_key(name: str) -> str:
-    """'Luka Dončić' -> 'luka doncic'; 'Jaren Jackson Jr.' -> 'jaren jackson'."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    cleaned = _NON_ALNUM.sub("", ascii_name.replace("-", " ").replace(".", ""))
-    key = " ".join(_SUFFIX.sub("", cleaned).split())
-    return NICKNAMES.get(key, key)
+    """The key a book's name and an NBA name share (statmuse_shared.names)."""
+    return normalize_name(name)
 
 
 @dataclass(frozen=True, slots=True)

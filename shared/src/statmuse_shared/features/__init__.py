@@ -12,9 +12,10 @@ from statmuse_shared.features.player import (
     feature_names,
     walk,
 )
-from statmuse_shared.features.teams import League, TeamGame, TeamRating, possessions
+from statmuse_shared.features.teams import League, TeamGame, TeamRating, possessions, possessions_of
 
 __all__ = [
     "FEATURE_SET_VERSION", "STATS", "Features", "GameContext", "League", "PlayerGame",
-    "PlayerState", "TeamGame", "TeamRating", "context_of", "feature_names", "possessions", "walk",
+    "PlayerState", "TeamGame", "TeamRating", "context_of", "feature_names", "possessions",
+    "possessions_of", "walk",
 ]  # fmt: skip

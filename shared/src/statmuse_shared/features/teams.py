@@ -8,6 +8,7 @@ date, strictly before the day asked about: a rating "as of D" never sees a game 
 import bisect
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Protocol
 
 MIN_TEAM_GAMES = 5  # fewer games than this and a rating is too noisy to report
 
@@ -124,3 +125,21 @@ class League:
 
 def possessions(*, fga: int, oreb: int, tov: int, fta: int) -> float:
     return fga - oreb + tov + 0.44 * fta
+
+
+class TeamBox(Protocol):
+    @property
+    def fga(self) -> int | None: ...
+    @property
+    def oreb(self) -> int | None: ...
+    @property
+    def tov(self) -> int | None: ...
+    @property
+    def fta(self) -> int | None: ...
+
+
+def possessions_of(box: TeamBox) -> float | None:
+    """A team box's possessions, or None when it lacks a column the estimate needs."""
+    if box.fga is None or box.oreb is None or box.tov is None or box.fta is None:
+        return None
+    return possessions(fga=box.fga, oreb=box.oreb, tov=box.tov, fta=box.fta)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from statmuse_features.service import pack
-from statmuse_shared.features import PlayerGame, TeamGame, possessions
+from statmuse_shared.features import PlayerGame, TeamGame, possessions_of
 from statmuse_shared.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
 
 
@@ -57,8 +57,7 @@ async def upsert_team_games(
            RETURNING team, season, game_key""",
         *zip(*[(g.game_key, g.team, g.game_date, g.season, g.points, g.opponent_points, g.fga,
                 g.oreb, g.tov, g.fta, g.minutes,
-                None if None in (g.fga, g.oreb, g.tov, g.fta) else possessions(
-                    fga=g.fga or 0, oreb=g.oreb or 0, tov=g.tov or 0, fta=g.fta or 0),
+                possessions_of(g),
                 g.event_id) for g in games], strict=True),
     )  # fmt: skip
     if rows:

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from statmuse_gateway.service import normalize_name
-from statmuse_shared.features import PlayerGame, TeamGame, possessions
+from statmuse_shared.features import PlayerGame, TeamGame, possessions_of
 from statmuse_shared.features.context import Shooting
 from statmuse_shared.messages import (
     FeaturesComputed,
@@ -15,6 +14,7 @@ from statmuse_shared.messages import (
     PlayerGameIngested,
     TeamGameIngested,
 )
+from statmuse_shared.names import normalize_name
 
 
 async def upsert_vectors(*, conn: asyncpg.Connection, vectors: Sequence[FeaturesComputed]) -> None:
@@ -136,8 +136,7 @@ async def upsert_team_games(
            WHERE gateway.team_games.event_id IS DISTINCT FROM EXCLUDED.event_id
            RETURNING game_date, season, team, points_allowed, possessions, minutes""",
         *zip(*[(g.game_key, g.team, g.game_date, g.season, g.points, g.opponent_points,
-                None if None in (g.fga, g.oreb, g.tov, g.fta) else possessions(
-                    fga=g.fga or 0, oreb=g.oreb or 0, tov=g.tov or 0, fta=g.fta or 0),
+                possessions_of(g),
                 g.minutes, g.event_id) for g in games], strict=True),
     )  # fmt: skip
     return [TeamGame(r["game_date"], r["season"], r["team"], r["points_allowed"],

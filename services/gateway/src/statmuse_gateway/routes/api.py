@@ -19,9 +19,10 @@ from statmuse_gateway.schemas import (
     PredictRequest,
     PredictResponse,
 )
-from statmuse_gateway.service import normalize_name, suggest
+from statmuse_gateway.service import suggest
 from statmuse_shared.features.context import player_context
 from statmuse_shared.messages import ModelPublished
+from statmuse_shared.names import normalize_name
 from statmuse_shared.pricing import DEFAULT_AMERICAN_ODDS
 from statmuse_shared.serving import ModelBook, chart, predict
 from statmuse_shared.stats import Stat
@@ -96,9 +97,7 @@ async def predict_prop(body: PredictRequest, st: State) -> PredictResponse | JSO
             FeatureContribution(feature=c.feature, value=c.value, contribution=c.contribution)
             for c in p.contributions
         ],
-        distribution=[
-            DistributionPoint(value=v, probability=pr) for v, pr in chart(served, features)
-        ],
+        distribution=[DistributionPoint(value=v, probability=pr) for v, pr in chart(p.dist)],
         disclaimer=DISCLAIMER,
     )
 
