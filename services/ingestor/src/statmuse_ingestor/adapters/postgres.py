@@ -179,20 +179,28 @@ async def prior_history(
 
 
 async def fetch_unpublished(*, conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    """The oldest unpublished box scores, players and teams interleaved by game date (a day's
-    team boxes right after its player rows), so consumers see the league in date order."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT * FROM (
-               SELECT 'player_game_stats' AS tbl, game_date, game_key AS k1,
-                      player_id::text AS k2, payload::text AS payload
-               FROM ingest.player_game_stats WHERE published_at IS NULL
-               UNION ALL
-               SELECT 'team_game_stats', game_date, game_key, team, payload::text
-               FROM ingest.team_game_stats WHERE published_at IS NULL) u
-           ORDER BY game_date, tbl, k1, k2 LIMIT $1""",
+    """The oldest unpublished box scores, players and teams interleaved by game date, so
+    consumers see the league in date order. Each table is read along its partial index (a
+    sort over their union would redo the whole backlog for every chunk)."""
+    players: list[asyncpg.Record] = await conn.fetch(
+        """SELECT 'player_game_stats' AS tbl, game_date, game_key AS k1,
+                  player_id::text AS k2, payload::text AS payload
+           FROM ingest.player_game_stats WHERE published_at IS NULL
+           ORDER BY game_date, game_key, player_id LIMIT $1""",
         limit,
     )
-    return rows
+    # Team boxes up to the last day of this chunk of players (all of them when the players
+    # are done); at most `limit` of them, so a chunk stays bounded.
+    cutoff = players[-1]["game_date"] if len(players) == limit else None
+    teams: list[asyncpg.Record] = await conn.fetch(
+        """SELECT 'team_game_stats' AS tbl, game_date, game_key AS k1, team AS k2,
+                  payload::text AS payload
+           FROM ingest.team_game_stats WHERE published_at IS NULL
+             AND ($2::date IS NULL OR game_date <= $2::date)
+           ORDER BY game_date, game_key, team LIMIT $1""",
+        limit, cutoff,
+    )  # fmt: skip
+    return sorted([*players, *teams], key=lambda r: (r["game_date"], r["tbl"]))
 
 
 async def mark_published(
