@@ -117,6 +117,12 @@ def demo(
     run_dir: RunDir = None,
     season: Annotated[str, typer.Option(help="Bundled season to load")] = "2023-24",
     data_dir: Annotated[Path, typer.Option(help="Bundled data")] = Path("data/nba"),
+    models_dir: Annotated[
+        Path, typer.Option(help="Shipped model bundles (see models/README.md)")
+    ] = Path("models"),
+    baseline: Annotated[
+        bool, typer.Option(help="Serve the naive last-10 baseline instead of the shipped models")
+    ] = False,
 ) -> None:
     """Start the stack if needed, run a real season through it, and show a prediction."""
     from statmuse_ops import demo as demo_mod
@@ -134,7 +140,13 @@ def demo(
             raise typer.Exit(1) from exc
     _print_stack(stack)
     try:
-        result = demo_mod.run(stack, data_dir=data_dir.resolve(), season=season, say=_say)
+        result = demo_mod.run(
+            stack,
+            data_dir=data_dir.resolve(),
+            season=season,
+            say=_say,
+            models_dir=None if baseline else models_dir.resolve(),
+        )
     except (demo_mod.DemoError, InfraError) as exc:
         err.print(f"[red]demo failed:[/] {exc}")
         raise typer.Exit(1) from exc
@@ -164,14 +176,35 @@ def demo(
     print(f"\nAPI docs: {result['gateway']}/docs    stop everything: statmuse down")
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+_PASS = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+def _passthrough(exe_name: str, args: list[str], run_dir: Path | None) -> None:
+    stack = stack_mod.Stack.load(_run_dir(run_dir))
+    env = stack_mod.stack_env(stack) if stack else dict(os.environ)
+    exe = Path(sys.executable).with_name(exe_name)
+    raise typer.Exit(subprocess.run([str(exe), *args], env=env, check=False).returncode)
+
+
+@app.command(context_settings=_PASS)
 def ingest(ctx: typer.Context, run_dir: RunDir = None) -> None:
     """Run `statmuse-ingestor …` against the running stack (e.g. `statmuse ingest backfill
     --seasons 2017-18..2023-24`)."""
-    stack = stack_mod.Stack.load(_run_dir(run_dir))
-    env = stack_mod.stack_env(stack) if stack else dict(os.environ)
-    exe = Path(sys.executable).with_name("statmuse-ingestor")
-    raise typer.Exit(subprocess.run([str(exe), *ctx.args], env=env, check=False).returncode)
+    _passthrough("statmuse-ingestor", ctx.args, run_dir)
+
+
+@app.command(context_settings=_PASS)
+def train(ctx: typer.Context, run_dir: RunDir = None) -> None:
+    """Run `statmuse-trainer train …` against the running stack: every stat's model, the
+    report in reports/training/<date>/, and the models registered (`--help` for options)."""
+    _passthrough("statmuse-trainer", ["train", *ctx.args], run_dir)
+
+
+@app.command(context_settings=_PASS)
+def evaluate(ctx: typer.Context, run_dir: RunDir = None) -> None:
+    """Run `statmuse-trainer evaluate …`: the models on a held-out season against the
+    baselines and the books (e.g. `statmuse evaluate --season 2023-24`)."""
+    _passthrough("statmuse-trainer", ["evaluate", *ctx.args], run_dir)
 
 
 def main() -> None:

@@ -99,9 +99,34 @@ async def request_training(bootstrap: str, stats: list[Stat]) -> None:
         await broker.stop()
 
 
+def import_models(stack: Stack, models_dir: Path) -> list[str]:
+    """Register the shipped model bundles as production (the trainer's `import-model`)."""
+    bundles = sorted(models_dir.glob("*.npz"))
+    if not bundles:
+        raise DemoError(f"no model bundles in {models_dir}")
+    exe = Path(sys.executable).with_name("statmuse-trainer")
+    result = subprocess.run(
+        [str(exe), "import-model", *map(str, bundles), "--promote"],
+        env=stack_env(stack),
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise DemoError(f"model import failed ({result.returncode}): {result.stderr.strip()}")
+    return [line.split(":")[0] for line in result.stdout.splitlines() if line.strip()]
+
+
 def run(
-    stack: Stack, *, data_dir: Path, season: str, say: Say, deadline_s: float = 300
+    stack: Stack,
+    *,
+    data_dir: Path,
+    season: str,
+    say: Say,
+    models_dir: Path | None = None,
+    deadline_s: float = 300,
 ) -> dict[str, Any]:
+    """`models_dir`: shipped bundles to serve; None asks the trainer for baselines instead."""
     urls = {s.name: s.url for s in stack.started if s.url.startswith("http")}
     missing = {"features", "trainer", "predictor", "gateway"} - urls.keys()
     if missing:
@@ -141,8 +166,12 @@ def run(
         )
 
     stats = list(Stat)
-    asyncio.run(request_training(env["KAFKA_BOOTSTRAP_SERVERS"], stats))
-    say(f"asked the trainer for baseline models: {', '.join(s.value for s in stats)}")
+    if models_dir is not None:
+        versions = import_models(stack, models_dir)
+        say(f"registered the shipped models: {', '.join(versions)}")
+    else:
+        asyncio.run(request_training(env["KAFKA_BOOTSTRAP_SERVERS"], stats))
+        say(f"asked the trainer for baseline models: {', '.join(s.value for s in stats)}")
 
     def served() -> bool:
         r = httpx.get(f"{urls['gateway']}/api/models", timeout=5)

@@ -182,3 +182,65 @@ def quantiles(dist: CountDistribution) -> dict[str, float]:
 def pmf(dist: CountDistribution, lo: int, hi: int) -> list[float]:
     """P(X = k) for k in [lo, hi] (for charts)."""
     return [dist.cdf(k) - dist.cdf(k - 1) for k in range(lo, hi + 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Tabulated:
+    """A count distribution given by its CDF at 0, 1, ..., n-1 (P(X <= n-1) taken as 1).
+
+    What a calibrated model serves: the model's distribution passed through a monotone
+    recalibration map, so every line's over/under/push still comes from one CDF."""
+
+    table: tuple[float, ...]
+    family: str = "tabulated"
+
+    def __post_init__(self) -> None:
+        t = self.table
+        if not t or any(b < a - 1e-12 for a, b in zip(t, t[1:], strict=False)):
+            raise ValueError("a CDF table must be non-empty and non-decreasing")
+        if t[0] < 0 or t[-1] > 1 + 1e-12:
+            raise ValueError("CDF values must lie in [0, 1]")
+
+    @classmethod
+    def trusted(cls, table: tuple[float, ...]) -> "Tabulated":
+        """Without the O(n) checks, for tables built monotone by construction (the model's
+        hot path); anything else goes through the constructor."""
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "table", table)
+        object.__setattr__(obj, "family", "tabulated")
+        return obj
+
+    @property
+    def mean(self) -> float:
+        # E[X] = sum over k >= 0 of P(X > k)
+        return math.fsum(1.0 - c for c in self.table[:-1])
+
+    @property
+    def sd(self) -> float:
+        mean = self.mean
+        second = math.fsum((2 * k + 1) * (1.0 - c) for k, c in enumerate(self.table[:-1]))
+        return math.sqrt(max(second - mean * mean, 1e-12))
+
+    def cdf(self, k: int) -> float:
+        if k < 0:
+            return 0.0
+        if k >= len(self.table) - 1:
+            return 1.0
+        return self.table[k]
+
+
+def negative_binomial_table(mu: float, r: float, *, tail: float = 1e-9) -> list[float]:
+    """NB(mu, r) CDF at 0, 1, ... until the remaining mass is below `tail` (last entry 1)."""
+    p = r / (r + mu)
+    term = math.exp(r * math.log(p))
+    total = term
+    out = [total]
+    i = 0
+    limit = int(mu + 50 * math.sqrt(mu + mu * mu / r) + 50)
+    while total < 1.0 - tail and i < limit:
+        term *= (i + r) / (i + 1) * (1 - p)
+        total += term
+        out.append(min(total, 1.0))
+        i += 1
+    out.append(1.0)
+    return out

@@ -14,7 +14,7 @@ SERVICE = "predictor"
 
 
 def create_app(settings: PredictorSettings) -> Starlette:
-    book = ModelBook(store=open_store(settings.artifact_store_url))
+    book = ModelBook(store=open_store(settings.artifact_store_url), ab_share=settings.ab_share)
     return consumer_app(
         service=SERVICE,
         settings=settings,

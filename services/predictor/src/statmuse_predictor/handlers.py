@@ -8,7 +8,7 @@ from faststream.kafka import KafkaBroker
 
 from statmuse_predictor import metrics
 from statmuse_predictor.adapters import postgres as db
-from statmuse_predictor.service import predictions_for
+from statmuse_predictor.service import Routed, predictions_for, routing_date
 from statmuse_predictor.settings import PredictorSettings
 from statmuse_shared import topics
 from statmuse_shared.broker import Record, publish_many, subscribe
@@ -16,16 +16,19 @@ from statmuse_shared.messages import FeaturesComputed, ModelPublished, Predictio
 from statmuse_shared.serving import ModelBook
 
 
-async def publish_predictions(broker: KafkaBroker, pool: Any, made: list[PredictionMade]) -> None:
-    if not made:
+async def publish_predictions(broker: KafkaBroker, pool: Any, routed: list[Routed]) -> None:
+    if not routed:
         return
+    made: list[PredictionMade] = [r.prediction for r in routed]
     async with pool.acquire() as conn:
         await db.store_predictions(conn=conn, made=made)
     await publish_many(
         broker, [(topics.PREDICTIONS, topics.player_key(p.player_id), p) for p in made]
     )
-    for p in made:
+    for r in routed:
+        p = r.prediction
         metrics.PREDICTIONS.labels(p.stat.value).inc()
+        metrics.PREDICTIONS_BY_VERSION.labels(p.stat.value, p.model_version, r.arm).inc()
 
 
 def register(broker: KafkaBroker, state: dict[str, Any], *, settings: PredictorSettings) -> None:
@@ -36,18 +39,21 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: PredictorS
             if not await asyncio.to_thread(book.apply, event):  # reads the artifact file
                 continue
             metrics.MODELS_LOADED.set(len(book.production))
-            # A new production model re-predicts every player's next game for its stat.
+            metrics.CHALLENGERS_LOADED.set(len(book.staging))
+            # A new production model (or A/B challenger) re-predicts every player's next game
+            # for its stat, routed by the same (player, date) as the first prediction.
             async with state["pool"].acquire() as conn:
                 latest = await db.latest_all(conn=conn)
             made = [
                 p
-                for pid, name, as_of, features in latest
+                for row in latest
                 for p in predictions_for(
                     book,
-                    player_id=pid,
-                    player_name=name,
-                    as_of=as_of,
-                    features=features,
+                    player_id=row.player_id,
+                    player_name=row.player_name,
+                    as_of=row.as_of,
+                    game_date=row.game_date,
+                    features=row.features,
                     stats=(event.stat,),
                 )
             ]
@@ -66,6 +72,7 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: PredictorS
                 player_id=v.player_id,
                 player_name=v.player_name,
                 as_of=v.as_of,
+                game_date=routing_date(v),
                 features=v.features,
             )
         ]

@@ -1,12 +1,31 @@
-"""Pure predictor logic: one vector and the served models -> PredictionMade events."""
+"""Pure predictor logic: one vector and the served models -> PredictionMade events.
+
+Which model predicts is `ModelBook.route`: production, or under A/B routing
+(`PREDICTOR_AB_SHARE`) the staged challenger for a fixed share of (player, game date) pairs.
+The date is the next game's when the vector knows it, else `as_of`.
+"""
 
 import datetime as dt
+from dataclasses import dataclass
 
 from statmuse_shared import ids
-from statmuse_shared.messages import PredictionMade
+from statmuse_shared.messages import FeaturesComputed, PredictionMade
 from statmuse_shared.models import ModelInputError
-from statmuse_shared.serving import ModelBook, Served, line_table, summarise
+from statmuse_shared.serving import Arm, ModelBook, Served, line_table, summarise
 from statmuse_shared.stats import Stat
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A prediction and the A/B arm whose model made it (the event names only the version)."""
+
+    prediction: PredictionMade
+    arm: Arm
+
+
+def routing_date(vector: FeaturesComputed) -> dt.date | None:
+    """The next game's date when the vector carries its game, else None (route by as_of)."""
+    return vector.game.game_date if vector.game is not None else None
 
 
 def prediction_for(
@@ -17,7 +36,7 @@ def prediction_for(
     as_of: dt.date,
     features: dict[str, float | None],
 ) -> PredictionMade:
-    output = served.model.predict(features)
+    output = served.model.predict(features, player_id)
     return PredictionMade(
         event_id=ids.event_id(
             "prediction", player_id, served.info.stat.value, as_of, served.info.version
@@ -41,23 +60,23 @@ def predictions_for(
     player_name: str,
     as_of: dt.date,
     features: dict[str, float | None],
+    game_date: dt.date | None = None,
     stats: tuple[Stat, ...] = tuple(Stat),
-) -> list[PredictionMade]:
+) -> list[Routed]:
     out = []
     for stat in stats:
-        served = book.for_stat(stat, player_id)
+        served = book.route(stat, player_id, game_date or as_of)
         if served is None:
             continue
         try:
-            out.append(
-                prediction_for(
-                    served,
-                    player_id=player_id,
-                    player_name=player_name,
-                    as_of=as_of,
-                    features=features,
-                )
+            made = prediction_for(
+                served,
+                player_id=player_id,
+                player_name=player_name,
+                as_of=as_of,
+                features=features,
             )
         except (ModelInputError, ValueError):
             continue  # e.g. no usable history for this stat; nothing honest to say
+        out.append(Routed(made, served.arm))
     return out

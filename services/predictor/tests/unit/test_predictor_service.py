@@ -1,6 +1,6 @@
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pytest
 
@@ -25,7 +25,7 @@ FEATURES: dict[str, float | None] = {
 
 
 def run(book: ModelBook, stats: tuple[Stat, ...] = tuple(Stat)) -> list[PredictionMade]:
-    return predictions_for(
+    routed = predictions_for(
         book,
         player_id=2544,
         player_name="LeBron James",
@@ -33,6 +33,8 @@ def run(book: ModelBook, stats: tuple[Stat, ...] = tuple(Stat)) -> list[Predicti
         features=FEATURES,
         stats=stats,
     )
+    assert {r.arm for r in routed} <= {"production"}  # A/B is off in these books
+    return [r.prediction for r in routed]
 
 
 def test_only_stats_with_a_model_are_predicted(book: ModelBook, serve: Serve) -> None:
@@ -92,7 +94,7 @@ def test_event_ids_are_deterministic(book: ModelBook, serve: Serve) -> None:
         player_name="LeBron James",
         as_of=AS_OF + dt.timedelta(days=1),
         features=FEATURES,
-    )[0]
+    )[0].prediction
     assert other_day.event_id != first.event_id
 
 
@@ -103,14 +105,18 @@ def test_a_model_that_cannot_use_the_vector_is_skipped(book: ModelBook, serve: S
         stat = Stat.REBOUNDS
         model_type = "fake"
 
-        def predict(self, features: dict[str, float | None]) -> ModelOutput:
+        def predict(
+            self, features: Mapping[str, float | None], player_id: int | None = None
+        ) -> ModelOutput:
             raise ModelInputError("too little history")
 
     class Works:
         stat = Stat.ASSISTS
         model_type = "fake"
 
-        def predict(self, features: dict[str, float | None]) -> ModelOutput:
+        def predict(
+            self, features: Mapping[str, float | None], player_id: int | None = None
+        ) -> ModelOutput:
             return ModelOutput(DiscretizedNormal(7.2, 2.0), ())
 
     info = book.production["points"].info

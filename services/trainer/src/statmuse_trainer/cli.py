@@ -1,14 +1,17 @@
-"""statmuse-trainer: serve, migrate, dataset, promote, rollback."""
+"""statmuse-trainer: serve, migrate, dataset, train, evaluate, promote, rollback."""
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from statmuse_shared.runtime import service_cli
 from statmuse_trainer.dataset import Split, check, frame, save
 from statmuse_trainer.settings import TrainerSettings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _settings() -> TrainerSettings:
@@ -71,6 +74,199 @@ async def _dataset(
     version, paths = save(df, out)
     counts = {str(k): int(v) for k, v in df["split"].value_counts().items()}
     return version, paths, counts
+
+
+def _load_dataset(directory: Path) -> tuple[str, "pd.DataFrame"]:
+    import pandas as pd
+
+    files = sorted(directory.glob("*.parquet"))
+    if not files:
+        raise typer.BadParameter(f"no parquet files in {directory}", param_hint="--dataset")
+    return directory.name, pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def _latest(parent: Path, pattern: str) -> Path | None:
+    found = sorted(parent.glob(pattern), key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+@app.command()
+def train(
+    dataset: Annotated[
+        Path | None, typer.Option(help="A dataset version directory; default: build one now")
+    ] = None,
+    stats: Annotated[str, typer.Option(help="Comma-separated stats")] = "points,rebounds,"
+    "assists,threes,pra",
+    out: Annotated[Path, typer.Option(help="Reports go to OUT/<date>/")] = Path("reports/training"),
+    register: Annotated[
+        bool, typer.Option(help="Register the models and announce them on the models topic")
+    ] = True,
+    promote: Annotated[bool, typer.Option(help="Register as production, not staging")] = False,
+    jobs: Annotated[int, typer.Option(min=1, help="Worker processes and threads")] = 2,
+) -> None:
+    """Train every stat's model (candidates, search, ensembles, per-player heads,
+    calibration), write the report, and register the models."""
+    import datetime as dt
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from statmuse_trainer import reports
+    from statmuse_trainer.fitting import fit_stat
+    from statmuse_trainer.modeling import STATS
+
+    console = Console(stderr=True)
+    wanted = [s.strip() for s in stats.split(",") if s.strip()]
+    unknown = set(wanted) - set(STATS)
+    if unknown:
+        raise typer.BadParameter(f"unknown stats {sorted(unknown)}", param_hint="--stats")
+    settings = _settings() if (register or dataset is None) else None
+    if dataset is None:
+        assert settings is not None
+        version, paths, _ = asyncio.run(_dataset(settings, _default_split(), Path("var/datasets")))
+        dataset = next(iter(paths.values())).parent
+    version, df = _load_dataset(dataset)
+    console.print(f"dataset {version}: {len(df)} rows")
+    started = time.perf_counter()
+    fitted = []
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} stats"), TimeElapsedColumn(),
+                  TextColumn("{task.fields[step]}"), console=console) as bar:  # fmt: skip
+        task = bar.add_task("training", total=len(wanted), step="")
+
+        def tick(message: str) -> None:
+            bar.update(task, step=message[:70])
+            if not console.is_terminal:  # no live bar in a log file: one line per step
+                console.print(message)
+
+        for stat in wanted:
+            bar.update(task, description=f"training {stat}")
+            fitted.append(fit_stat(df, stat, jobs=jobs, tick=tick))
+            bar.advance(task)
+    folder = out / dt.date.today().isoformat()
+    reports.write(folder, fitted, dataset_version=version)
+    console.print(f"trained {len(fitted)} stats in {time.perf_counter() - started:.0f}s; "
+                  f"report: {folder}")  # fmt: skip
+    for f in fitted:
+        v = f.validation
+        typer.echo(f"{f.stat:9} {f.chosen:14} heads {f.heads_kept:3}/{f.heads_tried:<3} "
+                   f"MAE {v['mae']:.3f}  Brier {v['brier']:.4f}  ECE {v['ece_uncalibrated']:.4f}"
+                   f" -> {v['ece']:.4f}")  # fmt: skip
+    if register:
+        assert settings is not None
+        for e in asyncio.run(_register(settings, fitted, version, promote)):
+            typer.echo(f"{e.version}: {e.alias}")
+
+
+def _default_split() -> Split:
+    return Split(tuple(_seasons("2017-18..2021-22")), ("2022-23",), ("2023-24",))
+
+
+async def _register(settings: TrainerSettings, fitted: list[Any], version: str, promote: bool
+                    ) -> list[Any]:  # fmt: skip
+    bundles = [(f.header, f.bundle, f.metadata(version)) for f in fitted]
+    return await _publish_bundles(settings, bundles, promote=promote)
+
+
+async def _publish_bundles(
+    settings: TrainerSettings, bundles: list[tuple[Any, bytes, dict[str, Any]]], *, promote: bool
+) -> list[Any]:
+    """(header, bundle bytes, metadata) -> artifact store, registry, models topic."""
+    from statmuse_shared.artifacts import open_store
+    from statmuse_shared.broker import make_broker
+    from statmuse_shared.db import create_pool
+    from statmuse_shared.messages import ModelMetrics
+    from statmuse_trainer.training import register_and_publish
+
+    pool = await create_pool(settings.dsn, max_size=2)
+    broker = make_broker(settings.kafka_bootstrap_servers, client_id="trainer-registry")
+    await broker.connect()
+    store = open_store(settings.artifact_store_url)
+    try:
+        events = []
+        for header, data, metadata in bundles:
+            events.append(await register_and_publish(
+                pool=pool, store=store, broker=broker, stat=header.stat, name=header.name,
+                model_type="count_model", data=data, suffix="npz",
+                feature_set_version=header.feature_set_version,
+                dataset_version=metadata.get("dataset_version"),
+                metrics=ModelMetrics.model_validate(metadata.get("metrics", {})),
+                metadata=metadata, promote=promote))  # fmt: skip
+        return events
+    finally:
+        await broker.stop()
+        await pool.close()
+
+
+@app.command("import-model")
+def import_model(
+    bundles: Annotated[list[Path], typer.Argument(help="Model bundles (.npz) from a training run")],
+    promote: Annotated[bool, typer.Option(help="Register as production, not staging")] = False,
+) -> None:
+    """Register model bundles trained elsewhere (e.g. the ones shipped in models/) and
+    announce them, exactly as `train` does with its own."""
+    from statmuse_shared.models import CountModel, ModelInputError
+
+    loaded = []
+    for path in bundles:
+        try:
+            model = CountModel.from_bytes(path.read_bytes())
+        except (OSError, ModelInputError) as exc:
+            typer.echo(f"error: {path}: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        loaded.append((path, model))
+    events = asyncio.run(_import(_settings(), loaded, promote))
+    for e in events:
+        typer.echo(f"{e.version}: {e.alias}")
+
+
+async def _import(settings: TrainerSettings, loaded: list[Any], promote: bool) -> list[Any]:
+    import json
+
+    bundles = []
+    for path, model in loaded:
+        sidecar = path.with_suffix(".json")
+        metadata = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+        bundles.append((model.header, path.read_bytes(), metadata))
+    return await _publish_bundles(settings, bundles, promote=promote)
+
+
+@app.command()
+def evaluate(
+    season: Annotated[str, typer.Option(help="The held-out season")] = "2023-24",
+    dataset: Annotated[
+        Path | None, typer.Option(help="Dataset version directory; default: the newest")
+    ] = None,
+    models: Annotated[
+        Path | None, typer.Option(help="Directory of <stat>.npz bundles; default: newest run")
+    ] = None,
+    lines_dir: Annotated[Path, typer.Option("--lines", help="Real prop lines")] = Path(
+        "data/nba/prop_lines"
+    ),
+    write: Annotated[Path | None, typer.Option(help="Also write the tables as markdown")] = None,
+    rounds: Annotated[int, typer.Option(min=100, help="Bootstrap resamples")] = 1000,
+) -> None:
+    """Our served models on a season they never saw: against season-average, last-10 and
+    EWMA baselines (MAE, RMSE), and on the real lines against the books' de-vigged P(over)
+    (Brier, log loss, ECE), each with a bootstrap 95% interval."""
+    from statmuse_trainer.report_eval import run
+
+    dataset = dataset or _latest(Path("var/datasets"), "*/test.parquet")
+    if dataset is not None and dataset.suffix == ".parquet":
+        dataset = dataset.parent
+    models = models or _latest(Path("reports/training"), "*/models")
+    if dataset is None or models is None:
+        typer.echo("error: no dataset or models found; run `statmuse train` first", err=True)
+        raise typer.Exit(2)
+    pictures = Path("reports/evaluation") / season
+    text = run(dataset=dataset, models=models, lines_dir=lines_dir, season=season,
+               rounds=rounds, pictures=pictures)  # fmt: skip
+    typer.echo(f"reliability diagrams: {pictures}", err=True)
+    typer.echo(text)
+    if write is not None:
+        write.write_text(text)
+        typer.echo(f"written to {write}", err=True)
 
 
 @app.command()

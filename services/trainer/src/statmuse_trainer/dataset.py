@@ -19,7 +19,7 @@ import pandas as pd
 from statmuse_shared.features import feature_names
 
 LABELS = ("points", "rebounds", "assists", "threes", "pra", "minutes")
-META = ("player_id", "season", "game_date", "as_of")
+META = ("player_id", "player_name", "season", "game_date", "as_of")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,7 @@ class Row:
     as_of: dt.date
     features: dict[str, float | None]
     outcome: dict[str, float | int | None]
+    player_name: str | None = None
 
 
 class LeakageError(AssertionError):
@@ -78,7 +79,8 @@ def frame(rows: Sequence[Row], split: Split = DEFAULT_SPLIT) -> pd.DataFrame:
             float(o["points"]) + float(o["rebounds"]) + float(o["assists"]))  # type: ignore[arg-type]  # fmt: skip
         labels = {f"label_{k}": o.get(k) for k in LABELS if k != "pra"} | {"label_pra": pra}
         records.append({
-            "player_id": r.player_id, "season": r.season, "game_date": r.game_date,
+            "player_id": r.player_id, "player_name": r.player_name, "season": r.season,
+            "game_date": r.game_date,
             "as_of": r.as_of, "split": part, **labels,
             **{f"f_{n}": r.features.get(n) for n in names},
         })  # fmt: skip

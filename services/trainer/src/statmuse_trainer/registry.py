@@ -20,7 +20,7 @@ class RegistryError(ValueError):
     """The move cannot be made (nothing staged, nothing to roll back to)."""
 
 
-def _event(row: asyncpg.Record, alias: str) -> ModelPublished:
+def event_of(row: asyncpg.Record, alias: str) -> ModelPublished:
     return ModelPublished(
         event_id=ids.event_id("alias", row["version"], alias, row["moved"]),
         name=row["name"],
@@ -45,10 +45,10 @@ async def _move(
         "DELETE FROM registry.aliases WHERE serving_key = $1 AND alias = 'staging' "
         "AND version = $2", key, new_production,
     )  # fmt: skip
-    events = [_event(await db.version_row(conn=conn, version=new_production), "production")]
+    events = [event_of(await db.version_row(conn=conn, version=new_production), "production")]
     if old_production is not None and old_production != new_production:
         await db.set_alias(conn=conn, key=key, alias="archived", version=old_production)
-        events.append(_event(await db.version_row(conn=conn, version=old_production),
+        events.append(event_of(await db.version_row(conn=conn, version=old_production),
                              "archived"))  # fmt: skip
     return events
 

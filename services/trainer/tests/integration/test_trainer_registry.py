@@ -99,3 +99,72 @@ async def test_promote_then_rollback_round_trip(database_url, kafka_bootstrap, t
         current = book.for_stat(Stat.POINTS)
         served.append(current.info.version if current else None)
     assert served == ["v2", "v2", "v1", "v1"]
+
+
+async def test_a_fitted_model_is_registered_published_and_served(
+    database_url, kafka_bootstrap, tmp_path, synthetic_frame
+):
+    """The real path of `statmuse train`: a fitted bundle goes to the artifact store with its
+    checksum, into the registry with its metadata, and out on the topic; a ModelBook fed
+    those events serves it. A second, promoted run archives the first."""
+    import json
+
+    from statmuse_shared.models import CountModel
+    from statmuse_shared.serving import predict
+    from statmuse_trainer.fitting import fit_stat
+    from statmuse_trainer.training import register_and_publish
+
+    await migrate(database_url, schemas=["registry"])
+    await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
+    fitted = await asyncio.to_thread(fit_stat, synthetic_frame, "points", jobs=1)
+    store = LocalArtifactStore(tmp_path)
+    pool = await create_pool(database_url)
+    broker = make_broker(kafka_bootstrap, client_id="test-registry-fit")
+    await broker.connect()
+    try:
+        published = []
+        for promote_it in (True, True):
+            published.append(await register_and_publish(
+                pool=pool, store=store, broker=broker, stat=Stat.POINTS, name=fitted.name,
+                model_type="count_model", data=fitted.bundle, suffix="npz",
+                feature_set_version="fs-2", dataset_version="abc123",
+                metrics=ModelMetrics(mae=fitted.validation["mae"]),
+                metadata={"chosen": fitted.chosen, "feature_importance":
+                          fitted.importance.head(3).to_dict("records")},
+                promote=promote_it))  # fmt: skip
+        first, second = published
+        assert first.version.endswith(f"-{fitted.name}")
+        assert second.version == f"{first.version}-r2"
+        async with pool.acquire() as conn:
+            assert await db.alias_version(conn=conn, key="points", alias="production") == (
+                second.version
+            )
+            assert await db.alias_version(conn=conn, key="points", alias="archived") == (
+                first.version
+            )
+            meta = json.loads(await conn.fetchval(
+                "SELECT metadata::text FROM registry.model_versions WHERE version = $1",
+                first.version))  # fmt: skip
+        assert meta["chosen"] == fitted.chosen
+        assert len(meta["feature_importance"]) == 3
+
+        events = await events_on_topic(kafka_bootstrap, 3)
+        assert [(e.version, e.alias) for e in events] == [
+            (first.version, "production"), (second.version, "production"),
+            (first.version, "archived")]  # fmt: skip
+        book = ModelBook(store=store)
+        for e in events:
+            book.apply(e)
+        served = book.for_stat(Stat.POINTS)
+        assert served is not None
+        assert served.info.version == second.version
+        assert isinstance(served.model, CountModel)
+        row = synthetic_frame.iloc[-1]
+        features = {n: (None if row[f"f_{n}"] != row[f"f_{n}"] else float(row[f"f_{n}"]))
+                    for n in served.model.header.features}  # fmt: skip
+        p = predict(served, features, line=12.5, player_id=int(row["player_id"]))
+        assert p.over_probability + p.under_probability + p.push_probability == pytest.approx(1)
+        assert p.model_version == second.version
+    finally:
+        await broker.stop()
+        await pool.close()

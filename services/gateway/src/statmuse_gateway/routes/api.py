@@ -74,7 +74,8 @@ async def predict_prop(body: PredictRequest, st: State) -> PredictResponse | JSO
         )
     odds_over = body.odds_over or DEFAULT_AMERICAN_ODDS
     odds_under = body.odds_under or DEFAULT_AMERICAN_ODDS
-    p = predict(served, features, line=body.line, odds_over=odds_over, odds_under=odds_under)
+    p = predict(served, features, line=body.line, odds_over=odds_over, odds_under=odds_under,
+                player_id=player["player_id"])  # fmt: skip
     return PredictResponse(
         player=player["player_name"],
         player_id=player["player_id"],

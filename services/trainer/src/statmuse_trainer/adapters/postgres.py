@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 
@@ -16,17 +17,18 @@ async def upsert_examples(*, conn: asyncpg.Connection, vectors: Sequence[Feature
     played = [v for v in vectors if v.kind == "game" and v.outcome is not None]
     await conn.executemany(
         """INSERT INTO registry.training_examples (player_id, as_of, feature_set_version,
-               season, features, last_game, outcome, game_date, event_id)
-           VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9)
+               season, features, last_game, outcome, game_date, event_id, player_name)
+           VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10)
            ON CONFLICT (player_id, as_of, feature_set_version) DO UPDATE
            SET season = EXCLUDED.season, features = EXCLUDED.features,
+               player_name = EXCLUDED.player_name,
                last_game = EXCLUDED.last_game, outcome = EXCLUDED.outcome,
                game_date = EXCLUDED.game_date, event_id = EXCLUDED.event_id
            WHERE registry.training_examples.event_id IS DISTINCT FROM EXCLUDED.event_id""",
         [(v.player_id, v.as_of, v.feature_set_version, v.season, json.dumps(v.features),
           v.last_game.model_dump_json() if v.last_game else None,
           v.outcome.model_dump_json() if v.outcome else None,
-          v.game.game_date if v.game else None, v.event_id) for v in played],
+          v.game.game_date if v.game else None, v.event_id, v.player_name) for v in played],
     )  # fmt: skip
     return len(played)
 
@@ -68,12 +70,15 @@ async def next_version(*, conn: asyncpg.Connection, base: str) -> str:
     return base if taken == 0 else f"{base}-r{taken + 1}"
 
 
-async def register(*, conn: asyncpg.Connection, published: ModelPublished) -> None:
+async def register(
+    *, conn: asyncpg.Connection, published: ModelPublished, metadata: dict[str, Any] | None = None
+) -> None:
     async with conn.transaction():
         await conn.execute(
             """INSERT INTO registry.model_versions (version, name, stat, player_id, model_type,
-                   artifact_uri, checksum, feature_set_version, dataset_version, metrics)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)""",
+                   artifact_uri, checksum, feature_set_version, dataset_version, metrics,
+                   metadata)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb)""",
             published.version,
             published.name,
             published.stat.value,
@@ -84,6 +89,7 @@ async def register(*, conn: asyncpg.Connection, published: ModelPublished) -> No
             published.feature_set_version,
             published.dataset_version,
             published.metrics.model_dump_json(),
+            json.dumps(metadata or {}),
         )
         await set_alias(
             conn=conn, key=published.key, alias=published.alias, version=published.version
@@ -112,7 +118,8 @@ async def dataset_rows(
 ) -> list[Row]:
     """Every stored game vector with its outcome, for some seasons."""
     records = await conn.fetch(
-        """SELECT player_id, season, game_date, as_of, features::text AS f, outcome::text AS o
+        """SELECT player_id, season, game_date, as_of, features::text AS f, outcome::text AS o,
+                  player_name
            FROM registry.training_examples
            WHERE feature_set_version = $1 AND outcome IS NOT NULL AND season = ANY($2::text[])
            ORDER BY game_date, player_id""",
@@ -120,7 +127,7 @@ async def dataset_rows(
         list(seasons),
     )
     return [Row(r["player_id"], r["season"], r["game_date"], r["as_of"], json.loads(r["f"]),
-                json.loads(r["o"])) for r in records]  # fmt: skip
+                json.loads(r["o"]), r["player_name"]) for r in records]  # fmt: skip
 
 
 async def alias_version(*, conn: asyncpg.Connection, key: str, alias: str) -> str | None:

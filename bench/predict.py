@@ -1,0 +1,109 @@
+"""Prediction speed in process, on the served bundles and real 2023-24 feature vectors.
+
+1. one prediction (`serving.predict`: model, distribution, line odds, pricing, explanation),
+   p50/p95 over every stat (goal: p95 <= 1 ms);
+2. a 300-row slate through `CountModel.predict_many` plus pricing (goal: <= 20 ms);
+baseline, measured in the same run: the same slate one row at a time.
+
+    uv run python bench/predict.py [MODELS_DIR] [DATASET_DIR]
+"""
+
+import math
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from statmuse_shared.distributions import line_probabilities
+from statmuse_shared.messages import ModelPublished
+from statmuse_shared.models import CountModel
+from statmuse_shared.pricing import price
+from statmuse_shared.serving import Served, predict
+
+ROOT = Path(__file__).resolve().parents[1]
+SINGLE = 3000
+SLATES = 40
+
+
+def _newest(pattern: str) -> Path:
+    found = sorted(ROOT.glob(pattern), key=lambda p: p.stat().st_mtime)
+    if not found:
+        sys.exit(f"nothing matches {pattern}: run `statmuse train` first")
+    return found[-1]
+
+
+def ms(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] * 1000
+
+
+def main() -> None:
+    models = Path(sys.argv[1]) if len(sys.argv) > 1 else _newest("reports/training/*/models")
+    dataset = Path(sys.argv[2]) if len(sys.argv) > 2 else _newest("var/datasets/*/test.parquet")
+    if dataset.suffix != ".parquet":
+        dataset = dataset / "test.parquet"
+    test = pd.read_parquet(dataset)
+    rng = random.Random(7)
+    served = {}
+    for bundle in sorted(models.glob("*.npz")):
+        model = CountModel.from_bytes(bundle.read_bytes())
+        info = ModelPublished(event_id="bench", name=model.header.name, version="bench",
+                              stat=model.stat, alias="production", model_type="count_model",
+                              artifact_uri=f"file://{bundle}", checksum="-",
+                              feature_set_version=model.header.feature_set_version)  # fmt: skip
+        served[model.stat.value] = Served(info, model)
+    print(f"models: {models} ({', '.join(served)}); vectors: {dataset} ({len(test)} rows)")
+
+    columns = [c for c in test.columns if c.startswith("f_")]
+    rows = test.sample(n=min(len(test), 2000), random_state=7)
+    vectors = [
+        ({c[2:]: (None if math.isnan(v) else float(v)) for c, v in zip(columns, r, strict=True)},
+         int(pid))
+        for r, pid in zip(rows[columns].to_numpy(), rows["player_id"], strict=True)
+    ]  # fmt: skip
+    stats = list(served)
+
+    # warm up every path once
+    for s in stats:
+        predict(served[s], vectors[0][0], line=10.5, player_id=vectors[0][1])
+
+    single = []
+    for i in range(SINGLE):
+        features, pid = vectors[i % len(vectors)]
+        s = stats[i % len(stats)]
+        line = math.floor(features.get(f"{s}_sma_10") or 5.0) + 0.5
+        t0 = time.perf_counter()
+        predict(served[s], features, line=line, player_id=pid)
+        single.append(time.perf_counter() - t0)
+    p50, p95, p99 = ms(single, 50), ms(single, 95), ms(single, 99)
+    print(f"one prediction ({SINGLE}, all stats): p50 {p50:.3f} ms, p95 {p95:.3f} ms, "
+          f"p99 {p99:.3f} ms (goal: p95 <= 1 ms)")  # fmt: skip
+
+    slate_batch, slate_loop = [], []
+    for k in range(SLATES):
+        s = stats[k % len(stats)]
+        model = served[s].model
+        assert isinstance(model, CountModel)
+        chosen = rng.sample(vectors, 300)
+        feats, pids = [f for f, _ in chosen], [p for _, p in chosen]
+        lines = [math.floor(f.get(f"{s}_sma_10") or 5.0) + 0.5 for f in feats]
+        t0 = time.perf_counter()
+        outs = model.predict_many(feats, pids)
+        for out, line in zip(outs, lines, strict=True):
+            price(line_probabilities(out.distribution, line))
+        slate_batch.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for f, p, line in zip(feats, pids, lines, strict=True):
+            predict(served[s], f, line=line, player_id=p)
+        slate_loop.append(time.perf_counter() - t0)
+    b50, b95 = ms(slate_batch, 50), ms(slate_batch, 95)
+    l50 = ms(slate_loop, 50)
+    print(f"300-row slate, batched ({SLATES} slates): p50 {b50:.1f} ms, p95 {b95:.1f} ms "
+          f"(goal <= 20 ms); baseline one row at a time: p50 {l50:.1f} ms "
+          f"({l50 / b50:.1f}x slower)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""`statmuse evaluate`: the served bundles on a held-out season, as a markdown report."""
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from statmuse_shared.models import CountModel
+from statmuse_trainer.evaluation import (
+    Estimate,
+    bootstrap,
+    brier,
+    ece_of,
+    join_lines,
+    line_odds,
+    lines_table,
+    model_vs_baselines,
+    served_means,
+)
+from statmuse_trainer.lines import match_players, read_lines
+from statmuse_trainer.modeling import pooled_rows, reference_lines, reliability
+from statmuse_trainer.reports import reliability_png
+
+
+def _fmt(e: object, digits: int = 4) -> str:
+    if not isinstance(e, Estimate) or e.n == 0:
+        return "–"
+    return f"{e.value:.{digits}f} [{e.low:.{digits}f}, {e.high:.{digits}f}]"
+
+
+def run(
+    *,
+    dataset: Path,
+    models: Path,
+    lines_dir: Path,
+    season: str,
+    rounds: int,
+    pictures: Path | None = None,
+) -> str:
+    test = pd.read_parquet(dataset / "test.parquet")
+    test = test[test["season"] == season].reset_index(drop=True)
+    if test.empty:
+        raise ValueError(f"the dataset's test split has no {season} rows")
+    known = test.dropna(subset=["player_name"]).drop_duplicates("player_id")
+    names = {str(n): int(p) for n, p in zip(known["player_name"], known["player_id"], strict=True)}
+    matched, unmatched = match_players(read_lines(sorted(lines_dir.glob("*.csv.gz"))), names)
+    point_rows: list[pd.DataFrame] = []
+    line_rows: list[pd.DataFrame] = []
+    flags_seen: dict[str, dict[str, int]] = {}
+    head_rows: list[dict[str, Any]] = []
+    ref_rows: list[dict[str, Any]] = []
+    if pictures is not None:
+        pictures.mkdir(parents=True, exist_ok=True)
+    for bundle in sorted(models.glob("*.npz")):
+        model = CountModel.from_bytes(bundle.read_bytes())
+        stat = model.stat.value
+        mu, r, flags = served_means(model, test)
+        usable = pooled_rows(test, stat).to_numpy()
+        ref = reference_lines(test[usable], stat)
+        went_ref = (test.loc[usable, f"label_{stat}"].to_numpy() > ref).astype(float)
+        for label, calibrated in (("model", True), ("model_uncalibrated", False)):
+            _, _, over_ref = line_odds(model, mu[usable], r[usable], ref, calibrated=calibrated)
+            pairs = np.stack([over_ref, went_ref], axis=1)
+            ref_rows.append({"stat": stat, "predictor": label, "games": len(ref),
+                             "brier": bootstrap(pairs, brier, rounds=rounds),
+                             "ece": bootstrap(pairs, ece_of, rounds=rounds)})  # fmt: skip
+        answered = pd.Series([f or "own model" for f in flags]).value_counts()
+        flags_seen[stat] = {str(k): int(v) for k, v in answered.items()}
+        own = np.array([f is None for f in flags])
+        if own.any():
+            x = test.loc[own, [f"f_{c}" for c in model.header.features]].to_numpy(np.float64)
+            label = test.loc[own, f"label_{stat}"].to_numpy(np.float64)
+            ok = ~np.isnan(label)
+            pooled = np.maximum(model.pooled_mean(x), 0.05)
+            head_rows.append({"stat": stat, "games": int(ok.sum()),
+                              "own": float(np.mean(np.abs(label - mu[own])[ok])),
+                              "pooled": float(np.mean(np.abs(label - pooled)[ok]))})  # fmt: skip
+        point_rows.append(model_vs_baselines(test, stat, mu, rounds=rounds))
+        joined = join_lines(test, matched, stat)
+        if len(joined.row) == 0:
+            continue
+        probs = {}
+        for label, calibrated in (("model", True), ("model_uncalibrated", False)):
+            under, _, over = line_odds(model, mu[joined.row], r[joined.row], joined.line,
+                                       calibrated=calibrated)  # fmt: skip
+            probs[label] = over / np.maximum(over + under, 1e-12)  # given no push, like books
+        line_rows.append(lines_table(joined, probs, stat, rounds=rounds))
+        if pictures is not None:
+            curves = {name: reliability(p, joined.went_over) for name, p in
+                      {**probs, "books de-vigged": joined.books}.items()}  # fmt: skip
+            reliability_png(pictures / f"real_lines_{stat}.png", curves,
+                            f"{stat}: {season} real lines")  # fmt: skip
+    points = pd.concat(point_rows, ignore_index=True)
+    lines = pd.concat(line_rows, ignore_index=True) if line_rows else pd.DataFrame()
+
+    out = [
+        f"# Evaluation on {season} (held out)",
+        "",
+        f"Generated {dt.date.today().isoformat()} by "
+        f"`statmuse evaluate --season {season} --dataset {dataset} --models {models} "
+        f"--rounds {rounds} --write docs/EVALUATION.md` (brackets are 95% bootstrap "
+        "intervals). The dataset directory comes from `statmuse-trainer dataset` on a stack "
+        "that ingested the seven bundled seasons; see models/README.md.",
+        "",
+        "The models were trained on 2017-18 to 2021-22, tuned and calibrated on 2022-23, and "
+        f"never saw {season}. Every number comes from the bundle the predictor serves.",
+        "",
+        "## Summary",
+        "",
+        *_summary(points, ref_rows, lines),
+        "",
+        "## Point predictions against the baselines",
+        "",
+        "Rows: every game where the player has the stat's last-10 mean, season average and "
+        "EWMA (so all four predictors are scored on the same games).",
+        "",
+        "| stat | predictor | games | MAE | RMSE |",
+        "|---|---|---|---|---|",
+    ]
+    for _, row in points.iterrows():
+        out.append(f"| {row['stat']} | {row['predictor']} | {row['mae'].n} | "
+                   f"{_fmt(row['mae'], 3)} | {_fmt(row['rmse'], 3)} |")  # fmt: skip
+    out += [
+        "",
+        "## Calibration on every game, at its reference line",
+        "",
+        "The line a model is tuned and calibrated at (the half-point line above the last-10 "
+        f"mean), on every {season} game with enough history: the model's own calibration out "
+        "of sample, without the books.",
+        "",
+        "| stat | predictor | games | Brier | ECE |",
+        "|---|---|---|---|---|",
+    ]
+    for entry in ref_rows:
+        out.append(f"| {entry['stat']} | {entry['predictor']} | {entry['games']} | "
+                   f"{_fmt(entry['brier'])} | {_fmt(entry['ece'])} |")  # fmt: skip
+    out += [
+        "",
+        "## P(over) on the real sportsbook lines",
+        "",
+        f"Lines from `{lines_dir}` joined to {season} games by player and date "
+        f"({len(matched)} lines matched a player, {len(unmatched)} did not); pushes left "
+        "out. Our P(over) is taken given no push, the way the books' de-vigged price is. "
+        "The gap is our Brier minus the books' on the same lines (paired bootstrap; "
+        "negative means we beat the books).",
+        "",
+        "| stat | predictor | lines | Brier | log loss | ECE | Brier gap vs books |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for _, row in lines.iterrows():
+        out.append(f"| {row['stat']} | {row['predictor']} | {row['lines']} | "
+                   f"{_fmt(row['brier'])} | {_fmt(row['log_loss'])} | {_fmt(row['ece'])} | "
+                   f"{_fmt(row['brier_gap_vs_books'])} |")  # fmt: skip
+    out += ["", "## Which model answered", "",
+            "| stat | " + " | ".join(["own model", "pooled", "league_baseline"]) + " |",
+            "|---|---|---|---|"]  # fmt: skip
+    for stat, counts in flags_seen.items():
+        cells = [str(counts.get(k, 0)) for k in ("own model", "pooled", "league_baseline")]
+        out.append(f"| {stat} | " + " | ".join(cells) + " |")
+    out += ["", "Per-player models against the pooled model on the games they answered "
+            "(MAE of the mean):", "", "| stat | games | own model | pooled |",
+            "|---|---|---|---|"]  # fmt: skip
+    for h in head_rows:
+        out.append(f"| {h['stat']} | {h['games']} | {h['own']:.3f} | {h['pooled']:.3f} |")
+    return "\n".join(out) + "\n"
+
+
+def _summary(
+    points: pd.DataFrame, ref_rows: list[dict[str, Any]], lines: pd.DataFrame
+) -> list[str]:
+    """The headline checks, computed from the tables below (nothing typed in by hand)."""
+    out = []
+    for stat in sorted(points["stat"].unique()):
+        rows = points[points["stat"] == stat].set_index("predictor")
+        model, last10 = rows.loc["model", "mae"], rows.loc["last_10", "mae"]
+        if model.high < last10.low:
+            verdict = "below"
+        elif model.value < last10.value:
+            verdict = "below, but the intervals overlap"
+        else:
+            verdict = "not below"
+        out.append(f"- {stat}: MAE {model.value:.3f} vs last-10 {last10.value:.3f}: {verdict}.")
+    calibrated = [r for r in ref_rows if r["predictor"] == "model"]
+    if calibrated:
+        worst = max(calibrated, key=lambda r: r["ece"].value)
+        out.append(f"- Calibrated ECE at the reference line, every game: at most "
+                   f"{worst['ece'].value:.4f} ({worst['stat']}).")  # fmt: skip
+    for stat in sorted(lines["stat"].unique()) if len(lines) else []:
+        by = lines[lines["stat"] == stat].set_index("predictor")
+        gap = by.loc["model", "brier_gap_vs_books"]
+        side = "worse" if gap.value > 0 else "better"
+        within = "within" if abs(gap.value) <= 0.005 else "not within"
+        out.append(f"- {stat} on real lines: Brier {gap.value:+.4f} against the books ({side}; "
+                   f"{within} 0.005); ECE {by.loc['model', 'ece'].value:.4f}, the books' "
+                   f"{by.loc['books_devigged', 'ece'].value:.4f}.")  # fmt: skip
+    return out

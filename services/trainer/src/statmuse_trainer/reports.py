@@ -1,0 +1,106 @@
+"""Training reports on disk: metrics and trials as CSV, reliability diagrams and feature
+importance as PNG, and a short README tying them together."""
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from statmuse_trainer.fitting import FittedStat
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+COLOURS = ("#d95f02", "#1b9e77", "#7570b3", "#e7298a")
+MIN_BIN = 30  # bins with fewer predictions are noise on a reliability diagram
+
+
+def reliability_png(path: Path, curves: dict[str, pd.DataFrame], title: str) -> None:
+    """Reliability diagram: observed frequency against mean predicted P(over) per bin."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.8, 4.8), dpi=110)
+    ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--", label="perfect")
+    for (label, frame), colour in zip(curves.items(), COLOURS, strict=False):
+        shown = frame[frame["n"] >= MIN_BIN] if len(frame) else frame
+        if len(shown):
+            ax.plot(shown["mean_p"], shown["freq"], marker="o", color=colour, label=label)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted P(over)", ylabel="observed frequency",
+           title=f"{title}\n(bins with {MIN_BIN}+ predictions)")  # fmt: skip
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def importance_png(path: Path, fitted: Sequence[FittedStat], top: int = 12) -> None:
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(fitted), figsize=(4.2 * len(fitted), 4.6), dpi=100)
+    axes = [axes] if len(fitted) == 1 else list(axes)
+    for ax, f in zip(axes, fitted, strict=True):
+        head = f.importance.head(top).iloc[::-1]
+        ax.barh(head["feature"], head["importance"], color="#386cb0")
+        ax.set_title(f"{f.stat} ({f.chosen})", fontsize=10)
+        ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write(out: Path, fitted: Sequence[FittedStat], *, dataset_version: str) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for f in fitted:
+        for c in f.candidates:
+            rows.append({"stat": f.stat, "candidate": c.name, "chosen": c.name == f.chosen,
+                         **c.scores.as_dict(), "params": json.dumps(c.params)})  # fmt: skip
+    paths = [out / "metrics.csv", out / "trials.csv", out / "served.csv"]
+    pd.DataFrame(rows).to_csv(paths[0], index=False)
+    pd.DataFrame([{"stat": f.stat, **t} for f in fitted for t in f.trials]).to_csv(
+        paths[1], index=False
+    )
+    pd.DataFrame([{"stat": f.stat, "name": f.name, **f.metrics(),
+                   "heads_tried": f.heads_tried,
+                   **{f"seconds_{k}": round(v, 1) for k, v in f.seconds.items()}}
+                  for f in fitted]).to_csv(paths[2], index=False)  # fmt: skip
+    for f in fitted:
+        p = out / f"reliability_{f.stat}.png"
+        reliability_png(p, {"uncalibrated": f.reliability_before,
+                            "isotonic": f.reliability_after},
+                        f"{f.stat}: validation, reference lines")  # fmt: skip
+        q = out / f"importance_{f.stat}.csv"
+        f.importance.to_csv(q, index=False)
+        paths += [p, q]
+    imp = out / "importance.png"
+    importance_png(imp, fitted)
+    models = out / "models"
+    models.mkdir(exist_ok=True)
+    for f in fitted:
+        (models / f"{f.stat}.npz").write_bytes(f.bundle)
+        sidecar = json.dumps(f.metadata(dataset_version), indent=2, default=float)
+        (models / f"{f.stat}.json").write_text(sidecar + "\n")
+    readme = out / "README.md"
+    lines = [f"# Training run (dataset {dataset_version})", "",
+             "Scores are on the validation season at each game's reference line (the half-point",
+             "line above the last-10 mean). `served.csv` is the model as shipped, after",
+             "per-player heads and isotonic calibration (fitted on this same season, so its",
+             "calibrated numbers are in-sample; `statmuse evaluate` gives the held-out ones).", "",
+             "| stat | model | heads | MAE | Brier (uncal.) | Brier | ECE (uncal.) | ECE |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for f in fitted:
+        v = f.validation
+        lines.append(f"| {f.stat} | {f.chosen} | {f.heads_kept}/{f.heads_tried} | "
+                     f"{v['mae']:.3f} | {v['brier_uncalibrated']:.4f} | {v['brier']:.4f} | "
+                     f"{v['ece_uncalibrated']:.4f} | {v['ece']:.4f} |")  # fmt: skip
+    lines += [f"\n{f.stat}: {f.validation_note}." for f in fitted if f.validation_note]
+    lines += ["", "Pictures: `reliability_<stat>.png`, `importance.png`."]
+    readme.write_text("\n".join(lines) + "\n")
+    return [*paths, imp, readme]

@@ -1,0 +1,138 @@
+"""Fitting a stat end to end on a synthetic frame (unit scale): the bundle it ships serves the
+same numbers the trainer measured, one row at a time and vectorised."""
+
+import math
+
+import numpy as np
+import pytest
+
+from statmuse_shared.distributions import NegativeBinomial
+from statmuse_shared.messages import ModelPublished
+from statmuse_shared.models import CountModel, load_model
+from statmuse_shared.serving import Served, predict
+from statmuse_trainer.evaluation import line_odds, served_means
+from statmuse_trainer.fitting import fit_stat
+from statmuse_trainer.modeling import (
+    calibrated_over,
+    ece,
+    fit_calibration,
+    fit_dispersion_mle,
+    nb_cdf,
+    vote,
+)
+
+
+@pytest.fixture(scope="module")
+def fitted(synthetic_frame):
+    return synthetic_frame, fit_stat(synthetic_frame, "points", jobs=1)
+
+
+def test_the_bundle_reproduces_the_fit_and_serves_consistent_numbers(fitted):
+    df, f = fitted
+    model = load_model(f.bundle)
+    assert isinstance(model, CountModel)
+    assert f.chosen in {"elasticnet", "random_forest", "xgboost", "voting", "stacking"}
+    test = df[df["split"] == "test"].reset_index(drop=True)
+    mu, r, flags = served_means(model, test)
+    # the rows without history get the league baseline, flagged
+    assert {fl for fl, n in zip(flags, test["f_points_career_n"], strict=True) if n < 3} <= {
+        "league_baseline"
+    }
+    lines = np.floor(mu) + np.where(np.arange(len(mu)) % 2 == 0, 0.5, 0.0)  # half and whole
+    under, push, over = line_odds(model, mu, r, lines, calibrated=True)
+    info = ModelPublished(event_id="e", name=f.name, version="v1", stat="points",
+                          alias="production", model_type="count_model", artifact_uri="file:///x",
+                          checksum="0", feature_set_version="fs-2")  # fmt: skip
+    served = Served(info, model)
+    names = model.header.features
+    for i in range(0, len(test), 37):
+        values = test.loc[i, [f"f_{n}" for n in names]]
+        row = {n: (None if math.isnan(v) else float(v))
+               for n, v in zip(names, values, strict=True)}  # fmt: skip
+        p = predict(served, row, line=float(lines[i]), player_id=int(test.loc[i, "player_id"]))
+        total = p.over_probability + p.under_probability + p.push_probability
+        assert total == pytest.approx(1.0, abs=1e-9)
+        assert p.over_probability == pytest.approx(over[i], abs=1e-6)
+        assert p.push_probability == pytest.approx(push[i], abs=1e-6)
+        assert p.fallback == flags[i]
+        assert p.contributions, "every answer explains itself"
+
+
+def test_the_served_probabilities_are_calibrated_where_they_were_fitted(fitted):
+    # The isotonic map is fitted on the CDF at several whole numbers, not on P(over) at one
+    # line, so it need not lower ECE at the reference line; it must leave it small.
+    _, f = fitted
+    v = f.validation
+    assert v["ece"] <= 0.05  # 960 synthetic games: ECE's own noise is about 0.02
+    assert v["brier"] <= v["brier_uncalibrated"] + 0.002
+    assert len(f.reliability_after) > 0
+    assert f.importance["importance"].sum() == pytest.approx(1.0)
+    # the level signal lives in the history features, not in empty ones
+    assert f.importance.iloc[0]["feature"].startswith("points_")
+
+
+def test_nb_cdf_matches_the_serving_distribution():
+    for mu, r in ((0.7, 3.0), (5.2, 12.0), (27.0, 6.5)):
+        nb = NegativeBinomial(mu, r)
+        ks = np.arange(-1, 60)
+        ours = nb_cdf(ks, np.full(len(ks), mu), r)
+        assert np.allclose(ours, [nb.cdf(int(k)) for k in ks], atol=1e-10)
+
+
+def test_dispersion_mle_recovers_a_known_value():
+    rng = np.random.default_rng(0)
+    mu = rng.uniform(3, 20, 20_000)
+    y = rng.negative_binomial(5.0, 5.0 / (5.0 + mu))
+    assert fit_dispersion_mle(y.astype(float), mu) == pytest.approx(5.0, rel=0.08)
+
+
+def test_isotonic_calibration_fixes_an_overconfident_model():
+    rng = np.random.default_rng(1)
+    mu = rng.uniform(5, 25, 8000)
+    y = rng.negative_binomial(3.0, 3.0 / (3.0 + mu)).astype(float)  # true r = 3
+    lines = np.floor(mu) + 0.5
+    overconfident = np.full(len(mu), 40.0)  # claims far less spread than there is
+    went = (y > lines).astype(float)
+    from statmuse_trainer.modeling import cdf_pairs, over_probability
+
+    before = over_probability(mu, overconfident, lines)
+    knots = fit_calibration(*cdf_pairs(y[:4000], mu[:4000], overconfident[:4000], lines[:4000]))
+    assert np.all(np.diff(knots[0]) > 0)
+    assert np.all(np.diff(knots[1]) >= 0)
+    after = calibrated_over(mu, overconfident, lines, knots)
+    held_out = slice(4000, None)
+    assert ece(after[held_out], went[held_out]) < ece(before[held_out], went[held_out])
+
+
+def test_voting_weights_stay_on_the_simplex(synthetic_frame):
+    from statmuse_trainer.modeling import Candidate, Scores, StatData
+
+    df = synthetic_frame[synthetic_frame["f_points_career_n"] >= 3]
+    data = StatData("points", ["points_sma_10"], df[df["split"] == "train"],
+                    df[df["split"] == "validation"].reset_index(drop=True))  # fmt: skip
+    y = data.y("validation")
+    s = Scores(0, 0, 0, 0, 1)
+    good = Candidate("a", {}, y + np.random.default_rng(2).normal(0, 1, len(y)), s)
+    bad = Candidate("b", {}, np.full(len(y), y.mean()), s)
+    noise = Candidate("c", {}, y + np.random.default_rng(3).normal(0, 6, len(y)), s)
+    w = vote(data, [good, bad, noise]).params["weights"]
+    assert sum(w) == pytest.approx(1.0)
+    assert min(w) >= 0
+    assert w[0] == max(w)
+
+
+def test_a_stat_missing_from_the_validation_season_validates_on_late_training_days(
+    synthetic_frame,
+):
+    from statmuse_trainer.modeling import stat_data
+
+    df = synthetic_frame.copy()
+    df.loc[df["split"] == "validation", "label_points"] = np.nan  # like threes in 2022-23
+    data = stat_data(df, "points")
+    assert data.validation_note is not None
+    assert len(data.validation) > 0
+    assert data.train["game_date"].max() < data.validation["game_date"].min()
+    assert set(data.validation["split"]) == {"train"}  # the test season is never touched
+    intact = stat_data(synthetic_frame, "points")
+    assert intact.validation_note is None
+    assert set(intact.validation["split"]) == {"validation"}
