@@ -10,10 +10,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
+from statmuse_gateway import observability, security
 from statmuse_gateway.adapters import postgres as db
 from statmuse_gateway.adapters.cache import ContextCache
 from statmuse_gateway.handlers import register
-from statmuse_gateway.routes import api
+from statmuse_gateway.routes import api, dashboard
 from statmuse_gateway.schemas import DISCLAIMER
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.artifacts import open_store
@@ -70,6 +71,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     app.router.routes.extend(health_routes(SERVICE, rt.ready))
     app.include_router(api.router)
+    app.include_router(dashboard.router)
+    security.install(app, settings, rt.state)
+    observability.install(app)  # outermost: counts every answer, 429s and 413s included
 
     @app.exception_handler(OSError)
     async def dependency_down(_: Request, exc: OSError) -> JSONResponse:

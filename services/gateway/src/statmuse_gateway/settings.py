@@ -1,3 +1,6 @@
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from statmuse_shared.settings import BaseServiceSettings
@@ -9,3 +12,14 @@ class GatewaySettings(BaseServiceSettings):
     http_port: int = 8000
     group_id: str = "gateway"
     cors_origins: tuple[str, ...] = ("http://localhost:3000",)
+    # Security (issue: gateway). Writes and admin always need a key; reads only when set.
+    require_key_for_reads: bool = False
+    rate_limit_per_minute: int = Field(default=100, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Caching and batches.
+    prediction_cache_seconds: int = Field(default=3600, ge=1)
+    batch_max_items: int = Field(default=50, ge=1, le=50)
+    batch_budget_seconds: float = Field(default=30.0, gt=0)
+    batch_item_timeout_seconds: float = Field(default=5.0, gt=0)
+    # The dashboard's models page shows the newest evaluation and training reports.
+    reports_dir: Path = Path("reports")
