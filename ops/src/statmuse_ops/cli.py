@@ -6,6 +6,7 @@ statmuse down      stop exactly what `up` started
 statmuse migrate   apply every service's schema migrations
 statmuse demo      up (if needed), load a real season, train, and show a prediction
 statmuse ingest …  the ingestor's commands (backfill, status) against the running stack
+statmuse apikey …  create, list and revoke the gateway's API keys
 """
 
 import asyncio
@@ -205,6 +206,13 @@ def evaluate(ctx: typer.Context, run_dir: RunDir = None) -> None:
     """Run `statmuse-trainer evaluate …`: the models on a held-out season against the
     baselines and the books (e.g. `statmuse evaluate --season 2023-24`)."""
     _passthrough("statmuse-trainer", ["evaluate", *ctx.args], run_dir)
+
+
+@app.command(context_settings=_PASS)
+def apikey(ctx: typer.Context, run_dir: RunDir = None) -> None:
+    """Run `statmuse-gateway apikey …` against the running stack's database (`create --name
+    NAME --scope write` prints the key once; `list`; `revoke ID`)."""
+    _passthrough("statmuse-gateway", ["apikey", *ctx.args], run_dir)
 
 
 def main() -> None:

@@ -263,6 +263,28 @@ class TrainRequested(Message):
     promote: bool = Field(default=True, description="Promote to production when it trains")
 
 
+class ModelAliasRequested(Message):
+    """Command: move a serving key's production alias. `promote` makes the staged version
+    production; `rollback` restores the version that was production before the current one.
+    The trainer carries it out and publishes `ModelPublished`; a move it cannot make (nothing
+    staged, nothing to roll back to) is answered on the dead-letter topic with the reason."""
+
+    action: Literal["promote", "rollback"] = Field(
+        description="Which alias move to make", examples=["promote", "rollback"]
+    )
+    key: str = Field(
+        pattern=r"^[a-z0-9_]+(:[1-9][0-9]*)?$",
+        description="Serving key: a stat, or '<stat>:<player_id>' for a per-player model",
+        examples=["points", "points:2544"],
+    )
+    requested_by: str = Field(
+        default="system",
+        max_length=200,
+        description="Who asked ('apikey:<key id>' from the gateway's admin endpoints)",
+        examples=["apikey:3f9c2a7d1b0e4c58", "system"],
+    )
+
+
 class DeadLetter(BaseModel):
     """A message a consumer could not process, with the error and the original bytes."""
 

@@ -132,7 +132,9 @@ class CountModelHeader(BaseModel):
     part_names: list[str] = Field(examples=[["elasticnet", "random_forest", "xgboost"]])
     weights: list[float] = Field(description="Output = intercept + sum(weight * part)")
     intercept: float = 0.0
-    dispersion: float = Field(gt=0, description="Pooled negative binomial r")
+    dispersion: float = Field(
+        gt=1, description="Pooled variance-to-mean ratio phi: NB with variance phi * mean"
+    )
     history_feature: str = Field(examples=["points_career_n"])
     centre_feature: str = Field(examples=["points_sma_10"])
     min_history: int = Field(ge=0)
@@ -140,16 +142,16 @@ class CountModelHeader(BaseModel):
     league_rate_per_minute: float = Field(ge=0)
     league_minutes_features: list[str]
     league_default_minutes: float = Field(ge=0)
-    league_dispersion: float = Field(gt=0)
+    league_dispersion: float = Field(gt=1, description="phi for the league baseline")
     calibrated: bool
 
 
 class CountModel:
     """Pooled regressor (one part, a voting or a stacking ensemble) -> mean; per-player
-    heads where they beat it on validation; negative binomial spread with a per-player
-    dispersion; an isotonic recalibration of the CDF. Players without enough history get a
-    league baseline by minutes. `fallback` says which: None (own model), "pooled",
-    "league_baseline"."""
+    heads where they beat it on validation; negative binomial spread (variance phi * mean)
+    with a per-player phi; an isotonic recalibration of the CDF. Players without enough
+    history get a league baseline by minutes. `fallback` says which: None (own model),
+    "pooled", "league_baseline"."""
 
     model_type = "count_model"
     TOP_CONTRIBUTIONS = 5
@@ -244,7 +246,7 @@ class CountModel:
     def means(
         self, x: np.ndarray, player_ids: Sequence[int | None]
     ) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
-        """Mean, dispersion and fallback flag per row (vectorised)."""
+        """Mean, dispersion (phi) and fallback flag per row (vectorised)."""
         mu, r, flags, _ = self._means(x, player_ids, explain=False)
         return mu, r, flags
 
@@ -281,8 +283,8 @@ class CountModel:
         return np.maximum(mu, 0.05), r, flags, total
 
     # -- the distribution -----------------------------------------------------------------
-    def distribution(self, mu: float, r: float) -> Tabulated:
-        return Tabulated.trusted(self.cdf_tables(np.array([mu]), np.array([r]))[0])
+    def distribution(self, mu: float, phi: float) -> Tabulated:
+        return Tabulated.trusted(self.cdf_tables(np.array([mu]), np.array([phi]))[0])
 
     def _contributions(
         self, x: np.ndarray, pid: int | None, flag: str | None, mu: float
@@ -347,11 +349,13 @@ class CountModel:
         )  # fmt: skip
 
     def cdf_tables(
-        self, mu: np.ndarray, r: np.ndarray, *, tail: float = 1e-9
+        self, mu: np.ndarray, phi: np.ndarray, *, tail: float = 1e-9
     ) -> list[tuple[float, ...]]:
-        """Each row's NB(mu, r) CDF at 0, 1, ... until the remaining mass is below `tail`
-        (last entry 1), through the calibration map: the same recurrence as
-        `negative_binomial_table`, run for all rows at once."""
+        """Each row's CDF at 0, 1, ... until the remaining mass is below `tail` (last entry
+        1), through the calibration map: the negative binomial with mean mu and variance
+        phi * mu (size r = mu / (phi - 1)), by the recurrence of `negative_binomial_table`,
+        for all rows at once."""
+        r = mu / (phi - 1.0)
         sd = np.sqrt(mu + mu * mu / r)
         width = int(np.max(mu + 50 * sd + 50)) + 2
         k = np.arange(width - 1, dtype=np.float64)

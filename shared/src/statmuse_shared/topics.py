@@ -7,8 +7,17 @@ FEATURES: Final = "nba.features.v1"
 MODELS_PUBLISHED: Final = "nba.models.published.v1"
 PREDICTIONS: Final = "nba.predictions.v1"
 TRAIN_REQUESTS: Final = "nba.train.requests.v1"
+# Commands to move a serving key's aliases (promote, rollback); the trainer owns the registry.
+MODEL_COMMANDS: Final = "nba.models.commands.v1"
 
-ALL: Final[tuple[str, ...]] = (GAMES_RAW, FEATURES, MODELS_PUBLISHED, PREDICTIONS, TRAIN_REQUESTS)
+ALL: Final[tuple[str, ...]] = (
+    GAMES_RAW,
+    FEATURES,
+    MODELS_PUBLISHED,
+    PREDICTIONS,
+    TRAIN_REQUESTS,
+    MODEL_COMMANDS,
+)
 DEFAULT_PARTITIONS: Final = 6
 
 

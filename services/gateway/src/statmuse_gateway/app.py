@@ -14,7 +14,7 @@ from statmuse_gateway import observability, security
 from statmuse_gateway.adapters import postgres as db
 from statmuse_gateway.adapters.cache import ContextCache
 from statmuse_gateway.handlers import register
-from statmuse_gateway.routes import api, dashboard
+from statmuse_gateway.routes import api, asyncapi, dashboard
 from statmuse_gateway.schemas import DISCLAIMER
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.artifacts import open_store
@@ -63,6 +63,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service_state = rt.state
+    app.state.settings = settings
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
@@ -72,6 +73,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.router.routes.extend(health_routes(SERVICE, rt.ready))
     app.include_router(api.router)
     app.include_router(dashboard.router)
+    app.include_router(asyncapi.router)
     security.install(app, settings, rt.state)
     observability.install(app)  # outermost: counts every answer, 429s and 413s included
 

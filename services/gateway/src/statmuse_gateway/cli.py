@@ -1,7 +1,15 @@
-"""statmuse-gateway: serve, migrate."""
+"""statmuse-gateway: serve, migrate, apikey (create, list, revoke)."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
 
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.runtime import service_cli
+
+T = TypeVar("T")
 
 
 def _settings() -> GatewaySettings:
@@ -17,6 +25,78 @@ def _create_app(settings: GatewaySettings) -> object:
 app = service_cli(
     service="gateway", schema="gateway", settings=_settings, create_app=_create_app, help=__doc__
 )
+apikey = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
+app.add_typer(apikey, name="apikey")
+
+
+def _with_conn(work: Callable[..., Awaitable[T]]) -> T:
+    import asyncpg
+
+    async def run() -> T:
+        conn = await asyncpg.connect(_settings().dsn)
+        try:
+            return await work(conn=conn)
+        finally:
+            await conn.close()
+
+    try:
+        return asyncio.run(run())
+    except asyncpg.UndefinedTableError as exc:
+        typer.echo("error: no API key table; run `statmuse-gateway migrate` first", err=True)
+        raise typer.Exit(1) from exc
+    except (OSError, asyncpg.PostgresError) as exc:
+        typer.echo(f"error: cannot reach the database: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@apikey.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="Who or what the key is for")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="read, write or admin; repeatable; default read (higher includes lower)"),
+    ] = None,
+) -> None:
+    """Create a key and print it: this is the only time it is shown."""
+    from statmuse_gateway.adapters import apikeys
+
+    try:
+        apikeys.normalize_scopes(scope or ["read"])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scope") from exc
+    key, token = _with_conn(
+        lambda conn: apikeys.create_key(conn=conn, name=name, scopes=scope or ["read"])
+    )
+    typer.echo(f"created key {key.key_id} ({key.name}; {', '.join(key.scopes)})", err=True)
+    typer.echo("store it now: it cannot be shown again", err=True)
+    typer.echo(token)
+
+
+@apikey.command("list")
+def apikey_list() -> None:
+    """Every key: id, name, scopes, created, revoked (never the secret)."""
+    from statmuse_gateway.adapters import apikeys
+
+    keys = _with_conn(lambda conn: apikeys.list_keys(conn=conn))
+    if not keys:
+        typer.echo("no API keys", err=True)
+        return
+    for k in keys:
+        revoked = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+        typer.echo(f"{k.key_id}  {k.name:20}  {','.join(k.scopes):16}  "
+                   f"created {k.created_at:%Y-%m-%d %H:%M}  {revoked}")  # fmt: skip
+
+
+@apikey.command("revoke")
+def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key id (from `list`)")]) -> None:
+    """Revoke a key; it is refused from the next request on."""
+    from statmuse_gateway.adapters import apikeys
+
+    key = _with_conn(lambda conn: apikeys.revoke_key(conn=conn, key_id=key_id))
+    if key is None:
+        typer.echo(f"error: no API key {key_id!r}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"revoked {key.key_id} ({key.name}) at {key.revoked_at:%Y-%m-%d %H:%M:%S %Z}")
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 
 from statmuse_gateway import metrics
 from statmuse_gateway.adapters import postgres as db
+from statmuse_gateway.adapters.cache import prediction_cache
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared import topics
 from statmuse_shared.broker import Record, subscribe
@@ -27,10 +28,15 @@ RAW_GAME: TypeAdapter[Any] = TypeAdapter(RawGame)
 
 def register(broker: KafkaBroker, state: dict[str, Any], *, settings: GatewaySettings) -> None:
     book: ModelBook = state["book"]
+    # The routes read their settings (cache TTL, batch limits) from the shared state.
+    state.setdefault("settings", settings)
+    ttl_s = settings.prediction_cache_seconds
 
     async def on_features(batch: list[tuple[Record, FeaturesComputed]]) -> None:
         async with state["pool"].acquire() as conn:
             await db.upsert_vectors(conn=conn, vectors=[m for _, m in batch])
+        # A new vector changes these players' predictions: drop exactly theirs.
+        await prediction_cache(state, ttl_s=ttl_s).invalidate_players(m.player_id for _, m in batch)
         metrics.VECTORS.inc(len(batch))
 
     async def on_model_published(batch: list[tuple[Record, ModelPublished]]) -> None:
@@ -38,6 +44,9 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: GatewaySet
             await asyncio.to_thread(book.apply, event)  # reads the artifact file
             async with state["pool"].acquire() as conn:
                 await db.upsert_model(conn=conn, event=event)
+        # After the book swapped: a prediction cached from now on is the new model's. Keys also
+        # carry the model version, so a missed drop (Redis down) still serves no stale model.
+        await prediction_cache(state, ttl_s=ttl_s).invalidate_all()
         metrics.MODELS_SERVED.set(len(book.production))
 
     async def on_raw_games(batch: list[tuple[Record, Any]]) -> None:

@@ -1,9 +1,16 @@
 """HTTP schemas (the frontend's contract); separate from the Kafka messages."""
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from statmuse_shared.stats import Stat
 
@@ -101,3 +108,186 @@ class ModelInfo(BaseModel):
     metrics: dict[str, float | int | None]
     feature_set_version: str
     updated_at: dt.datetime
+
+
+# Batches: at most this many items per request (the settings may lower it, never raise it).
+BATCH_MAX_ITEMS = 50
+ItemStatus = Literal["ok", "not_found", "error", "timeout"]
+_PREDICT_EXAMPLE: dict[str, Any] = {
+    "player": "LeBron James",
+    "stat": "points",
+    "line": 25.5,
+    "odds_over": -110,
+    "odds_under": -110,
+}
+
+
+class BatchPredictRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        _PREDICT_EXAMPLE,
+                        {"player": "Nikola Jokic", "stat": "rebounds", "line": 12.5},
+                    ]
+                }
+            ]
+        },
+    )
+
+    items: list[PredictRequest] = Field(
+        min_length=1,
+        max_length=BATCH_MAX_ITEMS,
+        description=f"1 to {BATCH_MAX_ITEMS} props, each exactly the body of POST /api/predict",
+    )
+
+
+class PlayerContextQuery(BaseModel):
+    """The query parameters of GET /api/player_context, as one batch item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    player_name: str = Field(min_length=2, max_length=80, examples=["LeBron James"])
+    stat_type: Stat | None = Field(default=None, description="Highlights this stat")
+    game_date: dt.date | None = Field(default=None, description="Default: the next game")
+    opponent: str | None = Field(default=None, pattern=r"^[A-Z]{2,3}$", examples=["DEN"])
+    is_home: bool | None = None
+
+
+class BatchPlayerContextRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {"player_name": "LeBron James", "stat_type": "points", "opponent": "DEN"},
+                        {"player_name": "Stephen Curry"},
+                    ]
+                }
+            ]
+        },
+    )
+
+    items: list[PlayerContextQuery] = Field(min_length=1, max_length=BATCH_MAX_ITEMS)
+
+
+class BatchItem(BaseModel):
+    index: int = Field(ge=0, description="Position of the item in the request")
+    status: ItemStatus = Field(
+        description="ok; not_found (unknown player, no games before the date); error (e.g. no "
+        "production model yet, a dependency down); timeout (the item or the batch ran out of "
+        "time)"
+    )
+    error: str | None = Field(default=None, description="Why the item failed")
+    suggestions: list[str] | None = Field(
+        default=None, description="Closest known names, for an unknown player"
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        # Absent, not null: an ok item has no `error`, a failed one no result. Only this
+        # level: a result's own null fields (e.g. `fallback`) stay.
+        data = handler(self)
+        for name in ("error", "suggestions", "prediction", "context"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+
+class BatchPredictItem(BatchItem):
+    prediction: PredictResponse | None = None
+
+
+class BatchPlayerContextItem(BatchItem):
+    context: dict[str, Any] | None = Field(
+        default=None, description="What GET /api/player_context answers for this item"
+    )
+
+
+class _BatchResponse(BaseModel):
+    ok: int = Field(ge=0, description="Items with status ok")
+    failed: int = Field(ge=0, description="Items with any other status")
+    disclaimer: str = DISCLAIMER
+    help_links: dict[str, str] = Field(default_factory=lambda: dict(HELP_LINKS))
+
+
+class BatchPredictResponse(_BatchResponse):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "results": [
+                        {"index": 0, "status": "ok", "prediction": {"player": "LeBron James",
+                         "stat": "points", "line": 25.5, "over_probability": 0.47, "...": "..."}},
+                        {"index": 1, "status": "not_found", "error": "unknown player 'Lebron Jmes'",
+                         "suggestions": ["LeBron James"]},
+                        {"index": 2, "status": "timeout", "error": "not done within 5 s"},
+                    ],
+                    "ok": 1,
+                    "failed": 2,
+                    "disclaimer": DISCLAIMER,
+                }
+            ]
+        }
+    )  # fmt: skip
+
+    results: list[BatchPredictItem] = Field(description="One per item, in request order")
+
+
+class BatchPlayerContextResponse(_BatchResponse):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "results": [
+                        {"index": 0, "status": "ok", "context": {"player_name": "LeBron James",
+                         "season_averages": {"points": 25.7}, "...": "..."}},
+                        {"index": 1, "status": "not_found", "error": "unknown player 'Stef Cury'",
+                         "suggestions": ["Stephen Curry"]},
+                    ],
+                    "ok": 1,
+                    "failed": 1,
+                    "disclaimer": DISCLAIMER,
+                }
+            ]
+        }
+    )  # fmt: skip
+
+    results: list[BatchPlayerContextItem] = Field(description="One per item, in request order")
+
+
+ServingKey = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9_]+(:[1-9][0-9]*)?$",
+        description="A stat, or '<stat>:<player_id>' for a per-player model",
+        examples=["points", "points:2544"],
+    ),
+]
+
+
+class ModelCommandAccepted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accepted": True,
+                    "action": "promote",
+                    "key": "points",
+                    "event_id": "5b0f8a4e-2c71-4d1e-9a53-0f6f3e1c2b7d",
+                }
+            ]
+        }
+    )
+
+    accepted: bool = Field(
+        default=True,
+        description="The command is on the topic; the trainer carries it out and publishes "
+        "ModelPublished (or a dead letter with the reason it could not)",
+    )
+    action: Literal["promote", "rollback"]
+    key: ServingKey
+    event_id: str = Field(description="The command's event id, to trace it")

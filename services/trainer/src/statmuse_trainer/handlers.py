@@ -1,21 +1,31 @@
-"""Thin subscribers: feature vectors become training examples; train requests train."""
+"""Thin subscribers: feature vectors become training examples; train requests train; alias
+commands (promote, rollback) move the registry's aliases."""
 
+import logging
 from typing import Any
 
 from faststream.kafka import KafkaBroker
 
 from statmuse_shared import topics
 from statmuse_shared.broker import Record, dead_letter, subscribe
-from statmuse_shared.messages import DeadLetter, FeaturesComputed, TrainRequested
-from statmuse_trainer import metrics
+from statmuse_shared.messages import (
+    DeadLetter,
+    FeaturesComputed,
+    ModelAliasRequested,
+    TrainRequested,
+)
+from statmuse_trainer import metrics, registry
 from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.service import NotEnoughData
 from statmuse_trainer.settings import TrainerSettings
 from statmuse_trainer.training import TrainingRefused, train
 
+log = logging.getLogger(__name__)
+
 
 def register(broker: KafkaBroker, state: dict[str, Any], *, settings: TrainerSettings) -> None:
     commands_group = f"{settings.group_id}-commands"
+    alias_group = f"{settings.group_id}-model-commands"
 
     async def on_features(batch: list[tuple[Record, FeaturesComputed]]) -> None:
         async with state["pool"].acquire() as conn:
@@ -45,6 +55,23 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: TrainerSet
                 metrics.TRAINED.labels(request.stat.value, "refused").inc()
         return refused
 
+    async def on_alias_requested(
+        batch: list[tuple[Record, ModelAliasRequested]],
+    ) -> list[tuple[Record, DeadLetter]]:
+        refused = []
+        for record, command in batch:
+            move = registry.promote if command.action == "promote" else registry.rollback
+            try:
+                events = await move(pool=state["pool"], broker=broker, key=command.key)
+            except registry.RegistryError as exc:
+                # Nothing staged, nothing to roll back to: answered on the dead-letter topic.
+                refused.append((record, dead_letter(record, error=str(exc), consumer=alias_group)))
+                continue
+            log.info("%s of %s by %s: %s", command.action, command.key, command.requested_by,
+                     [(e.version, e.alias) for e in events],
+                     extra={**record.log_extra, "event_id": command.event_id})  # fmt: skip
+        return refused
+
     subscribe(
         broker,
         topics.FEATURES,
@@ -58,5 +85,14 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: TrainerSet
         group_id=commands_group,
         model=TrainRequested,
         handle=on_train_requested,
+        max_records=10,
+    )
+    # A group of its own: a long training run must not hold up a promote or a rollback.
+    subscribe(
+        broker,
+        topics.MODEL_COMMANDS,
+        group_id=alias_group,
+        model=ModelAliasRequested,
+        handle=on_alias_requested,
         max_records=10,
     )

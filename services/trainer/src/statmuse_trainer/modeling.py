@@ -33,6 +33,7 @@ _STAT_PREFIXES = {"points", "rebounds", "assists", "threes", "pra", "minutes"}
 MIN_HISTORY = 3  # games of the stat before the pooled model is trusted; fewer -> league baseline
 PLAYER_MIN_GAMES = 50  # training games before a player gets a model of their own
 PLAYER_MIN_VALIDATION = 20  # validation games needed to judge that model against the pooled one
+CALIBRATION_KNOTS = 11  # the calibration map is piecewise linear between these CDF values
 HEAD_MIN_T = 2.0  # per-player model kept only when it beats the pooled one this clearly
 SHRINK_GAMES = 30.0  # dispersion shrinkage: a player's own estimate counts as n / (n + 30)
 HEAD_FEATURES = ("{s}_sma_10", "{s}_season_avg", "{s}_ema", "{s}_career_avg", "minutes_sma_10",
@@ -56,16 +57,26 @@ def head_columns(stat: str) -> list[str]:
 # --- the negative binomial, vectorised -----------------------------------------------------
 
 
-def nb_cdf(k: np.ndarray, mu: np.ndarray, r: np.ndarray | float) -> np.ndarray:
-    """P(X <= k) for NB(mean mu, dispersion r); k < 0 gives 0."""
+MIN_PHI, MAX_PHI = 1.01, 50.0  # variance-to-mean ratio: just above Poisson, up to very wide
+
+
+def nb_size(mu: np.ndarray | float, phi: np.ndarray | float) -> np.ndarray:
+    """The negative binomial's size r for mean mu and variance phi * mu ("NB1"): variance
+    grows with the mean, as it does for points (a bench player's 5 and a star's 27 have
+    variance-to-mean ratios of about 3 and 2.4; a constant r would give the star an sd of 16)."""
+    return np.asarray(mu, dtype=np.float64) / (np.asarray(phi, dtype=np.float64) - 1.0)
+
+
+def nb_cdf(k: np.ndarray, mu: np.ndarray, phi: np.ndarray | float) -> np.ndarray:
+    """P(X <= k) for NB with mean mu and variance phi * mu; k < 0 gives 0."""
     k = np.asarray(k, dtype=float)
-    p = np.asarray(r) / (np.asarray(r) + mu)
-    out = special.betainc(np.asarray(r, dtype=float), np.maximum(k, 0) + 1.0, p)
+    r = nb_size(mu, phi)
+    out = special.betainc(r, np.maximum(k, 0) + 1.0, r / (r + mu))
     return np.asarray(np.where(k < 0, 0.0, out), dtype=np.float64)
 
 
-def nb_logpmf(y: np.ndarray, mu: np.ndarray, r: float | np.ndarray) -> np.ndarray:
-    r = np.asarray(r, dtype=float)
+def nb_logpmf(y: np.ndarray, mu: np.ndarray, phi: float | np.ndarray) -> np.ndarray:
+    r = nb_size(mu, phi)
     return np.asarray(
         special.gammaln(y + r) - special.gammaln(r) - special.gammaln(y + 1)
         + r * np.log(r / (r + mu)) + y * np.log(mu / (r + mu)), dtype=np.float64
@@ -73,39 +84,38 @@ def nb_logpmf(y: np.ndarray, mu: np.ndarray, r: float | np.ndarray) -> np.ndarra
 
 
 def fit_dispersion_mle(y: np.ndarray, mu: np.ndarray) -> float:
-    """Pooled dispersion r maximising the NB likelihood of y given means mu."""
+    """Pooled variance-to-mean ratio phi maximising the NB likelihood of y given means mu."""
     res = optimize.minimize_scalar(
-        lambda log_r: -float(np.sum(nb_logpmf(y, mu, math.exp(log_r)))),
-        bounds=(math.log(0.2), math.log(1e4)),
+        lambda log_excess: -float(np.sum(nb_logpmf(y, mu, 1.0 + math.exp(log_excess)))),
+        bounds=(math.log(MIN_PHI - 1.0), math.log(MAX_PHI - 1.0)),
         method="bounded",
     )
-    return float(math.exp(res.x))
+    return float(1.0 + math.exp(res.x))
 
 
 def player_dispersions(
     player_ids: np.ndarray, y: np.ndarray, mu: np.ndarray, pooled: float
 ) -> dict[int, float]:
-    """Per-player r: the method-of-moments estimate from the player's residuals, shrunk
-    towards the pooled r on the log scale with weight n / (n + SHRINK_GAMES)."""
+    """Per-player phi: the method-of-moments estimate sum((y - mu)^2) / sum(mu) from the
+    player's residuals, shrunk towards the pooled phi on the log(phi - 1) scale with weight
+    n / (n + SHRINK_GAMES)."""
     out = {}
     frame = pd.DataFrame({"p": player_ids, "y": y, "mu": mu})
     for pid, g in frame.groupby("p", sort=False):
         n = len(g)
         if n < 10:
             continue
-        excess = float(np.sum((g["y"] - g["mu"]) ** 2 - g["mu"]))
-        own = float(np.sum(g["mu"] ** 2)) / excess if excess > 0 else 1e4
-        own = min(max(own, 0.2), 1e4)
+        own = float(np.sum((g["y"] - g["mu"]) ** 2)) / max(float(np.sum(g["mu"])), 1e-9)
+        own = min(max(own, MIN_PHI), MAX_PHI)
         w = n / (n + SHRINK_GAMES)
-        out[int(pid)] = float(  # type: ignore[arg-type]
-            math.exp(w * math.log(own) + (1 - w) * math.log(pooled))
-        )
+        excess = math.exp(w * math.log(own - 1.0) + (1 - w) * math.log(pooled - 1.0))
+        out[int(pid)] = 1.0 + excess  # type: ignore[arg-type]
     return out
 
 
-def over_probability(mu: np.ndarray, r: np.ndarray | float, lines: np.ndarray) -> np.ndarray:
+def over_probability(mu: np.ndarray, phi: np.ndarray | float, lines: np.ndarray) -> np.ndarray:
     """P(X > line) for half-point lines (whole lines: the push is neither over nor under)."""
-    return 1.0 - nb_cdf(np.floor(lines), mu, r)
+    return 1.0 - nb_cdf(np.floor(lines), mu, phi)
 
 
 def reference_lines(df: pd.DataFrame, stat: str) -> np.ndarray:
@@ -161,14 +171,16 @@ class Scores:
                 "rmse": self.rmse, "dispersion": self.dispersion}  # fmt: skip
 
 
-def score(y: np.ndarray, mu: np.ndarray, lines: np.ndarray, r: float | None = None) -> Scores:
+def score(
+    y: np.ndarray, mu: np.ndarray, lines: np.ndarray, dispersion: float | None = None
+) -> Scores:
     """P(over) quality at the given lines (pushes cannot happen at half-point lines)."""
     mu = np.maximum(mu, 0.05)
-    r = fit_dispersion_mle(y, mu) if r is None else r
-    p = over_probability(mu, r, lines)
+    phi = fit_dispersion_mle(y, mu) if dispersion is None else dispersion
+    p = over_probability(mu, phi, lines)
     went_over = (y > lines).astype(float)
     return Scores(brier(p, went_over), log_loss(p, went_over), float(np.mean(np.abs(y - mu))),
-                  float(np.sqrt(np.mean((y - mu) ** 2))), r)  # fmt: skip
+                  float(np.sqrt(np.mean((y - mu) ** 2))), phi)  # fmt: skip
 
 
 # --- data for one stat ---------------------------------------------------------------------
@@ -338,7 +350,7 @@ def vote(data: StatData, parts: Sequence[Candidate], step: float = 0.05) -> Cand
         if sum(combo) > n:
             continue
         w = np.array([*combo, n - sum(combo)], dtype=float) / n
-        s = score(yv, preds @ w, lines, r=best_s.dispersion)
+        s = score(yv, preds @ w, lines, dispersion=best_s.dispersion)
         if s.brier < best_s.brier:
             best_w, best_s = w, s
     best_s = score(yv, preds @ best_w, lines)
@@ -434,12 +446,12 @@ def fit_heads(
 
 
 def cdf_pairs(
-    y: np.ndarray, mu: np.ndarray, r: np.ndarray, lines: np.ndarray, spread: int = 3
+    y: np.ndarray, mu: np.ndarray, phi: np.ndarray, lines: np.ndarray, spread: int = 3
 ) -> tuple[np.ndarray, np.ndarray]:
     """(F(k), 1[y <= k]) for the whole numbers k within `spread` of each row's line."""
     ks = np.floor(lines)[:, None] + np.arange(-spread, spread + 1)[None, :]
     ks = np.maximum(ks, 0)
-    f = nb_cdf(ks, mu[:, None], r[:, None])
+    f = nb_cdf(ks, mu[:, None], phi[:, None])
     hit = (y[:, None] <= ks).astype(float)
     return f.ravel(), hit.ravel()
 
@@ -450,14 +462,28 @@ def fit_calibration(f: np.ndarray, hit: np.ndarray) -> tuple[np.ndarray, np.ndar
     from sklearn.isotonic import IsotonicRegression
 
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(f, hit)
-    x = np.concatenate([[0.0], iso.X_thresholds_, [1.0]])
-    y = np.concatenate([[0.0], iso.y_thresholds_, [1.0]])
+    # Isotonic regression is a step function; used as is, the calibrated CDF would be flat
+    # over runs of whole numbers and the distribution would pile its mass on a few values.
+    # One knot per step, at the step's centre, interpolated linearly ("centred isotonic
+    # regression"), keeps it monotone, continuous and strictly increasing.
+    xs, ys = iso.X_thresholds_, iso.y_thresholds_
+    starts = np.flatnonzero(np.r_[True, np.diff(ys) != 0])
+    ends = np.r_[starts[1:], len(ys)]
+    centre_x = np.array([xs[a:b].mean() for a, b in zip(starts, ends, strict=True)])
+    inner = (ys[starts] > 0) & (ys[starts] < 1)  # the pinned ends stand for blocks at 0 or 1
+    x = np.concatenate([[0.0], centre_x[inner], [1.0]])
+    y = np.concatenate([[0.0], ys[starts][inner], [1.0]])
     x, keep = np.unique(x, return_index=True)
-    return x, np.maximum.accumulate(y[keep])
+    y = np.maximum.accumulate(y[keep])
+    # Even centred, a map with a hundred knots has slopes that jump from knot to knot, and the
+    # pmf (the CDF's differences) comes out ragged. The map is read at CALIBRATION_KNOTS evenly
+    # spaced CDF values instead: a few straight pieces, still monotone, pinned at 0 and 1.
+    grid = np.linspace(0.0, 1.0, CALIBRATION_KNOTS)
+    return grid, np.maximum.accumulate(np.interp(grid, x, y))
 
 
 def calibrated_over(
-    mu: np.ndarray, r: np.ndarray, lines: np.ndarray, knots: tuple[np.ndarray, np.ndarray]
+    mu: np.ndarray, phi: np.ndarray, lines: np.ndarray, knots: tuple[np.ndarray, np.ndarray]
 ) -> np.ndarray:
-    f = nb_cdf(np.floor(lines), mu, r)
+    f = nb_cdf(np.floor(lines), mu, phi)
     return np.asarray(1.0 - np.interp(f, knots[0], knots[1]), dtype=np.float64)

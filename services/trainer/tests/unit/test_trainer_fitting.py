@@ -72,18 +72,20 @@ def test_the_served_probabilities_are_calibrated_where_they_were_fitted(fitted):
 
 
 def test_nb_cdf_matches_the_serving_distribution():
-    for mu, r in ((0.7, 3.0), (5.2, 12.0), (27.0, 6.5)):
-        nb = NegativeBinomial(mu, r)
-        ks = np.arange(-1, 60)
-        ours = nb_cdf(ks, np.full(len(ks), mu), r)
+    for mu, phi in ((0.7, 1.3), (5.2, 1.8), (27.0, 2.4)):
+        nb = NegativeBinomial(mu, mu / (phi - 1))  # variance phi * mu
+        assert nb.sd**2 == pytest.approx(phi * mu)
+        ks = np.arange(-1, 80)
+        ours = nb_cdf(ks, np.full(len(ks), mu), phi)
         assert np.allclose(ours, [nb.cdf(int(k)) for k in ks], atol=1e-10)
 
 
 def test_dispersion_mle_recovers_a_known_value():
     rng = np.random.default_rng(0)
-    mu = rng.uniform(3, 20, 20_000)
-    y = rng.negative_binomial(5.0, 5.0 / (5.0 + mu))
-    assert fit_dispersion_mle(y.astype(float), mu) == pytest.approx(5.0, rel=0.08)
+    mu = rng.uniform(3, 30, 20_000)
+    r = mu / (2.5 - 1)  # variance 2.5 * mu at every mean
+    y = rng.negative_binomial(r, r / (r + mu))
+    assert fit_dispersion_mle(y.astype(float), mu) == pytest.approx(2.5, rel=0.05)
 
 
 def test_isotonic_calibration_fixes_an_overconfident_model():
@@ -91,7 +93,7 @@ def test_isotonic_calibration_fixes_an_overconfident_model():
     mu = rng.uniform(5, 25, 8000)
     y = rng.negative_binomial(3.0, 3.0 / (3.0 + mu)).astype(float)  # true r = 3
     lines = np.floor(mu) + 0.5
-    overconfident = np.full(len(mu), 40.0)  # claims far less spread than there is
+    overconfident = np.full(len(mu), 1.05)  # claims far less spread than there is
     went = (y > lines).astype(float)
     from statmuse_trainer.modeling import cdf_pairs, over_probability
 
@@ -136,3 +138,22 @@ def test_a_stat_missing_from_the_validation_season_validates_on_late_training_da
     intact = stat_data(synthetic_frame, "points")
     assert intact.validation_note is None
     assert set(intact.validation["split"]) == {"validation"}
+
+
+def test_the_calibrated_distribution_has_no_holes(fitted):
+    """The calibration map is strictly increasing, so no whole number in the bulk of the
+    distribution loses all its mass to a neighbour (a step-function map did exactly that)."""
+    from statmuse_shared.distributions import pmf, quantile
+
+    _, f = fitted
+    model = load_model(f.bundle)
+    assert isinstance(model, CountModel)
+    assert model.cal_y is not None
+    assert np.all(np.diff(model.cal_y) >= 0)
+    assert len(model.cal_x) <= 11
+    for mu in (4.0, 12.0, 27.0):
+        dist = model.distribution(mu, model.header.dispersion)
+        lo, hi = quantile(dist, 0.05), quantile(dist, 0.95)
+        masses = pmf(dist, lo, hi)
+        assert min(masses) > 0.002, (mu, masses)
+        assert max(masses) < 0.25, (mu, masses)

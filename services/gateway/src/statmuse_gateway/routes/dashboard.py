@@ -1,5 +1,219 @@
-"""The dashboard (owned by the dashboard work)."""
+"""The dashboard: two small HTML pages over the public API (no frontend build; the charts are
+inline SVG drawn by static/dashboard.js) and read-only access to the newest report files."""
 
-from fastapi import APIRouter
+from html import escape
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+from statmuse_gateway.schemas import DISCLAIMER, HELP_LINKS
+from statmuse_shared.stats import Stat
 
 router = APIRouter(include_in_schema=False)
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+STATIC_FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+REPORT_TYPES = {".png": "image/png", ".csv": "text/csv", ".md": "text/markdown"}
+# Only what the page must not cache stale across a deploy: the pages themselves.
+NO_STORE = {"cache-control": "no-store"}
+
+
+def reports_dir(request: Request) -> Path:
+    """The app's `GatewaySettings.reports_dir` (relative to the working directory)."""
+    settings = getattr(request.app.state, "settings", None)
+    found = getattr(settings, "reports_dir", None)
+    return Path(found) if found is not None else Path("reports")
+
+
+def _newest_dir(parent: Path) -> Path | None:
+    """Season (`2023-24`) and date (`2026-11-25`) folder names sort in time order."""
+    dirs = sorted(p for p in parent.glob("*") if p.is_dir()) if parent.is_dir() else []
+    return dirs[-1] if dirs else None
+
+
+def _page(title: str, active: str, body: str) -> HTMLResponse:
+    nav = "".join(
+        f'<a href="{href}"{" aria-current=page" if href == active else ""}>{label}</a>'
+        for href, label in (("/dashboard", "Predict"), ("/dashboard/models", "Models"),
+                            ("/docs", "API docs"))
+    )  # fmt: skip
+    links = " · ".join(
+        f'<a href="{escape(url)}" rel="noopener">{escape(name)}</a>'
+        for name, url in HELP_LINKS.items()
+    )
+    html = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} · StatMusePicks</title>
+<link rel="stylesheet" href="/dashboard/static/dashboard.css">
+<script src="/dashboard/static/dashboard.js" defer></script>
+</head>
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<header>
+<strong class="brand">StatMusePicks</strong>
+<nav aria-label="Dashboard">{nav}</nav>
+<p class="age" id="age-notice"><span class="badge">21+</span> Adults only: you must be 21 or
+older (or the legal age where you live) to bet.</p>
+</header>
+<main id="main">
+<h1>{escape(title)}</h1>
+{body}
+</main>
+<footer>
+<p id="disclaimer">{escape(DISCLAIMER)}</p>
+<p id="help-links">Help is free and confidential: {links}</p>
+</footer>
+</body>
+</html>
+"""
+    return HTMLResponse(html, headers=NO_STORE)
+
+
+@router.get("/")
+async def root() -> RedirectResponse:
+    return RedirectResponse("/dashboard", status_code=307)
+
+
+@router.get("/dashboard")
+async def predict_page() -> HTMLResponse:
+    stats = "".join(f'<option value="{s.value}">{s.value}</option>' for s in Stat)
+    body = f"""
+<form id="predict-form" novalidate>
+  <div class="field"><label for="player">Player</label>
+    <input id="player" name="player" required minlength="2" maxlength="80"
+      autocomplete="off" placeholder="e.g. LeBron James"></div>
+  <div class="field"><label for="stat">Stat</label>
+    <select id="stat" name="stat">{stats}</select></div>
+  <div class="field"><label for="line">Line</label>
+    <input id="line" name="line" type="number" required min="0" max="150" step="0.5"
+      inputmode="decimal" placeholder="25.5"></div>
+  <div class="field"><label for="odds_over">Odds over <span class="hint">(optional,
+    American)</span></label>
+    <input id="odds_over" name="odds_over" type="number" step="1" placeholder="-110"></div>
+  <div class="field"><label for="odds_under">Odds under <span class="hint">(optional)</span>
+    </label><input id="odds_under" name="odds_under" type="number" step="1"
+      placeholder="-110"></div>
+  <details class="field"><summary>API key</summary>
+    <label for="api_key">API key <span class="hint">(only if this gateway asks for one)</span>
+    </label><input id="api_key" name="api_key" type="password" autocomplete="off"></details>
+  <button type="submit" id="predict-button">Predict</button>
+</form>
+<p id="status" role="status" aria-live="polite"></p>
+<div id="suggestions" hidden></div>
+<section id="result" hidden aria-labelledby="result-title">
+  <h2 id="result-title"></h2>
+  <p id="recommendation" class="rec"></p>
+  <dl class="numbers">
+    <div><dt>P(over)</dt><dd id="p-over"></dd></div>
+    <div><dt>P(under)</dt><dd id="p-under"></dd></div>
+    <div><dt>P(push)</dt><dd id="p-push"></dd></div>
+    <div><dt>Predicted</dt><dd id="predicted"></dd></div>
+    <div><dt>Expected value</dt><dd id="ev"></dd></div>
+    <div><dt>Confidence</dt><dd id="confidence"></dd></div>
+    <div><dt>Kelly fraction</dt><dd id="kelly"></dd></div>
+  </dl>
+  <figure>
+    <figcaption>Predictive distribution; the dashed line is the prop line.
+      <span class="key over">over</span> <span class="key under">under</span>
+      <span class="key push">push</span></figcaption>
+    <div id="dist-chart"></div>
+  </figure>
+  <figure>
+    <figcaption>Why: each feature's contribution to the prediction</figcaption>
+    <div id="explain-chart"></div>
+  </figure>
+  <p class="meta">Model <code id="model-version"></code>; odds <span id="odds"></span>;
+    data as of <span id="as-of"></span>.
+    <strong id="fallback" class="warn" hidden></strong></p>
+</section>
+"""
+    return _page("Player prop prediction", "/dashboard", body)
+
+
+@router.get("/dashboard/models")
+async def models_page(request: Request) -> HTMLResponse:
+    root = reports_dir(request)
+    sections = []
+    evaluation = _newest_dir(root / "evaluation")
+    if evaluation is not None:
+        sections.append(
+            _figures(
+                f"Held-out season {evaluation.name}: reliability on real sportsbook lines",
+                sorted(evaluation.glob("real_lines_*.png")),
+                root,
+            )
+        )
+    training = _newest_dir(root / "training")
+    if training is not None:
+        readme = training / "README.md"
+        if readme.is_file():
+            sections.append(
+                f'<section aria-labelledby="training-table-title">'
+                f'<h2 id="training-table-title">Training summary ({escape(training.name)})</h2>'
+                f'<div id="training-table" data-src="{escape(_report_url(readme, root))}">'
+                f"</div></section>"
+            )
+        sections.append(
+            _figures(
+                f"Training run {training.name}: reliability on the validation season",
+                sorted(training.glob("reliability_*.png")),
+                root,
+            )
+        )
+    if not sections:
+        sections.append(f"<p>No reports under <code>{escape(str(root))}</code> yet.</p>")
+    body = f"""
+<section aria-labelledby="models-title">
+  <h2 id="models-title">Models served</h2>
+  <p id="models-status" role="status" aria-live="polite">Loading…</p>
+  <div class="table-wrap"><table id="models-table" hidden>
+    <thead><tr><th scope="col">Name</th><th scope="col">Version</th><th scope="col">Stat</th>
+      <th scope="col">Alias</th><th scope="col">Type</th><th scope="col">MAE</th>
+      <th scope="col">Brier</th><th scope="col">ECE</th><th scope="col">Updated</th></tr></thead>
+    <tbody></tbody></table></div>
+</section>
+{"".join(sections)}
+"""
+    return _page("Models and calibration", "/dashboard/models", body)
+
+
+def _report_url(path: Path, root: Path) -> str:
+    return "/dashboard/reports/" + path.relative_to(root).as_posix()
+
+
+def _figures(title: str, images: list[Path], root: Path) -> str:
+    figures = "".join(
+        f'<figure class="report"><img src="{escape(_report_url(p, root))}" loading="lazy" '
+        f'alt="{escape(p.stem.replace("_", " "))} reliability diagram">'
+        f"<figcaption>{escape(p.stem.split('_')[-1])}</figcaption></figure>"
+        for p in images
+    )
+    return (
+        f"<section><h2>{escape(title)}</h2>"
+        f'<div class="gallery">{figures or "<p>No pictures.</p>"}</div></section>'
+    )
+
+
+@router.get("/dashboard/static/{name}")
+async def static_file(name: str) -> FileResponse:
+    if name not in STATIC_FILES:
+        raise HTTPException(404)
+    return FileResponse(STATIC / name, media_type=STATIC_FILES[name])
+
+
+@router.get("/dashboard/reports/{path:path}")
+async def report_file(path: str, request: Request) -> FileResponse:
+    """Read-only: .png/.csv/.md files inside reports_dir; anything else (or outside) is 404."""
+    root = reports_dir(request).resolve()
+    target = (root / path).resolve()
+    if (
+        target.suffix.lower() not in REPORT_TYPES
+        or root not in target.parents
+        or not target.is_file()
+    ):
+        raise HTTPException(404)
+    return FileResponse(target, media_type=REPORT_TYPES[target.suffix.lower()])

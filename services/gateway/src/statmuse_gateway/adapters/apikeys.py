@@ -1,0 +1,161 @@
+"""API keys: the key format, hashing and scopes (pure), and their table (asyncpg).
+
+A key reads `smp_<key_id>_<secret>`. The id is public (it names the key in `apikey list`, in
+logs and in the rate limiter); the secret is shown once and only its sha256 is stored. A fast
+hash is enough here: the secret is 256 random bits, not a password, so it cannot be guessed.
+"""
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import asyncpg
+
+Scope = Literal["read", "write", "admin"]
+# Each scope includes the ones before it: an admin key may write, a write key may read.
+SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
+PREFIX = "smp"
+_ID_HEX = 16
+
+
+class InvalidKeyError(ValueError):
+    """The text is not a key of ours (wrong prefix, id or secret)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    key_id: str
+    name: str
+    scopes: tuple[Scope, ...]
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def allows(self, needed: Scope) -> bool:
+        return not self.revoked and grants(self.scopes, needed)
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    key_id: str
+    secret: str
+
+    @property
+    def token(self) -> str:
+        """What the client sends in X-API-Key."""
+        return f"{PREFIX}_{self.key_id}_{self.secret}"
+
+
+def generate() -> NewKey:
+    return NewKey(key_id=secrets.token_hex(_ID_HEX // 2), secret=secrets.token_urlsafe(32))
+
+
+def parse(token: str) -> tuple[str, str]:
+    """`smp_<id>_<secret>` -> (id, secret). The secret may itself contain `_`."""
+    prefix, _, rest = token.strip().partition("_")
+    key_id, _, secret = rest.partition("_")
+    if (
+        prefix != PREFIX
+        or len(key_id) != _ID_HEX
+        or any(c not in "0123456789abcdef" for c in key_id)
+        or len(secret) < 16
+    ):
+        raise InvalidKeyError("not a StatMusePicks API key (expected smp_<id>_<secret>)")
+    return key_id, secret
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, stored_sha256: str) -> bool:
+    # Constant time, so response timing says nothing about how much of the hash matched.
+    return hmac.compare_digest(hash_secret(secret), stored_sha256)
+
+
+def normalize_scopes(scopes: Iterable[str]) -> tuple[Scope, ...]:
+    wanted = {s.strip().lower() for s in scopes}
+    unknown = wanted - set(SCOPES)
+    if unknown:
+        raise ValueError(f"unknown scopes {sorted(unknown)}; choose from {', '.join(SCOPES)}")
+    if not wanted:
+        raise ValueError("a key needs at least one scope")
+    return tuple(s for s in SCOPES if s in wanted)
+
+
+def grants(scopes: Iterable[str], needed: Scope) -> bool:
+    """Whether keys with `scopes` may do what needs `needed` (higher scopes include lower)."""
+    rank: dict[str, int] = {s: i for i, s in enumerate(SCOPES)}
+    return any(rank.get(s, -1) >= rank[needed] for s in scopes)
+
+
+def _key(row: asyncpg.Record) -> ApiKey:
+    return ApiKey(
+        key_id=row["key_id"],
+        name=row["name"],
+        scopes=normalize_scopes(row["scopes"]),
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+async def create_key(
+    *, conn: asyncpg.Connection | asyncpg.Pool, name: str, scopes: Iterable[str]
+) -> tuple[ApiKey, str]:
+    """Store a new key; returns it and the full token (the only time the secret exists)."""
+    wanted = normalize_scopes(scopes)
+    if not name.strip():
+        raise ValueError("a key needs a name")
+    new = generate()
+    row = await conn.fetchrow(
+        "INSERT INTO gateway.api_keys (key_id, secret_sha256, name, scopes) "
+        "VALUES ($1, $2, $3, $4) RETURNING key_id, name, scopes, created_at, revoked_at",
+        new.key_id,
+        hash_secret(new.secret),
+        name.strip(),
+        list(wanted),
+    )
+    assert row is not None
+    return _key(row), new.token
+
+
+async def list_keys(*, conn: asyncpg.Connection | asyncpg.Pool) -> list[ApiKey]:
+    rows = await conn.fetch(
+        "SELECT key_id, name, scopes, created_at, revoked_at FROM gateway.api_keys "
+        "ORDER BY created_at, key_id"
+    )
+    return [_key(r) for r in rows]
+
+
+async def revoke_key(*, conn: asyncpg.Connection | asyncpg.Pool, key_id: str) -> ApiKey | None:
+    """Revoke a key (idempotent: the first revocation time stays); None if there is none."""
+    row = await conn.fetchrow(
+        "UPDATE gateway.api_keys SET revoked_at = coalesce(revoked_at, now()) "
+        "WHERE key_id = $1 RETURNING key_id, name, scopes, created_at, revoked_at",
+        key_id,
+    )
+    return None if row is None else _key(row)
+
+
+async def authenticate(*, conn: asyncpg.Connection | asyncpg.Pool, token: str) -> ApiKey | None:
+    """The key a client presented, or None when it is malformed, unknown or wrong. A revoked
+    key is returned (with `revoked_at` set) so the caller can say so."""
+    try:
+        key_id, secret = parse(token)
+    except InvalidKeyError:
+        return None
+    row = await conn.fetchrow(
+        "SELECT key_id, name, scopes, created_at, revoked_at, secret_sha256 "
+        "FROM gateway.api_keys WHERE key_id = $1",
+        key_id,
+    )
+    if row is None or not secret_matches(secret, row["secret_sha256"]):
+        return None
+    return _key(row)

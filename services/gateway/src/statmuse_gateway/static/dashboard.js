@@ -1,0 +1,302 @@
+// StatMusePicks dashboard: plain DOM + inline SVG, no dependencies.
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function el(tag, attrs = {}, text) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// An API key (when the gateway asks for one) lives for this tab only.
+const KEY = "statmuse-api-key";
+function keyHeaders() {
+  const key = sessionStorage.getItem(KEY);
+  return key ? { "x-api-key": key } : {};
+}
+
+const pct = (p) => `${(p * 100).toFixed(1)}%`;
+const signed = (x, digits = 3) => `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`;
+const american = (o) => (o > 0 ? `+${o}` : `${o}`);
+
+// ---- Predict page -------------------------------------------------------------------------
+
+function distributionChart(points, line) {
+  const width = 640, height = 260, left = 44, right = 12, top = 12, bottom = 36;
+  const plotW = width - left - right, plotH = height - top - bottom;
+  const lo = Math.min(points[0].value, Math.floor(line)) - 0.5;
+  const hi = Math.max(points[points.length - 1].value, Math.ceil(line)) + 0.5;
+  const maxP = Math.max(...points.map((p) => p.probability)) || 1;
+  const x = (v) => left + ((v - lo) / (hi - lo)) * plotW;
+  const y = (p) => top + plotH - (p / maxP) * plotH;
+  const barW = Math.max(1, (plotW / (hi - lo)) * 0.85);
+
+  const root = svg("svg", {
+    id: "dist-svg", viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-label": `Predictive distribution from ${points[0].value} to ` +
+      `${points[points.length - 1].value}, line at ${line}`,
+  });
+  root.append(svg("title", {}, "Predictive distribution"));
+  // Axes and a few horizontal guides.
+  for (const f of [0, 0.5, 1]) {
+    const gy = y(maxP * f);
+    root.append(svg("line", { x1: left, x2: width - right, y1: gy, y2: gy, class: "grid" }));
+    root.append(svg("text", { x: left - 6, y: gy + 4, "text-anchor": "end", class: "tick" },
+      pct(maxP * f)));
+  }
+  const bars = svg("g", { class: "bars" });
+  for (const p of points) {
+    const side = p.value > line ? "over" : p.value < line ? "under" : "push";
+    const h = Math.max(0, top + plotH - y(p.probability));
+    const rect = svg("rect", {
+      x: x(p.value) - barW / 2, y: top + plotH - h, width: barW, height: h,
+      class: `bar ${side}`, "data-value": p.value,
+    });
+    rect.append(svg("title", {}, `${p.value}: ${pct(p.probability)} (${side})`));
+    bars.append(rect);
+  }
+  root.append(bars);
+  const step = Math.max(1, Math.ceil((hi - lo) / 15));
+  for (let v = Math.ceil(lo); v <= hi; v += step) {
+    root.append(svg("text", { x: x(v), y: height - bottom + 16, "text-anchor": "middle",
+      class: "tick" }, String(v)));
+  }
+  root.append(svg("line", { x1: left, x2: width - right, y1: top + plotH, y2: top + plotH,
+    class: "axis" }));
+  const lx = x(line);
+  root.append(svg("line", { id: "line-marker", x1: lx, x2: lx, y1: top, y2: top + plotH,
+    class: "marker" }));
+  root.append(svg("text", { x: lx + 4, y: top + 12, class: "marker-label" }, `line ${line}`));
+  return root;
+}
+
+function explanationChart(items) {
+  const rows = [...items].sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution))
+    .slice(0, 12);
+  const width = 640, rowH = 22, labelW = 220, valueW = 70;
+  const height = Math.max(1, rows.length) * rowH + 8;
+  const plotW = width - labelW - valueW;
+  const maxAbs = Math.max(...rows.map((r) => Math.abs(r.contribution)), 1e-9);
+  const zero = labelW + plotW / 2;
+  const root = svg("svg", { id: "explain-svg", viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-label": "Feature contributions" });
+  root.append(svg("title", {}, "Feature contributions"));
+  rows.forEach((r, i) => {
+    const yy = 4 + i * rowH;
+    const w = (Math.abs(r.contribution) / maxAbs) * (plotW / 2);
+    const x0 = r.contribution >= 0 ? zero : zero - w;
+    const shown = r.value === null ? "n/a" : Number(r.value.toPrecision(4));
+    root.append(svg("text", { x: labelW - 6, y: yy + 15, "text-anchor": "end", class: "tick" },
+      `${r.feature} = ${shown}`));
+    const rect = svg("rect", { x: x0, y: yy + 3, width: w, height: rowH - 6,
+      class: r.contribution >= 0 ? "bar up" : "bar down" });
+    rect.append(svg("title", {}, `${r.feature}: ${signed(r.contribution)}`));
+    root.append(rect);
+    root.append(svg("text", { x: width - 4, y: yy + 15, "text-anchor": "end", class: "tick" },
+      signed(r.contribution, 2)));
+  });
+  root.append(svg("line", { x1: zero, x2: zero, y1: 0, y2: height, class: "axis" }));
+  return root;
+}
+
+function setNumber(id, value, shown) {
+  const node = document.getElementById(id);
+  node.textContent = shown;
+  node.dataset.value = String(value);
+}
+
+function showResult(r) {
+  document.getElementById("result-title").textContent =
+    `${r.player}: ${r.stat} ${r.line}`;
+  const rec = document.getElementById("recommendation");
+  rec.textContent = r.recommendation === "PASS"
+    ? "Recommendation: PASS (no edge at these odds)"
+    : `Recommendation: ${r.recommendation} ${r.line}`;
+  rec.dataset.value = r.recommendation;
+  setNumber("p-over", r.over_probability, pct(r.over_probability));
+  setNumber("p-under", r.under_probability, pct(r.under_probability));
+  setNumber("p-push", r.push_probability, pct(r.push_probability));
+  setNumber("predicted", r.predicted_value, r.predicted_value.toFixed(1));
+  setNumber("ev", r.expected_value, `${signed(r.expected_value)} per unit`);
+  setNumber("confidence", r.confidence, pct(r.confidence));
+  setNumber("kelly", r.kelly_fraction, pct(r.kelly_fraction));
+  document.getElementById("model-version").textContent = r.model_version;
+  document.getElementById("odds").textContent =
+    `${american(r.odds_over)} over / ${american(r.odds_under)} under`;
+  document.getElementById("as-of").textContent = r.as_of;
+  const fallback = document.getElementById("fallback");
+  fallback.hidden = !r.fallback;
+  fallback.textContent = r.fallback ? `Fallback: ${r.fallback}` : "";
+  document.getElementById("dist-chart").replaceChildren(distributionChart(r.distribution, r.line));
+  document.getElementById("explain-chart").replaceChildren(
+    r.explanation.length ? explanationChart(r.explanation) : el("p", {}, "No explanation."));
+  document.getElementById("result").hidden = false;
+}
+
+function showSuggestions(names, form) {
+  const box = document.getElementById("suggestions");
+  box.replaceChildren();
+  if (!names.length) { box.hidden = true; return; }
+  box.append(el("p", {}, "Did you mean:"));
+  const list = el("ul", { class: "suggestions" });
+  for (const name of names) {
+    const button = el("button", { type: "button", class: "link" }, name);
+    button.addEventListener("click", () => {
+      form.player.value = name;
+      form.requestSubmit();
+    });
+    const item = el("li");
+    item.append(button);
+    list.append(item);
+  }
+  box.append(list);
+  box.hidden = false;
+}
+
+function errorText(body, status) {
+  if (body && typeof body.detail === "string") return body.detail;
+  if (body && Array.isArray(body.detail)) {
+    return body.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+  }
+  return `request failed (HTTP ${status})`;
+}
+
+function initPredict(form) {
+  const status = document.getElementById("status");
+  form.api_key.value = sessionStorage.getItem(KEY) || "";
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    document.getElementById("suggestions").hidden = true;
+    const line = Number.parseFloat(form.line.value);
+    if (form.player.value.trim().length < 2 || Number.isNaN(line)) {
+      status.textContent = "Enter a player and a line.";
+      return;
+    }
+    const body = { player: form.player.value.trim(), stat: form.stat.value, line };
+    for (const k of ["odds_over", "odds_under"]) {
+      if (form[k].value !== "") body[k] = Number.parseInt(form[k].value, 10);
+    }
+    if (form.api_key.value) sessionStorage.setItem(KEY, form.api_key.value);
+    else sessionStorage.removeItem(KEY);
+    const headers = { "content-type": "application/json", ...keyHeaders() };
+    status.textContent = "Predicting…";
+    const button = document.getElementById("predict-button");
+    button.disabled = true;
+    try {
+      const response = await fetch("/api/predict", { method: "POST", headers,
+        body: JSON.stringify(body) });
+      const data = await response.json().catch(() => null);
+      if (!response.ok) {
+        status.textContent = errorText(data, response.status);
+        showSuggestions((data && data.suggestions) || [], form);
+        return;
+      }
+      showResult(data);
+      status.textContent = `Prediction for ${data.player} ready.`;
+    } catch (err) {
+      status.textContent = `The API could not be reached: ${err.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+// ---- Models page --------------------------------------------------------------------------
+
+function metric(m, key) {
+  const v = m.metrics[key];
+  return v === null || v === undefined ? "–" : Number(v).toFixed(4);
+}
+
+async function initModels(table) {
+  const status = document.getElementById("models-status");
+  try {
+    const response = await fetch("/api/models", { headers: keyHeaders() });
+    const data = await response.json();
+    if (!response.ok) throw new Error(errorText(data, response.status));
+    const body = table.tBodies[0];
+    body.replaceChildren();
+    for (const m of data) {
+      const row = el("tr");
+      const name = m.player_id === null ? m.name : `${m.name} (player ${m.player_id})`;
+      for (const text of [name, m.version, m.stat, m.alias, m.model_type, metric(m, "mae"),
+        metric(m, "brier"), metric(m, "ece"), m.updated_at.slice(0, 16).replace("T", " ")]) {
+        row.append(el("td", {}, text));
+      }
+      if (m.alias === "production") row.classList.add("production");
+      body.append(row);
+    }
+    table.hidden = data.length === 0;
+    status.textContent = data.length ? `${data.length} model versions.` : "No models yet.";
+  } catch (err) {
+    status.textContent = `Could not load the models: ${err.message}`;
+  }
+}
+
+// The training README's markdown tables as HTML tables; other lines as paragraphs.
+function markdownToNodes(text) {
+  const nodes = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line.startsWith("|")) {
+      const rows = [];
+      while (i < lines.length && lines[i].trim().startsWith("|")) rows.push(lines[i++].trim());
+      i--;
+      const cells = (r) => r.replace(/^\||\|$/g, "").split("|").map((c) => c.trim());
+      const table = el("table");
+      const head = el("tr");
+      for (const c of cells(rows[0])) head.append(el("th", { scope: "col" }, c));
+      const thead = el("thead");
+      thead.append(head);
+      table.append(thead);
+      const body = el("tbody");
+      for (const r of rows.slice(2)) {
+        const tr = el("tr");
+        for (const c of cells(r)) tr.append(el("td", {}, c));
+        body.append(tr);
+      }
+      table.append(body);
+      const wrap = el("div", { class: "table-wrap" });
+      wrap.append(table);
+      nodes.push(wrap);
+    } else if (line.startsWith("#")) {
+      nodes.push(el("h3", {}, line.replace(/^#+\s*/, "")));
+    } else if (line) {
+      let para = line;
+      while (i + 1 < lines.length && lines[i + 1].trim() && !/^[|#]/.test(lines[i + 1].trim())) {
+        para += ` ${lines[++i].trim()}`;
+      }
+      nodes.push(el("p", {}, para.replace(/`/g, "")));
+    }
+  }
+  return nodes;
+}
+
+async function initTrainingTable(box) {
+  try {
+    const response = await fetch(box.dataset.src);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    box.replaceChildren(...markdownToNodes(await response.text()));
+  } catch (err) {
+    box.replaceChildren(el("p", {}, `Could not load the training summary: ${err.message}`));
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("predict-form");
+  if (form) initPredict(form);
+  const table = document.getElementById("models-table");
+  if (table) initModels(table);
+  const training = document.getElementById("training-table");
+  if (training) initTrainingTable(training);
+});

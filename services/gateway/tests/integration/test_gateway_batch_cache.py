@@ -1,0 +1,197 @@
+"""/api/predict and /api/batch_predict against real PostgreSQL and Redis, fed through the
+gateway's own subscribers: predictions are cached by their inputs and model version, a new
+model or a new feature vector drops them, and with Redis down every answer stays the same."""
+
+import datetime as dt
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from faststream.kafka import TestKafkaBroker
+from redis.asyncio import Redis
+
+from statmuse_gateway import metrics
+from statmuse_gateway.adapters.cache import ContextCache
+from statmuse_gateway.handlers import register
+from statmuse_gateway.routes import api
+from statmuse_gateway.settings import GatewaySettings
+from statmuse_shared import ids, topics
+from statmuse_shared.artifacts import LocalArtifactStore
+from statmuse_shared.broker import make_broker
+from statmuse_shared.db import create_pool
+from statmuse_shared.features import League
+from statmuse_shared.messages import FeaturesComputed, ModelMetrics, ModelPublished
+from statmuse_shared.migrations import migrate
+from statmuse_shared.models import RollingMeanArtifact
+from statmuse_shared.serving import ModelBook
+from statmuse_shared.stats import Stat
+
+pytestmark = pytest.mark.integration
+LEBRON = {"player": "LeBron James", "stat": "points", "line": 25.5}
+
+
+def vector(as_of: dt.date, sma_10: float) -> FeaturesComputed:
+    return FeaturesComputed(
+        event_id=ids.event_id("t", 2544, as_of), player_id=2544, player_name="LeBron James",
+        team="LAL", season="2023-24", as_of=as_of, feature_set_version="fs-2",
+        features={"points_sma_10": sma_10, "points_season_avg": 24.0, "points_n_10": 10},
+    )  # fmt: skip
+
+
+def model(store: LocalArtifactStore, version: str, sd: float) -> ModelPublished:
+    artifact = RollingMeanArtifact(stat=Stat.POINTS, feature="points_sma_10",
+                                   fallback_feature="points_season_avg",
+                                   window_count_feature="points_n_10", min_games=3,
+                                   family="normal", residual_sd=sd, league_mean=11.0,
+                                   feature_set_version="fs-2")  # fmt: skip
+    uri, checksum = store.put(f"points/{version}.json", artifact.model_dump_json().encode())
+    return ModelPublished(event_id=ids.event_id("t", version), name="points-baseline",
+                          version=version, stat=Stat.POINTS, alias="production",
+                          model_type="rolling_mean", artifact_uri=uri, checksum=checksum,
+                          feature_set_version="fs-2", metrics=ModelMetrics(mae=5.0))  # fmt: skip
+
+
+def count(outcome: str) -> float:
+    value: float = metrics.CACHE.labels("prediction", outcome)._value.get()
+    return value
+
+
+@pytest.fixture
+async def gateway(database_url, infra, tmp_path, unique):
+    await migrate(database_url, schemas=["gateway"])
+    pool = await create_pool(database_url)
+    redis = Redis.from_url(infra.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
+    await redis.flushdb()
+    store = LocalArtifactStore(tmp_path)
+    state: dict[str, Any] = {"pool": pool, "book": ModelBook(store=store), "league": League(),
+                             "context_cache": ContextCache(redis)}  # fmt: skip
+    broker = make_broker("localhost:9092", client_id=f"t-{unique}")
+    settings = GatewaySettings(database_url="postgresql://x", group_id=f"gw-{unique}",
+                               prediction_cache_seconds=600)  # fmt: skip
+    register(broker, state, settings=settings)
+    app = FastAPI()
+    app.include_router(api.router)
+    app.state.service_state = state
+    async with (
+        TestKafkaBroker(broker) as br,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        yield state, br, redis, client, store
+    await redis.aclose()
+    await pool.close()
+
+
+async def test_predictions_are_cached_until_the_model_or_the_features_change(gateway):
+    state, br, redis, client, store = gateway
+    await br.publish(vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
+                     topics.FEATURES, key=topics.player_key(2544))  # fmt: skip
+    await br.publish(model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED,
+                     key=b"points")  # fmt: skip
+
+    misses, hits = count("miss"), count("hit")
+    first = await client.post("/api/predict", json=LEBRON)
+    assert first.status_code == 200, first.text
+    assert first.json()["model_version"] == "v1"
+    assert count("miss") == misses + 1
+    keys = await redis.keys("pred:*")
+    assert len(keys) == 1
+    again = await client.post("/api/predict", json=LEBRON)
+    assert again.json() == first.json()
+    assert count("hit") == hits + 1
+    # Same prop, other spelling and the default odds spelled out: the same entry.
+    spelled = {**LEBRON, "player": "  lebron JAMES ", "odds_over": -110, "odds_under": -110}
+    assert (await client.post("/api/predict", json=spelled)).json() == first.json()
+    assert count("hit") == hits + 2
+    # Any other input is another entry.
+    other = await client.post("/api/predict", json={**LEBRON, "line": 26.5})
+    assert other.json()["line"] == 26.5
+    assert len(await redis.keys("pred:*")) == 2
+
+    # The answer really comes from Redis (a planted value is served).
+    await redis.set(keys[0], first.text.replace('"model_version":"v1"', '"model_version":"vX"'))
+    assert (await client.post("/api/predict", json=LEBRON)).json()["model_version"] == "vX"
+
+    # A new production model: never the old answer.
+    await br.publish(model(store, "v2", 9.0).model_dump_json().encode(), topics.MODELS_PUBLISHED,
+                     key=b"points")  # fmt: skip
+    after_model = await client.post("/api/predict", json=LEBRON)
+    assert after_model.json()["model_version"] == "v2"
+    assert after_model.json()["over_probability"] != first.json()["over_probability"]
+
+    # A new feature vector for the player: his predictions are recomputed.
+    await br.publish(vector(dt.date(2024, 1, 12), 31.0).model_dump_json().encode(),
+                     topics.FEATURES, key=topics.player_key(2544))  # fmt: skip
+    after_game = await client.post("/api/predict", json=LEBRON)
+    assert after_game.json()["as_of"] == "2024-01-12"
+    assert after_game.json()["predicted_value"] > after_model.json()["predicted_value"]
+    assert after_game.json()["model_version"] == "v2"
+
+
+async def test_a_new_model_is_never_served_a_stale_answer_even_without_the_drop(gateway):
+    """If the drop is missed (Redis was down when the model came), the key's model version
+    still keeps the old answer out."""
+    state, br, redis, client, store = gateway
+    await br.publish(vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
+                     topics.FEATURES, key=topics.player_key(2544))  # fmt: skip
+    await br.publish(model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED,
+                     key=b"points")  # fmt: skip
+    assert (await client.post("/api/predict", json=LEBRON)).json()["model_version"] == "v1"
+    generation = await redis.get("pred-gen")
+    # The book swaps without the cache hearing of it.
+    state["book"].apply(model(store, "v2", 9.0))
+    assert await redis.get("pred-gen") == generation
+    assert (await client.post("/api/predict", json=LEBRON)).json()["model_version"] == "v2"
+
+
+async def test_batch_predict_gives_partial_results(gateway):
+    _, br, _, client, store = gateway
+    await br.publish(vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
+                     topics.FEATURES, key=topics.player_key(2544))  # fmt: skip
+    await br.publish(model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED,
+                     key=b"points")  # fmt: skip
+    items = [LEBRON, {**LEBRON, "player": "Lebron Jmes"}, {**LEBRON, "stat": "rebounds"},
+             {**LEBRON, "line": 30.5}]  # fmt: skip
+    r = await client.post("/api/batch_predict", json={"items": items})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [x["status"] for x in body["results"]] == ["ok", "not_found", "error", "ok"]
+    assert (body["ok"], body["failed"]) == (2, 2)
+    assert body["results"][1]["suggestions"] == ["LeBron James"]
+    assert body["results"][2]["error"] == "no production model for rebounds yet"
+    single = await client.post("/api/predict", json={**LEBRON, "line": 30.5})
+    assert body["results"][3]["prediction"] == single.json()
+    # The single endpoint's errors are unchanged.
+    missing = await client.post("/api/predict", json={**LEBRON, "player": "Lebron Jmes"})
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "unknown player 'Lebron Jmes'",
+                              "suggestions": ["LeBron James"]}  # fmt: skip
+    no_model = await client.post("/api/predict", json={**LEBRON, "stat": "rebounds"})
+    assert no_model.status_code == 503
+    assert no_model.headers["retry-after"] == "30"
+    too_early = await client.post("/api/predict", json={**LEBRON, "game_date": "2023-01-01"})
+    assert too_early.status_code == 404
+    assert too_early.json() == {"detail": "no games for LeBron James before 2023-01-01"}
+
+
+async def test_redis_down_gives_the_same_answer(gateway):
+    state, br, _, client, store = gateway
+    await br.publish(vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
+                     topics.FEATURES, key=topics.player_key(2544))  # fmt: skip
+    await br.publish(model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED,
+                     key=b"points")  # fmt: skip
+    with_cache = (await client.post("/api/predict", json=LEBRON)).json()
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2, socket_connect_timeout=0.2)
+    state["context_cache"] = ContextCache(dead)
+    errors = count("error")
+    without = await client.post("/api/predict", json=LEBRON)
+    assert without.status_code == 200
+    assert without.json() == with_cache
+    assert count("error") == errors + 1
+    batch = await client.post("/api/batch_predict", json={"items": [LEBRON, LEBRON]})
+    assert [x["prediction"] for x in batch.json()["results"]] == [with_cache, with_cache]
+    # Subscribers stay up too: a new model is applied although the drop cannot be made.
+    await br.publish(model(store, "v2", 9.0).model_dump_json().encode(), topics.MODELS_PUBLISHED,
+                     key=b"points")  # fmt: skip
+    assert (await client.post("/api/predict", json=LEBRON)).json()["model_version"] == "v2"
+    await dead.aclose()

@@ -1,0 +1,79 @@
+"""Admin alias moves: the gateway only publishes a command (the trainer owns the registry).
+The broker is FastStream's TestKafkaBroker; the key check (security.require_scope) is stood in
+for by a dependency override here and tested with real keys in the integration tests."""
+
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from faststream.kafka import TestKafkaBroker
+
+from statmuse_gateway.routes import api
+from statmuse_shared import topics
+from statmuse_shared.broker import make_broker
+from statmuse_shared.messages import ModelAliasRequested
+
+
+@pytest.fixture
+async def admin(unique):
+    broker = make_broker("localhost:9092", client_id=f"t-{unique}")
+    seen: list[ModelAliasRequested] = []
+
+    @broker.subscriber(topics.MODEL_COMMANDS, group_id=f"t-{unique}")
+    async def capture(command: ModelAliasRequested) -> None:
+        seen.append(command)
+
+    app = FastAPI()
+    app.include_router(api.router)
+    app.state.service_state = {"broker": broker}
+    async with (
+        TestKafkaBroker(broker),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        yield app, client, seen
+
+
+def as_admin(app: FastAPI, principal: Any = None) -> None:
+    app.dependency_overrides[api.ADMIN] = lambda: principal or SimpleNamespace(key_id="k-admin")
+
+
+@pytest.mark.parametrize(("action", "key"), [("promote", "points"), ("rollback", "points:2544")])
+async def test_a_move_is_published_as_a_command(admin, action, key):
+    app, client, seen = admin
+    as_admin(app)
+    r = await client.post(f"/api/models/{key}/{action}")
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["accepted"] is True
+    assert (body["action"], body["key"]) == (action, key)
+    assert [(c.action, c.key, c.requested_by, c.event_id) for c in seen] == [
+        (action, key, "apikey:k-admin", body["event_id"])
+    ]
+
+
+@pytest.mark.parametrize("key", ["Points", "points:abc", "points:0", "bogus", "points:1:2"])
+async def test_not_a_serving_key_is_422(admin, key):
+    app, client, seen = admin
+    as_admin(app)
+    assert (await client.post(f"/api/models/{key}/promote")).status_code == 422
+    assert seen == []
+
+
+async def test_moves_need_an_api_key(admin):
+    _, client, seen = admin
+    r = await client.post("/api/models/points/promote")
+    assert r.status_code == 401
+    assert seen == []
+
+
+async def test_broker_down_is_503(unique):
+    app = FastAPI()
+    app.include_router(api.router)
+    app.state.service_state = {"broker": make_broker("127.0.0.1:1", client_id=f"t-{unique}")}
+    as_admin(app)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        r = await c.post("/api/models/points/rollback")
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "5"

@@ -1,0 +1,84 @@
+"""Alias commands from the gateway's admin endpoints, against real PostgreSQL and the broker:
+the trainer's subscriber promotes and rolls back (publishing ModelPublished), and a move it
+cannot make becomes a dead letter with the reason."""
+
+import base64
+import time
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from statmuse_shared import topics
+from statmuse_shared.artifacts import LocalArtifactStore
+from statmuse_shared.broker import ensure_topics, make_broker, publish_model
+from statmuse_shared.db import create_pool
+from statmuse_shared.messages import DeadLetter, ModelAliasRequested, ModelPublished
+from statmuse_shared.migrations import migrate
+from statmuse_trainer.adapters import postgres as db
+from statmuse_trainer.handlers import register
+from statmuse_trainer.settings import TrainerSettings
+
+from .test_trainer_registry import version
+
+pytestmark = pytest.mark.integration
+
+
+async def read_topic(bootstrap: str, topic: str, expected: int) -> list[bytes]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
+    found: list[bytes] = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(found) < expected:
+            batch = await consumer.getmany(timeout_ms=300)
+            found += [r.value for records in batch.values() for r in records]
+    finally:
+        await consumer.stop()
+    return found
+
+
+def command(n: int, action: str) -> ModelAliasRequested:
+    return ModelAliasRequested(event_id=f"cmd-{n}", action=action, key="points",
+                               requested_by="apikey:test")  # fmt: skip
+
+
+async def test_commands_move_aliases_and_refusals_are_dead_letters(
+    database_url, kafka_bootstrap, tmp_path, unique
+):
+    await migrate(database_url, schemas=["registry"])
+    await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
+    store = LocalArtifactStore(tmp_path)
+    pool = await create_pool(database_url)
+    async with pool.acquire() as conn:
+        await db.register(conn=conn, published=version(store, "v1", "production", 7.0))
+        await db.register(conn=conn, published=version(store, "v2", "staging", 6.0))
+    settings = TrainerSettings(database_url=database_url, group_id=f"trainer-{unique}")
+    broker = make_broker(kafka_bootstrap, client_id=f"trainer-{unique}")
+    register(broker, {"pool": pool, "store": store}, settings=settings)
+    await broker.start()
+    try:
+        # Same key, same partition: carried out in this order.
+        for n, action in enumerate(["rollback", "promote", "rollback"]):
+            await publish_model(broker, command(n, action), topic=topics.MODEL_COMMANDS,
+                                key=b"points")  # fmt: skip
+        events = await read_topic(kafka_bootstrap, topics.MODELS_PUBLISHED, 4)
+        refusals = await read_topic(kafka_bootstrap, topics.dead_letter(topics.MODEL_COMMANDS), 1)
+        published = [ModelPublished.model_validate_json(v) for v in events]
+        letters = [DeadLetter.model_validate_json(v) for v in refusals]
+    finally:
+        await broker.stop()
+    try:
+        assert [(e.version, e.alias) for e in published] == [
+            ("v2", "production"), ("v1", "archived"),  # promote
+            ("v1", "production"), ("v2", "archived"),  # rollback
+        ]  # fmt: skip
+        assert len(letters) == 1
+        assert "no earlier production version" in letters[0].error
+        assert letters[0].consumer == f"trainer-{unique}-model-commands"
+        refused = ModelAliasRequested.model_validate_json(base64.b64decode(letters[0].payload_b64))
+        assert (refused.event_id, refused.action) == ("cmd-0", "rollback")
+        async with pool.acquire() as conn:
+            assert await db.alias_version(conn=conn, key="points", alias="production") == "v1"
+    finally:
+        await pool.close()

@@ -1,0 +1,191 @@
+"""A live gateway for end-to-end tests: the real app under uvicorn on a free port, against
+real PostgreSQL, Redis and a broker, fed the shipped model bundles and real players' feature
+vectors computed from the data files (what its subscribers would have stored)."""
+
+import asyncio
+import csv
+import datetime as dt
+import gzip
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from statmuse_gateway.adapters import postgres as db
+from statmuse_gateway.app import create_app
+from statmuse_gateway.settings import GatewaySettings
+from statmuse_shared import ids
+from statmuse_shared.artifacts import LocalArtifactStore
+from statmuse_shared.features import League, PlayerGame, TeamGame, possessions, walk
+from statmuse_shared.messages import FeaturesComputed, ModelMetrics, ModelPublished
+from statmuse_shared.migrations import migrate
+from statmuse_shared.models import CountModel
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "data" / "nba"
+MODELS = REPO / "models"
+SEASON = "2023-24"
+PLAYERS = ("LeBron James", "Anthony Davis", "Stephen Curry")
+
+
+def _rows(kind: str) -> list[dict[str, str]]:
+    with gzip.open(DATA / kind / f"{SEASON}.csv.gz", "rt", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def compute_next_game_vectors(players: tuple[str, ...]) -> list[FeaturesComputed]:
+    """Each player's vector for the game after the season's last, with the shared engine (as
+    in test_skeleton, for several players from one read of the files)."""
+    league = League()
+    teams = _rows("team_game_logs")
+    scored = {(r["GAME_ID"], r["TEAM_ABBREVIATION"]): int(r["PTS"]) for r in teams}
+    for r in teams:
+        league.add(TeamGame(dt.date.fromisoformat(r["GAME_DATE"]), SEASON,
+                            r["TEAM_ABBREVIATION"], scored[(r["GAME_ID"], r["MATCHUP"].split()[2])],
+                            possessions(fga=int(r["FGA"]), oreb=int(r["OREB"]),
+                                        tov=int(r["TOV"]), fta=int(r["FTA"])),
+                            float(r["MIN"])))  # fmt: skip
+    games: dict[str, list[tuple[int, PlayerGame]]] = {p: [] for p in players}
+    for r in _rows("player_game_logs"):
+        if r["PLAYER_NAME"] in games:
+            team, sep, opp = r["MATCHUP"].split(" ")
+            games[r["PLAYER_NAME"]].append((int(r["PLAYER_ID"]), PlayerGame(
+                dt.date.fromisoformat(r["GAME_DATE"]), SEASON, r["SEASON_TYPE"], team, opp,
+                sep == "vs.", float(r["MIN"]), int(r["PTS"]), int(r["REB"]), int(r["AST"]),
+                int(r["FG3M"]) if r["FG3M"] else None)))  # fmt: skip
+    fsv = CountModel.from_bytes((MODELS / "points.npz").read_bytes()).header.feature_set_version
+    out = []
+    for name, found in games.items():
+        assert found, name
+        history = sorted((g for _, g in found), key=lambda g: g.game_date)
+        _, state = walk(history, league=league)
+        features = state.vector(None, league=league)
+        as_of = history[-1].game_date + dt.timedelta(days=1)
+        out.append(FeaturesComputed(
+            event_id=ids.event_id("test", found[0][0], as_of), player_id=found[0][0],
+            player_name=name, team=history[-1].team, season=SEASON, as_of=as_of,
+            feature_set_version=fsv,
+            features={n: None if v is None else float(f"{v:.10g}") for n, v in features.items()},
+        ))  # fmt: skip
+    return out
+
+
+def shipped_models(store: LocalArtifactStore) -> list[ModelPublished]:
+    """models/*.npz as production versions, as `statmuse-trainer import-model --promote`
+    announces them."""
+    events = []
+    for path in sorted(MODELS.glob("*.npz")):
+        data = path.read_bytes()
+        header = CountModel.from_bytes(data).header
+        uri, checksum = store.put(f"{header.stat.value}/{path.name}", data)
+        sidecar = path.with_suffix(".json")
+        metadata = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+        version = f"v-test-{header.name}"
+        events.append(ModelPublished(
+            event_id=ids.event_id("model", version, "production"), name=header.name,
+            version=version, stat=header.stat, alias="production", model_type="count_model",
+            artifact_uri=uri, checksum=checksum, feature_set_version=header.feature_set_version,
+            metrics=ModelMetrics.model_validate(metadata.get("metrics", {}))))  # fmt: skip
+    return events
+
+
+class Gateway:
+    """The gateway app under uvicorn in a thread with its own event loop."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_config=None, access_log=False,
+                                                    lifespan="on"))  # fmt: skip
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="gateway", daemon=True)
+
+    def _run(self) -> None:
+        async def main() -> None:
+            self.loop = asyncio.get_running_loop()
+            await migrate(self.settings.dsn, schemas=["gateway"])
+            await self.server.serve(sockets=[self.sock])
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # surfaced by `start`
+            self.error = exc
+
+    def start(self, deadline_s: float = 30) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + deadline_s
+        while not self.server.started:
+            if self.error is not None or not self.thread.is_alive():
+                raise RuntimeError("the gateway did not start") from self.error
+            if time.monotonic() > deadline:
+                raise TimeoutError("the gateway did not start in time")
+            self.thread.join(0.05)
+
+    def call(self, coro: Any, timeout: float = 30) -> Any:
+        """Run `coro` on the app's own loop (its pool lives there)."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+        self.sock.close()
+
+
+async def seed(state: dict[str, Any], vectors: list[FeaturesComputed],
+               models: list[ModelPublished]) -> None:  # fmt: skip
+    """What the gateway's subscribers do with FeaturesComputed and ModelPublished."""
+    async with state["pool"].acquire() as conn:
+        await db.upsert_vectors(conn=conn, vectors=vectors)
+    for event in models:
+        await asyncio.to_thread(state["book"].apply, event)
+        async with state["pool"].acquire() as conn:
+            await db.upsert_model(conn=conn, event=event)
+
+
+@pytest.fixture
+def gateway_overrides() -> dict[str, Any]:
+    """Settings a test module wants changed (override this fixture in the module)."""
+    return {}
+
+
+@pytest.fixture
+def gateway(
+    infra, database_url, kafka_bootstrap, tmp_path, unique, monkeypatch, gateway_overrides
+) -> Iterator[str]:
+    """The base URL of a live gateway serving the shipped models for PLAYERS."""
+    # reports_dir is relative to the working directory when the app does not pass its settings.
+    monkeypatch.chdir(REPO)
+    store = tmp_path / "artifacts"
+    settings = GatewaySettings(
+        database_url=database_url, redis_url=infra.redis_url,
+        kafka_bootstrap_servers=kafka_bootstrap, artifact_store_url=f"file://{store}",
+        group_id=f"gw-{unique}", reports_dir=REPO / "reports",
+        # Tests share one Redis, so the per-address rate limit would count every test's
+        # requests together; the limit itself is tested in the gateway's integration tests.
+        **{"rate_limit_per_minute": 1_000_000, **gateway_overrides},
+    )  # fmt: skip
+    gw = Gateway(settings)
+    gw.start()
+    try:
+        gw.call(seed(gw.app.state.service_state, compute_next_game_vectors(PLAYERS),
+                     shipped_models(LocalArtifactStore(store))))  # fmt: skip
+        yield gw.url
+    finally:
+        gw.stop()
+
+
+@pytest.fixture
+def next_game_vectors() -> Any:
+    """`compute_next_game_vectors` for tests: players' next-game vectors from the data files."""
+    return compute_next_game_vectors

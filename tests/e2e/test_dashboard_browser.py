@@ -1,0 +1,110 @@
+"""The dashboard in a real browser (Chromium through Playwright) against a real gateway: real
+PostgreSQL, Redis and broker, the shipped model bundles and real players' feature vectors
+computed from the data files, so the page shows what the API answers."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+# The `gateway` fixture (a live gateway) lives in tests/e2e/conftest.py.
+REPO = Path(__file__).resolve().parents[2]
+MODELS = REPO / "models"
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"{CHROMIUM} is missing (apt-get install -y chromium; .ci/run does this)",
+    ),
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def test_dashboard_predicts_and_shows_the_calibration_reports(gateway, browser):
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{gateway}/")
+    assert page.url.endswith("/dashboard")
+    assert "21+" in page.inner_text("#age-notice")
+    assert "not betting advice" in page.inner_text("#disclaimer")
+    assert "1-800-GAMBLER" in page.inner_text("#help-links")
+    assert page.get_attribute("a[href='https://www.ncpgambling.org']", "href")
+
+    # A misspelt name comes back with clickable suggestions.
+    page.fill("#player", "Lebron Jame")
+    page.select_option("#stat", "points")
+    page.fill("#line", "25.5")
+    page.click("#predict-button")
+    page.wait_for_selector("#suggestions button:has-text('LeBron James')")
+
+    page.fill("#player", "LeBron James")
+    with page.expect_response(lambda r: r.url.endswith("/api/predict")) as answer:
+        page.click("#predict-button")
+    api = answer.value.json()
+    assert answer.value.status == 200, api
+    page.wait_for_selector("#result:not([hidden]) #dist-svg")
+
+    shown = page.locator("#p-over")
+    assert shown.inner_text() == f"{api['over_probability'] * 100:.1f}%"
+    assert float(shown.get_attribute("data-value")) == api["over_probability"]
+    assert page.inner_text("#model-version") == api["model_version"]
+    assert api["recommendation"] in page.inner_text("#recommendation")
+
+    heights = page.eval_on_selector_all(
+        "#dist-svg rect.bar", "rs => rs.map(r => r.getBBox().height)"
+    )
+    assert len([h for h in heights if h > 0]) > 5
+    assert len(heights) == len(api["distribution"])
+    # Bars right of the line are "over", left of it "under".
+    assert page.locator("#dist-svg rect.bar.over[data-value='26']").count() == 1
+    assert page.locator("#dist-svg rect.bar.under[data-value='25']").count() == 1
+    assert page.locator("#dist-svg #line-marker").count() == 1
+    assert page.locator("#explain-svg rect.bar").count() == min(12, len(api["explanation"]))
+    assert "21+" in page.inner_text("#age-notice")
+    assert "not betting advice" in page.inner_text("#disclaimer")
+
+    page.goto(f"{gateway}/dashboard/models")
+    page.wait_for_selector("#models-table:not([hidden]) tbody tr")
+    assert page.locator("#models-table tbody tr").count() == len(list(MODELS.glob("*.npz")))
+    page.wait_for_selector("#training-table table")
+    images = page.locator("img[src*='reliability_'], img[src*='real_lines_']")
+    assert images.count() > 0
+    page.wait_for_function("() => [...document.images].some(i => i.complete && i.naturalWidth > 0)")
+    loaded = page.eval_on_selector_all("img", "is => is.filter(i => i.naturalWidth > 0).length")
+    assert loaded >= 1
+    assert "21+" in page.inner_text("#age-notice")
+    assert "not betting advice" in page.inner_text("#disclaimer")
+
+    # One gateway start costs ~15 s (three consumer groups join), so the report route's
+    # boundaries are checked here too: read-only, .png/.csv/.md only, inside reports_dir.
+    with httpx.Client(base_url=gateway, timeout=10) as client:
+        newest = sorted((REPO / "reports" / "training").iterdir())[-1].name
+        readme = client.get(f"/dashboard/reports/training/{newest}/README.md")
+        assert readme.status_code == 200
+        assert "| stat |" in readme.text
+        for bad in (
+            "/dashboard/reports/%2e%2e/pyproject.toml",
+            "/dashboard/reports/..%2f..%2fpyproject.toml",
+            "/dashboard/reports/%2e%2e/README.md",
+            f"/dashboard/reports/training/{newest}/models/points.npz",
+            "/dashboard/reports/nope.png",
+            "/dashboard/static/%2e%2e%2froutes%2fapi.py",
+            "/dashboard/static/nope.js",
+        ):
+            assert client.get(bad).status_code == 404, bad
+        assert client.post("/dashboard/reports/x.md").status_code == 405
