@@ -59,7 +59,12 @@ def settings() -> GatewaySettings:
 
 @pytest.fixture(autouse=True)
 def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(api, "_predict_one", fake_predict)
+    # The seam both the single and the batch endpoint go through.
+    async def fake_answer(st: dict[str, Any], body: Any, *, as_json: bool) -> Any:
+        del as_json
+        return await fake_predict(st, body)
+
+    monkeypatch.setattr(api, "_predict_answer", fake_answer)
     monkeypatch.setattr(api, "_context_one", fake_context)
 
 

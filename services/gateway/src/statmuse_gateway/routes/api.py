@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
@@ -96,16 +97,43 @@ async def _unknown_player(conn: Any, name: str) -> ItemFailed:
     return ItemFailed("not_found", 404, body.model_dump())
 
 
+PLAYER_TTL_S = 30.0  # known names change once a day; a new player shows up within this
+
+
+async def _find_player(st: dict[str, Any], name: str) -> Any:
+    """The player a name means, from a small in-process map of recent answers (every
+    prediction needs it, a cache hit included); unknown names always go to PostgreSQL."""
+    known: dict[str, tuple[float, Any]] = st.setdefault("player_names", {})
+    key = normalize_name(name)
+    hit = known.get(key)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    async with st["pool"].acquire() as conn:
+        players = await db.find_players(conn=conn, name=name)
+        if not players:
+            raise await _unknown_player(conn, name)
+    if len(known) > 10_000:
+        known.clear()
+    known[key] = (now + PLAYER_TTL_S, players[0])
+    return players[0]
+
+
 async def _predict_one(st: dict[str, Any], body: PredictRequest) -> PredictResponse:
-    """One prop's prediction, from the cache when the same inputs met the same model."""
+    answer = await _predict_answer(st, body, as_json=False)
+    assert isinstance(answer, PredictResponse)
+    return answer
+
+
+async def _predict_answer(
+    st: dict[str, Any], body: PredictRequest, *, as_json: bool
+) -> PredictResponse | dict[str, Any]:
+    """One prop's prediction, from the cache when the same inputs met the same model.
+    `as_json`: a cache hit comes back as the stored JSON object, not re-validated."""
     pool = st["pool"]
     book: ModelBook = st["book"]
     cache = prediction_cache(st, ttl_s=_settings(st).prediction_cache_seconds)
-    async with pool.acquire() as conn:
-        players = await db.find_players(conn=conn, name=body.player)
-        if not players:
-            raise await _unknown_player(conn, body.player)
-    player = players[0]
+    player = await _find_player(st, body.player)
     player_id: int = player["player_id"]
     odds_over = body.odds_over or DEFAULT_AMERICAN_ODDS
     odds_under = body.odds_under or DEFAULT_AMERICAN_ODDS
@@ -118,7 +146,7 @@ async def _predict_one(st: dict[str, Any], body: PredictRequest) -> PredictRespo
         key = await cache.key(player_id=player_id, params=params)
         cached = await cache.get(key)
         if cached is not None:
-            return PredictResponse.model_validate(cached)
+            return cached if as_json else PredictResponse.model_validate(cached)
     async with pool.acquire() as conn:
         found = await db.vector_for(conn=conn, player_id=player_id, game_date=body.game_date)
     if found is None:
@@ -174,7 +202,9 @@ async def _predict_one(st: dict[str, Any], body: PredictRequest) -> PredictRespo
 )
 async def predict_prop(body: PredictRequest, st: State) -> PredictResponse | JSONResponse:
     try:
-        return await _predict_one(st, body)
+        answer = await _predict_answer(st, body, as_json=True)
+        # A cache hit is the JSON the model produced: sent as stored, not validated again.
+        return JSONResponse(answer) if isinstance(answer, dict) else answer
     except ItemFailed as failed:
         return failed.response()
 
