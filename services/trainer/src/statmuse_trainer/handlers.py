@@ -62,7 +62,8 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: TrainerSet
         for record, command in batch:
             move = registry.promote if command.action == "promote" else registry.rollback
             try:
-                events = await move(pool=state["pool"], broker=broker, key=command.key)
+                events = await move(pool=state["pool"], broker=broker, key=command.key,
+                                    command_id=command.event_id)  # fmt: skip
             except registry.RegistryError as exc:
                 # Nothing staged, nothing to roll back to: answered on the dead-letter topic.
                 refused.append((record, dead_letter(record, error=str(exc), consumer=alias_group)))

@@ -53,9 +53,36 @@ async def _move(
     return events
 
 
-async def promote(*, pool: asyncpg.Pool, broker: KafkaBroker, key: str) -> list[ModelPublished]:
-    """The staged version of `key` becomes production; the old production is archived."""
+async def _first_time(conn: asyncpg.Connection, command_id: str | None) -> bool:
+    """Record a command id in the move's own transaction; False when it was carried out."""
+    if command_id is None:
+        return True
+    done = await conn.fetchval(
+        "INSERT INTO registry.processed_commands (event_id) VALUES ($1) "
+        "ON CONFLICT DO NOTHING RETURNING event_id", command_id,
+    )  # fmt: skip
+    return done is not None
+
+
+async def _current(conn: asyncpg.Connection, key: str) -> list[ModelPublished]:
+    """The key's production version as an event (re-announced for a repeated command, in
+    case the first run stopped between its commit and its publish)."""
+    current = await db.alias_version(conn=conn, key=key, alias="production")
+    if current is None:
+        return []
+    return [event_of(await db.version_row(conn=conn, version=current), "production")]
+
+
+async def promote(
+    *, pool: asyncpg.Pool, broker: KafkaBroker, key: str, command_id: str | None = None
+) -> list[ModelPublished]:
+    """The staged version of `key` becomes production; the old production is archived.
+    With a `command_id`, a repeated command changes nothing (it re-announces production)."""
     async with pool.acquire() as conn, conn.transaction():
+        if not await _first_time(conn, command_id):
+            events = await _current(conn, key)
+            await _publish(broker, key, events)
+            return events
         staged = await db.alias_version(conn=conn, key=key, alias="staging")
         if staged is None:
             raise RegistryError(f"nothing is staged for {key}")
@@ -65,9 +92,16 @@ async def promote(*, pool: asyncpg.Pool, broker: KafkaBroker, key: str) -> list[
     return events
 
 
-async def rollback(*, pool: asyncpg.Pool, broker: KafkaBroker, key: str) -> list[ModelPublished]:
-    """Production goes back to the version that was production before the current one."""
+async def rollback(
+    *, pool: asyncpg.Pool, broker: KafkaBroker, key: str, command_id: str | None = None
+) -> list[ModelPublished]:
+    """Production goes back to the version that was production before the current one.
+    With a `command_id`, a repeated command changes nothing (it re-announces production)."""
     async with pool.acquire() as conn, conn.transaction():
+        if not await _first_time(conn, command_id):
+            events = await _current(conn, key)
+            await _publish(broker, key, events)
+            return events
         current = await db.alias_version(conn=conn, key=key, alias="production")
         if current is None:
             raise RegistryError(f"no production model for {key}")

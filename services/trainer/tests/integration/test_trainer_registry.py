@@ -168,3 +168,32 @@ async def test_a_fitted_model_is_registered_published_and_served(
     finally:
         await broker.stop()
         await pool.close()
+
+
+async def test_a_repeated_command_moves_nothing_twice(database_url, kafka_bootstrap, tmp_path):
+    """Kafka may deliver a command again (the trainer stopped after the move, before its
+    offset was committed): the second delivery re-announces production and moves nothing."""
+    await migrate(database_url, schemas=["registry"])
+    await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
+    store = LocalArtifactStore(tmp_path)
+    pool = await create_pool(database_url)
+    broker = make_broker(kafka_bootstrap, client_id="test-registry-repeat")
+    await broker.connect()
+    try:
+        async with pool.acquire() as conn:
+            for name, alias in (("v1", "production"), ("v2", "staging")):
+                await db.register(conn=conn, published=version(store, name, alias, 7.0))
+        await promote(pool=pool, broker=broker, key="points")  # v2 production, v1 archived
+        first = await rollback(pool=pool, broker=broker, key="points", command_id="cmd-1")
+        assert [(e.version, e.alias) for e in first] == [("v1", "production"),
+                                                         ("v2", "archived")]  # fmt: skip
+        again = await rollback(pool=pool, broker=broker, key="points", command_id="cmd-1")
+        assert [(e.version, e.alias) for e in again] == [("v1", "production")]
+        async with pool.acquire() as conn:
+            assert await db.alias_version(conn=conn, key="points", alias="production") == "v1"
+        # A new command id is a new move: back to v2.
+        other = await rollback(pool=pool, broker=broker, key="points", command_id="cmd-2")
+        assert other[0].version == "v2"
+    finally:
+        await broker.stop()
+        await pool.close()
