@@ -227,20 +227,3 @@ class Tabulated:
         if k >= len(self.table) - 1:
             return 1.0
         return self.table[k]
-
-
-def negative_binomial_table(mu: float, r: float, *, tail: float = 1e-9) -> list[float]:
-    """NB(mu, r) CDF at 0, 1, ... until the remaining mass is below `tail` (last entry 1)."""
-    p = r / (r + mu)
-    term = math.exp(r * math.log(p))
-    total = term
-    out = [total]
-    i = 0
-    limit = int(mu + 50 * math.sqrt(mu + mu * mu / r) + 50)
-    while total < 1.0 - tail and i < limit:
-        term *= (i + r) / (i + 1) * (1 - p)
-        total += term
-        out.append(min(total, 1.0))
-        i += 1
-    out.append(1.0)
-    return out

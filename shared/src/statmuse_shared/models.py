@@ -353,8 +353,8 @@ class CountModel:
     ) -> list[tuple[float, ...]]:
         """Each row's CDF at 0, 1, ... until the remaining mass is below `tail` (last entry
         1), through the calibration map: the negative binomial with mean mu and variance
-        phi * mu (size r = mu / (phi - 1)), by the recurrence of `negative_binomial_table`,
-        for all rows at once."""
+        phi * mu (size r = mu / (phi - 1)), by the recurrence P(k+1) = P(k) (k + r) / (k + 1)
+        (1 - p) of `NegativeBinomial.cdf`, for all rows at once."""
         r = mu / (phi - 1.0)
         sd = np.sqrt(mu + mu * mu / r)
         width = int(np.max(mu + 50 * sd + 50)) + 2

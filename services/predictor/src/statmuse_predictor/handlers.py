@@ -14,6 +14,7 @@ from statmuse_shared import topics
 from statmuse_shared.broker import Record, publish_many, subscribe
 from statmuse_shared.messages import FeaturesComputed, ModelPublished, PredictionMade
 from statmuse_shared.serving import ModelBook
+from statmuse_shared.stats import Stat
 
 
 async def publish_predictions(broker: KafkaBroker, pool: Any, routed: list[Routed]) -> None:
@@ -44,19 +45,15 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: PredictorS
             # for its stat, routed by the same (player, date) as the first prediction.
             async with state["pool"].acquire() as conn:
                 latest = await db.latest_all(conn=conn)
-            made = [
-                p
-                for row in latest
-                for p in predictions_for(
-                    book,
-                    player_id=row.player_id,
-                    player_name=row.player_name,
-                    as_of=row.as_of,
-                    game_date=row.game_date,
-                    features=row.features,
-                    stats=(event.stat,),
-                )
-            ]
+
+            # Every player's next game through the model: CPU work, off the event loop.
+            def repredict(rows: list[Any] = latest, stat: Stat = event.stat) -> list[Routed]:
+                return [p for row in rows for p in predictions_for(
+                    book, player_id=row.player_id, player_name=row.player_name,
+                    as_of=row.as_of, game_date=row.game_date, features=row.features,
+                    stats=(stat,))]  # fmt: skip
+
+            made = await asyncio.to_thread(repredict)
             await publish_predictions(broker, state["pool"], made)
 
     async def on_features(batch: list[tuple[Record, FeaturesComputed]]) -> None:
@@ -64,18 +61,13 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: PredictorS
         vectors = [m for _, m in batch if m.kind == "next"]
         async with state["pool"].acquire() as conn:
             await db.upsert_latest(conn=conn, vectors=vectors)
-        made = [
-            p
-            for v in vectors
-            for p in predictions_for(
-                book,
-                player_id=v.player_id,
-                player_name=v.player_name,
-                as_of=v.as_of,
-                game_date=routing_date(v),
-                features=v.features,
-            )
-        ]
+
+        def predict_new() -> list[Routed]:
+            return [p for v in vectors for p in predictions_for(
+                book, player_id=v.player_id, player_name=v.player_name, as_of=v.as_of,
+                game_date=routing_date(v), features=v.features)]  # fmt: skip
+
+        made = await asyncio.to_thread(predict_new)  # the model is CPU work: off the loop
         await publish_predictions(broker, state["pool"], made)
         metrics.VECTORS.inc(len(batch))
 

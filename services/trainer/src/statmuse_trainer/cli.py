@@ -239,7 +239,8 @@ def evaluate(
         Path | None, typer.Option(help="Dataset version directory; default: the newest")
     ] = None,
     models: Annotated[
-        Path | None, typer.Option(help="Directory of <stat>.npz bundles; default: newest run")
+        Path | None,
+        typer.Option(help="Directory of <stat>.npz bundles; default: newest run, else models/"),
     ] = None,
     lines_dir: Annotated[Path, typer.Option("--lines", help="Real prop lines")] = Path(
         "data/nba/prop_lines"
@@ -255,7 +256,12 @@ def evaluate(
     dataset = dataset or _latest(Path("var/datasets"), "*/test.parquet")
     if dataset is not None and dataset.suffix == ".parquet":
         dataset = dataset.parent
-    models = models or _latest(Path("reports/training"), "*/models")
+    # The newest training run's bundles, else the ones shipped in models/.
+    models = (
+        models
+        or _latest(Path("reports/training"), "*/models")
+        or (Path("models") if any(Path("models").glob("*.npz")) else None)
+    )
     if dataset is None or models is None:
         typer.echo("error: no dataset or models found; run `statmuse train` first", err=True)
         raise typer.Exit(2)

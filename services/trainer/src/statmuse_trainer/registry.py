@@ -4,6 +4,7 @@
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -73,44 +74,54 @@ async def _current(conn: asyncpg.Connection, key: str) -> list[ModelPublished]:
     return [event_of(await db.version_row(conn=conn, version=current), "production")]
 
 
-async def promote(
-    *, pool: asyncpg.Pool, broker: KafkaBroker, key: str, command_id: str | None = None
+Choose = Callable[[asyncpg.Connection, str | None], Awaitable[str]]
+
+
+async def _move_once(
+    pool: asyncpg.Pool, broker: KafkaBroker, key: str, command_id: str | None, choose: Choose
 ) -> list[ModelPublished]:
-    """The staged version of `key` becomes production; the old production is archived.
-    With a `command_id`, a repeated command changes nothing (it re-announces production)."""
+    """One alias move in one transaction: `choose(conn, current production)` names the new
+    production version (or raises RegistryError). With a `command_id` recorded in the same
+    transaction, a repeated command moves nothing and re-announces production instead, in
+    case the first run stopped between its commit and its publish."""
     async with pool.acquire() as conn, conn.transaction():
         if not await _first_time(conn, command_id):
             events = await _current(conn, key)
-            await _publish(broker, key, events)
-            return events
-        staged = await db.alias_version(conn=conn, key=key, alias="staging")
-        if staged is None:
-            raise RegistryError(f"nothing is staged for {key}")
-        current = await db.alias_version(conn=conn, key=key, alias="production")
-        events = await _move(conn, key, staged, current)
+        else:
+            current = await db.alias_version(conn=conn, key=key, alias="production")
+            events = await _move(conn, key, await choose(conn, current), current)
     await _publish(broker, key, events)
     return events
+
+
+async def promote(
+    *, pool: asyncpg.Pool, broker: KafkaBroker, key: str, command_id: str | None = None
+) -> list[ModelPublished]:
+    """The staged version of `key` becomes production; the old production is archived."""
+
+    async def staged(conn: asyncpg.Connection, _: str | None) -> str:
+        version = await db.alias_version(conn=conn, key=key, alias="staging")
+        if version is None:
+            raise RegistryError(f"nothing is staged for {key}")
+        return version
+
+    return await _move_once(pool, broker, key, command_id, staged)
 
 
 async def rollback(
     *, pool: asyncpg.Pool, broker: KafkaBroker, key: str, command_id: str | None = None
 ) -> list[ModelPublished]:
-    """Production goes back to the version that was production before the current one.
-    With a `command_id`, a repeated command changes nothing (it re-announces production)."""
-    async with pool.acquire() as conn, conn.transaction():
-        if not await _first_time(conn, command_id):
-            events = await _current(conn, key)
-            await _publish(broker, key, events)
-            return events
-        current = await db.alias_version(conn=conn, key=key, alias="production")
+    """Production goes back to the version that was production before the current one."""
+
+    async def previous(conn: asyncpg.Connection, current: str | None) -> str:
         if current is None:
             raise RegistryError(f"no production model for {key}")
-        previous = await db.previous_production(conn=conn, key=key, current=current)
-        if previous is None:
+        version = await db.previous_production(conn=conn, key=key, current=current)
+        if version is None:
             raise RegistryError(f"{key} has no earlier production version to roll back to")
-        events = await _move(conn, key, previous, current)
-    await _publish(broker, key, events)
-    return events
+        return version
+
+    return await _move_once(pool, broker, key, command_id, previous)
 
 
 async def _publish(broker: KafkaBroker, key: str, events: list[ModelPublished]) -> None:
