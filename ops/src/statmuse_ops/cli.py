@@ -209,6 +209,13 @@ def evaluate(ctx: typer.Context, run_dir: RunDir = None) -> None:
 
 
 @app.command(context_settings=_PASS)
+def backtest(ctx: typer.Context, run_dir: RunDir = None) -> None:
+    """Run `statmuse-trainer backtest …`: strategies walked forward over the real prop lines
+    (e.g. `statmuse backtest --from 2024-03-02 --to 2024-05-25 --strategy ev,kelly`)."""
+    _passthrough("statmuse-trainer", ["backtest", *ctx.args], run_dir)
+
+
+@app.command(context_settings=_PASS)
 def apikey(ctx: typer.Context, run_dir: RunDir = None) -> None:
     """Run `statmuse-gateway apikey …` against the running stack's database (`create --name
     NAME --scope write` prints the key once; `list`; `revoke ID`)."""

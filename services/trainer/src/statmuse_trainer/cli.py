@@ -276,6 +276,128 @@ def evaluate(
 
 
 @app.command()
+def backtest(
+    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD)")] = "2024-03-02",
+    end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD)")] = "2024-05-25",
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: ev, confidence, high_confidence, underdog, kelly, flat"
+        ),  # fmt: skip
+    ] = "ev,confidence,high_confidence,underdog,kelly,flat",
+    mode: Annotated[str, typer.Option(help="consensus, best or both")] = "both",
+    staking: Annotated[
+        str | None, typer.Option(help="flat or kelly for every strategy; default: each its own")
+    ] = None,
+    kelly_fraction: Annotated[float, typer.Option(min=0.01, max=1.0)] = 0.25,
+    cap: Annotated[float, typer.Option(min=0.001, max=1.0, help="Kelly: most per bet")] = 0.02,
+    unit: Annotated[
+        float,
+        typer.Option(
+            min=0.001, max=1.0, help="Flat: stake per bet, as a share of the starting bankroll"
+        ),
+    ] = 0.01,  # fmt: skip
+    bankroll: Annotated[float, typer.Option(min=1.0)] = 1000.0,
+    max_exposure: Annotated[
+        float, typer.Option(min=0.01, max=1.0, help="Most staked in a day (share of bankroll)")
+    ] = 0.5,
+    dataset: Annotated[
+        Path | None, typer.Option(help="Dataset version directory; default: the newest")
+    ] = None,
+    models: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Model directories (repeatable): each day uses the newest trained "
+            "before it; default: the shipped models/"
+        ),  # fmt: skip
+    ] = None,
+    lines_dir: Annotated[Path, typer.Option("--lines", help="Real prop lines")] = Path(
+        "data/nba/prop_lines"
+    ),
+    out: Annotated[Path, typer.Option(help="Reports go to OUT/<from>_<to>/")] = Path(
+        "reports/backtest"
+    ),
+    write: Annotated[Path | None, typer.Option(help="Also write the report here")] = None,
+    rounds: Annotated[int, typer.Option(min=100, help="Bootstrap resamples")] = 1000,
+) -> None:
+    """Walk forward day by day over real prop lines with the models trained before each day:
+    bets per strategy at the consensus and the best price, settled against the box scores;
+    writes the bets (CSV), the pictures and a report with bootstrap intervals."""
+    import datetime as dt
+    import shlex
+    import sys
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from statmuse_trainer.backtest import report
+    from statmuse_trainer.backtest.engine import MODES, BacktestEngine, BacktestError, ModelSet
+    from statmuse_trainer.backtest.strategies import Staking, configured
+    from statmuse_trainer.lines import match_players, read_lines
+
+    def fail(message: str) -> None:
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(2)
+
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{exc}", param_hint="--from/--to") from exc
+    modes = [m for m in MODES if mode in (m, "both")]
+    if not modes:
+        raise typer.BadParameter("consensus, best or both", param_hint="--mode")
+    kinds: dict[str | None, Staking | None] = {None: None, "flat": "flat", "kelly": "kelly"}
+    if staking not in kinds:
+        raise typer.BadParameter("flat or kelly", param_hint="--staking")
+    try:
+        chosen = configured([s.strip() for s in strategy.split(",") if s.strip()],
+                            staking=kinds[staking], unit=unit, kelly_multiplier=kelly_fraction,
+                            cap=cap)  # fmt: skip
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--strategy") from exc
+    dataset = dataset or _latest(Path("var/datasets"), "*/test.parquet")
+    if dataset is not None and dataset.suffix == ".parquet":
+        dataset = dataset.parent
+    if dataset is None:
+        fail("no dataset found: build one with `statmuse-trainer dataset` on a stack that has "
+             "ingested the seasons (see docs/BACKTEST.md)")  # fmt: skip
+    assert dataset is not None
+    import pandas as pd
+
+    console = Console(stderr=True)
+    frames = [pd.read_parquet(f) for f in sorted(dataset.glob("*.parquet"))]
+    if not frames:
+        fail(f"no parquet files in {dataset}")
+    features = pd.concat(frames, ignore_index=True)
+    known = features.dropna(subset=["player_name"]).drop_duplicates("player_id")
+    names = {str(n): int(p) for n, p in zip(known["player_name"], known["player_id"], strict=True)}
+    matched, unmatched = match_players(read_lines(sorted(lines_dir.glob("*.csv.gz"))), names)
+    try:
+        sets = [ModelSet.load(m) for m in (models or [Path("models")])]
+        engine = BacktestEngine(features=features, lines=matched, model_sets=sets, start=first,
+                                end=last, bankroll=bankroll, max_exposure=max_exposure)  # fmt: skip
+        days = sorted({x.game_date for _, x in engine.lines})
+        with Progress(TextColumn("[bold]backtest"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} days"), TimeElapsedColumn(),
+                      console=console) as bar:  # fmt: skip
+            task = bar.add_task("days", total=len(days))
+            result = engine.run(chosen, modes, progress=lambda _: bar.advance(task))
+    except BacktestError as exc:
+        fail(str(exc))
+    result.counts["lines_unmatched_names"] = len(unmatched)
+    folder = out / f"{first}_{last}"
+    command = "statmuse backtest " + " ".join(shlex.quote(a) for a in sys.argv[1:]
+                                             if a != "backtest")  # fmt: skip
+    text = report.write(folder, result, command=command.strip(), rounds=rounds)
+    console.print(f"report: {folder}")
+    typer.echo(text)
+    if write is not None:
+        rel = Path("..") / folder if not folder.is_absolute() else folder
+        write.write_text(text.replace("](./", f"]({rel.as_posix()}/") + "\n")
+        typer.echo(f"written to {write}", err=True)
+
+
+@app.command()
 def promote(
     key: Annotated[str, typer.Argument(help="Serving key: a stat, or stat:player_id")],
 ) -> None:

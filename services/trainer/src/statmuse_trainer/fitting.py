@@ -62,6 +62,7 @@ class FittedStat:
     importance: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
     validation_note: str | None = None
+    window: dict[str, Any] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         return {"n_train": self.n_train, "n_validation": self.n_validation,
@@ -84,7 +85,17 @@ class FittedStat:
             "feature_importance": self.importance.head(20).to_dict("records"),
             "heads": {"kept": self.heads_kept, "tried": self.heads_tried},
             "validation": self.validation_note or "the validation season",
+            "training_window": self.window,
         }  # fmt: skip
+
+
+def training_window(df: pd.DataFrame) -> dict[str, Any]:
+    """Every game day a model saw, fitting or choosing or calibrating (train and validation
+    rows): a backtest refuses a model whose window overlaps its period."""
+    seen = df[df["split"].isin(["train", "validation"])]
+    days = pd.to_datetime(seen["game_date"])
+    return {"first_day": days.min().date().isoformat(), "last_day": days.max().date().isoformat(),
+            "seasons": sorted(str(s) for s in seen["season"].unique())}  # fmt: skip
 
 
 def _export(c: Candidate) -> LinearPart | TreePart:
@@ -251,5 +262,5 @@ def fit_stat(
         reliability_before=reliability(p_before, went),
         reliability_after=reliability(p_after, went),
         importance=importance(exported, weights, sample, data.columns), seconds=seconds,
-        validation_note=data.validation_note,
+        validation_note=data.validation_note, window=training_window(df),
     )  # fmt: skip

@@ -18,6 +18,18 @@ from statmuse_shared.names import normalize_name
 from statmuse_shared.pricing import devig
 
 MARKETS = {"points", "rebounds", "assists", "threes", "pra"}
+# The two files spell the books differently ("BetMGM" / "betmgm"; Caesars is William Hill US).
+BOOKS = {"betmgm": "betmgm", "caesars": "williamhill_us", "williamhill_us": "williamhill_us",
+         "betonline.ag": "betonlineag", "betonlineag": "betonlineag",
+         "draftkings": "draftkings", "pointsbet (us)": "pointsbetus", "pointsbetus": "pointsbetus",
+         "bovada": "bovada", "fanduel": "fanduel", "unibet": "unibet_us", "unibet_us": "unibet_us",
+         "betrivers": "betrivers", "mybookieag": "mybookieag",
+         "barstool sportsbook": "barstool"}  # fmt: skip
+
+
+def canonical_book(name: str) -> str:
+    key = name.strip().lower()
+    return BOOKS.get(key, key)
 
 
 def match_key(name: str) -> str:
@@ -34,6 +46,7 @@ class PropLine:
     line: float
     over_odds: int
     under_odds: int
+    source: str = ""  # the file the line came from
 
     @property
     def fair_over(self) -> float:
@@ -63,7 +76,8 @@ def read_lines(paths: Iterable[Path]) -> Iterator[PropLine]:
                 except ValueError:
                     continue
                 yield PropLine(dt.date.fromisoformat(r["game_date"][:10]), r["player_name"],
-                               r["market"], r["bookmaker"].lower(), line, over, under)  # fmt: skip
+                               r["market"], canonical_book(r["bookmaker"]), line, over, under,
+                               path.name)  # fmt: skip
 
 
 def match_players(

@@ -11,7 +11,7 @@ import pandas as pd
 from statmuse_trainer.fitting import FittedStat
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a display
@@ -26,7 +26,7 @@ MIN_BIN = 30  # bins with fewer predictions are noise on a reliability diagram
 
 def reliability_png(path: Path, curves: dict[str, pd.DataFrame], title: str) -> None:
     """Reliability diagram: observed frequency against mean predicted P(over) per bin."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.8, 4.8), dpi=110)
     ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--", label="perfect")
     for (label, frame), colour in zip(curves.items(), COLOURS, strict=False):
@@ -42,7 +42,7 @@ def reliability_png(path: Path, curves: dict[str, pd.DataFrame], title: str) -> 
 
 
 def importance_png(path: Path, fitted: Sequence[FittedStat], top: int = 12) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(fitted), figsize=(4.2 * len(fitted), 4.6), dpi=100)
     axes = [axes] if len(fitted) == 1 else list(axes)
     for ax, f in zip(axes, fitted, strict=True):
