@@ -108,3 +108,28 @@ def test_dashboard_predicts_and_shows_the_calibration_reports(gateway, browser):
         ):
             assert client.get(bad).status_code == 404, bad
         assert client.post("/dashboard/reports/x.md").status_code == 405
+
+
+def test_dashboard_shows_the_newest_backtest(gateway, browser):
+    import json
+
+    newest = sorted((REPO / "reports" / "backtest").iterdir())[-1]
+    summary = json.loads((newest / "summary.json").read_text())
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{gateway}/dashboard")
+    page.click("nav >> text=Backtest")
+    page.wait_for_selector("#backtest-table tbody tr")
+    assert newest.name in page.inner_text("h1")
+    assert page.locator("#backtest-table tbody tr").count() == len(summary["runs"])
+    first = summary["runs"][0]
+    row = page.locator("#backtest-table tbody tr").first.inner_text()
+    assert first["strategy"] in row
+    assert f"{100 * first['roi']['value']:.1f}%" in row
+    images = page.locator("#backtest-figures img")
+    assert images.count() == len(summary["figures"])
+    for i in range(images.count()):
+        images.nth(i).scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                               arg=images.nth(i).element_handle())  # fmt: skip
+    assert "not betting advice" in page.inner_text("#disclaimer")

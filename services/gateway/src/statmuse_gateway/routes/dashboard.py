@@ -1,8 +1,11 @@
 """The dashboard: two small HTML pages over the public API (no frontend build; the charts are
 inline SVG drawn by static/dashboard.js) and read-only access to the newest report files."""
 
+import json
+import math
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
@@ -36,7 +39,7 @@ def _page(title: str, active: str, body: str) -> HTMLResponse:
     nav = "".join(
         f'<a href="{href}"{" aria-current=page" if href == active else ""}>{label}</a>'
         for href, label in (("/dashboard", "Predict"), ("/dashboard/models", "Models"),
-                            ("/docs", "API docs"))
+                            ("/dashboard/backtest", "Backtest"), ("/docs", "API docs"))
     )  # fmt: skip
     links = " · ".join(
         f'<a href="{escape(url)}" rel="noopener">{escape(name)}</a>'
@@ -179,6 +182,64 @@ async def models_page(request: Request) -> HTMLResponse:
 {"".join(sections)}
 """
     return _page("Models and calibration", "/dashboard/models", body)
+
+
+def _pct(cell: Any) -> str:
+    """A summary.json estimate ({"value", "low", "high"}) as a percentage with its interval."""
+    if not isinstance(cell, dict) or not isinstance(cell.get("value"), int | float):
+        return "–"
+    low, high = cell.get("low"), cell.get("high")
+    text = f"{100 * cell['value']:.1f}%"
+    if isinstance(low, int | float) and isinstance(high, int | float) and math.isfinite(low):
+        text += f" <small>[{100 * low:.1f}, {100 * high:.1f}]</small>"
+    return text
+
+
+def _money(cell: Any) -> str:
+    value = cell.get("value") if isinstance(cell, dict) else None
+    return f"{value:,.0f}" if isinstance(value, int | float) else "–"
+
+
+@router.get("/dashboard/backtest")
+async def backtest_page(request: Request) -> HTMLResponse:
+    """The newest `statmuse backtest` report: its runs as a table and its pictures."""
+    root = reports_dir(request)
+    newest = _newest_dir(root / "backtest")
+    summary_file = newest / "summary.json" if newest is not None else None
+    if summary_file is None or not summary_file.is_file():
+        body = (f"<p>No backtest under <code>{escape(str(root / 'backtest'))}</code> yet: run "
+                "<code>statmuse backtest</code>.</p>")  # fmt: skip
+        return _page("Backtest", "/dashboard/backtest", body)
+    assert newest is not None
+    summary = json.loads(summary_file.read_text())
+    rows = "".join(
+        f"<tr><td>{escape(str(r.get('strategy')))}</td><td>{escape(str(r.get('mode')))}</td>"
+        f"<td>{int(r.get('bets', 0))}</td><td>{_pct(r.get('win_rate'))}</td>"
+        f"<td>{_pct(r.get('roi'))}</td><td>{_money(r.get('final_bankroll'))}</td>"
+        f"<td>{_pct(r.get('max_drawdown'))}</td><td>{_pct(r.get('clv'))}</td></tr>"
+        for r in summary.get("runs", [])
+    )
+    figures = "".join(
+        f'<figure class="report"><img src="{escape(_report_url(newest / name, root))}" '
+        f'loading="lazy" alt="{escape(kind)}"><figcaption>{escape(kind)}</figcaption></figure>'
+        for kind, name in summary.get("figures", {}).items()
+        if (newest / name).is_file()
+    )
+    readme = newest / "README.md"
+    body = f"""
+<p>{escape(str(summary.get("start")))} to {escape(str(summary.get("end")))}, starting
+bankroll {_money({"value": summary.get("bankroll")})}, on the books' real closing lines with
+the models trained before the period. Brackets: bootstrap 95% intervals.
+{f'<a href="{escape(_report_url(readme, root))}">The full report</a>.' if readme.is_file() else ""}
+</p>
+<div class="table-wrap"><table id="backtest-table">
+<thead><tr><th scope="col">Strategy</th><th scope="col">Price</th><th scope="col">Bets</th>
+<th scope="col">Win rate</th><th scope="col">ROI</th><th scope="col">Final bankroll</th>
+<th scope="col">Max drawdown</th><th scope="col">CLV</th></tr></thead>
+<tbody>{rows}</tbody></table></div>
+<section><h2>Pictures</h2><div class="gallery" id="backtest-figures">{figures}</div></section>
+"""
+    return _page(f"Backtest {newest.name}", "/dashboard/backtest", body)
 
 
 def _report_url(path: Path, root: Path) -> str:
