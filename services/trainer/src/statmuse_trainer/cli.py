@@ -385,6 +385,7 @@ def backtest(
     except BacktestError as exc:
         fail(str(exc))
     result.counts["lines_unmatched_names"] = len(unmatched)
+    result.dataset = dataset.name
     folder = out / f"{first}_{last}"
     command = "statmuse backtest " + " ".join(shlex.quote(a) for a in sys.argv[1:]
                                              if a != "backtest")  # fmt: skip

@@ -181,6 +181,7 @@ class Result:
     counts: dict[str, int] = field(default_factory=dict)
     models: list[str] = field(default_factory=list)
     max_exposure: float = 0.5
+    dataset: str = ""
 
 
 class BacktestEngine:

@@ -202,7 +202,9 @@ def markdown(
         "",
         f"Models: {', '.join(result.models)} (trained on games before the period; a model "
         "whose training window overlaps it is refused). Features: the pipeline's pre-game "
-        "vectors. Lines: the books' last snapshot before tip-off from `data/nba/prop_lines/` "
+        f"vectors (dataset `{result.dataset or '?'}`: the seasons ingested on the stack, then "
+        "`statmuse-trainer dataset`; `var/` is not in the repository). Lines: the books' "
+        "last snapshot before tip-off from `data/nba/prop_lines/` "
         f"({c.get('lines', 0):,} lines matched to players; {c.get('quotes', 0):,} markets "
         f"priced; {c.get('markets_not_played', 0):,} markets void because the player did not "
         f"play; {c.get('markets_unsettled', 0):,} without a result in the box scores). "
@@ -287,7 +289,7 @@ def write(out: Path, result: Result, *, command: str, rounds: int = 1000) -> str
     by_book = breakdown(
         Result(result.start, result.end, result.bankroll, result.quotes, best,
                {k: v for k, v in result.days.items() if k[1] == "best"}, result.strategies,
-               ["best"], result.counts, result.models, result.max_exposure),
+               ["best"], result.counts, result.models, result.max_exposure, result.dataset),
         "book", rounds,
     ) if not best.empty else pd.DataFrame(columns=["strategy", "mode", "book", "bets",
                                                    "win_rate", "roi", "clv"])  # fmt: skip
@@ -295,6 +297,7 @@ def write(out: Path, result: Result, *, command: str, rounds: int = 1000) -> str
     summary = {
         "start": result.start.isoformat(), "end": result.end.isoformat(),
         "bankroll": result.bankroll, "command": command, "models": result.models,
+        "dataset": result.dataset,
         "counts": result.counts, "figures": FIGURES,
         "runs": [{"strategy": k[0], "mode": k[1], **_jsonable(v)} for k, v in sums.items()],
     }  # fmt: skip
