@@ -19,7 +19,7 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
-from statmuse_ingestor import metrics
+from statmuse_ingestor import metrics, quality
 from statmuse_ingestor.adapters import postgres as db
 from statmuse_ingestor.service import (
     Normalised,
@@ -177,15 +177,23 @@ async def backfill(
                 conn=conn, run_id=run_id, status="failed", counts=summary.counts(), error=repr(exc)
             )
         metrics.SOURCE_FAILURES.labels(source.name).inc()
+        await _measure_quality(pool)
         raise
     summary.seconds = time.perf_counter() - started
     async with pool.acquire() as conn:
         await db.finish_run(conn=conn, run_id=run_id, status="succeeded", counts=summary.counts())
-        last = await db.last_game_date(conn=conn)
-    if last is not None:
-        metrics.LAST_GAME_DATE.set(time.mktime(last.timetuple()))
+    await _measure_quality(pool)
     metrics.RUN_SECONDS.labels(source.name).observe(summary.seconds)
     return summary
+
+
+async def _measure_quality(pool: asyncpg.Pool) -> None:
+    """After every run, failed ones included; a measurement that fails never fails the run."""
+    try:
+        async with pool.acquire() as conn:
+            await quality.measure(conn)
+    except (asyncpg.PostgresError, OSError) as exc:
+        log.warning("data quality not measured: %s", exc)
 
 
 async def _store_season(

@@ -228,5 +228,35 @@ async def _status(settings: IngestorSettings) -> None:
         console.print(f"  rejected {r['n']}: {r['reason']}")
 
 
+@app.command("quality")
+def quality_command() -> None:
+    """Measure the data quality of the last 24 h of ingest runs now (missing fields, outliers,
+    source failures, freshness), store it and print it."""
+    import asyncpg
+
+    from statmuse_ingestor import quality
+
+    async def go() -> quality.Quality:
+        conn = await asyncpg.connect(_settings().dsn)
+        try:
+            return await quality.measure(conn)
+        finally:
+            await conn.close()
+
+    q = asyncio.run(go())
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1%}"
+
+    table = Table(title=f"data quality, last 24 h (measured {q.measured_at:%Y-%m-%d %H:%M} UTC)")
+    for column in ("runs", "failed", "rows read", "missing", "outliers", "last game", "age (h)"):
+        table.add_column(column)
+    fresh = "-" if q.freshness_hours is None else f"{q.freshness_hours:.0f}"
+    table.add_row(str(q.runs), pct(q.source_failure_ratio), str(q.rows_read),
+                  pct(q.missing_ratio), pct(q.outlier_ratio), str(q.last_game_date or "-"),
+                  fresh)  # fmt: skip
+    Console().print(table)
+
+
 def main() -> None:
     app()

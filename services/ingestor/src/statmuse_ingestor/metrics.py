@@ -20,3 +20,14 @@ LAST_GAME_DATE = Gauge(
     "statmuse_ingestor_last_game_date_timestamp",
     "Unix time of the latest game stored (freshness = time() - this)",
 )
+MISSING_RATIO = Gauge(
+    "statmuse_data_missing_ratio",
+    "Share of the rows read in the last 24 h rejected for a missing field",
+)
+OUTLIER_RATIO = Gauge(
+    "statmuse_data_outlier_ratio",
+    "Share of the rows read in the last 24 h flagged as outliers",
+)
+SOURCE_FAILURE_RATIO = Gauge(
+    "statmuse_data_source_failure_ratio", "Share of the ingest runs of the last 24 h that failed"
+)

@@ -167,6 +167,18 @@ async def test_bad_rows_are_rejected_with_reasons_and_good_rows_kept(env, tmp_pa
     run = await pool.fetchrow("SELECT * FROM ingest.ingest_runs")
     assert (run["status"], run["rows_read"], run["rows_rejected"]) == ("succeeded", 54, 4)
 
+    # Data quality, measured after the run: one row of 54 lacked a critical field.
+    from statmuse_ingestor import metrics
+
+    measured = await pool.fetchrow(
+        "SELECT * FROM ingest.data_quality ORDER BY measured_at DESC LIMIT 1"
+    )
+    assert (measured["runs"], measured["runs_failed"], measured["rows_read"]) == (1, 0, 54)
+    assert (measured["rows_missing"], measured["rows_rejected"]) == (1, 4)
+    assert measured["missing_ratio"] == pytest.approx(1 / 54)
+    assert measured["source_failure_ratio"] == 0
+    assert metrics.MISSING_RATIO._value.get() == pytest.approx(1 / 54)
+
 
 async def test_a_day_ingests_only_that_day_and_the_lock_runs_a_job_once(env, tmp_path):
     import asyncio
