@@ -10,6 +10,9 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from statmuse_shared import ids
 from statmuse_shared.messages import PlayerGameIngested, TeamGameIngested
@@ -48,7 +51,9 @@ _OPTIONAL_INTS = {
     "OREB": "oreb",
     "DREB": "dreb",
 }
+M = TypeVar("M", bound=BaseModel)
 MAX_MINUTES = 65
+MAX_TEAM_MINUTES = 5 * MAX_MINUTES + 90  # five players' worth, many overtimes included
 
 
 class RejectedRow(ValueError):
@@ -91,6 +96,17 @@ def _minutes(text: str) -> float:
         mins, _, secs = text.partition(":")
         return int(mins) + int(secs) / 60
     return float(text)
+
+
+def _valid(model: type[M], **fields: Any) -> M:
+    """The message, or the row rejected with the fields that broke its schema: the checks
+    above should catch everything first, this keeps a missed case a reject, not a crash."""
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        broken = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                           for e in exc.errors()[:5])  # fmt: skip
+        raise RejectedRow(f"invalid {model.__name__}: {broken}") from None
 
 
 def row_checksum(row: Mapping[str, object]) -> str:
@@ -245,7 +261,8 @@ def normalise_player_row(
         raise RejectedRow(f"PLAYER_ID must be positive, got {player_id}")
     box = _box(row, ("PTS", "REB", "AST"))
 
-    game = PlayerGameIngested(
+    game = _valid(
+        PlayerGameIngested,
         event_id=ids.event_id(source, g.key, player_id, checksum),
         source=source,
         season=g.season,
@@ -306,10 +323,13 @@ def normalise_team_row(
         minutes = _minutes(minutes_text) if minutes_text else None
     except ValueError:
         raise RejectedRow(f"MIN not understood: {minutes_text!r}") from None
+    if minutes is not None and not 0 <= minutes <= MAX_TEAM_MINUTES:
+        raise RejectedRow(f"MIN out of range 0..{MAX_TEAM_MINUTES}: {minutes}")
     team_id = _int(row, "TEAM_ID", required=False)
     wl = _text(row, "WL")
     checksum = checksum or row_checksum(row)
-    game = TeamGameIngested(
+    game = _valid(
+        TeamGameIngested,
         event_id=ids.event_id(source, g.key, g.team, checksum),
         source=source,
         season=g.season,

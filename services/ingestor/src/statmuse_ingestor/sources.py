@@ -5,6 +5,7 @@ import datetime as dt
 import gzip
 import io
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,12 +104,22 @@ class FileSource:
         lo = date_from.isoformat() if date_from else ""
         hi = date_to.isoformat() if date_to else "9999"
         opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-            for line, record in enumerate(csv.DictReader(text), start=2):
-                row = {k: v or "" for k, v in record.items() if k}
-                # Filter on the text date; rows with a bad date still reach validation.
-                day = row.get("GAME_DATE", "")[:10]
-                if (lo or date_to) and day and not lo <= day <= hi:
-                    continue
-                yield RawRow(f"{path.name}:{line}", row)
+        line = 1
+        try:
+            with opener(path, "rb") as raw:
+                text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+                reader = csv.DictReader(text)
+                for record in reader:
+                    line = reader.line_num
+                    row = {k: v or "" for k, v in record.items() if isinstance(k, str) and k}
+                    # Filter on the text date; rows with a bad date still reach validation.
+                    day = row.get("GAME_DATE", "")[:10]
+                    if (lo or date_to) and day and not lo <= day <= hi:
+                        continue
+                    yield RawRow(f"{path.name}:{line}", row)
+        except (UnicodeDecodeError, csv.Error, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            # The file itself is unreadable from here on: nothing after this point can be
+            # trusted, so the run stops with the place and the reason (rows are only stored
+            # after the whole season has been read, so nothing is half-stored).
+            kind = "UTF-8" if isinstance(exc, UnicodeDecodeError) else type(exc).__name__
+            raise SourceError(f"{path.name}: unreadable after line {line} ({kind}): {exc}") from exc
