@@ -444,3 +444,115 @@ async def _registry(settings: TrainerSettings, action: str, key: str) -> list[An
 
 def main() -> None:
     app()
+
+
+# --- monitoring (docs/MONITORING.md) --------------------------------------------------------
+
+
+def _day(value: str | None) -> "Any":
+    import datetime as dt
+
+    from statmuse_trainer.schedule import yesterday
+
+    return dt.date.fromisoformat(value) if value else yesterday(dt.datetime.now(dt.UTC))
+
+
+@app.command()
+def monitor(
+    date: Annotated[
+        str | None, typer.Option("--date", help="Game day YYYY-MM-DD (default: yesterday)")
+    ] = None,
+    publish: Annotated[
+        bool, typer.Option(help="Publish TrainRequested on drift (cooldown respected)")
+    ] = True,
+) -> None:
+    """Compute and store a day's monitoring metrics and run the drift check once; print the
+    metrics table and the drift summary. Exit code 1 when any stat drifted, else 0."""
+    metrics_rows, summary = asyncio.run(_monitor(_settings(), _day(date), publish))
+    typer.echo(_metrics_table(metrics_rows))
+    typer.echo("")
+    typer.echo(_drift_text(summary))
+    raise typer.Exit(1 if summary.drifted else 0)
+
+
+async def _monitor(settings: TrainerSettings, day: "Any", publish: bool) -> tuple[Any, Any]:
+    from statmuse_shared.broker import make_broker
+    from statmuse_shared.db import create_pool
+    from statmuse_trainer.monitoring import jobs
+
+    pool = await create_pool(settings.dsn, max_size=2)
+    broker = make_broker(settings.kafka_bootstrap_servers, client_id="trainer-monitor")
+    if publish:
+        await broker.connect()
+    try:
+        rows = await jobs.daily_metrics(pool=pool, day=day)
+        summary = await jobs.check_drift(
+            pool=pool, broker=broker if publish else None, day=day, settings=settings
+        )
+        return [m for m in rows if m.day == day], summary
+    finally:
+        if publish:
+            await broker.stop()
+        await pool.close()
+
+
+def _fmt(value: float | None, pattern: str = "{:.3f}") -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+def _metrics_table(rows: list[Any]) -> str:
+    head = (f"{'stat':<9}{'day':<12}{'preds':>6}{'bets':>6}{'hit':>7}{'brier':>7}{'ece':>7}"
+            f"{'roi':>8}{'hit7d':>7}{'ece7d':>7}")  # fmt: skip
+    lines = [head]
+    for m in rows:
+        lines.append(
+            f"{m.stat.value:<9}{m.day.isoformat():<12}{m.predictions:>6}{m.bets:>6}"
+            f"{_fmt(m.hit_rate):>7}{_fmt(m.brier):>7}{_fmt(m.ece):>7}"
+            f"{_fmt(m.roi, '{:+.3f}'):>8}{_fmt(m.hit_rate_7d):>7}{_fmt(m.ece_7d):>7}"
+        )
+    return "\n".join(lines)
+
+
+def _drift_text(summary: Any) -> str:
+    lines = [f"drift on {summary.day}: reference {summary.reference or '-'} "
+             f"({summary.reference_rows} rows), recent {summary.recent_rows} rows"]  # fmt: skip
+    top = sorted((f for f in summary.features if f.psi is not None), key=lambda f: -f.psi)[:5]
+    if top:
+        lines.append("largest PSI: " + ", ".join(f"{f.name} {f.psi:.3f}" for f in top))
+    for d in summary.decisions:
+        state = "DRIFT" if d.fire else "ok"
+        lines.append(f"  {d.stat.value:<9}{state:<6}{d.reason or f'{d.tested_features} features'}")
+    for r in summary.published:
+        lines.append(f"published TrainRequested {r.event_id} ({r.stat.value}, reason {r.reason})")
+    return "\n".join(lines)
+
+
+@app.command("schedule-run")
+def schedule_run(
+    job: Annotated[str, typer.Argument(help="daily or weekly")],
+    date: Annotated[
+        str | None, typer.Option("--date", help="Game day YYYY-MM-DD (default: yesterday)")
+    ] = None,
+) -> None:
+    """Run a scheduled job once by hand, as the service would (same lock, same run record:
+    a job already done for that day is skipped; exit code 1 then)."""
+    if job not in ("daily", "weekly"):
+        raise typer.BadParameter("job must be daily or weekly")
+    ran = asyncio.run(_schedule_run(_settings(), job, _day(date)))
+    typer.echo(f"{job} job: {'ran' if ran else 'skipped (running elsewhere or already done)'}")
+    raise typer.Exit(0 if ran else 1)
+
+
+async def _schedule_run(settings: TrainerSettings, job: str, day: "Any") -> bool:
+    from statmuse_shared.broker import make_broker
+    from statmuse_shared.db import create_pool
+    from statmuse_trainer.schedule import Jobs
+
+    pool = await create_pool(settings.dsn, max_size=3)
+    broker = make_broker(settings.kafka_bootstrap_servers, client_id="trainer-schedule")
+    await broker.connect()
+    try:
+        return await Jobs(pool=pool, broker=broker, settings=settings).run(job, day)
+    finally:
+        await broker.stop()
+        await pool.close()

@@ -1,5 +1,6 @@
 """Thin subscribers: feature vectors become training examples; train requests train; alias
-commands (promote, rollback) move the registry's aliases."""
+commands (promote, rollback) move the registry's aliases; predictions are kept for the
+monitor, which settles them against the games' outcomes."""
 
 import logging
 from typing import Any
@@ -12,6 +13,7 @@ from statmuse_shared.messages import (
     DeadLetter,
     FeaturesComputed,
     ModelAliasRequested,
+    PredictionMade,
     TrainRequested,
 )
 from statmuse_trainer import metrics, registry
@@ -26,12 +28,18 @@ log = logging.getLogger(__name__)
 def register(broker: KafkaBroker, state: dict[str, Any], *, settings: TrainerSettings) -> None:
     commands_group = f"{settings.group_id}-commands"
     alias_group = f"{settings.group_id}-model-commands"
+    monitor_group = f"{settings.group_id}-monitor"
 
     async def on_features(batch: list[tuple[Record, FeaturesComputed]]) -> None:
         async with state["pool"].acquire() as conn:
             stored = await db.upsert_examples(conn=conn, vectors=[m for _, m in batch])
         metrics.EXAMPLES.inc(stored)
         metrics.VECTORS_SEEN.inc(len(batch))
+
+    async def on_predictions(batch: list[tuple[Record, PredictionMade]]) -> None:
+        async with state["pool"].acquire() as conn:
+            await db.store_predictions(conn=conn, made=[m for _, m in batch])
+        metrics.PREDICTIONS_SEEN.inc(len(batch))
 
     async def on_train_requested(
         batch: list[tuple[Record, TrainRequested]],
@@ -96,4 +104,12 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: TrainerSet
         model=ModelAliasRequested,
         handle=on_alias_requested,
         max_records=10,
+    )
+    # A group of its own: storing predictions for the monitor never waits on training.
+    subscribe(
+        broker,
+        topics.PREDICTIONS,
+        group_id=monitor_group,
+        model=PredictionMade,
+        handle=on_predictions,
     )
