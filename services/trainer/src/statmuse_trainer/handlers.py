@@ -20,7 +20,7 @@ from statmuse_trainer import metrics, registry
 from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.service import NotEnoughData
 from statmuse_trainer.settings import TrainerSettings
-from statmuse_trainer.training import TrainingRefused, train
+from statmuse_trainer.training import AlreadyTrained, TrainingRefused, train
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,9 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: TrainerSet
                     settings=settings,
                 )
                 metrics.TRAINED.labels(request.stat.value, "published").inc()
+            except AlreadyTrained as done:  # answered by today's retrain of the stat
+                log.info("%s (%s): %s", request.stat.value, request.reason, done)
+                metrics.TRAINED.labels(request.stat.value, "already_trained").inc()
             except (TrainingRefused, NotEnoughData) as exc:
                 # A command we cannot carry out is answered on the dead-letter topic with why.
                 refused.append(
@@ -94,7 +97,9 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: TrainerSet
         group_id=commands_group,
         model=TrainRequested,
         handle=on_train_requested,
-        max_records=10,
+        # One at a time: a pooled retrain is about a minute of CPU, and the consumer must poll
+        # again well within max.poll.interval.ms (5 min) or it is thrown out of its group.
+        max_records=1,
     )
     # A group of its own: a long training run must not hold up a promote or a rollback.
     subscribe(

@@ -11,6 +11,12 @@ class TrainerSettings(BaseServiceSettings):
     group_id: str = "trainer"
     train_seasons: tuple[str, ...] = ()  # empty: every season the trainer has seen
     min_games: int = 3
+    # The split of a full (pooled) retrain on request, as `statmuse train` uses by default.
+    pooled_train_seasons: tuple[str, ...] = ("2017-18", "2018-19", "2019-20", "2020-21",
+                                             "2021-22")  # fmt: skip
+    pooled_validation_seasons: tuple[str, ...] = ("2022-23",)
+    pooled_test_seasons: tuple[str, ...] = ("2023-24",)
+    pooled_jobs: int = Field(default=1, ge=1, description="Worker threads of a pooled retrain")
 
     # Monitoring and scheduled retraining (docs/MONITORING.md). Times are US/Eastern, after
     # the ingestor's daily ingest at 06:00.
@@ -28,8 +34,8 @@ class TrainerSettings(BaseServiceSettings):
     )
     retrain_model_kind: str = Field(
         default="pooled",
-        description="model_kind of scheduled and drift requests (the full model; the "
-        "handler trains only baselines today and refuses the rest with a dead letter)",
+        description="model_kind of scheduled and drift requests (pooled: the full model, "
+        "candidates, ensembles, per-player heads and calibration, as `statmuse train`)",
     )
     retrain_promote: bool = Field(
         default=False,

@@ -4,7 +4,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -19,11 +19,22 @@ from statmuse_trainer.registry import event_of
 from statmuse_trainer.service import fit_rolling_mean
 from statmuse_trainer.settings import TrainerSettings
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 log = logging.getLogger(__name__)
 
 
 class TrainingRefused(ValueError):
     pass
+
+
+class AlreadyTrained(Exception):  # noqa: N818 - an outcome, not a failure
+    """A pooled retrain of this stat already ran today: the request is answered by it."""
+
+    def __init__(self, version: str) -> None:
+        super().__init__(f"already retrained today as {version}")
+        self.version = version
 
 
 async def train(
@@ -35,10 +46,12 @@ async def train(
     settings: TrainerSettings,
     today: dt.date | None = None,
 ) -> ModelPublished:
+    if request.model_kind == "pooled":
+        return await train_pooled(pool=pool, store=store, broker=broker, request=request,
+                                  settings=settings, today=today)  # fmt: skip
     if request.model_kind != "baseline":
         raise TrainingRefused(
-            f"model kind {request.model_kind!r} is not trained on request: the full models "
-            "come from `statmuse train` (about 15 minutes of CPU, not a message handler's job)"
+            f"model kind {request.model_kind!r} is not trained on request (baseline or pooled)"
         )
     if request.player_id is not None:
         raise TrainingRefused("per-player models are not available yet")
@@ -63,6 +76,66 @@ async def train(
         data=data, suffix="json", feature_set_version=fsv, dataset_version=None,
         metrics=ModelMetrics(mae=fitted.metrics["mae"], rmse=fitted.metrics["rmse"],
                              n_train=int(fitted.metrics["n_train"])),
+        promote=request.promote, today=today,
+    )  # fmt: skip
+
+
+async def pooled_frame(
+    conn: asyncpg.Connection, settings: TrainerSettings
+) -> tuple[str, "pd.DataFrame"]:
+    """The training dataset from the stored game vectors, split and leakage-checked exactly as
+    `statmuse-trainer dataset` builds it; returns its content hash and the frame."""
+    from statmuse_shared.features import FEATURE_SET_VERSION
+    from statmuse_trainer.dataset import Split, check, content_hash, frame
+
+    split = Split(settings.pooled_train_seasons, settings.pooled_validation_seasons,
+                  settings.pooled_test_seasons)  # fmt: skip
+    seasons = [*split.train, *split.validation, *split.test]
+    rows = await db.dataset_rows(conn=conn, feature_set_version=FEATURE_SET_VERSION,
+                                 seasons=seasons)  # fmt: skip
+    df = await asyncio.to_thread(frame, rows, split)
+    check(df, split)
+    return content_hash(df), df
+
+
+async def train_pooled(
+    *,
+    pool: asyncpg.Pool,
+    store: ArtifactStore,
+    broker: KafkaBroker,
+    request: TrainRequested,
+    settings: TrainerSettings,
+    today: dt.date | None = None,
+    load: Any = None,
+) -> ModelPublished:
+    """The full model of one stat (candidates, search, ensembles, per-player heads,
+    calibration: `statmuse train` for one stat), registered and announced. A request for one
+    player is answered by retraining the stat, which refits every player's head; once a stat
+    was retrained on a day, further requests that day are answered by that version."""
+    from statmuse_trainer.fitting import fit_stat
+
+    day = (today or dt.date.today()).isoformat()
+    async with pool.acquire() as conn:
+        done = await conn.fetchval(
+            """SELECT version FROM registry.model_versions
+               WHERE stat = $1 AND model_type = 'count_model' AND version LIKE $2
+               ORDER BY trained_at DESC LIMIT 1""",
+            request.stat.value, f"v{day}-%",
+        )  # fmt: skip
+        if done is not None:
+            raise AlreadyTrained(done)
+        version, df = await (load or pooled_frame)(conn, settings)
+    try:
+        fitted = await asyncio.to_thread(fit_stat, df, request.stat.value,
+                                         jobs=settings.pooled_jobs)  # fmt: skip
+    except ValueError as exc:  # too few rows for this stat
+        raise TrainingRefused(str(exc)) from exc
+    metadata = fitted.metadata(version)
+    return await register_and_publish(
+        pool=pool, store=store, broker=broker, stat=request.stat, name=fitted.name,
+        model_type="count_model", data=fitted.bundle, suffix="npz",
+        feature_set_version=fitted.header.feature_set_version, dataset_version=version,
+        metrics=ModelMetrics.model_validate(metadata["metrics"]), metadata=metadata,
         promote=request.promote, today=today,
     )  # fmt: skip
 

@@ -1,0 +1,91 @@
+"""A TrainRequested for the full (pooled) model trains it, registers it staged and announces
+it; a second request for the stat on the same day, per player included, is answered by that
+version instead of training again."""
+
+import datetime as dt
+import time
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from statmuse_shared import topics
+from statmuse_shared.artifacts import LocalArtifactStore
+from statmuse_shared.broker import ensure_topics, make_broker
+from statmuse_shared.db import create_pool
+from statmuse_shared.messages import ModelPublished, TrainRequested
+from statmuse_shared.migrations import migrate
+from statmuse_shared.models import CountModel
+from statmuse_shared.stats import Stat
+from statmuse_trainer.settings import TrainerSettings
+from statmuse_trainer.training import AlreadyTrained, train
+
+pytestmark = pytest.mark.integration
+DAY = dt.date(2026, 11, 25)
+
+
+async def test_a_pooled_request_trains_registers_and_announces_once_a_day(
+    database_url, kafka_bootstrap, tmp_path, synthetic_frame
+):
+    await migrate(database_url, schemas=["registry"])
+    await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
+    pool = await create_pool(database_url)
+    broker = make_broker(kafka_bootstrap, client_id="test-pooled")
+    await broker.connect()
+    store = LocalArtifactStore(tmp_path)
+    settings = TrainerSettings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap)
+    loads = []
+
+    async def load(conn, s):  # the stored vectors stand-in: the synthetic dataset frame
+        loads.append(s)
+        return "synthetic", synthetic_frame
+
+    request = TrainRequested(event_id="r1", stat=Stat.POINTS, model_kind="pooled",
+                             reason="drift", promote=False)  # fmt: skip
+    try:
+        from statmuse_trainer import training
+
+        published = await training.train_pooled(pool=pool, store=store, broker=broker,
+                                                request=request, settings=settings, today=DAY,
+                                                load=load)  # fmt: skip
+        assert published.alias == "staging"
+        assert published.model_type == "count_model"
+        assert published.version.startswith("v2026-11-25-points-")
+        assert published.dataset_version == "synthetic"
+        model = CountModel.from_bytes(
+            store.get(published.artifact_uri, checksum=published.checksum)
+        )
+        assert model.stat is Stat.POINTS
+        async with pool.acquire() as conn:
+            meta = await conn.fetchval("SELECT metadata->>'dataset_version' FROM "
+                                       "registry.model_versions WHERE version = $1",
+                                       published.version)  # fmt: skip
+        assert meta == "synthetic"
+
+        # Same day, one player's request: answered by the version just trained.
+        again = TrainRequested(event_id="r2", stat=Stat.POINTS, player_id=3,
+                               model_kind="pooled", reason="schedule")  # fmt: skip
+        with pytest.raises(AlreadyTrained) as done:
+            await train(pool=pool, store=store, broker=broker, request=again,
+                        settings=settings, today=DAY)  # fmt: skip
+        assert done.value.version == published.version
+        assert len(loads) == 1
+
+        consumer = AIOKafkaConsumer(
+            topics.MODELS_PUBLISHED, bootstrap_servers=kafka_bootstrap,
+            auto_offset_reset="earliest", enable_auto_commit=False,
+        )  # fmt: skip
+        await consumer.start()
+        seen: list[ModelPublished] = []
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not any(
+                e.version == published.version for e in seen
+            ):
+                for records in (await consumer.getmany(timeout_ms=300)).values():
+                    seen += [ModelPublished.model_validate_json(r.value) for r in records]
+        finally:
+            await consumer.stop()
+        assert [e.alias for e in seen if e.version == published.version] == ["staging"]
+    finally:
+        await broker.stop()
+        await pool.close()

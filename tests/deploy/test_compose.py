@@ -1,0 +1,109 @@
+"""docker-compose.yml, statically: healthchecks everywhere, dependents wait on health, every
+service builds from the right context and gets every setting its Settings class requires (and
+none it does not know), Kafka in KRaft mode with every topic, Prometheus and Grafana wired."""
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+from deploylib import COMPOSE_ENV, compose_problems, interpolate, without, yaml_files
+
+
+@pytest.mark.parametrize("path", yaml_files(), ids=lambda p: p.name)
+def test_every_yaml_file_parses(path: Any) -> None:
+    assert list(yaml.safe_load_all(path.read_text()))
+
+
+def test_compose(compose: dict[str, Any]) -> None:
+    assert compose_problems(compose) == []
+
+
+@pytest.mark.parametrize("variable", sorted(COMPOSE_ENV))
+def test_secrets_have_no_default(compose: dict[str, Any], variable: str) -> None:
+    env = {k: v for k, v in COMPOSE_ENV.items() if k != variable}
+    with pytest.raises(KeyError, match=variable):
+        interpolate(compose, env)
+
+
+def _set_env(compose: dict[str, Any], service: str, name: str, value: str | None) -> dict[str, Any]:
+    out = copy.deepcopy(compose)
+    env = out["services"][service]["environment"]
+    if value is None:
+        del env[name]
+    else:
+        env[name] = value
+    return out
+
+
+# The checks can fail: each broken copy of the real file is caught.
+@pytest.mark.parametrize(
+    "broken",
+    [
+        pytest.param(
+            lambda c: without(c, "services", "postgres", "healthcheck"), id="no-healthcheck"
+        ),
+        pytest.param(
+            lambda c: without(c, "services", "kafka-exporter", "healthcheck"),
+            id="no-exporter-healthcheck",
+        ),
+        pytest.param(
+            lambda c: _set_env(c, "gateway", "GATEWAY_RATE_LIMT_PER_MINUTE", "5"),
+            id="misspelt-setting",
+        ),
+        pytest.param(
+            lambda c: _set_env(c, "predictor", "DATABASE_URL", None), id="missing-required"
+        ),
+        pytest.param(
+            lambda c: _set_env(c, "features", "FEATURES_MAX_BATCH", "many"), id="bad-value"
+        ),
+        pytest.param(
+            lambda c: _set_env(c, "trainer", "STATMUSE_ENV", "development"), id="not-production"
+        ),
+        pytest.param(
+            lambda c: without(c, "services", "gateway", "depends_on", "redis"), id="no-redis-wait"
+        ),
+        pytest.param(
+            lambda c: {
+                **c,
+                "services": {
+                    **c["services"],
+                    "ingestor": {
+                        **c["services"]["ingestor"],
+                        "build": {"context": ".", "dockerfile": "services/features/Dockerfile"},
+                    },
+                },
+            },
+            id="wrong-dockerfile",
+        ),
+        pytest.param(
+            lambda c: {
+                **c,
+                "services": {
+                    **c["services"],
+                    "kafka-init": {
+                        **c["services"]["kafka-init"],
+                        "command": [
+                            c["services"]["kafka-init"]["command"][0].replace(
+                                " nba.models.commands.v1", ""
+                            )
+                        ],
+                    },
+                },
+            },
+            id="topic-not-created",
+        ),
+        pytest.param(
+            lambda c: {
+                **c,
+                "services": {
+                    **c["services"],
+                    "predictor": {**c["services"]["predictor"], "volumes": []},
+                },
+            },
+            id="no-artifact-volume",
+        ),
+    ],
+)
+def test_a_broken_compose_file_is_caught(compose: dict[str, Any], broken: Any) -> None:
+    assert compose_problems(broken(compose))

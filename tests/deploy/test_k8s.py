@@ -1,0 +1,114 @@
+"""deploy/k8s, statically: a Deployment per service with probes on the port it serves, KEDA on
+each worker's own consumer group and topic, the gateway's HPA on CPU, a PodDisruptionBudget per
+Deployment, the migrate Job, secrets only in the Secret, every required setting supplied."""
+
+import copy
+from typing import Any
+
+import pytest
+from deploylib import (
+    build_settings,
+    by_kind,
+    filled_secrets,
+    k8s_problems,
+    kustomization_problems,
+    secret_example,
+    settings_class,
+)
+
+
+def test_k8s(k8s: list[dict[str, Any]]) -> None:
+    assert k8s_problems(k8s, filled_secrets()) == []
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    assert kustomization_problems() == []
+
+
+def test_the_example_secret_would_be_refused() -> None:
+    """Deploying secrets.env.example unchanged fails loudly instead of running on a placeholder."""
+    with pytest.raises(ValueError, match="placeholder"):
+        build_settings(
+            settings_class("gateway"), {**secret_example(), "STATMUSE_ENV": "production"}
+        )
+
+
+def _edit(docs: list[dict[str, Any]], kind: str, name: str, change: Any) -> list[dict[str, Any]]:
+    out = copy.deepcopy(docs)
+    change(by_kind(out, kind)[name])
+    return out
+
+
+def _container(doc: dict[str, Any]) -> dict[str, Any]:
+    return dict(doc["spec"]["template"]["spec"]["containers"][0])
+
+
+# The checks can fail: each broken copy of the real manifests is caught.
+BROKEN = {
+    "no-pdb": lambda d: [
+        x
+        for x in d
+        if not (x["kind"] == "PodDisruptionBudget" and x["metadata"]["name"] == "trainer")
+    ],
+    "no-deployment": lambda d: [
+        x for x in d if not (x["kind"] == "Deployment" and x["metadata"]["name"] == "features")
+    ],
+    "wrong-group": lambda d: _edit(
+        d,
+        "ScaledObject",
+        "predictor",
+        lambda s: s["spec"]["triggers"][0]["metadata"].update(consumerGroup="predictors"),
+    ),
+    "wrong-topic": lambda d: _edit(
+        d,
+        "ScaledObject",
+        "features",
+        lambda s: s["spec"]["triggers"][0]["metadata"].update(topic="nba.features.v1"),
+    ),
+    "too-many-replicas": lambda d: _edit(
+        d, "ScaledObject", "features", lambda s: s["spec"].update(maxReplicaCount=12)
+    ),
+    "no-hpa": lambda d: [x for x in d if x["kind"] != "HorizontalPodAutoscaler"],
+    "readiness-on-health": lambda d: _edit(
+        d,
+        "Deployment",
+        "gateway",
+        lambda x: x["spec"]["template"]["spec"]["containers"][0]["readinessProbe"][
+            "httpGet"
+        ].update(path="/health"),
+    ),
+    "wrong-port": lambda d: _edit(
+        d,
+        "Deployment",
+        "predictor",
+        lambda x: x["spec"]["template"]["spec"]["containers"][0]["ports"][0].update(
+            containerPort=8100
+        ),
+    ),
+    "secret-in-configmap": lambda d: _edit(
+        d,
+        "ConfigMap",
+        "statmuse-config",
+        lambda c: c["data"].update(DATABASE_URL="postgresql://statmuse:pw@db:5432/statmuse"),
+    ),
+    "misspelt-setting": lambda d: _edit(
+        d,
+        "Deployment",
+        "ingestor",
+        lambda x: x["spec"]["template"]["spec"]["containers"][0]["env"].append(
+            {"name": "INGESTOR_SCHEDULE_DAYLY", "value": "true"}
+        ),
+    ),
+    "no-secret": lambda d: _edit(
+        d,
+        "Deployment",
+        "trainer",
+        lambda x: x["spec"]["template"]["spec"]["containers"][0]["envFrom"].pop(),
+    ),
+    "no-migrate-job": lambda d: [x for x in d if x["kind"] != "Job"],
+}
+
+
+@pytest.mark.parametrize("broken", sorted(BROKEN))
+def test_broken_manifests_are_caught(k8s: list[dict[str, Any]], broken: str) -> None:
+    assert k8s_problems(BROKEN[broken](k8s), filled_secrets())
