@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV ?= $(or $(shell command -v uv 2>/dev/null),python3 -m uv)
 export UV_PYTHON ?= 3.11
 
-.PHONY: demo up down status test test-unit lint typecheck fmt sync clean
+.PHONY: demo up down status test test-unit lint typecheck fmt sync clean bench
 
 sync:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -34,6 +34,11 @@ lint: sync
 
 typecheck: sync
 	$(UV) run mypy shared/src ops/src services/*/src
+
+# Every benchmark (15-25 minutes), then docs/BENCHMARKS.md rewritten from its template.
+# BENCH_ARGS: e.g. --skip train,gateway --out /tmp/BENCHMARKS.md (see bench/run_all.py).
+bench: sync
+	$(UV) run python bench/run_all.py --command "make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" $(BENCH_ARGS)
 
 fmt: sync
 	$(UV) run ruff format .

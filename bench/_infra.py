@@ -3,9 +3,14 @@
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from statmuse_ops.stack import Stack
 
 
 @contextlib.contextmanager
@@ -54,3 +59,67 @@ def redis_server() -> Iterator[str]:
     finally:
         stop(redis)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def local_stack(
+    *, services: tuple[str, ...] | None = None, env: dict[str, str] | None = None
+) -> "Iterator[Stack]":
+    """The whole local stack as `statmuse up` starts it (PostgreSQL, Redis, the broker, topics,
+    migrations, then each service its own process), but in a temporary folder and on free
+    ports only: `up` prefers the default ports, and other people may run a stack (and point
+    load at port 8000) in the same checkout. `env` goes to the services (e.g. the gateway's
+    rate limit). Everything started is stopped after; the folder (logs) is kept on failure."""
+    import asyncio
+
+    from statmuse_ops import stack as stack_mod
+    from statmuse_ops.infra import (
+        free_port,
+        spawn_service,
+        start_broker,
+        start_postgres,
+        start_redis,
+    )
+    from statmuse_shared import topics
+    from statmuse_shared.broker import ensure_topics
+    from statmuse_shared.migrations import migrate
+
+    root = Path(tempfile.mkdtemp(prefix="statmuse-bench-stack-"))
+    logs = root / "logs"
+    stack = stack_mod.Stack(root)
+    ok = False
+    try:
+        for variable, name, start in (
+            ("DATABASE_URL", "postgres", start_postgres),
+            ("REDIS_URL", "redis", start_redis),
+            ("KAFKA_BOOTSTRAP_SERVERS", "broker", start_broker),
+        ):
+            started = start(root / name, port=None, log=logs / f"{name}.log")
+            stack.started.append(started)
+            stack.env[variable] = started.url
+        stack.env["ARTIFACT_STORE_URL"] = (root / "artifacts").as_uri()
+        bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
+        asyncio.run(ensure_topics(bootstrap, topics.all_with_dead_letters()))
+        asyncio.run(migrate(stack.env["DATABASE_URL"]))
+        chosen = services or tuple(stack_mod.SERVICES)
+        for name in chosen:
+            script, _ = stack_mod.SERVICES[name]
+            port = free_port()
+            service_env = {**stack_mod.stack_env(stack), **(env or {}), "LOG_JSON": "true",
+                           f"{name.upper()}_HTTP_PORT": str(port)}  # fmt: skip
+            exe = Path(sys.executable).with_name(script)
+            stack.started.append(spawn_service(
+                name, [str(exe if exe.exists() else script), "serve", "--port", str(port)],
+                port=port, env=service_env, log=logs / f"{name}.log"))  # fmt: skip
+        for name in chosen:
+            svc = stack.get(name)
+            assert svc is not None
+            stack_mod.wait_ready(svc, deadline_s=120)
+        yield stack
+        ok = True
+    finally:
+        stack_mod.down(stack, say=lambda _: None)
+        if ok:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            print(f"the stack's logs are kept in {logs}", file=sys.stderr)

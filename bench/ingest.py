@@ -13,7 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import asyncpg  # noqa: E402
 from _infra import fresh_database, servers  # noqa: E402
+from report import Result, emit  # noqa: E402
 
 from statmuse_ingestor.backfill import backfill  # noqa: E402
 from statmuse_ingestor.service import normalise_player_row  # noqa: E402
@@ -21,10 +23,25 @@ from statmuse_ingestor.sources import FileSource, parse_seasons  # noqa: E402
 from statmuse_shared import topics  # noqa: E402
 from statmuse_shared.broker import ensure_topics, make_broker  # noqa: E402
 from statmuse_shared.db import create_pool  # noqa: E402
+from statmuse_shared.messages import PlayerGameIngested  # noqa: E402
 from statmuse_shared.migrations import migrate  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "nba"
 NAIVE_ROWS = 3000
+
+
+async def naive_insert(pool: asyncpg.Pool, g: PlayerGameIngested) -> None:
+    """One row, one INSERT (the naive path's store step)."""
+    await pool.execute(
+        """INSERT INTO ingest.player_game_stats (game_key, player_id, game_id, season,
+               season_type, game_date, team, opponent, is_home, minutes, points,
+               rebounds, assists, fg3m, source, checksum, event_id, payload)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
+           ON CONFLICT DO NOTHING""",
+        g.game_key, g.player_id, g.game_id, g.season, g.season_type, g.game_date,
+        g.team, g.opponent, g.is_home, g.minutes, g.points, g.rebounds, g.assists,
+        g.fg3m, g.source, g.event_id, g.event_id, g.model_dump_json(),
+    )  # fmt: skip
 
 
 async def naive_rows_per_second(dsn: str, bootstrap: str) -> float:
@@ -38,16 +55,7 @@ async def naive_rows_per_second(dsn: str, bootstrap: str) -> float:
     try:
         for raw in rows:
             g = normalise_player_row(raw.record, source="naive").game
-            await pool.execute(
-                """INSERT INTO ingest.player_game_stats (game_key, player_id, game_id, season,
-                       season_type, game_date, team, opponent, is_home, minutes, points,
-                       rebounds, assists, fg3m, source, checksum, event_id, payload)
-                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
-                   ON CONFLICT DO NOTHING""",
-                g.game_key, g.player_id, g.game_id, g.season, g.season_type, g.game_date,
-                g.team, g.opponent, g.is_home, g.minutes, g.points, g.rebounds, g.assists,
-                g.fg3m, g.source, g.event_id, g.event_id, g.model_dump_json(),
-            )  # fmt: skip
+            await naive_insert(pool, g)
             await broker.publish(
                 g.model_dump_json().encode(), "bench.naive", key=topics.player_key(g.player_id)
             )
@@ -97,6 +105,32 @@ async def main(seasons: list[str]) -> None:
         f"baseline (naive one row per INSERT + acknowledged send, {NAIVE_ROWS} rows): "
         f"{naive:,.0f} rows/s; batched path is {rate / naive:.1f}x faster"
     )
+    print(
+        f"baseline for the re-run: the first run's {first.seconds:.1f} s; the re-run took "
+        f"{second.seconds / first.seconds:.0%} of it"
+    )
+    span = f"{seasons[0]}..{seasons[-1]}" if len(seasons) > 1 else seasons[0]
+    emit(Result(
+        id="ingest.rows_per_s",
+        what="ingest, end to end (files → validation → PostgreSQL → events acknowledged), "
+             f"{span}",
+        value=rate, unit="player rows/s", op=">=", target=5000,
+        measured=f"{rate:,.0f} player rows/s ({first.read:,} player + {first.team_stored:,} "
+                 f"team rows, {first.published:,} events, {first.seconds:.1f} s)",
+        baseline=f"one INSERT + one acknowledged send per row ({NAIVE_ROWS:,} rows): "
+                 f"{naive:,.0f} rows/s",
+        ratio=rate / naive, ratio_of="faster", command="`uv run python bench/ingest.py`",
+    ))  # fmt: skip
+    emit(Result(
+        id="ingest.rerun",
+        what=f"ingest re-run of the same seasons, {span} (idempotence)",
+        value=second.stored + second.published, unit="rows changed + events",
+        op="==", target=0, goal="no row changed, no event",
+        measured=f"{second.stored} rows changed, {second.published} events, "
+                 f"{second.seconds:.1f} s",
+        baseline=f"the first run: {first.seconds:.1f} s",
+        ratio=first.seconds / second.seconds, ratio_of="faster", command="same",
+    ))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -17,11 +17,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from statmuse_shared.distributions import line_probabilities
-from statmuse_shared.messages import ModelPublished
-from statmuse_shared.models import CountModel
-from statmuse_shared.pricing import price
-from statmuse_shared.serving import Served, predict
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import Result, emit  # noqa: E402
+
+from statmuse_shared.distributions import line_probabilities  # noqa: E402
+from statmuse_shared.messages import ModelPublished  # noqa: E402
+from statmuse_shared.models import CountModel  # noqa: E402
+from statmuse_shared.pricing import price  # noqa: E402
+from statmuse_shared.serving import Served, predict  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SINGLE = 3000
@@ -103,6 +107,31 @@ def main() -> None:
     print(f"300-row slate, batched ({SLATES} slates): p50 {b50:.1f} ms, p95 {b95:.1f} ms "
           f"(goal <= 20 ms); baseline one row at a time: p50 {l50:.1f} ms "
           f"({l50 / b50:.1f}x slower)")  # fmt: skip
+    command = f"`uv run python bench/predict.py {_shown(models)} {_shown(dataset.parent)}`"
+    emit(Result(
+        id="predict.single",
+        what="one prediction in process (`serving.predict`: model, distribution, line odds, "
+             f"pricing, explanation), bundles in `{_shown(models)}`, real vectors (the dataset's "
+             f"{dataset.stem} split), all stats",
+        value=p95, unit="ms", op="<=", target=1, goal="p95 ≤ 1 ms",
+        measured=f"p50 {p50:.2f} ms, p95 {p95:.2f} ms", command=command,
+    ))  # fmt: skip
+    emit(Result(
+        id="predict.slate",
+        what="a 300-row slate through `CountModel.predict_many` plus pricing",
+        value=b95, unit="ms", op="<=", target=20, goal="≤ 20 ms (p95)",
+        measured=f"p50 {b50:.1f} ms, p95 {b95:.1f} ms",
+        baseline=f"one row at a time: p50 {l50:.1f} ms", ratio=l50 / b50, ratio_of="faster",
+        command="same",
+    ))  # fmt: skip
+
+
+def _shown(path: Path) -> str:
+    """A path as the command line would give it: relative to the repository when inside."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":
