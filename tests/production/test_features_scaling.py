@@ -16,16 +16,12 @@ instance 1,811 of the 4,367 game vectors of the first four weeks came out twice 
 while writing this test). Day by day, a single instance publishes every game vector exactly
 once and stores exactly what a batch build gives (both checked with one instance, too).
 
-What passes: the partitions split (each instance's own log, the broker's group description;
+Checked: the partitions split (each instance's own log, the broker's group description;
 no rebalance during the feed), each raw message consumed once by the owner of its partition
-(each instance's counter equals the messages on its partitions), and every (player, game)
-vector published and stored.
-
-What does not, yet (strict xfail, so fixing the bug turns them red until the marker goes):
-each instance's `League` learns only the team boxes of its own partitions, so opponent
-features differ from a batch build; and `Engine.heal` recomputes every player of the season,
-the other instance's too, with that partial league, so the two instances overwrite and
-republish each other's vectors after every day.
+(each instance's counter equals the messages on its partitions), every (player, game) vector
+published and stored, each day's game vectors published exactly once, and the stored vectors
+equal to a batch build: every instance computes with the whole league, which it reads from
+the team boxes any instance stored (docs/FEATURES.md, "Several instances").
 """
 
 import asyncio
@@ -54,7 +50,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from statmuse_features.adapters import postgres as features_db
 from statmuse_features.engine import Engine
-from statmuse_features.service import vectors_for
+from statmuse_features.service import partition_of, vectors_for
 from statmuse_ops.infra import Started, free_port, spawn_service, start_broker, stop
 from statmuse_ops.stack import wait_ready
 from statmuse_shared import topics
@@ -228,11 +224,21 @@ class Watch:
             )
             published = sum(value(s, "statmuse_features_vectors_total") for s in self.samples)
             stale = sum(value(s, "statmuse_features_stale_seasons") for s in self.samples)
-            if consumed == fed and stale == 0 and len(self.vectors) == published and not batch:
+            # Every instance has caught up with the team boxes the others stored (and checked
+            # its own vectors against them): the last one stored is seen by its own instance.
+            revisions = {value(s, "statmuse_features_league_revision") for s in self.samples}
+            if (
+                consumed == fed
+                and stale == 0
+                and len(revisions) == 1
+                and len(self.vectors) == published
+                and not batch
+            ):
                 return
             assert time.monotonic() < deadline, (
                 f"not done in {deadline_s}s: consumed {consumed}/{fed}, stale {stale}, "
-                f"read {len(self.vectors)}/{published} vectors"
+                f"league revisions {sorted(revisions)}, read {len(self.vectors)}/{published} "
+                "vectors"
             )
 
 
@@ -350,11 +356,18 @@ async def test_the_two_instances_split_the_partitions(run):
             assert owned == run.split[run.members.index(m["member_id"])]
     # And the split held for the whole feed: nobody logged another assignment.
     assert [len(i.assignments()) for i in run.instances] == run.assignments_before
+    # Each engine computes the players of its share, and knows which share that is.
+    assert [value(s, "statmuse_features_owned_partitions") for s in run.samples] == [
+        len(owned) for owned in run.split
+    ]
 
 
 async def test_each_raw_message_was_consumed_once_by_the_owner_of_its_partition(run):
     assert len(run.expected) > 2500
     assert len({p for p, _ in run.expected}) > 400
+    # The engine knows which players are its own by the producer's partitioner.
+    players = [r for r in run.raw if not r.key.startswith(b"team:")]
+    assert all(r.partition == partition_of(int(r.key), len(PARTITIONS)) for r in players)
     on_partition = collections.Counter(
         (r.partition, "team_game" if r.key.startswith(b"team:") else "player_game") for r in run.raw
     )
@@ -399,14 +412,6 @@ async def test_every_players_game_vector_was_published_and_stored(run):
     assert {(r["player_id"], r["as_of"]) for r in stored} == run.expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: Engine.heal (after every day's team boxes) recomputes every player of the season, "
-        "those of the other instance's partitions too, with a league that differs per instance, "
-        "so the instances overwrite and republish each other's vectors"
-    ),
-)
 async def test_every_players_game_features_were_computed_exactly_once(run):
     """Once the backlog is done (whose stale vectors are republished by design), each day's
     games come out exactly once each and nothing else does."""
@@ -426,13 +431,6 @@ async def test_every_players_game_features_were_computed_exactly_once(run):
     assert set(daily) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: each instance's League learns only the team boxes consumed from its own partitions "
-        "(plus what was stored when it started), so opponent features use a partial league"
-    ),
-)
 async def test_the_stored_vectors_equal_a_batch_build_of_the_same_tables(run):
     """What one instance guarantees (docs/ARCHITECTURE.md, Features): whatever the arrival
     order, the stored vectors are the ones a batch build from the same tables gives."""

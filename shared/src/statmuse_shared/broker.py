@@ -168,29 +168,52 @@ async def publish_model(broker: KafkaBroker, message: BaseModel, *, topic: str, 
     )
 
 
+class PublishTimeout(TimeoutError):
+    """The broker did not acknowledge in time; what was acknowledged before is counted."""
+
+
 async def publish_many(
-    broker: KafkaBroker, items: Sequence[tuple[str, bytes, BaseModel]], *, chunk: int = 2000
+    broker: KafkaBroker,
+    items: Sequence[tuple[str, bytes, BaseModel]],
+    *,
+    chunk: int = 2000,
+    ack_seconds: float = 120.0,
 ) -> int:
     """Publish (topic, key, message) in order, pipelined, waiting for every acknowledgement.
 
-    Per-key order holds because one producer sends to a partition in call order.
+    Per-key order holds because one producer sends to a partition in call order. Each chunk
+    must be acknowledged within `ack_seconds`, else PublishTimeout: a caller with an outbox
+    (the ingestor) leaves the rest unpublished for the next run instead of waiting forever
+    on a broker that is gone.
     """
     sent = 0
     for start in range(0, len(items), chunk):
-        pending = []
-        for topic, key, message in items[start : start + chunk]:
-            result = await broker.publish(
-                message.model_dump_json().encode(),
-                topic,
-                key=key,
-                headers={"content-type": "application/json"},
-                no_confirm=True,
-            )
-            pending.append(result)
-        for result in pending:
-            if isinstance(result, asyncio.Future):
-                await result
-        sent += len(pending)
+        pending: list[asyncio.Future[Any]] = []
+        try:
+            async with asyncio.timeout(ack_seconds):
+                for topic, key, message in items[start : start + chunk]:
+                    result = await broker.publish(
+                        message.model_dump_json().encode(),
+                        topic,
+                        key=key,
+                        headers={"content-type": "application/json"},
+                        no_confirm=True,
+                    )
+                    if isinstance(result, asyncio.Future):
+                        pending.append(result)
+                for future in pending:
+                    await future
+        except TimeoutError:
+            for future in pending:  # read every outcome: no "exception never retrieved"
+                if future.done() and not future.cancelled():
+                    future.exception()
+                else:
+                    future.cancel()
+            raise PublishTimeout(
+                f"the broker did not acknowledge {len(items) - sent} of {len(items)} messages "
+                f"within {ack_seconds:g} s"
+            ) from None
+        sent += min(chunk, len(items) - start)
     return sent
 
 

@@ -108,3 +108,26 @@ def test_dead_letter_truncates_long_errors_and_decodes_keys_leniently() -> None:
     assert letter.key == "\ufffd23"
     assert letter.payload_b64 == "YWJj"
     assert dead_letter(Record("t", 0, 0, None, b""), error="e", consumer="g").key is None
+
+
+async def test_publish_many_gives_up_with_a_count_when_the_broker_never_acknowledges():
+    """A broker that takes the messages but never acknowledges: PublishTimeout, no hang, and
+    every pending acknowledgement cancelled (nothing left to log 'never retrieved')."""
+    import asyncio
+
+    from statmuse_shared.broker import PublishTimeout, publish_many
+    from statmuse_shared.messages import TrainRequested
+
+    futures: list[asyncio.Future] = []
+
+    class Silent:
+        async def publish(self, *args, **kwargs):
+            futures.append(asyncio.get_running_loop().create_future())
+            return futures[-1]
+
+    items = [("t", b"k", TrainRequested(event_id=f"e{i}", stat="points", reason="admin"))
+             for i in range(3)]  # fmt: skip
+    with pytest.raises(PublishTimeout, match="did not acknowledge 3 of 3 messages within 0.05 s"):
+        await publish_many(Silent(), items, ack_seconds=0.05)  # type: ignore[arg-type]
+    assert len(futures) == 3
+    assert all(f.cancelled() for f in futures)

@@ -1,5 +1,6 @@
 """create_app(settings): the features consumer plus /health, /ready and /metrics, and the
-reconcile task that recomputes vectors made stale by late team box scores once idle."""
+reconcile task that, once idle, catches up with the team boxes other instances stored and
+recomputes vectors made stale by late team box scores."""
 
 import contextlib
 from collections.abc import AsyncIterator
@@ -8,9 +9,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from statmuse_features import metrics
 from statmuse_features.engine import Engine
-from statmuse_features.handlers import publish_vectors, register
+from statmuse_features.handlers import publish_vectors, register, report
 from statmuse_features.settings import FeaturesSettings
 from statmuse_shared.http import worker_app
 from statmuse_shared.messages import FeaturesComputed
@@ -20,7 +20,8 @@ SERVICE = "features"
 
 
 async def _start(state: dict[str, Any]) -> None:
-    engine = Engine(state["pool"])
+    # A member of the consumer group: it owns no partition until the group assigns some.
+    engine = Engine(state["pool"], owned=frozenset())
     await engine.load()
     state["engine"] = engine
 
@@ -40,7 +41,7 @@ def create_app(settings: FeaturesSettings) -> Starlette:
 
             async def publish(vectors: list[FeaturesComputed]) -> None:
                 await publish_vectors(rt.broker, vectors)
-                metrics.STALE_SEASONS.set(len(engine.stale))
+                report(engine)
 
             async with background(
                 engine.reconcile_when_idle(publish, idle_s=settings.reconcile_idle_s)

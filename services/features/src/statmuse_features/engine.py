@@ -3,11 +3,16 @@ kept in memory, rebuilt from the service's own tables whenever they may be stale
 
 In-order games (the usual case) are one `PlayerState.add` each; a game older than what a player's
 state has seen, or a state not in memory, rebuilds that player from `features.player_games`.
-Team box scores that arrive after player games of a later day make the vectors of that day
-on stale (opponent ratings and ranks used a partial season). Partitions progress at their own
-pace, so this is normal while a backlog is consumed: the stale range is remembered and
-`reconcile` recomputes it once the consumer is idle, giving exactly the rows a batch build
-from the same tables gives.
+
+Several instances may share the consumer group (docs/FEATURES.md, "Several instances"). Each
+one computes only the players of the raw-topic partitions it is assigned, but every one needs
+the whole league: team boxes are stored by whichever instance consumes them and every
+instance reads the league from `features.team_games` (`_refresh`, by league revision) before
+it computes. A team box that becomes visible after vectors of a later day were computed
+without it makes those vectors stale; partitions progress at their own pace, so this is
+normal while a backlog is consumed. The stale range is recorded per partition in
+`features.partitions` and `reconcile` recomputes it once the consumer is idle, giving exactly
+the rows a batch build from the same tables gives.
 """
 
 import asyncio
@@ -15,14 +20,20 @@ import datetime as dt
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import asyncpg
 
 from statmuse_features.adapters import postgres as db
-from statmuse_features.service import message, pack, player_game, vectors_and_state
+from statmuse_features.service import (
+    message,
+    pack,
+    partition_of,
+    player_game,
+    vectors_and_state,
+)
 from statmuse_shared.features import League, PlayerGame, PlayerState, context_of
 from statmuse_shared.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
 
@@ -36,20 +47,82 @@ class _Player:
 
 
 class Engine:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    """`owned`: the raw-topic partitions this instance computes; None (standalone: the batch
+    build, tests without a consumer group) computes every player. A group member starts with
+    none and learns its share from `assign` (the rebalance listener)."""
+
+    def __init__(self, pool: asyncpg.Pool, *, owned: frozenset[int] | None = None) -> None:
         self.pool = pool
         self.league = League()
+        self.revision = 0  # the league holds every team box of a revision up to this
         self.players: dict[int, _Player] = {}
-        self.latest_player_day: dict[str, dt.date] = {}
-        self.stale: dict[str, dt.date] = {}  # season -> first day whose vectors are stale
+        self.owned = owned
+        self.partitions: int | None = None  # the raw topic's partition count, once assigned
+        self.stale: dict[str, dt.date] = {}  # own partitions: season -> first stale day
         self.lock = asyncio.Lock()
         self.activity = asyncio.Event()
+        self._lost: set[int] = set()  # partitions lost since the states were last pruned
+        self._reassigned = False
+        # Check every own partition against the league, not only the newest team boxes: at
+        # start (a previous process may have stopped before checking) and after a rebalance.
+        self._check_all = True
 
     async def load(self) -> None:
         """Team ratings from the stored team games (player states load lazily)."""
         async with self.pool.acquire() as conn:
-            for game in await db.team_games(conn=conn):
+            head = await db.league_revision(conn=conn)
+            for game in await db.team_games(conn=conn, upto=head):
                 self.league.add(game)
+        self.revision = head
+
+    def assign(self, owned: Iterable[int], *, partitions: int) -> None:
+        """The group's new assignment of raw-topic partitions to this instance. Called by the
+        rebalance listener, so without the lock: it is applied by the next batch or reconcile.
+        States of partitions that left must go even if they come back before then: another
+        instance may have processed their games meanwhile."""
+        new = frozenset(owned)
+        before = self.owned if self.owned is not None else frozenset(range(partitions))
+        self._lost |= before - new
+        self.owned, self.partitions, self._reassigned = new, partitions, True
+        log.info("assigned raw-topic partitions %s of %d", sorted(new), partitions)
+
+    def partition(self, player_id: int) -> int:
+        return 0 if self.partitions is None else partition_of(player_id, self.partitions)
+
+    def _owned(self) -> list[int] | None:
+        return None if self.owned is None else sorted(self.owned)
+
+    def _apply_assignment(self) -> None:
+        if not self._reassigned:
+            return
+        lost, self._lost, self._reassigned = self._lost, set(), False
+        self._check_all = True
+        gone = [p for p in self.players if (part := self.partition(p)) in lost
+                or (self.owned is not None and part not in self.owned)]  # fmt: skip
+        for player_id in gone:
+            del self.players[player_id]
+        if gone:
+            log.info("dropped %d player states of partitions no longer owned", len(gone))
+
+    async def _refresh(self, conn: asyncpg.Connection) -> list[tuple[int, str, dt.date, int]]:
+        """Bring the league up to the latest committed revision and check the team boxes that
+        came with it against the own partitions' vectors (marking stale ranges); returns the
+        own partitions' stale ranges."""
+        head = await db.league_revision(conn=conn)
+        if head > self.revision:
+            for game in await db.team_games(conn=conn, after=self.revision, upto=head):
+                self.league.add(game)
+            self.revision = head
+            await db.mark_stale(conn=conn, partitions=self._owned(), upto=self.revision)
+        elif self._check_all:
+            await db.mark_stale(conn=conn, partitions=self._owned(), upto=self.revision)
+        self._check_all = False
+        ranges = await db.stale_ranges(conn=conn, partitions=self._owned())
+        stale: dict[str, dt.date] = {}
+        for _, season, since, _ in ranges:
+            stale[season] = min(stale.get(season, since), since)
+        self.stale = stale
+        return ranges
 
     async def process(
         self, players: list[PlayerGameIngested], teams: list[TeamGameIngested]
@@ -67,40 +140,61 @@ class Engine:
     async def _process(
         self, players: list[PlayerGameIngested], teams: list[TeamGameIngested]
     ) -> list[FeaturesComputed]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            new_games = await db.upsert_player_games(conn=conn, games=players) if players else set()
-            touched = await db.upsert_team_games(conn=conn, games=teams) if teams else set()
-            team_games = await db.team_games(conn=conn, team_seasons=sorted(touched)) \
-                if touched else []  # fmt: skip
-        for game in team_games:
-            self.league.add(game)
-            latest = self.latest_player_day.get(game.season)
-            if latest is not None and game.game_date < latest:
-                # Vectors of later days already used this team's older, partial season.
-                day = game.game_date + dt.timedelta(days=1)
-                self.stale[game.season] = min(self.stale.get(game.season, day), day)
+        self._apply_assignment()
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                new_games = await db.upsert_player_games(conn=conn, games=players) \
+                    if players else set()  # fmt: skip
+                if teams:
+                    await db.upsert_team_games(conn=conn, games=teams)
+            # After the commit: a team box another instance commits later is seen by the next
+            # refresh (which then marks these vectors stale) or was already seen here.
+            await self._refresh(conn)
+            fresh = [g for g in players if (g.player_id, g.game_key) in new_games]
+            latest: dict[tuple[int, str], dt.date] = {}
+            for g in fresh:
+                key = (self.partition(g.player_id), g.season)
+                latest[key] = max(latest.get(key, g.game_date), g.game_date)
+            await db.record_progress(conn=conn, latest=latest, revision=self.revision)
+        for g in players:
+            known = self.players.get(g.player_id)
+            last = known.state.last if known else None
+            if (g.player_id, g.game_key) not in new_games and last is not None \
+                    and g.game_date > last.game_date:  # fmt: skip
+                # Stored already, by an instance that had this partition before: this state
+                # missed it, so rebuild it from the table on the player's next game.
+                self.players.pop(g.player_id, None)
         self.activity.set()
-        fresh = [g for g in players if (g.player_id, g.game_key) in new_games]
         return await self._store(await self._player_vectors(fresh))
 
     async def reconcile(self) -> list[FeaturesComputed]:
-        """Recompute the stale ranges; returns the vectors that changed (to publish)."""
+        """Catch up with the league, recompute the own partitions' stale ranges; returns the
+        vectors that changed (to publish)."""
         async with self.lock:
-            stale, self.stale = self.stale, {}
+            self._apply_assignment()
+            async with self.pool.acquire() as conn:
+                ranges = await self._refresh(conn)
+            if not ranges:
+                return []
+            log.info("reconciling %s", self.stale)
+            by_season: dict[str, dict[int, dt.date]] = defaultdict(dict)
+            for part, season, since, _ in ranges:
+                by_season[season][part] = since
             vectors: list[FeaturesComputed] = []
-            try:
-                for season, since in sorted(stale.items()):
-                    vectors.extend(await self.heal(season, since))
-                return await self._store(vectors)
-            except BaseException:
-                for season, since in stale.items():  # try again next time
-                    self.stale[season] = min(self.stale.get(season, since), since)
-                raise
+            for season, starts in sorted(by_season.items()):
+                vectors.extend(await self.heal(season, starts))
+            stored = await self._store(vectors)
+            async with self.pool.acquire() as conn:
+                await db.clear_stale(conn=conn, healed=[(p, s, v) for p, s, _, v in ranges])
+                await self._refresh(conn)
+            return stored
 
     async def reconcile_when_idle(
         self, publish: Callable[[list[FeaturesComputed]], Awaitable[None]], *, idle_s: float
     ) -> None:
-        """Forever: once no batch has arrived for `idle_s`, reconcile what is stale."""
+        """Forever: whenever no batch has arrived for `idle_s`, catch up with the league (team
+        boxes other instances stored) and reconcile what is stale; `publish` gets what changed
+        (possibly nothing) each time."""
         while True:
             self.activity.clear()
             try:
@@ -108,22 +202,15 @@ class Engine:
                 continue  # still busy
             except TimeoutError:
                 pass
-            if self.stale:
-                log.info("idle: reconciling %s", self.stale)
-                try:
-                    await publish(await self.reconcile())
-                except Exception:
-                    log.exception("reconcile failed; will retry when idle again")
-            else:
-                await self.activity.wait()
+            try:
+                await publish(await self.reconcile())
+            except Exception:
+                log.exception("reconcile failed; will retry when idle again")
 
     async def _player_vectors(self, games: list[PlayerGameIngested]) -> list[FeaturesComputed]:
         by_player: dict[int, list[PlayerGameIngested]] = defaultdict(list)
         for g in games:
             by_player[g.player_id].append(g)
-            season_latest = self.latest_player_day.get(g.season)
-            if season_latest is None or g.game_date > season_latest:
-                self.latest_player_day[g.season] = g.game_date
         out: list[FeaturesComputed] = []
         rebuild: list[tuple[int, dt.date]] = []
         advance: list[tuple[int, str, _Player, list[PlayerGameIngested]]] = []
@@ -186,12 +273,18 @@ class Engine:
             self.players[player_id] = _Player(name, state)
         return out
 
-    async def heal(self, season: str, since: dt.date) -> list[FeaturesComputed]:
-        """Recompute every vector of `season` on or after `since` (team data came late)."""
+    async def heal(self, season: str, since: dict[int, dt.date]) -> list[FeaturesComputed]:
+        """Recompute the vectors of `season` of the players of each partition in `since` on or
+        after its day (team data came late)."""
+        wanted: list[tuple[int, dt.date | None]] = []
         async with self.pool.acquire() as conn:
-            player_ids = await db.players_with_games_since(conn=conn, season=season, since=since)
-        log.info("recomputing %d players' vectors from %s", len(player_ids), since)
-        return await self._rebuild([(p, since) for p in player_ids])
+            for day in sorted(set(since.values())):
+                parts = {p for p, d in since.items() if d == day}
+                found = await db.players_with_games_since(conn=conn, season=season, since=day)
+                wanted += [(p, day) for p in found if self.partition(p) in parts]
+        log.info("recomputing %d players' vectors of %s from %s", len(wanted), season,
+                 min(since.values()))  # fmt: skip
+        return await self._rebuild(wanted)
 
     async def _store(
         self, vectors: list[FeaturesComputed], packed: list[bytes] | None = None

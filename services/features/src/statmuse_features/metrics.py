@@ -13,3 +13,10 @@ PER_MESSAGE_SECONDS = Histogram(
 STALE_SEASONS = Gauge(
     "statmuse_features_stale_seasons", "Seasons whose vectors wait for a reconcile (0: current)"
 )
+LEAGUE_REVISION = Gauge(
+    "statmuse_features_league_revision",
+    "Latest league revision (team boxes stored by any instance) this instance computes with",
+)
+OWNED_PARTITIONS = Gauge(
+    "statmuse_features_owned_partitions", "Raw-topic partitions assigned to this instance"
+)

@@ -7,7 +7,9 @@ import math
 import struct
 from typing import Literal
 
-from statmuse_shared import ids
+from aiokafka.partitioner import murmur2
+
+from statmuse_shared import ids, topics
 from statmuse_shared.features import (
     FEATURE_SET_VERSION,
     Features,
@@ -27,6 +29,12 @@ from statmuse_shared.messages import (
 
 NAMES = tuple(feature_names())
 SIGNIFICANT = 10  # digits kept on the wire: well inside 1e-9 relative, much shorter JSON
+
+
+def partition_of(player_id: int, partitions: int) -> int:
+    """The raw-topic partition of a player's games: Kafka's default partitioner, murmur2 of
+    the key (the ingestor's producer and the Java client pick partitions this way)."""
+    return int(murmur2(topics.player_key(player_id)) & 0x7FFFFFFF) % partitions
 
 
 def player_game(e: PlayerGameIngested) -> PlayerGame:

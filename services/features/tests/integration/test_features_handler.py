@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from faststream.kafka import TestKafkaBroker
 
+from statmuse_features.adapters import postgres as fdb
 from statmuse_features.engine import Engine
 from statmuse_features.handlers import register
+from statmuse_features.service import partition_of, vectors_for
 from statmuse_features.settings import FeaturesSettings
 from statmuse_shared import ids, topics
 from statmuse_shared.broker import ensure_topics, make_broker
@@ -238,3 +240,80 @@ async def test_handler_on_the_real_broker(pool, unique, kafka_bootstrap):
     finally:
         await broker.stop()
     check(games, probe)
+
+
+async def batch_build(pool: Any) -> dict[tuple[int, dt.date], str]:
+    """(player, as_of) -> event id of every vector a batch build from the tables gives."""
+    engine = Engine(pool)
+    await engine.load()
+    async with pool.acquire() as conn:
+        found = await fdb.histories(conn=conn, player_ids=await fdb.all_players(conn=conn))
+    return {
+        (v.player_id, v.as_of): v.event_id
+        for player_id, (name, history) in found.items()
+        for v in vectors_for(
+            player_id=player_id, player_name=name, history=history, league=engine.league
+        )  # fmt: skip
+    }
+
+
+async def stored_ids(pool: Any) -> dict[tuple[int, dt.date], str]:
+    rows = await pool.fetch("SELECT player_id, as_of, event_id FROM features.feature_vectors")
+    return {(r["player_id"], r["as_of"]): r["event_id"] for r in rows}
+
+
+async def test_engines_of_one_group_share_the_league_and_split_the_players(pool):
+    """Two engines on one database, as two instances of one consumer group: each computes and
+    heals only its own partitions' players, with the whole league (team boxes stored by either),
+    in the worst order (every team box after every player game); a partition that moves with a
+    stale range pending is healed by its new owner. The rows equal a batch build's."""
+    ids = (203999, 2544, 1628973, 201939, 1629029, 203507, 1628369, 1630162)
+    games = [g for p in ids for g in real_games(p, 12)]
+    teams = real_team_games(max(g.game_date for g in games))
+    a, b = Engine(pool, owned=frozenset()), Engine(pool, owned=frozenset())
+    for engine in (a, b):
+        await engine.load()
+    a.assign({0, 1, 2}, partitions=6)
+    b.assign({3, 4, 5}, partitions=6)
+    mine = {id(a): {0, 1, 2}, id(b): {3, 4, 5}}
+    owner = {p: (a if partition_of(p, 6) in mine[id(a)] else b) for p in ids}
+    assert {id(e) for e in owner.values()} == {id(a), id(b)}, "players on both sides"
+    published: dict[int, list[FeaturesComputed]] = {id(a): [], id(b): []}
+
+    async def feed_players(day_from: dt.date, day_to: dt.date) -> None:
+        for g in games:
+            if day_from <= g.game_date <= day_to:
+                engine = owner[g.player_id]
+                published[id(engine)] += await engine.process([g], [])
+
+    # The first half: players of every day, then every team box (half on each engine).
+    middle = sorted({g.game_date for g in games})[len({g.game_date for g in games}) // 2]
+    await feed_players(dt.date.min, middle)
+    early = [t for t in teams if t.game_date <= middle]
+    published[id(a)] += await a.process([], early[::2])
+    published[id(b)] += await b.process([], early[1::2])
+    for engine in (a, b):
+        published[id(engine)] += await engine.reconcile()
+    assert (a.stale, b.stale) == ({}, {})
+    for engine in (a, b):
+        assert {partition_of(v.player_id, 6) for v in published[id(engine)]} <= mine[id(engine)]
+
+    # The second half, then a rebalance while a stale range is pending: b's partition 3 goes
+    # to a before b reconciles; a heals it (b no longer touches it).
+    await feed_players(middle + dt.timedelta(days=1), dt.date.max)
+    late = [t for t in teams if t.game_date > middle]
+    published[id(a)] += await a.process([], late[::2])
+    published[id(b)] += await b.process([], late[1::2])
+    a.assign({0, 1, 2, 3}, partitions=6)
+    b.assign({4, 5}, partitions=6)
+    mine = {id(a): {0, 1, 2, 3}, id(b): {4, 5}}
+    before = len(published[id(a)]), len(published[id(b)])
+    for _ in range(2):  # the second round finds nothing left
+        for engine in (a, b):
+            published[id(engine)] += await engine.reconcile()
+    assert (a.stale, b.stale) == ({}, {})
+    for engine, n in zip((a, b), before, strict=True):
+        assert {partition_of(v.player_id, 6) for v in published[id(engine)][n:]} <= mine[id(engine)]
+    # (Streaming also leaves each earlier `next` vector: a batch build has the latest only.)
+    batch, stored = await batch_build(pool), await stored_ids(pool)
+    assert {k: stored.get(k) for k in batch} == batch

@@ -97,11 +97,18 @@ def daily(
 
 
 def _run_or_exit(coro: Any) -> Summary:
-    """Run; a source that stays unreachable is a clear error and exit code 3, not a trace."""
+    """Run; a source or broker that stays unreachable is a clear error and exit code 3."""
+    from statmuse_shared.broker import PublishTimeout
+
     try:
         result: Summary = asyncio.run(coro)
     except SourceError as exc:
         console.print(f"[red]source failed:[/] {exc}")
+        raise typer.Exit(3) from exc
+    except PublishTimeout as exc:
+        # Stored rows stay in the outbox; the next run publishes them.
+        console.print(f"[red]broker unavailable:[/] {exc}; the stored rows are published by "
+                      "the next run")  # fmt: skip
         raise typer.Exit(3) from exc
     return result
 

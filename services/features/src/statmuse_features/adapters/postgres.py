@@ -40,53 +40,142 @@ async def upsert_player_games(
 async def upsert_team_games(
     *, conn: asyncpg.Connection, games: Sequence[TeamGameIngested]
 ) -> set[tuple[str, str]]:
-    """Returns the (team, season) pairs whose games are new or changed."""
+    """Returns the (team, season) pairs whose games are new or changed. Changed rows take the
+    next league revision: the counter's row lock is held to the end of the caller's
+    transaction, so revisions become visible in order (readers: `league_revision`)."""
+    revision = await conn.fetchval(
+        "UPDATE features.league SET revision = revision + 1 RETURNING revision"
+    )
     rows = await conn.fetch(
         """INSERT INTO features.team_games (game_key, team, game_date, season, points,
-               points_allowed, fga, oreb, tov, fta, minutes, possessions, event_id)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::integer[],
-               $6::integer[], $7::integer[], $8::integer[], $9::integer[], $10::integer[],
-               $11::float8[], $12::float8[], $13::text[])
+               points_allowed, fga, oreb, tov, fta, minutes, possessions, event_id, revision)
+           SELECT *, $14::bigint FROM unnest($1::text[], $2::text[], $3::date[], $4::text[],
+               $5::integer[], $6::integer[], $7::integer[], $8::integer[], $9::integer[],
+               $10::integer[], $11::float8[], $12::float8[], $13::text[])
            ON CONFLICT (game_key, team) DO UPDATE SET game_date = EXCLUDED.game_date,
                season = EXCLUDED.season, points = EXCLUDED.points,
                points_allowed = EXCLUDED.points_allowed, fga = EXCLUDED.fga,
                oreb = EXCLUDED.oreb, tov = EXCLUDED.tov, fta = EXCLUDED.fta,
                minutes = EXCLUDED.minutes, possessions = EXCLUDED.possessions,
-               event_id = EXCLUDED.event_id
+               event_id = EXCLUDED.event_id, revision = EXCLUDED.revision
            WHERE features.team_games.event_id IS DISTINCT FROM EXCLUDED.event_id
            RETURNING team, season, game_key""",
         *zip(*[(g.game_key, g.team, g.game_date, g.season, g.points, g.opponent_points, g.fga,
                 g.oreb, g.tov, g.fta, g.minutes,
                 possessions_of(g),
                 g.event_id) for g in games], strict=True),
+        revision,
     )  # fmt: skip
     if rows:
-        # A broken PLUS_MINUS leaves points allowed empty: take them from the opponent's row.
+        # A broken PLUS_MINUS leaves points allowed empty: take them from the opponent's row
+        # (which another instance may have stored: it changes, so it takes this revision).
         await conn.execute(
-            """UPDATE features.team_games t SET points_allowed = o.points
+            """UPDATE features.team_games t SET points_allowed = o.points, revision = $2
                FROM features.team_games o
                WHERE t.game_key = o.game_key AND t.team <> o.team
                  AND t.points_allowed IS NULL AND o.points IS NOT NULL
                  AND t.game_key = ANY($1::text[])""",
             list({r["game_key"] for r in rows}),
+            revision,
         )
     return {(r["team"], r["season"]) for r in rows}
 
 
+async def league_revision(*, conn: asyncpg.Connection) -> int:
+    """The latest committed league revision: every team box of a revision up to it is
+    visible (revisions are taken under a row lock, so they commit in order)."""
+    return int(await conn.fetchval("SELECT revision FROM features.league"))
+
+
 async def team_games(
-    *, conn: asyncpg.Connection, team_seasons: Sequence[tuple[str, str]] | None = None
+    *, conn: asyncpg.Connection, after: int | None = None, upto: int | None = None
 ) -> list[TeamGame]:
-    """Complete team boxes (those a rating can use), for some (team, season) pairs or all."""
+    """Complete team boxes (those a rating can use): all, or those whose league revision is
+    in (after, upto]."""
     rows = await conn.fetch(
         """SELECT game_date, season, team, points_allowed, possessions, minutes
            FROM features.team_games
            WHERE points_allowed IS NOT NULL AND possessions IS NOT NULL AND minutes > 0
-             AND ($1::text[] IS NULL OR (team || '|' || season) = ANY($1::text[]))
+             AND ($1::bigint IS NULL OR revision > $1) AND ($2::bigint IS NULL OR revision <= $2)
            ORDER BY season, team, game_date""",
-        None if team_seasons is None else [f"{t}|{s}" for t, s in team_seasons],
+        after,
+        upto,
     )
     return [TeamGame(r["game_date"], r["season"], r["team"], r["points_allowed"],
                      r["possessions"], r["minutes"]) for r in rows]  # fmt: skip
+
+
+async def record_progress(
+    *, conn: asyncpg.Connection, latest: dict[tuple[int, str], dt.date], revision: int
+) -> None:
+    """Vectors of these (partition, season)s up to the day given are being computed with the
+    league at `revision`. A lower revision already recorded stays: checking team boxes
+    against vectors twice costs a recomputation; skipping them would leave stale vectors."""
+    if not latest:
+        return
+    await conn.execute(
+        """INSERT INTO features.partitions (partition, season, latest_day, checked_revision)
+           SELECT p, s, d, $4::bigint FROM unnest($1::integer[], $2::text[], $3::date[])
+               AS x(p, s, d)
+           ON CONFLICT (partition, season) DO UPDATE SET
+               latest_day = GREATEST(features.partitions.latest_day, EXCLUDED.latest_day),
+               checked_revision = LEAST(features.partitions.checked_revision,
+                                        EXCLUDED.checked_revision)""",
+        [p for p, _ in latest], [s for _, s in latest], list(latest.values()), revision,
+    )  # fmt: skip
+
+
+async def mark_stale(
+    *, conn: asyncpg.Connection, partitions: Sequence[int] | None, upto: int
+) -> None:
+    """Check the team boxes of revisions up to `upto` that these partitions (None: all) have
+    not been checked against: a box of a day before the partition's latest computed day
+    makes the vectors after it stale."""
+    async with conn.transaction():
+        await conn.execute(
+            """WITH late AS (
+                   SELECT p.partition, p.season, min(t.game_date) AS first_day
+                   FROM features.partitions p JOIN features.team_games t
+                     ON t.season = p.season AND t.revision > p.checked_revision
+                    AND t.revision <= $2 AND t.game_date < p.latest_day
+                   WHERE ($1::integer[] IS NULL OR p.partition = ANY($1))
+                   GROUP BY p.partition, p.season)
+               UPDATE features.partitions p
+               SET stale_since = LEAST(p.stale_since, late.first_day + 1),
+                   stale_version = p.stale_version + 1
+               FROM late WHERE p.partition = late.partition AND p.season = late.season""",
+            partitions, upto,
+        )  # fmt: skip
+        await conn.execute(
+            """UPDATE features.partitions SET checked_revision = $2
+               WHERE ($1::integer[] IS NULL OR partition = ANY($1)) AND checked_revision < $2""",
+            partitions, upto,
+        )  # fmt: skip
+
+
+async def stale_ranges(
+    *, conn: asyncpg.Connection, partitions: Sequence[int] | None
+) -> list[tuple[int, str, dt.date, int]]:
+    """(partition, season, first stale day, version) of these partitions (None: all)."""
+    rows = await conn.fetch(
+        """SELECT partition, season, stale_since, stale_version FROM features.partitions
+           WHERE stale_since IS NOT NULL AND ($1::integer[] IS NULL OR partition = ANY($1))
+           ORDER BY season, partition""",
+        partitions,
+    )
+    return [(r["partition"], r["season"], r["stale_since"], r["stale_version"]) for r in rows]
+
+
+async def clear_stale(*, conn: asyncpg.Connection, healed: Sequence[tuple[int, str, int]]) -> None:
+    """Clear the (partition, season, version)s healed; one marked again since stays."""
+    if healed:
+        await conn.execute(
+            """UPDATE features.partitions p SET stale_since = NULL
+               FROM unnest($1::integer[], $2::text[], $3::bigint[]) AS c(partition, season, v)
+               WHERE p.partition = c.partition AND p.season = c.season
+                 AND p.stale_version = c.v""",
+            *zip(*healed, strict=True),
+        )
 
 
 async def histories(
