@@ -53,12 +53,6 @@ async def ingest(pool: asyncpg.Pool, bootstrap: str, kit, window: tuple[dt.date,
     return summary.published
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="features: a batch's games are committed (engine.py Engine._process) before its "
-    "vectors are computed and stored; after a crash in between, the redelivered batch finds its "
-    "games unchanged, `fresh` is empty, and those games never get a vector",
-)
 async def test_kill_9_mid_season_then_restart_gives_complete_rows(
     database_url, own_broker, services, kit
 ):

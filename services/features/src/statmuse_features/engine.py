@@ -34,7 +34,13 @@ from statmuse_features.service import (
     player_game,
     vectors_and_state,
 )
-from statmuse_shared.features import League, PlayerGame, PlayerState, context_of
+from statmuse_shared.features import (
+    FEATURE_SET_VERSION,
+    League,
+    PlayerGame,
+    PlayerState,
+    context_of,
+)
 from statmuse_shared.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
 
 log = logging.getLogger(__name__)
@@ -147,6 +153,13 @@ class Engine:
                     if players else set()  # fmt: skip
                 if teams:
                     await db.upsert_team_games(conn=conn, games=teams)
+            # Stored before but never given a vector (a crash after the commit above, last
+            # time): computed now, as new games are.
+            seen = [g for g in players if (g.player_id, g.game_key) not in new_games]
+            if seen:
+                new_games |= await db.games_without_vectors(
+                    conn=conn, games=seen, feature_set_version=FEATURE_SET_VERSION
+                )
             # After the commit: a team box another instance commits later is seen by the next
             # refresh (which then marks these vectors stale) or was already seen here.
             await self._refresh(conn)

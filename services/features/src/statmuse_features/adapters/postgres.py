@@ -37,6 +37,23 @@ async def upsert_player_games(
     return {(r["player_id"], r["game_key"]) for r in rows}
 
 
+async def games_without_vectors(
+    *, conn: asyncpg.Connection, games: Sequence[PlayerGameIngested], feature_set_version: str
+) -> set[tuple[int, str]]:
+    """The (player_id, game_key) of stored games that have no game vector: a crash between
+    committing a batch's games and storing their vectors leaves exactly these behind."""
+    rows = await conn.fetch(
+        """SELECT g.player_id, g.game_key
+           FROM unnest($1::integer[], $2::text[], $3::date[]) AS g(player_id, game_key, day)
+           WHERE NOT EXISTS (SELECT 1 FROM features.feature_vectors v
+                             WHERE v.player_id = g.player_id AND v.as_of = g.day
+                               AND v.kind = 'game' AND v.feature_set_version = $4)""",
+        [g.player_id for g in games], [g.game_key for g in games],
+        [g.game_date for g in games], feature_set_version,
+    )  # fmt: skip
+    return {(r["player_id"], r["game_key"]) for r in rows}
+
+
 async def upsert_team_games(
     *, conn: asyncpg.Connection, games: Sequence[TeamGameIngested]
 ) -> set[tuple[str, str]]:
