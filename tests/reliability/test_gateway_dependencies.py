@@ -291,13 +291,6 @@ async def test_postgres_down_503_within_a_second_and_recovers_by_itself(postgres
     assert outage.same_process, "the same gateway process recovered by itself"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway: only OSError becomes a 503 (app.py, dependency_down); the asyncpg errors "
-    "of a PostgreSQL that is shutting down or starting up (CannotConnectNowError) or that "
-    "dropped a connection mid-query (InternalClientError, ConnectionDoesNotExistError) are "
-    "500s",
-)
 async def test_postgres_stopping_and_starting_never_gives_a_500(postgres_outage):
     """Nothing but 200 and 503 at any time, while PostgreSQL stops and starts included."""
     outage = postgres_outage

@@ -41,7 +41,10 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_and_record)
         finally:
-            route = route_template(self.router, scope)
+            # The router leaves the route it matched in the scope; matching again (every
+            # route's regex, in order) only when it did not get that far.
+            matched = getattr(scope.get("route"), "path", None)
+            route = matched if isinstance(matched, str) else route_template(self.router, scope)
             method = scope["method"]
             metrics.LATENCY.labels(method, route).observe(time.perf_counter() - started)
             metrics.REQUESTS.labels(method, route, str(status)).inc()

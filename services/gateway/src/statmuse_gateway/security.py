@@ -5,12 +5,15 @@ from Content-Length and again while a chunked body streams), rate limits every c
 and, when `require_key_for_reads` is set, asks for a "read" key on the read endpoints (401/403).
 Writes and admin routes declare `Depends(require_scope("write" | "admin"))` themselves.
 
-The rate limit is a fixed one-minute window counted in Redis (INCR + EXPIRE in one MULTI), so
+The rate limit is a fixed one-minute window counted in Redis (INCR + EXPIRE in one script), so
 every gateway process sharing that Redis shares the budget. The client is the API key when a
 valid one is sent, else the peer address. X-Forwarded-For is ignored on purpose: anyone can
 write it, so honouring it would let a client pick a fresh budget per request; behind a trusted
 proxy, run uvicorn with `--proxy-headers` so `request.client` is already the real client.
 Redis is only a counter here: when it is down or slow the request is served (fail open).
+`POST /api/predict` counts its request in its own Redis round trip, the prediction cache's
+lookup, instead of one more of the middleware's (`DeferredHit`): still once per request, before
+any database query, with the same 429.
 """
 
 import json
@@ -34,6 +37,7 @@ from statmuse_gateway import metrics
 from statmuse_gateway.adapters import apikeys
 from statmuse_gateway.adapters.apikeys import ApiKey
 from statmuse_gateway.adapters.apikeys import Scope as KeyScope
+from statmuse_gateway.adapters.cache import Script
 from statmuse_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,9 @@ READ_POSTS = frozenset(
 )
 _CHALLENGE = {"WWW-Authenticate": f'ApiKey header="{HEADER}"'}
 _RESOLVED = "statmuse.api_key"  # scope["state"] entry: (token, key), one lookup per request
+_DEFERRED = "statmuse.rate_limit"  # scope["state"] entry: the DeferredHit a route settles
+# Routes that count their request in their own Redis round trip (see `DeferredHit`).
+SETTLED_BY_ROUTE = frozenset({("POST", "/api/predict")})
 _REDIS_BACKOFF_S = 5.0  # after a Redis error, skip it this long instead of timing out each time
 _WARN_EVERY_S = 60.0
 
@@ -183,6 +190,26 @@ class Decision:
         return max(0, self.limit - self.count)
 
 
+# INCR and, for a new window, EXPIRE, atomically in one command (a MULTI/EXEC pipeline took
+# four commands to say the same). The prediction cache's lookup script counts the same way.
+_COUNT = Script(
+    """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Where one request is counted: its client's counter for the current window."""
+
+    key: str
+    expire_s: int
+    retry_after: int
+
+
 class RateLimiter:
     """A fixed-window counter per client in Redis, shared by every gateway process."""
 
@@ -202,24 +229,111 @@ class RateLimiter:
         self._skip_until = 0.0
         self._warn = ThrottledLog()
 
+    def bucket(self, kind: str, ident: str) -> Bucket | None:
+        """Where to count a request of client (`kind`, `ident`) now; None when Redis is not
+        to be asked (no client, or backing off after an error)."""
+        if self.redis() is None or time.monotonic() < self._skip_until:
+            return None
+        index, retry_after = window(self.clock(), self.period)
+        return Bucket(f"ratelimit:{kind}:{ident}:{index}", self.period + 1, retry_after)
+
+    def decide(self, bucket: Bucket, count: int) -> Decision:
+        return Decision(int(count) <= self.limit, int(count), self.limit, bucket.retry_after)
+
+    def failed(self, exc: BaseException) -> None:
+        """Redis could not count: serve without limiting, and leave Redis alone for a while."""
+        self._skip_until = time.monotonic() + _REDIS_BACKOFF_S
+        self._warn.warning("redis unavailable, not rate limiting: %s", exc)
+
     async def hit(self, kind: str, ident: str) -> Decision | None:
         """Count one request of client (`kind`, `ident`); None when Redis cannot say."""
+        bucket = self.bucket(kind, ident)
         client = self.redis()
-        if client is None or time.monotonic() < self._skip_until:
+        if bucket is None or client is None:
             return None
-        now = self.clock()
-        index, retry_after = window(now, self.period)
-        bucket = f"ratelimit:{kind}:{ident}:{index}"
         try:
-            async with client.pipeline(transaction=True) as pipe:
-                pipe.incr(bucket)
-                pipe.expire(bucket, self.period + 1)
-                count, _ = await pipe.execute()
+            count = await _COUNT(client, [bucket.key], [bucket.expire_s])
         except (RedisError, OSError) as exc:
-            self._skip_until = time.monotonic() + _REDIS_BACKOFF_S
-            self._warn.warning("redis unavailable, not rate limiting: %s", exc)
+            self.failed(exc)
             return None
-        return Decision(int(count) <= self.limit, int(count), self.limit, retry_after)
+        return self.decide(bucket, count)
+
+
+class DeferredHit:
+    """One request's count, left to the route so that it rides in the route's own Redis round
+    trip (`/api/predict` counts it in the prediction cache's lookup script). The route settles
+    it before its first cache lookup or database query; whatever answer is sent without the
+    route having settled it (a body that did not validate, an error) is preceded by the
+    middleware settling it alone. Either way every request is counted once, before any
+    database work, and a refused one is answered 429 exactly as the middleware would."""
+
+    def __init__(self, limiter: RateLimiter, kind: str, ident: str) -> None:
+        self.limiter = limiter
+        self.kind = kind
+        self.ident = ident
+        self.settled = False
+        self.decision: Decision | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.decision is not None and not self.decision.allowed
+
+    def take(self) -> Bucket | None:
+        """The bucket for the route to count in, or None (settled: Redis is not being asked,
+        or it is settled already)."""
+        if self.settled:
+            return None
+        bucket = self.limiter.bucket(self.kind, self.ident)
+        if bucket is None:
+            self.settled = True
+        return bucket
+
+    def settle(self, bucket: Bucket, count: int | None, error: BaseException | None) -> None:
+        """The route's count in `bucket` (None with the error when Redis could not)."""
+        self.settled = True
+        if count is None:
+            self.limiter.failed(error or RuntimeError("no count"))
+            return
+        self.decision = self.limiter.decide(bucket, count)
+        if self.refused:
+            metrics.RATE_LIMITED.labels(self.kind).inc()
+
+    async def settle_alone(self) -> None:
+        """Count it in a round trip of its own (the route did not, or cannot wait to)."""
+        if self.settled:
+            return
+        self.settled = True
+        self.decision = await self.limiter.hit(self.kind, self.ident)
+        if self.refused:
+            metrics.RATE_LIMITED.labels(self.kind).inc()
+
+    def headers(self) -> dict[str, str]:
+        return _limit_headers(self.decision)
+
+    async def send_refusal(self, send: Send) -> None:
+        assert self.decision is not None
+        await _send_json(send, 429, *_refusal(self.kind, self.decision))
+
+
+def _limit_headers(decision: Decision | None) -> dict[str, str]:
+    if decision is None:
+        return {}
+    return {"X-RateLimit-Limit": str(decision.limit),
+            "X-RateLimit-Remaining": str(decision.remaining)}  # fmt: skip
+
+
+def _refusal(kind: str, decision: Decision) -> tuple[str, dict[str, str]]:
+    """The 429's detail and headers."""
+    who = "API key" if kind == "key" else "client address"
+    detail = (f"rate limit exceeded: {decision.limit} requests per minute per {who}; "
+              f"retry in {decision.retry_after} s")  # fmt: skip
+    return detail, {"Retry-After": str(decision.retry_after), **_limit_headers(decision)}
+
+
+def deferred_hit(scope: Scope) -> DeferredHit | None:
+    """The request's count if the middleware left it to the route (see `DeferredHit`)."""
+    hit = scope.get("state", {}).get(_DEFERRED)
+    return hit if isinstance(hit, DeferredHit) else None
 
 
 # --- the middleware ---------------------------------------------------------------------------
@@ -280,48 +394,51 @@ class SecurityMiddleware:
                 keys_down = True
                 self._warn.warning("API keys unavailable, limiting by address: %s", exc)
 
+        refusal: Refusal | None = None
+        if self.settings.require_key_for_reads and needs_read_key(method, path):
+            refusal = (Refusal(503, "API keys cannot be checked right now") if keys_down
+                       else authorize(token, key, "read"))  # fmt: skip
+
         extra: dict[str, str] = {}
+        hit: DeferredHit | None = None
         if path not in RATE_EXEMPT and method != "OPTIONS":
             valid = key is not None and not key.revoked
             kind, ident = (
                 ("key", key.key_id) if key is not None and valid else ("ip", _client(scope))
             )
-            decision = await self.limiter.hit(kind, ident)
-            if decision is not None:
-                extra = {
-                    "X-RateLimit-Limit": str(decision.limit),
-                    "X-RateLimit-Remaining": str(decision.remaining),
-                }
-                if not decision.allowed:
+            if refusal is None and (method, path) in SETTLED_BY_ROUTE:
+                hit = DeferredHit(self.limiter, kind, ident)
+                scope.setdefault("state", {})[_DEFERRED] = hit
+            else:
+                decision = await self.limiter.hit(kind, ident)
+                extra = _limit_headers(decision)
+                if decision is not None and not decision.allowed:
                     metrics.RATE_LIMITED.labels(kind).inc()
-                    who = "API key" if kind == "key" else "client address"
-                    await _send_json(
-                        send, 429,
-                        f"rate limit exceeded: {decision.limit} requests per minute per {who}; "
-                        f"retry in {decision.retry_after} s",
-                        {"Retry-After": str(decision.retry_after), **extra},
-                    )  # fmt: skip
+                    await _send_json(send, 429, *_refusal(kind, decision))
                     return
 
-        if self.settings.require_key_for_reads and needs_read_key(method, path):
-            if keys_down:
-                await _send_json(send, 503, "API keys cannot be checked right now",
-                                 {"Retry-After": "5"})  # fmt: skip
-                return
-            refusal = authorize(token, key, "read")
-            if refusal is not None:
-                await _send_json(send, refusal.status, refusal.detail, refusal.headers)
-                return
+        if refusal is not None:
+            more = {"Retry-After": "5"} if refusal.status == 503 else refusal.headers
+            await _send_json(send, refusal.status, refusal.detail, more)
+            return
 
-        await self._call_limited(scope, receive, send, limit, extra)
+        await self._call_limited(scope, receive, send, limit, extra, hit)
 
     async def _call_limited(
-        self, scope: Scope, receive: Receive, send: Send, limit: int, extra: dict[str, str]
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        limit: int,
+        extra: dict[str, str],
+        hit: DeferredHit | None,
     ) -> None:
         """Run the app, counting body bytes as they stream in (chunked bodies have no
-        Content-Length to check up front)."""
+        Content-Length to check up front). With a deferred count, settle it (if the route has
+        not) before the answer starts, and answer 429 instead when it is refused."""
         received = 0
         started = False
+        replaced = False
         extra_raw = [(k.lower().encode(), v.encode()) for k, v in extra.items()]
 
         async def counted_receive() -> Message:
@@ -334,11 +451,21 @@ class SecurityMiddleware:
             return message
 
         async def tracked_send(message: Message) -> None:
-            nonlocal started
+            nonlocal started, replaced
+            if replaced:
+                return  # the app's answer to a refused request goes nowhere
             if message["type"] == "http.response.start":
                 started = True
-                if extra_raw:
-                    message = {**message, "headers": [*message.get("headers", []), *extra_raw]}
+                more = extra_raw
+                if hit is not None:
+                    await hit.settle_alone()
+                    if hit.refused:  # whatever the app answered (a route sends a stand-in)
+                        replaced = True
+                        await hit.send_refusal(send)
+                        return
+                    more = [(k.lower().encode(), v.encode()) for k, v in hit.headers().items()]
+                if more:
+                    message = {**message, "headers": [*message.get("headers", []), *more]}
             await send(message)
 
         try:
@@ -346,7 +473,15 @@ class SecurityMiddleware:
         except BodyTooLargeError as exc:
             if started:
                 raise
+            if hit is not None:
+                await hit.settle_alone()
+                if hit.refused:
+                    await hit.send_refusal(send)
+                    return
             await _send_json(send, 413, str(exc.detail))
+        finally:
+            if hit is not None:
+                await hit.settle_alone()  # counted even when no answer was sent
 
 
 def _client(scope: Scope) -> str:

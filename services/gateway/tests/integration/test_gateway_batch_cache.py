@@ -195,3 +195,73 @@ async def test_redis_down_gives_the_same_answer(gateway):
                      key=b"points")  # fmt: skip
     assert (await client.post("/api/predict", json=LEBRON)).json()["model_version"] == "v2"
     await dead.aclose()
+
+
+class CountingPool:
+    """The pool, counting the connections taken (one per query here)."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.taken = 0
+
+    def acquire(self) -> Any:
+        self.taken += 1
+        return self.pool.acquire()
+
+
+async def commands(redis: Redis) -> dict[str, int]:
+    stats = await redis.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+
+async def test_a_batch_goes_through_as_a_batch(gateway):
+    """A batch's props share each step: one query for the names, one for the vectors, one
+    cache round trip, one pipeline of writes; the answers are what single requests get."""
+    state, br, redis, client, store = gateway
+    players = {2544: "LeBron James", 201939: "Stephen Curry", 203999: "Nikola Jokic"}
+    for player_id, name in players.items():
+        event = vector(dt.date(2024, 1, 10), 20.0 + player_id % 7).model_copy(
+            update={"player_id": player_id, "player_name": name,
+                    "event_id": ids.event_id("t", player_id)})  # fmt: skip
+        await br.publish(event.model_dump_json().encode(), topics.FEATURES,
+                         key=topics.player_key(player_id))  # fmt: skip
+    await br.publish(model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED,
+                     key=b"points")  # fmt: skip
+    state["pool"] = counting = CountingPool(state["pool"])
+    items = [{**LEBRON, "player": name, "line": 20.5 + k}
+             for k, name in enumerate(players.values())] * 4  # fmt: skip
+    items += [{**LEBRON, "player": "Nobody Atall"}, {**LEBRON, "stat": "rebounds"},
+              {**LEBRON, "game_date": "2023-01-01"}]  # fmt: skip
+    await redis.config_resetstat()
+    misses = count("miss")
+
+    r = await client.post("/api/batch_predict", json={"items": items})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == ["ok"] * 12 + ["not_found", "error", "not_found"]
+    assert results[12]["error"] == "unknown player 'Nobody Atall'"
+    assert results[14]["error"] == "no games for LeBron James before 2023-01-01"
+    # Names (known and unknown), suggestions for the unknown one, vectors: three queries.
+    assert counting.taken == 3
+    used = await commands(redis)
+    # Every lookup in one script (its GETs run inside Redis: no MGET or GET sent from here).
+    assert used.get("evalsha", 0) + used.get("eval", 0) == 1
+    assert used.get("mget", 0) == 0
+    assert used.get("set") == 12  # each answer stored (one pipeline)
+    assert count("miss") == misses + 13  # the 12 props and the dated one
+    assert [x["prediction"]["player"] for x in results[:3]] == list(players.values())
+
+    # Again: every answer from the cache; what failed is not cached, so the unknown name, its
+    # suggestions and the dated prop's vector are queried again, still one query each.
+    counting.taken = 0
+    hits = count("hit")
+    again = await client.post("/api/batch_predict", json={"items": items})
+    assert again.json()["results"] == results
+    assert count("hit") == hits + 12
+    assert counting.taken == 3
+    # One at a time, the same answers (from the cache the batch filled, and computed anew).
+    for item, result in zip(items[:3], results[:3], strict=True):
+        assert (await client.post("/api/predict", json=item)).json() == result["prediction"]
+    await redis.incr("pred-gen")
+    for item, result in zip(items[:3], results[:3], strict=True):
+        assert (await client.post("/api/predict", json=item)).json() == result["prediction"]

@@ -1,7 +1,9 @@
-"""Batches without I/O: the per-item function is replaced by a fake, so these check only the
-batch contract (order, statuses, per-item timeout, batch budget, limits, 422 on bad bodies)."""
+"""Batches without I/O: the function that answers the props is replaced by a fake, so these
+check only the batch contract (order, statuses, deadline, batch budget, limits, 422 on bad
+bodies)."""
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -9,7 +11,13 @@ import pytest
 from fastapi import FastAPI
 
 from statmuse_gateway.routes import api
-from statmuse_gateway.schemas import PlayerContextQuery, PredictRequest, PredictResponse
+from statmuse_gateway.schemas import (
+    BatchPredictItem,
+    BatchPredictResponse,
+    PlayerContextQuery,
+    PredictRequest,
+    PredictResponse,
+)
 from statmuse_gateway.settings import GatewaySettings
 
 PREDICTION = {
@@ -22,7 +30,7 @@ PREDICTION = {
 }  # fmt: skip
 
 
-async def fake_predict(_: dict[str, Any], body: PredictRequest) -> PredictResponse:
+def scripted(body: PredictRequest) -> bytes:
     """Behaviour by player name: a way to script each item's fate."""
     if body.player == "Nobody Here":
         raise api.ItemFailed("not_found", 404, {"detail": "unknown player 'Nobody Here'",
@@ -30,12 +38,29 @@ async def fake_predict(_: dict[str, Any], body: PredictRequest) -> PredictRespon
     if body.player == "No Model":
         raise api.ItemFailed("error", 503, {"detail": "no production model for points yet"},
                              headers={"Retry-After": "30"})  # fmt: skip
-    if body.player == "Slow Poke":
-        await asyncio.sleep(30)
     if body.player == "Crash Test":
         raise OSError("connection refused")
-    return PredictResponse.model_validate({**PREDICTION, "player": body.player,
-                                           "line": body.line})  # fmt: skip
+    answer = PredictResponse.model_validate({**PREDICTION, "player": body.player,
+                                             "line": body.line})  # fmt: skip
+    return answer.model_dump_json().encode()
+
+
+async def fake_predict_many(
+    _: dict[str, Any], bodies: list[PredictRequest], answers: list[api.Answer], *, hit: Any = None
+) -> None:
+    """What `_predict_many` does with each item, scripted: answers fill in as they are done;
+    "Slow Poke" is never done; "Database Down" stops the whole step after the others."""
+    assert hit is None  # no security middleware here to leave the rate limit to the route
+    for i, body in enumerate(bodies):
+        if body.player not in ("Slow Poke", "Database Down"):
+            try:
+                answers[i] = scripted(body)
+            except Exception as exc:  # ItemFailed included, as the real one stores them
+                answers[i] = exc
+    if any(b.player == "Database Down" for b in bodies):
+        raise OSError("connection refused")
+    if any(b.player == "Slow Poke" for b in bodies):
+        await asyncio.sleep(30)
 
 
 async def fake_context(_: dict[str, Any], q: PlayerContextQuery) -> dict[str, Any]:
@@ -60,11 +85,7 @@ def settings() -> GatewaySettings:
 @pytest.fixture(autouse=True)
 def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
     # The seam both the single and the batch endpoint go through.
-    async def fake_answer(st: dict[str, Any], body: Any, *, as_json: bool) -> Any:
-        del as_json
-        return await fake_predict(st, body)
-
-    monkeypatch.setattr(api, "_predict_answer", fake_answer)
+    monkeypatch.setattr(api, "_predict_many", fake_predict_many)
     monkeypatch.setattr(api, "_context_one", fake_context)
 
 
@@ -94,13 +115,47 @@ async def test_every_status_in_request_order(settings):
     assert "1-800-GAMBLER" in body["disclaimer"]
 
 
-async def test_items_run_concurrently(settings):
+async def test_items_share_one_deadline(settings):
     async with client(settings) as c:
         started = asyncio.get_running_loop().time()
         r = await c.post("/api/batch_predict", json={"items": [item("Slow Poke")] * 20})
         elapsed = asyncio.get_running_loop().time() - started
     assert [x["status"] for x in r.json()["results"]] == ["timeout"] * 20
     assert elapsed < 2.0  # 20 items x 0.2 s each would take 4 s one after another
+
+
+async def test_a_failed_step_fails_only_the_items_not_done(settings):
+    async with client(settings) as c:
+        r = await c.post("/api/batch_predict", json={"items": [
+            item("LeBron James"), item("Database Down"), item("Nobody Here")]})  # fmt: skip
+    body = r.json()
+    assert r.status_code == 200
+    assert [(x["status"], x.get("error")) for x in body["results"]] == [
+        ("ok", None), ("error", "could not answer: OSError"),
+        ("not_found", "unknown player 'Nobody Here'")]  # fmt: skip
+    assert (body["ok"], body["failed"]) == (1, 2)
+
+
+def test_the_batch_json_is_the_response_model():
+    """The batch body is spliced together from the predictions' stored JSON: it must be
+    exactly what BatchPredictResponse would say."""
+    prediction = PredictResponse.model_validate(PREDICTION)
+    failed = api.ItemFailed("not_found", 404, {"detail": "unknown player 'X Y'",
+                                               "suggestions": ["X Z"]})  # fmt: skip
+    no_model = api.ItemFailed("error", 503, {"detail": "no production model for points yet"})
+    answers: list[api.Answer] = [prediction.model_dump_json().encode(), failed, None,
+                                 no_model, KeyError("x")]  # fmt: skip
+    got = json.loads(api._batch_json(answers, late="not done within 5 s"))
+    want = BatchPredictResponse(ok=1, failed=4, results=[
+        BatchPredictItem(index=0, status="ok", prediction=prediction),
+        BatchPredictItem(index=1, status="not_found", error="unknown player 'X Y'",
+                         suggestions=["X Z"]),
+        BatchPredictItem(index=2, status="timeout", error="not done within 5 s"),
+        BatchPredictItem(index=3, status="error", error="no production model for points yet"),
+        BatchPredictItem(index=4, status="error", error="could not answer: KeyError"),
+    ])  # fmt: skip
+    assert got == want.model_dump(mode="json")
+    assert list(got) == list(want.model_dump(mode="json"))  # the same field order too
 
 
 async def test_the_batch_budget_cuts_items_off(settings):

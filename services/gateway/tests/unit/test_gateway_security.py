@@ -2,10 +2,12 @@
 pure logic, no database or Redis."""
 
 import datetime as dt
+import hashlib
 import logging
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 
 from statmuse_gateway.adapters import apikeys
 from statmuse_gateway.adapters.apikeys import ApiKey, InvalidKeyError
@@ -186,42 +188,34 @@ def test_which_requests_need_a_read_key(method, path, needed):
     assert needs_read_key(method, path) is needed
 
 
-class FakePipeline:
-    """Just enough of redis.asyncio's pipeline for the limiter: INCR then EXPIRE."""
-
-    def __init__(self, store: dict[str, int], fail: bool) -> None:
-        self.store, self.fail, self.ops = store, fail, []
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc):
-        return False
-
-    def incr(self, key):
-        self.ops.append(("incr", key))
-
-    def expire(self, key, seconds):
-        self.ops.append(("expire", key, seconds))
-
-    async def execute(self):
-        if self.fail:
-            raise RedisConnectionError("connection refused")
-        (_, key), _ = self.ops
-        self.store[key] = self.store.get(key, 0) + 1
-        return [self.store[key], True]
-
-
 class FakeRedis:
+    """Just enough of redis.asyncio for the limiter's script: INCR, and EXPIRE on a new key.
+    Like a fresh Redis, it knows no script until one is sent whole (EVAL)."""
+
     def __init__(self, *, fail: bool = False) -> None:
         self.store: dict[str, int] = {}
+        self.expiry: dict[str, int] = {}
+        self.scripts: set[str] = set()
         self.fail = fail
         self.calls = 0
 
-    def pipeline(self, transaction: bool):
-        assert transaction  # INCR and EXPIRE together or not at all
+    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: object) -> int:
         self.calls += 1
-        return FakePipeline(self.store, self.fail)
+        if self.fail:
+            raise RedisConnectionError("connection refused")
+        if sha not in self.scripts:
+            raise NoScriptError("NOSCRIPT No matching script")
+        assert numkeys == 1
+        key, seconds = str(keys_and_args[0]), int(keys_and_args[1])  # type: ignore[call-overload]
+        self.store[key] = self.store.get(key, 0) + 1
+        if self.store[key] == 1:
+            self.expiry[key] = seconds
+        return self.store[key]
+
+    async def eval(self, text: str, numkeys: int, *keys_and_args: object) -> int:
+        self.scripts.add(hashlib.sha1(text.encode()).hexdigest())
+        return await self.evalsha(hashlib.sha1(text.encode()).hexdigest(), numkeys,
+                                  *keys_and_args)  # fmt: skip
 
 
 async def test_the_limiter_counts_per_client_and_window():
@@ -237,6 +231,11 @@ async def test_the_limiter_counts_per_client_and_window():
     assert (await limiter.hit("ip", "1.2.3.4")).count == 1  # type: ignore[union-attr]
     assert set(fake.store) == {"ratelimit:ip:1.2.3.4:2", "ratelimit:key:abc:2",
                                "ratelimit:ip:1.2.3.4:3"}  # fmt: skip
+    # Every window's counter expires after the window (so none outlives its use).
+    assert fake.expiry == dict.fromkeys(fake.store, 61)
+    # The script went whole once (Redis did not know it), by its SHA1 after that.
+    assert len(fake.scripts) == 1
+    assert fake.calls == 5 + 1
 
 
 async def test_the_limiter_fails_open_backs_off_and_warns_once(caplog):

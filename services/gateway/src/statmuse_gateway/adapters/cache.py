@@ -4,11 +4,12 @@ skipped write), so with Redis down every answer stays correct, only slower."""
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from statmuse_gateway import metrics
 
@@ -85,17 +86,74 @@ class ContextCache(RedisCache):
         return removed
 
 
+# One round trip for a whole lookup: both generation counters and the entries they name are
+# read inside Redis (from here that was a MGET, then a GET per entry), and the request may be
+# counted for the rate limit on the way (INCR, EXPIRE on a new window: the limiter's script).
+# KEYS: the overall counter, each prediction's player counter, then, when counting, the rate
+# limit's counter. ARGV: how many predictions, the rate-limit counter's expiry, then each
+# prediction's "<player_id>:<digest>". Returns the count (nil when not counting), then the key
+# and the entry (nil when absent) of each prediction. The entry keys are built in the script,
+# so this needs a single Redis (not a cluster), as the gateway uses.
+_LOOKUP = """
+local n = tonumber(ARGV[1])
+local out = {false}
+if #KEYS > n + 1 then
+  out[1] = redis.call('INCR', KEYS[n + 2])
+  if out[1] == 1 then redis.call('EXPIRE', KEYS[n + 2], ARGV[2]) end
+end
+local overall = redis.call('GET', KEYS[1]) or '0'
+for i = 1, n do
+  local key = 'pred:' .. overall .. '.' .. (redis.call('GET', KEYS[i + 1]) or '0') .. ':'
+    .. ARGV[i + 2]
+  out[#out + 1] = key
+  out[#out + 1] = redis.call('GET', key) or false
+end
+return out
+"""
+
+
+class Script:
+    """A Lua script run by its SHA1 (EVALSHA), sent whole (EVAL) only when Redis has not seen
+    it yet (after a restart or SCRIPT FLUSH): one command, so one round trip."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.sha = hashlib.sha1(text.encode()).hexdigest()  # how Redis names a script
+
+    async def __call__(self, redis: Redis, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        try:
+            return await redis.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await redis.eval(self.text, len(keys), *keys, *args)
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What `PredictionCache.lookup` found: (key, cached JSON or None) per prediction, the
+    rate-limit count when it counted one, and the Redis error when it could not ask."""
+
+    entries: list[tuple[str | None, bytes | None]]
+    count: int | None = None
+    error: Exception | None = None
+
+
+def _text(value: bytes | str) -> str:
+    return value if isinstance(value, str) else value.decode()
+
+
 class PredictionCache(RedisCache):
-    """Predictions by every input and the model version that serves them.
+    """Predictions by every input and the model version that serves them, stored as the JSON
+    bytes sent to the client (a hit is sent as it is, neither parsed nor validated again).
 
     Keys also carry two generation counters: one for all predictions, bumped on every model
     the gateway applies, and one per player, bumped when the player gets a new feature vector.
     Bumping a counter is one O(1) command that orphans every older key (they expire by TTL);
     the model version in the key means that even a missed bump never serves another model's
-    answer."""
+    answer. Counters and entries are read together, in one round trip (`lookup`)."""
 
     name = "prediction"
     GENERATION = "pred-gen"
+    _lookup = Script(_LOOKUP)
 
     def __init__(self, redis: Redis | None, *, ttl_s: int = PREDICTION_TTL_S) -> None:
         super().__init__(redis)
@@ -104,29 +162,47 @@ class PredictionCache(RedisCache):
     def _player_generation(self, player_id: int) -> str:
         return f"{self.GENERATION}:{player_id}"
 
-    async def key(self, *, player_id: int, params: dict[str, Any]) -> str | None:
-        """The key for these inputs now, or None when Redis is unavailable (no caching)."""
-        if self.redis is None:
-            return None
+    async def lookup(
+        self, wanted: Sequence[tuple[int, dict[str, Any]]], *, count: tuple[str, int] | None = None
+    ) -> Lookup:
+        """(key, cached JSON or None) for each (player_id, params): the key names the entry
+        for these inputs now (under the current generations), for `put` after a miss. Keys
+        are None when Redis is unavailable (nothing is cached then). With `count` (a rate-limit
+        counter and its expiry), the request is counted there in the same round trip."""
+        if self.redis is None or not (wanted or count):
+            return Lookup([(None, None)] * len(wanted))
+        keys = [self.GENERATION, *(self._player_generation(pid) for pid, _ in wanted)]
+        args: list[str | int] = [len(wanted), count[1] if count else 0]
+        args += [f"{pid}:{digest(params)}" for pid, params in wanted]
         try:
-            overall, player = await self.redis.mget(
-                self.GENERATION, self._player_generation(player_id)
-            )
-        except RedisError as exc:
+            found = await self._lookup(self.redis, [*keys, *([count[0]] if count else [])], args)
+        except (RedisError, OSError) as exc:
             log.warning("redis unavailable, prediction computed: %s", exc)
             metrics.CACHE.labels(self.name, "error").inc()
-            return None
-        generations = f"{int(overall or 0)}.{int(player or 0)}"
-        return f"pred:{generations}:{player_id}:{digest(params)}"
+            return Lookup([(None, None)] * len(wanted), error=exc)
+        entries: list[tuple[str | None, bytes | None]] = [
+            (_text(found[i]), found[i + 1]) for i in range(1, len(found), 2)
+        ]
+        hits = sum(raw is not None for _, raw in entries)
+        if hits:
+            metrics.CACHE.labels(self.name, "hit").inc(hits)
+        if hits < len(entries):
+            metrics.CACHE.labels(self.name, "miss").inc(len(entries) - hits)
+        return Lookup(entries, None if found[0] is None else int(found[0]))
 
-    async def get(self, key: str | None) -> dict[str, Any] | None:
-        return None if key is None else await self._get(key)
-
-    async def put(self, key: str | None, value: dict[str, Any]) -> None:
-        if self.redis is None or key is None:
+    async def put(self, entries: Sequence[tuple[str | None, bytes]]) -> None:
+        """Store (key, JSON) pairs in one round trip; pairs without a key are skipped."""
+        keyed = [(key, raw) for key, raw in entries if key is not None]
+        if self.redis is None or not keyed:
             return
         try:
-            await self.redis.set(key, json.dumps(value, default=str), ex=self.ttl_s)
+            if len(keyed) == 1:
+                await self.redis.set(keyed[0][0], keyed[0][1], ex=self.ttl_s)
+                return
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, raw in keyed:
+                    pipe.set(key, raw, ex=self.ttl_s)
+                await pipe.execute()
         except RedisError as exc:
             log.warning("redis unavailable, prediction not cached: %s", exc)
 
@@ -162,9 +238,14 @@ class PredictionCache(RedisCache):
 
 def prediction_cache(state: dict[str, Any], *, ttl_s: int) -> PredictionCache:
     """The app's prediction cache: its own when the app made one, else one sharing the context
-    cache's Redis client (the app opens a single client in its lifespan)."""
+    cache's Redis client (the app opens a single client in its lifespan), kept while that
+    client and the TTL stay the same."""
     cache = state.get("prediction_cache")
     if isinstance(cache, PredictionCache):
         return cache
     context: ContextCache = state["context_cache"]
-    return PredictionCache(context.redis, ttl_s=ttl_s)
+    shared = state.get("_prediction_cache")
+    if not (isinstance(shared, PredictionCache) and shared.redis is context.redis
+            and shared.ttl_s == ttl_s):  # fmt: skip
+        shared = state["_prediction_cache"] = PredictionCache(context.redis, ttl_s=ttl_s)
+    return shared

@@ -61,28 +61,49 @@ async def upsert_model(*, conn: asyncpg.Connection, event: ModelPublished) -> No
 async def find_players(*, conn: asyncpg.Connection, name: str) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT player_id, player_name, team FROM gateway.players WHERE normalized_name = $1 "
-        "ORDER BY last_as_of DESC",
+        "ORDER BY last_as_of DESC, player_id",
         normalize_name(name),
     )
     return rows
+
+
+async def find_players_by_name(
+    *, conn: asyncpg.Connection, normalized_names: Sequence[str]
+) -> dict[str, asyncpg.Record]:
+    """For each of these normalised names that is known, the player it means: the one seen
+    last (the first row `find_players` gives), in one query."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT ON (normalized_name) normalized_name, player_id, player_name, team
+           FROM gateway.players WHERE normalized_name = ANY($1::text[])
+           ORDER BY normalized_name, last_as_of DESC, player_id""",
+        list(normalized_names),
+    )
+    return {r["normalized_name"]: r for r in rows}
 
 
 async def all_names(*, conn: asyncpg.Connection) -> list[str]:
     return [r["player_name"] for r in await conn.fetch("SELECT player_name FROM gateway.players")]
 
 
-async def vector_for(
-    *, conn: asyncpg.Connection, player_id: int, game_date: dt.date | None
-) -> tuple[dt.date, dict[str, float | None]] | None:
-    """The latest vector usable for a game on `game_date` (as_of <= game_date), or the latest."""
-    row = await conn.fetchrow(
-        """SELECT as_of, features::text AS f FROM gateway.feature_vectors
-           WHERE player_id = $1 AND ($2::date IS NULL OR as_of <= $2::date)
-           ORDER BY as_of DESC LIMIT 1""",
-        player_id,
-        game_date,
+async def vectors_for_many(
+    *, conn: asyncpg.Connection, wanted: Sequence[tuple[int, dt.date | None]]
+) -> dict[tuple[int, dt.date | None], tuple[dt.date, str]]:
+    """For each (player_id, game_date), in one query, the latest vector usable for a game on
+    that date (as_of <= game_date; no date: the latest), as (as_of, the features' JSON text,
+    parsed by the caller off the event loop). Pairs without a vector are absent."""
+    pairs = list(dict.fromkeys(wanted))
+    rows = await conn.fetch(
+        """SELECT q.i, v.as_of, v.f
+           FROM unnest($1::integer[], $2::date[]) WITH ORDINALITY AS q(player_id, game_date, i)
+           CROSS JOIN LATERAL (
+               SELECT as_of, features::text AS f FROM gateway.feature_vectors fv
+               WHERE fv.player_id = q.player_id
+                 AND (q.game_date IS NULL OR fv.as_of <= q.game_date)
+               ORDER BY as_of DESC LIMIT 1) v""",
+        [p for p, _ in pairs],
+        [d for _, d in pairs],
     )
-    return None if row is None else (row["as_of"], json.loads(row["f"]))
+    return {pairs[r["i"] - 1]: (r["as_of"], r["f"]) for r in rows}
 
 
 async def list_models(*, conn: asyncpg.Connection) -> list[asyncpg.Record]:
