@@ -123,3 +123,14 @@ def local_stack(
             shutil.rmtree(root, ignore_errors=True)
         else:
             print(f"the stack's logs are kept in {logs}", file=sys.stderr)
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores since boot (Linux): the machine's load during a run
+    is the difference of two readings."""
+    try:
+        fields = [float(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return sum(fields) - idle, sum(fields)

@@ -41,6 +41,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _infra import machine_busy  # noqa: E402
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "nba" / "player_game_logs" / "2023-24.csv.gz"
 STATS = ("points", "rebounds", "assists", "threes", "pra")
 TIMEOUT_S = 30.0
@@ -164,16 +167,6 @@ class Pool:
 
 
 # --- measuring ------------------------------------------------------------------------------
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of all cores since boot (Linux), for the machine's load."""
-    try:
-        fields = [float(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    except (OSError, ValueError):
-        return 0.0, 0.0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
-    return sum(fields) - idle, sum(fields)
 
 
 async def gateway_cpu(host: str, port: int) -> float | None:

@@ -47,7 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
-from _infra import fresh_database, local_stack  # noqa: E402
+from _infra import fresh_database, local_stack, machine_busy  # noqa: E402
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 from ingest import naive_insert  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
@@ -139,16 +139,6 @@ class Predictions:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
         await self.consumer.stop()
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of all cores since boot (Linux): the machine's load in a run."""
-    try:
-        fields = [float(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    except (OSError, ValueError):
-        return 0.0, 0.0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
-    return sum(fields) - idle, sum(fields)
 
 
 # --- the baseline: one row at a time ------------------------------------------------------

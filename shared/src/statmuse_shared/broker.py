@@ -228,14 +228,16 @@ def subscribe(
     model: Any,
     handle: Handle,
     max_records: int = 1000,
+    listener: Any = None,
 ) -> Any:
     """Every consumer's shape: a batch in, poison messages to `<topic>.dlq` with the reason,
     the valid ones to `handle` (which may dead-letter more, e.g. commands it must refuse).
+    `listener`: an aiokafka ConsumerRebalanceListener told of the group's assignments.
+    Returns the subscriber (its `.consumer` is the running aiokafka consumer).
 
     Offsets commit only after `handle` returns (at-least-once); an unexpected error leaves them
     uncommitted, so the batch is redelivered and `handle` must be idempotent."""
-
-    @broker.subscriber(
+    subscriber = broker.subscriber(
         topic,
         group_id=group_id,
         batch=True,
@@ -244,11 +246,14 @@ def subscribe(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         heartbeat_interval_ms=1000,
         title=f"{group_id}:{topic}",
+        listener=listener,
     )
+
+    @subscriber
     async def consume(msg: KafkaMessage) -> None:
         good, bad = decode_records(records(msg.raw_message), model, consumer=group_id)
         if good:
             bad.extend(await handle(good) or [])
         await publish_dead_letters(broker, bad)
 
-    return consume
+    return subscriber

@@ -65,8 +65,7 @@ def test_a_good_message_after_poison_still_gets_through(poison: list[bytes]):
     good, bad = decode_records(batch, TrainRequested, consumer="fuzz")
     assert good[-1][0].offset == len(poison)
     assert good[-1][1].event_id == "e-1"
-    unknown = [letter for _, letter in bad if "schema_version" in letter.error]
-    assert all("unsupported schema_version" in u.error or "invalid" in u.error for u in unknown)
+    assert len(good) + len(bad) == len(batch)
 
 
 def test_an_unknown_schema_version_is_named_in_the_dead_letter():

@@ -7,21 +7,13 @@ from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from faststream.middlewares import AckPolicy
 from pydantic import TypeAdapter
 
 from statmuse_features import metrics
 from statmuse_features.engine import Engine
 from statmuse_features.settings import FeaturesSettings
 from statmuse_shared import topics
-from statmuse_shared.broker import (
-    Record,
-    decode_records,
-    publish_dead_letters,
-    publish_many,
-    records,
-)
+from statmuse_shared.broker import Record, publish_many, subscribe
 from statmuse_shared.messages import FeaturesComputed, PlayerGameIngested, RawGame, TeamGameIngested
 
 RAW_GAME: TypeAdapter[Any] = TypeAdapter(RawGame)
@@ -79,25 +71,7 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: FeaturesSe
         if batch:
             metrics.PER_MESSAGE_SECONDS.observe((time.perf_counter() - started) / len(batch))
 
-    # statmuse_shared.broker.subscribe's shape (poison to the dead-letter topic, offsets
-    # committed after the handler), plus the rebalance listener it does not take.
     listener = Assignment(state)
-    subscriber = broker.subscriber(
-        topics.GAMES_RAW,
-        group_id=settings.group_id,
-        batch=True,
-        max_records=settings.max_batch,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        heartbeat_interval_ms=1000,
-        title=f"{settings.group_id}:{topics.GAMES_RAW}",
-        listener=listener,
-    )
-    listener.subscriber = subscriber
-
-    @subscriber
-    async def consume(msg: KafkaMessage) -> None:
-        good, bad = decode_records(records(msg.raw_message), RAW_GAME, consumer=settings.group_id)
-        if good:
-            await on_raw_games(good)
-        await publish_dead_letters(broker, bad)
+    listener.subscriber = subscribe(broker, topics.GAMES_RAW, group_id=settings.group_id,
+                                    model=RAW_GAME, handle=on_raw_games,
+                                    max_records=settings.max_batch, listener=listener)  # fmt: skip

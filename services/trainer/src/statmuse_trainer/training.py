@@ -93,9 +93,13 @@ async def pooled_frame(
     seasons = [*split.train, *split.validation, *split.test]
     rows = await db.dataset_rows(conn=conn, feature_set_version=FEATURE_SET_VERSION,
                                  seasons=seasons)  # fmt: skip
-    df = await asyncio.to_thread(frame, rows, split)
-    check(df, split)
-    return content_hash(df), df
+
+    def prepare() -> tuple[str, "pd.DataFrame"]:  # ~190k rows of pandas: off the event loop
+        df = frame(rows, split)
+        check(df, split)
+        return content_hash(df), df
+
+    return await asyncio.to_thread(prepare)
 
 
 async def train_pooled(

@@ -165,7 +165,8 @@ def _market(lines: list[PropLine], priority: dict[str, int]) -> tuple[float, lis
 
 
 def _best(prices: Iterable[tuple[int, str]]) -> tuple[int, str]:
-    return max(prices, key=lambda p: (decimal_odds(p[0]), p[1] < "", p[1]))
+    """The best price; between equal prices, the book first by name (deterministic)."""
+    return max(sorted(prices, key=lambda p: p[1]), key=lambda p: decimal_odds(p[0]))
 
 
 @dataclass

@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 
 from statmuse_trainer.backtest.engine import Result
-from statmuse_trainer.backtest.ledger import daily, summarise
+from statmuse_trainer.backtest.ledger import METRICS, daily, summarise
 from statmuse_trainer.evaluation import Estimate, bootstrap
 from statmuse_trainer.reports import pyplot
 
 EDGES = [-math.inf, -0.05, 0.0, 0.02, 0.05, 0.10, 0.20, math.inf]
 EDGE_LABELS = ["< −5%", "−5–0%", "0–2%", "2–5%", "5–10%", "10–20%", "≥ 20%"]
+BREAKDOWN = ["bets", "pushes", "wins", "losses", "staked", "days", *METRICS]
 FIGURES = {"equity": "equity.png", "drawdown": "drawdown.png", "calibration": "calibration.png",
            "edge": "roi_by_edge.png"}  # fmt: skip
 
@@ -36,17 +37,21 @@ def summaries(result: Result, rounds: int) -> dict[tuple[str, str], dict[str, An
     return {k: summarise(d, result.bankroll, rounds=rounds) for k, d in result.days.items()}
 
 
-def breakdown(result: Result, by: str, rounds: int) -> pd.DataFrame:
-    """Per strategy, mode and `by` (stat or book): the bets' counts, win rate, ROI and CLV
-    with intervals (betting days resampled, as for the whole run)."""
+def breakdown(
+    result: Result, by: str, rounds: int, *, modes: tuple[str, ...] | None = None
+) -> pd.DataFrame:
+    """Per strategy, mode (all, or `modes`) and `by` (stat or book): the bets' counts, win
+    rate, ROI and CLV with intervals (betting days resampled, as for the whole run)."""
     rows = []
     for (strategy, mode), days in result.days.items():
+        if modes is not None and mode not in modes:
+            continue
         bets = result.bets[(result.bets["strategy"] == strategy) & (result.bets["mode"] == mode)]
         for key, part in bets.groupby(by):
             s = summarise(daily(part, list(days.index), result.bankroll), result.bankroll,
                           rounds=rounds)  # fmt: skip
             rows.append({"strategy": strategy, "mode": mode, by: key, **s})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["strategy", "mode", by, *BREAKDOWN])
 
 
 def _edge_table(bets: pd.DataFrame, rounds: int) -> pd.DataFrame:
@@ -285,14 +290,8 @@ def write(out: Path, result: Result, *, command: str, rounds: int = 1000) -> str
     result.quotes.to_csv(out / "quotes.csv.gz", index=False)
     sums = summaries(result, rounds)
     by_stat = breakdown(result, "stat", rounds)
-    best = result.bets[result.bets["mode"] == "best"]
-    by_book = breakdown(
-        Result(result.start, result.end, result.bankroll, result.quotes, best,
-               {k: v for k, v in result.days.items() if k[1] == "best"}, result.strategies,
-               ["best"], result.counts, result.models, result.max_exposure, result.dataset),
-        "book", rounds,
-    ) if not best.empty else pd.DataFrame(columns=["strategy", "mode", "book", "bets",
-                                                   "win_rate", "roi", "clv"])  # fmt: skip
+    # At the consensus price every bet's book is "consensus": by book means the best price.
+    by_book = breakdown(result, "book", rounds, modes=("best",))
     _figures(out, result, rounds)
     summary = {
         "start": result.start.isoformat(), "end": result.end.isoformat(),
