@@ -943,6 +943,7 @@ PASSTHROUGH = {
     "train": ("statmuse-trainer", ("train",)),
     "evaluate": ("statmuse-trainer", ("evaluate",)),
     "backtest": ("statmuse-trainer", ("backtest",)),
+    "fit-lines": ("statmuse-trainer", ("fit-lines",)),
     "apikey": ("statmuse-gateway", ("apikey",)),
 }
 

@@ -208,10 +208,17 @@ def evaluate(ctx: typer.Context, run_dir: RunDir = None) -> None:
     _passthrough("statmuse-trainer", ["evaluate", *ctx.args], run_dir)
 
 
+@app.command("fit-lines", context_settings=_PASS)
+def fit_lines(ctx: typer.Context, run_dir: RunDir = None) -> None:
+    """Run `statmuse-trainer fit-lines …`: how far P(over) at a book's line trusts the line,
+    fitted on earlier real lines (e.g. `statmuse fit-lines --before 2024-03-16`)."""
+    _passthrough("statmuse-trainer", ["fit-lines", *ctx.args], run_dir)
+
+
 @app.command(context_settings=_PASS)
 def backtest(ctx: typer.Context, run_dir: RunDir = None) -> None:
     """Run `statmuse-trainer backtest …`: strategies walked forward over the real prop lines
-    (e.g. `statmuse backtest --from 2024-03-02 --to 2024-05-25 --strategy ev,kelly`)."""
+    (e.g. `statmuse backtest --from 2024-03-16 --to 2024-05-25 --strategy ev,kelly`)."""
     _passthrough("statmuse-trainer", ["backtest", *ctx.args], run_dir)
 
 

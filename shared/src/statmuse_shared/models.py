@@ -5,6 +5,7 @@ plus a JSON header, loaded without pickle); `load_model` turns either into an ob
 a feature vector to a predictive distribution plus the features that drove it.
 """
 
+import datetime as dt
 import io
 import json
 import math
@@ -19,8 +20,11 @@ from pydantic import BaseModel, Field
 from statmuse_shared.distributions import (
     CountDistribution,
     DiscretizedNormal,
+    LineOdds,
+    NegativeBinomial,
     Poisson,
     Tabulated,
+    line_probabilities,
 )
 from statmuse_shared.regressors import LinearPart, TreePart, part_from_arrays
 from statmuse_shared.stats import Stat
@@ -42,6 +46,25 @@ class ModelOutput:
     distribution: CountDistribution
     contributions: tuple[Contribution, ...]
     fallback: str | None = None
+    # Set by a model that weighs a sportsbook's line against its own mean (`LineBlend`):
+    # the raw negative binomial mean and dispersion (phi), and (weight, offset).
+    mean: float = math.nan
+    dispersion: float = math.nan
+    blend: tuple[float, float] | None = None
+
+    def line_odds(self, line: float) -> LineOdds:
+        """P(under), P(push), P(over) at a sportsbook's line.
+
+        Without a blend: from the model's own distribution. With one: from the negative
+        binomial (the model's dispersion) centred on w * mean + (1 - w) * (line + offset), so
+        the line counts as the books' evidence about the player's game (see `LineBlend`)."""
+        if self.blend is None:
+            return line_probabilities(self.distribution, line)
+        if not math.isfinite(line) or line < 0:
+            raise ValueError(f"line must be a non-negative number, got {line}")
+        weight, offset = self.blend
+        centre = max(weight * self.mean + (1.0 - weight) * (line + offset), 0.05)
+        return line_probabilities(NegativeBinomial(centre, centre / (self.dispersion - 1.0)), line)
 
 
 class Model(Protocol):
@@ -120,6 +143,29 @@ def load_model(data: bytes) -> Model:
 Part = LinearPart | TreePart
 
 
+class LineBlend(BaseModel):
+    """How far to trust a sportsbook's line against the model's own mean.
+
+    A line is the books' estimate of the player's game, made with news the box scores do not
+    carry (injuries, minutes, lineups). At a line L, P(over) comes from the negative binomial
+    with the model's dispersion and centre `weight * mean + (1 - weight) * (L + offset)`:
+    weight 1 is the model alone, weight 0 the line alone. Both numbers are fitted by maximum
+    likelihood on real lines of days *before* the ones the model is judged on
+    (`statmuse-trainer fit-lines`); those days are recorded so that no evaluation or backtest
+    can use them."""
+
+    weight: float = Field(ge=0, le=1, examples=[0.45])
+    offset: float = Field(ge=-50, le=50, examples=[0.2], description="Added to the line")
+    first_day: dt.date = Field(description="First game day of the lines it was fitted on")
+    last_day: dt.date = Field(description="Last game day of the lines it was fitted on")
+    lines: int = Field(ge=1, description="How many real lines it was fitted on")
+
+    def centre(self, mean: np.ndarray, line: np.ndarray) -> np.ndarray:
+        """The negative binomial mean at each line (vectorised `ModelOutput.line_odds`)."""
+        centre = self.weight * mean + (1.0 - self.weight) * (line + self.offset)
+        return np.asarray(np.maximum(centre, 0.05), dtype=np.float64)
+
+
 class CountModelHeader(BaseModel):
     """The JSON header of a count-model bundle; the arrays sit beside it in the npz."""
 
@@ -144,6 +190,9 @@ class CountModelHeader(BaseModel):
     league_default_minutes: float = Field(ge=0)
     league_dispersion: float = Field(gt=1, description="phi for the league baseline")
     calibrated: bool
+    line_blend: LineBlend | None = Field(
+        default=None, description="How P(over) at a sportsbook line weighs the line"
+    )
 
 
 class CountModel:
@@ -151,7 +200,8 @@ class CountModel:
     heads where they beat it on validation; negative binomial spread (variance phi * mean)
     with a per-player phi; an isotonic recalibration of the CDF. Players without enough
     history get a league baseline by minutes. `fallback` says which: None (own model),
-    "pooled", "league_baseline"."""
+    "pooled", "league_baseline". With a `line_blend`, P(over) at a sportsbook line also weighs
+    the line (`ModelOutput.line_odds`); the distribution itself stays the model's own."""
 
     model_type = "count_model"
     TOP_CONTRIBUTIONS = 5
@@ -175,6 +225,8 @@ class CountModel:
         )
         self.cal_x = np.asarray(arrays["cal_x"]) if h.calibrated else None
         self.cal_y = np.asarray(arrays["cal_y"]) if h.calibrated else None
+        blend = h.line_blend
+        self.blend = None if blend is None else (blend.weight, blend.offset)
         self.heads: dict[int, LinearPart] = {}
         head_ids = arrays.get("head_ids", np.zeros(0, dtype=np.int64)).tolist()
         for i, pid in enumerate(head_ids):
@@ -322,20 +374,24 @@ class CountModel:
         tables = self.cdf_tables(mu, r)
         names = self.header.features
         k = min(self.TOP_CONTRIBUTIONS, x.shape[1])
+        if totals is not None:  # every row's top k at once (as lists: no numpy scalars below)
+            part = np.argpartition(-np.abs(totals), k - 1, axis=1)[:, :k]
+            order = np.argsort(-np.abs(np.take_along_axis(totals, part, axis=1)), axis=1)
+            top = np.take_along_axis(part, order, axis=1)
+            top_idx = top.tolist()
+            top_values = np.take_along_axis(x, top, axis=1).tolist()
+            top_totals = np.take_along_axis(totals, top, axis=1).tolist()
         out = []
         for i, flag in enumerate(flags):
             if flag == "pooled" and totals is not None:
-                total = totals[i]
-                top = np.argpartition(-np.abs(total), k - 1)[:k]
-                top = top[np.argsort(-np.abs(total[top]))]
                 contributions = tuple(
-                    Contribution(names[j], None if math.isnan(v := float(x[i, j])) else v,
-                                 float(total[j]))
-                    for j in top
-                )  # fmt: skip
+                    Contribution(names[j], None if v != v else v, t)  # v != v: NaN
+                    for j, v, t in zip(top_idx[i], top_values[i], top_totals[i], strict=True)
+                )
             else:
                 contributions = self._contributions(x[i], player_ids[i], flag, float(mu[i]))
-            out.append(ModelOutput(Tabulated.trusted(tables[i]), contributions, flag))
+            out.append(ModelOutput(Tabulated.trusted(tables[i]), contributions, flag,
+                                   float(mu[i]), float(r[i]), self.blend))  # fmt: skip
         return out
 
     def _top(
@@ -357,15 +413,22 @@ class CountModel:
         (1 - p) of `NegativeBinomial.cdf`, for all rows at once."""
         r = mu / (phi - 1.0)
         sd = np.sqrt(mu + mu * mu / r)
-        width = int(np.max(mu + 50 * sd + 50)) + 2
-        k = np.arange(width - 1, dtype=np.float64)
-        q = (mu / (r + mu))[:, None]
-        steps = (k[None, :] + r[:, None]) / (k[None, :] + 1) * q
-        first = np.exp(r * np.log(r / (r + mu)))[:, None]
-        terms = np.concatenate([first, first * np.cumprod(steps, axis=1)], axis=1)
-        cdf = np.minimum(np.cumsum(terms, axis=1), 1.0)
-        ends = np.argmax(cdf >= 1.0 - tail, axis=1)
-        ends = np.where(cdf[np.arange(len(mu)), ends] >= 1.0 - tail, ends, width - 1)
+        # Every row's tail is below `tail` within 12 sd for the dispersions we fit; a row that
+        # is not gets the old, far wider table. The entries are prefix sums and products, so a
+        # narrower table holds exactly the same numbers up to each row's end.
+        for spread in (12, 50):
+            width = int(np.max(mu + spread * sd + 50)) + 2
+            k = np.arange(width - 1, dtype=np.float64)
+            q = (mu / (r + mu))[:, None]
+            steps = (k[None, :] + r[:, None]) / (k[None, :] + 1) * q
+            first = np.exp(r * np.log(r / (r + mu)))[:, None]
+            terms = np.concatenate([first, first * np.cumprod(steps, axis=1)], axis=1)
+            cdf = np.minimum(np.cumsum(terms, axis=1), 1.0)
+            reached = cdf >= 1.0 - tail
+            if reached[:, -1].all():
+                break
+        ends = np.argmax(reached, axis=1)
+        ends = np.where(reached[np.arange(len(mu)), ends], ends, width - 1)
         if self.cal_x is not None and self.cal_y is not None:
             cdf = np.maximum.accumulate(np.interp(cdf, self.cal_x, self.cal_y), axis=1)
         return [(*cdf[i, : ends[i] + 1].tolist(), 1.0) for i in range(len(mu))]

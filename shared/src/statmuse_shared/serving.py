@@ -144,6 +144,10 @@ class Prediction:
     contributions: tuple[Contribution, ...]
     model_version: str
     fallback: str | None
+    # P(over) from the model's distribution alone, and the weight the model's mean got against
+    # the line (None: the model does not weigh the line; see `models.LineBlend`).
+    model_over_probability: float
+    line_weight: float | None
 
 
 def predict(
@@ -157,7 +161,8 @@ def predict(
 ) -> Prediction:
     output = served.model.predict(features, player_id)
     dist = output.distribution
-    odds = line_probabilities(dist, line)
+    odds = output.line_odds(line)
+    alone = odds if output.blend is None else line_probabilities(dist, line)
     return Prediction(
         stat=served.info.stat,
         line=line,
@@ -171,6 +176,8 @@ def predict(
         contributions=output.contributions,
         model_version=served.info.version,
         fallback=output.fallback,
+        model_over_probability=alone.over_probability,
+        line_weight=None if output.blend is None else output.blend[0],
     )
 
 

@@ -76,9 +76,20 @@ class PredictResponse(BaseModel):
     line: float
     as_of: dt.date = Field(description="Data up to the day before this date was used")
     predicted_value: float
-    over_probability: float
+    over_probability: float = Field(
+        description="P(over) at this line: the model's mean weighed against the line itself "
+        "(line_weight), the number pricing and the recommendation use"
+    )
     under_probability: float
     push_probability: float
+    model_over_probability: float = Field(
+        description="P(over) from the model's own distribution, without the line's evidence"
+    )
+    line_weight: float | None = Field(
+        default=None,
+        description="Weight of the model's mean against the line (1: the model alone); "
+        "fitted on earlier real lines. None: this model does not weigh the line",
+    )
     recommendation: Literal["OVER", "UNDER", "PASS"]
     confidence: float
     expected_value: float = Field(description="EV per unit staked on the recommended side")

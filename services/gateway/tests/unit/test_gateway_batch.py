@@ -23,7 +23,8 @@ from statmuse_gateway.settings import GatewaySettings
 PREDICTION = {
     "player": "LeBron James", "player_id": 2544, "stat": "points", "line": 25.5,
     "as_of": "2024-01-01", "predicted_value": 26.1, "over_probability": 0.52,
-    "under_probability": 0.48, "push_probability": 0.0, "recommendation": "PASS",
+    "under_probability": 0.48, "push_probability": 0.0, "model_over_probability": 0.55,
+    "line_weight": 0.45, "recommendation": "PASS",
     "confidence": 0.04, "expected_value": -0.01, "kelly_fraction": 0.0, "odds_over": -110,
     "odds_under": -110, "model_version": "v1", "fallback": None, "explanation": [],
     "distribution": [],

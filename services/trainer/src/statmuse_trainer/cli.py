@@ -232,6 +232,55 @@ async def _import(settings: TrainerSettings, loaded: list[Any], promote: bool) -
     return await _publish_bundles(settings, bundles, promote=promote)
 
 
+@app.command("fit-lines")
+def fit_lines_command(
+    before: Annotated[
+        str, typer.Option(help="Fit on real lines of game days before this date (YYYY-MM-DD)")
+    ],
+    models: Annotated[Path, typer.Option(help="Directory of <stat>.npz bundles")] = Path("models"),
+    dataset: Annotated[
+        Path | None, typer.Option(help="Dataset version directory; default: the newest")
+    ] = None,
+    lines_dir: Annotated[Path, typer.Option("--lines", help="Real prop lines")] = Path(
+        "data/nba/prop_lines"
+    ),
+    out: Annotated[
+        Path | None, typer.Option(help="Where the bundles go; default: over the originals")
+    ] = None,
+) -> None:
+    """Fit how far P(over) at a sportsbook line trusts the line against our mean (weight and
+    offset per stat, maximum likelihood on real lines before --before) and write it into the
+    bundles. The days used are recorded in each bundle: `evaluate` scores only later lines and
+    `backtest` refuses a period that overlaps them."""
+    import datetime as dt
+
+    from statmuse_shared.models import ModelInputError
+    from statmuse_trainer.lineblend import LineFitError, describe, fit_lines
+
+    try:
+        cutoff = dt.date.fromisoformat(before)
+    except ValueError:
+        typer.echo(f"error: --before must be a date (YYYY-MM-DD), got {before!r}", err=True)
+        raise typer.Exit(2) from None
+    dataset = dataset or _latest(Path("var/datasets"), "*/test.parquet")
+    if dataset is not None and dataset.suffix == ".parquet":
+        dataset = dataset.parent
+    if dataset is None or not (dataset / "test.parquet").exists():
+        typer.echo("error: no dataset found; run `statmuse-trainer dataset` first", err=True)
+        raise typer.Exit(2)
+    try:
+        results = fit_lines(models=models, dataset=dataset, lines_dir=lines_dir,
+                            before=cutoff, out=out or models)  # fmt: skip
+    except (LineFitError, OSError, ModelInputError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for result in results:
+        typer.echo(describe(result))
+    if not any(r.fit for r in results):
+        typer.echo(f"error: no stat had enough real lines before {cutoff}", err=True)
+        raise typer.Exit(2)
+
+
 @app.command()
 def evaluate(
     season: Annotated[str, typer.Option(help="The held-out season")] = "2023-24",
@@ -277,7 +326,7 @@ def evaluate(
 
 @app.command()
 def backtest(
-    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD)")] = "2024-03-02",
+    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD)")] = "2024-03-16",
     end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD)")] = "2024-05-25",
     strategy: Annotated[
         str,

@@ -135,11 +135,23 @@ def served_means(
 
 
 def line_odds(
-    model: "CountModel", mu: np.ndarray, r: np.ndarray, lines: np.ndarray, *, calibrated: bool
+    model: "CountModel",
+    mu: np.ndarray,
+    r: np.ndarray,
+    lines: np.ndarray,
+    *,
+    calibrated: bool,
+    use_line: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(under, push, over) at each row's line from NB(mu, r), through the model's isotonic
-    map when `calibrated`; the same numbers `serving.predict` gives one row at a time."""
+    map when `calibrated`. With `use_line` and a model that weighs sportsbook lines
+    (`LineBlend`), from NB(blend centre, r) instead: what `serving.predict` gives at a book's
+    line. Either way the same numbers `serving.predict` gives one row at a time."""
     from statmuse_trainer.modeling import nb_cdf
+
+    blend = model.header.line_blend if use_line else None
+    if blend is not None:
+        mu, calibrated = blend.centre(mu, lines), False
 
     def cdf(k: np.ndarray) -> np.ndarray:
         f = nb_cdf(k, mu, r)

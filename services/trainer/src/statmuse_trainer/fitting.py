@@ -4,7 +4,7 @@ gateway serve (`statmuse_shared.models.CountModel`). Pure: a dataset frame in, b
 reports out."""
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from statmuse_shared.stats import Stat
 from statmuse_trainer import export
 from statmuse_trainer.modeling import (
     MIN_HISTORY,
+    PARSIMONY_BRIER,
     Candidate,
     StatData,
     brier,
@@ -149,6 +150,14 @@ def importance(
     return out.sort_values("importance", ascending=False, ignore_index=True)
 
 
+def serve_choice(candidates: Sequence[Candidate], singles: dict[str, Candidate]) -> Candidate:
+    """The candidate to serve: the fewest fitted parts among those within PARSIMONY_BRIER of
+    the best validation Brier (then the lower Brier)."""
+    lowest = min(c.scores.brier for c in candidates)
+    close = [c for c in candidates if c.scores.brier <= lowest + PARSIMONY_BRIER]
+    return min(close, key=lambda c: (len(_combination(c, singles)[0]), c.scores.brier))
+
+
 def fit_stat(
     df: pd.DataFrame,
     stat: str,
@@ -173,7 +182,7 @@ def fit_stat(
     tick(f"{stat} voting: brier {voting.scores.brier:.4f}; "
          f"stacking: brier {stacking.scores.brier:.4f}")  # fmt: skip
     candidates = [*parts, voting, stacking]
-    chosen = min(candidates, key=lambda c: c.scores.brier)
+    chosen = serve_choice(candidates, singles)
 
     # The pooled model as served.
     part_names, weights, intercept = _combination(chosen, singles)

@@ -51,6 +51,7 @@ def run(
     flags_seen: dict[str, dict[str, int]] = {}
     head_rows: list[dict[str, Any]] = []
     ref_rows: list[dict[str, Any]] = []
+    blends: dict[str, Any] = {}
     if pictures is not None:
         pictures.mkdir(parents=True, exist_ok=True)
     for bundle in sorted(models.glob("*.npz")):
@@ -78,13 +79,18 @@ def run(
                               "own": float(np.mean(np.abs(label - mu[own])[ok])),
                               "pooled": float(np.mean(np.abs(label - pooled)[ok]))})  # fmt: skip
         point_rows.append(model_vs_baselines(test, stat, mu, rounds=rounds))
-        joined = join_lines(test, matched, stat)
+        blend = model.header.line_blend
+        usable_lines = matched
+        if blend is not None:  # its weights were fitted on these days: score only later ones
+            blends[stat] = blend
+            usable_lines = [(p, x) for p, x in matched if x.game_date > blend.last_day]
+        joined = join_lines(test, usable_lines, stat)
         if len(joined.row) == 0:
             continue
         probs = {}
-        for label, calibrated in (("model", True), ("model_uncalibrated", False)):
+        for label, use_line in (("model", True), ("model_alone", False)):
             under, _, over = line_odds(model, mu[joined.row], r[joined.row], joined.line,
-                                       calibrated=calibrated)  # fmt: skip
+                                       calibrated=True, use_line=use_line)  # fmt: skip
             probs[label] = over / np.maximum(over + under, 1e-12)  # given no push, like books
         line_rows.append(lines_table(joined, probs, stat, rounds=rounds))
         if pictures is not None:
@@ -107,6 +113,7 @@ def run(
         "The models were trained on 2017-18 to 2021-22, tuned and calibrated on 2022-23, and "
         f"never saw {season}. Every number comes from the bundle the predictor serves.",
         "",
+        *_blend_note(blends, season),
         "## Summary",
         "",
         *_summary(points, ref_rows, lines),
@@ -142,9 +149,12 @@ def run(
         "",
         f"Lines from `{lines_dir}` joined to {season} games by player and date "
         f"({len(matched)} lines matched a player, {len(unmatched)} did not); pushes left "
-        "out. Our P(over) is taken given no push, the way the books' de-vigged price is. "
-        "The gap is our Brier minus the books' on the same lines (paired bootstrap; "
-        "negative means we beat the books).",
+        "out, and so are the lines a model's line weight was fitted on (see above). Our "
+        "P(over) is taken given no push, the way the books' de-vigged price is. `model` is "
+        "what the predictor serves at a book's line (our mean weighed against the line); "
+        "`model_alone` is the model's own calibrated distribution, without the line. The gap "
+        "is our Brier minus the books' on the same lines (paired bootstrap; negative means "
+        "we beat the books).",
         "",
         "| stat | predictor | lines | Brier | log loss | ECE | Brier gap vs books |",
         "|---|---|---|---|---|---|---|",
@@ -192,7 +202,31 @@ def _summary(
         gap = by.loc["model", "brier_gap_vs_books"]
         side = "worse" if gap.value > 0 else "better"
         within = "within" if abs(gap.value) <= 0.005 else "not within"
-        out.append(f"- {stat} on real lines: Brier {gap.value:+.4f} against the books ({side}; "
-                   f"{within} 0.005); ECE {by.loc['model', 'ece'].value:.4f}, the books' "
+        alone = (f"; the model alone {by.loc['model_alone', 'brier_gap_vs_books'].value:+.4f}"
+                 if "model_alone" in by.index else "")  # fmt: skip
+        out.append(f"- {stat} on real lines ({by.loc['model', 'lines']} lines): Brier "
+                   f"{gap.value:+.4f} against the books ({side}; {within} 0.005){alone}; "
+                   f"ECE {by.loc['model', 'ece'].value:.4f}, the books' "
                    f"{by.loc['books_devigged', 'ece'].value:.4f}.")  # fmt: skip
     return out
+
+
+def _blend_note(blends: dict[str, Any], season: str) -> list[str]:
+    """What the line weights saw: the only part of the models fitted on `season`."""
+    if not blends:
+        return []
+    first = min(b.first_day for b in blends.values())
+    last = max(b.last_day for b in blends.values())
+    weights = ", ".join(f"{s} {b.weight:.2f}" for s, b in sorted(blends.items()))
+    return [
+        "At a sportsbook's line the served P(over) weighs our mean against the line: a line "
+        "is the books' estimate, made with news our box scores lack (injuries, minutes, "
+        "lineups). P(over) comes from the model's negative binomial (its own dispersion) "
+        "centred on w × mean + (1 − w) × (line + offset), with w and the offset fitted per "
+        "stat by maximum likelihood on earlier real lines (`statmuse-trainer fit-lines`). "
+        f"Weight on our mean: {weights}. Those numbers are the only part of the models "
+        f"fitted on {season}: on its real lines of {first} to {last}. Every real-line number "
+        "below uses only later lines; the point predictions and the reference-line "
+        "calibration do not use lines at all.",
+        "",
+    ]

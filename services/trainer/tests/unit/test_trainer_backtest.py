@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from statmuse_shared.features import PlayerGame, walk
+from statmuse_shared.models import CountModel
 from statmuse_trainer.backtest.engine import (
     BacktestEngine,
     BacktestError,
@@ -180,7 +181,8 @@ def test_bundles_without_a_training_window_are_refused(tmp_path: Path):
         ModelSet.load(tmp_path)
     meta = json.loads((MODELS / "points.json").read_text())
     (tmp_path / "points.json").write_text(json.dumps(meta))
-    assert ModelSet.load(tmp_path).last_day == dt.date(2023, 6, 12)
+    # the training window, or the line weights' window when it ends later
+    assert ModelSet.load(tmp_path).last_day == dt.date(2024, 3, 15)
 
 
 # --- on real box scores, with the shipped models ---------------------------------------------
@@ -238,20 +240,21 @@ def book_lines(frame: pd.DataFrame, shift: float, *, around_mean: bool = False) 
 
 
 def test_the_walk_prices_with_the_model_of_each_day(lebron: pd.DataFrame, tmp_path: Path):
-    """Two model sets: the newer (trained through 2024-03-15, as far as its metadata says) is
-    used only from the day after; the backtest window starts after both."""
+    """Two model sets: the newer (trained through 2024-03-31, as far as its metadata says) is
+    used only from the day after; the backtest window starts after both. (The shipped set's
+    line weights were fitted on lines through 2024-03-15.)"""
     newer = tmp_path / "newer"
     shutil.copytree(MODELS, newer)
     for sidecar in newer.glob("*.json"):
         meta = json.loads(sidecar.read_text())
-        meta["training_window"]["last_day"] = "2024-03-15"
+        meta["training_window"]["last_day"] = "2024-03-31"
         sidecar.write_text(json.dumps(meta))
     lines = book_lines(lebron, 0.0)
     with pytest.raises(BacktestError, match="overlaps"):
-        BacktestEngine(features=lebron, lines=lines, start=dt.date(2024, 3, 1),
+        BacktestEngine(features=lebron, lines=lines, start=dt.date(2024, 3, 16),
                        end=dt.date(2024, 4, 29), model_sets=[ModelSet.load(MODELS),
                                                              ModelSet.load(newer)])  # fmt: skip
-    e = BacktestEngine(features=lebron, lines=lines, start=dt.date(2024, 3, 16),
+    e = BacktestEngine(features=lebron, lines=lines, start=dt.date(2024, 4, 1),
                        end=dt.date(2024, 4, 29),
                        model_sets=[ModelSet.load(MODELS), ModelSet.load(newer)])  # fmt: skip
     quotes = e.quotes()
@@ -266,10 +269,25 @@ def test_the_walk_prices_with_the_model_of_each_day(lebron: pd.DataFrame, tmp_pa
         assert b.outcome == ("win" if won else "loss")
 
 
-def test_lines_on_the_models_own_mean_are_refused(lebron: pd.DataFrame):
+def without_line_weights(folder: Path) -> Path:
+    """The shipped models without their line weights (fitted on lines through 2024-03-15),
+    so that a backtest may start in January."""
+    folder.mkdir()
+    for bundle in MODELS.glob("*.npz"):
+        model = CountModel.from_bytes(bundle.read_bytes())
+        with np.load(bundle, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files if k != "header"}
+        header = model.header.model_copy(update={"line_blend": None})
+        (folder / bundle.name).write_bytes(CountModel.bundle(header, arrays))
+        shutil.copy(bundle.with_suffix(".json"), folder / f"{bundle.stem}.json")
+    return folder
+
+
+def test_lines_on_the_models_own_mean_are_refused(lebron: pd.DataFrame, tmp_path: Path):
     lines = book_lines(lebron, 0.0, around_mean=True)
+    models = ModelSet.load(without_line_weights(tmp_path / "models"))
     e = BacktestEngine(features=lebron, lines=lines, start=dt.date(2024, 1, 1),
-                       end=dt.date(2024, 4, 29), model_sets=[ModelSet.load(MODELS)])  # fmt: skip
+                       end=dt.date(2024, 4, 29), model_sets=[models])  # fmt: skip
     assert len(e.quotes()) >= 30
     with pytest.raises(BacktestError, match="look derived from its predictions"):
         e.run(configured(["ev"]))
@@ -302,10 +320,10 @@ def test_cli_writes_the_report_and_refuses_an_overlapping_model(lebron: pd.DataF
     bad = runner.invoke(app, [*base, "--strategy", "martingale"])
     assert bad.exit_code == 2
     assert "unknown strategies" in bad.output
-    ok = runner.invoke(app, [*base, "--from", "2024-03-01", "--to", "2024-04-29",
+    ok = runner.invoke(app, [*base, "--from", "2024-03-16", "--to", "2024-04-29",
                              "--write", str(tmp_path / "BACKTEST.md")])  # fmt: skip
     assert ok.exit_code == 0, ok.output
-    folder = tmp_path / "out" / "2024-03-01_2024-04-29"
+    folder = tmp_path / "out" / "2024-03-16_2024-04-29"
     summary = json.loads((folder / "summary.json").read_text())
     assert len(summary["runs"]) == 6 * 2
     bets = pd.read_csv(folder / "bets.csv.gz")
@@ -317,4 +335,4 @@ def test_cli_writes_the_report_and_refuses_an_overlapping_model(lebron: pd.DataF
         assert (folder / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     doc = (tmp_path / "BACKTEST.md").read_text()
     assert "| high_confidence | best |" in doc
-    assert "out/2024-03-01_2024-04-29/equity.png" in doc
+    assert "out/2024-03-16_2024-04-29/equity.png" in doc

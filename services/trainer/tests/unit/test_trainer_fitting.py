@@ -123,6 +123,31 @@ def test_voting_weights_stay_on_the_simplex(synthetic_frame):
     assert w[0] == max(w)
 
 
+def test_voting_drops_a_part_that_buys_less_than_the_parsimony_margin(synthetic_frame):
+    """A near-copy of the best part adds a walk for nothing and goes; a part that carries
+    independent information stays."""
+    from statmuse_trainer.modeling import PARSIMONY_BRIER, Candidate, Scores, StatData, score
+
+    df = synthetic_frame[synthetic_frame["f_points_career_n"] >= 3]
+    data = StatData("points", ["points_sma_10"], df[df["split"] == "train"],
+                    df[df["split"] == "validation"].reset_index(drop=True))  # fmt: skip
+    y, lines = data.y("validation"), data.lines("validation")
+    rng = np.random.default_rng(4)
+    s = Scores(0, 0, 0, 0, 1)
+    signal = y + rng.normal(0, 2, len(y))
+    good = Candidate("a", {}, signal, s)
+    copy = Candidate("b", {}, signal + rng.normal(0, 0.01, len(y)), s)
+    w = vote(data, [good, copy]).params["weights"]
+    assert sorted(w) == [0.0, 1.0]
+    # two parts with independent errors: averaging them is worth far more than the margin
+    other = Candidate("c", {}, y + rng.normal(0, 2, len(y)), s)
+    w = vote(data, [good, other]).params["weights"]
+    assert min(w) > 0
+    alone = score(y, signal, lines).brier
+    both = score(y, np.stack([signal, other.validation_pred], 1) @ np.array(w), lines).brier
+    assert alone - both > PARSIMONY_BRIER
+
+
 def test_a_stat_missing_from_the_validation_season_validates_on_late_training_days(
     synthetic_frame,
 ):
@@ -157,3 +182,21 @@ def test_the_calibrated_distribution_has_no_holes(fitted):
         masses = pmf(dist, lo, hi)
         assert min(masses) > 0.002, (mu, masses)
         assert max(masses) < 0.25, (mu, masses)
+
+
+def test_the_served_candidate_is_the_smallest_within_the_parsimony_margin():
+    from statmuse_trainer.fitting import serve_choice
+    from statmuse_trainer.modeling import PARSIMONY_BRIER, Candidate, Scores
+
+    def cand(name: str, brier: float, weights: list[float] | None = None) -> Candidate:
+        params = {} if weights is None else {"weights": weights, "parts": ["a", "b", "c"]}
+        return Candidate(name, params, np.zeros(1), Scores(brier, 0, 0, 0, 1))
+
+    singles = {n: cand(n, 0.2010) for n in ("a", "b", "c")}
+    vote3 = cand("voting", 0.2000, [0.05, 0.8, 0.15])
+    close = cand("b", 0.2000 + PARSIMONY_BRIER / 2)
+    assert serve_choice([vote3, close, singles["a"]], {**singles, "b": close}) is close
+    far = cand("b", 0.2000 + 2 * PARSIMONY_BRIER)
+    assert serve_choice([vote3, far, singles["a"]], {**singles, "b": far}) is vote3
+    vote2 = cand("voting", 0.2000 + PARSIMONY_BRIER / 3, [0.0, 0.7, 0.3])
+    assert serve_choice([vote3, vote2, far], {**singles, "b": far}) is vote2

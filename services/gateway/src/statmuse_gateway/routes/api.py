@@ -220,6 +220,8 @@ def _response(
         over_probability=p.over_probability,
         under_probability=p.under_probability,
         push_probability=p.push_probability,
+        model_over_probability=p.model_over_probability,
+        line_weight=p.line_weight,
         recommendation=p.pricing.recommendation,
         confidence=p.pricing.confidence,
         expected_value=p.pricing.expected_value,

@@ -83,6 +83,9 @@ class ModelSet:
                 )
             firsts.append(dt.date.fromisoformat(window["first_day"]))
             lasts.append(dt.date.fromisoformat(window["last_day"]))
+            if (blend := model.header.line_blend) is not None:  # it saw those days' lines too
+                firsts.append(blend.first_day)
+                lasts.append(blend.last_day)
             models[model.stat.value] = model
             versions[model.stat.value] = f"{directory.name}/{model.header.name}"
         if not models:
@@ -223,9 +226,9 @@ class BacktestEngine:
         for m in self.model_sets:
             if m.first_day <= self.end and m.last_day >= self.start:
                 raise BacktestError(
-                    f"model set {m.name} was trained on games from {m.first_day} to "
-                    f"{m.last_day}, which overlaps the backtest period {self.start} to "
-                    f"{self.end}: it has seen the outcomes it would bet on"
+                    f"model set {m.name} was trained (or had its line weights fitted) on "
+                    f"games from {m.first_day} to {m.last_day}, which overlaps the backtest "
+                    f"period {self.start} to {self.end}: it has seen the outcomes it would bet on"
                 )
         ours = sorted({f"{x.bookmaker} ({x.source})" for _, x in self.lines
                        if OUR_NAMES & {x.bookmaker, _source_name(x.source)}})  # fmt: skip
@@ -301,7 +304,9 @@ class BacktestEngine:
                 matrix = frame[[f"f_{c}" for c in model.header.features]].to_numpy(np.float64)
                 mu, r, _ = model.means(matrix, [int(p) for p in frame["player_id"]])
                 values = np.array([i[1] for i in items])
-                under, push, over = line_odds(model, mu, r, values, calibrated=True)
+                under, push, over = line_odds(
+                    model, mu, r, values, calibrated=True, use_line=True
+                )  # what the predictor serves
                 labels = frame[f"label_{stat}"].to_numpy(np.float64)
                 season = frame.get(f"f_{stat}_season_avg")
                 for k, (pid, line, books, _) in enumerate(items):

@@ -1,0 +1,154 @@
+"""The line weight: fitted where the truth is known (synthetic games, unit scale), served the
+same way one row at a time and vectorised, and kept out of what it was fitted on."""
+
+import datetime as dt
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from statmuse_shared.distributions import NegativeBinomial, line_probabilities
+from statmuse_shared.messages import ModelPublished
+from statmuse_shared.models import CountModel, LineBlend, ModelOutput, load_model
+from statmuse_shared.serving import Served, predict
+from statmuse_trainer.backtest.engine import BacktestEngine, BacktestError, ModelSet
+from statmuse_trainer.evaluation import line_odds, served_means
+from statmuse_trainer.fitting import fit_stat
+from statmuse_trainer.lineblend import MIN_LINES, LineFitError, fit_blend
+
+DAY = dt.date(2024, 3, 1)
+PHI = 1.8
+
+
+def games(n: int, model_noise: float, line_noise: float, seed: int = 5):
+    """True means theta; our mean = theta + noise; the book's line = theta + noise, at a half
+    point; outcomes ~ NB(theta). Returns (mean, phi, lines, went_over) without pushes."""
+    rng = np.random.default_rng(seed)
+    theta = rng.uniform(8, 30, n)
+    mean = np.maximum(theta + rng.normal(0, model_noise, n), 0.5)
+    lines = np.floor(np.maximum(theta + rng.normal(0, line_noise, n), 1)) + 0.5
+    r = theta / (PHI - 1)
+    actual = rng.negative_binomial(r, r / (r + theta))
+    return mean, np.full(n, PHI), lines, (actual > lines).astype(float)
+
+
+def fitted_weight(model_noise: float, line_noise: float) -> float:
+    mean, phi, lines, over = games(6000, model_noise, line_noise)
+    return fit_blend(mean, phi, lines, over, [DAY] * len(lines)).blend.weight
+
+
+def test_the_weight_follows_who_knows_more():
+    # Gaussian evidence: the best weight on our mean is line_var / (line_var + model_var).
+    assert fitted_weight(0.5, 4.0) > 0.85  # our mean is far better than the line
+    assert fitted_weight(4.0, 0.5) < 0.15  # the line is far better than our mean
+    assert fitted_weight(2.0, 2.0) == pytest.approx(0.5, abs=0.15)
+
+
+def test_the_blend_beats_either_side_alone_where_both_know_something():
+    mean, phi, lines, over = games(6000, 2.0, 2.0, seed=9)
+    fit = fit_blend(mean, phi, lines, over, [DAY, DAY + dt.timedelta(days=9)] * 3000)
+    assert fit.log_loss_blended < fit.log_loss_alone
+    assert (fit.blend.first_day, fit.blend.last_day) == (DAY, DAY + dt.timedelta(days=9))
+    assert fit.blend.lines == 6000
+
+
+def test_too_few_lines_are_refused():
+    mean, phi, lines, over = games(MIN_LINES - 1, 1.0, 1.0)
+    with pytest.raises(LineFitError, match="at least"):
+        fit_blend(mean, phi, lines, over, [DAY] * len(lines))
+
+
+def blend(weight: float = 0.4, offset: float = 0.3) -> LineBlend:
+    return LineBlend(weight=weight, offset=offset, first_day=DAY, last_day=DAY, lines=500)
+
+
+@pytest.mark.parametrize("line", [17.5, 18.0, 3.0, 0.5])
+def test_line_odds_come_from_the_blended_centre_and_sum_to_one(line: float):
+    dist = NegativeBinomial(20.0, 20.0 / (PHI - 1))
+    plain = ModelOutput(dist, (), None, 20.0, PHI, None)
+    assert plain.line_odds(line) == line_probabilities(dist, line)
+    out = ModelOutput(dist, (), None, 20.0, PHI, (0.4, 0.3))
+    centre = 0.4 * 20.0 + 0.6 * (line + 0.3)
+    want = line_probabilities(NegativeBinomial(centre, centre / (PHI - 1)), line)
+    got = out.line_odds(line)
+    assert got == want
+    assert got.over_probability + got.under_probability + got.push_probability == pytest.approx(1)
+    assert (got.push_probability > 0) == float(line).is_integer()
+    with pytest.raises(ValueError, match="non-negative"):
+        out.line_odds(-1.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        out.line_odds(math.nan)
+
+
+@pytest.fixture(scope="module")
+def blended(synthetic_frame):
+    f = fit_stat(synthetic_frame, "points", jobs=1)
+    model = CountModel.from_bytes(f.bundle)
+    header = model.header.model_copy(update={"line_blend": blend()})
+    with np.load(__import__("io").BytesIO(f.bundle), allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "header"}
+    return synthetic_frame, load_model(CountModel.bundle(header, arrays)), model
+
+
+def test_served_answers_match_the_vectorised_numbers_the_reports_use(blended):
+    df, model, plain = blended
+    assert isinstance(model, CountModel)
+    test = df[df["split"] == "test"].reset_index(drop=True)
+    mu, r, _ = served_means(model, test)
+    lines = np.floor(mu) + np.where(np.arange(len(mu)) % 2 == 0, 0.5, 0.0)  # half and whole
+    under, push, over = line_odds(model, mu, r, lines, calibrated=True, use_line=True)
+    _, _, alone = line_odds(model, mu, r, lines, calibrated=True)
+    info = ModelPublished(event_id="e", name="n", version="v1", stat="points",
+                          alias="production", model_type="count_model", artifact_uri="file:///x",
+                          checksum="0", feature_set_version="fs-2")  # fmt: skip
+    names = model.header.features
+    checked = 0
+    for i in range(0, len(test), 23):
+        values = test.loc[i, [f"f_{n}" for n in names]]
+        row = {n: (None if math.isnan(v) else float(v))
+               for n, v in zip(names, values, strict=True)}  # fmt: skip
+        pid = int(test.loc[i, "player_id"])
+        p = predict(Served(info, model), row, line=float(lines[i]), player_id=pid)
+        assert p.over_probability == pytest.approx(over[i], abs=1e-6)
+        assert p.push_probability == pytest.approx(push[i], abs=1e-6)
+        assert p.under_probability == pytest.approx(under[i], abs=1e-6)
+        assert p.model_over_probability == pytest.approx(alone[i], abs=1e-6)
+        assert p.line_weight == 0.4
+        # the same bundle without the blend serves the model alone
+        q = predict(Served(info, plain), row, line=float(lines[i]), player_id=pid)
+        assert q.over_probability == pytest.approx(alone[i], abs=1e-6)
+        assert q.line_weight is None
+        assert q.model_over_probability == q.over_probability
+        checked += 1
+    assert checked > 10
+    assert not np.allclose(over, alone), "the line must move the answer"
+
+
+MODELS = Path(__file__).resolve().parents[4] / "models"
+
+
+def test_a_backtest_over_the_days_the_weights_were_fitted_on_is_refused(tmp_path: Path):
+    shutil.copy(MODELS / "points.json", tmp_path / "points.json")
+    model = CountModel.from_bytes((MODELS / "points.npz").read_bytes())
+    window = LineBlend(weight=0.5, offset=0.0, first_day=dt.date(2023, 10, 24),
+                       last_day=dt.date(2024, 3, 15), lines=900)  # fmt: skip
+    header = model.header.model_copy(update={"line_blend": window})
+    with np.load(MODELS / "points.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "header"}
+    (tmp_path / "points.npz").write_bytes(CountModel.bundle(header, arrays))
+    meta = json.loads((tmp_path / "points.json").read_text())
+    meta["training_window"]["last_day"] = "2023-06-12"
+    (tmp_path / "points.json").write_text(json.dumps(meta))
+    models = ModelSet.load(tmp_path)
+    assert models.last_day == dt.date(2024, 3, 15)
+    import pandas as pd
+
+    empty = pd.DataFrame({"player_id": [], "player_name": [], "game_date": [], "as_of": []})
+    with pytest.raises(BacktestError, match="line weights"):
+        BacktestEngine(features=empty, lines=[], start=dt.date(2024, 3, 2),
+                       end=dt.date(2024, 5, 25), model_sets=[models])  # fmt: skip
+    BacktestEngine(features=empty, lines=[], start=dt.date(2024, 3, 16),
+                   end=dt.date(2024, 5, 25), model_sets=[models])  # fmt: skip
