@@ -111,7 +111,9 @@ def run(
         "that ingested the seven bundled seasons; see models/README.md.",
         "",
         "The models were trained on 2017-18 to 2021-22, tuned and calibrated on 2022-23, and "
-        f"never saw {season}. Every number comes from the bundle the predictor serves.",
+        f"their means and spreads never saw {season}"
+        + (" (only their line weights did, see below)" if blends else "")
+        + ". Every number comes from the bundle the predictor serves.",
         "",
         *_blend_note(blends, season),
         "## Summary",

@@ -1,20 +1,26 @@
 """The line weight: fitted where the truth is known (synthetic games, unit scale), served the
 same way one row at a time and vectorised, and kept out of what it was fitted on."""
 
+import csv
 import datetime as dt
+import gzip
+import io
 import json
 import math
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from statmuse_shared.distributions import NegativeBinomial, line_probabilities
 from statmuse_shared.messages import ModelPublished
 from statmuse_shared.models import CountModel, LineBlend, ModelOutput, load_model
 from statmuse_shared.serving import Served, predict
 from statmuse_trainer.backtest.engine import BacktestEngine, BacktestError, ModelSet
+from statmuse_trainer.cli import app
 from statmuse_trainer.evaluation import line_odds, served_means
 from statmuse_trainer.fitting import fit_stat
 from statmuse_trainer.lineblend import MIN_LINES, LineFitError, fit_blend
@@ -84,11 +90,15 @@ def test_line_odds_come_from_the_blended_centre_and_sum_to_one(line: float):
 
 
 @pytest.fixture(scope="module")
-def blended(synthetic_frame):
-    f = fit_stat(synthetic_frame, "points", jobs=1)
-    model = CountModel.from_bytes(f.bundle)
+def points_bundle(synthetic_frame) -> bytes:
+    return fit_stat(synthetic_frame, "points", jobs=1).bundle
+
+
+@pytest.fixture(scope="module")
+def blended(synthetic_frame, points_bundle):
+    model = CountModel.from_bytes(points_bundle)
     header = model.header.model_copy(update={"line_blend": blend()})
-    with np.load(__import__("io").BytesIO(f.bundle), allow_pickle=False) as z:
+    with np.load(io.BytesIO(points_bundle), allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files if k != "header"}
     return synthetic_frame, load_model(CountModel.bundle(header, arrays)), model
 
@@ -144,11 +154,57 @@ def test_a_backtest_over_the_days_the_weights_were_fitted_on_is_refused(tmp_path
     (tmp_path / "points.json").write_text(json.dumps(meta))
     models = ModelSet.load(tmp_path)
     assert models.last_day == dt.date(2024, 3, 15)
-    import pandas as pd
-
     empty = pd.DataFrame({"player_id": [], "player_name": [], "game_date": [], "as_of": []})
     with pytest.raises(BacktestError, match="line weights"):
         BacktestEngine(features=empty, lines=[], start=dt.date(2024, 3, 2),
                        end=dt.date(2024, 5, 25), model_sets=[models])  # fmt: skip
     BacktestEngine(features=empty, lines=[], start=dt.date(2024, 3, 16),
                    end=dt.date(2024, 5, 25), model_sets=[models])  # fmt: skip
+
+
+def test_the_cli_fits_on_lines_before_the_cutoff_and_writes_the_bundle(
+    synthetic_frame, points_bundle, tmp_path: Path
+):
+    """Synthetic games and lines (unit scale): two books' lines around each test game's true
+    level; the weights land in the written bundle and sidecar, with the days they saw."""
+    test = synthetic_frame[synthetic_frame["split"] == "test"]
+    dataset, models, lines, out = (tmp_path / d for d in ("ds", "models", "lines", "out"))
+    for d in (dataset, models, lines):
+        d.mkdir()
+    test.to_parquet(dataset / "test.parquet")
+    (models / "points.npz").write_bytes(points_bundle)
+    (models / "points.json").write_text(json.dumps({"dataset_version": "synthetic"}))
+    rng = np.random.default_rng(1)
+    with gzip.open(lines / "books.csv.gz", "wt", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["game_date", "commence_time", "event_id", "home_team", "away_team",
+                    "player_name", "market", "bookmaker", "line", "over_odds",
+                    "under_odds"])  # fmt: skip
+        for r in test.itertuples():
+            line = math.floor(max(r.label_points + rng.normal(0, 4), 1)) + 0.5
+            for book in ("fanduel", "draftkings"):
+                w.writerow([r.game_date.date().isoformat(), "", "e", "h", "a", r.player_name,
+                            "points", book, line, -110, -110])  # fmt: skip
+    days = sorted(test["game_date"].dt.date.unique())
+    cutoff = days[len(days) // 2]
+    base = ["fit-lines", "--models", str(models), "--dataset", str(dataset),
+            "--lines", str(lines), "--out", str(out)]  # fmt: skip
+    runner = CliRunner()
+    ok = runner.invoke(app, [*base, "--before", cutoff.isoformat()])
+    assert ok.exit_code == 0, ok.output
+    assert "points: weight" in ok.output
+    fitted = CountModel.from_bytes((out / "points.npz").read_bytes()).header.line_blend
+    assert fitted is not None
+    assert fitted.last_day < cutoff
+    assert fitted.lines == 2 * int((test["game_date"].dt.date < cutoff).sum())
+    meta = json.loads((out / "points.json").read_text())
+    assert meta["dataset_version"] == "synthetic"
+    assert meta["line_blend"]["weight"] == fitted.weight
+    # the original bundle is untouched when --out is elsewhere
+    assert CountModel.from_bytes((models / "points.npz").read_bytes()).header.line_blend is None
+    early = runner.invoke(app, [*base, "--before", days[0].isoformat()])
+    assert early.exit_code == 2
+    assert "no stat had enough real lines" in early.output
+    bad = runner.invoke(app, [*base, "--before", "March"])
+    assert bad.exit_code == 2
+    assert "must be a date" in bad.output
