@@ -10,6 +10,7 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,51 +51,44 @@ def regulars(min_games: int = 40) -> list[str]:
     return sorted(names)
 
 
-async def predictions_on_topic(bootstrap: str, player_id: int, stat: str) -> list[PredictionMade]:
-    consumer = AIOKafkaConsumer(
-        topics.PREDICTIONS,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
+async def on_topic(bootstrap: str, topic: str, keep: Callable[[bytes], Any | None]) -> list[Any]:
+    """What `keep` makes of each record of `topic` (None: not wanted), read from the start
+    until at least one is kept and the topic has been quiet for 2 s (so the newest is in);
+    AssertionError after 60 s with none."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
     await consumer.start()
-    found: list[PredictionMade] = []
+    found: list[Any] = []
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not found:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for r in records:
-                    p = PredictionMade.model_validate_json(r.value)
-                    if p.player_id == player_id and p.stat.value == stat:
-                        found.append(p)
+        deadline, quiet = time.monotonic() + 60, 0
+        while not (found and quiet >= 4):
+            assert time.monotonic() < deadline, f"nothing wanted on {topic} after 60 s"
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            quiet = 0 if batch else quiet + 1
+            found += [x for records in batch.values() for r in records
+                      if (x := keep(r.value)) is not None]  # fmt: skip
     finally:
         await consumer.stop()
     return found
 
 
-async def vector_on_topic(bootstrap: str, player_id: int, as_of: str) -> dict[str, Any]:
-    """The features service's "next" vector for the player as of `as_of`, from its topic (the
-    newest, if it was recomputed)."""
-    consumer = AIOKafkaConsumer(topics.FEATURES, bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
-    await consumer.start()
-    found: list[FeaturesComputed] = []
-    try:
-        deadline = time.monotonic() + 60
-        idle = 0
-        while time.monotonic() < deadline and idle < 4:  # read until the topic runs dry
-            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-            idle = 0 if batch else idle + 1
-            for records in batch.values():
-                for r in records:
-                    v = FeaturesComputed.model_validate_json(r.value)
-                    if (v.player_id, v.as_of.isoformat(), v.kind) == (player_id, as_of, "next"):
-                        found.append(v)
-    finally:
-        await consumer.stop()
-    assert found, f"no vector on {topics.FEATURES} for player {player_id} as of {as_of}"
-    return dict(found[-1].features)
+def prediction_of(player_id: int, stat: str) -> Callable[[bytes], PredictionMade | None]:
+    def keep(value: bytes) -> PredictionMade | None:
+        p = PredictionMade.model_validate_json(value)
+        return p if (p.player_id, p.stat.value) == (player_id, stat) else None
+
+    return keep
+
+
+def next_vector_of(player_id: int, as_of: str) -> Callable[[bytes], dict[str, Any] | None]:
+    """The features service's "next" vector for the player as of `as_of`."""
+
+    def keep(value: bytes) -> dict[str, Any] | None:
+        v = FeaturesComputed.model_validate_json(value)
+        wanted = (v.player_id, v.as_of.isoformat(), v.kind) == (player_id, as_of, "next")
+        return dict(v.features) if wanted else None
+
+    return keep
 
 
 @pytest.fixture
@@ -153,8 +147,10 @@ def test_one_season_flows_end_to_end(running_stack, next_game_vectors):
     )
     assert r.status_code == 200, r.text
     answer = r.json()
-    stored = asyncio.run(vector_on_topic(s.env["KAFKA_BOOTSTRAP_SERVERS"], answer["player_id"],
-                                         answer["as_of"]))  # fmt: skip
+    bootstrap = s.env["KAFKA_BOOTSTRAP_SERVERS"]
+    stored = asyncio.run(
+        on_topic(bootstrap, topics.FEATURES, next_vector_of(answer["player_id"], answer["as_of"]))
+    )[-1]
     model = CountModel.from_bytes((MODELS / f"{stat}.npz").read_bytes())
     served = model.predict(stored, answer["player_id"]).distribution.mean
     assert answer["predicted_value"] == pytest.approx(served, abs=1e-4)
@@ -171,9 +167,8 @@ def test_one_season_flows_end_to_end(running_stack, next_game_vectors):
 
     # The predictor published the same number on the prediction topic.
     published = asyncio.run(
-        predictions_on_topic(s.env["KAFKA_BOOTSTRAP_SERVERS"], lebron["player_id"], "points")
+        on_topic(bootstrap, topics.PREDICTIONS, prediction_of(lebron["player_id"], "points"))
     )
-    assert published, "no PredictionMade for LeBron's points"
     assert math.isclose(published[-1].predicted_value, lebron["predicted_value"], abs_tol=1e-4)
 
     # Bad input is refused with a reason, an unknown player gets suggestions.

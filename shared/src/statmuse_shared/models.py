@@ -249,6 +249,16 @@ class CountModel:
         except (KeyError, ValueError) as exc:
             raise ModelInputError(f"invalid count model bundle: {exc}") from exc
 
+    @classmethod
+    def with_header(cls, data: bytes, **changes: Any) -> bytes:
+        """The bundle `data` with its header fields changed (e.g. `line_blend=...`), its
+        arrays as they were."""
+        model = cls.from_bytes(data)
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files if k != "header"}
+        header = CountModelHeader.model_validate({**model.header.model_dump(), **changes})
+        return cls.bundle(header, arrays)
+
     @staticmethod
     def bundle(header: CountModelHeader, arrays: Mapping[str, np.ndarray]) -> bytes:
         buf = io.BytesIO()

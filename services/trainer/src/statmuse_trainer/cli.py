@@ -90,6 +90,13 @@ def _latest(parent: Path, pattern: str) -> Path | None:
     return found[-1] if found else None
 
 
+def _dataset_dir(given: Path | None) -> Path | None:
+    """A dataset version directory: the one given (or the directory of a given parquet file),
+    else the newest under var/datasets."""
+    dataset = given or _latest(Path("var/datasets"), "*/test.parquet")
+    return dataset.parent if dataset is not None and dataset.suffix == ".parquet" else dataset
+
+
 @app.command()
 def train(
     dataset: Annotated[
@@ -262,9 +269,7 @@ def fit_lines_command(
     except ValueError:
         typer.echo(f"error: --before must be a date (YYYY-MM-DD), got {before!r}", err=True)
         raise typer.Exit(2) from None
-    dataset = dataset or _latest(Path("var/datasets"), "*/test.parquet")
-    if dataset is not None and dataset.suffix == ".parquet":
-        dataset = dataset.parent
+    dataset = _dataset_dir(dataset)
     if dataset is None or not (dataset / "test.parquet").exists():
         typer.echo("error: no dataset found; run `statmuse-trainer dataset` first", err=True)
         raise typer.Exit(2)
@@ -302,9 +307,7 @@ def evaluate(
     (Brier, log loss, ECE), each with a bootstrap 95% interval."""
     from statmuse_trainer.report_eval import run
 
-    dataset = dataset or _latest(Path("var/datasets"), "*/test.parquet")
-    if dataset is not None and dataset.suffix == ".parquet":
-        dataset = dataset.parent
+    dataset = _dataset_dir(dataset)
     # The newest training run's bundles, else the ones shipped in models/.
     models = (
         models
@@ -404,9 +407,7 @@ def backtest(
                             cap=cap)  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--strategy") from exc
-    dataset = dataset or _latest(Path("var/datasets"), "*/test.parquet")
-    if dataset is not None and dataset.suffix == ".parquet":
-        dataset = dataset.parent
+    dataset = _dataset_dir(dataset)
     if dataset is None:
         fail("no dataset found: build one with `statmuse-trainer dataset` on a stack that has "
              "ingested the seasons (see docs/BACKTEST.md)")  # fmt: skip

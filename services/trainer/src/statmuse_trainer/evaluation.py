@@ -147,22 +147,40 @@ def line_odds(
     map when `calibrated`. With `use_line` and a model that weighs sportsbook lines
     (`LineBlend`), from NB(blend centre, r) instead: what `serving.predict` gives at a book's
     line. Either way the same numbers `serving.predict` gives one row at a time."""
-    from statmuse_trainer.modeling import nb_cdf
-
     blend = model.header.line_blend if use_line else None
     if blend is not None:
-        mu, calibrated = blend.centre(mu, lines), False
+        return nb_line_odds(blend.centre(mu, lines), r, lines)
+    if calibrated and model.cal_x is not None and model.cal_y is not None:
+        return nb_line_odds(mu, r, lines, calibration=(model.cal_x, model.cal_y))
+    return nb_line_odds(mu, r, lines)
+
+
+def nb_line_odds(
+    mu: np.ndarray,
+    r: np.ndarray,
+    lines: np.ndarray,
+    *,
+    calibration: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(under, push, over) at each line from NB(mu, phi=r), its CDF passed through the
+    isotonic `calibration` knots when given."""
+    from statmuse_trainer.modeling import nb_cdf
 
     def cdf(k: np.ndarray) -> np.ndarray:
         f = nb_cdf(k, mu, r)
-        if calibrated and model.cal_x is not None and model.cal_y is not None:
-            f = np.where(k < 0, 0.0, np.interp(f, model.cal_x, model.cal_y))
+        if calibration is not None:
+            f = np.where(k < 0, 0.0, np.interp(f, *calibration))
         return f
 
     under = cdf(np.ceil(lines) - 1)
     at_or_below = cdf(np.floor(lines))
     push = np.where(lines == np.floor(lines), at_or_below - under, 0.0)
     return under, push, 1.0 - under - push
+
+
+def given_no_push(under: np.ndarray, over: np.ndarray) -> np.ndarray:
+    """P(over | the bet is decided): how the books' de-vigged price is stated."""
+    return np.asarray(over / np.maximum(over + under, 1e-12), dtype=np.float64)
 
 
 def model_vs_baselines(

@@ -9,7 +9,6 @@ the bundle, and both refuse them).
 
 import datetime as dt
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,9 @@ import pandas as pd
 from scipy import optimize
 
 from statmuse_shared.models import CountModel, LineBlend
-from statmuse_trainer.evaluation import join_lines, served_means
-from statmuse_trainer.lines import PropLine, match_players, read_lines
-from statmuse_trainer.modeling import nb_cdf
+from statmuse_trainer.evaluation import given_no_push, join_lines, nb_line_odds, served_means
+from statmuse_trainer.lines import match_frame
+from statmuse_trainer.modeling import log_loss
 
 MIN_LINES = 200  # fewer real lines than this cannot pin down two numbers honestly
 
@@ -32,16 +31,8 @@ class LineFitError(ValueError):
 
 def over_given_decided(centre: np.ndarray, phi: np.ndarray, lines: np.ndarray) -> np.ndarray:
     """P(over | no push) at each line from NB(centre, phi)."""
-    under = nb_cdf(np.ceil(lines) - 1, centre, phi)
-    at_or_below = nb_cdf(np.floor(lines), centre, phi)
-    push = np.where(lines == np.floor(lines), at_or_below - under, 0.0)
-    over = 1.0 - under - push
-    return np.asarray(over / np.maximum(over + under, 1e-12), dtype=np.float64)
-
-
-def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
-    p = np.clip(p, 1e-9, 1 - 1e-9)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    under, _, over = nb_line_odds(centre, phi, lines)
+    return given_no_push(under, over)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +56,16 @@ def fit_blend(
     def loss(theta: np.ndarray) -> float:
         w, b = float(theta[0]), float(theta[1])
         centre = np.maximum(w * mean + (1 - w) * (lines + b), 0.05)
-        return _log_loss(over_given_decided(centre, phi, lines), went_over)
+        return log_loss(over_given_decided(centre, phi, lines), went_over)
 
     best = optimize.minimize(loss, np.array([0.5, 0.0]), method="L-BFGS-B",
                              bounds=[(0.0, 1.0), (-10.0, 10.0)])  # fmt: skip
-    if not best.success and not np.isfinite(best.fun):
+    if not np.isfinite(best.fun):
         raise LineFitError(f"the fit did not converge: {best.message}")
     w, b = (float(v) for v in best.x)
     blend = LineBlend(weight=round(w, 6), offset=round(b, 6), first_day=min(days),
                       last_day=max(days), lines=len(lines))  # fmt: skip
-    alone = _log_loss(over_given_decided(np.maximum(mean, 0.05), phi, lines), went_over)
+    alone = log_loss(over_given_decided(np.maximum(mean, 0.05), phi, lines), went_over)
     return BlendFit(blend, alone, loss(np.array([blend.weight, blend.offset])))
 
 
@@ -85,31 +76,23 @@ class StatResult:
     reason: str = ""
 
 
-def matched_lines(test: pd.DataFrame, lines_dir: Path) -> list[tuple[int, PropLine]]:
-    known = test.dropna(subset=["player_name"]).drop_duplicates("player_id")
-    names = {str(n): int(p) for n, p in zip(known["player_name"], known["player_id"], strict=True)}
-    paths = sorted(lines_dir.glob("*.csv.gz"))
-    if not paths:
-        raise LineFitError(f"no prop line files (*.csv.gz) in {lines_dir}")
-    matched, _ = match_players(read_lines(paths), names)
-    return matched
-
-
 def fit_lines(
     *, models: Path, dataset: Path, lines_dir: Path, before: dt.date, out: Path
 ) -> list[StatResult]:
     """Fit each bundle's blend on the real lines of game days before `before` (joined to the
     dataset's test split) and write the bundle, with its sidecar, to `out`."""
+    if not any(lines_dir.glob("*.csv.gz")):
+        raise LineFitError(f"no prop line files (*.csv.gz) in {lines_dir}")
     test = pd.read_parquet(dataset / "test.parquet")
-    matched = [(pid, line) for pid, line in matched_lines(test, lines_dir)
-               if line.game_date < before]  # fmt: skip
+    matched = [(pid, x) for pid, x in match_frame(test, lines_dir)[0] if x.game_date < before]
     bundles = sorted(models.glob("*.npz"))
     if not bundles:
         raise LineFitError(f"no model bundles (*.npz) in {models}")
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for path in bundles:
-        model = CountModel.from_bytes(path.read_bytes())
+        data = path.read_bytes()
+        model = CountModel.from_bytes(data)
         stat = model.stat.value
         joined = join_lines(test, matched, stat)
         if len(joined.row) < MIN_LINES:
@@ -119,9 +102,7 @@ def fit_lines(
         days = pd.to_datetime(test["game_date"]).dt.date.to_numpy()[joined.row]
         fit = fit_blend(mu[joined.row], phi[joined.row], joined.line, joined.went_over,
                         list(days))  # fmt: skip
-        header = model.header.model_copy(update={"line_blend": fit.blend})
-        arrays = _arrays(path)
-        (out / path.name).write_bytes(CountModel.bundle(header, arrays))
+        (out / path.name).write_bytes(CountModel.with_header(data, line_blend=fit.blend))
         sidecar = path.with_suffix(".json")
         meta = json.loads(sidecar.read_text()) if sidecar.exists() else {}
         meta["line_blend"] = {
@@ -136,16 +117,10 @@ def fit_lines(
     return results
 
 
-def _arrays(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files if k != "header"}
-
-
 def describe(result: StatResult) -> str:
     if result.fit is None:
         return f"{result.stat}: not fitted ({result.reason}; {MIN_LINES} needed)"
     b = result.fit.blend
     return (f"{result.stat}: weight {b.weight:.3f} on our mean, offset {b.offset:+.3f}, "
             f"{b.lines} lines {b.first_day}..{b.last_day}; log loss "
-            f"{result.fit.log_loss_alone:.4f} -> {result.fit.log_loss_blended:.4f}"
-            + ("" if math.isfinite(result.fit.log_loss_blended) else " (not finite)"))  # fmt: skip
+            f"{result.fit.log_loss_alone:.4f} -> {result.fit.log_loss_blended:.4f}")  # fmt: skip

@@ -13,8 +13,12 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from statmuse_shared.names import normalize_name
+
+if TYPE_CHECKING:
+    import pandas as pd
 from statmuse_shared.pricing import devig
 
 MARKETS = {"points", "rebounds", "assists", "threes", "pra"}
@@ -78,6 +82,16 @@ def read_lines(paths: Iterable[Path]) -> Iterator[PropLine]:
                 yield PropLine(dt.date.fromisoformat(r["game_date"][:10]), r["player_name"],
                                r["market"], canonical_book(r["bookmaker"]), line, over, under,
                                path.name)  # fmt: skip
+
+
+def match_frame(
+    frame: "pd.DataFrame", lines_dir: Path
+) -> tuple[list[tuple[int, PropLine]], list[PropLine]]:
+    """Every line file in `lines_dir` matched to the players of a dataset frame (its
+    player_name and player_id columns): `match_players` with the frame's names."""
+    known = frame.dropna(subset=["player_name"]).drop_duplicates("player_id")
+    names = {str(n): int(p) for n, p in zip(known["player_name"], known["player_id"], strict=True)}
+    return match_players(read_lines(sorted(lines_dir.glob("*.csv.gz"))), names)
 
 
 def match_players(

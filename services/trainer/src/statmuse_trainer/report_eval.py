@@ -7,19 +7,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from statmuse_shared.models import CountModel
+from statmuse_shared.models import CountModel, LineBlend
 from statmuse_trainer.evaluation import (
     Estimate,
     bootstrap,
     brier,
     ece_of,
+    given_no_push,
     join_lines,
     line_odds,
     lines_table,
     model_vs_baselines,
     served_means,
 )
-from statmuse_trainer.lines import match_players, read_lines
+from statmuse_trainer.lines import match_frame
 from statmuse_trainer.modeling import pooled_rows, reference_lines, reliability
 from statmuse_trainer.reports import reliability_png
 
@@ -43,15 +44,13 @@ def run(
     test = test[test["season"] == season].reset_index(drop=True)
     if test.empty:
         raise ValueError(f"the dataset's test split has no {season} rows")
-    known = test.dropna(subset=["player_name"]).drop_duplicates("player_id")
-    names = {str(n): int(p) for n, p in zip(known["player_name"], known["player_id"], strict=True)}
-    matched, unmatched = match_players(read_lines(sorted(lines_dir.glob("*.csv.gz"))), names)
+    matched, unmatched = match_frame(test, lines_dir)
     point_rows: list[pd.DataFrame] = []
     line_rows: list[pd.DataFrame] = []
     flags_seen: dict[str, dict[str, int]] = {}
     head_rows: list[dict[str, Any]] = []
     ref_rows: list[dict[str, Any]] = []
-    blends: dict[str, Any] = {}
+    blends: dict[str, LineBlend] = {}
     if pictures is not None:
         pictures.mkdir(parents=True, exist_ok=True)
     for bundle in sorted(models.glob("*.npz")):
@@ -91,7 +90,7 @@ def run(
         for label, use_line in (("model", True), ("model_alone", False)):
             under, _, over = line_odds(model, mu[joined.row], r[joined.row], joined.line,
                                        calibrated=True, use_line=use_line)  # fmt: skip
-            probs[label] = over / np.maximum(over + under, 1e-12)  # given no push, like books
+            probs[label] = given_no_push(under, over)  # like the books' price
         line_rows.append(lines_table(joined, probs, stat, rounds=rounds))
         if pictures is not None:
             curves = {name: reliability(p, joined.went_over) for name, p in
@@ -213,7 +212,7 @@ def _summary(
     return out
 
 
-def _blend_note(blends: dict[str, Any], season: str) -> list[str]:
+def _blend_note(blends: dict[str, LineBlend], season: str) -> list[str]:
     """What the line weights saw: the only part of the models fitted on `season`."""
     if not blends:
         return []

@@ -274,11 +274,8 @@ def without_line_weights(folder: Path) -> Path:
     so that a backtest may start in January."""
     folder.mkdir()
     for bundle in MODELS.glob("*.npz"):
-        model = CountModel.from_bytes(bundle.read_bytes())
-        with np.load(bundle, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files if k != "header"}
-        header = model.header.model_copy(update={"line_blend": None})
-        (folder / bundle.name).write_bytes(CountModel.bundle(header, arrays))
+        stripped = CountModel.with_header(bundle.read_bytes(), line_blend=None)
+        (folder / bundle.name).write_bytes(stripped)
         shutil.copy(bundle.with_suffix(".json"), folder / f"{bundle.stem}.json")
     return folder
 

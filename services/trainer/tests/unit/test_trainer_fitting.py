@@ -80,6 +80,23 @@ def test_nb_cdf_matches_the_serving_distribution():
         assert np.allclose(ours, [nb.cdf(int(k)) for k in ks], atol=1e-10)
 
 
+def test_cdf_tables_are_the_negative_binomial_out_to_its_tail(fitted):
+    """Each served table is the NB CDF up to the first value within 1e-9 of 1, and no further;
+    a heavy tail (phi 25) lies beyond the first, 12-sd table and gets the wider one."""
+    _, f = fitted
+    model = CountModel.from_bytes(CountModel.with_header(f.bundle, calibrated=False))
+    mu, phi = np.array([0.3, 5.0, 27.0, 5.0]), np.array([1.2, 1.8, 4.0, 25.0])
+    for m, p, table in zip(mu, phi, model.cdf_tables(mu, phi), strict=True):
+        nb = NegativeBinomial(m, m / (p - 1))
+        body = table[:-1]
+        assert table[-1] == 1.0
+        assert np.allclose(body, [nb.cdf(k) for k in range(len(body))], atol=1e-9)
+        assert body[-1] >= 1 - 1e-9
+        assert len(body) == 1 or body[-2] < 1 - 1e-9
+        if p == 25.0:
+            assert len(body) > m + 12 * nb.sd + 50  # past the narrow table
+
+
 def test_dispersion_mle_recovers_a_known_value():
     rng = np.random.default_rng(0)
     mu = rng.uniform(3, 30, 20_000)

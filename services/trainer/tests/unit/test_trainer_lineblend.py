@@ -4,7 +4,6 @@ same way one row at a time and vectorised, and kept out of what it was fitted on
 import csv
 import datetime as dt
 import gzip
-import io
 import json
 import math
 import shutil
@@ -96,11 +95,12 @@ def points_bundle(synthetic_frame) -> bytes:
 
 @pytest.fixture(scope="module")
 def blended(synthetic_frame, points_bundle):
-    model = CountModel.from_bytes(points_bundle)
-    header = model.header.model_copy(update={"line_blend": blend()})
-    with np.load(io.BytesIO(points_bundle), allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files if k != "header"}
-    return synthetic_frame, load_model(CountModel.bundle(header, arrays)), model
+    plain = CountModel.from_bytes(points_bundle)
+    return (
+        synthetic_frame,
+        load_model(CountModel.with_header(points_bundle, line_blend=blend())),
+        plain,
+    )
 
 
 def test_served_answers_match_the_vectorised_numbers_the_reports_use(blended):
@@ -142,13 +142,10 @@ MODELS = Path(__file__).resolve().parents[4] / "models"
 
 def test_a_backtest_over_the_days_the_weights_were_fitted_on_is_refused(tmp_path: Path):
     shutil.copy(MODELS / "points.json", tmp_path / "points.json")
-    model = CountModel.from_bytes((MODELS / "points.npz").read_bytes())
     window = LineBlend(weight=0.5, offset=0.0, first_day=dt.date(2023, 10, 24),
                        last_day=dt.date(2024, 3, 15), lines=900)  # fmt: skip
-    header = model.header.model_copy(update={"line_blend": window})
-    with np.load(MODELS / "points.npz", allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files if k != "header"}
-    (tmp_path / "points.npz").write_bytes(CountModel.bundle(header, arrays))
+    shipped = (MODELS / "points.npz").read_bytes()
+    (tmp_path / "points.npz").write_bytes(CountModel.with_header(shipped, line_blend=window))
     meta = json.loads((tmp_path / "points.json").read_text())
     meta["training_window"]["last_day"] = "2023-06-12"
     (tmp_path / "points.json").write_text(json.dumps(meta))
