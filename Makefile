@@ -22,15 +22,18 @@ down:
 status:
 	$(UV) run statmuse status
 
-test: sync
+# The suite runs after the linters: CI (.ci/run) calls exactly this target.
+test: sync lint
 	$(UV) run pytest
 
 test-unit: sync
 	$(UV) run pytest -m "not integration and not e2e"
 
+# ruff (lint and layout) and mypy; `make fmt` fixes what ruff can.
 lint: sync
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run mypy shared/src ops/src services/*/src
 
 typecheck: sync
 	$(UV) run mypy shared/src ops/src services/*/src

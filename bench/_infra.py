@@ -105,12 +105,22 @@ def local_stack(
         for name in chosen:
             script, _ = stack_mod.SERVICES[name]
             port = free_port()
-            service_env = {**stack_mod.stack_env(stack), **(env or {}), "LOG_JSON": "true",
-                           f"{name.upper()}_HTTP_PORT": str(port)}  # fmt: skip
+            service_env = {
+                **stack_mod.stack_env(stack),
+                **(env or {}),
+                "LOG_JSON": "true",
+                f"{name.upper()}_HTTP_PORT": str(port),
+            }
             exe = Path(sys.executable).with_name(script)
-            stack.started.append(spawn_service(
-                name, [str(exe if exe.exists() else script), "serve", "--port", str(port)],
-                port=port, env=service_env, log=logs / f"{name}.log"))  # fmt: skip
+            stack.started.append(
+                spawn_service(
+                    name,
+                    [str(exe if exe.exists() else script), "serve", "--port", str(port)],
+                    port=port,
+                    env=service_env,
+                    log=logs / f"{name}.log",
+                )
+            )
         for name in chosen:
             svc = stack.get(name)
             assert svc is not None

@@ -63,26 +63,33 @@ async def main(seasons: list[str]) -> None:
                     "ON CONFLICT DO NOTHING",
                     [(pid, name, normalize_name(name)) for pid, name in names.items()],
                 )
-                normalized = {r[0]: r[1] for r in await conn.fetch(
-                    "SELECT player_id, normalized_name FROM gateway.players")}  # fmt: skip
+                normalized = {
+                    r[0]: r[1]
+                    for r in await conn.fetch(
+                        "SELECT player_id, normalized_name FROM gateway.players"
+                    )
+                }
             rng = random.Random(7)
             chosen = rng.sample(sorted(names), PLAYERS)
             state = {"pool": pool, "league": league, "context_cache": ContextCache(redis)}
             cold, warm = [], []
             for pid in chosen:
-                answer = await _context(state, name=normalized[pid], game_date=None,
-                                        opponent="BOS", is_home=True)  # fmt: skip
+                answer = await _context(
+                    state, name=normalized[pid], game_date=None, opponent="BOS", is_home=True
+                )
                 assert isinstance(answer, dict), f"player {pid} not found"
             await redis.flushdb()
             for pid in chosen:
                 t0 = time.perf_counter()
-                await _context(state, name=normalized[pid], game_date=None, opponent="BOS",
-                               is_home=True)  # fmt: skip
+                await _context(
+                    state, name=normalized[pid], game_date=None, opponent="BOS", is_home=True
+                )
                 cold.append(time.perf_counter() - t0)
             for pid in chosen:
                 t0 = time.perf_counter()
-                await _context(state, name=normalized[pid], game_date=None, opponent="BOS",
-                               is_home=True)  # fmt: skip
+                await _context(
+                    state, name=normalized[pid], game_date=None, opponent="BOS", is_home=True
+                )
                 warm.append(time.perf_counter() - t0)
         finally:
             await redis.aclose()
@@ -100,21 +107,35 @@ async def main(seasons: list[str]) -> None:
         f"the cache is {cold50 / warm50:.0f}x faster at the median"
     )
     span = f"{seasons[0]}..{seasons[-1]}" if len(seasons) > 1 else seasons[0]
-    emit(Result(
-        id="context.cached",
-        what=f"player context from the Redis cache ({PLAYERS} random players, {span} loaded)",
-        value=warm95, unit="ms", op="<=", target=2, goal="p95 ≤ 2 ms",
-        measured=f"p50 {warm50:.2f} ms, p95 {warm95:.2f} ms",
-        baseline=f"cache miss: p50 {cold50:.1f} ms", ratio=cold50 / warm50,
-        ratio_of="faster at the median", command="`uv run python bench/context.py`",
-    ))  # fmt: skip
-    emit(Result(
-        id="context.cold",
-        what="player context cold (cache miss: read model + shared feature code)",
-        value=cold95, unit="ms", op="<=", target=50, goal="≤ 50 ms",
-        measured=f"p50 {cold50:.1f} ms, p95 {cold95:.1f} ms",
-        command="same",
-    ))  # fmt: skip
+    emit(
+        Result(
+            id="context.cached",
+            what=f"player context from the Redis cache ({PLAYERS} random players, {span} loaded)",
+            value=warm95,
+            unit="ms",
+            op="<=",
+            target=2,
+            goal="p95 ≤ 2 ms",
+            measured=f"p50 {warm50:.2f} ms, p95 {warm95:.2f} ms",
+            baseline=f"cache miss: p50 {cold50:.1f} ms",
+            ratio=cold50 / warm50,
+            ratio_of="faster at the median",
+            command="`uv run python bench/context.py`",
+        )
+    )
+    emit(
+        Result(
+            id="context.cold",
+            what="player context cold (cache miss: read model + shared feature code)",
+            value=cold95,
+            unit="ms",
+            op="<=",
+            target=50,
+            goal="≤ 50 ms",
+            measured=f"p50 {cold50:.1f} ms, p95 {cold95:.1f} ms",
+            command="same",
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -174,8 +174,9 @@ async def gateway_cpu(host: str, port: int) -> float | None:
     which is never rate limited); None when it does not say."""
     conn = await Connection.connect(host, port)
     try:
-        status, body = await conn.send(Request.make(f"{host}:{port}", "GET", "/metrics"),
-                                       want_body=True)  # fmt: skip
+        status, body = await conn.send(
+            Request.make(f"{host}:{port}", "GET", "/metrics"), want_body=True
+        )
     except (HttpError, OSError):
         return None
     finally:
@@ -206,14 +207,18 @@ class Run:
     def report(self) -> "Run":
         gateway = ""
         if self.gateway_cpu_s is not None:
-            gateway = (f"gateway {self.gateway_cpu_s / self.seconds:.0%} of a core "
-                       f"({self.gateway_cpu_s / len(self.latencies) * 1e3:.2f} ms CPU per "
-                       f"request), ")  # fmt: skip
-        print(f"{self.name}: n={len(self.latencies)} p50 {self.quantile(50) * 1e3:.1f} ms, "
-              f"p95 {self.quantile(95) * 1e3:.1f} ms, p99 {self.quantile(99) * 1e3:.1f} ms, "
-              f"{self.rate:,.0f} requests/s, {self.failures} failed; load generator "
-              f"{self.cpu_s / self.seconds:.0%} of a core, {gateway}machine {self.busy:.0%} "
-              f"busy ({os.cpu_count()} cores)")  # fmt: skip
+            gateway = (
+                f"gateway {self.gateway_cpu_s / self.seconds:.0%} of a core "
+                f"({self.gateway_cpu_s / len(self.latencies) * 1e3:.2f} ms CPU per "
+                f"request), "
+            )
+        print(
+            f"{self.name}: n={len(self.latencies)} p50 {self.quantile(50) * 1e3:.1f} ms, "
+            f"p95 {self.quantile(95) * 1e3:.1f} ms, p99 {self.quantile(99) * 1e3:.1f} ms, "
+            f"{self.rate:,.0f} requests/s, {self.failures} failed; load generator "
+            f"{self.cpu_s / self.seconds:.0%} of a core, {gateway}machine {self.busy:.0%} "
+            f"busy ({os.cpu_count()} cores)"
+        )
         return self
 
 
@@ -277,9 +282,16 @@ async def paced(pool: Pool, requests: Sequence[Request], rate: float, name: str)
 
 
 async def flat_out(
-    host: str, port: int, request: Request, n: int, *, connections: int, name: str,
-    batch: bool = False, warmup: int = 0,
-) -> Run:  # fmt: skip
+    host: str,
+    port: int,
+    request: Request,
+    n: int,
+    *,
+    connections: int,
+    name: str,
+    batch: bool = False,
+    warmup: int = 0,
+) -> Run:
     """`connections` keep-alive connections, each sending its next request as soon as the
     last is answered, until `n` are answered (after `warmup` unmeasured ones)."""
     run = Run(name)
@@ -294,8 +306,9 @@ async def flat_out(
             try:
                 if not conn.open:
                     conn = await Connection.connect(host, port)
-                status, body = await asyncio.wait_for(conn.send(request, want_body=batch),
-                                                      TIMEOUT_S)  # fmt: skip
+                status, body = await asyncio.wait_for(
+                    conn.send(request, want_body=batch), TIMEOUT_S
+                )
                 ok = _check(status, body, batch=batch)
             except (HttpError, OSError, TimeoutError):
                 conn.close()
@@ -356,41 +369,79 @@ async def main(base: str) -> None:
         return Request.make(hostport, "POST", "/api/predict", body)
 
     pool = Pool(host, port)
-    status, body = await pool.send(predict({"player": names[0], "stat": "points",
-                                            "line": 10.5}), want_body=True)  # fmt: skip
+    status, body = await pool.send(
+        predict({"player": names[0], "stat": "points", "line": 10.5}), want_body=True
+    )
     if status != 200:
         sys.exit(f"the gateway at {base} did not answer a prediction: {status} {body[:200]!r}")
 
     # 1. uncached: odds drawn afresh in every run make every body distinct, in this run and
     # from any earlier run on the same stack, so none is answered from the cache
-    bodies = [{"player": rng.choice(names), "stat": rng.choice(STATS),
-               "line": float(rng.randint(0, 40)) + 0.5, **fresh_odds()}
-              for _ in range(2000)]  # fmt: skip
-    uncached = (await paced(pool, [predict(b) for b in bodies], 200,
-                            "predict, uncached, paced at 200/s")).report()  # fmt: skip
+    bodies = [
+        {
+            "player": rng.choice(names),
+            "stat": rng.choice(STATS),
+            "line": float(rng.randint(0, 40)) + 0.5,
+            **fresh_odds(),
+        }
+        for _ in range(2000)
+    ]
+    uncached = (
+        await paced(pool, [predict(b) for b in bodies], 200, "predict, uncached, paced at 200/s")
+    ).report()
     pool.close()
 
     # 2. warm cache, and the HTTP stack alone on the same connections
     hot = {"player": names[1], "stat": "points", "line": 20.5}
     hot_request = predict(hot)
-    health = (await flat_out(host, port, Request.make(hostport, "GET", "/health"), 10_000,
-                             connections=16, warmup=1000,
-                             name="baseline: /health, 16 connections")).report()  # fmt: skip
-    cached = (await flat_out(host, port, hot_request, 10_000, connections=16, warmup=1000,
-                             name="predict, warm cache, 16 connections")).report()  # fmt: skip
-    old = (await httpx_flat_out(base, hot, 3000, connections=16,
-                                name="baseline: the same through httpx")).report()  # fmt: skip
-    print(f"baselines: uncached p95 {uncached.quantile(95) * 1e3:.1f} ms vs cached p95 "
-          f"{cached.quantile(95) * 1e3:.1f} ms "
-          f"({uncached.quantile(95) / cached.quantile(95):.1f}x); warm cache at "
-          f"{cached.rate / health.rate:.0%} of /health's rate; httpx reached "
-          f"{old.rate / cached.rate:.0%} of this client's rate")  # fmt: skip
+    health = (
+        await flat_out(
+            host,
+            port,
+            Request.make(hostport, "GET", "/health"),
+            10_000,
+            connections=16,
+            warmup=1000,
+            name="baseline: /health, 16 connections",
+        )
+    ).report()
+    cached = (
+        await flat_out(
+            host,
+            port,
+            hot_request,
+            10_000,
+            connections=16,
+            warmup=1000,
+            name="predict, warm cache, 16 connections",
+        )
+    ).report()
+    old = (
+        await httpx_flat_out(
+            base, hot, 3000, connections=16, name="baseline: the same through httpx"
+        )
+    ).report()
+    print(
+        f"baselines: uncached p95 {uncached.quantile(95) * 1e3:.1f} ms vs cached p95 "
+        f"{cached.quantile(95) * 1e3:.1f} ms "
+        f"({uncached.quantile(95) / cached.quantile(95):.1f}x); warm cache at "
+        f"{cached.rate / health.rate:.0%} of /health's rate; httpx reached "
+        f"{old.rate / cached.rate:.0%} of this client's rate"
+    )
 
     # 3. batches of 50: a fresh batch each time (uncached), then one batch repeated (cached)
     def batch(k: int) -> dict[str, Any]:
-        return {"items": [{"player": rng.choice(names), "stat": rng.choice(STATS),
-                           "line": float(k % 40) + 0.5, **fresh_odds()}
-                          for _ in range(50)]}  # fmt: skip
+        return {
+            "items": [
+                {
+                    "player": rng.choice(names),
+                    "stat": rng.choice(STATS),
+                    "line": float(k % 40) + 0.5,
+                    **fresh_odds(),
+                }
+                for _ in range(50)
+            ]
+        }
 
     conn = await Connection.connect(host, port)
     fresh = Run("batch of 50, uncached, one at a time")
@@ -405,8 +456,17 @@ async def main(base: str) -> None:
     repeated = Request.make(hostport, "POST", "/api/batch_predict", batch(1000))
     await conn.send(repeated)  # fills the cache
     conn.close()
-    (await flat_out(host, port, repeated, 200, connections=4, batch=True,
-                    name="batch of 50, cached, 4 connections")).report()  # fmt: skip
+    (
+        await flat_out(
+            host,
+            port,
+            repeated,
+            200,
+            connections=4,
+            batch=True,
+            name="batch of 50, cached, 4 connections",
+        )
+    ).report()
 
 
 if __name__ == "__main__":

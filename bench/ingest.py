@@ -38,10 +38,25 @@ async def naive_insert(pool: asyncpg.Pool, g: PlayerGameIngested) -> None:
                rebounds, assists, fg3m, source, checksum, event_id, payload)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
            ON CONFLICT DO NOTHING""",
-        g.game_key, g.player_id, g.game_id, g.season, g.season_type, g.game_date,
-        g.team, g.opponent, g.is_home, g.minutes, g.points, g.rebounds, g.assists,
-        g.fg3m, g.source, g.event_id, g.event_id, g.model_dump_json(),
-    )  # fmt: skip
+        g.game_key,
+        g.player_id,
+        g.game_id,
+        g.season,
+        g.season_type,
+        g.game_date,
+        g.team,
+        g.opponent,
+        g.is_home,
+        g.minutes,
+        g.points,
+        g.rebounds,
+        g.assists,
+        g.fg3m,
+        g.source,
+        g.event_id,
+        g.event_id,
+        g.model_dump_json(),
+    )
 
 
 async def naive_rows_per_second(dsn: str, bootstrap: str) -> float:
@@ -110,27 +125,41 @@ async def main(seasons: list[str]) -> None:
         f"{second.seconds / first.seconds:.0%} of it"
     )
     span = f"{seasons[0]}..{seasons[-1]}" if len(seasons) > 1 else seasons[0]
-    emit(Result(
-        id="ingest.rows_per_s",
-        what="ingest, end to end (files → validation → PostgreSQL → events acknowledged), "
-             f"{span}",
-        value=rate, unit="player rows/s", op=">=", target=5000,
-        measured=f"{rate:,.0f} player rows/s ({first.read:,} player + {first.team_stored:,} "
-                 f"team rows, {first.published:,} events, {first.seconds:.1f} s)",
-        baseline=f"one INSERT + one acknowledged send per row ({NAIVE_ROWS:,} rows): "
-                 f"{naive:,.0f} rows/s",
-        ratio=rate / naive, ratio_of="faster", command="`uv run python bench/ingest.py`",
-    ))  # fmt: skip
-    emit(Result(
-        id="ingest.rerun",
-        what=f"ingest re-run of the same seasons, {span} (idempotence)",
-        value=second.stored + second.published, unit="rows changed + events",
-        op="==", target=0, goal="no row changed, no event",
-        measured=f"{second.stored} rows changed, {second.published} events, "
-                 f"{second.seconds:.1f} s",
-        baseline=f"the first run: {first.seconds:.1f} s",
-        ratio=first.seconds / second.seconds, ratio_of="faster", command="same",
-    ))  # fmt: skip
+    emit(
+        Result(
+            id="ingest.rows_per_s",
+            what="ingest, end to end (files → validation → PostgreSQL → events acknowledged), "
+            f"{span}",
+            value=rate,
+            unit="player rows/s",
+            op=">=",
+            target=5000,
+            measured=f"{rate:,.0f} player rows/s ({first.read:,} player + {first.team_stored:,} "
+            f"team rows, {first.published:,} events, {first.seconds:.1f} s)",
+            baseline=f"one INSERT + one acknowledged send per row ({NAIVE_ROWS:,} rows): "
+            f"{naive:,.0f} rows/s",
+            ratio=rate / naive,
+            ratio_of="faster",
+            command="`uv run python bench/ingest.py`",
+        )
+    )
+    emit(
+        Result(
+            id="ingest.rerun",
+            what=f"ingest re-run of the same seasons, {span} (idempotence)",
+            value=second.stored + second.published,
+            unit="rows changed + events",
+            op="==",
+            target=0,
+            goal="no row changed, no event",
+            measured=f"{second.stored} rows changed, {second.published} events, "
+            f"{second.seconds:.1f} s",
+            baseline=f"the first run: {first.seconds:.1f} s",
+            ratio=first.seconds / second.seconds,
+            ratio_of="faster",
+            command="same",
+        )
+    )
 
 
 if __name__ == "__main__":

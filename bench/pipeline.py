@@ -91,9 +91,12 @@ class Predictions:
 
     def __init__(self, bootstrap: str) -> None:
         self.consumer = AIOKafkaConsumer(
-            topics.PREDICTIONS, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-            group_id=f"bench-pipeline-{uuid.uuid4().hex[:12]}", enable_auto_commit=False,
-        )  # fmt: skip
+            topics.PREDICTIONS,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            group_id=f"bench-pipeline-{uuid.uuid4().hex[:12]}",
+            enable_auto_commit=False,
+        )
         self.count = 0
         self.last_at = 0.0
         self.per_key: dict[tuple[int, bytes], int] = {}
@@ -148,9 +151,10 @@ async def naive(stack: Stack, watch: Predictions, *, season: str, rows: int) -> 
     """Seconds per row, each row alone through the stages: INSERT (into a database of its own,
     so the season's backfill is not affected), acknowledged send, its predictions back."""
     source = FileSource(DATA)
-    games = sorted((normalise_player_row(r.record, source="files").game
-                    for r in source.player_rows(season)),
-                   key=lambda g: (g.game_date, g.game_key, g.player_id))[:rows]  # fmt: skip
+    games = sorted(
+        (normalise_player_row(r.record, source="files").game for r in source.player_rows(season)),
+        key=lambda g: (g.game_date, g.game_key, g.player_id),
+    )[:rows]
     dsn = await fresh_database(stack.env["DATABASE_URL"], "bench_pipeline_naive")
     await migrate(dsn, schemas=["ingest"])
     pool = await create_pool(dsn)
@@ -161,12 +165,16 @@ async def naive(stack: Stack, watch: Predictions, *, season: str, rows: int) -> 
         for g in games:
             t0 = time.perf_counter()
             await naive_insert(pool, g)
-            await broker.publish(g.model_dump_json().encode(), topics.GAMES_RAW,
-                                 key=topics.player_key(g.player_id),
-                                 headers={"content-type": "application/json"})  # fmt: skip
+            await broker.publish(
+                g.model_dump_json().encode(),
+                topics.GAMES_RAW,
+                key=topics.player_key(g.player_id),
+                headers={"content-type": "application/json"},
+            )
             # The predictor predicts a player's next game: as_of is the day after this one.
-            await watch.wait_for(g.player_id, g.game_date + dt.timedelta(days=1), n=STATS,
-                                 deadline_s=60)  # fmt: skip
+            await watch.wait_for(
+                g.player_id, g.game_date + dt.timedelta(days=1), n=STATS, deadline_s=60
+            )
             took.append(time.perf_counter() - t0)
     finally:
         await broker.stop()
@@ -213,29 +221,39 @@ class Season:
     busy: float = 0.0  # share of the machine's cores busy during the run
 
 
-async def season_run(stack: Stack, watch: Predictions, *, season: str,
-                     deadline_s: float) -> Season:  # fmt: skip
+async def season_run(stack: Stack, watch: Predictions, *, season: str, deadline_s: float) -> Season:
     urls = {s.name: s.url for s in stack.started if s.url.startswith("http")}
     out = Season()
     run_dir = Path(tempfile.mkdtemp(prefix="bench-pipeline-ingest-"))
     summary_file = run_dir / "summary.json"
     exe = Path(sys.executable).with_name("statmuse-ingestor")
-    argv = [str(exe), "backfill", "--source", "files", "--seasons", season,
-            "--data-dir", str(DATA), "--summary-json", str(summary_file)]  # fmt: skip
+    argv = [
+        str(exe),
+        "backfill",
+        "--source",
+        "files",
+        "--seasons",
+        season,
+        "--data-dir",
+        str(DATA),
+        "--summary-json",
+        str(summary_file),
+    ]
     pool = await create_pool(stack.env["DATABASE_URL"])
     async with httpx.AsyncClient() as client:
 
         async def sample(t: float) -> Sample:
-            f, p, tr, gw = await asyncio.gather(*(metrics(client, urls[n]) for n in
-                                                  ("features", "predictor", "trainer",
-                                                   "gateway")))  # fmt: skip
+            f, p, tr, gw = await asyncio.gather(
+                *(metrics(client, urls[n]) for n in ("features", "predictor", "trainer", "gateway"))
+            )
             published = await pool.fetchval(
                 "SELECT (SELECT count(*) FROM ingest.player_game_stats WHERE published_at "
                 "IS NOT NULL) + (SELECT count(*) FROM ingest.team_game_stats WHERE "
                 "published_at IS NOT NULL)"
             )
             return Sample(
-                t=t, published=float(published),
+                t=t,
+                published=float(published),
                 features_in=f.get("statmuse_features_messages_total", 0.0),
                 stale=f.get("statmuse_features_stale_seasons", 0.0),
                 vectors=f.get("statmuse_features_vectors_total", 0.0),
@@ -245,7 +263,7 @@ async def season_run(stack: Stack, watch: Predictions, *, season: str,
                 trainer_in=tr.get("statmuse_trainer_vectors_total", 0.0),
                 gateway_games=gw.get("statmuse_gateway_games_total", 0.0),
                 gateway_vectors=gw.get("statmuse_gateway_vectors_total", 0.0),
-            )  # fmt: skip
+            )
 
         zero = await sample(0.0)  # the counters before the season (the baseline's messages)
         jiffies = machine_busy()
@@ -265,8 +283,9 @@ async def season_run(stack: Stack, watch: Predictions, *, season: str,
                     out.ingest_done = now
                     out.summary = json.loads(summary_file.read_text())
                 raw = await sample(now)
-                s = Sample(**{k: (v if k == "t" else v - getattr(zero, k))
-                              for k, v in vars(raw).items()})  # fmt: skip
+                s = Sample(
+                    **{k: (v if k == "t" else v - getattr(zero, k)) for k, v in vars(raw).items()}
+                )
                 s.stale = raw.stale
                 out.samples.append(s)
                 if out.ingest_done is not None:
@@ -274,13 +293,19 @@ async def season_run(stack: Stack, watch: Predictions, *, season: str,
                     if out.features_done is None and s.features_in >= events and s.stale == 0:
                         out.features_done = now
                     if out.features_done is not None:
-                        if (out.predictions_done is None and s.predictor_in >= s.vectors
-                                and s.read_back >= s.predictions):  # fmt: skip
+                        if (
+                            out.predictions_done is None
+                            and s.predictor_in >= s.vectors
+                            and s.read_back >= s.predictions
+                        ):
                             out.predictions_done = watch.last_at - t0
                         if out.trainer_done is None and s.trainer_in >= s.vectors:
                             out.trainer_done = now
-                        if (out.gateway_done is None and s.gateway_vectors >= s.vectors
-                                and s.gateway_games >= events):  # fmt: skip
+                        if (
+                            out.gateway_done is None
+                            and s.gateway_vectors >= s.vectors
+                            and s.gateway_games >= events
+                        ):
                             out.gateway_done = now
                 if None not in (out.predictions_done, out.trainer_done, out.gateway_done):
                     break
@@ -331,9 +356,11 @@ def main() -> None:
             if time.monotonic() > deadline:
                 sys.exit("the predictor did not load the shipped models")
             time.sleep(0.2)  # polling the predictor's gauge, with a deadline
-        print(f"stack up ({', '.join(sorted(urls))}, on free ports); models: "
-              f"{', '.join(versions)}; {os.cpu_count()} cores, load average "
-              f"{os.getloadavg()[0]:.2f}")  # fmt: skip
+        print(
+            f"stack up ({', '.join(sorted(urls))}, on free ports); models: "
+            f"{', '.join(versions)}; {os.cpu_count()} cores, load average "
+            f"{os.getloadavg()[0]:.2f}"
+        )
 
         async def measure() -> tuple[list[float], Season]:
             watch = Predictions(stack.env["KAFKA_BOOTSTRAP_SERVERS"])
@@ -341,10 +368,12 @@ def main() -> None:
             try:
                 took = []
                 if args.naive_rows:
-                    took = await naive(stack, watch, season=previous_season(args.season),
-                                       rows=args.naive_rows)  # fmt: skip
-                return took, await season_run(stack, watch, season=args.season,
-                                              deadline_s=args.deadline)  # fmt: skip
+                    took = await naive(
+                        stack, watch, season=previous_season(args.season), rows=args.naive_rows
+                    )
+                return took, await season_run(
+                    stack, watch, season=args.season, deadline_s=args.deadline
+                )
             finally:
                 await watch.stop()
 
@@ -355,68 +384,92 @@ def main() -> None:
 def report(season: str, took: list[float], run: Season) -> None:
     players = run.summary.get("read", 0)
     teams = run.summary.get("team_stored", 0)
-    print(f"season {season}: {players:,} player rows read ({run.summary.get('stored', 0):,} "
-          f"stored), {teams:,} team rows, {run.summary.get('published', 0):,} events; machine "
-          f"{run.busy:.0%} busy during the run")  # fmt: skip
+    print(
+        f"season {season}: {players:,} player rows read ({run.summary.get('stored', 0):,} "
+        f"stored), {teams:,} team rows, {run.summary.get('published', 0):,} events; machine "
+        f"{run.busy:.0%} busy during the run"
+    )
     print("lag over time (backlogs: events or vectors published upstream, not yet consumed):")
-    print(f"{'t s':>6} {'published':>9} {'features':>9} {'f. lag':>7} {'vectors':>8} "
-          f"{'predictor':>9} {'p. lag':>7} {'predictions':>11} {'read back':>9}")  # fmt: skip
+    print(
+        f"{'t s':>6} {'published':>9} {'features':>9} {'f. lag':>7} {'vectors':>8} "
+        f"{'predictor':>9} {'p. lag':>7} {'predictions':>11} {'read back':>9}"
+    )
     shown = -1e9
     for s in run.samples:
         if s.t - shown >= 5 or s is run.samples[-1]:
             shown = s.t
-            print(f"{s.t:6.1f} {s.published:9.0f} {s.features_in:9.0f} {s.features_lag:7.0f} "
-                  f"{s.vectors:8.0f} {s.predictor_in:9.0f} {s.predictor_lag:7.0f} "
-                  f"{s.predictions:11.0f} {s.read_back:9.0f}")  # fmt: skip
+            print(
+                f"{s.t:6.1f} {s.published:9.0f} {s.features_in:9.0f} {s.features_lag:7.0f} "
+                f"{s.vectors:8.0f} {s.predictor_in:9.0f} {s.predictor_lag:7.0f} "
+                f"{s.predictions:11.0f} {s.read_back:9.0f}"
+            )
     f_lag = max(run.samples, key=lambda s: s.features_lag)
     p_lag = max(run.samples, key=lambda s: s.predictor_lag)
-    print(f"ingest done {_at(run.ingest_done)}; features caught up {_at(run.features_done)}; "
-          f"predictions caught up {_at(run.predictions_done)} (first prediction for the "
-          f"season's last games at {_at(run.last_day_first)}); trainer caught up "
-          f"{_at(run.trainer_done)}, gateway {_at(run.gateway_done)}")  # fmt: skip
-    print(f"largest backlogs: features {f_lag.features_lag:,.0f} events (at {f_lag.t:.0f} s), "
-          f"predictor {p_lag.predictor_lag:,.0f} vectors (at {p_lag.t:.0f} s)")  # fmt: skip
+    print(
+        f"ingest done {_at(run.ingest_done)}; features caught up {_at(run.features_done)}; "
+        f"predictions caught up {_at(run.predictions_done)} (first prediction for the "
+        f"season's last games at {_at(run.last_day_first)}); trainer caught up "
+        f"{_at(run.trainer_done)}, gateway {_at(run.gateway_done)}"
+    )
+    print(
+        f"largest backlogs: features {f_lag.features_lag:,.0f} events (at {f_lag.t:.0f} s), "
+        f"predictor {p_lag.predictor_lag:,.0f} vectors (at {p_lag.t:.0f} s)"
+    )
     if run.predictions_done is None:
         print("end to end: not measured (the predictions did not catch up)")
         return
     e2e = run.predictions_done
     rate = players / e2e
-    print(f"end to end: {e2e:.1f} s, {rate:,.0f} player rows/s (goal: the season in "
-          f"<= {GOAL_S:.0f} s)")  # fmt: skip
+    print(
+        f"end to end: {e2e:.1f} s, {rate:,.0f} player rows/s (goal: the season in "
+        f"<= {GOAL_S:.0f} s)"
+    )
     baseline, ratio = "", None
     if took:
         naive_rate = len(took) / sum(took)
         ratio = rate / naive_rate
         median = statistics.median(took) * 1000
-        baseline = (f"one row at a time through the same stages (own INSERT, acknowledged "
-                    f"send, wait for its {STATS} predictions), {len(took)} rows: median "
-                    f"{median:,.0f} ms per row, {naive_rate:.1f} rows/s, the season "
-                    f"extrapolated {players / naive_rate / 60:,.0f} min")  # fmt: skip
+        baseline = (
+            f"one row at a time through the same stages (own INSERT, acknowledged "
+            f"send, wait for its {STATS} predictions), {len(took)} rows: median "
+            f"{median:,.0f} ms per row, {naive_rate:.1f} rows/s, the season "
+            f"extrapolated {players / naive_rate / 60:,.0f} min"
+        )
         print(f"baseline ({baseline}); batched path is {ratio:,.0f}x faster")
-    emit(Result(
-        id="pipeline.end_to_end",
-        what=f"one season ({season}) end to end on the local stack: backfill → features → "
-             "predictions read back from `nba.predictions.v1`, every service its own process",
-        value=e2e, unit="s", op="<=", target=GOAL_S,
-        goal=f"≤ {GOAL_S:.0f} s for a 26,000-row season",
-        measured=f"{e2e:.1f} s, {rate:,.0f} player rows/s ({players:,} player + {teams:,} "
-                 f"team rows; ingest done at {_at(run.ingest_done)}, features caught up at "
-                 f"{_at(run.features_done)}; machine {run.busy:.0%} busy)",
-        baseline=baseline, ratio=ratio, ratio_of="faster",
-        command="`uv run python bench/pipeline.py`",
-    ))  # fmt: skip
+    emit(
+        Result(
+            id="pipeline.end_to_end",
+            what=f"one season ({season}) end to end on the local stack: backfill → features → "
+            "predictions read back from `nba.predictions.v1`, every service its own process",
+            value=e2e,
+            unit="s",
+            op="<=",
+            target=GOAL_S,
+            goal=f"≤ {GOAL_S:.0f} s for a 26,000-row season",
+            measured=f"{e2e:.1f} s, {rate:,.0f} player rows/s ({players:,} player + {teams:,} "
+            f"team rows; ingest done at {_at(run.ingest_done)}, features caught up at "
+            f"{_at(run.features_done)}; machine {run.busy:.0%} busy)",
+            baseline=baseline,
+            ratio=ratio,
+            ratio_of="faster",
+            command="`uv run python bench/pipeline.py`",
+        )
+    )
     tail = e2e - (run.ingest_done or 0.0)
-    emit(Result(
-        id="pipeline.lag",
-        what="lag while that season streams: the largest backlog of each consumer, and how "
-             "long predictions trail the end of ingest",
-        value=tail, unit="s",
-        measured=f"predictions caught up {tail:.1f} s after ingest finished; largest "
-                 f"backlogs: features {f_lag.features_lag:,.0f} events, predictor "
-                 f"{p_lag.predictor_lag:,.0f} vectors; the last games' first prediction at "
-                 f"{_at(run.last_day_first)}",
-        command="same",
-    ))  # fmt: skip
+    emit(
+        Result(
+            id="pipeline.lag",
+            what="lag while that season streams: the largest backlog of each consumer, and how "
+            "long predictions trail the end of ingest",
+            value=tail,
+            unit="s",
+            measured=f"predictions caught up {tail:.1f} s after ingest finished; largest "
+            f"backlogs: features {f_lag.features_lag:,.0f} events, predictor "
+            f"{p_lag.predictor_lag:,.0f} vectors; the last games' first prediction at "
+            f"{_at(run.last_day_first)}",
+            command="same",
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -53,20 +53,29 @@ def main() -> None:
     served = {}
     for bundle in sorted(models.glob("*.npz")):
         model = CountModel.from_bytes(bundle.read_bytes())
-        info = ModelPublished(event_id="bench", name=model.header.name, version="bench",
-                              stat=model.stat, alias="production", model_type="count_model",
-                              artifact_uri=f"file://{bundle}", checksum="-",
-                              feature_set_version=model.header.feature_set_version)  # fmt: skip
+        info = ModelPublished(
+            event_id="bench",
+            name=model.header.name,
+            version="bench",
+            stat=model.stat,
+            alias="production",
+            model_type="count_model",
+            artifact_uri=f"file://{bundle}",
+            checksum="-",
+            feature_set_version=model.header.feature_set_version,
+        )
         served[model.stat.value] = Served(info, model)
     print(f"models: {models} ({', '.join(served)}); vectors: {dataset} ({len(test)} rows)")
 
     columns = [c for c in test.columns if c.startswith("f_")]
     rows = test.sample(n=min(len(test), 2000), random_state=7)
     vectors = [
-        ({c[2:]: (None if math.isnan(v) else float(v)) for c, v in zip(columns, r, strict=True)},
-         int(pid))
+        (
+            {c[2:]: (None if math.isnan(v) else float(v)) for c, v in zip(columns, r, strict=True)},
+            int(pid),
+        )
         for r, pid in zip(rows[columns].to_numpy(), rows["player_id"], strict=True)
-    ]  # fmt: skip
+    ]
     stats = list(served)
 
     # warm up every path once
@@ -86,8 +95,10 @@ def main() -> None:
         predict(served[s], features, line=line, player_id=pid)
         single.append(time.perf_counter() - t0)
     p50, p95, p99 = ms(single, 50), ms(single, 95), ms(single, 99)
-    print(f"one prediction ({SINGLE}, all stats): p50 {p50:.3f} ms, p95 {p95:.3f} ms, "
-          f"p99 {p99:.3f} ms (goal: p95 <= 1 ms)")  # fmt: skip
+    print(
+        f"one prediction ({SINGLE}, all stats): p50 {p50:.3f} ms, p95 {p95:.3f} ms, "
+        f"p99 {p99:.3f} ms (goal: p95 <= 1 ms)"
+    )
 
     slate_batch, slate_loop = [], []
     for k in range(SLATES):
@@ -108,26 +119,43 @@ def main() -> None:
         slate_loop.append(time.perf_counter() - t0)
     b50, b95 = ms(slate_batch, 50), ms(slate_batch, 95)
     l50 = ms(slate_loop, 50)
-    print(f"300-row slate, batched ({SLATES} slates): p50 {b50:.1f} ms, p95 {b95:.1f} ms "
-          f"(goal <= 20 ms); baseline one row at a time: p50 {l50:.1f} ms "
-          f"({l50 / b50:.1f}x slower)")  # fmt: skip
+    print(
+        f"300-row slate, batched ({SLATES} slates): p50 {b50:.1f} ms, p95 {b95:.1f} ms "
+        f"(goal <= 20 ms); baseline one row at a time: p50 {l50:.1f} ms "
+        f"({l50 / b50:.1f}x slower)"
+    )
     command = f"`uv run python bench/predict.py {_shown(models)} {_shown(dataset.parent)}`"
-    emit(Result(
-        id="predict.single",
-        what="one prediction in process (`serving.predict`: model, distribution, line odds, "
-             f"pricing, explanation), bundles in `{_shown(models)}`, real vectors (the dataset's "
-             f"{dataset.stem} split), all stats",
-        value=p95, unit="ms", op="<=", target=1, goal="p95 ≤ 1 ms",
-        measured=f"p50 {p50:.2f} ms, p95 {p95:.2f} ms", command=command,
-    ))  # fmt: skip
-    emit(Result(
-        id="predict.slate",
-        what="a 300-row slate through `CountModel.predict_many` plus pricing",
-        value=b95, unit="ms", op="<=", target=20, goal="≤ 20 ms (p95)",
-        measured=f"p50 {b50:.1f} ms, p95 {b95:.1f} ms",
-        baseline=f"one row at a time: p50 {l50:.1f} ms", ratio=l50 / b50, ratio_of="faster",
-        command="same",
-    ))  # fmt: skip
+    emit(
+        Result(
+            id="predict.single",
+            what="one prediction in process (`serving.predict`: model, distribution, line odds, "
+            f"pricing, explanation), bundles in `{_shown(models)}`, real vectors (the dataset's "
+            f"{dataset.stem} split), all stats",
+            value=p95,
+            unit="ms",
+            op="<=",
+            target=1,
+            goal="p95 ≤ 1 ms",
+            measured=f"p50 {p50:.2f} ms, p95 {p95:.2f} ms",
+            command=command,
+        )
+    )
+    emit(
+        Result(
+            id="predict.slate",
+            what="a 300-row slate through `CountModel.predict_many` plus pricing",
+            value=b95,
+            unit="ms",
+            op="<=",
+            target=20,
+            goal="≤ 20 ms (p95)",
+            measured=f"p50 {b50:.1f} ms, p95 {b95:.1f} ms",
+            baseline=f"one row at a time: p50 {l50:.1f} ms",
+            ratio=l50 / b50,
+            ratio_of="faster",
+            command="same",
+        )
+    )
 
 
 def _shown(path: Path) -> str:

@@ -136,11 +136,17 @@ class GatewayRun:
 
 def gateway_runs(text: str) -> list[GatewayRun]:
     return [
-        GatewayRun(name=m["name"].strip(), n=int(m["n"]), p50=float(m["p50"]),
-                   p95=float(m["p95"]), p99=float(m["p99"]),
-                   rate=float(m["rate"].replace(",", "")), failed=int(m["failed"]))
+        GatewayRun(
+            name=m["name"].strip(),
+            n=int(m["n"]),
+            p50=float(m["p50"]),
+            p95=float(m["p95"]),
+            p99=float(m["p99"]),
+            rate=float(m["rate"].replace(",", "")),
+            failed=int(m["failed"]),
+        )
         for m in _RUN.finditer(text)
-    ]  # fmt: skip
+    ]
 
 
 def _find(runs: Sequence[GatewayRun], *words: str) -> GatewayRun | None:
@@ -159,40 +165,62 @@ def parse_gateway(text: str) -> list[Result]:
     batch_cached = _find(runs, "batch", "cached", "connections")
     found = []
     if uncached is not None:
-        found.append(Result(
-            id="gateway.predict_uncached",
-            what="gateway `/api/predict`, uncached (every body distinct), paced at 200 "
-                 "requests/s, on the demo stack",
-            value=uncached.p95, unit="ms", op="<=", target=10.0, goal="p95 ≤ 10 ms at 200/s",
-            measured=f"{uncached.latencies()}, {uncached.failures()}",
-            baseline="" if cached is None else f"warm cache: p95 {number(cached.p95)} ms",
-            ratio=None if cached is None else uncached.p95 / cached.p95,
-            ratio_of="the warm cache's p95", command=GATEWAY_COMMAND,
-        ))  # fmt: skip
+        found.append(
+            Result(
+                id="gateway.predict_uncached",
+                what="gateway `/api/predict`, uncached (every body distinct), paced at 200 "
+                "requests/s, on the demo stack",
+                value=uncached.p95,
+                unit="ms",
+                op="<=",
+                target=10.0,
+                goal="p95 ≤ 10 ms at 200/s",
+                measured=f"{uncached.latencies()}, {uncached.failures()}",
+                baseline="" if cached is None else f"warm cache: p95 {number(cached.p95)} ms",
+                ratio=None if cached is None else uncached.p95 / cached.p95,
+                ratio_of="the warm cache's p95",
+                command=GATEWAY_COMMAND,
+            )
+        )
     if cached is not None:
-        found.append(Result(
-            id="gateway.predict_cached",
-            what="gateway `/api/predict`, warm cache, 16 connections",
-            value=cached.rate, unit="requests/s", op=">=", target=1000.0,
-            measured=f"{number(cached.rate)} requests/s ({cached.latencies()}, "
-                     f"{cached.failures()})",
-            baseline="" if health is None else
-                     f"`/health` on the same connections: {number(health.rate)} requests/s",
-            ratio=None if health is None else cached.rate / health.rate,
-            ratio_of="`/health`'s rate", command="same",
-        ))  # fmt: skip
+        found.append(
+            Result(
+                id="gateway.predict_cached",
+                what="gateway `/api/predict`, warm cache, 16 connections",
+                value=cached.rate,
+                unit="requests/s",
+                op=">=",
+                target=1000.0,
+                measured=f"{number(cached.rate)} requests/s ({cached.latencies()}, "
+                f"{cached.failures()})",
+                baseline=""
+                if health is None
+                else f"`/health` on the same connections: {number(health.rate)} requests/s",
+                ratio=None if health is None else cached.rate / health.rate,
+                ratio_of="`/health`'s rate",
+                command="same",
+            )
+        )
     if batch is not None:
-        found.append(Result(
-            id="gateway.batch_uncached",
-            what="gateway `/api/batch_predict`, 50 items, uncached, one batch at a time",
-            value=batch.p95, unit="ms", op="<=", target=100.0, goal="p95 ≤ 100 ms",
-            measured=f"{batch.latencies()}, {batch.failures()}",
-            baseline="" if batch_cached is None else
-                     f"the same batch cached, 4 connections: p50 {number(batch_cached.p50)} ms, "
-                     f"p95 {number(batch_cached.p95)} ms",
-            ratio=None if batch_cached is None else batch.p50 / batch_cached.p50,
-            ratio_of="the cached batch's p50", command="same",
-        ))  # fmt: skip
+        found.append(
+            Result(
+                id="gateway.batch_uncached",
+                what="gateway `/api/batch_predict`, 50 items, uncached, one batch at a time",
+                value=batch.p95,
+                unit="ms",
+                op="<=",
+                target=100.0,
+                goal="p95 ≤ 100 ms",
+                measured=f"{batch.latencies()}, {batch.failures()}",
+                baseline=""
+                if batch_cached is None
+                else f"the same batch cached, 4 connections: p50 {number(batch_cached.p50)} ms, "
+                f"p95 {number(batch_cached.p95)} ms",
+                ratio=None if batch_cached is None else batch.p50 / batch_cached.p50,
+                ratio_of="the cached batch's p50",
+                command="same",
+            )
+        )
     return found
 
 
@@ -220,13 +248,19 @@ class Machine:
             load = os.getloadavg()
         except OSError:
             load = (0.0, 0.0, 0.0)
-        return cls(cores=os.cpu_count() or 1, memory_gib=memory,
-                   python=platform.python_version(),
-                   system=f"{platform.system()} {platform.machine()}", load=load)  # fmt: skip
+        return cls(
+            cores=os.cpu_count() or 1,
+            memory_gib=memory,
+            python=platform.python_version(),
+            system=f"{platform.system()} {platform.machine()}",
+            load=load,
+        )
 
     def describe(self) -> str:
-        return (f"{self.cores} cores, {self.memory_gib:.0f} GiB, {self.system}, Python "
-                f"{self.python}; load average {self.load[0]:.2f} when the run started")  # fmt: skip
+        return (
+            f"{self.cores} cores, {self.memory_gib:.0f} GiB, {self.system}, Python "
+            f"{self.python}; load average {self.load[0]:.2f} when the run started"
+        )
 
 
 @dataclass(frozen=True)
@@ -252,8 +286,10 @@ def table(outcomes: Iterable[Outcome]) -> str:
     for outcome in outcomes:
         if outcome.status != "ok" or not outcome.results:
             why = outcome.status if outcome.status != "ok" else "no figures printed"
-            rows.append(f"| {outcome.bench} | | **not measured**: {_cell(why)} "
-                        f"| | | | `uv run python bench/{outcome.bench}.py` |")  # fmt: skip
+            rows.append(
+                f"| {outcome.bench} | | **not measured**: {_cell(why)} "
+                f"| | | | `uv run python bench/{outcome.bench}.py` |"
+            )
             continue
         for r in outcome.results:
             met = {True: "met", False: "**not met**", None: ""}[r.met]
@@ -268,10 +304,10 @@ def table(outcomes: Iterable[Outcome]) -> str:
 def timings(outcomes: Iterable[Outcome]) -> str:
     """How long each bench ran, and how loaded the machine was as it started."""
     parts = [
-        f"{o.bench} {o.seconds / 60:.1f} min"
-        + ("" if o.load is None else f" (load {o.load:.1f})")
-        for o in outcomes if o.seconds
-    ]  # fmt: skip
+        f"{o.bench} {o.seconds / 60:.1f} min" + ("" if o.load is None else f" (load {o.load:.1f})")
+        for o in outcomes
+        if o.seconds
+    ]
     return f"Wall time per benchmark: {', '.join(parts)}." if parts else ""
 
 

@@ -107,9 +107,13 @@ def demo_stack() -> Iterator[str]:
     from statmuse_ops import demo
 
     with local_stack(env={"GATEWAY_RATE_LIMIT_PER_MINUTE": "1000000"}) as stack:
-        result = demo.run(stack, data_dir=ROOT / "data" / "nba", season="2023-24",
-                          say=lambda m: print(f"  demo: {m}", flush=True),
-                          models_dir=ROOT / "models")  # fmt: skip
+        result = demo.run(
+            stack,
+            data_dir=ROOT / "data" / "nba",
+            season="2023-24",
+            say=lambda m: print(f"  demo: {m}", flush=True),
+            models_dir=ROOT / "models",
+        )
         # A new model makes the predictor re-predict every player: let that finish first, or
         # the gateway's figures measure the predictor's CPU as much as the gateway's.
         predictor = next(s.url for s in stack.started if s.name == "predictor")
@@ -135,8 +139,11 @@ def run_one(bench: Bench, *, logs: Path, dataset: Path | None) -> Outcome:
     argv = [sys.executable, str(BENCH / bench.script)]
     if bench.needs_dataset:
         if dataset is None:
-            return Outcome(bench.name, [], "skipped: no dataset in var/datasets "
-                                            "(`statmuse-trainer dataset` builds one)")  # fmt: skip
+            return Outcome(
+                bench.name,
+                [],
+                "skipped: no dataset in var/datasets (`statmuse-trainer dataset` builds one)",
+            )
         argv += (["models"] if bench.name == "predict" else []) + [str(dataset)]
     started = time.perf_counter()
     if bench.needs_stack:
@@ -187,8 +194,12 @@ def main() -> None:
         logs = args.logs or ROOT / "var" / "bench" / now.strftime("%Y%m%d-%H%M%S")
         logs.mkdir(parents=True, exist_ok=True)
         command = args.command or "uv run python bench/run_all.py " + shlex.join(sys.argv[1:])
-        meta = {"started": now.isoformat(), "machine": dataclasses.asdict(Machine.here()),
-                "command": command.strip(), "outcomes": {}}  # fmt: skip
+        meta = {
+            "started": now.isoformat(),
+            "machine": dataclasses.asdict(Machine.here()),
+            "command": command.strip(),
+            "outcomes": {},
+        }
         dataset = args.dataset or newest_dataset()
         began = time.perf_counter()
         for bench in BENCHES:
@@ -198,10 +209,16 @@ def main() -> None:
             print(f"== {bench.name} (output: {logs / (bench.name + '.log')})", flush=True)
             load = os.getloadavg()[0]
             outcome = run_one(bench, logs=logs, dataset=dataset)
-            meta["outcomes"][bench.name] = {"status": outcome.status, "seconds": outcome.seconds,
-                                            "load": load}  # fmt: skip
-            print(f"   {outcome.status}, {len(outcome.results)} figures, "
-                  f"{outcome.seconds / 60:.1f} min", flush=True)  # fmt: skip
+            meta["outcomes"][bench.name] = {
+                "status": outcome.status,
+                "seconds": outcome.seconds,
+                "load": load,
+            }
+            print(
+                f"   {outcome.status}, {len(outcome.results)} figures, "
+                f"{outcome.seconds / 60:.1f} min",
+                flush=True,
+            )
             meta["seconds"] = time.perf_counter() - began
             (logs / "run.json").write_text(json.dumps(meta, indent=2))
         meta["seconds"] = time.perf_counter() - began
@@ -211,15 +228,24 @@ def main() -> None:
     for bench in BENCHES:
         saved = meta["outcomes"].get(bench.name, {"status": "not run", "seconds": 0})
         log = logs / f"{bench.name}.log"
-        results = results_of(bench.name, log.read_text(errors="replace")) if (
-            saved["status"] == "ok" and log.exists()) else []  # fmt: skip
-        outcomes.append(Outcome(bench.name, results, saved["status"], saved["seconds"],
-                                saved.get("load")))  # fmt: skip
+        results = (
+            results_of(bench.name, log.read_text(errors="replace"))
+            if (saved["status"] == "ok" and log.exists())
+            else []
+        )
+        outcomes.append(
+            Outcome(bench.name, results, saved["status"], saved["seconds"], saved.get("load"))
+        )
     machine = meta["machine"]
     machine["load"] = tuple(machine["load"])
-    document = render(template, outcomes, machine=Machine(**machine),
-                      when=dt.datetime.fromisoformat(meta["started"]),
-                      command=meta["command"], seconds=meta.get("seconds", 0.0))  # fmt: skip
+    document = render(
+        template,
+        outcomes,
+        machine=Machine(**machine),
+        when=dt.datetime.fromisoformat(meta["started"]),
+        command=meta["command"],
+        seconds=meta.get("seconds", 0.0),
+    )
     args.out.write_text(document)
     print(f"wrote {args.out} ({sum(len(o.results) for o in outcomes)} figures; outputs in {logs})")
 

@@ -51,8 +51,10 @@ def main() -> None:
         f = fit_stat(df, stat, jobs=JOBS)
         took[stat] = time.perf_counter() - t0
         stages = ", ".join(f"{k} {v:.0f} s" for k, v in f.seconds.items())
-        print(f"{stat:9} {took[stat]:6.0f} s  ({stages}; chosen {f.chosen}, "
-              f"{f.heads_kept}/{f.heads_tried} per-player models kept)")  # fmt: skip
+        print(
+            f"{stat:9} {took[stat]:6.0f} s  ({stages}; chosen {f.chosen}, "
+            f"{f.heads_kept}/{f.heads_tried} per-player models kept)"
+        )
     total = time.perf_counter() - started
     print(f"all {len(STATS)} stats: {total / 60:.1f} min (goal <= 15 min)")
     baseline, ratio = "", None
@@ -65,16 +67,23 @@ def main() -> None:
         baseline = f"{stat} in one process (jobs=1): {single:.0f} s vs {took[stat]:.0f} s"
         print(f"baseline ({baseline}); {JOBS} worker processes are {ratio:.1f}x faster")
     per_stat = ", ".join(f"{s} {v:.0f} s" for s, v in took.items())
-    emit(Result(
-        id="train.all",
-        what="training every stat (search over three families, voting and stacking, "
-             "per-player models, dispersion, calibration, bundle), dataset "
-             f"`{dataset.name}`",
-        value=total / 60, unit="min", op="<=", target=15,
-        measured=f"{total / 60:.1f} min ({per_stat})",
-        baseline=baseline, ratio=ratio, ratio_of=f"faster with {JOBS} worker processes",
-        command=f"`uv run python bench/train.py var/datasets/{dataset.name}`",
-    ))  # fmt: skip
+    emit(
+        Result(
+            id="train.all",
+            what="training every stat (search over three families, voting and stacking, "
+            "per-player models, dispersion, calibration, bundle), dataset "
+            f"`{dataset.name}`",
+            value=total / 60,
+            unit="min",
+            op="<=",
+            target=15,
+            measured=f"{total / 60:.1f} min ({per_stat})",
+            baseline=baseline,
+            ratio=ratio,
+            ratio_of=f"faster with {JOBS} worker processes",
+            command=f"`uv run python bench/train.py var/datasets/{dataset.name}`",
+        )
+    )
 
 
 if __name__ == "__main__":

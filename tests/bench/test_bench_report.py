@@ -3,6 +3,7 @@ recorded outputs (no benchmark runs here)."""
 
 import datetime as dt
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -67,8 +68,9 @@ batch of 50, cached, 4 connections: n=200 p50 56.0 ms, p95 156.0 ms, p99 170.0 m
 requests/s, 0 failed; load generator 4% of a core, machine 100% busy (2 cores)
 """
 
-MACHINE = report.Machine(cores=2, memory_gib=24.0, python="3.11.7", system="Linux x86_64",
-                         load=(2.5, 2.1, 1.9))  # fmt: skip
+MACHINE = report.Machine(
+    cores=2, memory_gib=24.0, python="3.11.7", system="Linux x86_64", load=(2.5, 2.1, 1.9)
+)
 WHEN = dt.datetime(2026, 11, 25, 14, 0, tzinfo=dt.UTC)
 
 
@@ -84,9 +86,18 @@ def test_result_lines_are_read_and_the_rest_ignored():
 
 
 def test_emit_writes_what_parse_reads(capsys):
-    figure = report.Result(id="x.y", what="a | b", value=61.5, unit="s", measured="61.5 s",
-                           op="<=", target=60.0, baseline="naive: 1 row/s", ratio=120.0,
-                           ratio_of="faster")  # fmt: skip
+    figure = report.Result(
+        id="x.y",
+        what="a | b",
+        value=61.5,
+        unit="s",
+        measured="61.5 s",
+        op="<=",
+        target=60.0,
+        baseline="naive: 1 row/s",
+        ratio=120.0,
+        ratio_of="faster",
+    )
     report.emit(figure)
     assert report.parse_results(capsys.readouterr().out) == [figure]
     assert figure.met is False
@@ -129,8 +140,9 @@ def test_render_fills_the_placeholders_and_keeps_the_prose():
         report.Outcome("train", [], "skipped in this run"),
         report.Outcome("gateway", report.parse_gateway(GATEWAY_OUTPUT)),
     ]
-    text = report.render(template, outcomes, machine=MACHINE, when=WHEN,
-                         command="make bench", seconds=1260)  # fmt: skip
+    text = report.render(
+        template, outcomes, machine=MACHINE, when=WHEN, command="make bench", seconds=1260
+    )
     assert "{{" not in text
     assert text.endswith("Where the time goes: by hand.\n")
     assert "Measured on 2026-11-25 14:00 UTC by `make bench` (21 min)" in text
@@ -156,8 +168,7 @@ def test_render_fills_the_placeholders_and_keeps_the_prose():
 
 def test_render_refuses_a_template_without_its_placeholders():
     with pytest.raises(ValueError, match="table"):
-        report.render("{{header}} only", [], machine=MACHINE, when=WHEN, command="c",
-                      seconds=0)  # fmt: skip
+        report.render("{{header}} only", [], machine=MACHINE, when=WHEN, command="c", seconds=0)
 
 
 def test_a_pipe_in_a_figure_does_not_break_the_table():
@@ -177,8 +188,14 @@ def test_numbers_read_like_the_hand_written_table(value, shown):
 
 def test_the_real_template_renders():
     template = (ROOT / "docs" / "BENCHMARKS.template.md").read_text()
-    text = report.render(template, [report.Outcome("ingest", report.parse_results(
-        INGEST_OUTPUT))], machine=MACHINE, when=WHEN, command="make bench", seconds=60)  # fmt: skip
+    text = report.render(
+        template,
+        [report.Outcome("ingest", report.parse_results(INGEST_OUTPUT))],
+        machine=MACHINE,
+        when=WHEN,
+        command="make bench",
+        seconds=60,
+    )
     assert text.startswith("# Benchmarks")
     assert "Where the features build time goes" in text
 
@@ -189,4 +206,5 @@ def test_every_bench_script_is_run_and_prints_figures():
     helpers = {"_infra.py", "report.py", "run_all.py"}
     assert scripts == {p.name for p in BENCH.glob("*.py")} - helpers
     for script in scripts - {"gateway.py"}:  # gateway.py's text is parsed instead
-        assert "emit(Result(" in (BENCH / script).read_text(), f"{script} prints no RESULT"
+        text = (BENCH / script).read_text()
+        assert re.search(r"emit\(\s*Result\(", text), f"{script} prints no RESULT"

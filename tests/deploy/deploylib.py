@@ -770,7 +770,7 @@ _KEYWORDS = frozenset(
         "offset",
         "inf",
         "nan",
-    }  # fmt: skip
+    }
 )
 
 

@@ -46,19 +46,40 @@ def compute_next_game_vectors(players: tuple[str, ...]) -> list[FeaturesComputed
     teams = _rows("team_game_logs")
     scored = {(r["GAME_ID"], r["TEAM_ABBREVIATION"]): int(r["PTS"]) for r in teams}
     for r in teams:
-        league.add(TeamGame(dt.date.fromisoformat(r["GAME_DATE"]), SEASON,
-                            r["TEAM_ABBREVIATION"], scored[(r["GAME_ID"], r["MATCHUP"].split()[2])],
-                            possessions(fga=int(r["FGA"]), oreb=int(r["OREB"]),
-                                        tov=int(r["TOV"]), fta=int(r["FTA"])),
-                            float(r["MIN"])))  # fmt: skip
+        league.add(
+            TeamGame(
+                dt.date.fromisoformat(r["GAME_DATE"]),
+                SEASON,
+                r["TEAM_ABBREVIATION"],
+                scored[(r["GAME_ID"], r["MATCHUP"].split()[2])],
+                possessions(
+                    fga=int(r["FGA"]), oreb=int(r["OREB"]), tov=int(r["TOV"]), fta=int(r["FTA"])
+                ),
+                float(r["MIN"]),
+            )
+        )
     games: dict[str, list[tuple[int, PlayerGame]]] = {p: [] for p in players}
     for r in _rows("player_game_logs"):
         if r["PLAYER_NAME"] in games:
             team, sep, opp = r["MATCHUP"].split(" ")
-            games[r["PLAYER_NAME"]].append((int(r["PLAYER_ID"]), PlayerGame(
-                dt.date.fromisoformat(r["GAME_DATE"]), SEASON, r["SEASON_TYPE"], team, opp,
-                sep == "vs.", float(r["MIN"]), int(r["PTS"]), int(r["REB"]), int(r["AST"]),
-                int(r["FG3M"]) if r["FG3M"] else None)))  # fmt: skip
+            games[r["PLAYER_NAME"]].append(
+                (
+                    int(r["PLAYER_ID"]),
+                    PlayerGame(
+                        dt.date.fromisoformat(r["GAME_DATE"]),
+                        SEASON,
+                        r["SEASON_TYPE"],
+                        team,
+                        opp,
+                        sep == "vs.",
+                        float(r["MIN"]),
+                        int(r["PTS"]),
+                        int(r["REB"]),
+                        int(r["AST"]),
+                        int(r["FG3M"]) if r["FG3M"] else None,
+                    ),
+                )
+            )
     fsv = CountModel.from_bytes((MODELS / "points.npz").read_bytes()).header.feature_set_version
     out = []
     for name, found in games.items():
@@ -67,12 +88,20 @@ def compute_next_game_vectors(players: tuple[str, ...]) -> list[FeaturesComputed
         _, state = walk(history, league=league)
         features = state.vector(None, league=league)
         as_of = history[-1].game_date + dt.timedelta(days=1)
-        out.append(FeaturesComputed(
-            event_id=ids.event_id("test", found[0][0], as_of), player_id=found[0][0],
-            player_name=name, team=history[-1].team, season=SEASON, as_of=as_of,
-            feature_set_version=fsv,
-            features={n: None if v is None else float(f"{v:.10g}") for n, v in features.items()},
-        ))  # fmt: skip
+        out.append(
+            FeaturesComputed(
+                event_id=ids.event_id("test", found[0][0], as_of),
+                player_id=found[0][0],
+                player_name=name,
+                team=history[-1].team,
+                season=SEASON,
+                as_of=as_of,
+                feature_set_version=fsv,
+                features={
+                    n: None if v is None else float(f"{v:.10g}") for n, v in features.items()
+                },
+            )
+        )
     return out
 
 
@@ -87,11 +116,20 @@ def shipped_models(store: LocalArtifactStore) -> list[ModelPublished]:
         sidecar = path.with_suffix(".json")
         metadata = json.loads(sidecar.read_text()) if sidecar.exists() else {}
         version = f"v-test-{header.name}"
-        events.append(ModelPublished(
-            event_id=ids.event_id("model", version, "production"), name=header.name,
-            version=version, stat=header.stat, alias="production", model_type="count_model",
-            artifact_uri=uri, checksum=checksum, feature_set_version=header.feature_set_version,
-            metrics=ModelMetrics.model_validate(metadata.get("metrics", {}))))  # fmt: skip
+        events.append(
+            ModelPublished(
+                event_id=ids.event_id("model", version, "production"),
+                name=header.name,
+                version=version,
+                stat=header.stat,
+                alias="production",
+                model_type="count_model",
+                artifact_uri=uri,
+                checksum=checksum,
+                feature_set_version=header.feature_set_version,
+                metrics=ModelMetrics.model_validate(metadata.get("metrics", {})),
+            )
+        )
     return events
 
 
@@ -104,8 +142,9 @@ class Gateway:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, log_config=None, access_log=False,
-                                                    lifespan="on"))  # fmt: skip
+        self.server = uvicorn.Server(
+            uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="on")
+        )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="gateway", daemon=True)
@@ -142,8 +181,9 @@ class Gateway:
         self.sock.close()
 
 
-async def seed(state: dict[str, Any], vectors: list[FeaturesComputed],
-               models: list[ModelPublished]) -> None:  # fmt: skip
+async def seed(
+    state: dict[str, Any], vectors: list[FeaturesComputed], models: list[ModelPublished]
+) -> None:
     """What the gateway's subscribers do with FeaturesComputed and ModelPublished."""
     async with state["pool"].acquire() as conn:
         await db.upsert_vectors(conn=conn, vectors=vectors)
@@ -168,18 +208,26 @@ def gateway(
     monkeypatch.chdir(REPO)
     store = tmp_path / "artifacts"
     settings = GatewaySettings(
-        database_url=database_url, redis_url=infra.redis_url,
-        kafka_bootstrap_servers=kafka_bootstrap, artifact_store_url=f"file://{store}",
-        group_id=f"gw-{unique}", reports_dir=REPO / "reports",
+        database_url=database_url,
+        redis_url=infra.redis_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        artifact_store_url=f"file://{store}",
+        group_id=f"gw-{unique}",
+        reports_dir=REPO / "reports",
         # Tests share one Redis, so the per-address rate limit would count every test's
         # requests together; the limit itself is tested in the gateway's integration tests.
         **{"rate_limit_per_minute": 1_000_000, **gateway_overrides},
-    )  # fmt: skip
+    )
     gw = Gateway(settings)
     gw.start()
     try:
-        gw.call(seed(gw.app.state.service_state, compute_next_game_vectors(PLAYERS),
-                     shipped_models(LocalArtifactStore(store))))  # fmt: skip
+        gw.call(
+            seed(
+                gw.app.state.service_state,
+                compute_next_game_vectors(PLAYERS),
+                shipped_models(LocalArtifactStore(store)),
+            )
+        )
         yield gw.url
     finally:
         gw.stop()

@@ -20,9 +20,13 @@ def fuzz(operation: Any, base_url: str, seen: Counter[int]) -> None:
     """EXAMPLES generated requests for one operation; raises on the first failed check."""
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES, deadline=None, database=None,
-              phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case: schemathesis.Case) -> None:
         response = case.call(base_url=base_url, timeout=30)
         seen[response.status_code] += 1

@@ -130,6 +130,7 @@ def test_dashboard_shows_the_newest_backtest(gateway, browser):
     assert images.count() == len(summary["figures"])
     for i in range(images.count()):
         images.nth(i).scroll_into_view_if_needed()
-        page.wait_for_function("img => img.complete && img.naturalWidth > 0",
-                               arg=images.nth(i).element_handle())  # fmt: skip
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=images.nth(i).element_handle()
+        )
     assert "not betting advice" in page.inner_text("#disclaimer")

@@ -18,10 +18,16 @@ def test_a_batch_answers_what_single_predictions_answer(gateway, infra):
     # Odds of this run only: no answer cached by an earlier run (the tests share one Redis).
     rng = random.Random()
     odds = {"odds_over": -rng.randint(100, 10_000), "odds_under": rng.randint(100, 10_000)}
-    props = [{"player": p, "stat": s, "line": 10.5 + k, **odds}
-             for k, (p, s) in enumerate((p, s) for p in PLAYERS for s in STATS)]  # fmt: skip
-    items = [*props[:7], {"player": "Lebron Jmes", "stat": "points", "line": 25.5},
-             {**props[0], "game_date": "2001-01-01"}, *props[7:]]  # fmt: skip
+    props = [
+        {"player": p, "stat": s, "line": 10.5 + k, **odds}
+        for k, (p, s) in enumerate((p, s) for p in PLAYERS for s in STATS)
+    ]
+    items = [
+        *props[:7],
+        {"player": "Lebron Jmes", "stat": "points", "line": 25.5},
+        {**props[0], "game_date": "2001-01-01"},
+        *props[7:],
+    ]
     with httpx.Client(base_url=gateway, timeout=30) as http:
         r = http.post("/api/batch_predict", json={"items": items})
         assert r.status_code == 200, r.text
@@ -52,12 +58,31 @@ def test_a_batch_answers_what_single_predictions_answer(gateway, infra):
 def assert_same(batched: dict[str, Any], single: dict[str, Any]) -> None:
     """The same prediction; floats to 1e-9 (numpy may sum a matrix of many rows in another
     order than a matrix of one)."""
-    exact = ("player", "player_id", "stat", "line", "as_of", "recommendation", "odds_over",
-             "odds_under", "model_version", "fallback", "disclaimer", "help_links")  # fmt: skip
+    exact = (
+        "player",
+        "player_id",
+        "stat",
+        "line",
+        "as_of",
+        "recommendation",
+        "odds_over",
+        "odds_under",
+        "model_version",
+        "fallback",
+        "disclaimer",
+        "help_links",
+    )
     assert {k: batched[k] for k in exact} == {k: single[k] for k in exact}
     assert set(batched) == set(single)
-    for name in ("predicted_value", "over_probability", "under_probability",
-                 "push_probability", "confidence", "expected_value", "kelly_fraction"):  # fmt: skip
+    for name in (
+        "predicted_value",
+        "over_probability",
+        "under_probability",
+        "push_probability",
+        "confidence",
+        "expected_value",
+        "kelly_fraction",
+    ):
         assert batched[name] == pytest.approx(single[name], rel=1e-9, abs=1e-12), name
     assert [c["feature"] for c in batched["explanation"]] == [
         c["feature"] for c in single["explanation"]

@@ -55,8 +55,9 @@ async def on_topic(bootstrap: str, topic: str, keep: Callable[[bytes], Any | Non
     """What `keep` makes of each record of `topic` (None: not wanted), read from the start
     until at least one is kept and the topic has been quiet for 2 s (so the newest is in);
     AssertionError after 60 s with none."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     found: list[Any] = []
     try:
@@ -65,8 +66,9 @@ async def on_topic(bootstrap: str, topic: str, keep: Callable[[bytes], Any | Non
             assert time.monotonic() < deadline, f"nothing wanted on {topic} after 60 s"
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
             quiet = 0 if batch else quiet + 1
-            found += [x for records in batch.values() for r in records
-                      if (x := keep(r.value)) is not None]  # fmt: skip
+            found += [
+                x for records in batch.values() for r in records if (x := keep(r.value)) is not None
+            ]
     finally:
         await consumer.stop()
     return found

@@ -47,8 +47,14 @@ class Ingestor:
 
     async def window(self, date_from: dt.date, date_to: dt.date) -> Summary:
         """2023-24's player and team box scores from `date_from` to `date_to` inclusive."""
-        return await backfill(pool=self.pool, broker=self.broker, source=self.source,
-                              seasons=[SEASON], date_from=date_from, date_to=date_to)  # fmt: skip
+        return await backfill(
+            pool=self.pool,
+            broker=self.broker,
+            source=self.source,
+            seasons=[SEASON],
+            date_from=date_from,
+            date_to=date_to,
+        )
 
     async def day(self, day: dt.date) -> Summary:
         """One day's games, through the daily job's own entry point."""

@@ -153,13 +153,20 @@ async def put_real_data(
             sidecar = bundle.with_suffix(".json")
             metadata = json.loads(sidecar.read_text()) if sidecar.exists() else {}
             published = await register_and_publish(
-                pool=pool, store=LocalArtifactStore(artifacts), broker=feed.broker,
-                stat=header.stat, name=header.name, model_type="count_model", data=data,
-                suffix="npz", feature_set_version=header.feature_set_version,
+                pool=pool,
+                store=LocalArtifactStore(artifacts),
+                broker=feed.broker,
+                stat=header.stat,
+                name=header.name,
+                model_type="count_model",
+                data=data,
+                suffix="npz",
+                feature_set_version=header.feature_set_version,
                 dataset_version=metadata.get("dataset_version"),
                 metrics=ModelMetrics.model_validate(metadata.get("metrics", {})),
-                metadata=metadata, promote=True,
-            )  # fmt: skip
+                metadata=metadata,
+                promote=True,
+            )
             # The gateway's read model of the same events, and an admin key.
             async with pool.acquire() as conn:
                 await gateway_db.upsert_player_games(conn=conn, games=players)
@@ -194,11 +201,22 @@ async def test_backup_and_restore_round_trip(
         database_url, kafka_bootstrap, ingestor, tmp_path / "artifacts"
     )
     before = await snapshot(database_url)
-    for table in ("ingest.player_game_stats", "ingest.team_game_stats", "ingest.raw_records",
-                  "features.player_games", "features.feature_vectors",
-                  "predictions.latest_features", "registry.model_versions", "registry.aliases",
-                  "gateway.players", "gateway.player_games", "gateway.team_games",
-                  "gateway.feature_vectors", "gateway.models", "gateway.api_keys"):  # fmt: skip
+    for table in (
+        "ingest.player_game_stats",
+        "ingest.team_game_stats",
+        "ingest.raw_records",
+        "features.player_games",
+        "features.feature_vectors",
+        "predictions.latest_features",
+        "registry.model_versions",
+        "registry.aliases",
+        "gateway.players",
+        "gateway.player_games",
+        "gateway.team_games",
+        "gateway.feature_vectors",
+        "gateway.models",
+        "gateway.api_keys",
+    ):
         assert before[table][0] > 0, f"{table} is empty: the round trip would prove little"
 
     # The backup: one file, custom format (compressed, restorable selectively and in parallel).

@@ -90,14 +90,24 @@ class Services:
         port = free_port()
         exe = Path(sys.executable).with_name(f"statmuse-{name}")
         log = self.root / f"{name}-{len(self.running)}.log"
-        env = {**os.environ, **self.env, **extra_env, "LOG_JSON": "true", "LOG_LEVEL": "INFO",
-               f"{name.upper()}_HTTP_HOST": LOOPBACK}  # fmt: skip
+        env = {
+            **os.environ,
+            **self.env,
+            **extra_env,
+            "LOG_JSON": "true",
+            "LOG_LEVEL": "INFO",
+            f"{name.upper()}_HTTP_HOST": LOOPBACK,
+        }
         with open(log, "ab") as out:
             proc = subprocess.Popen(
                 [str(exe), "serve", "--port", str(port)],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                start_new_session=True, cwd=self.root,
-            )  # fmt: skip
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                cwd=self.root,
+            )
         service = Service(name, proc, f"http://{LOOPBACK}:{port}", log)
         self.running.append(service)
         return service
@@ -186,9 +196,12 @@ async def read_topic(
     read until `until(records so far)` holds; AssertionError at the deadline."""
     names = [topic] if isinstance(topic, str) else topic
     consumer = AIOKafkaConsumer(
-        *names, bootstrap_servers=bootstrap, group_id=f"reader-{uuid.uuid4().hex[:12]}",
-        auto_offset_reset="earliest", enable_auto_commit=False,
-    )  # fmt: skip
+        *names,
+        bootstrap_servers=bootstrap,
+        group_id=f"reader-{uuid.uuid4().hex[:12]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     got: list[ConsumerRecord[bytes, bytes]] = []
     try:

@@ -64,14 +64,18 @@ def backfill(data: Path, env: dict[str, str], log: Path, season: str) -> subproc
     with open(log, "ab") as out:
         return subprocess.Popen(
             [str(exe), "backfill", "--seasons", season, "--data-dir", str(data)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
-        )  # fmt: skip
+        )
 
 
 async def exited(proc: subprocess.Popen[bytes], kit, *, deadline_s: float) -> int:
-    code = await kit.eventually("the ingest run to end", lambda: proc.poll() is not None,
-                                deadline_s=deadline_s)  # fmt: skip
+    code = await kit.eventually(
+        "the ingest run to end", lambda: proc.poll() is not None, deadline_s=deadline_s
+    )
     assert code
     return proc.returncode
 
@@ -86,8 +90,12 @@ async def test_broker_restart_mid_ingest_loses_no_stored_row(
     await migrate(database_url, schemas=["ingest"])
     data = tmp_path / "data"
     source_rows = part_of_season(kit.data, data, kit.season)
-    env = {**os.environ, "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": own_broker.url,
-           "LOG_JSON": "true"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": own_broker.url,
+        "LOG_JSON": "true",
+    }
     conn = await asyncpg.connect(database_url)
     broker = own_broker
     runs: list[subprocess.Popen[bytes]] = []
@@ -99,8 +107,7 @@ async def test_broker_restart_mid_ingest_loses_no_stored_row(
             assert runs[0].poll() is None, (tmp_path / "ingest-1.log").read_text()[-3000:]
             return await conn.fetchval(PUBLISHED) > 0
 
-        await kit.eventually("the outbox publishing", publishing, deadline_s=60,
-                             interval_s=0.005)  # fmt: skip
+        await kit.eventually("the outbox publishing", publishing, deadline_s=60, interval_s=0.005)
         os.kill(broker.pid, signal.SIGKILL)
         await asyncio.sleep(OUTAGE_S)
         # Paused across the restart, so that the new broker has its topics (6 partitions)
@@ -118,14 +125,16 @@ async def test_broker_restart_mid_ingest_loses_no_stored_row(
         await kit.create_topics(broker.url)
         if run == "survives":
             runs[0].send_signal(signal.SIGCONT)
-            assert await exited(runs[0], kit, deadline_s=60) == 0, \
-                (tmp_path / "ingest-1.log").read_text()[-3000:]  # fmt: skip
+            assert await exited(runs[0], kit, deadline_s=60) == 0, (
+                tmp_path / "ingest-1.log"
+            ).read_text()[-3000:]
         else:
             runs[0].wait(10)
             # The ingest resumes: the next run publishes whatever is still unpublished.
             runs.append(backfill(data, env, tmp_path / "ingest-2.log", kit.season))
-            assert await exited(runs[1], kit, deadline_s=60) == 0, \
-                (tmp_path / "ingest-2.log").read_text()[-3000:]  # fmt: skip
+            assert await exited(runs[1], kit, deadline_s=60) == 0, (
+                tmp_path / "ingest-2.log"
+            ).read_text()[-3000:]
         assert await conn.fetchval(STORED) == source_rows, "a row stored twice"
         assert await conn.fetch(UNPUBLISHED) == [], "every stored row ends up published"
 
@@ -133,13 +142,13 @@ async def test_broker_restart_mid_ingest_loses_no_stored_row(
         def arrived(records: list) -> bool:
             return unpublished <= {json.loads(r.value)["event_id"] for r in records}
 
-        records = await kit.read_topic(broker.url, topics.GAMES_RAW, until=arrived,
-                                       deadline_s=30)  # fmt: skip
+        records = await kit.read_topic(broker.url, topics.GAMES_RAW, until=arrived, deadline_s=30)
         assert {r.partition for r in records} == set(range(topics.DEFAULT_PARTITIONS))
         by_key: dict[bytes, list[tuple[int, int, str]]] = {}
         for r in records:
-            by_key.setdefault(r.key, []).append((r.partition, r.offset,
-                                                 json.loads(r.value)["game_date"]))  # fmt: skip
+            by_key.setdefault(r.key, []).append(
+                (r.partition, r.offset, json.loads(r.value)["game_date"])
+            )
         for key, seen in by_key.items():
             assert len({p for p, _, _ in seen}) == 1, f"{key!r} on two partitions"
             dates = [d for _, _, d in sorted(seen)]

@@ -45,9 +45,13 @@ async def ingest(pool: asyncpg.Pool, bootstrap: str, kit, window: tuple[dt.date,
     await broker.connect()
     try:
         summary = await backfill(
-            pool=pool, broker=broker, source=FileSource(kit.data), seasons=[kit.season],
-            date_from=window[0], date_to=window[1],
-        )  # fmt: skip
+            pool=pool,
+            broker=broker,
+            source=FileSource(kit.data),
+            seasons=[kit.season],
+            date_from=window[0],
+            date_to=window[1],
+        )
     finally:
         await broker.stop()
     return summary.published
@@ -61,8 +65,11 @@ async def test_kill_9_mid_season_then_restart_gives_complete_rows(
     await migrate(database_url, schemas=["ingest", "features"])
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     # No idle reconcile (see the module's docstring): what a restart alone gives.
-    services.env.update(DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-                        FEATURES_RECONCILE_IDLE_S="3600")  # fmt: skip
+    services.env.update(
+        DATABASE_URL=database_url,
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        FEATURES_RECONCILE_IDLE_S="3600",
+    )
     try:
         first = services.start("features")
         await services.ready(first)
@@ -113,10 +120,14 @@ async def test_kill_9_mid_season_then_restart_gives_complete_rows(
 
         await kit.eventually("the last day consumed", last_day_done, deadline_s=60)
         # Complete: every game fed is stored once, and every game has its game vector.
-        ingested = {tuple(r) for r in await pool.fetch(
-            "SELECT player_id, game_key FROM ingest.player_game_stats")}  # fmt: skip
-        consumed = [tuple(r) for r in await pool.fetch(
-            "SELECT player_id, game_key FROM features.player_games")]  # fmt: skip
+        ingested = {
+            tuple(r)
+            for r in await pool.fetch("SELECT player_id, game_key FROM ingest.player_game_stats")
+        }
+        consumed = [
+            tuple(r)
+            for r in await pool.fetch("SELECT player_id, game_key FROM features.player_games")
+        ]
         assert len(consumed) == len(set(consumed)), "a game is stored twice"
         assert set(consumed) == ingested, "the features service lost or invented games"
         missing = await pool.fetch(GAP.replace("count(*)", "g.player_id, g.game_date"))
@@ -126,7 +137,8 @@ async def test_kill_9_mid_season_then_restart_gives_complete_rows(
         )
         vectors = await pool.fetch(
             "SELECT player_id, as_of, count(*) AS n FROM features.feature_vectors "
-            "GROUP BY 1, 2 HAVING count(*) > 1")  # fmt: skip
+            "GROUP BY 1, 2 HAVING count(*) > 1"
+        )
         assert not vectors, "a vector is stored twice"
         # The latest vector of every player is the one for the game after his last.
         stale_next = await pool.fetchval(
@@ -139,8 +151,9 @@ async def test_kill_9_mid_season_then_restart_gives_complete_rows(
         assert stale_next == 0, f"{stale_next} players lack their next-game vector"
 
         # Every stored vector was published (duplicates are allowed: at-least-once).
-        wanted = {r["event_id"] for r in await pool.fetch(
-            "SELECT event_id FROM features.feature_vectors")}  # fmt: skip
+        wanted = {
+            r["event_id"] for r in await pool.fetch("SELECT event_id FROM features.feature_vectors")
+        }
 
         def all_published(records: list) -> bool:
             return wanted <= {json.loads(r.value)["event_id"] for r in records}

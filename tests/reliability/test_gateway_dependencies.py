@@ -73,11 +73,20 @@ def models(store: LocalArtifactStore, kit: Any) -> list[ModelPublished]:
         header = CountModel.from_bytes(data).header
         uri, checksum = store.put(f"{header.stat.value}/{path.name}", data)
         version = f"v-reliability-{header.name}"
-        out.append(ModelPublished(
-            event_id=ids.event_id("model", version, "production"), name=header.name,
-            version=version, stat=header.stat, alias="production", model_type="count_model",
-            artifact_uri=uri, checksum=checksum, feature_set_version=header.feature_set_version,
-            metrics=ModelMetrics()))  # fmt: skip
+        out.append(
+            ModelPublished(
+                event_id=ids.event_id("model", version, "production"),
+                name=header.name,
+                version=version,
+                stat=header.stat,
+                alias="production",
+                model_type="count_model",
+                artifact_uri=uri,
+                checksum=checksum,
+                feature_set_version=header.feature_set_version,
+                metrics=ModelMetrics(),
+            )
+        )
     return out
 
 
@@ -89,18 +98,23 @@ async def vectors(pool: asyncpg.Pool) -> list[FeaturesComputed]:
         possessions = possessions_of(g)
         # What a rating can use (as features.team_games does): complete boxes only.
         if g.opponent_points is not None and possessions is not None and g.minutes:
-            league.add(TeamGame(g.game_date, g.season, g.team, g.opponent_points,
-                                possessions, g.minutes))  # fmt: skip
+            league.add(
+                TeamGame(g.game_date, g.season, g.team, g.opponent_points, possessions, g.minutes)
+            )
     out = []
     for name in PLAYERS:
         rows = await pool.fetch(
             "SELECT payload::text AS p FROM ingest.player_game_stats "
-            "WHERE payload->>'player_name' = $1 ORDER BY game_date", name)  # fmt: skip
+            "WHERE payload->>'player_name' = $1 ORDER BY game_date",
+            name,
+        )
         games = [PlayerGameIngested.model_validate_json(r["p"]) for r in rows]
         found, _ = vectors_and_state(
-            player_id=games[0].player_id, player_name=name,
-            history=[player_game(g) for g in games], league=league,
-        )  # fmt: skip
+            player_id=games[0].player_id,
+            player_name=name,
+            history=[player_game(g) for g in games],
+            league=league,
+        )
         out.append(found[-1])
     return out
 
@@ -111,13 +125,22 @@ async def seed(stack: Stack, kit: Any) -> None:
     broker = make_broker(stack.broker.url, client_id="test-seed")
     await broker.connect()
     try:
-        await backfill(pool=pool, broker=broker, source=FileSource(kit.data), seasons=[kit.season],
-                       date_from=dt.date(2023, 10, 24), date_to=UNTIL)  # fmt: skip
+        await backfill(
+            pool=pool,
+            broker=broker,
+            source=FileSource(kit.data),
+            seasons=[kit.season],
+            date_from=dt.date(2023, 10, 24),
+            date_to=UNTIL,
+        )
         announced = models(LocalArtifactStore(stack.root / "artifacts"), kit)
-        await publish_many(broker, [(topics.MODELS_PUBLISHED, m.stat.value.encode(), m)
-                                    for m in announced])  # fmt: skip
-        await publish_many(broker, [(topics.FEATURES, topics.player_key(v.player_id), v)
-                                    for v in await vectors(pool)])  # fmt: skip
+        await publish_many(
+            broker, [(topics.MODELS_PUBLISHED, m.stat.value.encode(), m) for m in announced]
+        )
+        await publish_many(
+            broker,
+            [(topics.FEATURES, topics.player_key(v.player_id), v) for v in await vectors(pool)],
+        )
     finally:
         await broker.stop()
         await pool.close()
@@ -130,18 +153,25 @@ async def stack(tmp_path_factory: pytest.TempPathFactory, kit: Any) -> AsyncIter
     s: Stack | None = None
     with contextlib.ExitStack() as servers:
         started = []
-        for name, start in (("postgres", start_postgres), ("redis", start_redis),
-                            ("broker", start_broker)):  # fmt: skip
-            started.append(servers.enter_context(kit.owned(lambda s=start, n=name: s(
-                root / n, port=None))))  # fmt: skip
+        for name, start in (
+            ("postgres", start_postgres),
+            ("redis", start_redis),
+            ("broker", start_broker),
+        ):
+            started.append(
+                servers.enter_context(kit.owned(lambda s=start, n=name: s(root / n, port=None)))
+            )
         try:
             postgres, redis, broker = started
             await kit.create_topics(broker.url)
             services.env.update(
-                DATABASE_URL=postgres.url, REDIS_URL=redis.url, KAFKA_BOOTSTRAP_SERVERS=broker.url,
+                DATABASE_URL=postgres.url,
+                REDIS_URL=redis.url,
+                KAFKA_BOOTSTRAP_SERVERS=broker.url,
                 ARTIFACT_STORE_URL=(root / "artifacts").as_uri(),
-                GATEWAY_RATE_LIMIT_PER_MINUTE="1000000", GATEWAY_GROUP_ID="gateway-reliability",
-            )  # fmt: skip
+                GATEWAY_RATE_LIMIT_PER_MINUTE="1000000",
+                GATEWAY_GROUP_ID="gateway-reliability",
+            )
             gateway = services.start("gateway")
             s = Stack(root, postgres, redis, broker, gateway, services, url=gateway.url)
             await seed(s, kit)
@@ -189,8 +219,9 @@ async def ask(client: httpx.AsyncClient, what: str, n: int = 0) -> Answer:
             r = await client.get(f"/{what}" if what == "ready" else f"/api/{what}")
     except httpx.HTTPError as exc:
         return Answer(sent, what, 0, time.monotonic() - sent, None, repr(exc))
-    return Answer(sent, what, r.status_code, time.monotonic() - sent,
-                  r.headers.get("retry-after"), r.text)  # fmt: skip
+    return Answer(
+        sent, what, r.status_code, time.monotonic() - sent, r.headers.get("retry-after"), r.text
+    )
 
 
 @dataclass
@@ -214,11 +245,13 @@ class Outage:
         down = self.while_down
         first_503 = min(a.sent + a.seconds for a in self.answers if a.status == 503)
         back = min(a.sent + a.seconds for a in self.answers if a.sent > self.up and a.status == 200)
-        return (f"stop took {self.down - self.stopping:.2f}s, first 503 "
-                f"{first_503 - self.stopping:+.2f}s after it began; {len(down)} answers while "
-                f"down, the slowest {max(a.seconds for a in down):.3f}s; 200 again "
-                f"{back - self.up:.2f}s after PostgreSQL was back; statuses seen: "
-                f"{sorted({a.status for a in self.answers})}")  # fmt: skip
+        return (
+            f"stop took {self.down - self.stopping:.2f}s, first 503 "
+            f"{first_503 - self.stopping:+.2f}s after it began; {len(down)} answers while "
+            f"down, the slowest {max(a.seconds for a in down):.3f}s; 200 again "
+            f"{back - self.up:.2f}s after PostgreSQL was back; statuses seen: "
+            f"{sorted({a.status for a in self.answers})}"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -240,19 +273,22 @@ async def postgres_outage(stack: Stack, kit: Any) -> Outage:
     async with httpx.AsyncClient(base_url=stack.url, timeout=5) as client:
         loads = [asyncio.create_task(load(client, what)) for what in ("predict", "models", "ready")]
         try:
-            await kit.eventually("answers before the fault", lambda: len(answers) > 10,
-                                 deadline_s=10)  # fmt: skip
+            await kit.eventually(
+                "answers before the fault", lambda: len(answers) > 10, deadline_s=10
+            )
             stopping = time.monotonic()
             # In a thread: the requests go on during the stop and the start.
             assert await asyncio.to_thread(stop, stack.postgres, timeout_s=10), "it was running"
             down = time.monotonic()
             await kit.eventually(
                 "answers while PostgreSQL is down",
-                lambda: sum(a.sent > down for a in answers) > 30, deadline_s=10,
-            )  # fmt: skip
+                lambda: sum(a.sent > down for a in answers) > 30,
+                deadline_s=10,
+            )
             starting = time.monotonic()
-            stack.postgres = await asyncio.to_thread(start_postgres, data_dir,
-                                                     port=stack.postgres.port)  # fmt: skip
+            stack.postgres = await asyncio.to_thread(
+                start_postgres, data_dir, port=stack.postgres.port
+            )
             up = time.monotonic()
 
             def recovered() -> bool:
@@ -285,8 +321,9 @@ async def test_postgres_down_503_within_a_second_and_recovers_by_itself(postgres
     )
     assert all(a.retry_after for a in down), "every 503 says when to retry"
     assert all(a.seconds < ANSWER_S for a in down), summary
-    first_503 = min(a.sent + a.seconds for a in outage.answers
-                    if a.sent > outage.down and a.status == 503)  # fmt: skip
+    first_503 = min(
+        a.sent + a.seconds for a in outage.answers if a.sent > outage.down and a.status == 503
+    )
     assert first_503 - outage.down < ANSWER_S, summary
     assert outage.same_process, "the same gateway process recovered by itself"
 
@@ -294,8 +331,11 @@ async def test_postgres_down_503_within_a_second_and_recovers_by_itself(postgres
 async def test_postgres_stopping_and_starting_never_gives_a_500(postgres_outage):
     """Nothing but 200 and 503 at any time, while PostgreSQL stops and starts included."""
     outage = postgres_outage
-    odd = [(a.what, a.status, round(a.sent - outage.stopping, 3), a.body[:160])
-           for a in outage.answers if a.status not in (200, 503)]  # fmt: skip
+    odd = [
+        (a.what, a.status, round(a.sent - outage.stopping, 3), a.body[:160])
+        for a in outage.answers
+        if a.status not in (200, 503)
+    ]
     assert not odd, (outage.summary(), odd[:8])
 
 
@@ -331,8 +371,9 @@ async def test_redis_down_same_answers_only_slower(stack, kit):
                 assert answer.body == before[0].body
                 return await redis.dbsize() > 0
 
-            await kit.eventually("the cache used again", cached_again, deadline_s=20,
-                                 interval_s=0.2)  # fmt: skip
+            await kit.eventually(
+                "the cache used again", cached_again, deadline_s=20, interval_s=0.2
+            )
         finally:
             await redis.aclose()
     up = statistics.median(a.seconds for a in before[2:])

@@ -50,12 +50,23 @@ PLAYER = 2544  # LeBron James: his first game of 2023-24 is the good raw message
 
 def first_game() -> PlayerGameIngested:
     return PlayerGameIngested(
-        event_id=ids.event_id("test", "2023-10-24:LAL@DEN", PLAYER), source="test",
-        season="2023-24", season_type="Regular Season", game_key="2023-10-24:LAL@DEN",
-        game_date=dt.date(2023, 10, 24), player_id=PLAYER, player_name="LeBron James",
-        team="LAL", opponent="DEN", is_home=False, minutes=29.0, points=21, rebounds=8,
-        assists=5, fg3m=1,
-    )  # fmt: skip
+        event_id=ids.event_id("test", "2023-10-24:LAL@DEN", PLAYER),
+        source="test",
+        season="2023-24",
+        season_type="Regular Season",
+        game_key="2023-10-24:LAL@DEN",
+        game_date=dt.date(2023, 10, 24),
+        player_id=PLAYER,
+        player_name="LeBron James",
+        team="LAL",
+        opponent="DEN",
+        is_home=False,
+        minutes=29.0,
+        points=21,
+        rebounds=8,
+        assists=5,
+        fg3m=1,
+    )
 
 
 def shipped_points_model(store: LocalArtifactStore, kit) -> ModelPublished:
@@ -63,11 +74,17 @@ def shipped_points_model(store: LocalArtifactStore, kit) -> ModelPublished:
     header = CountModel.from_bytes(data).header
     uri, checksum = store.put(f"points/{header.name}.npz", data)
     return ModelPublished(
-        event_id=ids.event_id("model", "v-poison", "production"), name=header.name,
-        version="v-poison", stat=header.stat, alias="production", model_type="count_model",
-        artifact_uri=uri, checksum=checksum, feature_set_version=header.feature_set_version,
+        event_id=ids.event_id("model", "v-poison", "production"),
+        name=header.name,
+        version="v-poison",
+        stat=header.stat,
+        alias="production",
+        model_type="count_model",
+        artifact_uri=uri,
+        checksum=checksum,
+        feature_set_version=header.feature_set_version,
         metrics=ModelMetrics(),
-    )  # fmt: skip
+    )
 
 
 def unknown_version(message) -> bytes:
@@ -87,23 +104,34 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
     store = LocalArtifactStore(tmp_path / "artifacts")
     with kit.owned(lambda: start_redis(tmp_path / "redis", port=None)) as redis:
         services.env.update(
-            DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=bootstrap, REDIS_URL=redis.url,
+            DATABASE_URL=database_url,
+            KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+            REDIS_URL=redis.url,
             ARTIFACT_STORE_URL=(tmp_path / "artifacts").as_uri(),
-        )  # fmt: skip
-        running = {name: services.start(name)
-                   for name in ("features", "trainer", "predictor", "gateway")}  # fmt: skip
+        )
+        running = {
+            name: services.start(name) for name in ("features", "trainer", "predictor", "gateway")
+        }
         await asyncio.gather(*(services.ready(s) for s in running.values()))
 
         game = first_game()
-        vector = vectors_and_state(player_id=PLAYER, player_name="LeBron James",
-                                   history=[player_game(game)], league=League())[0][0]  # fmt: skip
+        vector = vectors_and_state(
+            player_id=PLAYER,
+            player_name="LeBron James",
+            history=[player_game(game)],
+            league=League(),
+        )[0][0]
         model = shipped_points_model(store, kit)
         train = TrainRequested(
-            event_id=str(uuid.uuid4()), stat=Stat.POINTS, model_kind="baseline", reason="admin",
+            event_id=str(uuid.uuid4()),
+            stat=Stat.POINTS,
+            model_kind="baseline",
+            reason="admin",
             requested_by="test",
-        )  # fmt: skip
-        rollback = ModelAliasRequested(event_id=str(uuid.uuid4()), action="rollback",
-                                       key="points", requested_by="test")  # fmt: skip
+        )
+        rollback = ModelAliasRequested(
+            event_id=str(uuid.uuid4()), action="rollback", key="points", requested_by="test"
+        )
         player = topics.player_key(PLAYER)
         # (topic, key, the message whose poisoned twin goes first, the good bytes or None when
         # the good message comes from a service: the features service's vectors of `game`).
@@ -136,13 +164,18 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
             await kit.eventually(
                 f"{name}: {metric} after the poison",
                 lambda n=name, m=metric, lb=labels: _positive(kit.metric(running[n].url, m, **lb)),
-                deadline_s=60, interval_s=0.2,
-            )  # fmt: skip
+                deadline_s=60,
+                interval_s=0.2,
+            )
 
         # Every consumer dead-lettered both poisons of each topic it reads, with the reason and
         # the original bytes; the rollback (nothing to roll back to) was refused the same way.
-        wanted = {(t, g, kind) for t, groups in CONSUMERS.items() for g in groups
-                  for kind in ("json", "version")}  # fmt: skip
+        wanted = {
+            (t, g, kind)
+            for t, groups in CONSUMERS.items()
+            for g in groups
+            for kind in ("json", "version")
+        }
         wanted.add((topics.MODEL_COMMANDS, "trainer-model-commands", "refused"))
         letters: dict[tuple[str, str, str], DeadLetter] = {}
 
@@ -152,19 +185,30 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
                 letter = DeadLetter.model_validate_json(r.value)
                 assert r.topic == topics.dead_letter(letter.original_topic)
                 original = base64.b64decode(letter.payload_b64)
-                kind = ("json" if original == NOT_JSON else "version"
-                        if json.loads(original).get("schema_version") == UNKNOWN_VERSION
-                        else "refused")  # fmt: skip
-                group = next((g for g in CONSUMERS.get(letter.original_topic, ())
-                              if matches(letter.consumer, g)), letter.consumer)  # fmt: skip
+                kind = (
+                    "json"
+                    if original == NOT_JSON
+                    else "version"
+                    if json.loads(original).get("schema_version") == UNKNOWN_VERSION
+                    else "refused"
+                )
+                group = next(
+                    (
+                        g
+                        for g in CONSUMERS.get(letter.original_topic, ())
+                        if matches(letter.consumer, g)
+                    ),
+                    letter.consumer,
+                )
                 letters[(letter.original_topic, group, kind)] = letter
 
         def complete(records: list) -> bool:
             file(records)
             return wanted <= letters.keys()
 
-        await kit.read_topic(bootstrap, [topics.dead_letter(t) for t in CONSUMERS],
-                             until=complete, deadline_s=30)  # fmt: skip
+        await kit.read_topic(
+            bootstrap, [topics.dead_letter(t) for t in CONSUMERS], until=complete, deadline_s=30
+        )
         for (_, _, kind), letter in sorted(letters.items()):
             if kind == "json":
                 assert letter.error.startswith("invalid"), letter

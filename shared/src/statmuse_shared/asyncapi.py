@@ -25,13 +25,19 @@ from statmuse_shared.messages import (
 CATALOGUE: dict[str, tuple[Any, str, str]] = {
     topics.GAMES_RAW: (RawGame, "player id, or team:<abbr>", "ingestor -> features, gateway"),
     topics.FEATURES: (FeaturesComputed, "player id", "features -> trainer, predictor, gateway"),
-    topics.MODELS_PUBLISHED: (ModelPublished, "<stat> or <stat>:<player_id>",
-                              "trainer -> predictor, gateway"),
+    topics.MODELS_PUBLISHED: (
+        ModelPublished,
+        "<stat> or <stat>:<player_id>",
+        "trainer -> predictor, gateway",
+    ),
     topics.PREDICTIONS: (PredictionMade, "player id", "predictor -> downstream consumers"),
     topics.TRAIN_REQUESTS: (TrainRequested, "<stat>", "scheduler, drift monitor, admin -> trainer"),
-    topics.MODEL_COMMANDS: (ModelAliasRequested, "<stat> or <stat>:<player_id>",
-                            "gateway admin -> trainer"),
-}  # fmt: skip
+    topics.MODEL_COMMANDS: (
+        ModelAliasRequested,
+        "<stat> or <stat>:<player_id>",
+        "gateway admin -> trainer",
+    ),
+}
 
 
 def specification(*, version: str = "0.1.0", bootstrap: str = "localhost:9092") -> AsyncAPI:
@@ -39,14 +45,24 @@ def specification(*, version: str = "0.1.0", bootstrap: str = "localhost:9092") 
     for topic, (payload, key, flow) in CATALOGUE.items():
         title = getattr(payload, "__name__", None) or "RawGame"
         doc = (payload.__doc__ or "").strip() if isinstance(payload, type) else ""
-        broker.publisher(topic, title=topic, schema=payload,
-                         description=f"{flow}. Key: {key}. {doc}".strip())  # fmt: skip
+        broker.publisher(
+            topic, title=topic, schema=payload, description=f"{flow}. Key: {key}. {doc}".strip()
+        )
         dlq = topics.dead_letter(topic)
-        broker.publisher(dlq, title=dlq, schema=DeadLetter,
-                         description=f"{title} dead letters: what a consumer of {topic} could "
-                         "not process, with the reason and the original bytes.")  # fmt: skip
-    return AsyncAPI(broker, title="StatMusePicks topics", version=version,
-                    description=__doc__, schema_version="3.0.0")  # fmt: skip
+        broker.publisher(
+            dlq,
+            title=dlq,
+            schema=DeadLetter,
+            description=f"{title} dead letters: what a consumer of {topic} could "
+            "not process, with the reason and the original bytes.",
+        )
+    return AsyncAPI(
+        broker,
+        title="StatMusePicks topics",
+        version=version,
+        description=__doc__,
+        schema_version="3.0.0",
+    )
 
 
 def as_json(**kwargs: Any) -> Any:

@@ -352,8 +352,10 @@ class CountModel:
         self, x: np.ndarray, pid: int | None, flag: str | None, mu: float
     ) -> tuple[Contribution, ...]:
         if flag == "league_baseline":
-            used = next((f for f in self.header.league_minutes_features
-                         if not np.isnan(x[self._index[f]])), "league_default_minutes")  # fmt: skip
+            used = next(
+                (f for f in self.header.league_minutes_features if not np.isnan(x[self._index[f]])),
+                "league_default_minutes",
+            )
             value = None if used == "league_default_minutes" else float(x[self._index[used]])
             return (Contribution(used, value, mu),)
         row = x[None, :]
@@ -400,8 +402,16 @@ class CountModel:
                 )
             else:
                 contributions = self._contributions(x[i], player_ids[i], flag, float(mu[i]))
-            out.append(ModelOutput(Tabulated.trusted(tables[i]), contributions, flag,
-                                   float(mu[i]), float(r[i]), self.blend))  # fmt: skip
+            out.append(
+                ModelOutput(
+                    Tabulated.trusted(tables[i]),
+                    contributions,
+                    flag,
+                    float(mu[i]),
+                    float(r[i]),
+                    self.blend,
+                )
+            )
         return out
 
     def _top(
@@ -409,10 +419,11 @@ class CountModel:
     ) -> tuple[Contribution, ...]:
         top = np.argsort(-np.abs(total))[: self.TOP_CONTRIBUTIONS]
         return tuple(
-            Contribution(names[i], None if np.isnan(values[i]) else float(values[i]),
-                         float(total[i]))
+            Contribution(
+                names[i], None if np.isnan(values[i]) else float(values[i]), float(total[i])
+            )
             for i in top
-        )  # fmt: skip
+        )
 
     def cdf_tables(
         self, mu: np.ndarray, phi: np.ndarray, *, tail: float = 1e-9

@@ -125,8 +125,10 @@ async def test_publish_many_gives_up_with_a_count_when_the_broker_never_acknowle
             futures.append(asyncio.get_running_loop().create_future())
             return futures[-1]
 
-    items = [("t", b"k", TrainRequested(event_id=f"e{i}", stat="points", reason="admin"))
-             for i in range(3)]  # fmt: skip
+    items = [
+        ("t", b"k", TrainRequested(event_id=f"e{i}", stat="points", reason="admin"))
+        for i in range(3)
+    ]
     with pytest.raises(PublishTimeout, match="did not acknowledge 3 of 3 messages within 0.05 s"):
         await publish_many(Silent(), items, ack_seconds=0.05)  # type: ignore[arg-type]
     assert len(futures) == 3

@@ -20,8 +20,14 @@ from statmuse_shared.messages import (
 )
 
 # What the consumers subscribe with (features, gateway, predictor, trainer handlers).
-MODELS = [TypeAdapter(RawGame), FeaturesComputed, ModelPublished, TrainRequested,
-          ModelAliasRequested, PredictionMade]  # fmt: skip
+MODELS = [
+    TypeAdapter(RawGame),
+    FeaturesComputed,
+    ModelPublished,
+    TrainRequested,
+    ModelAliasRequested,
+    PredictionMade,
+]
 GOOD = TrainRequested(event_id="e-1", stat="points", reason="admin").model_dump_json().encode()
 
 json_values = st.recursive(
@@ -31,16 +37,30 @@ json_values = st.recursive(
     ),
     max_leaves=20,
 )
-KNOWN_KEYS = ["event_id", "schema_version", "kind", "stat", "player_id", "features",
-              "as_of", "version", "alias", "artifact_uri", "reason", "game_date"]  # fmt: skip
-shaped = st.dictionaries(st.sampled_from(KNOWN_KEYS) | st.text(max_size=8), json_values,
-                         max_size=8).map(lambda d: json.dumps(d).encode())  # fmt: skip
+KNOWN_KEYS = [
+    "event_id",
+    "schema_version",
+    "kind",
+    "stat",
+    "player_id",
+    "features",
+    "as_of",
+    "version",
+    "alias",
+    "artifact_uri",
+    "reason",
+    "game_date",
+]
+shaped = st.dictionaries(
+    st.sampled_from(KNOWN_KEYS) | st.text(max_size=8), json_values, max_size=8
+).map(lambda d: json.dumps(d).encode())
 truncated = st.builds(lambda cut: GOOD[:cut], st.integers(0, len(GOOD) - 1))
 versions = st.integers(-5, 10**6).map(
     lambda v: GOOD.replace(b'"schema_version":1', f'"schema_version":{v}'.encode())
 )
-payloads = st.one_of(st.binary(max_size=300), shaped, truncated, versions,
-                     st.text(max_size=100).map(str.encode))  # fmt: skip
+payloads = st.one_of(
+    st.binary(max_size=300), shaped, truncated, versions, st.text(max_size=100).map(str.encode)
+)
 
 
 @settings(max_examples=500, deadline=None)

@@ -38,9 +38,19 @@ from statmuse_shared.features.teams import TEAM_UTC_OFFSET
 DATA = Path(__file__).resolve().parents[3] / "data" / "nba"
 LEBRON = 2544
 CONTEXT_KEYS = (
-    "is_home", "is_playoffs", "days_rest", "back_to_back", "games_last_7_days", "tz_shift_hours",
-    "at_altitude", "vs_opp_games", "opp_def_rating", "opp_pace", "opp_def_rank", "opp_team_games",
-)  # fmt: skip
+    "is_home",
+    "is_playoffs",
+    "days_rest",
+    "back_to_back",
+    "games_last_7_days",
+    "tz_shift_hours",
+    "at_altitude",
+    "vs_opp_games",
+    "opp_def_rating",
+    "opp_pace",
+    "opp_def_rank",
+    "opp_team_games",
+)
 # Features that only exist with a known opponent: None in a 'next' vector.
 OPPONENT_KEYS = CONTEXT_KEYS + tuple(f"{s}_vs_opp_{k}" for s in STATS for k in ("avg", "last"))
 
@@ -97,11 +107,19 @@ def _team_games(season: str) -> tuple[TeamGame, ...]:
     for pair in by_game.values():
         assert len(pair) == 2
         for row, other in (pair, pair[::-1]):
-            poss = possessions(fga=int(row["FGA"]), oreb=int(row["OREB"]), tov=int(row["TOV"]),
-                               fta=int(row["FTA"]))  # fmt: skip
-            out.append(TeamGame(dt.date.fromisoformat(row["GAME_DATE"]), row["SEASON"],
-                                row["TEAM_ABBREVIATION"], int(other["PTS"]), poss,
-                                float(row["MIN"])))  # fmt: skip
+            poss = possessions(
+                fga=int(row["FGA"]), oreb=int(row["OREB"]), tov=int(row["TOV"]), fta=int(row["FTA"])
+            )
+            out.append(
+                TeamGame(
+                    dt.date.fromisoformat(row["GAME_DATE"]),
+                    row["SEASON"],
+                    row["TEAM_ABBREVIATION"],
+                    int(other["PTS"]),
+                    poss,
+                    float(row["MIN"]),
+                )
+            )
     return tuple(sorted(out, key=lambda g: (g.game_date, g.team)))
 
 
@@ -230,8 +248,9 @@ def test_features_before_the_first_game_of_a_new_season() -> None:
         ema = 0.3 * x + 0.7 * ema
     assert v["points_ema"] == pytest.approx(ema)
     assert v["points_ema"] == pytest.approx(28.982)
-    assert v["points_std_3"] == pytest.approx(math.sqrt(((22 - 85 / 3) ** 2 + (23 - 85 / 3) ** 2
-                                                        + (40 - 85 / 3) ** 2) / 2))  # fmt: skip
+    assert v["points_std_3"] == pytest.approx(
+        math.sqrt(((22 - 85 / 3) ** 2 + (23 - 85 / 3) ** 2 + (40 - 85 / 3) ** 2) / 2)
+    )
     assert v["points_min_3"] == 22
     assert v["points_max_3"] == 40
     assert v["points_median_3"] == 23
@@ -333,9 +352,20 @@ def test_a_stat_never_recorded_is_none_with_zero_counts() -> None:
         assert v[f"threes_n_{w}"] == 0
         for k in ("sma", "std", "min", "max", "median"):
             assert v[f"threes_{k}_{w}"] is None
-    never = ("wma_3", "wma_5", "ema", "season_avg", "career_avg", "slope_10", "momentum",
-             "per_min_10", "vs_top10_avg", "vs_bottom10_avg", "vs_opp_avg",
-             "vs_opp_last")  # fmt: skip
+    never = (
+        "wma_3",
+        "wma_5",
+        "ema",
+        "season_avg",
+        "career_avg",
+        "slope_10",
+        "momentum",
+        "per_min_10",
+        "vs_top10_avg",
+        "vs_bottom10_avg",
+        "vs_opp_avg",
+        "vs_opp_last",
+    )
     for k in never:
         assert v[f"threes_{k}"] is None, k
     assert v["threes_career_n"] == 0
@@ -362,8 +392,9 @@ def test_no_history_means_none_never_zero() -> None:
 
 
 def test_zero_minutes_gives_no_per_minute_rate() -> None:
-    g = PlayerGame(dt.date(2024, 1, 1), "2023-24", "Regular Season", "LAL", "BOS", True, 0.0,
-                   0, 0, 0, 0)  # fmt: skip
+    g = PlayerGame(
+        dt.date(2024, 1, 1), "2023-24", "Regular Season", "LAL", "BOS", True, 0.0, 0, 0, 0, 0
+    )
     state = PlayerState()
     state.add(g)
     v = state.vector(None, league=None)
@@ -553,8 +584,11 @@ def test_team_games_on_or_after_the_game_day_never_reach_its_vector(seed: int) -
         assert any(differs(got[j], base[j]) for j in range(i + 1, len(h))), f"{pid} {i}"
         # And one at a time: the opponent's box of that very game, then random later ones.
         on_or_after = [k for k, g in enumerate(teams) if g.game_date >= day]
-        same_game = [k for k in on_or_after if teams[k].game_date == day
-                     and teams[k].team in (h[i].team, h[i].opponent)]  # fmt: skip
+        same_game = [
+            k
+            for k in on_or_after
+            if teams[k].game_date == day and teams[k].team in (h[i].team, h[i].opponent)
+        ]
         assert same_game
         for k in same_game + rng.sample(on_or_after, 6):
             league = league_of([_shift_box(g) if n == k else g for n, g in enumerate(teams)])
@@ -593,19 +627,21 @@ def histories(draw: st.DrawFn) -> list[PlayerGame]:
     out = []
     for _ in range(draw(st.integers(0, 22))):
         minutes = float(draw(st.integers(0, 48)))
-        out.append(PlayerGame(
-            game_date=day,
-            season=_season_of(day),
-            season_type=draw(st.sampled_from(["Regular Season", "Playoffs"])),
-            team=team,
-            opponent=draw(st.sampled_from([t for t in TEAMS if t != team])),
-            is_home=draw(st.booleans()),
-            minutes=minutes,
-            points=draw(st.integers(0, 60)),
-            rebounds=draw(st.integers(0, 25)),
-            assists=draw(st.integers(0, 20)),
-            threes=draw(st.none() | st.integers(0, 12)),
-        ))  # fmt: skip
+        out.append(
+            PlayerGame(
+                game_date=day,
+                season=_season_of(day),
+                season_type=draw(st.sampled_from(["Regular Season", "Playoffs"])),
+                team=team,
+                opponent=draw(st.sampled_from([t for t in TEAMS if t != team])),
+                is_home=draw(st.booleans()),
+                minutes=minutes,
+                points=draw(st.integers(0, 60)),
+                rebounds=draw(st.integers(0, 25)),
+                assists=draw(st.integers(0, 20)),
+                threes=draw(st.none() | st.integers(0, 12)),
+            )
+        )
         day += dt.timedelta(days=draw(st.integers(1, 4) | st.integers(60, 200)))
         if draw(st.integers(0, 9)) == 0:
             team = draw(st.sampled_from(TEAMS))  # traded

@@ -40,10 +40,19 @@ def team_games(season: str) -> tuple[TeamGame, ...]:
     out = []
     for pair in by_game.values():
         for row, other in (pair, pair[::-1]):
-            poss = possessions(fga=int(row["FGA"]), oreb=int(row["OREB"]), tov=int(row["TOV"]),
-                               fta=int(row["FTA"]))  # fmt: skip
-            out.append(TeamGame(D(row["GAME_DATE"]), row["SEASON"], row["TEAM_ABBREVIATION"],
-                                int(other["PTS"]), poss, float(row["MIN"])))  # fmt: skip
+            poss = possessions(
+                fga=int(row["FGA"]), oreb=int(row["OREB"]), tov=int(row["TOV"]), fta=int(row["FTA"])
+            )
+            out.append(
+                TeamGame(
+                    D(row["GAME_DATE"]),
+                    row["SEASON"],
+                    row["TEAM_ABBREVIATION"],
+                    int(other["PTS"]),
+                    poss,
+                    float(row["MIN"]),
+                )
+            )
     return tuple(sorted(out, key=lambda g: (g.game_date, g.team)))
 
 
@@ -128,8 +137,9 @@ def test_overtime_minutes_lower_the_pace() -> None:
     assert r is not None
     assert r.games == n
     first = chi[:n]
-    assert r.pace == pytest.approx(48 * sum(g.possessions for g in first)
-                                   / (sum(g.minutes for g in first) / 5))  # fmt: skip
+    assert r.pace == pytest.approx(
+        48 * sum(g.possessions for g in first) / (sum(g.minutes for g in first) / 5)
+    )
 
 
 def test_rating_sees_only_games_strictly_before_the_day() -> None:
@@ -195,8 +205,9 @@ def test_a_corrected_box_for_the_same_date_replaces_the_old_one() -> None:
     assert r is not None
     assert r.games == 6
     poss = sum(g.possessions for g in games)
-    assert r.defensive_rating == pytest.approx(100 * (sum(g.points_allowed for g in games) + 30)
-                                               / poss)  # fmt: skip
+    assert r.defensive_rating == pytest.approx(
+        100 * (sum(g.points_allowed for g in games) + 30) / poss
+    )
     assert r.defensive_rating == pytest.approx(first.defensive_rating + 100 * 30 / poss)
     # Correcting it back restores the original rating.
     league.add(games[2])
@@ -232,7 +243,7 @@ def test_insertion_order_does_not_matter_on_real_games() -> None:
             st.sampled_from([240.0, 265.0]),
         ),
         max_size=40,
-    ),  # fmt: skip
+    ),
     seed=st.integers(0, 10**6),
 )
 def test_ratings_do_not_depend_on_the_order_games_arrive(

@@ -251,9 +251,12 @@ def test_parts_round_trip_through_one_npz_without_pickle() -> None:
     rng = np.random.default_rng(7)
     trees = random_ensemble(rng, strict=True, n_features=4)
     head = LinearPart(
-        impute=np.zeros(4), mean=np.ones(4), scale=np.full(4, 2.0), coef=rng.normal(size=4),
+        impute=np.zeros(4),
+        mean=np.ones(4),
+        scale=np.full(4, 2.0),
+        coef=rng.normal(size=4),
         intercept=0.5,
-    )  # fmt: skip
+    )
     arrays = through_npz({**trees.to_arrays("p0_"), **head.to_arrays("p1_")})
     assert arrays["p0_kind"].dtype.kind == "U"
     assert arrays["p0_kind"].ndim == 0
@@ -349,9 +352,12 @@ def test_invalid_trees_are_refused(overrides: dict[str, Any], message: str) -> N
 )
 def test_invalid_linear_parts_are_refused(overrides: dict[str, Any], message: str) -> None:
     fields: dict[str, Any] = {
-        "impute": [0.0, 0.0], "mean": [0.0, 0.0], "scale": [1.0, 1.0], "coef": [1.0, 2.0],
+        "impute": [0.0, 0.0],
+        "mean": [0.0, 0.0],
+        "scale": [1.0, 1.0],
+        "coef": [1.0, 2.0],
         "intercept": 0.0,
-    }  # fmt: skip
+    }
     fields.update(overrides)
     with pytest.raises(ValueError, match=message):
         LinearPart(**fields)

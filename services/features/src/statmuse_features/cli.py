@@ -21,9 +21,12 @@ def _create_app(settings: FeaturesSettings) -> object:
 
 
 app = service_cli(
-    service="features", schema="features", settings=_settings, create_app=_create_app,
+    service="features",
+    schema="features",
+    settings=_settings,
+    create_app=_create_app,
     help=__doc__,
-)  # fmt: skip
+)
 
 
 @app.command()

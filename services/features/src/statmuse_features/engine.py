@@ -103,8 +103,12 @@ class Engine:
             return
         lost, self._lost, self._reassigned = self._lost, set(), False
         self._check_all = True
-        gone = [p for p in self.players if (part := self.partition(p)) in lost
-                or (self.owned is not None and part not in self.owned)]  # fmt: skip
+        gone = [
+            p
+            for p in self.players
+            if (part := self.partition(p)) in lost
+            or (self.owned is not None and part not in self.owned)
+        ]
         for player_id in gone:
             del self.players[player_id]
         if gone:
@@ -149,8 +153,9 @@ class Engine:
         self._apply_assignment()
         async with self.pool.acquire() as conn:
             async with conn.transaction():
-                new_games = await db.upsert_player_games(conn=conn, games=players) \
-                    if players else set()  # fmt: skip
+                new_games = (
+                    await db.upsert_player_games(conn=conn, games=players) if players else set()
+                )
                 if teams:
                     await db.upsert_team_games(conn=conn, games=teams)
             # Stored before but never given a vector (a crash after the commit above, last
@@ -172,8 +177,11 @@ class Engine:
         for g in players:
             known = self.players.get(g.player_id)
             last = known.state.last if known else None
-            if (g.player_id, g.game_key) not in new_games and last is not None \
-                    and g.game_date > last.game_date:  # fmt: skip
+            if (
+                (g.player_id, g.game_key) not in new_games
+                and last is not None
+                and g.game_date > last.game_date
+            ):
                 # Stored already, by an instance that had this partition before: this state
                 # missed it, so rebuild it from the table on the player's next game.
                 self.players.pop(g.player_id, None)
@@ -246,8 +254,11 @@ class Engine:
     def _advance_all(
         self, work: list[tuple[int, str, _Player, list[PlayerGameIngested]]]
     ) -> list[FeaturesComputed]:
-        return [v for player_id, name, known, events in work
-                for v in self._advance(player_id, name, known, events)]  # fmt: skip
+        return [
+            v
+            for player_id, name, known, events in work
+            for v in self._advance(player_id, name, known, events)
+        ]
 
     def _advance(
         self, player_id: int, name: str, known: _Player, events: list[PlayerGameIngested]
@@ -258,16 +269,34 @@ class Engine:
         for e in events:
             game = player_game(e)
             features = known.state.vector(context_of(game), league=self.league)
-            out.append(message(player_id=player_id, player_name=name, kind="game", game=game,
-                               last=known.state.last, features=features, team=game.team,
-                               season=game.season))  # fmt: skip
+            out.append(
+                message(
+                    player_id=player_id,
+                    player_name=name,
+                    kind="game",
+                    game=game,
+                    last=known.state.last,
+                    features=features,
+                    team=game.team,
+                    season=game.season,
+                )
+            )
             rank = self.league.rank(game.opponent, game.season, game.game_date)
             known.state.add(game, opponent_rank=rank)
         last = known.state.last
         assert last is not None
-        out.append(message(player_id=player_id, player_name=name, kind="next", game=None,
-                           last=last, features=known.state.vector(None, league=self.league),
-                           team=last.team, season=last.season))  # fmt: skip
+        out.append(
+            message(
+                player_id=player_id,
+                player_name=name,
+                kind="next",
+                game=None,
+                last=last,
+                features=known.state.vector(None, league=self.league),
+                team=last.team,
+                season=last.season,
+            )
+        )
         return out
 
     async def _rebuild(
@@ -280,8 +309,13 @@ class Engine:
         out: list[FeaturesComputed] = []
         for player_id, (name, history) in found.items():
             vectors, state = await asyncio.to_thread(
-                vectors_and_state, player_id=player_id, player_name=name, history=history,
-                league=self.league, since=since.get(player_id))  # fmt: skip
+                vectors_and_state,
+                player_id=player_id,
+                player_name=name,
+                history=history,
+                league=self.league,
+                since=since.get(player_id),
+            )
             out.extend(vectors)
             self.players[player_id] = _Player(name, state)
         return out
@@ -295,8 +329,12 @@ class Engine:
                 parts = {p for p, d in since.items() if d == day}
                 found = await db.players_with_games_since(conn=conn, season=season, since=day)
                 wanted += [(p, day) for p in found if self.partition(p) in parts]
-        log.info("recomputing %d players' vectors of %s from %s", len(wanted), season,
-                 min(since.values()))  # fmt: skip
+        log.info(
+            "recomputing %d players' vectors of %s from %s",
+            len(wanted),
+            season,
+            min(since.values()),
+        )
         return await self._rebuild(wanted)
 
     async def _store(
@@ -330,8 +368,9 @@ class Engine:
         loop = asyncio.get_running_loop()
         changed = 0
         with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-            pending = [loop.run_in_executor(pool, _vectors_of, part, self.league)
-                       for part in chunks]  # fmt: skip
+            pending = [
+                loop.run_in_executor(pool, _vectors_of, part, self.league) for part in chunks
+            ]
             for done in asyncio.as_completed(pending):
                 vectors, packed, states = await done
                 async with self.lock:
@@ -350,8 +389,9 @@ def _vectors_of(
     vectors: list[FeaturesComputed] = []
     states: dict[int, _Player] = {}
     for player_id, name, history in part:
-        found, state = vectors_and_state(player_id=player_id, player_name=name,
-                                         history=history, league=league)  # fmt: skip
+        found, state = vectors_and_state(
+            player_id=player_id, player_name=name, history=history, league=league
+        )
         vectors.extend(found)
         states[player_id] = _Player(name, state)
     return vectors, [pack(v.features) for v in vectors], states

@@ -48,11 +48,16 @@ class Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
         consumer = getattr(self.subscriber, "consumer", None)
         known = consumer.partitions_for_topic(topics.GAMES_RAW) if consumer else None
         if not known:
-            log.warning("partition count of %s unknown; assuming %d", topics.GAMES_RAW,
-                        topics.DEFAULT_PARTITIONS)  # fmt: skip
+            log.warning(
+                "partition count of %s unknown; assuming %d",
+                topics.GAMES_RAW,
+                topics.DEFAULT_PARTITIONS,
+            )
         engine: Engine = self.state["engine"]
-        engine.assign({tp.partition for tp in assigned if tp.topic == topics.GAMES_RAW},
-                      partitions=len(known) if known else topics.DEFAULT_PARTITIONS)  # fmt: skip
+        engine.assign(
+            {tp.partition for tp in assigned if tp.topic == topics.GAMES_RAW},
+            partitions=len(known) if known else topics.DEFAULT_PARTITIONS,
+        )
         metrics.OWNED_PARTITIONS.set(len(engine.owned or ()))
 
 
@@ -72,6 +77,12 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: FeaturesSe
             metrics.PER_MESSAGE_SECONDS.observe((time.perf_counter() - started) / len(batch))
 
     listener = Assignment(state)
-    listener.subscriber = subscribe(broker, topics.GAMES_RAW, group_id=settings.group_id,
-                                    model=RAW_GAME, handle=on_raw_games,
-                                    max_records=settings.max_batch, listener=listener)  # fmt: skip
+    listener.subscriber = subscribe(
+        broker,
+        topics.GAMES_RAW,
+        group_id=settings.group_id,
+        model=RAW_GAME,
+        handle=on_raw_games,
+        max_records=settings.max_batch,
+        listener=listener,
+    )

@@ -38,13 +38,30 @@ def partition_of(player_id: int, partitions: int) -> int:
 
 
 def player_game(e: PlayerGameIngested) -> PlayerGame:
-    return PlayerGame(e.game_date, e.season, e.season_type, e.team, e.opponent, e.is_home,
-                      e.minutes, e.points, e.rebounds, e.assists, e.fg3m)  # fmt: skip
+    return PlayerGame(
+        e.game_date,
+        e.season,
+        e.season_type,
+        e.team,
+        e.opponent,
+        e.is_home,
+        e.minutes,
+        e.points,
+        e.rebounds,
+        e.assists,
+        e.fg3m,
+    )
 
 
 def stat_line(g: PlayerGame) -> StatLine:
-    return StatLine(game_date=g.game_date, minutes=g.minutes, points=g.points,
-                    rebounds=g.rebounds, assists=g.assists, threes=g.threes)  # fmt: skip
+    return StatLine(
+        game_date=g.game_date,
+        minutes=g.minutes,
+        points=g.points,
+        rebounds=g.rebounds,
+        assists=g.assists,
+        threes=g.threes,
+    )
 
 
 def _round(value: float | None) -> float | None:
@@ -62,8 +79,9 @@ def digest(features: Features) -> str:
 
 def pack(features: Features) -> bytes:
     """The stored form: float64 little-endian in NAMES order, NaN for None."""
-    return struct.pack(f"<{len(NAMES)}d", *(math.nan if (v := features[n]) is None else v
-                                            for n in NAMES))  # fmt: skip
+    return struct.pack(
+        f"<{len(NAMES)}d", *(math.nan if (v := features[n]) is None else v for n in NAMES)
+    )
 
 
 def message(
@@ -83,8 +101,12 @@ def message(
     if kind == "game":
         assert game is not None
         as_of = game.game_date
-        ref = GameRef(game_date=game.game_date, season_type=game.season_type,
-                      opponent=game.opponent, is_home=game.is_home)  # fmt: skip
+        ref = GameRef(
+            game_date=game.game_date,
+            season_type=game.season_type,
+            opponent=game.opponent,
+            is_home=game.is_home,
+        )
     else:
         assert last is not None
         as_of, ref = last.game_date + dt.timedelta(days=1), None
@@ -133,14 +155,32 @@ def vectors_and_state(
     previous: PlayerGame | None = None
     for game, features in walked:
         if since is None or game.game_date >= since:
-            out.append(message(player_id=player_id, player_name=player_name, kind="game",
-                               game=game, last=previous, features=features, team=game.team,
-                               season=game.season))  # fmt: skip
+            out.append(
+                message(
+                    player_id=player_id,
+                    player_name=player_name,
+                    kind="game",
+                    game=game,
+                    last=previous,
+                    features=features,
+                    team=game.team,
+                    season=game.season,
+                )
+            )
         previous = game
     last = history[-1]
-    out.append(message(player_id=player_id, player_name=player_name, kind="next", game=None,
-                       last=last, features=state.vector(None, league=league), team=last.team,
-                       season=last.season))  # fmt: skip
+    out.append(
+        message(
+            player_id=player_id,
+            player_name=player_name,
+            kind="next",
+            game=None,
+            last=last,
+            features=state.vector(None, league=league),
+            team=last.team,
+            season=last.season,
+        )
+    )
     return out, state
 
 
@@ -153,5 +193,6 @@ def vectors_for(
     since: dt.date | None = None,
 ) -> list[FeaturesComputed]:
     """`vectors_and_state` without the state."""
-    return vectors_and_state(player_id=player_id, player_name=player_name, history=history,
-                             league=league, since=since)[0]  # fmt: skip
+    return vectors_and_state(
+        player_id=player_id, player_name=player_name, history=history, league=league, since=since
+    )[0]

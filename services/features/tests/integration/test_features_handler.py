@@ -76,14 +76,26 @@ def real_team_games(until: dt.date) -> list[TeamGameIngested]:
         team, sep, opp = r["MATCHUP"].split(" ")
         home, away = (team, opp) if sep == "vs." else (opp, team)
         key = f"{r['GAME_DATE']}:{away}@{home}"
-        out.append(TeamGameIngested(
-            event_id=ids.event_id("test", key, team), source="test", season="2023-24",
-            season_type="Regular Season" if r["GAME_ID"].startswith("002") else "Playoffs",
-            game_key=key, game_date=dt.date.fromisoformat(r["GAME_DATE"]), team=team,
-            opponent=opp, is_home=sep == "vs.", minutes=float(r["MIN"]), points=int(r["PTS"]),
-            opponent_points=int(r["PTS"]) - int(float(r["PLUS_MINUS"])), fga=int(r["FGA"]),
-            oreb=int(r["OREB"]), tov=int(r["TOV"]), fta=int(r["FTA"]),
-        ))  # fmt: skip
+        out.append(
+            TeamGameIngested(
+                event_id=ids.event_id("test", key, team),
+                source="test",
+                season="2023-24",
+                season_type="Regular Season" if r["GAME_ID"].startswith("002") else "Playoffs",
+                game_key=key,
+                game_date=dt.date.fromisoformat(r["GAME_DATE"]),
+                team=team,
+                opponent=opp,
+                is_home=sep == "vs.",
+                minutes=float(r["MIN"]),
+                points=int(r["PTS"]),
+                opponent_points=int(r["PTS"]) - int(float(r["PLUS_MINUS"])),
+                fga=int(r["FGA"]),
+                oreb=int(r["OREB"]),
+                tov=int(r["TOV"]),
+                fta=int(r["FTA"]),
+            )
+        )
     return out
 
 
@@ -133,8 +145,11 @@ async def wire(
 
 async def feed(broker: Any, events: list[Any], *, poison: bool = True) -> None:
     for e in events:
-        key = topics.player_key(e.player_id) if isinstance(e, PlayerGameIngested) \
-            else topics.team_key(e.team)  # fmt: skip
+        key = (
+            topics.player_key(e.player_id)
+            if isinstance(e, PlayerGameIngested)
+            else topics.team_key(e.team)
+        )
         await broker.publish(e.model_dump_json().encode(), topics.GAMES_RAW, key=key)
     if poison:
         await broker.publish(b"{not json", topics.GAMES_RAW, key=b"1")
@@ -162,16 +177,21 @@ def check(games: list[PlayerGameIngested], probe: Probe) -> None:
 
 
 async def stored(pool: Any) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in await pool.fetch(
-        "SELECT player_id, as_of, kind, game_date, vector FROM features.feature_vectors "
-        "WHERE kind = 'game' ORDER BY 1, 2")]  # fmt: skip
+    return [
+        tuple(r)
+        for r in await pool.fetch(
+            "SELECT player_id, as_of, kind, game_date, vector FROM features.feature_vectors "
+            "WHERE kind = 'game' ORDER BY 1, 2"
+        )
+    ]
 
 
 async def test_handler_in_memory_with_opponent_strength(pool, unique):
     games = real_games(203999, 30)  # Nikola Jokić
     teams = real_team_games(games[-1].game_date)
-    broker, probe, _ = await wire("localhost:9092", pool, unique, games[-1].game_date
-                                  + dt.timedelta(days=1))  # fmt: skip
+    broker, probe, _ = await wire(
+        "localhost:9092", pool, unique, games[-1].game_date + dt.timedelta(days=1)
+    )
     async with TestKafkaBroker(broker) as br:
         await feed(br, by_date(games, teams))
     check(games, probe)
@@ -253,7 +273,7 @@ async def batch_build(pool: Any) -> dict[tuple[int, dt.date], str]:
         for player_id, (name, history) in found.items()
         for v in vectors_for(
             player_id=player_id, player_name=name, history=history, league=engine.league
-        )  # fmt: skip
+        )
     }
 
 

@@ -27,9 +27,19 @@ from statmuse_shared.messages import FeaturesComputed, GameRef, PlayerGameIngest
 DATA = Path(__file__).resolve().parents[4] / "data" / "nba"
 LEBRON = 2544
 CONTEXT_KEYS = (
-    "is_home", "is_playoffs", "days_rest", "back_to_back", "games_last_7_days", "tz_shift_hours",
-    "at_altitude", "vs_opp_games", "opp_def_rating", "opp_pace", "opp_def_rank", "opp_team_games",
-)  # fmt: skip
+    "is_home",
+    "is_playoffs",
+    "days_rest",
+    "back_to_back",
+    "games_last_7_days",
+    "tz_shift_hours",
+    "at_altitude",
+    "vs_opp_games",
+    "opp_def_rating",
+    "opp_pace",
+    "opp_def_rank",
+    "opp_team_games",
+)
 
 
 # --- real data --------------------------------------------------------------------------------
@@ -89,11 +99,22 @@ def _team_games() -> tuple[TeamGame, ...]:
             by_game.setdefault(row["GAME_ID"], []).append(row)
         for pair in by_game.values():
             for row, other in (pair, pair[::-1]):
-                poss = possessions(fga=int(row["FGA"]), oreb=int(row["OREB"]),
-                                   tov=int(row["TOV"]), fta=int(row["FTA"]))  # fmt: skip
-                out.append(TeamGame(dt.date.fromisoformat(row["GAME_DATE"]), row["SEASON"],
-                                    row["TEAM_ABBREVIATION"], int(other["PTS"]), poss,
-                                    float(row["MIN"])))  # fmt: skip
+                poss = possessions(
+                    fga=int(row["FGA"]),
+                    oreb=int(row["OREB"]),
+                    tov=int(row["TOV"]),
+                    fta=int(row["FTA"]),
+                )
+                out.append(
+                    TeamGame(
+                        dt.date.fromisoformat(row["GAME_DATE"]),
+                        row["SEASON"],
+                        row["TEAM_ABBREVIATION"],
+                        int(other["PTS"]),
+                        poss,
+                        float(row["MIN"]),
+                    )
+                )
     return tuple(sorted(out, key=lambda g: (g.game_date, g.team)))
 
 
@@ -116,8 +137,7 @@ def history() -> list[PlayerGame]:
 
 @pytest.fixture(scope="module")
 def messages(history: list[PlayerGame], league: League) -> list[FeaturesComputed]:
-    return vectors_for(player_id=LEBRON, player_name="LeBron James", history=history,
-                       league=league)  # fmt: skip
+    return vectors_for(player_id=LEBRON, player_name="LeBron James", history=history, league=league)
 
 
 def assert_close(on_wire: dict[str, float | None], engine: Features) -> None:
@@ -141,8 +161,9 @@ def test_names_are_the_engines_feature_names() -> None:
 def test_player_game_from_a_real_event() -> None:
     rows = lebron_rows()
     g = player_game(ingested(rows[4]))  # 2023-10-24 LAL @ DEN: 29 min, 21/8/5, 1 three
-    assert g == PlayerGame(dt.date(2023, 10, 24), "2023-24", "Regular Season", "LAL", "DEN",
-                           False, 29.0, 21, 8, 5, 1)  # fmt: skip
+    assert g == PlayerGame(
+        dt.date(2023, 10, 24), "2023-24", "Regular Season", "LAL", "DEN", False, 29.0, 21, 8, 5, 1
+    )
     assert g.home_team == "DEN"
     playoff = player_game(ingested(rows[3]))  # 2023-05-22 vs DEN, FG3M missing in that log
     assert playoff.threes is None
@@ -162,8 +183,12 @@ def test_one_game_vector_per_game_then_the_next_vector(
     walked, state = walk(history, league=real_league())
     for i, (m, game) in enumerate(zip(messages, history, strict=False)):
         assert m.as_of == game.game_date
-        assert m.game == GameRef(game_date=game.game_date, season_type=game.season_type,
-                                 opponent=game.opponent, is_home=game.is_home)  # fmt: skip
+        assert m.game == GameRef(
+            game_date=game.game_date,
+            season_type=game.season_type,
+            opponent=game.opponent,
+            is_home=game.is_home,
+        )
         assert m.outcome == stat_line(game)
         assert m.outcome is not None
         assert m.outcome.points == game.points
@@ -208,8 +233,9 @@ def test_since_keeps_game_vectors_on_or_after_it_and_the_next(
     history: list[PlayerGame], league: League, messages: list[FeaturesComputed]
 ) -> None:
     def since(day: dt.date) -> list[FeaturesComputed]:
-        return vectors_for(player_id=LEBRON, player_name="LeBron James", history=history,
-                           league=league, since=day)  # fmt: skip
+        return vectors_for(
+            player_id=LEBRON, player_name="LeBron James", history=history, league=league, since=day
+        )
 
     on_a_game_day = since(history[10].game_date)
     assert [m.as_of for m in on_a_game_day[:-1]] == [g.game_date for g in history[10:]]
@@ -231,8 +257,9 @@ def test_since_keeps_game_vectors_on_or_after_it_and_the_next(
 
 
 def test_no_history_no_vectors(league: League) -> None:
-    assert vectors_for(player_id=LEBRON, player_name="LeBron James", history=[],
-                       league=league) == []  # fmt: skip
+    assert (
+        vectors_for(player_id=LEBRON, player_name="LeBron James", history=[], league=league) == []
+    )
 
 
 # --- event ids and digest ---------------------------------------------------------------------
@@ -241,20 +268,29 @@ def test_no_history_no_vectors(league: League) -> None:
 def test_event_ids_are_deterministic_and_distinct(
     history: list[PlayerGame], messages: list[FeaturesComputed]
 ) -> None:
-    again = vectors_for(player_id=LEBRON, player_name="LeBron James", history=history,
-                        league=real_league())  # fmt: skip
+    again = vectors_for(
+        player_id=LEBRON, player_name="LeBron James", history=history, league=real_league()
+    )
     assert [m.event_id for m in again] == [m.event_id for m in messages]
     assert len({m.event_id for m in messages}) == len(messages)
-    other = vectors_for(player_id=LEBRON + 1, player_name="LeBron James", history=history,
-                        league=real_league())  # fmt: skip
+    other = vectors_for(
+        player_id=LEBRON + 1, player_name="LeBron James", history=history, league=real_league()
+    )
     assert not {m.event_id for m in other} & {m.event_id for m in messages}
 
 
 def test_an_event_id_changes_when_any_feature_changes(history: list[PlayerGame]) -> None:
     walked, _ = walk(history, league=real_league())
     game, features = walked[14]
-    kwargs = {"player_id": LEBRON, "player_name": "LeBron James", "kind": "game", "game": game,
-              "last": history[13], "team": game.team, "season": game.season}  # fmt: skip
+    kwargs = {
+        "player_id": LEBRON,
+        "player_name": "LeBron James",
+        "kind": "game",
+        "game": game,
+        "last": history[13],
+        "team": game.team,
+        "season": game.season,
+    }
     base = message(features=features, **kwargs).event_id  # type: ignore[arg-type]
     assert message(features=dict(features), **kwargs).event_id == base  # type: ignore[arg-type]
     assert message(features=dict(reversed(features.items())), **kwargs).event_id == base  # type: ignore[arg-type]
@@ -298,11 +334,26 @@ def test_values_on_the_wire_keep_ten_significant_digits(
 
 
 def test_rounding_by_hand(history: list[PlayerGame]) -> None:
-    values = {NAMES[0]: 1 / 3, NAMES[1]: -200 / 3, NAMES[2]: 123456.78901234567,
-              NAMES[3]: 0.0, NAMES[4]: None, NAMES[5]: 2.5e-7 / 3, NAMES[6]: 30.0}  # fmt: skip
+    values = {
+        NAMES[0]: 1 / 3,
+        NAMES[1]: -200 / 3,
+        NAMES[2]: 123456.78901234567,
+        NAMES[3]: 0.0,
+        NAMES[4]: None,
+        NAMES[5]: 2.5e-7 / 3,
+        NAMES[6]: 30.0,
+    }
     features: Features = {**dict.fromkeys(NAMES, 1.0), **values}
-    m = message(player_id=LEBRON, player_name="LeBron James", kind="next", game=None,
-                last=history[-1], features=features, team="LAL", season="2023-24")  # fmt: skip
+    m = message(
+        player_id=LEBRON,
+        player_name="LeBron James",
+        kind="next",
+        game=None,
+        last=history[-1],
+        features=features,
+        team="LAL",
+        season="2023-24",
+    )
     got = m.features
     assert got[NAMES[0]] == 0.3333333333
     assert got[NAMES[1]] == -66.66666667
@@ -319,8 +370,9 @@ def test_rounding_by_hand(history: list[PlayerGame]) -> None:
 def _corrected(history: list[PlayerGame]) -> list[FeaturesComputed]:
     """The same history after a box-score correction: 2023-11-15 vs SAC, 28 -> 70 points."""
     changed = history[:14] + [dataclasses.replace(history[14], points=70)] + history[15:]
-    return vectors_for(player_id=LEBRON, player_name="LeBron James", history=changed,
-                       league=real_league())  # fmt: skip
+    return vectors_for(
+        player_id=LEBRON, player_name="LeBron James", history=changed, league=real_league()
+    )
 
 
 def test_a_game_vector_never_sees_its_own_game(

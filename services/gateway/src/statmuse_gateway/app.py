@@ -49,8 +49,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Short time-outs: Redis is a cache, and a slow cache must not slow the API down.
-        redis = Redis.from_url(settings.redis_url, socket_timeout=0.25,
-                               socket_connect_timeout=0.25)  # fmt: skip
+        redis = Redis.from_url(settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
         rt.state["context_cache"] = ContextCache(redis)
         try:
             async with rt.lifespan(app):
@@ -94,9 +93,13 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     # answers CannotConnectNow or AdminShutdown (operator intervention, class 57P), and a
     # connection dropped mid-query surfaces as a connection error (class 08) or as asyncpg's
     # InternalClientError. All of them mean "try again shortly", never a 500.
-    for unavailable in (OSError, asyncpg.exceptions.OperatorInterventionError,
-                        asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-                        asyncpg.exceptions.InternalClientError):  # fmt: skip
+    for unavailable in (
+        OSError,
+        asyncpg.exceptions.OperatorInterventionError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.exceptions.InternalClientError,
+    ):
         app.add_exception_handler(unavailable, dependency_down)
 
     return app

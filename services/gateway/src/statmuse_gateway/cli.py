@@ -83,8 +83,10 @@ def apikey_list() -> None:
         return
     for k in keys:
         revoked = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
-        typer.echo(f"{k.key_id}  {k.name:20}  {','.join(k.scopes):16}  "
-                   f"created {k.created_at:%Y-%m-%d %H:%M}  {revoked}")  # fmt: skip
+        typer.echo(
+            f"{k.key_id}  {k.name:20}  {','.join(k.scopes):16}  "
+            f"created {k.created_at:%Y-%m-%d %H:%M}  {revoked}"
+        )
 
 
 @apikey.command("revoke")

@@ -231,10 +231,23 @@ class BatchPredictResponse(_BatchResponse):
             "examples": [
                 {
                     "results": [
-                        {"index": 0, "status": "ok", "prediction": {"player": "LeBron James",
-                         "stat": "points", "line": 25.5, "over_probability": 0.47, "...": "..."}},
-                        {"index": 1, "status": "not_found", "error": "unknown player 'Lebron Jmes'",
-                         "suggestions": ["LeBron James"]},
+                        {
+                            "index": 0,
+                            "status": "ok",
+                            "prediction": {
+                                "player": "LeBron James",
+                                "stat": "points",
+                                "line": 25.5,
+                                "over_probability": 0.47,
+                                "...": "...",
+                            },
+                        },
+                        {
+                            "index": 1,
+                            "status": "not_found",
+                            "error": "unknown player 'Lebron Jmes'",
+                            "suggestions": ["LeBron James"],
+                        },
                         {"index": 2, "status": "timeout", "error": "not done within 5 s"},
                     ],
                     "ok": 1,
@@ -243,7 +256,7 @@ class BatchPredictResponse(_BatchResponse):
                 }
             ]
         }
-    )  # fmt: skip
+    )
 
     results: list[BatchPredictItem] = Field(description="One per item, in request order")
 
@@ -254,10 +267,21 @@ class BatchPlayerContextResponse(_BatchResponse):
             "examples": [
                 {
                     "results": [
-                        {"index": 0, "status": "ok", "context": {"player_name": "LeBron James",
-                         "season_averages": {"points": 25.7}, "...": "..."}},
-                        {"index": 1, "status": "not_found", "error": "unknown player 'Stef Cury'",
-                         "suggestions": ["Stephen Curry"]},
+                        {
+                            "index": 0,
+                            "status": "ok",
+                            "context": {
+                                "player_name": "LeBron James",
+                                "season_averages": {"points": 25.7},
+                                "...": "...",
+                            },
+                        },
+                        {
+                            "index": 1,
+                            "status": "not_found",
+                            "error": "unknown player 'Stef Cury'",
+                            "suggestions": ["Stephen Curry"],
+                        },
                     ],
                     "ok": 1,
                     "failed": 1,
@@ -265,7 +289,7 @@ class BatchPlayerContextResponse(_BatchResponse):
                 }
             ]
         }
-    )  # fmt: skip
+    )
 
     results: list[BatchPlayerContextItem] = Field(description="One per item, in request order")
 

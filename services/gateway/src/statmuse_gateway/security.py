@@ -318,15 +318,19 @@ class DeferredHit:
 def _limit_headers(decision: Decision | None) -> dict[str, str]:
     if decision is None:
         return {}
-    return {"X-RateLimit-Limit": str(decision.limit),
-            "X-RateLimit-Remaining": str(decision.remaining)}  # fmt: skip
+    return {
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+    }
 
 
 def _refusal(kind: str, decision: Decision) -> tuple[str, dict[str, str]]:
     """The 429's detail and headers."""
     who = "API key" if kind == "key" else "client address"
-    detail = (f"rate limit exceeded: {decision.limit} requests per minute per {who}; "
-              f"retry in {decision.retry_after} s")  # fmt: skip
+    detail = (
+        f"rate limit exceeded: {decision.limit} requests per minute per {who}; "
+        f"retry in {decision.retry_after} s"
+    )
     return detail, {"Retry-After": str(decision.retry_after), **_limit_headers(decision)}
 
 
@@ -396,8 +400,11 @@ class SecurityMiddleware:
 
         refusal: Refusal | None = None
         if self.settings.require_key_for_reads and needs_read_key(method, path):
-            refusal = (Refusal(503, "API keys cannot be checked right now") if keys_down
-                       else authorize(token, key, "read"))  # fmt: skip
+            refusal = (
+                Refusal(503, "API keys cannot be checked right now")
+                if keys_down
+                else authorize(token, key, "read")
+            )
 
         extra: dict[str, str] = {}
         hit: DeferredHit | None = None

@@ -33,23 +33,42 @@ LEBRON = {"player": "LeBron James", "stat": "points", "line": 25.5}
 
 def vector(as_of: dt.date, sma_10: float) -> FeaturesComputed:
     return FeaturesComputed(
-        event_id=ids.event_id("t", 2544, as_of), player_id=2544, player_name="LeBron James",
-        team="LAL", season="2023-24", as_of=as_of, feature_set_version="fs-2",
+        event_id=ids.event_id("t", 2544, as_of),
+        player_id=2544,
+        player_name="LeBron James",
+        team="LAL",
+        season="2023-24",
+        as_of=as_of,
+        feature_set_version="fs-2",
         features={"points_sma_10": sma_10, "points_season_avg": 24.0, "points_n_10": 10},
-    )  # fmt: skip
+    )
 
 
 def model(store: LocalArtifactStore, version: str, sd: float) -> ModelPublished:
-    artifact = RollingMeanArtifact(stat=Stat.POINTS, feature="points_sma_10",
-                                   fallback_feature="points_season_avg",
-                                   window_count_feature="points_n_10", min_games=3,
-                                   family="normal", residual_sd=sd, league_mean=11.0,
-                                   feature_set_version="fs-2")  # fmt: skip
+    artifact = RollingMeanArtifact(
+        stat=Stat.POINTS,
+        feature="points_sma_10",
+        fallback_feature="points_season_avg",
+        window_count_feature="points_n_10",
+        min_games=3,
+        family="normal",
+        residual_sd=sd,
+        league_mean=11.0,
+        feature_set_version="fs-2",
+    )
     uri, checksum = store.put(f"points/{version}.json", artifact.model_dump_json().encode())
-    return ModelPublished(event_id=ids.event_id("t", version), name="points-baseline",
-                          version=version, stat=Stat.POINTS, alias="production",
-                          model_type="rolling_mean", artifact_uri=uri, checksum=checksum,
-                          feature_set_version="fs-2", metrics=ModelMetrics(mae=5.0))  # fmt: skip
+    return ModelPublished(
+        event_id=ids.event_id("t", version),
+        name="points-baseline",
+        version=version,
+        stat=Stat.POINTS,
+        alias="production",
+        model_type="rolling_mean",
+        artifact_uri=uri,
+        checksum=checksum,
+        feature_set_version="fs-2",
+        metrics=ModelMetrics(mae=5.0),
+    )
 
 
 def count(outcome: str) -> float:
@@ -64,11 +83,16 @@ async def gateway(database_url, infra, tmp_path, unique):
     redis = Redis.from_url(infra.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
     await redis.flushdb()
     store = LocalArtifactStore(tmp_path)
-    state: dict[str, Any] = {"pool": pool, "book": ModelBook(store=store), "league": League(),
-                             "context_cache": ContextCache(redis)}  # fmt: skip
+    state: dict[str, Any] = {
+        "pool": pool,
+        "book": ModelBook(store=store),
+        "league": League(),
+        "context_cache": ContextCache(redis),
+    }
     broker = make_broker("localhost:9092", client_id=f"t-{unique}")
-    settings = GatewaySettings(database_url="postgresql://x", group_id=f"gw-{unique}",
-                               prediction_cache_seconds=600)  # fmt: skip
+    settings = GatewaySettings(
+        database_url="postgresql://x", group_id=f"gw-{unique}", prediction_cache_seconds=600
+    )
     register(broker, state, settings=settings)
     app = FastAPI()
     app.include_router(api.router)
@@ -84,10 +108,14 @@ async def gateway(database_url, infra, tmp_path, unique):
 
 async def test_predictions_are_cached_until_the_model_or_the_features_change(gateway):
     state, br, redis, client, store = gateway
-    await br.publish(vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
-                     topics.FEATURES, key=topics.player_key(2544))  # fmt: skip
-    await br.publish(model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED,
-                     key=b"points")  # fmt: skip
+    await br.publish(
+        vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
+        topics.FEATURES,
+        key=topics.player_key(2544),
+    )
+    await br.publish(
+        model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED, key=b"points"
+    )
 
     misses, hits = count("miss"), count("hit")
     first = await client.post("/api/predict", json=LEBRON)
@@ -113,15 +141,19 @@ async def test_predictions_are_cached_until_the_model_or_the_features_change(gat
     assert (await client.post("/api/predict", json=LEBRON)).json()["model_version"] == "vX"
 
     # A new production model: never the old answer.
-    await br.publish(model(store, "v2", 9.0).model_dump_json().encode(), topics.MODELS_PUBLISHED,
-                     key=b"points")  # fmt: skip
+    await br.publish(
+        model(store, "v2", 9.0).model_dump_json().encode(), topics.MODELS_PUBLISHED, key=b"points"
+    )
     after_model = await client.post("/api/predict", json=LEBRON)
     assert after_model.json()["model_version"] == "v2"
     assert after_model.json()["over_probability"] != first.json()["over_probability"]
 
     # A new feature vector for the player: his predictions are recomputed.
-    await br.publish(vector(dt.date(2024, 1, 12), 31.0).model_dump_json().encode(),
-                     topics.FEATURES, key=topics.player_key(2544))  # fmt: skip
+    await br.publish(
+        vector(dt.date(2024, 1, 12), 31.0).model_dump_json().encode(),
+        topics.FEATURES,
+        key=topics.player_key(2544),
+    )
     after_game = await client.post("/api/predict", json=LEBRON)
     assert after_game.json()["as_of"] == "2024-01-12"
     assert after_game.json()["predicted_value"] > after_model.json()["predicted_value"]
@@ -132,10 +164,14 @@ async def test_a_new_model_is_never_served_a_stale_answer_even_without_the_drop(
     """If the drop is missed (Redis was down when the model came), the key's model version
     still keeps the old answer out."""
     state, br, redis, client, store = gateway
-    await br.publish(vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
-                     topics.FEATURES, key=topics.player_key(2544))  # fmt: skip
-    await br.publish(model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED,
-                     key=b"points")  # fmt: skip
+    await br.publish(
+        vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
+        topics.FEATURES,
+        key=topics.player_key(2544),
+    )
+    await br.publish(
+        model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED, key=b"points"
+    )
     assert (await client.post("/api/predict", json=LEBRON)).json()["model_version"] == "v1"
     generation = await redis.get("pred-gen")
     # The book swaps without the cache hearing of it.
@@ -146,12 +182,20 @@ async def test_a_new_model_is_never_served_a_stale_answer_even_without_the_drop(
 
 async def test_batch_predict_gives_partial_results(gateway):
     _, br, _, client, store = gateway
-    await br.publish(vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
-                     topics.FEATURES, key=topics.player_key(2544))  # fmt: skip
-    await br.publish(model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED,
-                     key=b"points")  # fmt: skip
-    items = [LEBRON, {**LEBRON, "player": "Lebron Jmes"}, {**LEBRON, "stat": "rebounds"},
-             {**LEBRON, "line": 30.5}]  # fmt: skip
+    await br.publish(
+        vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
+        topics.FEATURES,
+        key=topics.player_key(2544),
+    )
+    await br.publish(
+        model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED, key=b"points"
+    )
+    items = [
+        LEBRON,
+        {**LEBRON, "player": "Lebron Jmes"},
+        {**LEBRON, "stat": "rebounds"},
+        {**LEBRON, "line": 30.5},
+    ]
     r = await client.post("/api/batch_predict", json={"items": items})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -164,8 +208,10 @@ async def test_batch_predict_gives_partial_results(gateway):
     # The single endpoint's errors are unchanged.
     missing = await client.post("/api/predict", json={**LEBRON, "player": "Lebron Jmes"})
     assert missing.status_code == 404
-    assert missing.json() == {"detail": "unknown player 'Lebron Jmes'",
-                              "suggestions": ["LeBron James"]}  # fmt: skip
+    assert missing.json() == {
+        "detail": "unknown player 'Lebron Jmes'",
+        "suggestions": ["LeBron James"],
+    }
     no_model = await client.post("/api/predict", json={**LEBRON, "stat": "rebounds"})
     assert no_model.status_code == 503
     assert no_model.headers["retry-after"] == "30"
@@ -176,10 +222,14 @@ async def test_batch_predict_gives_partial_results(gateway):
 
 async def test_redis_down_gives_the_same_answer(gateway):
     state, br, _, client, store = gateway
-    await br.publish(vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
-                     topics.FEATURES, key=topics.player_key(2544))  # fmt: skip
-    await br.publish(model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED,
-                     key=b"points")  # fmt: skip
+    await br.publish(
+        vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
+        topics.FEATURES,
+        key=topics.player_key(2544),
+    )
+    await br.publish(
+        model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED, key=b"points"
+    )
     with_cache = (await client.post("/api/predict", json=LEBRON)).json()
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2, socket_connect_timeout=0.2)
     state["context_cache"] = ContextCache(dead)
@@ -191,8 +241,9 @@ async def test_redis_down_gives_the_same_answer(gateway):
     batch = await client.post("/api/batch_predict", json={"items": [LEBRON, LEBRON]})
     assert [x["prediction"] for x in batch.json()["results"]] == [with_cache, with_cache]
     # Subscribers stay up too: a new model is applied although the drop cannot be made.
-    await br.publish(model(store, "v2", 9.0).model_dump_json().encode(), topics.MODELS_PUBLISHED,
-                     key=b"points")  # fmt: skip
+    await br.publish(
+        model(store, "v2", 9.0).model_dump_json().encode(), topics.MODELS_PUBLISHED, key=b"points"
+    )
     assert (await client.post("/api/predict", json=LEBRON)).json()["model_version"] == "v2"
     await dead.aclose()
 
@@ -221,17 +272,27 @@ async def test_a_batch_goes_through_as_a_batch(gateway):
     players = {2544: "LeBron James", 201939: "Stephen Curry", 203999: "Nikola Jokic"}
     for player_id, name in players.items():
         event = vector(dt.date(2024, 1, 10), 20.0 + player_id % 7).model_copy(
-            update={"player_id": player_id, "player_name": name,
-                    "event_id": ids.event_id("t", player_id)})  # fmt: skip
-        await br.publish(event.model_dump_json().encode(), topics.FEATURES,
-                         key=topics.player_key(player_id))  # fmt: skip
-    await br.publish(model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED,
-                     key=b"points")  # fmt: skip
+            update={
+                "player_id": player_id,
+                "player_name": name,
+                "event_id": ids.event_id("t", player_id),
+            }
+        )
+        await br.publish(
+            event.model_dump_json().encode(), topics.FEATURES, key=topics.player_key(player_id)
+        )
+    await br.publish(
+        model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED, key=b"points"
+    )
     state["pool"] = counting = CountingPool(state["pool"])
-    items = [{**LEBRON, "player": name, "line": 20.5 + k}
-             for k, name in enumerate(players.values())] * 4  # fmt: skip
-    items += [{**LEBRON, "player": "Nobody Atall"}, {**LEBRON, "stat": "rebounds"},
-              {**LEBRON, "game_date": "2023-01-01"}]  # fmt: skip
+    items = [
+        {**LEBRON, "player": name, "line": 20.5 + k} for k, name in enumerate(players.values())
+    ] * 4
+    items += [
+        {**LEBRON, "player": "Nobody Atall"},
+        {**LEBRON, "stat": "rebounds"},
+        {**LEBRON, "game_date": "2023-01-01"},
+    ]
     await redis.config_resetstat()
     misses = count("miss")
 

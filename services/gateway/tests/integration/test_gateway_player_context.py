@@ -37,15 +37,26 @@ def player_event(r: dict[str, str]) -> PlayerGameIngested:
     home, away = (team, opp) if sep == "vs." else (opp, team)
     key = f"{r['GAME_DATE']}:{away}@{home}"
     return PlayerGameIngested(
-        event_id=ids.event_id("t", key, r["PLAYER_ID"]), source="t", season="2023-24",
-        season_type=r["SEASON_TYPE"], game_key=key,
-        game_date=dt.date.fromisoformat(r["GAME_DATE"]), player_id=int(r["PLAYER_ID"]),
-        player_name=r["PLAYER_NAME"], team=team, opponent=opp, is_home=sep == "vs.",
-        minutes=float(r["MIN"]), points=int(r["PTS"]), rebounds=int(r["REB"]),
-        assists=int(r["AST"]), fg3m=int(r["FG3M"]) if r["FG3M"] else None,
-        fga=int(r["FGA"]) if r["FGA"] else None, fta=int(r["FTA"]) if r["FTA"] else None,
+        event_id=ids.event_id("t", key, r["PLAYER_ID"]),
+        source="t",
+        season="2023-24",
+        season_type=r["SEASON_TYPE"],
+        game_key=key,
+        game_date=dt.date.fromisoformat(r["GAME_DATE"]),
+        player_id=int(r["PLAYER_ID"]),
+        player_name=r["PLAYER_NAME"],
+        team=team,
+        opponent=opp,
+        is_home=sep == "vs.",
+        minutes=float(r["MIN"]),
+        points=int(r["PTS"]),
+        rebounds=int(r["REB"]),
+        assists=int(r["AST"]),
+        fg3m=int(r["FG3M"]) if r["FG3M"] else None,
+        fga=int(r["FGA"]) if r["FGA"] else None,
+        fta=int(r["FTA"]) if r["FTA"] else None,
         turnovers=int(r["TOV"]),
-    )  # fmt: skip
+    )
 
 
 def team_event(r: dict[str, str]) -> TeamGameIngested:
@@ -53,13 +64,23 @@ def team_event(r: dict[str, str]) -> TeamGameIngested:
     home, away = (team, opp) if sep == "vs." else (opp, team)
     key = f"{r['GAME_DATE']}:{away}@{home}"
     return TeamGameIngested(
-        event_id=ids.event_id("t", key, team), source="t", season="2023-24",
-        season_type="Regular Season", game_key=key,
-        game_date=dt.date.fromisoformat(r["GAME_DATE"]), team=team, opponent=opp,
-        is_home=sep == "vs.", minutes=float(r["MIN"]), points=int(r["PTS"]),
-        opponent_points=int(r["PTS"]) - int(float(r["PLUS_MINUS"])), fga=int(r["FGA"]),
-        oreb=int(r["OREB"]), tov=int(r["TOV"]), fta=int(r["FTA"]),
-    )  # fmt: skip
+        event_id=ids.event_id("t", key, team),
+        source="t",
+        season="2023-24",
+        season_type="Regular Season",
+        game_key=key,
+        game_date=dt.date.fromisoformat(r["GAME_DATE"]),
+        team=team,
+        opponent=opp,
+        is_home=sep == "vs.",
+        minutes=float(r["MIN"]),
+        points=int(r["PTS"]),
+        opponent_points=int(r["PTS"]) - int(float(r["PLUS_MINUS"])),
+        fga=int(r["FGA"]),
+        oreb=int(r["OREB"]),
+        tov=int(r["TOV"]),
+        fta=int(r["FTA"]),
+    )
 
 
 @pytest.fixture
@@ -68,11 +89,18 @@ async def gateway(database_url, infra, tmp_path, unique):
     pool = await create_pool(database_url)
     redis = Redis.from_url(infra.redis_url)
     await redis.flushdb()
-    state = {"pool": pool, "book": ModelBook(store=LocalArtifactStore(tmp_path)),
-             "league": League(), "context_cache": ContextCache(redis)}  # fmt: skip
+    state = {
+        "pool": pool,
+        "book": ModelBook(store=LocalArtifactStore(tmp_path)),
+        "league": League(),
+        "context_cache": ContextCache(redis),
+    }
     broker = make_broker("localhost:9092", client_id=f"t-{unique}")
-    register(broker, state, settings=GatewaySettings(database_url="postgresql://x",
-                                                     group_id=f"gw-{unique}"))  # fmt: skip
+    register(
+        broker,
+        state,
+        settings=GatewaySettings(database_url="postgresql://x", group_id=f"gw-{unique}"),
+    )
     await pool.execute(
         "INSERT INTO gateway.players VALUES (2544, 'LeBron James', 'lebron james', 'LAL', "
         "'2024-01-01')"
@@ -90,22 +118,26 @@ async def publish(broker, events) -> None:
 
 async def test_context_is_cached_and_dropped_for_exactly_the_touched_players(gateway):
     state, broker, redis = gateway
-    lebron = sorted((r for r in rows("player_game_logs") if r["PLAYER_ID"] == "2544"),
-                    key=lambda r: r["GAME_DATE"])  # fmt: skip
+    lebron = sorted(
+        (r for r in rows("player_game_logs") if r["PLAYER_ID"] == "2544"),
+        key=lambda r: r["GAME_DATE"],
+    )
     first, later = lebron[:20], lebron[20]
     cutoff = first[-1]["GAME_DATE"]
     teams = [team_event(r) for r in rows("team_game_logs") if r["GAME_DATE"] <= cutoff]
     async with TestKafkaBroker(broker) as br:
         await publish(br, [*teams, *(player_event(r) for r in first)])
-        ctx = await _context(state, name="LeBron James", game_date=None, opponent="DEN",
-                             is_home=False)  # fmt: skip
+        ctx = await _context(
+            state, name="LeBron James", game_date=None, opponent="DEN", is_home=False
+        )
         assert isinstance(ctx, dict)
         # Checked against the file, independently of the feature code.
         points = [int(r["PTS"]) for r in first]
         assert ctx["season_averages"]["points"] == pytest.approx(sum(points) / len(points))
         assert ctx["rolling_averages"]["points"]["last_5"] == pytest.approx(sum(points[-5:]) / 5)
         assert [g["game_date"] for g in ctx["recent_games"]] == [
-            r["GAME_DATE"] for r in reversed(first[-5:])]  # fmt: skip
+            r["GAME_DATE"] for r in reversed(first[-5:])
+        ]
         pts = sum(points)
         shots = sum(2 * (int(r["FGA"]) + 0.44 * int(r["FTA"])) for r in first)
         assert ctx["advanced"]["true_shooting"] == pytest.approx(pts / shots)
@@ -114,8 +146,12 @@ async def test_context_is_cached_and_dropped_for_exactly_the_touched_players(gat
 
         keys = await redis.smembers("ctx-keys:2544")
         assert len(keys) == 1
-        assert await _context(state, name="LeBron James", game_date=None, opponent="DEN",
-                              is_home=False) == ctx  # fmt: skip
+        assert (
+            await _context(
+                state, name="LeBron James", game_date=None, opponent="DEN", is_home=False
+            )
+            == ctx
+        )
 
         # Another player's game leaves LeBron's cache alone; his own game drops it.
         other = next(r for r in rows("player_game_logs") if r["PLAYER_ID"] != "2544")
@@ -123,23 +159,27 @@ async def test_context_is_cached_and_dropped_for_exactly_the_touched_players(gat
         assert await redis.exists(*keys) == 1
         await publish(br, [player_event(later)])
         assert await redis.exists(*keys) == 0
-        fresh = await _context(state, name="LeBron James", game_date=None, opponent="DEN",
-                               is_home=False)  # fmt: skip
+        fresh = await _context(
+            state, name="LeBron James", game_date=None, opponent="DEN", is_home=False
+        )
         assert fresh["recent_games"][0]["game_date"] == later["GAME_DATE"]
 
 
 async def test_redis_down_gives_the_same_answer(gateway):
     state, broker, _ = gateway
-    lebron = sorted((r for r in rows("player_game_logs") if r["PLAYER_ID"] == "2544"),
-                    key=lambda r: r["GAME_DATE"])[:12]  # fmt: skip
+    lebron = sorted(
+        (r for r in rows("player_game_logs") if r["PLAYER_ID"] == "2544"),
+        key=lambda r: r["GAME_DATE"],
+    )[:12]
     async with TestKafkaBroker(broker) as br:
         await publish(br, [player_event(r) for r in lebron])
-    with_cache = await _context(state, name="LeBron James", game_date=None, opponent=None,
-                                is_home=None)  # fmt: skip
-    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2,
-                          socket_connect_timeout=0.2)  # fmt: skip
+    with_cache = await _context(
+        state, name="LeBron James", game_date=None, opponent=None, is_home=None
+    )
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2, socket_connect_timeout=0.2)
     state["context_cache"] = ContextCache(dead)
-    without = await _context(state, name="LeBron James", game_date=None, opponent=None,
-                             is_home=None)  # fmt: skip
+    without = await _context(
+        state, name="LeBron James", game_date=None, opponent=None, is_home=None
+    )
     assert without == with_cache
     await dead.aclose()

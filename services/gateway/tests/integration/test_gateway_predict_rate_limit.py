@@ -56,12 +56,20 @@ async def redis(infra):
     await client.aclose()
 
 
-async def build(tmp_path, database_url: str, pool: Any, redis: Redis, limit: int,
-                ) -> tuple[FastAPI, dict[str, Any]]:  # fmt: skip
+async def build(
+    tmp_path,
+    database_url: str,
+    pool: Any,
+    redis: Redis,
+    limit: int,
+) -> tuple[FastAPI, dict[str, Any]]:
     """The app as its lifespan would leave it, serving a points model and one player of its
     own (a name no other test uses); returns the app and the prop to ask for."""
-    settings = GatewaySettings(database_url=database_url, artifact_store_url=f"file://{tmp_path}",
-                               rate_limit_per_minute=limit)  # fmt: skip
+    settings = GatewaySettings(
+        database_url=database_url,
+        artifact_store_url=f"file://{tmp_path}",
+        rate_limit_per_minute=limit,
+    )
     app = create_app(settings)
     state = app.state.service_state
     state["pool"] = CountingPool(pool)
@@ -72,31 +80,52 @@ async def build(tmp_path, database_url: str, pool: Any, redis: Redis, limit: int
     player_id, name = random.randrange(10**7, 10**8), f"Test Player {uuid.uuid4().hex[:10]}"
     as_of = dt.date(2024, 1, 10)
     vector = FeaturesComputed(
-        event_id=ids.event_id("t", player_id, as_of), player_id=player_id, player_name=name,
-        team="LAL", season="2023-24", as_of=as_of, feature_set_version="fs-2",
+        event_id=ids.event_id("t", player_id, as_of),
+        player_id=player_id,
+        player_name=name,
+        team="LAL",
+        season="2023-24",
+        as_of=as_of,
+        feature_set_version="fs-2",
         features={"points_sma_10": 25.0, "points_season_avg": 24.0, "points_n_10": 10},
-    )  # fmt: skip
+    )
     async with pool.acquire() as conn:
         await db.upsert_vectors(conn=conn, vectors=[vector])
-    artifact = RollingMeanArtifact(stat=Stat.POINTS, feature="points_sma_10",
-                                   fallback_feature="points_season_avg",
-                                   window_count_feature="points_n_10", min_games=3,
-                                   family="normal", residual_sd=7.0, league_mean=11.0,
-                                   feature_set_version="fs-2")  # fmt: skip
+    artifact = RollingMeanArtifact(
+        stat=Stat.POINTS,
+        feature="points_sma_10",
+        fallback_feature="points_season_avg",
+        window_count_feature="points_n_10",
+        min_games=3,
+        family="normal",
+        residual_sd=7.0,
+        league_mean=11.0,
+        feature_set_version="fs-2",
+    )
     store = LocalArtifactStore(tmp_path)
     uri, checksum = store.put("points/v1.json", artifact.model_dump_json().encode())
-    state["book"].apply(ModelPublished(
-        event_id=ids.event_id("t", "v1"), name="points-baseline", version=f"v-{player_id}",
-        stat=Stat.POINTS, alias="production", model_type="rolling_mean", artifact_uri=uri,
-        checksum=checksum, feature_set_version="fs-2", metrics=ModelMetrics(mae=5.0),
-    ))  # fmt: skip
+    state["book"].apply(
+        ModelPublished(
+            event_id=ids.event_id("t", "v1"),
+            name="points-baseline",
+            version=f"v-{player_id}",
+            stat=Stat.POINTS,
+            alias="production",
+            model_type="rolling_mean",
+            artifact_uri=uri,
+            checksum=checksum,
+            feature_set_version="fs-2",
+            metrics=ModelMetrics(mae=5.0),
+        )
+    )
     return app, {"player": name, "stat": "points", "line": 25.5}
 
 
 def client(app: FastAPI) -> httpx.AsyncClient:
     peer = (f"10.{uuid.uuid4().int % 250}.1.{uuid.uuid4().int % 250}", 40000)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=peer),
-                             base_url="http://gateway")  # fmt: skip
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=peer), base_url="http://gateway"
+    )
 
 
 async def evalsha_calls(redis: Redis) -> int:
@@ -133,17 +162,17 @@ async def test_every_predict_is_counted_once_and_refused_before_any_query(
 
         taken = counting.taken
         refused = [
-            await http.post("/api/predict", json=prop,
-                            headers={"Origin": "http://localhost:3000"}),
+            await http.post("/api/predict", json=prop, headers={"Origin": "http://localhost:3000"}),
             await http.post("/api/predict", json={**prop, "line": 25.3}),
             await http.post("/api/predict", json={**prop, "player": "Nobody Atall"}),
             await http.post("/api/predict", json={**prop, "line": 31.5}),
-        ]  # fmt: skip
+        ]
         assert counting.taken == taken  # no query for a refused request
     for r in refused:
         assert r.status_code == 429, r.text
-        assert r.json() == {"detail": "rate limit exceeded: 6 requests per minute per client "
-                                      "address; retry in 59 s"}  # fmt: skip
+        assert r.json() == {
+            "detail": "rate limit exceeded: 6 requests per minute per client address; retry in 59 s"
+        }
         assert (r.headers["retry-after"], r.headers["x-ratelimit-remaining"]) == ("59", "0")
         assert r.headers["x-ratelimit-limit"] == "6"
     # Inside CORS: a browser can read the 429.

@@ -30,19 +30,29 @@ def _free_port() -> int:
 @pytest.fixture
 def two_gateways(database_url, infra, kafka_bootstrap, tmp_path) -> Iterator[list[str]]:
     exe = Path(sys.executable).with_name("statmuse-gateway")
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": infra.redis_url,
-           "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-           "ARTIFACT_STORE_URL": f"file://{tmp_path / 'artifacts'}",
-           "GATEWAY_RATE_LIMIT_PER_MINUTE": str(LIMIT),
-           "GATEWAY_GROUP_ID": f"gw-{uuid.uuid4().hex[:8]}"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": infra.redis_url,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "ARTIFACT_STORE_URL": f"file://{tmp_path / 'artifacts'}",
+        "GATEWAY_RATE_LIMIT_PER_MINUTE": str(LIMIT),
+        "GATEWAY_GROUP_ID": f"gw-{uuid.uuid4().hex[:8]}",
+    }
     subprocess.run([str(exe), "migrate"], env=env, check=True, capture_output=True)
     procs, urls = [], []
     try:
         for i in range(2):
             port = _free_port()
             log = (tmp_path / f"gateway-{i}.log").open("w")
-            procs.append(subprocess.Popen([str(exe), "serve", "--port", str(port)], env=env,
-                                          stdout=log, stderr=subprocess.STDOUT))  # fmt: skip
+            procs.append(
+                subprocess.Popen(
+                    [str(exe), "serve", "--port", str(port)],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
             urls.append(f"http://127.0.0.1:{port}")
         deadline = time.monotonic() + 90
         for url, proc in zip(urls, procs, strict=True):

@@ -42,10 +42,15 @@ async def redis(infra) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-def build(tmp_path, database_url: str, redis_url: str, pool: Any, redis: Redis,
-          **overrides: Any) -> FastAPI:  # fmt: skip
-    settings = GatewaySettings(database_url=database_url, redis_url=redis_url,
-                               artifact_store_url=f"file://{tmp_path}", **overrides)  # fmt: skip
+def build(
+    tmp_path, database_url: str, redis_url: str, pool: Any, redis: Redis, **overrides: Any
+) -> FastAPI:
+    settings = GatewaySettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        artifact_store_url=f"file://{tmp_path}",
+        **overrides,
+    )
     app = create_app(settings)
     # What the lifespan would put there.
     app.state.service_state["pool"] = pool
@@ -78,8 +83,7 @@ def client(app: FastAPI, host: str | None = None) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://gateway")
 
 
-async def test_write_dependency_answers_401_403_and_200(tmp_path, database_url, infra, pool,
-                                                         redis):  # fmt: skip
+async def test_write_dependency_answers_401_403_and_200(tmp_path, database_url, infra, pool, redis):
     app = build(tmp_path, database_url, infra.redis_url, pool, redis)
     _, read_token = await apikeys.create_key(conn=pool, name="reader", scopes=["read"])
     writer, write_token = await apikeys.create_key(conn=pool, name="writer", scopes=["write"])
@@ -95,8 +99,12 @@ async def test_write_dependency_answers_401_403_and_200(tmp_path, database_url, 
         assert "X-API-Key" in missing.json()["detail"]
         assert missing.headers["www-authenticate"] == 'ApiKey header="X-API-Key"'
 
-        for bad in ("garbage", write_token + "x", write_token.replace("smp_", "smq_"),
-                    f"smp_{'0' * 16}_{'a' * 43}"):  # fmt: skip
+        for bad in (
+            "garbage",
+            write_token + "x",
+            write_token.replace("smp_", "smq_"),
+            f"smp_{'0' * 16}_{'a' * 43}",
+        ):
             refused = await http.post("/api/test/write", headers={"X-API-Key": bad})
             assert refused.status_code == 403, bad
             assert refused.json() == {"detail": "invalid API key"}
@@ -141,8 +149,9 @@ async def test_reads_need_a_key_only_when_configured(tmp_path, database_url, inf
         missing = await http.get("/api/test/ping")
         assert missing.status_code == 401
         assert missing.headers["www-authenticate"] == 'ApiKey header="X-API-Key"'
-        predict = await http.post("/api/predict", json={"player": "x", "stat": "points",
-                                                        "line": 20.5})  # fmt: skip
+        predict = await http.post(
+            "/api/predict", json={"player": "x", "stat": "points", "line": 20.5}
+        )
         assert predict.status_code == 401
         bad = await http.get("/api/test/ping", headers={"X-API-Key": read_token[:-1]})
         assert bad.status_code == 403
@@ -153,8 +162,9 @@ async def test_reads_need_a_key_only_when_configured(tmp_path, database_url, inf
             assert (await http.get(free)).status_code == 200, free
 
 
-async def test_the_limit_holds_across_two_gateways_sharing_redis(tmp_path, database_url, infra,
-                                                                  pool, redis):  # fmt: skip
+async def test_the_limit_holds_across_two_gateways_sharing_redis(
+    tmp_path, database_url, infra, pool, redis
+):
     a = build(tmp_path, database_url, infra.redis_url, pool, redis, rate_limit_per_minute=5)
     b = build(tmp_path, database_url, infra.redis_url, pool, redis, rate_limit_per_minute=5)
     b.state.rate_limiter.clock = a.state.rate_limiter.clock  # the same minute, as in real life
@@ -188,14 +198,17 @@ async def test_the_limit_holds_across_two_gateways_sharing_redis(tmp_path, datab
         assert (await to_a.get("/api/test/ping")).status_code == 200
 
 
-async def test_a_valid_key_is_limited_by_key_not_by_address(tmp_path, database_url, infra, pool,
-                                                             redis):  # fmt: skip
+async def test_a_valid_key_is_limited_by_key_not_by_address(
+    tmp_path, database_url, infra, pool, redis
+):
     _, token = await apikeys.create_key(conn=pool, name="bot", scopes=["read"])
     app = build(tmp_path, database_url, infra.redis_url, pool, redis, rate_limit_per_minute=3)
     before = metrics.RATE_LIMITED.labels("key")._value.get()
     async with client(app) as one, client(app) as two:
-        codes = [(await http.get("/api/test/ping", headers={"X-API-Key": token})).status_code
-                 for http in (one, two, one)]  # fmt: skip
+        codes = [
+            (await http.get("/api/test/ping", headers={"X-API-Key": token})).status_code
+            for http in (one, two, one)
+        ]
         assert codes == [200, 200, 200]
         limited = await two.get("/api/test/ping", headers={"X-API-Key": token})
         assert limited.status_code == 429
@@ -231,12 +244,14 @@ async def test_oversized_bodies_get_413(tmp_path, database_url, infra, pool, red
         small = await http.post("/api/test/echo", json={"x": "a", "y": "b"})
         assert small.status_code == 200
         assert small.json() == {"fields": 2}
-        declared = await http.post("/api/predict", content=big,
-                                   headers={"content-type": "application/json"})  # fmt: skip
+        declared = await http.post(
+            "/api/predict", content=big, headers={"content-type": "application/json"}
+        )
         assert declared.status_code == 413
         assert declared.json() == {"detail": "request body larger than 2048 bytes"}
-        streamed = await http.post("/api/test/echo", content=chunks(),
-                                   headers={"content-type": "application/json"})  # fmt: skip
+        streamed = await http.post(
+            "/api/test/echo", content=chunks(), headers={"content-type": "application/json"}
+        )
         assert "content-length" not in streamed.request.headers
         assert streamed.status_code == 413
         assert "2048 bytes" in streamed.json()["detail"]
@@ -251,8 +266,9 @@ async def migrated(database_url) -> str:
 def test_cli_creates_lists_and_revokes_keys(migrated, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", migrated)
     runner = CliRunner()
-    created = runner.invoke(gateway_cli, ["apikey", "create", "--name", "ops",
-                                          "--scope", "write", "--scope", "admin"])  # fmt: skip
+    created = runner.invoke(
+        gateway_cli, ["apikey", "create", "--name", "ops", "--scope", "write", "--scope", "admin"]
+    )
     assert created.exit_code == 0, created.output
     token = created.stdout.strip()
     key_id, secret = apikeys.parse(token)

@@ -21,28 +21,50 @@ from statmuse_gateway.schemas import (
 from statmuse_gateway.settings import GatewaySettings
 
 PREDICTION = {
-    "player": "LeBron James", "player_id": 2544, "stat": "points", "line": 25.5,
-    "as_of": "2024-01-01", "predicted_value": 26.1, "over_probability": 0.52,
-    "under_probability": 0.48, "push_probability": 0.0, "model_over_probability": 0.55,
-    "line_weight": 0.45, "recommendation": "PASS",
-    "confidence": 0.04, "expected_value": -0.01, "kelly_fraction": 0.0, "odds_over": -110,
-    "odds_under": -110, "model_version": "v1", "fallback": None, "explanation": [],
+    "player": "LeBron James",
+    "player_id": 2544,
+    "stat": "points",
+    "line": 25.5,
+    "as_of": "2024-01-01",
+    "predicted_value": 26.1,
+    "over_probability": 0.52,
+    "under_probability": 0.48,
+    "push_probability": 0.0,
+    "model_over_probability": 0.55,
+    "line_weight": 0.45,
+    "recommendation": "PASS",
+    "confidence": 0.04,
+    "expected_value": -0.01,
+    "kelly_fraction": 0.0,
+    "odds_over": -110,
+    "odds_under": -110,
+    "model_version": "v1",
+    "fallback": None,
+    "explanation": [],
     "distribution": [],
-}  # fmt: skip
+}
 
 
 def scripted(body: PredictRequest) -> bytes:
     """Behaviour by player name: a way to script each item's fate."""
     if body.player == "Nobody Here":
-        raise api.ItemFailed("not_found", 404, {"detail": "unknown player 'Nobody Here'",
-                                                "suggestions": ["Nobody There"]})  # fmt: skip
+        raise api.ItemFailed(
+            "not_found",
+            404,
+            {"detail": "unknown player 'Nobody Here'", "suggestions": ["Nobody There"]},
+        )
     if body.player == "No Model":
-        raise api.ItemFailed("error", 503, {"detail": "no production model for points yet"},
-                             headers={"Retry-After": "30"})  # fmt: skip
+        raise api.ItemFailed(
+            "error",
+            503,
+            {"detail": "no production model for points yet"},
+            headers={"Retry-After": "30"},
+        )
     if body.player == "Crash Test":
         raise OSError("connection refused")
-    answer = PredictResponse.model_validate({**PREDICTION, "player": body.player,
-                                             "line": body.line})  # fmt: skip
+    answer = PredictResponse.model_validate(
+        {**PREDICTION, "player": body.player, "line": body.line}
+    )
     return answer.model_dump_json().encode()
 
 
@@ -79,8 +101,9 @@ def client(settings: GatewaySettings) -> httpx.AsyncClient:
 
 @pytest.fixture
 def settings() -> GatewaySettings:
-    return GatewaySettings(database_url="postgresql://x", batch_item_timeout_seconds=0.2,
-                           batch_budget_seconds=2.0)  # fmt: skip
+    return GatewaySettings(
+        database_url="postgresql://x", batch_item_timeout_seconds=0.2, batch_budget_seconds=2.0
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -95,15 +118,27 @@ def item(player: str, line: float = 25.5) -> dict[str, Any]:
 
 
 async def test_every_status_in_request_order(settings):
-    players = ["LeBron James", "Nobody Here", "No Model", "Slow Poke", "Crash Test",
-               "Stephen Curry"]  # fmt: skip
+    players = [
+        "LeBron James",
+        "Nobody Here",
+        "No Model",
+        "Slow Poke",
+        "Crash Test",
+        "Stephen Curry",
+    ]
     async with client(settings) as c:
         r = await c.post("/api/batch_predict", json={"items": [item(p) for p in players]})
     assert r.status_code == 200
     body = r.json()
     got = [(x["index"], x["status"]) for x in body["results"]]
-    assert got == [(0, "ok"), (1, "not_found"), (2, "error"), (3, "timeout"), (4, "error"),
-                   (5, "ok")]  # fmt: skip
+    assert got == [
+        (0, "ok"),
+        (1, "not_found"),
+        (2, "error"),
+        (3, "timeout"),
+        (4, "error"),
+        (5, "ok"),
+    ]
     assert (body["ok"], body["failed"]) == (2, 4)
     ok, missing, no_model, slow, crash, _ = body["results"]
     assert ok["prediction"]["player"] == "LeBron James"
@@ -127,13 +162,17 @@ async def test_items_share_one_deadline(settings):
 
 async def test_a_failed_step_fails_only_the_items_not_done(settings):
     async with client(settings) as c:
-        r = await c.post("/api/batch_predict", json={"items": [
-            item("LeBron James"), item("Database Down"), item("Nobody Here")]})  # fmt: skip
+        r = await c.post(
+            "/api/batch_predict",
+            json={"items": [item("LeBron James"), item("Database Down"), item("Nobody Here")]},
+        )
     body = r.json()
     assert r.status_code == 200
     assert [(x["status"], x.get("error")) for x in body["results"]] == [
-        ("ok", None), ("error", "could not answer: OSError"),
-        ("not_found", "unknown player 'Nobody Here'")]  # fmt: skip
+        ("ok", None),
+        ("error", "could not answer: OSError"),
+        ("not_found", "unknown player 'Nobody Here'"),
+    ]
     assert (body["ok"], body["failed"]) == (1, 2)
 
 
@@ -141,30 +180,43 @@ def test_the_batch_json_is_the_response_model():
     """The batch body is spliced together from the predictions' stored JSON: it must be
     exactly what BatchPredictResponse would say."""
     prediction = PredictResponse.model_validate(PREDICTION)
-    failed = api.ItemFailed("not_found", 404, {"detail": "unknown player 'X Y'",
-                                               "suggestions": ["X Z"]})  # fmt: skip
+    failed = api.ItemFailed(
+        "not_found", 404, {"detail": "unknown player 'X Y'", "suggestions": ["X Z"]}
+    )
     no_model = api.ItemFailed("error", 503, {"detail": "no production model for points yet"})
-    answers: list[api.Answer] = [prediction.model_dump_json().encode(), failed, None,
-                                 no_model, KeyError("x")]  # fmt: skip
+    answers: list[api.Answer] = [
+        prediction.model_dump_json().encode(),
+        failed,
+        None,
+        no_model,
+        KeyError("x"),
+    ]
     got = json.loads(api._batch_json(answers, late="not done within 5 s"))
-    want = BatchPredictResponse(ok=1, failed=4, results=[
-        BatchPredictItem(index=0, status="ok", prediction=prediction),
-        BatchPredictItem(index=1, status="not_found", error="unknown player 'X Y'",
-                         suggestions=["X Z"]),
-        BatchPredictItem(index=2, status="timeout", error="not done within 5 s"),
-        BatchPredictItem(index=3, status="error", error="no production model for points yet"),
-        BatchPredictItem(index=4, status="error", error="could not answer: KeyError"),
-    ])  # fmt: skip
+    want = BatchPredictResponse(
+        ok=1,
+        failed=4,
+        results=[
+            BatchPredictItem(index=0, status="ok", prediction=prediction),
+            BatchPredictItem(
+                index=1, status="not_found", error="unknown player 'X Y'", suggestions=["X Z"]
+            ),
+            BatchPredictItem(index=2, status="timeout", error="not done within 5 s"),
+            BatchPredictItem(index=3, status="error", error="no production model for points yet"),
+            BatchPredictItem(index=4, status="error", error="could not answer: KeyError"),
+        ],
+    )
     assert got == want.model_dump(mode="json")
     assert list(got) == list(want.model_dump(mode="json"))  # the same field order too
 
 
 async def test_the_batch_budget_cuts_items_off(settings):
-    tight = settings.model_copy(update={"batch_item_timeout_seconds": 5.0,
-                                        "batch_budget_seconds": 0.3})  # fmt: skip
+    tight = settings.model_copy(
+        update={"batch_item_timeout_seconds": 5.0, "batch_budget_seconds": 0.3}
+    )
     async with client(tight) as c:
-        r = await c.post("/api/batch_predict",
-                         json={"items": [item("LeBron James"), item("Slow Poke")]})  # fmt: skip
+        r = await c.post(
+            "/api/batch_predict", json={"items": [item("LeBron James"), item("Slow Poke")]}
+        )
     body = r.json()
     assert r.status_code == 200
     assert [x["status"] for x in body["results"]] == ["ok", "timeout"]
@@ -192,12 +244,12 @@ async def test_a_lower_configured_limit_is_enforced(settings):
 
 
 async def test_batch_player_context(settings):
-    items = [{"player_name": "LeBron James", "stat_type": "points"},
-             {"player_name": "Nobody Here"}]  # fmt: skip
+    items = [{"player_name": "LeBron James", "stat_type": "points"}, {"player_name": "Nobody Here"}]
     async with client(settings) as c:
         r = await c.post("/api/batch_player_context", json={"items": items})
-        too_many = await c.post("/api/batch_player_context",
-                                json={"items": [{"player_name": "LeBron James"}] * 51})  # fmt: skip
+        too_many = await c.post(
+            "/api/batch_player_context", json={"items": [{"player_name": "LeBron James"}] * 51}
+        )
     body = r.json()
     assert r.status_code == 200
     assert [x["status"] for x in body["results"]] == ["ok", "not_found"]
@@ -223,7 +275,12 @@ def test_openapi_has_examples(settings):
     app = FastAPI()
     app.include_router(api.router)
     schemas = app.openapi()["components"]["schemas"]
-    for name in ("BatchPredictRequest", "BatchPredictResponse", "BatchPlayerContextRequest",
-                 "BatchPlayerContextResponse", "ModelCommandAccepted"):  # fmt: skip
+    for name in (
+        "BatchPredictRequest",
+        "BatchPredictResponse",
+        "BatchPlayerContextRequest",
+        "BatchPlayerContextResponse",
+        "ModelCommandAccepted",
+    ):
         assert schemas[name]["examples"], name
     assert schemas["BatchPredictRequest"]["properties"]["items"]["maxItems"] == 50

@@ -41,7 +41,9 @@ def test_keys_are_random():
 
 def test_a_secret_with_underscores_survives_parsing():
     assert apikeys.parse("smp_0123456789abcdef_a_b_c_d_e_f_g_h_i") == (
-        "0123456789abcdef", "a_b_c_d_e_f_g_h_i")  # fmt: skip
+        "0123456789abcdef",
+        "a_b_c_d_e_f_g_h_i",
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,7 +76,10 @@ def test_only_the_hash_of_the_secret_is_compared():
 
 def test_scopes_are_normalized_in_rank_order():
     assert apikeys.normalize_scopes(["admin", "READ", "write", "read"]) == (
-        "read", "write", "admin")  # fmt: skip
+        "read",
+        "write",
+        "admin",
+    )
     with pytest.raises(ValueError, match="unknown scopes"):
         apikeys.normalize_scopes(["read", "root"])
     with pytest.raises(ValueError, match="at least one"):
@@ -214,8 +219,7 @@ class FakeRedis:
 
     async def eval(self, text: str, numkeys: int, *keys_and_args: object) -> int:
         self.scripts.add(hashlib.sha1(text.encode()).hexdigest())
-        return await self.evalsha(hashlib.sha1(text.encode()).hexdigest(), numkeys,
-                                  *keys_and_args)  # fmt: skip
+        return await self.evalsha(hashlib.sha1(text.encode()).hexdigest(), numkeys, *keys_and_args)
 
 
 async def test_the_limiter_counts_per_client_and_window():
@@ -229,8 +233,11 @@ async def test_the_limiter_counts_per_client_and_window():
     assert (await limiter.hit("key", "abc")).allowed  # type: ignore[union-attr]
     now[0] = 180.0
     assert (await limiter.hit("ip", "1.2.3.4")).count == 1  # type: ignore[union-attr]
-    assert set(fake.store) == {"ratelimit:ip:1.2.3.4:2", "ratelimit:key:abc:2",
-                               "ratelimit:ip:1.2.3.4:3"}  # fmt: skip
+    assert set(fake.store) == {
+        "ratelimit:ip:1.2.3.4:2",
+        "ratelimit:key:abc:2",
+        "ratelimit:ip:1.2.3.4:3",
+    }
     # Every window's counter expires after the window (so none outlives its use).
     assert fake.expiry == dict.fromkeys(fake.store, 61)
     # The script went whole once (Redis did not know it), by its SHA1 after that.

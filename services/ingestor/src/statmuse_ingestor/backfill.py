@@ -58,10 +58,14 @@ class Summary:
 
     def counts(self) -> dict[str, int]:
         return {
-            "read": self.read, "stored": self.stored, "unchanged": self.unchanged,
-            "rejected": self.rejected, "flagged": self.flagged, "team_stored": self.team_stored,
+            "read": self.read,
+            "stored": self.stored,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "flagged": self.flagged,
+            "team_stored": self.team_stored,
             "published": self.published,
-        }  # fmt: skip
+        }
 
 
 @dataclass
@@ -110,7 +114,9 @@ async def publish_outbox(
             return total
         items: list[tuple[str, bytes, BaseModel]] = []
         done: dict[db.Table, list[tuple[str, object]]] = {
-            "player_game_stats": [], "team_game_stats": []}  # fmt: skip
+            "player_game_stats": [],
+            "team_game_stats": [],
+        }
         for r in rows:
             if r["tbl"] == "player_game_stats":
                 event: BaseModel = PlayerGameIngested.model_validate_json(r["payload"])
@@ -156,13 +162,21 @@ async def backfill(
             parsed = _Parsed()
             window = {"date_from": date_from, "date_to": date_to}
             summary.read += await asyncio.to_thread(
-                _parse, source.player_rows(season, **window), source=source.name,
-                kind="player", into=parsed)  # fmt: skip
+                _parse,
+                source.player_rows(season, **window),
+                source=source.name,
+                kind="player",
+                into=parsed,
+            )
             if teams:
                 try:
                     await asyncio.to_thread(
-                        _parse, source.team_rows(season, **window), source=source.name,
-                        kind="team", into=parsed)  # fmt: skip
+                        _parse,
+                        source.team_rows(season, **window),
+                        source=source.name,
+                        kind="team",
+                        into=parsed,
+                    )
                 except SourceError as exc:
                     summary.warnings.append(str(exc))
                     log.warning("no team rows: %s", exc)
@@ -256,13 +270,15 @@ async def _reject(
     for location, reason, record in rejects:
         short = reason.split(":")[0] + ":" + reason.split(":")[1] if ":" in reason else reason
         summary.reject_reasons[short] = summary.reject_reasons.get(short, 0) + 1
-        letters.append(DeadLetter(
-            original_topic=topics.GAMES_RAW,
-            key=record.get("PLAYER_ID") or record.get("TEAM_ABBREVIATION") or None,
-            payload_b64=base64.b64encode(json.dumps(record).encode()).decode("ascii"),
-            error=f"{location}: {reason}",
-            consumer=f"ingestor:{source}",
-        ))  # fmt: skip
+        letters.append(
+            DeadLetter(
+                original_topic=topics.GAMES_RAW,
+                key=record.get("PLAYER_ID") or record.get("TEAM_ABBREVIATION") or None,
+                payload_b64=base64.b64encode(json.dumps(record).encode()).decode("ascii"),
+                error=f"{location}: {reason}",
+                consumer=f"ingestor:{source}",
+            )
+        )
     await publish_many(
         broker, [(topics.dead_letter(topics.GAMES_RAW), b"rejected", letter) for letter in letters]
     )

@@ -107,8 +107,9 @@ def _run_or_exit(coro: Any) -> Summary:
         raise typer.Exit(3) from exc
     except PublishTimeout as exc:
         # Stored rows stay in the outbox; the next run publishes them.
-        console.print(f"[red]broker unavailable:[/] {exc}; the stored rows are published by "
-                      "the next run")  # fmt: skip
+        console.print(
+            f"[red]broker unavailable:[/] {exc}; the stored rows are published by the next run"
+        )
         raise typer.Exit(3) from exc
     return result
 
@@ -259,9 +260,15 @@ def quality_command() -> None:
     for column in ("runs", "failed", "rows read", "missing", "outliers", "last game", "age (h)"):
         table.add_column(column)
     fresh = "-" if q.freshness_hours is None else f"{q.freshness_hours:.0f}"
-    table.add_row(str(q.runs), pct(q.source_failure_ratio), str(q.rows_read),
-                  pct(q.missing_ratio), pct(q.outlier_ratio), str(q.last_game_date or "-"),
-                  fresh)  # fmt: skip
+    table.add_row(
+        str(q.runs),
+        pct(q.source_failure_ratio),
+        str(q.rows_read),
+        pct(q.missing_ratio),
+        pct(q.outlier_ratio),
+        str(q.last_game_date or "-"),
+        fresh,
+    )
     Console().print(table)
 
 

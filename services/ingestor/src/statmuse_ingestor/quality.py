@@ -49,8 +49,9 @@ class Quality:
         """Hours from the end of the newest game day stored to the measurement."""
         if self.last_game_date is None:
             return None
-        end = dt.datetime.combine(self.last_game_date + dt.timedelta(days=1), dt.time(),
-                                  tzinfo=dt.UTC)  # fmt: skip
+        end = dt.datetime.combine(
+            self.last_game_date + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
+        )
         return max((self.measured_at - end).total_seconds() / 3600, 0.0)
 
 
@@ -66,26 +67,47 @@ async def measure(
                   coalesce(sum(rows_rejected), 0) AS rejected,
                   coalesce(sum(rows_flagged), 0) AS flagged
            FROM ingest.ingest_runs WHERE started_at > $1 AND started_at <= $2""",
-        since, now,
-    )  # fmt: skip
+        since,
+        now,
+    )
     missing = await conn.fetchval(
         """SELECT count(*) FROM ingest.rejects r JOIN ingest.ingest_runs i USING (run_id)
            WHERE i.started_at > $1 AND i.started_at <= $2 AND r.reason LIKE $3""",
-        since, now, MISSING,
-    )  # fmt: skip
+        since,
+        now,
+        MISSING,
+    )
     last = await conn.fetchval("SELECT max(game_date) FROM ingest.player_game_stats")
-    q = Quality(now, runs["runs"], runs["failed"], runs["read"], missing, runs["rejected"],
-                runs["flagged"], last)  # fmt: skip
+    q = Quality(
+        now,
+        runs["runs"],
+        runs["failed"],
+        runs["read"],
+        missing,
+        runs["rejected"],
+        runs["flagged"],
+        last,
+    )
     await conn.execute(
         """INSERT INTO ingest.data_quality (measured_at, window_hours, runs, runs_failed,
                rows_read, rows_missing, rows_rejected, rows_flagged, last_game_date,
                missing_ratio, outlier_ratio, source_failure_ratio, freshness_hours)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            ON CONFLICT (measured_at) DO NOTHING""",
-        q.measured_at, int(window.total_seconds() // 3600), q.runs, q.runs_failed, q.rows_read,
-        q.rows_missing, q.rows_rejected, q.rows_flagged, q.last_game_date, q.missing_ratio,
-        q.outlier_ratio, q.source_failure_ratio, q.freshness_hours,
-    )  # fmt: skip
+        q.measured_at,
+        int(window.total_seconds() // 3600),
+        q.runs,
+        q.runs_failed,
+        q.rows_read,
+        q.rows_missing,
+        q.rows_rejected,
+        q.rows_flagged,
+        q.last_game_date,
+        q.missing_ratio,
+        q.outlier_ratio,
+        q.source_failure_ratio,
+        q.freshness_hours,
+    )
     export(q)
     return q
 

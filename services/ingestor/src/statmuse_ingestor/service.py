@@ -104,8 +104,9 @@ def _valid(model: type[M], **fields: Any) -> M:
     try:
         return model(**fields)
     except ValidationError as exc:
-        broken = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                           for e in exc.errors()[:5])  # fmt: skip
+        broken = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
         raise RejectedRow(f"invalid {model.__name__}: {broken}") from None
 
 

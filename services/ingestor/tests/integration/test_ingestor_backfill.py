@@ -84,8 +84,12 @@ async def test_backfill_twice_changes_nothing_and_publishes_nothing_new(env, tmp
 
     first = await backfill(pool=pool, broker=broker, source=source, seasons=["2023-24"])
     assert (first.read, first.stored, first.team_stored, first.rejected, first.published) == (
-        GOOD_ROWS, GOOD_ROWS, 60, 0, GOOD_ROWS + 60
-    )  # fmt: skip
+        GOOD_ROWS,
+        GOOD_ROWS,
+        60,
+        0,
+        GOOD_ROWS + 60,
+    )
     assert await pool.fetchval("SELECT count(*) FROM ingest.raw_records") == GOOD_ROWS + 60
     games = await pool.fetchval("SELECT count(*) FROM ingest.games")
     assert games >= 30

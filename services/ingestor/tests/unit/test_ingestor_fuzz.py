@@ -32,11 +32,28 @@ def real(kind: str, n: int = 50) -> list[dict[str, str]]:
 PLAYERS, TEAMS = real("player_game_logs"), real("team_game_logs")
 garbage = st.one_of(
     st.text(max_size=30),
-    st.sampled_from(["", " ", "-1", "NaN", "inf", "1e308", "3.5", "99999999999999999999",
-                     "2024-02-30", "24-25", "LAL @", "DEN vs. DEN", "0x1F", "None", "\x00"]),
-    st.integers(-10**6, 10**6).map(str),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "-1",
+            "NaN",
+            "inf",
+            "1e308",
+            "3.5",
+            "99999999999999999999",
+            "2024-02-30",
+            "24-25",
+            "LAL @",
+            "DEN vs. DEN",
+            "0x1F",
+            "None",
+            "\x00",
+        ]
+    ),
+    st.integers(-(10**6), 10**6).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(str),
-)  # fmt: skip
+)
 
 
 def mutated(rows: list[dict[str, str]]) -> st.SearchStrategy[dict[str, str]]:
@@ -96,19 +113,20 @@ def good_csv(rows: int = 5) -> bytes:
         return b"".join(itertools.islice(f, rows + 1))
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.binary(max_size=400), gz=st.booleans(), cut=st.integers(0, 4000))
-def test_a_corrupt_file_is_a_source_error_or_rows(tmp_path_factory, data: bytes, gz: bool,
-                                                  cut: int):  # fmt: skip
+def test_a_corrupt_file_is_a_source_error_or_rows(
+    tmp_path_factory, data: bytes, gz: bool, cut: int
+):
     """Random bytes, a truncated gzip, a good file with garbage spliced in: rows come out (to
     be validated one by one) or a SourceError names the file; nothing else escapes."""
     tmp = tmp_path_factory.mktemp("files")
     good = good_csv()
     payload = good[:cut] + data + good[cut:]
     if gz:
-        payload = gzip.compress(payload)[: max(cut, 10)] if cut % 3 == 0 else gzip.compress(
-            payload)  # fmt: skip
+        payload = gzip.compress(payload)[: max(cut, 10)] if cut % 3 == 0 else gzip.compress(payload)
     source = season_file(tmp, payload, "2023-24.csv.gz" if gz else "2023-24.csv")
     try:
         rows = list(source.player_rows("2023-24"))

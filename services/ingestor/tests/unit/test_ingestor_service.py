@@ -161,12 +161,22 @@ def test_output_is_a_valid_message(row: Row) -> None:
 
 def _game_with(points: int, day: int, player_id: int = 7) -> Normalised:
     g = PlayerGameIngested(
-        event_id=f"e{player_id}-{day}", source="test", season="2023-24",
-        season_type="Regular Season", game_key=f"k{day}", game_date=dt.date(2024, 1, 1)
-        + dt.timedelta(days=day), player_id=player_id, player_name="Synthetic Player",
-        team="DEN", opponent="LAL", is_home=True, minutes=30, points=points, rebounds=5,
+        event_id=f"e{player_id}-{day}",
+        source="test",
+        season="2023-24",
+        season_type="Regular Season",
+        game_key=f"k{day}",
+        game_date=dt.date(2024, 1, 1) + dt.timedelta(days=day),
+        player_id=player_id,
+        player_name="Synthetic Player",
+        team="DEN",
+        opponent="LAL",
+        is_home=True,
+        minutes=30,
+        points=points,
+        rebounds=5,
         assists=5,
-    )  # fmt: skip
+    )
     return Normalised(g, f"c{day}")
 
 

@@ -48,10 +48,19 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: PredictorS
 
             # Every player's next game through the model: CPU work, off the event loop.
             def repredict(rows: list[Any] = latest, stat: Stat = event.stat) -> list[Routed]:
-                return [p for row in rows for p in predictions_for(
-                    book, player_id=row.player_id, player_name=row.player_name,
-                    as_of=row.as_of, game_date=row.game_date, features=row.features,
-                    stats=(stat,))]  # fmt: skip
+                return [
+                    p
+                    for row in rows
+                    for p in predictions_for(
+                        book,
+                        player_id=row.player_id,
+                        player_name=row.player_name,
+                        as_of=row.as_of,
+                        game_date=row.game_date,
+                        features=row.features,
+                        stats=(stat,),
+                    )
+                ]
 
             made = await asyncio.to_thread(repredict)
             await publish_predictions(broker, state["pool"], made)
@@ -63,9 +72,18 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: PredictorS
             await db.upsert_latest(conn=conn, vectors=vectors)
 
         def predict_new() -> list[Routed]:
-            return [p for v in vectors for p in predictions_for(
-                book, player_id=v.player_id, player_name=v.player_name, as_of=v.as_of,
-                game_date=routing_date(v), features=v.features)]  # fmt: skip
+            return [
+                p
+                for v in vectors
+                for p in predictions_for(
+                    book,
+                    player_id=v.player_id,
+                    player_name=v.player_name,
+                    as_of=v.as_of,
+                    game_date=routing_date(v),
+                    features=v.features,
+                )
+            ]
 
         made = await asyncio.to_thread(predict_new)  # the model is CPU work: off the loop
         await publish_predictions(broker, state["pool"], made)

@@ -126,8 +126,9 @@ async def test_ab_routing_through_the_handlers(pool: Any, tmp_path: Path, unique
         assert await publish_model(model(store, v1, "production", 6.0)) == []  # no vectors yet
         assert await publish_model(model(store, v2, "staging", 5.0)) == []
         for pid in PLAYERS:
-            await br.publish(vector(pid).model_dump_json().encode(), topics.FEATURES,
-                             key=topics.player_key(pid))  # fmt: skip
+            await br.publish(
+                vector(pid).model_dump_json().encode(), topics.FEATURES, key=topics.player_key(pid)
+            )
         first = list(seen)
 
         # Every player predicted once, by the arm his (player, date) pair hashes to.
@@ -142,8 +143,9 @@ async def test_ab_routing_through_the_handlers(pool: Any, tmp_path: Path, unique
         assert by_version(v1, "production") == published[v1] == len(PLAYERS) - len(challengers)
         assert by_version(v2, "challenger") == published[v2] == len(challengers)
         assert by_version(v1, "challenger") == by_version(v2, "production") == 0
-        rows = await pool.fetch("SELECT model_version, count(*) AS n FROM predictions.predictions"
-                                " GROUP BY 1")  # fmt: skip
+        rows = await pool.fetch(
+            "SELECT model_version, count(*) AS n FROM predictions.predictions GROUP BY 1"
+        )
         assert {r["model_version"]: r["n"] for r in rows} == dict(published)
 
         # A new challenger re-predicts everyone from the stored vectors: the same players land

@@ -137,9 +137,14 @@ def train(
     console.print(f"dataset {version}: {len(df)} rows")
     started = time.perf_counter()
     fitted = []
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} stats"), TimeElapsedColumn(),
-                  TextColumn("{task.fields[step]}"), console=console) as bar:  # fmt: skip
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} stats"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[step]}"),
+        console=console,
+    ) as bar:
         task = bar.add_task("training", total=len(wanted), step="")
 
         def tick(message: str) -> None:
@@ -153,13 +158,16 @@ def train(
             bar.advance(task)
     folder = out / dt.date.today().isoformat()
     reports.write(folder, fitted, dataset_version=version)
-    console.print(f"trained {len(fitted)} stats in {time.perf_counter() - started:.0f}s; "
-                  f"report: {folder}")  # fmt: skip
+    console.print(
+        f"trained {len(fitted)} stats in {time.perf_counter() - started:.0f}s; report: {folder}"
+    )
     for f in fitted:
         v = f.validation
-        typer.echo(f"{f.stat:9} {f.chosen:14} heads {f.heads_kept:3}/{f.heads_tried:<3} "
-                   f"MAE {v['mae']:.3f}  Brier {v['brier']:.4f}  ECE {v['ece_uncalibrated']:.4f}"
-                   f" -> {v['ece']:.4f}")  # fmt: skip
+        typer.echo(
+            f"{f.stat:9} {f.chosen:14} heads {f.heads_kept:3}/{f.heads_tried:<3} "
+            f"MAE {v['mae']:.3f}  Brier {v['brier']:.4f}  ECE {v['ece_uncalibrated']:.4f}"
+            f" -> {v['ece']:.4f}"
+        )
     if register:
         assert settings is not None
         for e in asyncio.run(_register(settings, fitted, version, promote)):
@@ -170,8 +178,9 @@ def _default_split() -> Split:
     return Split(tuple(_seasons("2017-18..2021-22")), ("2022-23",), ("2023-24",))
 
 
-async def _register(settings: TrainerSettings, fitted: list[Any], version: str, promote: bool
-                    ) -> list[Any]:  # fmt: skip
+async def _register(
+    settings: TrainerSettings, fitted: list[Any], version: str, promote: bool
+) -> list[Any]:
     bundles = [(f.header, f.bundle, f.metadata(version)) for f in fitted]
     return await _publish_bundles(settings, bundles, promote=promote)
 
@@ -193,13 +202,23 @@ async def _publish_bundles(
     try:
         events = []
         for header, data, metadata in bundles:
-            events.append(await register_and_publish(
-                pool=pool, store=store, broker=broker, stat=header.stat, name=header.name,
-                model_type="count_model", data=data, suffix="npz",
-                feature_set_version=header.feature_set_version,
-                dataset_version=metadata.get("dataset_version"),
-                metrics=ModelMetrics.model_validate(metadata.get("metrics", {})),
-                metadata=metadata, promote=promote))  # fmt: skip
+            events.append(
+                await register_and_publish(
+                    pool=pool,
+                    store=store,
+                    broker=broker,
+                    stat=header.stat,
+                    name=header.name,
+                    model_type="count_model",
+                    data=data,
+                    suffix="npz",
+                    feature_set_version=header.feature_set_version,
+                    dataset_version=metadata.get("dataset_version"),
+                    metrics=ModelMetrics.model_validate(metadata.get("metrics", {})),
+                    metadata=metadata,
+                    promote=promote,
+                )
+            )
         return events
     finally:
         await broker.stop()
@@ -274,8 +293,9 @@ def fit_lines_command(
         typer.echo("error: no dataset found; run `statmuse-trainer dataset` first", err=True)
         raise typer.Exit(2)
     try:
-        results = fit_lines(models=models, dataset=dataset, lines_dir=lines_dir,
-                            before=cutoff, out=out or models)  # fmt: skip
+        results = fit_lines(
+            models=models, dataset=dataset, lines_dir=lines_dir, before=cutoff, out=out or models
+        )
     except (LineFitError, OSError, ModelInputError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -318,8 +338,14 @@ def evaluate(
         typer.echo("error: no dataset or models found; run `statmuse train` first", err=True)
         raise typer.Exit(2)
     pictures = Path("reports/evaluation") / season
-    text = run(dataset=dataset, models=models, lines_dir=lines_dir, season=season,
-               rounds=rounds, pictures=pictures)  # fmt: skip
+    text = run(
+        dataset=dataset,
+        models=models,
+        lines_dir=lines_dir,
+        season=season,
+        rounds=rounds,
+        pictures=pictures,
+    )
     typer.echo(f"reliability diagrams: {pictures}", err=True)
     typer.echo(text)
     if write is not None:
@@ -335,7 +361,7 @@ def backtest(
         str,
         typer.Option(
             help="Comma-separated: ev, confidence, high_confidence, underdog, kelly, flat"
-        ),  # fmt: skip
+        ),
     ] = "ev,confidence,high_confidence,underdog,kelly,flat",
     mode: Annotated[str, typer.Option(help="consensus, best or both")] = "both",
     staking: Annotated[
@@ -348,7 +374,7 @@ def backtest(
         typer.Option(
             min=0.001, max=1.0, help="Flat: stake per bet, as a share of the starting bankroll"
         ),
-    ] = 0.01,  # fmt: skip
+    ] = 0.01,
     bankroll: Annotated[float, typer.Option(min=1.0)] = 1000.0,
     max_exposure: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="Most staked in a day (share of bankroll)")
@@ -361,7 +387,7 @@ def backtest(
         typer.Option(
             help="Model directories (repeatable): each day uses the newest trained "
             "before it; default: the shipped models/"
-        ),  # fmt: skip
+        ),
     ] = None,
     lines_dir: Annotated[Path, typer.Option("--lines", help="Real prop lines")] = Path(
         "data/nba/prop_lines"
@@ -402,15 +428,21 @@ def backtest(
     if staking not in kinds:
         raise typer.BadParameter("flat or kelly", param_hint="--staking")
     try:
-        chosen = configured([s.strip() for s in strategy.split(",") if s.strip()],
-                            staking=kinds[staking], unit=unit, kelly_multiplier=kelly_fraction,
-                            cap=cap)  # fmt: skip
+        chosen = configured(
+            [s.strip() for s in strategy.split(",") if s.strip()],
+            staking=kinds[staking],
+            unit=unit,
+            kelly_multiplier=kelly_fraction,
+            cap=cap,
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--strategy") from exc
     dataset = _dataset_dir(dataset)
     if dataset is None:
-        fail("no dataset found: build one with `statmuse-trainer dataset` on a stack that has "
-             "ingested the seasons (see docs/BACKTEST.md)")  # fmt: skip
+        fail(
+            "no dataset found: build one with `statmuse-trainer dataset` on a stack that has "
+            "ingested the seasons (see docs/BACKTEST.md)"
+        )
     assert dataset is not None
     import pandas as pd
 
@@ -424,12 +456,23 @@ def backtest(
     matched, unmatched = match_players(read_lines(sorted(lines_dir.glob("*.csv.gz"))), names)
     try:
         sets = [ModelSet.load(m) for m in (models or [Path("models")])]
-        engine = BacktestEngine(features=features, lines=matched, model_sets=sets, start=first,
-                                end=last, bankroll=bankroll, max_exposure=max_exposure)  # fmt: skip
+        engine = BacktestEngine(
+            features=features,
+            lines=matched,
+            model_sets=sets,
+            start=first,
+            end=last,
+            bankroll=bankroll,
+            max_exposure=max_exposure,
+        )
         days = sorted({x.game_date for _, x in engine.lines})
-        with Progress(TextColumn("[bold]backtest"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total} days"), TimeElapsedColumn(),
-                      console=console) as bar:  # fmt: skip
+        with Progress(
+            TextColumn("[bold]backtest"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} days"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
             task = bar.add_task("days", total=len(days))
             result = engine.run(chosen, modes, progress=lambda _: bar.advance(task))
     except BacktestError as exc:
@@ -437,8 +480,9 @@ def backtest(
     result.counts["lines_unmatched_names"] = len(unmatched)
     result.dataset = dataset.name
     folder = out / f"{first}_{last}"
-    command = "statmuse backtest " + " ".join(shlex.quote(a) for a in sys.argv[1:]
-                                             if a != "backtest")  # fmt: skip
+    command = "statmuse backtest " + " ".join(
+        shlex.quote(a) for a in sys.argv[1:] if a != "backtest"
+    )
     text = report.write(folder, result, command=command.strip(), rounds=rounds)
     console.print(f"report: {folder}")
     typer.echo(text)
@@ -551,8 +595,10 @@ def _fmt(value: float | None, pattern: str = "{:.3f}") -> str:
 
 
 def _metrics_table(rows: list[Any]) -> str:
-    head = (f"{'stat':<9}{'day':<12}{'preds':>6}{'bets':>6}{'hit':>7}{'brier':>7}{'ece':>7}"
-            f"{'roi':>8}{'hit7d':>7}{'ece7d':>7}")  # fmt: skip
+    head = (
+        f"{'stat':<9}{'day':<12}{'preds':>6}{'bets':>6}{'hit':>7}{'brier':>7}{'ece':>7}"
+        f"{'roi':>8}{'hit7d':>7}{'ece7d':>7}"
+    )
     lines = [head]
     for m in rows:
         lines.append(
@@ -564,8 +610,10 @@ def _metrics_table(rows: list[Any]) -> str:
 
 
 def _drift_text(summary: Any) -> str:
-    lines = [f"drift on {summary.day}: reference {summary.reference or '-'} "
-             f"({summary.reference_rows} rows), recent {summary.recent_rows} rows"]  # fmt: skip
+    lines = [
+        f"drift on {summary.day}: reference {summary.reference or '-'} "
+        f"({summary.reference_rows} rows), recent {summary.recent_rows} rows"
+    ]
     top = sorted((f for f in summary.features if f.psi is not None), key=lambda f: -f.psi)[:5]
     if top:
         lines.append("largest PSI: " + ", ".join(f"{f.name} {f.psi:.3f}" for f in top))

@@ -75,15 +75,21 @@ def frame(rows: Sequence[Row], split: Split = DEFAULT_SPLIT) -> pd.DataFrame:
         if part is None:
             continue
         o = r.outcome
-        pra = None if None in (o.get("points"), o.get("rebounds"), o.get("assists")) else (
-            float(o["points"]) + float(o["rebounds"]) + float(o["assists"]))  # type: ignore[arg-type]  # fmt: skip
+        pts, reb, ast = o.get("points"), o.get("rebounds"), o.get("assists")
+        pra = None if pts is None or reb is None or ast is None else pts + reb + ast
         labels = {f"label_{k}": o.get(k) for k in LABELS if k != "pra"} | {"label_pra": pra}
-        records.append({
-            "player_id": r.player_id, "player_name": r.player_name, "season": r.season,
-            "game_date": r.game_date,
-            "as_of": r.as_of, "split": part, **labels,
-            **{f"f_{n}": r.features.get(n) for n in names},
-        })  # fmt: skip
+        records.append(
+            {
+                "player_id": r.player_id,
+                "player_name": r.player_name,
+                "season": r.season,
+                "game_date": r.game_date,
+                "as_of": r.as_of,
+                "split": part,
+                **labels,
+                **{f"f_{n}": r.features.get(n) for n in names},
+            }
+        )
     columns = [*META, "split", *(f"label_{k}" for k in LABELS), *(f"f_{n}" for n in names)]
     df = pd.DataFrame.from_records(records, columns=columns)
     for c in columns[len(META) + 1 :]:

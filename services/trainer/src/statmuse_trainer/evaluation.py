@@ -64,9 +64,14 @@ def baseline_table(test: pd.DataFrame, stat: str, *, rounds: int = 1000) -> pd.D
         pred, label = test[f"f_{stat}_{feature}"], test[f"label_{stat}"]
         ok = pred.notna() & label.notna()
         errors = (label[ok] - pred[ok]).to_numpy()
-        rows.append({"stat": stat, "predictor": name,
-                     "mae": bootstrap(errors, _mae, rounds=rounds),
-                     "rmse": bootstrap(errors, _rmse, rounds=rounds)})  # fmt: skip
+        rows.append(
+            {
+                "stat": stat,
+                "predictor": name,
+                "mae": bootstrap(errors, _mae, rounds=rounds),
+                "rmse": bootstrap(errors, _rmse, rounds=rounds),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -82,10 +87,17 @@ def priced_lines(
     test: pd.DataFrame, lines: Sequence[tuple[int, PropLine]], stat: str
 ) -> list[Priced]:
     """Lines of `stat` joined to test rows on (player, game date); pushes are left out."""
-    outcome: dict[tuple[int, object], float] = dict(zip(
-        zip(test["player_id"].astype(int).tolist(), test["game_date"].dt.date.tolist(),
-            strict=True),
-        test[f"label_{stat}"].astype(float).tolist(), strict=True))  # fmt: skip
+    outcome: dict[tuple[int, object], float] = dict(
+        zip(
+            zip(
+                test["player_id"].astype(int).tolist(),
+                test["game_date"].dt.date.tolist(),
+                strict=True,
+            ),
+            test[f"label_{stat}"].astype(float).tolist(),
+            strict=True,
+        )
+    )
     out = []
     for player_id, line in lines:
         if line.market != stat:
@@ -111,8 +123,10 @@ def books_scores(priced: Sequence[Priced], *, rounds: int = 1000) -> dict[str, E
     pairs = np.array([(p.probability, float(p.went_over)) for p in priced], dtype=float)
     if len(pairs) == 0:
         pairs = np.zeros((0, 2))
-    return {"brier": bootstrap(pairs, brier, rounds=rounds),
-            "log_loss": bootstrap(pairs, log_loss, rounds=rounds)}  # fmt: skip
+    return {
+        "brier": bootstrap(pairs, brier, rounds=rounds),
+        "log_loss": bootstrap(pairs, log_loss, rounds=rounds),
+    }
 
 
 # --- our served models on a held-out season ------------------------------------------------
@@ -196,11 +210,17 @@ def model_vs_baselines(
     preds = {"model": mu[ok.to_numpy()]} | {
         name: test.loc[ok, f"f_{stat}_{feature}"].to_numpy() for name, feature in BASELINES.items()
     }
-    return pd.DataFrame([
-        {"stat": stat, "predictor": name, "mae": bootstrap(y - p, _mae, rounds=rounds),
-         "rmse": bootstrap(y - p, _rmse, rounds=rounds)}
-        for name, p in preds.items()
-    ])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "stat": stat,
+                "predictor": name,
+                "mae": bootstrap(y - p, _mae, rounds=rounds),
+                "rmse": bootstrap(y - p, _rmse, rounds=rounds),
+            }
+            for name, p in preds.items()
+        ]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +236,10 @@ class LineRows:
 
 def join_lines(test: pd.DataFrame, lines: Sequence[tuple[int, PropLine]], stat: str) -> LineRows:
     """Every real line of `stat` on a test game; pushes are left out (neither side wins)."""
-    index = {(int(p), d): i for i, (p, d) in
-             enumerate(zip(test["player_id"], test["game_date"].dt.date, strict=True))}  # fmt: skip
+    index = {
+        (int(p), d): i
+        for i, (p, d) in enumerate(zip(test["player_id"], test["game_date"].dt.date, strict=True))
+    }
     labels = test[f"label_{stat}"].to_numpy(np.float64)
     rows, values, books, over, makers = [], [], [], [], []
     for player_id, line in lines:
@@ -231,9 +253,13 @@ def join_lines(test: pd.DataFrame, lines: Sequence[tuple[int, PropLine]], stat: 
         books.append(line.fair_over)
         over.append(float(labels[i] > line.line))
         makers.append(line.bookmaker)
-    return LineRows(np.array(rows, dtype=int), np.array(values, dtype=float),
-                    np.array(books, dtype=float), np.array(over, dtype=float),
-                    np.array(makers, dtype=object))  # fmt: skip
+    return LineRows(
+        np.array(rows, dtype=int),
+        np.array(values, dtype=float),
+        np.array(books, dtype=float),
+        np.array(over, dtype=float),
+        np.array(makers, dtype=object),
+    )
 
 
 def _paired_gap(ours: np.ndarray, books: np.ndarray, y: np.ndarray, rounds: int) -> Estimate:
@@ -255,11 +281,20 @@ def lines_table(
     out = []
     for name, p in {**probabilities, "books_devigged": joined.books}.items():
         pairs = np.stack([p, joined.went_over], axis=1)
-        gap = (_paired_gap(p, joined.books, joined.went_over, rounds)
-               if name != "books_devigged" else None)  # fmt: skip
-        out.append({"stat": stat, "predictor": name, "lines": len(p),
-                    "brier": bootstrap(pairs, brier, rounds=rounds),
-                    "log_loss": bootstrap(pairs, log_loss, rounds=rounds),
-                    "ece": bootstrap(pairs, ece_of, rounds=rounds),
-                    "brier_gap_vs_books": gap})  # fmt: skip
+        gap = (
+            _paired_gap(p, joined.books, joined.went_over, rounds)
+            if name != "books_devigged"
+            else None
+        )
+        out.append(
+            {
+                "stat": stat,
+                "predictor": name,
+                "lines": len(p),
+                "brier": bootstrap(pairs, brier, rounds=rounds),
+                "log_loss": bootstrap(pairs, log_loss, rounds=rounds),
+                "ece": bootstrap(pairs, ece_of, rounds=rounds),
+                "brier_gap_vs_books": gap,
+            }
+        )
     return pd.DataFrame(out)

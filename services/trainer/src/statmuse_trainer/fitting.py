@@ -66,18 +66,29 @@ class FittedStat:
     window: dict[str, Any] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
-        return {"n_train": self.n_train, "n_validation": self.n_validation,
-                "chosen": self.chosen, "heads": self.heads_kept, **self.validation}  # fmt: skip
+        return {
+            "n_train": self.n_train,
+            "n_validation": self.n_validation,
+            "chosen": self.chosen,
+            "heads": self.heads_kept,
+            **self.validation,
+        }
 
     def metadata(self, dataset_version: str) -> dict[str, Any]:
         """What the registry keeps beside the artifact (and the sidecar JSON of a bundle)."""
         v = self.validation
         return {
             "dataset_version": dataset_version,
-            "metrics": {"mae": v["mae"], "rmse": v["rmse"], "n_train": self.n_train,
-                        "n_validation": self.n_validation, "brier": v["brier"],
-                        "log_loss": v["log_loss"], "ece": v["ece"],
-                        "ece_uncalibrated": v["ece_uncalibrated"]},
+            "metrics": {
+                "mae": v["mae"],
+                "rmse": v["rmse"],
+                "n_train": self.n_train,
+                "n_validation": self.n_validation,
+                "brier": v["brier"],
+                "log_loss": v["log_loss"],
+                "ece": v["ece"],
+                "ece_uncalibrated": v["ece_uncalibrated"],
+            },
             "chosen": self.chosen,
             "parts": self.header.part_names,
             "weights": self.header.weights,
@@ -87,7 +98,7 @@ class FittedStat:
             "heads": {"kept": self.heads_kept, "tried": self.heads_tried},
             "validation": self.validation_note or "the validation season",
             "training_window": self.window,
-        }  # fmt: skip
+        }
 
 
 def training_window(df: pd.DataFrame) -> dict[str, Any]:
@@ -95,8 +106,11 @@ def training_window(df: pd.DataFrame) -> dict[str, Any]:
     rows): a backtest refuses a model whose window overlaps its period."""
     seen = df[df["split"].isin(["train", "validation"])]
     days = pd.to_datetime(seen["game_date"])
-    return {"first_day": days.min().date().isoformat(), "last_day": days.max().date().isoformat(),
-            "seasons": sorted(str(s) for s in seen["season"].unique())}  # fmt: skip
+    return {
+        "first_day": days.min().date().isoformat(),
+        "last_day": days.max().date().isoformat(),
+        "seasons": sorted(str(s) for s in seen["season"].unique()),
+    }
 
 
 def _export(c: Candidate) -> LinearPart | TreePart:
@@ -170,8 +184,10 @@ def fit_stat(
     seconds: dict[str, float] = {}
     data: StatData = stat_data(df, stat)
     if len(data.train) < 500 or len(data.validation) < 200:
-        raise ValueError(f"{stat}: too few rows to train ({len(data.train)} train, "
-                         f"{len(data.validation)} validation)")  # fmt: skip
+        raise ValueError(
+            f"{stat}: too few rows to train ({len(data.train)} train, "
+            f"{len(data.validation)} validation)"
+        )
     singles = {}
     for family in FAMILIES:
         t0 = time.perf_counter()
@@ -179,8 +195,10 @@ def fit_stat(
         seconds[family] = time.perf_counter() - t0
     parts = [singles[f] for f in FAMILIES]
     voting, stacking = vote(data, parts), stack(data, parts)
-    tick(f"{stat} voting: brier {voting.scores.brier:.4f}; "
-         f"stacking: brier {stacking.scores.brier:.4f}")  # fmt: skip
+    tick(
+        f"{stat} voting: brier {voting.scores.brier:.4f}; "
+        f"stacking: brier {stacking.scores.brier:.4f}"
+    )
     candidates = [*parts, voting, stacking]
     chosen = serve_choice(candidates, singles)
 
@@ -217,11 +235,14 @@ def fit_stat(
     validation = {
         "mae": float(np.mean(np.abs(yv - served_v))),
         "rmse": float(math.sqrt(np.mean((yv - served_v) ** 2))),
-        "brier_uncalibrated": brier(p_before, went), "brier": brier(p_after, went),
-        "log_loss_uncalibrated": log_loss(p_before, went), "log_loss": log_loss(p_after, went),
-        "ece_uncalibrated": ece(p_before, went), "ece": ece(p_after, went),
+        "brier_uncalibrated": brier(p_before, went),
+        "brier": brier(p_after, went),
+        "log_loss_uncalibrated": log_loss(p_before, went),
+        "log_loss": log_loss(p_after, went),
+        "ece_uncalibrated": ece(p_before, went),
+        "ece": ece(p_after, went),
         "dispersion": dispersion,
-    }  # fmt: skip
+    }
     if data.validation_note:
         tick(f"{stat}: {data.validation_note}")
 
@@ -246,9 +267,12 @@ def fit_stat(
         league_dispersion=league_r,
         calibrated=True,
     )
-    arrays: dict[str, np.ndarray] = {"cal_x": knots[0], "cal_y": knots[1],
+    arrays: dict[str, np.ndarray] = {
+        "cal_x": knots[0],
+        "cal_y": knots[1],
         "player_r_ids": np.array(sorted(per_player), dtype=np.int64),
-        "player_r_values": np.array([per_player[p] for p in sorted(per_player)])}  # fmt: skip
+        "player_r_values": np.array([per_player[p] for p in sorted(per_player)]),
+    }
     for prefix, part in zip(header.parts, exported, strict=True):
         arrays.update(part.to_arrays(prefix))
     arrays["head_ids"] = np.array([h.player_id for h in heads], dtype=np.int64)
@@ -264,12 +288,22 @@ def fit_stat(
 
     sample = xv[np.random.default_rng(7).choice(len(xv), min(2000, len(xv)), replace=False)]
     return FittedStat(
-        stat=stat, name=header.name, bundle=bundle, header=header, chosen=chosen.name,
-        candidates=candidates, trials=[t for c in parts for t in c.trials],
-        heads_kept=len(heads), heads_tried=tried,
-        n_train=len(data.train), n_validation=len(data.validation), validation=validation,
+        stat=stat,
+        name=header.name,
+        bundle=bundle,
+        header=header,
+        chosen=chosen.name,
+        candidates=candidates,
+        trials=[t for c in parts for t in c.trials],
+        heads_kept=len(heads),
+        heads_tried=tried,
+        n_train=len(data.train),
+        n_validation=len(data.validation),
+        validation=validation,
         reliability_before=reliability(p_before, went),
         reliability_after=reliability(p_after, went),
-        importance=importance(exported, weights, sample, data.columns), seconds=seconds,
-        validation_note=data.validation_note, window=training_window(df),
-    )  # fmt: skip
+        importance=importance(exported, weights, sample, data.columns),
+        seconds=seconds,
+        validation_note=data.validation_note,
+        window=training_window(df),
+    )

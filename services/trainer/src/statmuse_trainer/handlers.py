@@ -73,15 +73,21 @@ def register(broker: KafkaBroker, state: dict[str, Any], *, settings: TrainerSet
         for record, command in batch:
             move = registry.promote if command.action == "promote" else registry.rollback
             try:
-                events = await move(pool=state["pool"], broker=broker, key=command.key,
-                                    command_id=command.event_id)  # fmt: skip
+                events = await move(
+                    pool=state["pool"], broker=broker, key=command.key, command_id=command.event_id
+                )
             except registry.RegistryError as exc:
                 # Nothing staged, nothing to roll back to: answered on the dead-letter topic.
                 refused.append((record, dead_letter(record, error=str(exc), consumer=alias_group)))
                 continue
-            log.info("%s of %s by %s: %s", command.action, command.key, command.requested_by,
-                     [(e.version, e.alias) for e in events],
-                     extra={**record.log_extra, "event_id": command.event_id})  # fmt: skip
+            log.info(
+                "%s of %s by %s: %s",
+                command.action,
+                command.key,
+                command.requested_by,
+                [(e.version, e.alias) for e in events],
+                extra={**record.log_extra, "event_id": command.event_id},
+            )
         return refused
 
     subscribe(

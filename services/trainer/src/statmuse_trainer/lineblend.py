@@ -58,13 +58,19 @@ def fit_blend(
         centre = np.maximum(w * mean + (1 - w) * (lines + b), 0.05)
         return log_loss(over_given_decided(centre, phi, lines), went_over)
 
-    best = optimize.minimize(loss, np.array([0.5, 0.0]), method="L-BFGS-B",
-                             bounds=[(0.0, 1.0), (-10.0, 10.0)])  # fmt: skip
+    best = optimize.minimize(
+        loss, np.array([0.5, 0.0]), method="L-BFGS-B", bounds=[(0.0, 1.0), (-10.0, 10.0)]
+    )
     if not np.isfinite(best.fun):
         raise LineFitError(f"the fit did not converge: {best.message}")
     w, b = (float(v) for v in best.x)
-    blend = LineBlend(weight=round(w, 6), offset=round(b, 6), first_day=min(days),
-                      last_day=max(days), lines=len(lines))  # fmt: skip
+    blend = LineBlend(
+        weight=round(w, 6),
+        offset=round(b, 6),
+        first_day=min(days),
+        last_day=max(days),
+        lines=len(lines),
+    )
     alone = log_loss(over_given_decided(np.maximum(mean, 0.05), phi, lines), went_over)
     return BlendFit(blend, alone, loss(np.array([blend.weight, blend.offset])))
 
@@ -100,8 +106,7 @@ def fit_lines(
             continue
         mu, phi, _ = served_means(model, test)
         days = pd.to_datetime(test["game_date"]).dt.date.to_numpy()[joined.row]
-        fit = fit_blend(mu[joined.row], phi[joined.row], joined.line, joined.went_over,
-                        list(days))  # fmt: skip
+        fit = fit_blend(mu[joined.row], phi[joined.row], joined.line, joined.went_over, list(days))
         (out / path.name).write_bytes(CountModel.with_header(data, line_blend=fit.blend))
         sidecar = path.with_suffix(".json")
         meta = json.loads(sidecar.read_text()) if sidecar.exists() else {}
@@ -121,6 +126,8 @@ def describe(result: StatResult) -> str:
     if result.fit is None:
         return f"{result.stat}: not fitted ({result.reason}; {MIN_LINES} needed)"
     b = result.fit.blend
-    return (f"{result.stat}: weight {b.weight:.3f} on our mean, offset {b.offset:+.3f}, "
-            f"{b.lines} lines {b.first_day}..{b.last_day}; log loss "
-            f"{result.fit.log_loss_alone:.4f} -> {result.fit.log_loss_blended:.4f}")  # fmt: skip
+    return (
+        f"{result.stat}: weight {b.weight:.3f} on our mean, offset {b.offset:+.3f}, "
+        f"{b.lines} lines {b.first_day}..{b.last_day}; log loss "
+        f"{result.fit.log_loss_alone:.4f} -> {result.fit.log_loss_blended:.4f}"
+    )

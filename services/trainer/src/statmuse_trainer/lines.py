@@ -23,12 +23,23 @@ from statmuse_shared.pricing import devig
 
 MARKETS = {"points", "rebounds", "assists", "threes", "pra"}
 # The two files spell the books differently ("BetMGM" / "betmgm"; Caesars is William Hill US).
-BOOKS = {"betmgm": "betmgm", "caesars": "williamhill_us", "williamhill_us": "williamhill_us",
-         "betonline.ag": "betonlineag", "betonlineag": "betonlineag",
-         "draftkings": "draftkings", "pointsbet (us)": "pointsbetus", "pointsbetus": "pointsbetus",
-         "bovada": "bovada", "fanduel": "fanduel", "unibet": "unibet_us", "unibet_us": "unibet_us",
-         "betrivers": "betrivers", "mybookieag": "mybookieag",
-         "barstool sportsbook": "barstool"}  # fmt: skip
+BOOKS = {
+    "betmgm": "betmgm",
+    "caesars": "williamhill_us",
+    "williamhill_us": "williamhill_us",
+    "betonline.ag": "betonlineag",
+    "betonlineag": "betonlineag",
+    "draftkings": "draftkings",
+    "pointsbet (us)": "pointsbetus",
+    "pointsbetus": "pointsbetus",
+    "bovada": "bovada",
+    "fanduel": "fanduel",
+    "unibet": "unibet_us",
+    "unibet_us": "unibet_us",
+    "betrivers": "betrivers",
+    "mybookieag": "mybookieag",
+    "barstool sportsbook": "barstool",
+}
 
 
 def canonical_book(name: str) -> str:
@@ -79,9 +90,16 @@ def read_lines(paths: Iterable[Path]) -> Iterator[PropLine]:
                     line = float(r["line"])
                 except ValueError:
                     continue
-                yield PropLine(dt.date.fromisoformat(r["game_date"][:10]), r["player_name"],
-                               r["market"], canonical_book(r["bookmaker"]), line, over, under,
-                               path.name)  # fmt: skip
+                yield PropLine(
+                    dt.date.fromisoformat(r["game_date"][:10]),
+                    r["player_name"],
+                    r["market"],
+                    canonical_book(r["bookmaker"]),
+                    line,
+                    over,
+                    under,
+                    path.name,
+                )
 
 
 def match_frame(

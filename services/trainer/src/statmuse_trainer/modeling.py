@@ -36,9 +36,19 @@ PLAYER_MIN_VALIDATION = 20  # validation games needed to judge that model agains
 CALIBRATION_KNOTS = 11  # the calibration map is piecewise linear between these CDF values
 HEAD_MIN_T = 2.0  # per-player model kept only when it beats the pooled one this clearly
 SHRINK_GAMES = 30.0  # dispersion shrinkage: a player's own estimate counts as n / (n + 30)
-HEAD_FEATURES = ("{s}_sma_10", "{s}_season_avg", "{s}_ema", "{s}_career_avg", "minutes_sma_10",
-                 "minutes_sma_3", "is_home", "back_to_back", "days_rest", "opp_def_rating",
-                 "opp_pace")  # fmt: skip
+HEAD_FEATURES = (
+    "{s}_sma_10",
+    "{s}_season_avg",
+    "{s}_ema",
+    "{s}_career_avg",
+    "minutes_sma_10",
+    "minutes_sma_3",
+    "is_home",
+    "back_to_back",
+    "days_rest",
+    "opp_def_rating",
+    "opp_pace",
+)
 
 
 def feature_columns(stat: str) -> list[str]:
@@ -78,9 +88,13 @@ def nb_cdf(k: np.ndarray, mu: np.ndarray, phi: np.ndarray | float) -> np.ndarray
 def nb_logpmf(y: np.ndarray, mu: np.ndarray, phi: float | np.ndarray) -> np.ndarray:
     r = nb_size(mu, phi)
     return np.asarray(
-        special.gammaln(y + r) - special.gammaln(r) - special.gammaln(y + 1)
-        + r * np.log(r / (r + mu)) + y * np.log(mu / (r + mu)), dtype=np.float64
-    )  # fmt: skip
+        special.gammaln(y + r)
+        - special.gammaln(r)
+        - special.gammaln(y + 1)
+        + r * np.log(r / (r + mu))
+        + y * np.log(mu / (r + mu)),
+        dtype=np.float64,
+    )
 
 
 def fit_dispersion_mle(y: np.ndarray, mu: np.ndarray) -> float:
@@ -151,10 +165,15 @@ def ece(p: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
 def reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> pd.DataFrame:
     idx = np.minimum((p * bins).astype(int), bins - 1)
     rows = [
-        {"bin": b, "mean_p": float(p[idx == b].mean()), "freq": float(y[idx == b].mean()),
-         "n": int((idx == b).sum())}
-        for b in range(bins) if (idx == b).any()
-    ]  # fmt: skip
+        {
+            "bin": b,
+            "mean_p": float(p[idx == b].mean()),
+            "freq": float(y[idx == b].mean()),
+            "n": int((idx == b).sum()),
+        }
+        for b in range(bins)
+        if (idx == b).any()
+    ]
     return pd.DataFrame(rows)
 
 
@@ -167,8 +186,13 @@ class Scores:
     dispersion: float
 
     def as_dict(self) -> dict[str, float]:
-        return {"brier": self.brier, "log_loss": self.log_loss, "mae": self.mae,
-                "rmse": self.rmse, "dispersion": self.dispersion}  # fmt: skip
+        return {
+            "brier": self.brier,
+            "log_loss": self.log_loss,
+            "mae": self.mae,
+            "rmse": self.rmse,
+            "dispersion": self.dispersion,
+        }
 
 
 def score(
@@ -179,8 +203,13 @@ def score(
     phi = fit_dispersion_mle(y, mu) if dispersion is None else dispersion
     p = over_probability(mu, phi, lines)
     went_over = (y > lines).astype(float)
-    return Scores(brier(p, went_over), log_loss(p, went_over), float(np.mean(np.abs(y - mu))),
-                  float(np.sqrt(np.mean((y - mu) ** 2))), phi)  # fmt: skip
+    return Scores(
+        brier(p, went_over),
+        log_loss(p, went_over),
+        float(np.mean(np.abs(y - mu))),
+        float(np.sqrt(np.mean((y - mu) ** 2))),
+        phi,
+    )
 
 
 # --- data for one stat ---------------------------------------------------------------------
@@ -231,8 +260,10 @@ def stat_data(df: pd.DataFrame, stat: str) -> StatData:
         return StatData(stat, feature_columns(stat), train, validation)
     days = np.sort(train["game_date"].unique())
     cut = days[int(len(days) * (1 - HOLDOUT_SHARE))]
-    note = (f"only {len(validation)} {stat} labels in the validation season, so validated on "
-            f"the last quarter of training days (from {pd.Timestamp(cut).date()})")  # fmt: skip
+    note = (
+        f"only {len(validation)} {stat} labels in the validation season, so validated on "
+        f"the last quarter of training days (from {pd.Timestamp(cut).date()})"
+    )
     return StatData(
         stat,
         feature_columns(stat),
@@ -261,16 +292,27 @@ class Candidate:
 SEARCH: dict[str, list[dict[str, Any]]] = {
     "elasticnet": [{"alpha": a, "l1_ratio": 0.5} for a in (0.003, 0.03, 0.3)],
     "random_forest": [
-        {"n_estimators": 80, "max_depth": d, "min_samples_leaf": leaf, "max_features": 0.3,
-         "max_samples": 0.25}
+        {
+            "n_estimators": 80,
+            "max_depth": d,
+            "min_samples_leaf": leaf,
+            "max_features": 0.3,
+            "max_samples": 0.25,
+        }
         for d, leaf in ((10, 40), (14, 20))
     ],
     "xgboost": [
-        {"max_depth": d, "min_child_weight": mcw, "learning_rate": 0.08, "subsample": 0.8,
-         "colsample_bytree": 0.6, "reg_lambda": 1.0}
+        {
+            "max_depth": d,
+            "min_child_weight": mcw,
+            "learning_rate": 0.08,
+            "subsample": 0.8,
+            "colsample_bytree": 0.6,
+            "reg_lambda": 1.0,
+        }
         for d, mcw in ((4, 20), (6, 50))
     ],
-}  # fmt: skip
+}
 
 
 def _fit_elasticnet(x: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> Any:
@@ -279,10 +321,13 @@ def _fit_elasticnet(x: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> Any
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    pipe = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-                     ("scale", StandardScaler()),
-                     ("model", ElasticNet(max_iter=5000, tol=1e-4, precompute=True,
-                                          **params))])  # fmt: skip
+    pipe = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("scale", StandardScaler()),
+            ("model", ElasticNet(max_iter=5000, tol=1e-4, precompute=True, **params)),
+        ]
+    )
     return pipe.fit(x, y)
 
 
@@ -293,15 +338,25 @@ def _fit_forest(x: np.ndarray, y: np.ndarray, params: dict[str, Any], jobs: int)
 
 
 def _fit_xgboost(
-    x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, params: dict[str, Any],
+    x: np.ndarray,
+    y: np.ndarray,
+    xv: np.ndarray,
+    yv: np.ndarray,
+    params: dict[str, Any],
     jobs: int,
-) -> Any:  # fmt: skip
+) -> Any:
     import xgboost as xgb
 
     model = xgb.XGBRegressor(
-        n_estimators=3000, early_stopping_rounds=50, tree_method="hist", n_jobs=jobs,
-        random_state=7, objective="reg:squarederror", eval_metric="rmse", **params,
-    )  # fmt: skip
+        n_estimators=3000,
+        early_stopping_rounds=50,
+        tree_method="hist",
+        n_jobs=jobs,
+        random_state=7,
+        objective="reg:squarederror",
+        eval_metric="rmse",
+        **params,
+    )
     return model.fit(x, y, eval_set=[(xv, yv)], verbose=False)
 
 
@@ -327,8 +382,9 @@ def search(
         pred = model.predict(xv).astype(np.float64)
         s = score(yv, pred, lines)
         extra = {"best_iteration": int(model.best_iteration)} if family == "xgboost" else {}
-        trials.append({"family": family, **params, **extra, **s.as_dict(),
-                       "fit_seconds": round(seconds, 2)})  # fmt: skip
+        trials.append(
+            {"family": family, **params, **extra, **s.as_dict(), "fit_seconds": round(seconds, 2)}
+        )
         tick(f"{data.stat} {family} {params}: brier {s.brier:.4f}")
         if best is None or s.brier < best.scores.brier:
             best = Candidate(family, {**params, **extra}, pred, s, model, seconds)
@@ -386,10 +442,17 @@ def stack(data: StatData, parts: Sequence[Candidate], folds: int = 5) -> Candida
         fit_rows = np.setdiff1d(order, block)
         oof[block] = Ridge(alpha=1.0).fit(preds[fit_rows], yv[fit_rows]).predict(preds[block])
     meta = Ridge(alpha=1.0).fit(preds, yv)
-    return Candidate("stacking", {"coef": [round(float(c), 4) for c in meta.coef_],
-                                  "intercept": round(float(meta.intercept_), 4),
-                                  "parts": [c.name for c in parts]},
-                     oof, score(yv, oof, lines), meta)  # fmt: skip
+    return Candidate(
+        "stacking",
+        {
+            "coef": [round(float(c), 4) for c in meta.coef_],
+            "intercept": round(float(meta.intercept_), 4),
+            "parts": [c.name for c in parts],
+        },
+        oof,
+        score(yv, oof, lines),
+        meta,
+    )
 
 
 # --- per-player heads ----------------------------------------------------------------------
@@ -405,9 +468,15 @@ class Head:
 
 
 def _fit_head(
-    pid: int, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, lines: np.ndarray,
-    pooled: np.ndarray, dispersion: float,
-) -> Head | None:  # fmt: skip
+    pid: int,
+    x: np.ndarray,
+    y: np.ndarray,
+    xv: np.ndarray,
+    yv: np.ndarray,
+    lines: np.ndarray,
+    pooled: np.ndarray,
+    dispersion: float,
+) -> Head | None:
     """One player's model, kept only if it beats the pooled one on the player's validation
     games clearly: the per-game Brier improvement must be positive with a t-statistic above
     HEAD_MIN_T. With 20 to 80 games a plain comparison picks noise: a first version that kept
@@ -444,14 +513,24 @@ def fit_heads(
     lines = data.lines("validation")
     train_idx, val_idx = _rows_by_player(data.train), _rows_by_player(data.validation)
     # stat_data sorts by date and positions ascend, so each player's rows are in date order.
-    eligible = [p for p, idx in train_idx.items() if len(idx) >= PLAYER_MIN_GAMES
-                and len(val_idx.get(p, ())) >= PLAYER_MIN_VALIDATION]  # fmt: skip
+    eligible = [
+        p
+        for p, idx in train_idx.items()
+        if len(idx) >= PLAYER_MIN_GAMES and len(val_idx.get(p, ())) >= PLAYER_MIN_VALIDATION
+    ]
     tasks = (
-        delayed(_fit_head)(pid, x_all[train_idx[pid]], y_all[train_idx[pid]],
-                           xv_all[val_idx[pid]], yv_all[val_idx[pid]], lines[val_idx[pid]],
-                           pooled_validation[val_idx[pid]], dispersion)
+        delayed(_fit_head)(
+            pid,
+            x_all[train_idx[pid]],
+            y_all[train_idx[pid]],
+            xv_all[val_idx[pid]],
+            yv_all[val_idx[pid]],
+            lines[val_idx[pid]],
+            pooled_validation[val_idx[pid]],
+            dispersion,
+        )
         for pid in eligible
-    )  # fmt: skip
+    )
     results = Parallel(n_jobs=jobs, batch_size=16)(tasks)
     return [h for h in results if h is not None], len(eligible)
 

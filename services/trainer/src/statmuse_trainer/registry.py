@@ -44,13 +44,14 @@ async def _move(
     await db.set_alias(conn=conn, key=key, alias="production", version=new_production)
     await conn.execute(
         "DELETE FROM registry.aliases WHERE serving_key = $1 AND alias = 'staging' "
-        "AND version = $2", key, new_production,
-    )  # fmt: skip
+        "AND version = $2",
+        key,
+        new_production,
+    )
     events = [event_of(await db.version_row(conn=conn, version=new_production), "production")]
     if old_production is not None and old_production != new_production:
         await db.set_alias(conn=conn, key=key, alias="archived", version=old_production)
-        events.append(event_of(await db.version_row(conn=conn, version=old_production),
-                             "archived"))  # fmt: skip
+        events.append(event_of(await db.version_row(conn=conn, version=old_production), "archived"))
     return events
 
 
@@ -60,8 +61,9 @@ async def _first_time(conn: asyncpg.Connection, command_id: str | None) -> bool:
         return True
     done = await conn.fetchval(
         "INSERT INTO registry.processed_commands (event_id) VALUES ($1) "
-        "ON CONFLICT DO NOTHING RETURNING event_id", command_id,
-    )  # fmt: skip
+        "ON CONFLICT DO NOTHING RETURNING event_id",
+        command_id,
+    )
     return done is not None
 
 

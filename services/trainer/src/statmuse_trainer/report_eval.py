@@ -63,9 +63,15 @@ def run(
         for label, calibrated in (("model", True), ("model_uncalibrated", False)):
             _, _, over_ref = line_odds(model, mu[usable], r[usable], ref, calibrated=calibrated)
             pairs = np.stack([over_ref, went_ref], axis=1)
-            ref_rows.append({"stat": stat, "predictor": label, "games": len(ref),
-                             "brier": bootstrap(pairs, brier, rounds=rounds),
-                             "ece": bootstrap(pairs, ece_of, rounds=rounds)})  # fmt: skip
+            ref_rows.append(
+                {
+                    "stat": stat,
+                    "predictor": label,
+                    "games": len(ref),
+                    "brier": bootstrap(pairs, brier, rounds=rounds),
+                    "ece": bootstrap(pairs, ece_of, rounds=rounds),
+                }
+            )
         answered = pd.Series([f or "own model" for f in flags]).value_counts()
         flags_seen[stat] = {str(k): int(v) for k, v in answered.items()}
         own = np.array([f is None for f in flags])
@@ -74,9 +80,14 @@ def run(
             label = test.loc[own, f"label_{stat}"].to_numpy(np.float64)
             ok = ~np.isnan(label)
             pooled = np.maximum(model.pooled_mean(x), 0.05)
-            head_rows.append({"stat": stat, "games": int(ok.sum()),
-                              "own": float(np.mean(np.abs(label - mu[own])[ok])),
-                              "pooled": float(np.mean(np.abs(label - pooled)[ok]))})  # fmt: skip
+            head_rows.append(
+                {
+                    "stat": stat,
+                    "games": int(ok.sum()),
+                    "own": float(np.mean(np.abs(label - mu[own])[ok])),
+                    "pooled": float(np.mean(np.abs(label - pooled)[ok])),
+                }
+            )
         point_rows.append(model_vs_baselines(test, stat, mu, rounds=rounds))
         blend = model.header.line_blend
         usable_lines = matched
@@ -88,15 +99,24 @@ def run(
             continue
         probs = {}
         for label, use_line in (("model", True), ("model_alone", False)):
-            under, _, over = line_odds(model, mu[joined.row], r[joined.row], joined.line,
-                                       calibrated=True, use_line=use_line)  # fmt: skip
+            under, _, over = line_odds(
+                model,
+                mu[joined.row],
+                r[joined.row],
+                joined.line,
+                calibrated=True,
+                use_line=use_line,
+            )
             probs[label] = given_no_push(under, over)  # like the books' price
         line_rows.append(lines_table(joined, probs, stat, rounds=rounds))
         if pictures is not None:
-            curves = {name: reliability(p, joined.went_over) for name, p in
-                      {**probs, "books de-vigged": joined.books}.items()}  # fmt: skip
-            reliability_png(pictures / f"real_lines_{stat}.png", curves,
-                            f"{stat}: {season} real lines")  # fmt: skip
+            curves = {
+                name: reliability(p, joined.went_over)
+                for name, p in {**probs, "books de-vigged": joined.books}.items()
+            }
+            reliability_png(
+                pictures / f"real_lines_{stat}.png", curves, f"{stat}: {season} real lines"
+            )
     points = pd.concat(point_rows, ignore_index=True)
     lines = pd.concat(line_rows, ignore_index=True) if line_rows else pd.DataFrame()
 
@@ -128,8 +148,10 @@ def run(
         "|---|---|---|---|---|",
     ]
     for _, row in points.iterrows():
-        out.append(f"| {row['stat']} | {row['predictor']} | {row['mae'].n} | "
-                   f"{_fmt(row['mae'], 3)} | {_fmt(row['rmse'], 3)} |")  # fmt: skip
+        out.append(
+            f"| {row['stat']} | {row['predictor']} | {row['mae'].n} | "
+            f"{_fmt(row['mae'], 3)} | {_fmt(row['rmse'], 3)} |"
+        )
     out += [
         "",
         "## Calibration on every game, at its reference line",
@@ -142,8 +164,10 @@ def run(
         "|---|---|---|---|---|",
     ]
     for entry in ref_rows:
-        out.append(f"| {entry['stat']} | {entry['predictor']} | {entry['games']} | "
-                   f"{_fmt(entry['brier'])} | {_fmt(entry['ece'])} |")  # fmt: skip
+        out.append(
+            f"| {entry['stat']} | {entry['predictor']} | {entry['games']} | "
+            f"{_fmt(entry['brier'])} | {_fmt(entry['ece'])} |"
+        )
     out += [
         "",
         "## P(over) on the real sportsbook lines",
@@ -161,18 +185,28 @@ def run(
         "|---|---|---|---|---|---|---|",
     ]
     for _, row in lines.iterrows():
-        out.append(f"| {row['stat']} | {row['predictor']} | {row['lines']} | "
-                   f"{_fmt(row['brier'])} | {_fmt(row['log_loss'])} | {_fmt(row['ece'])} | "
-                   f"{_fmt(row['brier_gap_vs_books'])} |")  # fmt: skip
-    out += ["", "## Which model answered", "",
-            "| stat | " + " | ".join(["own model", "pooled", "league_baseline"]) + " |",
-            "|---|---|---|---|"]  # fmt: skip
+        out.append(
+            f"| {row['stat']} | {row['predictor']} | {row['lines']} | "
+            f"{_fmt(row['brier'])} | {_fmt(row['log_loss'])} | {_fmt(row['ece'])} | "
+            f"{_fmt(row['brier_gap_vs_books'])} |"
+        )
+    out += [
+        "",
+        "## Which model answered",
+        "",
+        "| stat | " + " | ".join(["own model", "pooled", "league_baseline"]) + " |",
+        "|---|---|---|---|",
+    ]
     for stat, counts in flags_seen.items():
         cells = [str(counts.get(k, 0)) for k in ("own model", "pooled", "league_baseline")]
         out.append(f"| {stat} | " + " | ".join(cells) + " |")
-    out += ["", "Per-player models against the pooled model on the games they answered "
-            "(MAE of the mean):", "", "| stat | games | own model | pooled |",
-            "|---|---|---|---|"]  # fmt: skip
+    out += [
+        "",
+        "Per-player models against the pooled model on the games they answered (MAE of the mean):",
+        "",
+        "| stat | games | own model | pooled |",
+        "|---|---|---|---|",
+    ]
     for h in head_rows:
         out.append(f"| {h['stat']} | {h['games']} | {h['own']:.3f} | {h['pooled']:.3f} |")
     return "\n".join(out) + "\n"
@@ -196,19 +230,26 @@ def _summary(
     calibrated = [r for r in ref_rows if r["predictor"] == "model"]
     if calibrated:
         worst = max(calibrated, key=lambda r: r["ece"].value)
-        out.append(f"- Calibrated ECE at the reference line, every game: at most "
-                   f"{worst['ece'].value:.4f} ({worst['stat']}).")  # fmt: skip
+        out.append(
+            f"- Calibrated ECE at the reference line, every game: at most "
+            f"{worst['ece'].value:.4f} ({worst['stat']})."
+        )
     for stat in sorted(lines["stat"].unique()) if len(lines) else []:
         by = lines[lines["stat"] == stat].set_index("predictor")
         gap = by.loc["model", "brier_gap_vs_books"]
         side = "worse" if gap.value > 0 else "better"
         within = "within" if abs(gap.value) <= 0.005 else "not within"
-        alone = (f"; the model alone {by.loc['model_alone', 'brier_gap_vs_books'].value:+.4f}"
-                 if "model_alone" in by.index else "")  # fmt: skip
-        out.append(f"- {stat} on real lines ({by.loc['model', 'lines']} lines): Brier "
-                   f"{gap.value:+.4f} against the books ({side}; {within} 0.005){alone}; "
-                   f"ECE {by.loc['model', 'ece'].value:.4f}, the books' "
-                   f"{by.loc['books_devigged', 'ece'].value:.4f}.")  # fmt: skip
+        alone = (
+            f"; the model alone {by.loc['model_alone', 'brier_gap_vs_books'].value:+.4f}"
+            if "model_alone" in by.index
+            else ""
+        )
+        out.append(
+            f"- {stat} on real lines ({by.loc['model', 'lines']} lines): Brier "
+            f"{gap.value:+.4f} against the books ({side}; {within} 0.005){alone}; "
+            f"ECE {by.loc['model', 'ece'].value:.4f}, the books' "
+            f"{by.loc['books_devigged', 'ece'].value:.4f}."
+        )
     return out
 
 

@@ -33,8 +33,13 @@ def reliability_png(path: Path, curves: dict[str, pd.DataFrame], title: str) -> 
         shown = frame[frame["n"] >= MIN_BIN] if len(frame) else frame
         if len(shown):
             ax.plot(shown["mean_p"], shown["freq"], marker="o", color=colour, label=label)
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="predicted P(over)", ylabel="observed frequency",
-           title=f"{title}\n(bins with {MIN_BIN}+ predictions)")  # fmt: skip
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="predicted P(over)",
+        ylabel="observed frequency",
+        title=f"{title}\n(bins with {MIN_BIN}+ predictions)",
+    )
     ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(path)
@@ -60,22 +65,39 @@ def write(out: Path, fitted: Sequence[FittedStat], *, dataset_version: str) -> l
     rows = []
     for f in fitted:
         for c in f.candidates:
-            rows.append({"stat": f.stat, "candidate": c.name, "chosen": c.name == f.chosen,
-                         **c.scores.as_dict(), "params": json.dumps(c.params)})  # fmt: skip
+            rows.append(
+                {
+                    "stat": f.stat,
+                    "candidate": c.name,
+                    "chosen": c.name == f.chosen,
+                    **c.scores.as_dict(),
+                    "params": json.dumps(c.params),
+                }
+            )
     paths = [out / "metrics.csv", out / "trials.csv", out / "served.csv"]
     pd.DataFrame(rows).to_csv(paths[0], index=False)
     pd.DataFrame([{"stat": f.stat, **t} for f in fitted for t in f.trials]).to_csv(
         paths[1], index=False
     )
-    pd.DataFrame([{"stat": f.stat, "name": f.name, **f.metrics(),
-                   "heads_tried": f.heads_tried,
-                   **{f"seconds_{k}": round(v, 1) for k, v in f.seconds.items()}}
-                  for f in fitted]).to_csv(paths[2], index=False)  # fmt: skip
+    pd.DataFrame(
+        [
+            {
+                "stat": f.stat,
+                "name": f.name,
+                **f.metrics(),
+                "heads_tried": f.heads_tried,
+                **{f"seconds_{k}": round(v, 1) for k, v in f.seconds.items()},
+            }
+            for f in fitted
+        ]
+    ).to_csv(paths[2], index=False)
     for f in fitted:
         p = out / f"reliability_{f.stat}.png"
-        reliability_png(p, {"uncalibrated": f.reliability_before,
-                            "isotonic": f.reliability_after},
-                        f"{f.stat}: validation, reference lines")  # fmt: skip
+        reliability_png(
+            p,
+            {"uncalibrated": f.reliability_before, "isotonic": f.reliability_after},
+            f"{f.stat}: validation, reference lines",
+        )
         q = out / f"importance_{f.stat}.csv"
         f.importance.to_csv(q, index=False)
         paths += [p, q]
@@ -88,18 +110,24 @@ def write(out: Path, fitted: Sequence[FittedStat], *, dataset_version: str) -> l
         sidecar = json.dumps(f.metadata(dataset_version), indent=2, default=float)
         (models / f"{f.stat}.json").write_text(sidecar + "\n")
     readme = out / "README.md"
-    lines = [f"# Training run (dataset {dataset_version})", "",
-             "Scores are on the validation season at each game's reference line (the half-point",
-             "line above the last-10 mean). `served.csv` is the model as shipped, after",
-             "per-player heads and isotonic calibration (fitted on this same season, so its",
-             "calibrated numbers are in-sample; `statmuse evaluate` gives the held-out ones).", "",
-             "| stat | model | heads | MAE | Brier (uncal.) | Brier | ECE (uncal.) | ECE |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"# Training run (dataset {dataset_version})",
+        "",
+        "Scores are on the validation season at each game's reference line (the half-point",
+        "line above the last-10 mean). `served.csv` is the model as shipped, after",
+        "per-player heads and isotonic calibration (fitted on this same season, so its",
+        "calibrated numbers are in-sample; `statmuse evaluate` gives the held-out ones).",
+        "",
+        "| stat | model | heads | MAE | Brier (uncal.) | Brier | ECE (uncal.) | ECE |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for f in fitted:
         v = f.validation
-        lines.append(f"| {f.stat} | {f.chosen} | {f.heads_kept}/{f.heads_tried} | "
-                     f"{v['mae']:.3f} | {v['brier_uncalibrated']:.4f} | {v['brier']:.4f} | "
-                     f"{v['ece_uncalibrated']:.4f} | {v['ece']:.4f} |")  # fmt: skip
+        lines.append(
+            f"| {f.stat} | {f.chosen} | {f.heads_kept}/{f.heads_tried} | "
+            f"{v['mae']:.3f} | {v['brier_uncalibrated']:.4f} | {v['brier']:.4f} | "
+            f"{v['ece_uncalibrated']:.4f} | {v['ece']:.4f} |"
+        )
     lines += [f"\n{f.stat}: {f.validation_note}." for f in fitted if f.validation_note]
     lines += ["", "Pictures: `reliability_<stat>.png`, `importance.png`."]
     readme.write_text("\n".join(lines) + "\n")

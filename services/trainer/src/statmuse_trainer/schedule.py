@@ -120,10 +120,13 @@ class Jobs:
             )
             requested = len(requests)
         day_rows = [m for m in computed if m.day == day]
-        log.info("daily monitor for %s: %d predictions settled, drift in %s, %d player "
-                 "retrain requests", day, sum(m.predictions for m in day_rows),
-                 [d.stat.value for d in summary.decisions if d.fire] or "none",
-                 requested)  # fmt: skip
+        log.info(
+            "daily monitor for %s: %d predictions settled, drift in %s, %d player retrain requests",
+            day,
+            sum(m.predictions for m in day_rows),
+            [d.stat.value for d in summary.decisions if d.fire] or "none",
+            requested,
+        )
         return {
             "predictions": sum(m.predictions for m in day_rows),
             "drifted": [d.stat.value for d in summary.decisions if d.fire],

@@ -12,8 +12,7 @@ class TrainerSettings(BaseServiceSettings):
     train_seasons: tuple[str, ...] = ()  # empty: every season the trainer has seen
     min_games: int = 3
     # The split of a full (pooled) retrain on request, as `statmuse train` uses by default.
-    pooled_train_seasons: tuple[str, ...] = ("2017-18", "2018-19", "2019-20", "2020-21",
-                                             "2021-22")  # fmt: skip
+    pooled_train_seasons: tuple[str, ...] = ("2017-18", "2018-19", "2019-20", "2020-21", "2021-22")
     pooled_validation_seasons: tuple[str, ...] = ("2022-23",)
     pooled_test_seasons: tuple[str, ...] = ("2023-24",)
     pooled_jobs: int = Field(default=1, ge=1, description="Worker threads of a pooled retrain")

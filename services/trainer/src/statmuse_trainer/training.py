@@ -47,8 +47,9 @@ async def train(
     today: dt.date | None = None,
 ) -> ModelPublished:
     if request.model_kind == "pooled":
-        return await train_pooled(pool=pool, store=store, broker=broker, request=request,
-                                  settings=settings, today=today)  # fmt: skip
+        return await train_pooled(
+            pool=pool, store=store, broker=broker, request=request, settings=settings, today=today
+        )
     if request.model_kind != "baseline":
         raise TrainingRefused(
             f"model kind {request.model_kind!r} is not trained on request (baseline or pooled)"
@@ -71,13 +72,24 @@ async def train(
     )
     data = fitted.artifact.model_dump_json(indent=2).encode()
     return await register_and_publish(
-        pool=pool, store=store, broker=broker, stat=request.stat,
-        name=f"{request.stat.value}-baseline", model_type=fitted.artifact.model_type,
-        data=data, suffix="json", feature_set_version=fsv, dataset_version=None,
-        metrics=ModelMetrics(mae=fitted.metrics["mae"], rmse=fitted.metrics["rmse"],
-                             n_train=int(fitted.metrics["n_train"])),
-        promote=request.promote, today=today,
-    )  # fmt: skip
+        pool=pool,
+        store=store,
+        broker=broker,
+        stat=request.stat,
+        name=f"{request.stat.value}-baseline",
+        model_type=fitted.artifact.model_type,
+        data=data,
+        suffix="json",
+        feature_set_version=fsv,
+        dataset_version=None,
+        metrics=ModelMetrics(
+            mae=fitted.metrics["mae"],
+            rmse=fitted.metrics["rmse"],
+            n_train=int(fitted.metrics["n_train"]),
+        ),
+        promote=request.promote,
+        today=today,
+    )
 
 
 async def pooled_frame(
@@ -88,11 +100,15 @@ async def pooled_frame(
     from statmuse_shared.features import FEATURE_SET_VERSION
     from statmuse_trainer.dataset import Split, check, content_hash, frame
 
-    split = Split(settings.pooled_train_seasons, settings.pooled_validation_seasons,
-                  settings.pooled_test_seasons)  # fmt: skip
+    split = Split(
+        settings.pooled_train_seasons,
+        settings.pooled_validation_seasons,
+        settings.pooled_test_seasons,
+    )
     seasons = [*split.train, *split.validation, *split.test]
-    rows = await db.dataset_rows(conn=conn, feature_set_version=FEATURE_SET_VERSION,
-                                 seasons=seasons)  # fmt: skip
+    rows = await db.dataset_rows(
+        conn=conn, feature_set_version=FEATURE_SET_VERSION, seasons=seasons
+    )
 
     def prepare() -> tuple[str, "pd.DataFrame"]:  # ~190k rows of pandas: off the event loop
         df = frame(rows, split)
@@ -124,24 +140,35 @@ async def train_pooled(
             """SELECT version FROM registry.model_versions
                WHERE stat = $1 AND model_type = 'count_model' AND version LIKE $2
                ORDER BY trained_at DESC LIMIT 1""",
-            request.stat.value, f"v{day}-%",
-        )  # fmt: skip
+            request.stat.value,
+            f"v{day}-%",
+        )
         if done is not None:
             raise AlreadyTrained(done)
         version, df = await (load or pooled_frame)(conn, settings)
     try:
-        fitted = await asyncio.to_thread(fit_stat, df, request.stat.value,
-                                         jobs=settings.pooled_jobs)  # fmt: skip
+        fitted = await asyncio.to_thread(
+            fit_stat, df, request.stat.value, jobs=settings.pooled_jobs
+        )
     except ValueError as exc:  # too few rows for this stat
         raise TrainingRefused(str(exc)) from exc
     metadata = fitted.metadata(version)
     return await register_and_publish(
-        pool=pool, store=store, broker=broker, stat=request.stat, name=fitted.name,
-        model_type="count_model", data=fitted.bundle, suffix="npz",
-        feature_set_version=fitted.header.feature_set_version, dataset_version=version,
-        metrics=ModelMetrics.model_validate(metadata["metrics"]), metadata=metadata,
-        promote=request.promote, today=today,
-    )  # fmt: skip
+        pool=pool,
+        store=store,
+        broker=broker,
+        stat=request.stat,
+        name=fitted.name,
+        model_type="count_model",
+        data=fitted.bundle,
+        suffix="npz",
+        feature_set_version=fitted.header.feature_set_version,
+        dataset_version=version,
+        metrics=ModelMetrics.model_validate(metadata["metrics"]),
+        metadata=metadata,
+        promote=request.promote,
+        today=today,
+    )
 
 
 async def register_and_publish(
@@ -190,8 +217,9 @@ async def register_and_publish(
                 archived = await db.version_row(conn=conn, version=current)
     events = [(topics.MODELS_PUBLISHED, published.key.encode(), published)]
     if archived is not None:
-        events.append((topics.MODELS_PUBLISHED, published.key.encode(),
-                       event_of(archived, "archived")))  # fmt: skip
+        events.append(
+            (topics.MODELS_PUBLISHED, published.key.encode(), event_of(archived, "archived"))
+        )
     await publish_many(broker, events)
     log.info("published %s as %s", version, alias)
     return published

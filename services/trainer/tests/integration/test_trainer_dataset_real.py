@@ -47,21 +47,39 @@ def load() -> tuple[League, dict[int, list[PlayerGame]], dict[tuple[int, str], i
         pts = {(r["GAME_ID"], r["TEAM_ABBREVIATION"]): int(r["PTS"]) for r in teams}
         for r in teams:
             opp = r["MATCHUP"].split(" ")[2]
-            league.add(TeamGame(dt.date.fromisoformat(r["GAME_DATE"]), season,
-                                r["TEAM_ABBREVIATION"], pts[(r["GAME_ID"], opp)],
-                                possessions(fga=int(r["FGA"]), oreb=int(r["OREB"]),
-                                            tov=int(r["TOV"]), fta=int(r["FTA"])),
-                                float(r["MIN"])))  # fmt: skip
+            league.add(
+                TeamGame(
+                    dt.date.fromisoformat(r["GAME_DATE"]),
+                    season,
+                    r["TEAM_ABBREVIATION"],
+                    pts[(r["GAME_ID"], opp)],
+                    possessions(
+                        fga=int(r["FGA"]), oreb=int(r["OREB"]), tov=int(r["TOV"]), fta=int(r["FTA"])
+                    ),
+                    float(r["MIN"]),
+                )
+            )
         with gzip.open(DATA / "player_game_logs" / f"{season}.csv.gz", "rt", newline="") as f:
             for r in csv.DictReader(f):
                 if r["PLAYER_ID"] not in PLAYERS:
                     continue
                 team, sep, opp = r["MATCHUP"].split(" ")
                 day = dt.date.fromisoformat(r["GAME_DATE"])
-                games[int(r["PLAYER_ID"])].append(PlayerGame(
-                    day, season, r["SEASON_TYPE"], team, opp, sep == "vs.", float(r["MIN"]),
-                    int(r["PTS"]), int(r["REB"]), int(r["AST"]),
-                    int(r["FG3M"]) if r["FG3M"] else None))  # fmt: skip
+                games[int(r["PLAYER_ID"])].append(
+                    PlayerGame(
+                        day,
+                        season,
+                        r["SEASON_TYPE"],
+                        team,
+                        opp,
+                        sep == "vs.",
+                        float(r["MIN"]),
+                        int(r["PTS"]),
+                        int(r["REB"]),
+                        int(r["AST"]),
+                        int(r["FG3M"]) if r["FG3M"] else None,
+                    )
+                )
                 points[(int(r["PLAYER_ID"]), r["GAME_DATE"])] = int(r["PTS"])
     return league, games, points
 
@@ -71,16 +89,33 @@ def vectors(league: League, games: dict[int, list[PlayerGame]]) -> list[Features
     for player_id, history in games.items():
         history.sort(key=lambda g: g.game_date)
         for game, features in walk(history, league=league)[0]:
-            out.append(FeaturesComputed(
-                event_id=ids.event_id("t", player_id, game.game_date), player_id=player_id,
-                player_name="x", team=game.team, season=game.season, as_of=game.game_date,
-                kind="game", feature_set_version=FEATURE_SET_VERSION, features=features,
-                game=GameRef(game_date=game.game_date, season_type=game.season_type,
-                             opponent=game.opponent, is_home=game.is_home),
-                outcome=StatLine(game_date=game.game_date, minutes=game.minutes,
-                                 points=game.points, rebounds=game.rebounds,
-                                 assists=game.assists, threes=game.threes),
-            ))  # fmt: skip
+            out.append(
+                FeaturesComputed(
+                    event_id=ids.event_id("t", player_id, game.game_date),
+                    player_id=player_id,
+                    player_name="x",
+                    team=game.team,
+                    season=game.season,
+                    as_of=game.game_date,
+                    kind="game",
+                    feature_set_version=FEATURE_SET_VERSION,
+                    features=features,
+                    game=GameRef(
+                        game_date=game.game_date,
+                        season_type=game.season_type,
+                        opponent=game.opponent,
+                        is_home=game.is_home,
+                    ),
+                    outcome=StatLine(
+                        game_date=game.game_date,
+                        minutes=game.minutes,
+                        points=game.points,
+                        rebounds=game.rebounds,
+                        assists=game.assists,
+                        threes=game.threes,
+                    ),
+                )
+            )
     return out
 
 
@@ -107,7 +142,8 @@ async def test_dataset_from_real_vectors(database_url, tmp_path):
     assert set(test["season"]) == {"2023-24"}
     assert train["game_date"].max() < test["game_date"].min()
     assert not set(zip(train["player_id"], train["game_date"], strict=True)) & set(
-        zip(test["player_id"], test["game_date"], strict=True))  # fmt: skip
+        zip(test["player_id"], test["game_date"], strict=True)
+    )
     # Every row is a game vector: computed as of its own game's day, from games before it.
     for part in (train, test):
         assert (part["as_of"] == part["game_date"]).all()

@@ -24,8 +24,9 @@ pytestmark = pytest.mark.integration
 
 
 async def read_topic(bootstrap: str, topic: str, expected: int) -> list[bytes]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     found: list[bytes] = []
     try:
@@ -39,8 +40,9 @@ async def read_topic(bootstrap: str, topic: str, expected: int) -> list[bytes]:
 
 
 def command(n: int, action: str) -> ModelAliasRequested:
-    return ModelAliasRequested(event_id=f"cmd-{n}", action=action, key="points",
-                               requested_by="apikey:test")  # fmt: skip
+    return ModelAliasRequested(
+        event_id=f"cmd-{n}", action=action, key="points", requested_by="apikey:test"
+    )
 
 
 async def test_commands_move_aliases_and_refusals_are_dead_letters(
@@ -60,8 +62,9 @@ async def test_commands_move_aliases_and_refusals_are_dead_letters(
     try:
         # Same key, same partition: carried out in this order.
         for n, action in enumerate(["rollback", "promote", "rollback"]):
-            await publish_model(broker, command(n, action), topic=topics.MODEL_COMMANDS,
-                                key=b"points")  # fmt: skip
+            await publish_model(
+                broker, command(n, action), topic=topics.MODEL_COMMANDS, key=b"points"
+            )
         events = await read_topic(kafka_bootstrap, topics.MODELS_PUBLISHED, 4)
         refusals = await read_topic(kafka_bootstrap, topics.dead_letter(topics.MODEL_COMMANDS), 1)
         published = [ModelPublished.model_validate_json(v) for v in events]
@@ -70,9 +73,11 @@ async def test_commands_move_aliases_and_refusals_are_dead_letters(
         await broker.stop()
     try:
         assert [(e.version, e.alias) for e in published] == [
-            ("v2", "production"), ("v1", "archived"),  # promote
-            ("v1", "production"), ("v2", "archived"),  # rollback
-        ]  # fmt: skip
+            ("v2", "production"),
+            ("v1", "archived"),  # promote
+            ("v1", "production"),
+            ("v2", "archived"),  # rollback
+        ]
         assert len(letters) == 1
         assert "no earlier production version" in letters[0].error
         assert letters[0].consumer == f"trainer-{unique}-model-commands"

@@ -67,10 +67,27 @@ async def load_examples(pool, *, shift: float, seed: int) -> None:
             """INSERT INTO registry.training_examples (player_id, as_of, feature_set_version,
                    season, features, outcome, game_date, event_id, player_name)
                VALUES ($1, $2, 'fs-2', '2023-24', $3::jsonb, $4::jsonb, $2, $5, $6)""",
-            [(p, d, json.dumps(f), json.dumps({"game_date": d.isoformat(), "minutes": 30,
-              "points": 20, "rebounds": 5, "assists": 4, "threes": 2}), f"e-{p}-{d}",
-              f"Player {p}") for p, d, f in rows],
-        )  # fmt: skip
+            [
+                (
+                    p,
+                    d,
+                    json.dumps(f),
+                    json.dumps(
+                        {
+                            "game_date": d.isoformat(),
+                            "minutes": 30,
+                            "points": 20,
+                            "rebounds": 5,
+                            "assists": 4,
+                            "threes": 2,
+                        }
+                    ),
+                    f"e-{p}-{d}",
+                    f"Player {p}",
+                )
+                for p, d, f in rows
+            ],
+        )
 
 
 async def read_until(
@@ -78,16 +95,23 @@ async def read_until(
 ) -> list[TrainRequested]:
     """Every TrainRequested on the real topic, read with a real consumer until `done` holds
     (or the deadline passes)."""
-    consumer = AIOKafkaConsumer(topics.TRAIN_REQUESTS, bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        topics.TRAIN_REQUESTS,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     found: list[TrainRequested] = []
     try:
         deadline = time.monotonic() + deadline_s
         while time.monotonic() < deadline and not done(found):
             batch = await consumer.getmany(timeout_ms=300)
-            found += [TrainRequested.model_validate_json(r.value)
-                      for records in batch.values() for r in records]  # fmt: skip
+            found += [
+                TrainRequested.model_validate_json(r.value)
+                for records in batch.values()
+                for r in records
+            ]
     finally:
         await consumer.stop()
     return found
@@ -115,13 +139,18 @@ async def test_shifted_features_publish_train_requested(database_url, kafka_boot
     try:
         await load_examples(pool, shift=8.0, seed=11)
         before = alerts("points")
-        summary = await jobs.check_drift(pool=pool, broker=broker, day=DAY,
-                                         settings=settings(database_url), now=NOW)  # fmt: skip
+        summary = await jobs.check_drift(
+            pool=pool, broker=broker, day=DAY, settings=settings(database_url), now=NOW
+        )
         found = await read_until(kafka_bootstrap, lambda f: len(f) >= 2)
         # Run again an hour later: the same drift, within the cooldown, publishes nothing.
-        again = await jobs.check_drift(pool=pool, broker=broker, day=DAY,
-                                       settings=settings(database_url),
-                                       now=NOW + dt.timedelta(hours=1))  # fmt: skip
+        again = await jobs.check_drift(
+            pool=pool,
+            broker=broker,
+            day=DAY,
+            settings=settings(database_url),
+            now=NOW + dt.timedelta(hours=1),
+        )
         async with pool.acquire() as conn:
             reported = {
                 r["name"]: r
@@ -138,8 +167,10 @@ async def test_shifted_features_publish_train_requested(database_url, kafka_boot
     assert {d.stat for d in summary.decisions if d.fire} == {Stat.POINTS, Stat.PRA}
     drift_requests = [r for r in found if r.reason == "drift"]
     assert sorted(r.stat.value for r in drift_requests) == ["points", "pra"]
-    assert all(r.requested_by == "monitor" and r.model_kind == "pooled" and not r.promote
-               for r in drift_requests)  # fmt: skip
+    assert all(
+        r.requested_by == "monitor" and r.model_kind == "pooled" and not r.promote
+        for r in drift_requests
+    )
     assert again.drifted
     assert again.published == []
     assert sorted(r["stat"] for r in alert_rows) == ["points", "pra"]
@@ -162,14 +193,16 @@ async def test_unshifted_features_publish_nothing(database_url, kafka_bootstrap,
     pool, broker = await setup(database_url, kafka_bootstrap, unique)
     try:
         await load_examples(pool, shift=0.0, seed=12)
-        summary = await jobs.check_drift(pool=pool, broker=broker, day=DAY,
-                                         settings=settings(database_url), now=NOW)  # fmt: skip
+        summary = await jobs.check_drift(
+            pool=pool, broker=broker, day=DAY, settings=settings(database_url), now=NOW
+        )
         # A sentinel per stat, on the key a drift request would use: once all five are read,
         # anything check_drift published (acknowledged before it returned) has been read too.
         for stat in Stat:
             sentinel = TrainRequested(event_id=f"sentinel-{stat}", stat=stat, reason="sentinel")
-            await publish_model(broker, sentinel, topic=topics.TRAIN_REQUESTS,
-                                key=stat.value.encode())  # fmt: skip
+            await publish_model(
+                broker, sentinel, topic=topics.TRAIN_REQUESTS, key=stat.value.encode()
+            )
         found = await read_until(
             kafka_bootstrap, lambda f: sum(r.reason == "sentinel" for r in f) == len(Stat)
         )
@@ -190,13 +223,30 @@ async def test_cooldown_holds_across_concurrent_runs(database_url, kafka_bootstr
     s = settings(database_url)
     decision = drift.StatDecision(Stat.ASSISTS, True, ("a", "b", "c"), (), 80, "test")
     try:
-        first = await asyncio.gather(*[
-            jobs.alert(pool=pool, broker=broker, decision=decision, day=DAY, now=NOW, settings=s)
-            for _ in range(2)])  # fmt: skip
-        within = await jobs.alert(pool=pool, broker=broker, decision=decision, day=DAY,
-                                  now=NOW + dt.timedelta(hours=23), settings=s)  # fmt: skip
-        after = await jobs.alert(pool=pool, broker=broker, decision=decision, day=DAY,
-                                 now=NOW + dt.timedelta(hours=25), settings=s)  # fmt: skip
+        first = await asyncio.gather(
+            *[
+                jobs.alert(
+                    pool=pool, broker=broker, decision=decision, day=DAY, now=NOW, settings=s
+                )
+                for _ in range(2)
+            ]
+        )
+        within = await jobs.alert(
+            pool=pool,
+            broker=broker,
+            decision=decision,
+            day=DAY,
+            now=NOW + dt.timedelta(hours=23),
+            settings=s,
+        )
+        after = await jobs.alert(
+            pool=pool,
+            broker=broker,
+            decision=decision,
+            day=DAY,
+            now=NOW + dt.timedelta(hours=25),
+            settings=s,
+        )
         found = await read_until(kafka_bootstrap, lambda f: len(f) >= 2)
     finally:
         await broker.stop()
@@ -215,21 +265,29 @@ def prediction(player: int, as_of: dt.date, mean: float, over: float) -> Predict
         for line, p in ((mean - 1.7, 0.8), (round(mean) + 0.5, over), (mean + 2.3, 0.3))
     ]
     return PredictionMade(
-        event_id=f"p-{player}-{as_of}", player_id=player, player_name=f"P{player}",
-        stat=Stat.POINTS, as_of=as_of, predicted_value=mean,
+        event_id=f"p-{player}-{as_of}",
+        player_id=player,
+        player_name=f"P{player}",
+        stat=Stat.POINTS,
+        as_of=as_of,
+        predicted_value=mean,
         distribution=DistributionSummary(family="nb", mean=mean, sd=5, quantiles={"q50": mean}),
-        lines=lines, model_name="points", model_version="v1",
+        lines=lines,
+        model_name="points",
+        model_version="v1",
         occurred_at=dt.datetime(2024, 3, 19, 15, tzinfo=dt.UTC),
-    )  # fmt: skip
+    )
 
 
 async def test_predictions_are_stored_once_and_settled_into_daily_metrics(database_url):
     await migrate(database_url, schemas=["registry"])
     pool = await create_pool(database_url)
     game_day = dt.date(2024, 3, 19)
-    made = [prediction(1, game_day, 21.1, 0.65),  # OVER 21.5 -> 25: win
-            prediction(2, game_day, 21.1, 0.65),  # OVER 21.5 -> 12: loss
-            prediction(3, game_day, 21.1, 0.30)]  # UNDER 21.5 -> 10: win  # fmt: skip
+    made = [
+        prediction(1, game_day, 21.1, 0.65),  # OVER 21.5 -> 25: win
+        prediction(2, game_day, 21.1, 0.65),  # OVER 21.5 -> 12: loss
+        prediction(3, game_day, 21.1, 0.30),
+    ]  # UNDER 21.5 -> 10: win
     try:
         async with pool.acquire() as conn:
             assert await db.store_predictions(conn=conn, made=made) == 3
@@ -238,10 +296,24 @@ async def test_predictions_are_stored_once_and_settled_into_daily_metrics(databa
                 """INSERT INTO registry.training_examples (player_id, as_of, feature_set_version,
                        season, features, outcome, game_date, event_id)
                    VALUES ($1, $2, 'fs-2', '2023-24', '{}', $3::jsonb, $2, $4)""",
-                [(p, game_day, json.dumps({"game_date": game_day.isoformat(), "minutes": 30,
-                  "points": pts, "rebounds": 5, "assists": 4}), f"e{p}")
-                 for p, pts in ((1, 25), (2, 12), (3, 10))],
-            )  # fmt: skip
+                [
+                    (
+                        p,
+                        game_day,
+                        json.dumps(
+                            {
+                                "game_date": game_day.isoformat(),
+                                "minutes": 30,
+                                "points": pts,
+                                "rebounds": 5,
+                                "assists": 4,
+                            }
+                        ),
+                        f"e{p}",
+                    )
+                    for p, pts in ((1, 25), (2, 12), (3, 10))
+                ],
+            )
         rows = await jobs.daily_metrics(pool=pool, day=game_day, stats=(Stat.POINTS,))
         async with pool.acquire() as conn:
             stored = await conn.fetchrow(

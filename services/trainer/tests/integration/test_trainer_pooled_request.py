@@ -39,14 +39,21 @@ async def test_a_pooled_request_trains_registers_and_announces_once_a_day(
         loads.append(s)
         return "synthetic", synthetic_frame
 
-    request = TrainRequested(event_id="r1", stat=Stat.POINTS, model_kind="pooled",
-                             reason="drift", promote=False)  # fmt: skip
+    request = TrainRequested(
+        event_id="r1", stat=Stat.POINTS, model_kind="pooled", reason="drift", promote=False
+    )
     try:
         from statmuse_trainer import training
 
-        published = await training.train_pooled(pool=pool, store=store, broker=broker,
-                                                request=request, settings=settings, today=DAY,
-                                                load=load)  # fmt: skip
+        published = await training.train_pooled(
+            pool=pool,
+            store=store,
+            broker=broker,
+            request=request,
+            settings=settings,
+            today=DAY,
+            load=load,
+        )
         assert published.alias == "staging"
         assert published.model_type == "count_model"
         assert published.version.startswith("v2026-11-25-points-")
@@ -56,24 +63,30 @@ async def test_a_pooled_request_trains_registers_and_announces_once_a_day(
         )
         assert model.stat is Stat.POINTS
         async with pool.acquire() as conn:
-            meta = await conn.fetchval("SELECT metadata->>'dataset_version' FROM "
-                                       "registry.model_versions WHERE version = $1",
-                                       published.version)  # fmt: skip
+            meta = await conn.fetchval(
+                "SELECT metadata->>'dataset_version' FROM "
+                "registry.model_versions WHERE version = $1",
+                published.version,
+            )
         assert meta == "synthetic"
 
         # Same day, one player's request: answered by the version just trained.
-        again = TrainRequested(event_id="r2", stat=Stat.POINTS, player_id=3,
-                               model_kind="pooled", reason="schedule")  # fmt: skip
+        again = TrainRequested(
+            event_id="r2", stat=Stat.POINTS, player_id=3, model_kind="pooled", reason="schedule"
+        )
         with pytest.raises(AlreadyTrained) as done:
-            await train(pool=pool, store=store, broker=broker, request=again,
-                        settings=settings, today=DAY)  # fmt: skip
+            await train(
+                pool=pool, store=store, broker=broker, request=again, settings=settings, today=DAY
+            )
         assert done.value.version == published.version
         assert len(loads) == 1
 
         consumer = AIOKafkaConsumer(
-            topics.MODELS_PUBLISHED, bootstrap_servers=kafka_bootstrap,
-            auto_offset_reset="earliest", enable_auto_commit=False,
-        )  # fmt: skip
+            topics.MODELS_PUBLISHED,
+            bootstrap_servers=kafka_bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
         await consumer.start()
         seen: list[ModelPublished] = []
         try:

@@ -23,29 +23,50 @@ pytestmark = pytest.mark.integration
 
 
 def version(store: LocalArtifactStore, name: str, alias: str, sd: float) -> ModelPublished:
-    artifact = RollingMeanArtifact(stat=Stat.POINTS, feature="points_sma_10",
-                                   fallback_feature="points_season_avg",
-                                   window_count_feature="points_n_10", min_games=3,
-                                   family="normal", residual_sd=sd, league_mean=11.0,
-                                   feature_set_version="fs-2")  # fmt: skip
+    artifact = RollingMeanArtifact(
+        stat=Stat.POINTS,
+        feature="points_sma_10",
+        fallback_feature="points_season_avg",
+        window_count_feature="points_n_10",
+        min_games=3,
+        family="normal",
+        residual_sd=sd,
+        league_mean=11.0,
+        feature_set_version="fs-2",
+    )
     uri, checksum = store.put(f"points/{name}.json", artifact.model_dump_json().encode())
-    return ModelPublished(event_id=ids.event_id("t", name), name="points-baseline",
-                          version=name, stat=Stat.POINTS, alias=alias,
-                          model_type="rolling_mean", artifact_uri=uri, checksum=checksum,
-                          feature_set_version="fs-2", metrics=ModelMetrics(mae=5.0))  # fmt: skip
+    return ModelPublished(
+        event_id=ids.event_id("t", name),
+        name="points-baseline",
+        version=name,
+        stat=Stat.POINTS,
+        alias=alias,
+        model_type="rolling_mean",
+        artifact_uri=uri,
+        checksum=checksum,
+        feature_set_version="fs-2",
+        metrics=ModelMetrics(mae=5.0),
+    )
 
 
 async def events_on_topic(bootstrap: str, expected: int) -> list[ModelPublished]:
-    consumer = AIOKafkaConsumer(topics.MODELS_PUBLISHED, bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        topics.MODELS_PUBLISHED,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     found: list[ModelPublished] = []
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and len(found) < expected:
             batch = await consumer.getmany(timeout_ms=300)
-            found += [ModelPublished.model_validate_json(r.value)
-                      for records in batch.values() for r in records]  # fmt: skip
+            found += [
+                ModelPublished.model_validate_json(r.value)
+                for records in batch.values()
+                for r in records
+            ]
     finally:
         await consumer.stop()
     return found
@@ -67,8 +88,10 @@ async def test_promote_then_rollback_round_trip(database_url, kafka_bootstrap, t
             await rollback(pool=pool, broker=broker, key="points")
 
         promoted = await promote(pool=pool, broker=broker, key="points")
-        assert [(e.version, e.alias) for e in promoted] == [("v2", "production"),
-                                                           ("v1", "archived")]  # fmt: skip
+        assert [(e.version, e.alias) for e in promoted] == [
+            ("v2", "production"),
+            ("v1", "archived"),
+        ]
         async with pool.acquire() as conn:
             assert await db.alias_version(conn=conn, key="points", alias="production") == "v2"
             assert await db.alias_version(conn=conn, key="points", alias="staging") is None
@@ -76,8 +99,7 @@ async def test_promote_then_rollback_round_trip(database_url, kafka_bootstrap, t
             await promote(pool=pool, broker=broker, key="points")
 
         rolled = await rollback(pool=pool, broker=broker, key="points")
-        assert [(e.version, e.alias) for e in rolled] == [("v1", "production"),
-                                                         ("v2", "archived")]  # fmt: skip
+        assert [(e.version, e.alias) for e in rolled] == [("v1", "production"), ("v2", "archived")]
         async with pool.acquire() as conn:
             assert await db.alias_version(conn=conn, key="points", alias="production") == "v1"
     finally:
@@ -124,14 +146,26 @@ async def test_a_fitted_model_is_registered_published_and_served(
     try:
         published = []
         for promote_it in (True, True):
-            published.append(await register_and_publish(
-                pool=pool, store=store, broker=broker, stat=Stat.POINTS, name=fitted.name,
-                model_type="count_model", data=fitted.bundle, suffix="npz",
-                feature_set_version="fs-2", dataset_version="abc123",
-                metrics=ModelMetrics(mae=fitted.validation["mae"]),
-                metadata={"chosen": fitted.chosen, "feature_importance":
-                          fitted.importance.head(3).to_dict("records")},
-                promote=promote_it))  # fmt: skip
+            published.append(
+                await register_and_publish(
+                    pool=pool,
+                    store=store,
+                    broker=broker,
+                    stat=Stat.POINTS,
+                    name=fitted.name,
+                    model_type="count_model",
+                    data=fitted.bundle,
+                    suffix="npz",
+                    feature_set_version="fs-2",
+                    dataset_version="abc123",
+                    metrics=ModelMetrics(mae=fitted.validation["mae"]),
+                    metadata={
+                        "chosen": fitted.chosen,
+                        "feature_importance": fitted.importance.head(3).to_dict("records"),
+                    },
+                    promote=promote_it,
+                )
+            )
         first, second = published
         assert first.version.endswith(f"-{fitted.name}")
         assert second.version == f"{first.version}-r2"
@@ -142,16 +176,21 @@ async def test_a_fitted_model_is_registered_published_and_served(
             assert await db.alias_version(conn=conn, key="points", alias="archived") == (
                 first.version
             )
-            meta = json.loads(await conn.fetchval(
-                "SELECT metadata::text FROM registry.model_versions WHERE version = $1",
-                first.version))  # fmt: skip
+            meta = json.loads(
+                await conn.fetchval(
+                    "SELECT metadata::text FROM registry.model_versions WHERE version = $1",
+                    first.version,
+                )
+            )
         assert meta["chosen"] == fitted.chosen
         assert len(meta["feature_importance"]) == 3
 
         events = await events_on_topic(kafka_bootstrap, 3)
         assert [(e.version, e.alias) for e in events] == [
-            (first.version, "production"), (second.version, "production"),
-            (first.version, "archived")]  # fmt: skip
+            (first.version, "production"),
+            (second.version, "production"),
+            (first.version, "archived"),
+        ]
         book = ModelBook(store=store)
         for e in events:
             book.apply(e)
@@ -160,8 +199,10 @@ async def test_a_fitted_model_is_registered_published_and_served(
         assert served.info.version == second.version
         assert isinstance(served.model, CountModel)
         row = synthetic_frame.iloc[-1]
-        features = {n: (None if row[f"f_{n}"] != row[f"f_{n}"] else float(row[f"f_{n}"]))
-                    for n in served.model.header.features}  # fmt: skip
+        features = {
+            n: (None if row[f"f_{n}"] != row[f"f_{n}"] else float(row[f"f_{n}"]))
+            for n in served.model.header.features
+        }
         p = predict(served, features, line=12.5, player_id=int(row["player_id"]))
         assert p.over_probability + p.under_probability + p.push_probability == pytest.approx(1)
         assert p.model_version == second.version
@@ -185,8 +226,7 @@ async def test_a_repeated_command_moves_nothing_twice(database_url, kafka_bootst
                 await db.register(conn=conn, published=version(store, name, alias, 7.0))
         await promote(pool=pool, broker=broker, key="points")  # v2 production, v1 archived
         first = await rollback(pool=pool, broker=broker, key="points", command_id="cmd-1")
-        assert [(e.version, e.alias) for e in first] == [("v1", "production"),
-                                                         ("v2", "archived")]  # fmt: skip
+        assert [(e.version, e.alias) for e in first] == [("v1", "production"), ("v2", "archived")]
         again = await rollback(pool=pool, broker=broker, key="points", command_id="cmd-1")
         assert [(e.version, e.alias) for e in again] == [("v1", "production")]
         async with pool.acquire() as conn:

@@ -35,9 +35,21 @@ D1, D2, D3 = dt.date(2024, 3, 2), dt.date(2024, 3, 3), dt.date(2024, 3, 4)
 
 
 def bet(day: dt.date, side: str, line: float, american: int, stake: float, actual: float) -> Bet:
-    return Bet(day=day, stat="points", player_id=1, player_name="A", side=side,  # type: ignore[arg-type]
-               line=line, american=american, book="book", stake=stake, probability=0.6,
-               expected_value=0.05, actual=actual, fair_probability=0.5)  # fmt: skip
+    return Bet(
+        day=day,
+        stat="points",
+        player_id=1,
+        player_name="A",
+        side=side,  # type: ignore[arg-type]
+        line=line,
+        american=american,
+        book="book",
+        stake=stake,
+        probability=0.6,
+        expected_value=0.05,
+        actual=actual,
+        fair_probability=0.5,
+    )
 
 
 # --- the ledger ---------------------------------------------------------------------------
@@ -50,8 +62,11 @@ def test_a_hand_computed_ledger_is_reproduced_exactly():
     day 3: 5 on OVER 3.0 at -120, result 3: push, stake back -> 1090/11.
     Staked 25, won 100/11 - 10 = -10/11: ROI -10/275 = -2/55. Peak 1200/11, trough 1090/11:
     drawdown (110/11) / (1200/11) = 11/120. Decided 2, won 1."""
-    bets = [bet(D1, "OVER", 20.5, -110, 10, 25), bet(D2, "UNDER", 5.5, 150, 10, 7),
-            bet(D3, "OVER", 3.0, -120, 5, 3)]  # fmt: skip
+    bets = [
+        bet(D1, "OVER", 20.5, -110, 10, 25),
+        bet(D2, "UNDER", 5.5, 150, 10, 7),
+        bet(D3, "OVER", 3.0, -120, 5, 3),
+    ]
     assert [b.outcome for b in bets] == ["win", "loss", "push"]
     s = summarise(daily(bets_frame(bets), [D1, D2, D3], 100.0), 100.0, rounds=200)
     assert s["final_bankroll"].value == pytest.approx(float(Fraction(1090, 11)), abs=1e-12)
@@ -79,8 +94,12 @@ def test_a_day_without_bets_keeps_the_bankroll_and_counts_as_a_zero_return():
 
 
 def test_american_odds_round_trip_through_decimal():
-    assert [american_from_decimal(d) for d in (1.5, 1.909090909, 2.0, 2.5)] == [-200, -110, 100,
-                                                                                150]  # fmt: skip
+    assert [american_from_decimal(d) for d in (1.5, 1.909090909, 2.0, 2.5)] == [
+        -200,
+        -110,
+        100,
+        150,
+    ]
 
 
 def test_the_two_files_spellings_of_a_book_are_one_book():
@@ -92,14 +111,37 @@ def test_the_two_files_spellings_of_a_book_are_one_book():
 # --- strategies and the walk ----------------------------------------------------------------
 
 
-def quote(day: dt.date, *, over: float, under: float, line: float = 20.5, actual: float = 25,
-          season: float | None = None, consensus: tuple[int, int] = (-110, -110),
-          best: tuple[int, int] = (-105, -105)) -> Quote:  # fmt: skip
-    return Quote(day=day, stat="points", player_id=1, player_name="A", line=line, books=3,
-                 consensus_over=consensus[0], consensus_under=consensus[1],
-                 best_over=(best[0], "bookA"), best_under=(best[1], "bookB"), fair_over=0.5,
-                 season_average=season, actual=actual, mean=line, over=over, under=under,
-                 push=1 - over - under, model="m")  # fmt: skip
+def quote(
+    day: dt.date,
+    *,
+    over: float,
+    under: float,
+    line: float = 20.5,
+    actual: float = 25,
+    season: float | None = None,
+    consensus: tuple[int, int] = (-110, -110),
+    best: tuple[int, int] = (-105, -105),
+) -> Quote:
+    return Quote(
+        day=day,
+        stat="points",
+        player_id=1,
+        player_name="A",
+        line=line,
+        books=3,
+        consensus_over=consensus[0],
+        consensus_under=consensus[1],
+        best_over=(best[0], "bookA"),
+        best_under=(best[1], "bookB"),
+        fair_over=0.5,
+        season_average=season,
+        actual=actual,
+        mean=line,
+        over=over,
+        under=under,
+        push=1 - over - under,
+        model="m",
+    )
 
 
 def test_selection_rules():
@@ -155,22 +197,34 @@ def test_a_model_trained_on_the_period_is_refused():
         engine(model_sets=[overlapping])
 
 
-def line(book: str = "fanduel", source: str = "2023-24_mar-may_all_markets.csv.gz",
-         value: float = 20.5) -> PropLine:  # fmt: skip
+def line(
+    book: str = "fanduel", source: str = "2023-24_mar-may_all_markets.csv.gz", value: float = 20.5
+) -> PropLine:
     return PropLine(D1, "A", "points", book, value, -110, -110, source)
 
 
-@pytest.mark.parametrize(("book", "source"), [("statmuse", "books.csv.gz"),
-                                              ("fanduel", "statmuse_reference_lines.csv.gz"),
-                                              ("model", "x.csv.gz")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("book", "source"),
+    [
+        ("statmuse", "books.csv.gz"),
+        ("fanduel", "statmuse_reference_lines.csv.gz"),
+        ("model", "x.csv.gz"),
+    ],
+)
 def test_lines_naming_this_system_are_refused(book: str, source: str):
     with pytest.raises(BacktestError, match="derived from the model's own predictions"):
         engine(lines=[(1, line(book, source))])
 
 
 def test_features_made_after_their_game_are_refused():
-    late = pd.DataFrame({"player_id": [1], "player_name": ["A"], "game_date": [pd.Timestamp(D1)],
-                         "as_of": [pd.Timestamp(D2)]})  # fmt: skip
+    late = pd.DataFrame(
+        {
+            "player_id": [1],
+            "player_name": ["A"],
+            "game_date": [pd.Timestamp(D1)],
+            "as_of": [pd.Timestamp(D2)],
+        }
+    )
     with pytest.raises(BacktestError, match="made after their game"):
         engine(features=late)
 
@@ -201,21 +255,40 @@ def lebron() -> pd.DataFrame:
                 continue
             pid = int(r["PLAYER_ID"])
             team, sep, opp = r["MATCHUP"].split(" ")
-            games.append(PlayerGame(dt.date.fromisoformat(r["GAME_DATE"]), r["SEASON"],
-                                    r["SEASON_TYPE"], team, opp, sep == "vs.", float(r["MIN"]),
-                                    int(r["PTS"]), int(r["REB"]), int(r["AST"]),
-                                    int(r["FG3M"]) if r["FG3M"] else None))  # fmt: skip
+            games.append(
+                PlayerGame(
+                    dt.date.fromisoformat(r["GAME_DATE"]),
+                    r["SEASON"],
+                    r["SEASON_TYPE"],
+                    team,
+                    opp,
+                    sep == "vs.",
+                    float(r["MIN"]),
+                    int(r["PTS"]),
+                    int(r["REB"]),
+                    int(r["AST"]),
+                    int(r["FG3M"]) if r["FG3M"] else None,
+                )
+            )
     games.sort(key=lambda g: g.game_date)
     rows = []
     for game, features in walk(games, league=None)[0]:
-        label = {f"label_{s}": game.value(s) for s in ("points", "rebounds", "assists",
-                                                       "threes", "pra", "minutes")}  # fmt: skip
-        rows.append({"player_id": pid, "player_name": PLAYER,
-                     "game_date": pd.Timestamp(game.game_date),
-                     "as_of": pd.Timestamp(game.game_date),
-                     "season": "2023-24", "split": "test", **label,
-                     **{f"f_{k}": np.nan if v is None else v
-                        for k, v in features.items()}})  # fmt: skip
+        label = {
+            f"label_{s}": game.value(s)
+            for s in ("points", "rebounds", "assists", "threes", "pra", "minutes")
+        }
+        rows.append(
+            {
+                "player_id": pid,
+                "player_name": PLAYER,
+                "game_date": pd.Timestamp(game.game_date),
+                "as_of": pd.Timestamp(game.game_date),
+                "season": "2023-24",
+                "split": "test",
+                **label,
+                **{f"f_{k}": np.nan if v is None else v for k, v in features.items()},
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -231,11 +304,26 @@ def book_lines(frame: pd.DataFrame, shift: float, *, around_mean: bool = False) 
         centre = (
             np.floor(m) + 0.5 if around_mean else np.floor(r["f_points_season_avg"] + shift) + 0.5
         )
-        for book, over, under in (("fanduel", -115, -105), ("draftkings", -110, -110),
-                                  ("betmgm", -105, -120)):  # fmt: skip
-            out.append((int(r["player_id"]), PropLine(r["game_date"].date(), PLAYER, "points",
-                                                      book, float(centre), over, under,
-                                                      "books.csv.gz")))  # fmt: skip
+        for book, over, under in (
+            ("fanduel", -115, -105),
+            ("draftkings", -110, -110),
+            ("betmgm", -105, -120),
+        ):
+            out.append(
+                (
+                    int(r["player_id"]),
+                    PropLine(
+                        r["game_date"].date(),
+                        PLAYER,
+                        "points",
+                        book,
+                        float(centre),
+                        over,
+                        under,
+                        "books.csv.gz",
+                    ),
+                )
+            )
     return out
 
 
@@ -251,12 +339,20 @@ def test_the_walk_prices_with_the_model_of_each_day(lebron: pd.DataFrame, tmp_pa
         sidecar.write_text(json.dumps(meta))
     lines = book_lines(lebron, 0.0)
     with pytest.raises(BacktestError, match="overlaps"):
-        BacktestEngine(features=lebron, lines=lines, start=dt.date(2024, 3, 16),
-                       end=dt.date(2024, 4, 29), model_sets=[ModelSet.load(MODELS),
-                                                             ModelSet.load(newer)])  # fmt: skip
-    e = BacktestEngine(features=lebron, lines=lines, start=dt.date(2024, 4, 1),
-                       end=dt.date(2024, 4, 29),
-                       model_sets=[ModelSet.load(MODELS), ModelSet.load(newer)])  # fmt: skip
+        BacktestEngine(
+            features=lebron,
+            lines=lines,
+            start=dt.date(2024, 3, 16),
+            end=dt.date(2024, 4, 29),
+            model_sets=[ModelSet.load(MODELS), ModelSet.load(newer)],
+        )
+    e = BacktestEngine(
+        features=lebron,
+        lines=lines,
+        start=dt.date(2024, 4, 1),
+        end=dt.date(2024, 4, 29),
+        model_sets=[ModelSet.load(MODELS), ModelSet.load(newer)],
+    )
     quotes = e.quotes()
     assert quotes
     assert {q.model.split("/")[0] for q in quotes} == {"newer"}
@@ -283,8 +379,13 @@ def without_line_weights(folder: Path) -> Path:
 def test_lines_on_the_models_own_mean_are_refused(lebron: pd.DataFrame, tmp_path: Path):
     lines = book_lines(lebron, 0.0, around_mean=True)
     models = ModelSet.load(without_line_weights(tmp_path / "models"))
-    e = BacktestEngine(features=lebron, lines=lines, start=dt.date(2024, 1, 1),
-                       end=dt.date(2024, 4, 29), model_sets=[models])  # fmt: skip
+    e = BacktestEngine(
+        features=lebron,
+        lines=lines,
+        start=dt.date(2024, 1, 1),
+        end=dt.date(2024, 4, 29),
+        model_sets=[models],
+    )
     assert len(e.quotes()) >= 30
     with pytest.raises(BacktestError, match="look derived from its predictions"):
         e.run(configured(["ev"]))
@@ -293,23 +394,60 @@ def test_lines_on_the_models_own_mean_are_refused(lebron: pd.DataFrame, tmp_path
 def write_lines(path: Path, lines: list) -> None:
     with gzip.open(path, "wt", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["game_date", "commence_time", "event_id", "home_team", "away_team",
-                    "player_name", "market", "bookmaker", "line", "over_odds",
-                    "under_odds"])  # fmt: skip
+        w.writerow(
+            [
+                "game_date",
+                "commence_time",
+                "event_id",
+                "home_team",
+                "away_team",
+                "player_name",
+                "market",
+                "bookmaker",
+                "line",
+                "over_odds",
+                "under_odds",
+            ]
+        )
         for _, x in lines:
-            w.writerow([x.game_date.isoformat(), "", "e", "h", "a", x.player_name, x.market,
-                        x.bookmaker, x.line, x.over_odds, x.under_odds])  # fmt: skip
+            w.writerow(
+                [
+                    x.game_date.isoformat(),
+                    "",
+                    "e",
+                    "h",
+                    "a",
+                    x.player_name,
+                    x.market,
+                    x.bookmaker,
+                    x.line,
+                    x.over_odds,
+                    x.under_odds,
+                ]
+            )
 
 
-def test_cli_writes_the_report_and_refuses_an_overlapping_model(lebron: pd.DataFrame,
-                                                                tmp_path: Path):  # fmt: skip
+def test_cli_writes_the_report_and_refuses_an_overlapping_model(
+    lebron: pd.DataFrame, tmp_path: Path
+):
     dataset = tmp_path / "datasets" / "v1"
     dataset.mkdir(parents=True)
     lebron.to_parquet(dataset / "test.parquet")
     (tmp_path / "lines").mkdir()
     write_lines(tmp_path / "lines" / "books.csv.gz", book_lines(lebron, 1.0))
-    base = ["backtest", "--dataset", str(dataset), "--lines", str(tmp_path / "lines"),
-            "--models", str(MODELS), "--out", str(tmp_path / "out"), "--rounds", "100"]  # fmt: skip
+    base = [
+        "backtest",
+        "--dataset",
+        str(dataset),
+        "--lines",
+        str(tmp_path / "lines"),
+        "--models",
+        str(MODELS),
+        "--out",
+        str(tmp_path / "out"),
+        "--rounds",
+        "100",
+    ]
     runner = CliRunner()
     refused = runner.invoke(app, [*base, "--from", "2023-03-01", "--to", "2023-05-01"])
     assert refused.exit_code == 2
@@ -317,8 +455,18 @@ def test_cli_writes_the_report_and_refuses_an_overlapping_model(lebron: pd.DataF
     bad = runner.invoke(app, [*base, "--strategy", "martingale"])
     assert bad.exit_code == 2
     assert "unknown strategies" in bad.output
-    ok = runner.invoke(app, [*base, "--from", "2024-03-16", "--to", "2024-04-29",
-                             "--write", str(tmp_path / "BACKTEST.md")])  # fmt: skip
+    ok = runner.invoke(
+        app,
+        [
+            *base,
+            "--from",
+            "2024-03-16",
+            "--to",
+            "2024-04-29",
+            "--write",
+            str(tmp_path / "BACKTEST.md"),
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     folder = tmp_path / "out" / "2024-03-16_2024-04-29"
     summary = json.loads((folder / "summary.json").read_text())

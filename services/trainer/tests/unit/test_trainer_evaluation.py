@@ -39,11 +39,18 @@ def real_test_frame(players: set[str]):
         teams = list(csv.DictReader(f))
     pts = {(r["GAME_ID"], r["TEAM_ABBREVIATION"]): int(r["PTS"]) for r in teams}
     for r in teams:
-        league.add(TeamGame(dt.date.fromisoformat(r["GAME_DATE"]), "2023-24",
-                            r["TEAM_ABBREVIATION"], pts[(r["GAME_ID"], r["MATCHUP"].split()[2])],
-                            possessions(fga=int(r["FGA"]), oreb=int(r["OREB"]),
-                                        tov=int(r["TOV"]), fta=int(r["FTA"])),
-                            float(r["MIN"])))  # fmt: skip
+        league.add(
+            TeamGame(
+                dt.date.fromisoformat(r["GAME_DATE"]),
+                "2023-24",
+                r["TEAM_ABBREVIATION"],
+                pts[(r["GAME_ID"], r["MATCHUP"].split()[2])],
+                possessions(
+                    fga=int(r["FGA"]), oreb=int(r["OREB"]), tov=int(r["TOV"]), fta=int(r["FTA"])
+                ),
+                float(r["MIN"]),
+            )
+        )
     names = {}
     with gzip.open(DATA / "player_game_logs" / "2023-24.csv.gz", "rt", newline="") as f:
         for r in csv.DictReader(f):
@@ -51,25 +58,60 @@ def real_test_frame(players: set[str]):
                 continue
             team, sep, opp = r["MATCHUP"].split(" ")
             names[r["PLAYER_NAME"]] = int(r["PLAYER_ID"])
-            games[int(r["PLAYER_ID"])].append(PlayerGame(
-                dt.date.fromisoformat(r["GAME_DATE"]), "2023-24", r["SEASON_TYPE"], team, opp,
-                sep == "vs.", float(r["MIN"]), int(r["PTS"]), int(r["REB"]), int(r["AST"]),
-                int(r["FG3M"]) if r["FG3M"] else None))  # fmt: skip
+            games[int(r["PLAYER_ID"])].append(
+                PlayerGame(
+                    dt.date.fromisoformat(r["GAME_DATE"]),
+                    "2023-24",
+                    r["SEASON_TYPE"],
+                    team,
+                    opp,
+                    sep == "vs.",
+                    float(r["MIN"]),
+                    int(r["PTS"]),
+                    int(r["REB"]),
+                    int(r["AST"]),
+                    int(r["FG3M"]) if r["FG3M"] else None,
+                )
+            )
     rows = []
     for pid, history in games.items():
         history.sort(key=lambda g: g.game_date)
         for g, feats in walk(history, league=league)[0]:
-            rows.append(Row(pid, g.season, g.game_date, g.game_date, feats,
-                            {"points": g.points, "rebounds": g.rebounds, "assists": g.assists,
-                             "threes": g.threes, "minutes": g.minutes}))  # fmt: skip
+            rows.append(
+                Row(
+                    pid,
+                    g.season,
+                    g.game_date,
+                    g.game_date,
+                    feats,
+                    {
+                        "points": g.points,
+                        "rebounds": g.rebounds,
+                        "assists": g.assists,
+                        "threes": g.threes,
+                        "minutes": g.minutes,
+                    },
+                )
+            )
     split = Split(("2021-22",), ("2022-23",), ("2023-24",))
     return frame(rows, split), names
 
 
 def test_books_beat_a_coin_and_baselines_are_scored_on_real_games():
-    players = {"LeBron James", "Nikola Jokić", "Jalen Brunson", "Stephen Curry", "Luka Dončić",
-               "Jayson Tatum", "Anthony Edwards", "Devin Booker", "Domantas Sabonis",
-               "Tyrese Haliburton", "De'Aaron Fox", "Anthony Davis"}  # fmt: skip
+    players = {
+        "LeBron James",
+        "Nikola Jokić",
+        "Jalen Brunson",
+        "Stephen Curry",
+        "Luka Dončić",
+        "Jayson Tatum",
+        "Anthony Edwards",
+        "Devin Booker",
+        "Domantas Sabonis",
+        "Tyrese Haliburton",
+        "De'Aaron Fox",
+        "Anthony Davis",
+    }
     test, names = real_test_frame(players)
     lines, _ = match_players(read_lines(sorted((DATA / "prop_lines").glob("*.csv.gz"))), names)
     priced = priced_lines(test, lines, "points")

@@ -41,9 +41,14 @@ def forest(data: tuple[np.ndarray, np.ndarray]) -> RandomForestRegressor:
 def booster(data: tuple[np.ndarray, np.ndarray]) -> xgb.XGBRegressor:
     x, y = data
     model = xgb.XGBRegressor(
-        n_estimators=400, learning_rate=0.15, max_depth=4, early_stopping_rounds=10,
-        tree_method="hist", n_jobs=1, random_state=7,
-    )  # fmt: skip
+        n_estimators=400,
+        learning_rate=0.15,
+        max_depth=4,
+        early_stopping_rounds=10,
+        tree_method="hist",
+        n_jobs=1,
+        random_state=7,
+    )
     return model.fit(x[:1500], y[:1500], eval_set=[(x[1500:], y[1500:])], verbose=False)
 
 
@@ -75,11 +80,13 @@ def assert_contributions_add_up(part: LinearPart | TreePart, x: np.ndarray) -> N
 
 # -- linear --------------------------------------------------------------------------------
 def elasticnet_pipeline(**imputer: bool) -> Pipeline:
-    return Pipeline([
-        ("impute", SimpleImputer(strategy="median", **imputer)),
-        ("scale", StandardScaler()),
-        ("model", ElasticNet(alpha=0.05, l1_ratio=0.5)),
-    ])  # fmt: skip
+    return Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", **imputer)),
+            ("scale", StandardScaler()),
+            ("model", ElasticNet(alpha=0.05, l1_ratio=0.5)),
+        ]
+    )
 
 
 def test_elasticnet_pipeline_matches_sklearn(data: tuple[np.ndarray, np.ndarray]) -> None:

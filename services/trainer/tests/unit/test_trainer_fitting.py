@@ -40,15 +40,22 @@ def test_the_bundle_reproduces_the_fit_and_serves_consistent_numbers(fitted):
     }
     lines = np.floor(mu) + np.where(np.arange(len(mu)) % 2 == 0, 0.5, 0.0)  # half and whole
     under, push, over = line_odds(model, mu, r, lines, calibrated=True)
-    info = ModelPublished(event_id="e", name=f.name, version="v1", stat="points",
-                          alias="production", model_type="count_model", artifact_uri="file:///x",
-                          checksum="0", feature_set_version="fs-2")  # fmt: skip
+    info = ModelPublished(
+        event_id="e",
+        name=f.name,
+        version="v1",
+        stat="points",
+        alias="production",
+        model_type="count_model",
+        artifact_uri="file:///x",
+        checksum="0",
+        feature_set_version="fs-2",
+    )
     served = Served(info, model)
     names = model.header.features
     for i in range(0, len(test), 37):
         values = test.loc[i, [f"f_{n}" for n in names]]
-        row = {n: (None if math.isnan(v) else float(v))
-               for n, v in zip(names, values, strict=True)}  # fmt: skip
+        row = {n: (None if math.isnan(v) else float(v)) for n, v in zip(names, values, strict=True)}
         p = predict(served, row, line=float(lines[i]), player_id=int(test.loc[i, "player_id"]))
         total = p.over_probability + p.under_probability + p.push_probability
         assert total == pytest.approx(1.0, abs=1e-9)
@@ -127,8 +134,12 @@ def test_voting_weights_stay_on_the_simplex(synthetic_frame):
     from statmuse_trainer.modeling import Candidate, Scores, StatData
 
     df = synthetic_frame[synthetic_frame["f_points_career_n"] >= 3]
-    data = StatData("points", ["points_sma_10"], df[df["split"] == "train"],
-                    df[df["split"] == "validation"].reset_index(drop=True))  # fmt: skip
+    data = StatData(
+        "points",
+        ["points_sma_10"],
+        df[df["split"] == "train"],
+        df[df["split"] == "validation"].reset_index(drop=True),
+    )
     y = data.y("validation")
     s = Scores(0, 0, 0, 0, 1)
     good = Candidate("a", {}, y + np.random.default_rng(2).normal(0, 1, len(y)), s)
@@ -146,8 +157,12 @@ def test_voting_drops_a_part_that_buys_less_than_the_parsimony_margin(synthetic_
     from statmuse_trainer.modeling import PARSIMONY_BRIER, Candidate, Scores, StatData, score
 
     df = synthetic_frame[synthetic_frame["f_points_career_n"] >= 3]
-    data = StatData("points", ["points_sma_10"], df[df["split"] == "train"],
-                    df[df["split"] == "validation"].reset_index(drop=True))  # fmt: skip
+    data = StatData(
+        "points",
+        ["points_sma_10"],
+        df[df["split"] == "train"],
+        df[df["split"] == "validation"].reset_index(drop=True),
+    )
     y, lines = data.y("validation"), data.lines("validation")
     rng = np.random.default_rng(4)
     s = Scores(0, 0, 0, 0, 1)

@@ -111,15 +111,22 @@ def test_served_answers_match_the_vectorised_numbers_the_reports_use(blended):
     lines = np.floor(mu) + np.where(np.arange(len(mu)) % 2 == 0, 0.5, 0.0)  # half and whole
     under, push, over = line_odds(model, mu, r, lines, calibrated=True, use_line=True)
     _, _, alone = line_odds(model, mu, r, lines, calibrated=True)
-    info = ModelPublished(event_id="e", name="n", version="v1", stat="points",
-                          alias="production", model_type="count_model", artifact_uri="file:///x",
-                          checksum="0", feature_set_version="fs-2")  # fmt: skip
+    info = ModelPublished(
+        event_id="e",
+        name="n",
+        version="v1",
+        stat="points",
+        alias="production",
+        model_type="count_model",
+        artifact_uri="file:///x",
+        checksum="0",
+        feature_set_version="fs-2",
+    )
     names = model.header.features
     checked = 0
     for i in range(0, len(test), 23):
         values = test.loc[i, [f"f_{n}" for n in names]]
-        row = {n: (None if math.isnan(v) else float(v))
-               for n, v in zip(names, values, strict=True)}  # fmt: skip
+        row = {n: (None if math.isnan(v) else float(v)) for n, v in zip(names, values, strict=True)}
         pid = int(test.loc[i, "player_id"])
         p = predict(Served(info, model), row, line=float(lines[i]), player_id=pid)
         assert p.over_probability == pytest.approx(over[i], abs=1e-6)
@@ -142,8 +149,13 @@ MODELS = Path(__file__).resolve().parents[4] / "models"
 
 def test_a_backtest_over_the_days_the_weights_were_fitted_on_is_refused(tmp_path: Path):
     shutil.copy(MODELS / "points.json", tmp_path / "points.json")
-    window = LineBlend(weight=0.5, offset=0.0, first_day=dt.date(2023, 10, 24),
-                       last_day=dt.date(2024, 3, 15), lines=900)  # fmt: skip
+    window = LineBlend(
+        weight=0.5,
+        offset=0.0,
+        first_day=dt.date(2023, 10, 24),
+        last_day=dt.date(2024, 3, 15),
+        lines=900,
+    )
     shipped = (MODELS / "points.npz").read_bytes()
     (tmp_path / "points.npz").write_bytes(CountModel.with_header(shipped, line_blend=window))
     meta = json.loads((tmp_path / "points.json").read_text())
@@ -153,10 +165,20 @@ def test_a_backtest_over_the_days_the_weights_were_fitted_on_is_refused(tmp_path
     assert models.last_day == dt.date(2024, 3, 15)
     empty = pd.DataFrame({"player_id": [], "player_name": [], "game_date": [], "as_of": []})
     with pytest.raises(BacktestError, match="line weights"):
-        BacktestEngine(features=empty, lines=[], start=dt.date(2024, 3, 2),
-                       end=dt.date(2024, 5, 25), model_sets=[models])  # fmt: skip
-    BacktestEngine(features=empty, lines=[], start=dt.date(2024, 3, 16),
-                   end=dt.date(2024, 5, 25), model_sets=[models])  # fmt: skip
+        BacktestEngine(
+            features=empty,
+            lines=[],
+            start=dt.date(2024, 3, 2),
+            end=dt.date(2024, 5, 25),
+            model_sets=[models],
+        )
+    BacktestEngine(
+        features=empty,
+        lines=[],
+        start=dt.date(2024, 3, 16),
+        end=dt.date(2024, 5, 25),
+        model_sets=[models],
+    )
 
 
 def test_the_cli_fits_on_lines_before_the_cutoff_and_writes_the_bundle(
@@ -174,18 +196,52 @@ def test_the_cli_fits_on_lines_before_the_cutoff_and_writes_the_bundle(
     rng = np.random.default_rng(1)
     with gzip.open(lines / "books.csv.gz", "wt", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["game_date", "commence_time", "event_id", "home_team", "away_team",
-                    "player_name", "market", "bookmaker", "line", "over_odds",
-                    "under_odds"])  # fmt: skip
+        w.writerow(
+            [
+                "game_date",
+                "commence_time",
+                "event_id",
+                "home_team",
+                "away_team",
+                "player_name",
+                "market",
+                "bookmaker",
+                "line",
+                "over_odds",
+                "under_odds",
+            ]
+        )
         for r in test.itertuples():
             line = math.floor(max(r.label_points + rng.normal(0, 4), 1)) + 0.5
             for book in ("fanduel", "draftkings"):
-                w.writerow([r.game_date.date().isoformat(), "", "e", "h", "a", r.player_name,
-                            "points", book, line, -110, -110])  # fmt: skip
+                w.writerow(
+                    [
+                        r.game_date.date().isoformat(),
+                        "",
+                        "e",
+                        "h",
+                        "a",
+                        r.player_name,
+                        "points",
+                        book,
+                        line,
+                        -110,
+                        -110,
+                    ]
+                )
     days = sorted(test["game_date"].dt.date.unique())
     cutoff = days[len(days) // 2]
-    base = ["fit-lines", "--models", str(models), "--dataset", str(dataset),
-            "--lines", str(lines), "--out", str(out)]  # fmt: skip
+    base = [
+        "fit-lines",
+        "--models",
+        str(models),
+        "--dataset",
+        str(dataset),
+        "--lines",
+        str(lines),
+        "--out",
+        str(out),
+    ]
     runner = CliRunner()
     ok = runner.invoke(app, [*base, "--before", cutoff.isoformat()])
     assert ok.exit_code == 0, ok.output

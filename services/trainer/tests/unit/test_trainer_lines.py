@@ -50,5 +50,10 @@ def test_more_than_99_percent_of_real_lines_match_a_player():
     # The README promises about 98% for accents, punctuation and suffixes; the nickname table
     # takes it to 99.8%. The rest are reversed or initialled names ("Wembanyama Victor").
     assert share >= 0.995, f"only {share:.1%} matched; e.g. {unmatched[:5]}"
-    assert {line.market for _, line in matched} == {"points", "rebounds", "assists", "threes",
-                                                    "pra"}  # fmt: skip
+    assert {line.market for _, line in matched} == {
+        "points",
+        "rebounds",
+        "assists",
+        "threes",
+        "pra",
+    }

@@ -103,8 +103,9 @@ def test_too_few_rows_decide_nothing():
 
 
 def _series(name: str, drifted: bool, counted: bool = True) -> drift.SeriesDrift:
-    return drift.SeriesDrift(name, 0.5 if drifted else 0.01, None, None, 1000, 300, 0, 0,
-                             drifted, counted)  # fmt: skip
+    return drift.SeriesDrift(
+        name, 0.5 if drifted else 0.01, None, None, 1000, 300, 0, 0, drifted, counted
+    )
 
 
 def test_decide_needs_min_features_of_the_stats_own_and_counts_predictions_alone():
@@ -166,8 +167,11 @@ def test_results_and_roi_of_flat_bets_at_minus_110():
 
 
 def test_trailing_seven_days_pool_the_bets():
-    rows = [_evaluated("OVER", 25, day=D), _evaluated("OVER", 10, day=D - dt.timedelta(days=6)),
-            _evaluated("OVER", 10, day=D - dt.timedelta(days=7))]  # fmt: skip
+    rows = [
+        _evaluated("OVER", 25, day=D),
+        _evaluated("OVER", 10, day=D - dt.timedelta(days=6)),
+        _evaluated("OVER", 10, day=D - dt.timedelta(days=7)),
+    ]
     m = day_metrics(Stat.POINTS, D, rows)
     assert (m.bets, m.bets_7d, m.hit_rate_7d) == (1, 2, 0.5)
     empty = day_metrics(Stat.REBOUNDS, D, rows)
@@ -175,8 +179,10 @@ def test_trailing_seven_days_pool_the_bets():
 
 
 def test_negative_roi_streak_skips_days_without_bets():
-    days = [(D - dt.timedelta(days=k), bets, roi) for k, bets, roi in [
-        (0, 5, -0.1), (1, 0, None), (2, 3, -0.2), (3, 4, 0.0), (4, 2, -0.3)]]  # fmt: skip
+    days = [
+        (D - dt.timedelta(days=k), bets, roi)
+        for k, bets, roi in [(0, 5, -0.1), (1, 0, None), (2, 3, -0.2), (3, 4, 0.0), (4, 2, -0.3)]
+    ]
     assert negative_roi_streak(days) == 2  # D and D-2; D-1 had no bet; D-3 broke even
     assert negative_roi_streak(list(reversed(days))) == 2  # any order
     assert negative_roi_streak([(D, 2, 0.1)]) == 0
@@ -186,17 +192,28 @@ def test_negative_roi_streak_skips_days_without_bets():
 # --- settling predictions against games ----------------------------------------------------
 
 
-def _prediction(as_of: dt.date, made: dt.datetime, mean: float = 21.2, over: float = 0.62,
-                version: str = "v1", player: int = 7) -> StoredPrediction:  # fmt: skip
-    lines = (LineQuote(19.5, 0.75, 0.25, 0.0), LineQuote(21.5, over, 1 - over, 0.0),
-             LineQuote(22.5, 0.4, 0.6, 0.0))  # fmt: skip
-    return StoredPrediction(f"{player}-{as_of}-{made}", player, Stat.POINTS, as_of, mean, lines,
-                            version, made)  # fmt: skip
+def _prediction(
+    as_of: dt.date,
+    made: dt.datetime,
+    mean: float = 21.2,
+    over: float = 0.62,
+    version: str = "v1",
+    player: int = 7,
+) -> StoredPrediction:
+    lines = (
+        LineQuote(19.5, 0.75, 0.25, 0.0),
+        LineQuote(21.5, over, 1 - over, 0.0),
+        LineQuote(22.5, 0.4, 0.6, 0.0),
+    )
+    return StoredPrediction(
+        f"{player}-{as_of}-{made}", player, Stat.POINTS, as_of, mean, lines, version, made
+    )
 
 
 def _game(day: dt.date, points: int, minutes: float = 30.0, player: int = 7) -> PlayedGame:
-    return PlayedGame(player, day, minutes, {"points": points, "rebounds": 5, "assists": 3,
-                                             "threes": None})  # fmt: skip
+    return PlayedGame(
+        player, day, minutes, {"points": points, "rebounds": 5, "assists": 3, "threes": None}
+    )
 
 
 def test_monitored_line_is_the_nearest_to_the_mean():
@@ -222,8 +239,9 @@ def test_settle_drops_voids_far_games_and_unrecorded_stats():
     made = dt.datetime(2024, 3, 10, 12, tzinfo=UTC)
     assert settle([_prediction(D, made)], [_game(D, 0, minutes=0.0)]) == []  # did not play
     assert settle([_prediction(D, made)], [_game(D + dt.timedelta(days=11), 20)]) == []
-    threes = StoredPrediction("t", 7, Stat.THREES, D, 2.1, (LineQuote(1.5, 0.6, 0.4, 0.0),),
-                              "v1", made)  # fmt: skip
+    threes = StoredPrediction(
+        "t", 7, Stat.THREES, D, 2.1, (LineQuote(1.5, 0.6, 0.4, 0.0),), "v1", made
+    )
     assert settle([threes], [_game(D, 20)]) == []  # threes not recorded that season
 
 

@@ -15,7 +15,18 @@ from statmuse_shared.features.player import (
 from statmuse_shared.features.teams import League, TeamGame, TeamRating, possessions, possessions_of
 
 __all__ = [
-    "FEATURE_SET_VERSION", "STATS", "Features", "GameContext", "League", "PlayerGame",
-    "PlayerState", "TeamGame", "TeamRating", "context_of", "feature_names", "possessions",
-    "possessions_of", "walk",
-]  # fmt: skip
+    "FEATURE_SET_VERSION",
+    "STATS",
+    "Features",
+    "GameContext",
+    "League",
+    "PlayerGame",
+    "PlayerState",
+    "TeamGame",
+    "TeamRating",
+    "context_of",
+    "feature_names",
+    "possessions",
+    "possessions_of",
+    "walk",
+]

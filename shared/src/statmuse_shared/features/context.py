@@ -57,8 +57,11 @@ def player_context(
         for stat in STAT_KEYS
     }
     pts = math.fsum(g.points for g, s in this_season if s.fga is not None and s.fta is not None)
-    shots = math.fsum(2 * (s.fga + 0.44 * s.fta) for _, s in this_season
-                      if s.fga is not None and s.fta is not None)  # fmt: skip
+    shots = math.fsum(
+        2 * (s.fga + 0.44 * s.fta)
+        for _, s in this_season
+        if s.fga is not None and s.fta is not None
+    )
     usage = [
         (s.fga + 0.44 * s.fta + s.tov, g.minutes)
         for g, s in this_season
@@ -93,7 +96,7 @@ def player_context(
                 "threes": g.threes,
             }
             for g, _ in reversed(before[-recent:])
-        ],  # fmt: skip
+        ],
         "season_averages": averages,
         "rolling_averages": {
             stat: {f"last_{w}": vector[f"{stat}_sma_{w}"] for w in (3, 5, 10)} for stat in STAT_KEYS
@@ -104,7 +107,7 @@ def player_context(
                 36 * math.fsum(u for u, _ in usage) / math.fsum(m for _, m in usage)
                 if usage
                 else None
-            ),  # fmt: skip
+            ),
         },
         "opponent": opponent_info,
         "context": {

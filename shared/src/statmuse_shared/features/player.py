@@ -97,8 +97,9 @@ class _StatState:
     vs_top: _Split = field(default_factory=_Split)
     vs_bottom: _Split = field(default_factory=_Split)
 
-    def add(self, value: float, minutes: float, season: str, opponent: str,
-            opponent_rank: int | None) -> None:  # fmt: skip
+    def add(
+        self, value: float, minutes: float, season: str, opponent: str, opponent_rank: int | None
+    ) -> None:
         self.recent.append(value)
         self.recent_minutes.append(minutes)
         self.ema = value if self.ema is None else EMA_ALPHA * value + (1 - EMA_ALPHA) * self.ema
@@ -153,8 +154,9 @@ def _stat_features(stat: str, st: _StatState, season: str, opponent: str | None)
         weights = range(1, len(window) + 1)
         out[f"{stat}_wma_{w}"] = (
             math.fsum(v * k for v, k in zip(window, weights, strict=True)) / sum(weights)
-            if window else None
-        )  # fmt: skip
+            if window
+            else None
+        )
     out[f"{stat}_ema"] = st.ema
     same_season = st.season == season
     out[f"{stat}_season_avg"] = st.season_split.mean if same_season else None
@@ -193,8 +195,9 @@ class PlayerState:
         """Fold in a played game. `opponent_rank`: the opponent's defensive rank as of that
         game's day (for the top-10/bottom-10 splits)."""
         if self.last is not None and game.game_date <= self.last.game_date:
-            raise ValueError(f"games must be added in date order: {game.game_date} after "
-                             f"{self.last.game_date}")  # fmt: skip
+            raise ValueError(
+                f"games must be added in date order: {game.game_date} after {self.last.game_date}"
+            )
         for stat, st in self.stats.items():
             value = game.value(stat)
             if value is not None:
@@ -223,9 +226,20 @@ class PlayerState:
         return out
 
     def _context(self, ctx: GameContext | None, league: League | None) -> Features:
-        keys = ("is_home", "is_playoffs", "days_rest", "back_to_back", "games_last_7_days",
-                "tz_shift_hours", "at_altitude", "vs_opp_games", "opp_def_rating", "opp_pace",
-                "opp_def_rank", "opp_team_games")  # fmt: skip
+        keys = (
+            "is_home",
+            "is_playoffs",
+            "days_rest",
+            "back_to_back",
+            "games_last_7_days",
+            "tz_shift_hours",
+            "at_altitude",
+            "vs_opp_games",
+            "opp_def_rating",
+            "opp_pace",
+            "opp_def_rank",
+            "opp_team_games",
+        )
         out: Features = dict.fromkeys(keys)
         if ctx is None:
             return out
@@ -261,8 +275,9 @@ def feature_names() -> list[str]:
 
 
 def context_of(game: PlayerGame) -> GameContext:
-    return GameContext(game.game_date, game.season, game.season_type, game.team, game.opponent,
-                       game.is_home)  # fmt: skip
+    return GameContext(
+        game.game_date, game.season, game.season_type, game.team, game.opponent, game.is_home
+    )
 
 
 def walk(

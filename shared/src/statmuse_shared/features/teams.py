@@ -14,11 +14,37 @@ MIN_TEAM_GAMES = 5  # fewer games than this and a rating is too noisy to report
 
 # Where each team plays at home: UTC offset in standard time (hours), for travel features.
 TEAM_UTC_OFFSET: dict[str, int] = {
-    "ATL": -5, "BOS": -5, "BKN": -5, "CHA": -5, "CHI": -6, "CLE": -5, "DAL": -6, "DEN": -7,
-    "DET": -5, "GSW": -8, "HOU": -6, "IND": -5, "LAC": -8, "LAL": -8, "MEM": -6, "MIA": -5,
-    "MIL": -6, "MIN": -6, "NOP": -6, "NYK": -5, "OKC": -6, "ORL": -5, "PHI": -5, "PHX": -7,
-    "POR": -8, "SAC": -8, "SAS": -6, "TOR": -5, "UTA": -7, "WAS": -5,
-}  # fmt: skip
+    "ATL": -5,
+    "BOS": -5,
+    "BKN": -5,
+    "CHA": -5,
+    "CHI": -6,
+    "CLE": -5,
+    "DAL": -6,
+    "DEN": -7,
+    "DET": -5,
+    "GSW": -8,
+    "HOU": -6,
+    "IND": -5,
+    "LAC": -8,
+    "LAL": -8,
+    "MEM": -6,
+    "MIA": -5,
+    "MIL": -6,
+    "MIN": -6,
+    "NOP": -6,
+    "NYK": -5,
+    "OKC": -6,
+    "ORL": -5,
+    "PHI": -5,
+    "PHX": -7,
+    "POR": -8,
+    "SAC": -8,
+    "SAS": -6,
+    "TOR": -5,
+    "UTA": -7,
+    "WAS": -5,
+}
 ALTITUDE_TEAM = "DEN"  # Ball Arena, 1,609 m
 
 

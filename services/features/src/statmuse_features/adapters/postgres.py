@@ -30,10 +30,30 @@ async def upsert_player_games(
                assists = EXCLUDED.assists, threes = EXCLUDED.threes, event_id = EXCLUDED.event_id
            WHERE features.player_games.event_id IS DISTINCT FROM EXCLUDED.event_id
            RETURNING player_id, game_key""",
-        *zip(*[(g.player_id, g.game_key, g.game_date, g.season, g.season_type, g.team,
-                g.opponent, g.is_home, g.player_name, g.minutes, g.points, g.rebounds,
-                g.assists, g.fg3m, g.event_id) for g in games], strict=True),
-    )  # fmt: skip
+        *zip(
+            *[
+                (
+                    g.player_id,
+                    g.game_key,
+                    g.game_date,
+                    g.season,
+                    g.season_type,
+                    g.team,
+                    g.opponent,
+                    g.is_home,
+                    g.player_name,
+                    g.minutes,
+                    g.points,
+                    g.rebounds,
+                    g.assists,
+                    g.fg3m,
+                    g.event_id,
+                )
+                for g in games
+            ],
+            strict=True,
+        ),
+    )
     return {(r["player_id"], r["game_key"]) for r in rows}
 
 
@@ -48,9 +68,11 @@ async def games_without_vectors(
            WHERE NOT EXISTS (SELECT 1 FROM features.feature_vectors v
                              WHERE v.player_id = g.player_id AND v.as_of = g.day
                                AND v.kind = 'game' AND v.feature_set_version = $4)""",
-        [g.player_id for g in games], [g.game_key for g in games],
-        [g.game_date for g in games], feature_set_version,
-    )  # fmt: skip
+        [g.player_id for g in games],
+        [g.game_key for g in games],
+        [g.game_date for g in games],
+        feature_set_version,
+    )
     return {(r["player_id"], r["game_key"]) for r in rows}
 
 
@@ -77,12 +99,29 @@ async def upsert_team_games(
                event_id = EXCLUDED.event_id, revision = EXCLUDED.revision
            WHERE features.team_games.event_id IS DISTINCT FROM EXCLUDED.event_id
            RETURNING team, season, game_key""",
-        *zip(*[(g.game_key, g.team, g.game_date, g.season, g.points, g.opponent_points, g.fga,
-                g.oreb, g.tov, g.fta, g.minutes,
-                possessions_of(g),
-                g.event_id) for g in games], strict=True),
+        *zip(
+            *[
+                (
+                    g.game_key,
+                    g.team,
+                    g.game_date,
+                    g.season,
+                    g.points,
+                    g.opponent_points,
+                    g.fga,
+                    g.oreb,
+                    g.tov,
+                    g.fta,
+                    g.minutes,
+                    possessions_of(g),
+                    g.event_id,
+                )
+                for g in games
+            ],
+            strict=True,
+        ),
         revision,
-    )  # fmt: skip
+    )
     if rows:
         # A broken PLUS_MINUS leaves points allowed empty: take them from the opponent's row
         # (which another instance may have stored: it changes, so it takes this revision).
@@ -118,8 +157,17 @@ async def team_games(
         after,
         upto,
     )
-    return [TeamGame(r["game_date"], r["season"], r["team"], r["points_allowed"],
-                     r["possessions"], r["minutes"]) for r in rows]  # fmt: skip
+    return [
+        TeamGame(
+            r["game_date"],
+            r["season"],
+            r["team"],
+            r["points_allowed"],
+            r["possessions"],
+            r["minutes"],
+        )
+        for r in rows
+    ]
 
 
 async def record_progress(
@@ -138,8 +186,11 @@ async def record_progress(
                latest_day = GREATEST(features.partitions.latest_day, EXCLUDED.latest_day),
                checked_revision = LEAST(features.partitions.checked_revision,
                                         EXCLUDED.checked_revision)""",
-        [p for p, _ in latest], [s for _, s in latest], list(latest.values()), revision,
-    )  # fmt: skip
+        [p for p, _ in latest],
+        [s for _, s in latest],
+        list(latest.values()),
+        revision,
+    )
 
 
 async def mark_stale(
@@ -161,13 +212,15 @@ async def mark_stale(
                SET stale_since = LEAST(p.stale_since, late.first_day + 1),
                    stale_version = p.stale_version + 1
                FROM late WHERE p.partition = late.partition AND p.season = late.season""",
-            partitions, upto,
-        )  # fmt: skip
+            partitions,
+            upto,
+        )
         await conn.execute(
             """UPDATE features.partitions SET checked_revision = $2
                WHERE ($1::integer[] IS NULL OR partition = ANY($1)) AND checked_revision < $2""",
-            partitions, upto,
-        )  # fmt: skip
+            partitions,
+            upto,
+        )
 
 
 async def stale_ranges(
@@ -209,9 +262,21 @@ async def histories(
     out: dict[int, tuple[str, list[PlayerGame]]] = {}
     for r in rows:
         name, games = out.setdefault(r["player_id"], (r["player_name"], []))
-        games.append(PlayerGame(r["game_date"], r["season"], r["season_type"], r["team"],
-                                r["opponent"], r["is_home"], r["minutes"], r["points"],
-                                r["rebounds"], r["assists"], r["threes"]))  # fmt: skip
+        games.append(
+            PlayerGame(
+                r["game_date"],
+                r["season"],
+                r["season_type"],
+                r["team"],
+                r["opponent"],
+                r["is_home"],
+                r["minutes"],
+                r["points"],
+                r["rebounds"],
+                r["assists"],
+                r["threes"],
+            )
+        )
         out[r["player_id"]] = (r["player_name"], games)
     return out
 
@@ -222,14 +287,17 @@ async def players_with_games_since(
     rows = await conn.fetch(
         "SELECT DISTINCT player_id FROM features.player_games WHERE season = $1 "
         "AND game_date >= $2 ORDER BY 1",
-        season, since,
-    )  # fmt: skip
+        season,
+        since,
+    )
     return [r["player_id"] for r in rows]
 
 
 async def all_players(*, conn: asyncpg.Connection) -> list[int]:
-    return [r[0] for r in await conn.fetch(
-        "SELECT DISTINCT player_id FROM features.player_games ORDER BY 1")]  # fmt: skip
+    return [
+        r[0]
+        for r in await conn.fetch("SELECT DISTINCT player_id FROM features.player_games ORDER BY 1")
+    ]
 
 
 async def upsert_vectors(
@@ -244,20 +312,37 @@ async def upsert_vectors(
         return []
     blobs = packed if packed is not None else [pack(v.features) for v in vectors]
     records = [
-        (v.player_id, v.as_of, v.feature_set_version, v.kind, v.season,
-         v.game.game_date if v.game else None, blob, v.event_id)
+        (
+            v.player_id,
+            v.as_of,
+            v.feature_set_version,
+            v.kind,
+            v.season,
+            v.game.game_date if v.game else None,
+            blob,
+            v.event_id,
+        )
         for v, blob in zip(vectors, blobs, strict=True)
-    ]  # fmt: skip
+    ]
     async with conn.transaction():
         await conn.execute(
             "CREATE TEMP TABLE incoming_vectors (LIKE features.feature_vectors INCLUDING DEFAULTS) "
             "ON COMMIT DROP"
         )
         await conn.copy_records_to_table(
-            "incoming_vectors", records=records,
-            columns=["player_id", "as_of", "feature_set_version", "kind", "season", "game_date",
-                     "vector", "event_id"],
-        )  # fmt: skip
+            "incoming_vectors",
+            records=records,
+            columns=[
+                "player_id",
+                "as_of",
+                "feature_set_version",
+                "kind",
+                "season",
+                "game_date",
+                "vector",
+                "event_id",
+            ],
+        )
         rows = await conn.fetch(
             """INSERT INTO features.feature_vectors (player_id, as_of, feature_set_version,
                    kind, season, game_date, vector, event_id)

@@ -245,7 +245,10 @@ def prediction_cache(state: dict[str, Any], *, ttl_s: int) -> PredictionCache:
         return cache
     context: ContextCache = state["context_cache"]
     shared = state.get("_prediction_cache")
-    if not (isinstance(shared, PredictionCache) and shared.redis is context.redis
-            and shared.ttl_s == ttl_s):  # fmt: skip
+    if not (
+        isinstance(shared, PredictionCache)
+        and shared.redis is context.redis
+        and shared.ttl_s == ttl_s
+    ):
         shared = state["_prediction_cache"] = PredictionCache(context.redis, ttl_s=ttl_s)
     return shared

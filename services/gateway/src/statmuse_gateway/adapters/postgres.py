@@ -135,10 +135,32 @@ async def upsert_player_games(
                tov = EXCLUDED.tov, event_id = EXCLUDED.event_id
            WHERE gateway.player_games.event_id IS DISTINCT FROM EXCLUDED.event_id
            RETURNING player_id""",
-        *zip(*[(g.player_id, g.game_key, g.game_date, g.season, g.season_type, g.team,
-                g.opponent, g.is_home, g.minutes, g.points, g.rebounds, g.assists, g.fg3m,
-                g.fga, g.fta, g.turnovers, g.event_id) for g in games], strict=True),
-    )  # fmt: skip
+        *zip(
+            *[
+                (
+                    g.player_id,
+                    g.game_key,
+                    g.game_date,
+                    g.season,
+                    g.season_type,
+                    g.team,
+                    g.opponent,
+                    g.is_home,
+                    g.minutes,
+                    g.points,
+                    g.rebounds,
+                    g.assists,
+                    g.fg3m,
+                    g.fga,
+                    g.fta,
+                    g.turnovers,
+                    g.event_id,
+                )
+                for g in games
+            ],
+            strict=True,
+        ),
+    )
     return {r["player_id"] for r in rows}
 
 
@@ -156,14 +178,36 @@ async def upsert_team_games(
                minutes = EXCLUDED.minutes, event_id = EXCLUDED.event_id
            WHERE gateway.team_games.event_id IS DISTINCT FROM EXCLUDED.event_id
            RETURNING game_date, season, team, points_allowed, possessions, minutes""",
-        *zip(*[(g.game_key, g.team, g.game_date, g.season, g.points, g.opponent_points,
-                possessions_of(g),
-                g.minutes, g.event_id) for g in games], strict=True),
-    )  # fmt: skip
-    return [TeamGame(r["game_date"], r["season"], r["team"], r["points_allowed"],
-                     r["possessions"], r["minutes"]) for r in rows
-            if r["points_allowed"] is not None and r["possessions"] is not None
-            and r["minutes"]]  # fmt: skip
+        *zip(
+            *[
+                (
+                    g.game_key,
+                    g.team,
+                    g.game_date,
+                    g.season,
+                    g.points,
+                    g.opponent_points,
+                    possessions_of(g),
+                    g.minutes,
+                    g.event_id,
+                )
+                for g in games
+            ],
+            strict=True,
+        ),
+    )
+    return [
+        TeamGame(
+            r["game_date"],
+            r["season"],
+            r["team"],
+            r["points_allowed"],
+            r["possessions"],
+            r["minutes"],
+        )
+        for r in rows
+        if r["points_allowed"] is not None and r["possessions"] is not None and r["minutes"]
+    ]
 
 
 async def all_team_games(*, conn: asyncpg.Connection) -> list[TeamGame]:
@@ -172,8 +216,17 @@ async def all_team_games(*, conn: asyncpg.Connection) -> list[TeamGame]:
            FROM gateway.team_games WHERE points_allowed IS NOT NULL
              AND possessions IS NOT NULL AND minutes > 0"""
     )
-    return [TeamGame(r["game_date"], r["season"], r["team"], r["points_allowed"],
-                     r["possessions"], r["minutes"]) for r in rows]  # fmt: skip
+    return [
+        TeamGame(
+            r["game_date"],
+            r["season"],
+            r["team"],
+            r["points_allowed"],
+            r["possessions"],
+            r["minutes"],
+        )
+        for r in rows
+    ]
 
 
 async def history(*, conn: asyncpg.Connection, player_id: int) -> list[tuple[PlayerGame, Shooting]]:
@@ -183,7 +236,22 @@ async def history(*, conn: asyncpg.Connection, player_id: int) -> list[tuple[Pla
            FROM gateway.player_games WHERE player_id = $1 ORDER BY game_date""",
         player_id,
     )
-    return [(PlayerGame(r["game_date"], r["season"], r["season_type"], r["team"],
-                        r["opponent"], r["is_home"], r["minutes"], r["points"], r["rebounds"],
-                        r["assists"], r["threes"]),
-             Shooting(r["fga"], r["fta"], r["tov"])) for r in rows]  # fmt: skip
+    return [
+        (
+            PlayerGame(
+                r["game_date"],
+                r["season"],
+                r["season_type"],
+                r["team"],
+                r["opponent"],
+                r["is_home"],
+                r["minutes"],
+                r["points"],
+                r["rebounds"],
+                r["assists"],
+                r["threes"],
+            ),
+            Shooting(r["fga"], r["fta"], r["tov"]),
+        )
+        for r in rows
+    ]

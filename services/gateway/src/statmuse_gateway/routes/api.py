@@ -92,8 +92,9 @@ class ItemFailed(Exception):
         self.headers = headers
 
     def response(self) -> JSONResponse:
-        return JSONResponse(status_code=self.http_status, content=self.content,
-                            headers=self.headers)  # fmt: skip
+        return JSONResponse(
+            status_code=self.http_status, content=self.content, headers=self.headers
+        )
 
 
 async def _unknown_player(conn: Any, name: str) -> ItemFailed:
@@ -208,8 +209,14 @@ def _response(
 ) -> bytes:
     body, player_id = prop.body, prop.player["player_id"]
     model = Served(served.info, _Computed(served.model.stat, served.model.model_type, output))
-    p = predict(model, features, line=body.line, odds_over=prop.odds_over,
-                odds_under=prop.odds_under, player_id=player_id)  # fmt: skip
+    p = predict(
+        model,
+        features,
+        line=body.line,
+        odds_over=prop.odds_over,
+        odds_under=prop.odds_under,
+        player_id=player_id,
+    )
     answer = PredictResponse(
         player=prop.player["player_name"],
         player_id=player_id,
@@ -279,8 +286,16 @@ async def _predict_many(
             unknown.append(i)
             continue
         served = book.for_stat(body.stat, player["player_id"])
-        props.append(_Prop(i, body, player, served, body.odds_over or DEFAULT_AMERICAN_ODDS,
-                           body.odds_under or DEFAULT_AMERICAN_ODDS))  # fmt: skip
+        props.append(
+            _Prop(
+                i,
+                body,
+                player,
+                served,
+                body.odds_over or DEFAULT_AMERICAN_ODDS,
+                body.odds_under or DEFAULT_AMERICAN_ODDS,
+            )
+        )
     if unknown:
         await _admit(hit)
         async with st["pool"].acquire() as conn:
@@ -290,8 +305,10 @@ async def _predict_many(
 
     lookups = [p for p in props if p.served is not None]
     bucket = hit.take() if hit is not None else None
-    found = await cache.lookup([(p.player["player_id"], _cache_params(p)) for p in lookups],
-                               count=(bucket.key, bucket.expire_s) if bucket else None)  # fmt: skip
+    found = await cache.lookup(
+        [(p.player["player_id"], _cache_params(p)) for p in lookups],
+        count=(bucket.key, bucket.expire_s) if bucket else None,
+    )
     if hit is not None and bucket is not None:
         hit.settle(bucket, found.count, found.error)
         if hit.refused:
@@ -317,8 +334,9 @@ async def _predict_many(
             answers[prop.index] = ItemFailed("not_found", 404, {"detail": detail})
         elif prop.served is None:
             detail = f"no production model for {prop.body.stat.value} yet"
-            answers[prop.index] = ItemFailed("error", 503, ErrorBody(detail=detail).model_dump(),
-                                             headers={"Retry-After": "30"})  # fmt: skip
+            answers[prop.index] = ItemFailed(
+                "error", 503, ErrorBody(detail=detail).model_dump(), headers={"Retry-After": "30"}
+            )
         else:
             jobs.setdefault(id(prop.served), (prop.served, []))[1].append((prop, *vector))
     if not jobs:
@@ -329,18 +347,25 @@ async def _predict_many(
     done = [prop for _, props in jobs.values() for prop, _, _ in props]
     for prop, answer in zip(done, computed, strict=True):
         answers[prop.index] = answer
-    await cache.put([(p.key, a) for p, a in zip(done, computed, strict=True)
-                     if isinstance(a, bytes)])  # fmt: skip
+    await cache.put(
+        [(p.key, a) for p, a in zip(done, computed, strict=True) if isinstance(a, bytes)]
+    )
 
 
 def _cache_params(prop: _Prop) -> dict[str, Any]:
     """Every input of a prediction (the cache key's digest); the model version is one."""
     body = prop.body
     assert prop.served is not None
-    return {"name": normalize_name(body.player), "stat": body.stat.value, "line": body.line,
-            "odds_over": prop.odds_over, "odds_under": prop.odds_under,
-            "game_date": body.game_date, "opponent": body.opponent,
-            "model_version": prop.served.info.version}  # fmt: skip
+    return {
+        "name": normalize_name(body.player),
+        "stat": body.stat.value,
+        "line": body.line,
+        "odds_over": prop.odds_over,
+        "odds_under": prop.odds_under,
+        "game_date": body.game_date,
+        "opponent": body.opponent,
+        "model_version": prop.served.info.version,
+    }
 
 
 def _json(raw: bytes) -> Response:
@@ -433,8 +458,9 @@ def _batch_json(answers: Sequence[Answer], *, late: str) -> bytes:
         else:
             head.update(status="error", error=f"could not answer: {type(answer).__name__}")
         items.append(_dumps(head))
-    envelope = _dumps({"ok": ok, "failed": len(answers) - ok, "disclaimer": DISCLAIMER,
-                       "help_links": HELP_LINKS})  # fmt: skip
+    envelope = _dumps(
+        {"ok": ok, "failed": len(answers) - ok, "disclaimer": DISCLAIMER, "help_links": HELP_LINKS}
+    )
     return (envelope[:-1] + ',"results":[' + ",".join(items) + "]}").encode()
 
 
@@ -454,8 +480,11 @@ async def batch_predict(body: BatchPredictRequest, st: State) -> Response:
     settings = _check_batch_size(st, len(body.items))
     answers: list[Answer] = [None] * len(body.items)
     item_s, budget_s = settings.batch_item_timeout_seconds, settings.batch_budget_seconds
-    late = (f"not done within {item_s:g} s" if item_s < budget_s
-            else f"batch budget of {budget_s:g} s spent")  # fmt: skip
+    late = (
+        f"not done within {item_s:g} s"
+        if item_s < budget_s
+        else f"batch budget of {budget_s:g} s spent"
+    )
     try:
         await asyncio.wait_for(_predict_many(st, body.items, answers), min(item_s, budget_s))
     except TimeoutError:
@@ -501,8 +530,12 @@ async def _context_or_fail(
     is_home: bool | None,
 ) -> dict[str, Any]:
     cache: ContextCache = st["context_cache"]
-    params = {"name": normalize_name(name), "game_date": str(game_date), "opponent": opponent,
-              "is_home": is_home}  # fmt: skip
+    params = {
+        "name": normalize_name(name),
+        "game_date": str(game_date),
+        "opponent": opponent,
+        "is_home": is_home,
+    }
     cached = await cache.get(params)
     if cached is not None:
         return cached
@@ -515,10 +548,15 @@ async def _context_or_fail(
     async with pool.acquire() as conn:
         games = await db.history(conn=conn, player_id=player["player_id"])
     value = await asyncio.to_thread(
-        player_context, player_id=player["player_id"], player_name=player["player_name"],
-        history=games, league=st["league"], game_date=game_date, opponent=opponent,
+        player_context,
+        player_id=player["player_id"],
+        player_name=player["player_name"],
+        history=games,
+        league=st["league"],
+        game_date=game_date,
+        opponent=opponent,
         is_home=is_home,
-    )  # fmt: skip
+    )
     await cache.put(player["player_id"], params, value)
     return value
 
@@ -532,8 +570,9 @@ async def _context(
     is_home: bool | None,
 ) -> dict[str, Any] | JSONResponse:
     try:
-        return await _context_or_fail(st, name=name, game_date=game_date, opponent=opponent,
-                                      is_home=is_home)  # fmt: skip
+        return await _context_or_fail(
+            st, name=name, game_date=game_date, opponent=opponent, is_home=is_home
+        )
     except ItemFailed as failed:
         return failed.response()
 
@@ -548,8 +587,9 @@ def _context_view(found: dict[str, Any], stat_type: Stat | None) -> dict[str, An
 
 
 async def _context_one(st: dict[str, Any], q: PlayerContextQuery) -> dict[str, Any]:
-    found = await _context_or_fail(st, name=q.player_name, game_date=q.game_date,
-                                   opponent=q.opponent, is_home=q.is_home)  # fmt: skip
+    found = await _context_or_fail(
+        st, name=q.player_name, game_date=q.game_date, opponent=q.opponent, is_home=q.is_home
+    )
     return _context_view(found, q.stat_type)
 
 
@@ -567,8 +607,9 @@ async def get_player_context(
     opponent: Annotated[str | None, Query(pattern=r"^[A-Z]{2,3}$", examples=["DEN"])] = None,
     is_home: bool | None = None,
 ) -> Any:
-    found = await _context(st, name=player_name, game_date=game_date, opponent=opponent,
-                           is_home=is_home)  # fmt: skip
+    found = await _context(
+        st, name=player_name, game_date=game_date, opponent=opponent, is_home=is_home
+    )
     if isinstance(found, JSONResponse):
         return found
     return _context_view(found, stat_type)
@@ -601,10 +642,12 @@ async def batch_player_context(
 ADMIN = security.require_scope("admin")
 KeyPath = Annotated[
     str,
-    Path(pattern=r"^[a-z0-9_]+(:[1-9][0-9]*)?$",
-         description="Serving key: a stat, or '<stat>:<player_id>'",
-         examples=["points", "points:2544"]),
-]  # fmt: skip
+    Path(
+        pattern=r"^[a-z0-9_]+(:[1-9][0-9]*)?$",
+        description="Serving key: a stat, or '<stat>:<player_id>'",
+        examples=["points", "points:2544"],
+    ),
+]
 
 
 async def _model_command(
@@ -614,17 +657,27 @@ async def _model_command(
     if stat not in {s.value for s in Stat}:
         raise HTTPException(422, f"unknown stat {stat!r} in serving key {key!r}")
     # The key's public id names who asked (its secret never leaves the request).
-    command = ModelAliasRequested(event_id=str(uuid.uuid4()), action=action, key=key,
-                                  requested_by=f"apikey:{principal.key_id}")  # fmt: skip
+    command = ModelAliasRequested(
+        event_id=str(uuid.uuid4()),
+        action=action,
+        key=key,
+        requested_by=f"apikey:{principal.key_id}",
+    )
     try:
         # Keyed by serving key: one partition, so moves of a key apply in the order asked.
         await publish_model(st["broker"], command, topic=topics.MODEL_COMMANDS, key=key.encode())
     except (KafkaError, FastStreamException, OSError, TimeoutError) as exc:
         log.warning("could not publish %s %s: %s", action, key, exc)
-        raise HTTPException(503, "the command could not be queued; try again",
-                            headers={"Retry-After": "5"}) from exc  # fmt: skip
-    log.info("%s of %s requested by %s", action, key, command.requested_by,
-             extra={"event_id": command.event_id})  # fmt: skip
+        raise HTTPException(
+            503, "the command could not be queued; try again", headers={"Retry-After": "5"}
+        ) from exc
+    log.info(
+        "%s of %s requested by %s",
+        action,
+        key,
+        command.requested_by,
+        extra={"event_id": command.event_id},
+    )
     return ModelCommandAccepted(action=action, key=key, event_id=command.event_id)
 
 

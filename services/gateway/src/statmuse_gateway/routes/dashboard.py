@@ -38,9 +38,13 @@ def _newest_dir(parent: Path) -> Path | None:
 def _page(title: str, active: str, body: str) -> HTMLResponse:
     nav = "".join(
         f'<a href="{href}"{" aria-current=page" if href == active else ""}>{label}</a>'
-        for href, label in (("/dashboard", "Predict"), ("/dashboard/models", "Models"),
-                            ("/dashboard/backtest", "Backtest"), ("/docs", "API docs"))
-    )  # fmt: skip
+        for href, label in (
+            ("/dashboard", "Predict"),
+            ("/dashboard/models", "Models"),
+            ("/dashboard/backtest", "Backtest"),
+            ("/docs", "API docs"),
+        )
+    )
     links = " · ".join(
         f'<a href="{escape(url)}" rel="noopener">{escape(name)}</a>'
         for name, url in HELP_LINKS.items()
@@ -207,8 +211,10 @@ async def backtest_page(request: Request) -> HTMLResponse:
     newest = _newest_dir(root / "backtest")
     summary_file = newest / "summary.json" if newest is not None else None
     if summary_file is None or not summary_file.is_file():
-        body = (f"<p>No backtest under <code>{escape(str(root / 'backtest'))}</code> yet: run "
-                "<code>statmuse backtest</code>.</p>")  # fmt: skip
+        body = (
+            f"<p>No backtest under <code>{escape(str(root / 'backtest'))}</code> yet: run "
+            "<code>statmuse backtest</code>.</p>"
+        )
         return _page("Backtest", "/dashboard/backtest", body)
     assert newest is not None
     summary = json.loads(summary_file.read_text())

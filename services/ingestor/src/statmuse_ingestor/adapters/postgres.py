@@ -14,14 +14,41 @@ from statmuse_ingestor.service import Normalised, NormalisedTeam, Running
 from statmuse_ingestor.sources import RawRow
 
 _PLAYER_COLUMNS = (
-    "game_key", "player_id", "game_id", "season", "season_type", "game_date", "team",
-    "opponent", "is_home", "minutes", "points", "rebounds", "assists", "fg3m", "source",
-    "checksum", "event_id", "payload", "flag_reason",
-)  # fmt: skip
+    "game_key",
+    "player_id",
+    "game_id",
+    "season",
+    "season_type",
+    "game_date",
+    "team",
+    "opponent",
+    "is_home",
+    "minutes",
+    "points",
+    "rebounds",
+    "assists",
+    "fg3m",
+    "source",
+    "checksum",
+    "event_id",
+    "payload",
+    "flag_reason",
+)
 _TEAM_COLUMNS = (
-    "game_key", "team", "game_id", "season", "season_type", "game_date", "opponent", "is_home",
-    "points", "source", "checksum", "event_id", "payload",
-)  # fmt: skip
+    "game_key",
+    "team",
+    "game_id",
+    "season",
+    "season_type",
+    "game_date",
+    "opponent",
+    "is_home",
+    "points",
+    "source",
+    "checksum",
+    "event_id",
+    "payload",
+)
 Table = Literal["player_game_stats", "team_game_stats"]
 _KEYS: dict[str, tuple[str, str]] = {
     "player_game_stats": ("game_key", "player_id"),
@@ -67,11 +94,29 @@ async def store_player_games(
     records = []
     for n in rows:
         g = n.game
-        records.append((
-            g.game_key, g.player_id, g.game_id, g.season, g.season_type, g.game_date, g.team,
-            g.opponent, g.is_home, g.minutes, g.points, g.rebounds, g.assists, g.fg3m,
-            g.source, n.checksum, g.event_id, g.model_dump_json(), g.flag_reason,
-        ))  # fmt: skip
+        records.append(
+            (
+                g.game_key,
+                g.player_id,
+                g.game_id,
+                g.season,
+                g.season_type,
+                g.game_date,
+                g.team,
+                g.opponent,
+                g.is_home,
+                g.minutes,
+                g.points,
+                g.rebounds,
+                g.assists,
+                g.fg3m,
+                g.source,
+                n.checksum,
+                g.event_id,
+                g.model_dump_json(),
+                g.flag_reason,
+            )
+        )
     async with conn.transaction():
         stored = await _upsert(conn, "player_game_stats", _PLAYER_COLUMNS, records)
         await conn.execute(
@@ -95,10 +140,23 @@ async def store_team_games(
     records = []
     for n in rows:
         g = n.game
-        records.append((
-            g.game_key, g.team, g.game_id, g.season, g.season_type, g.game_date, g.opponent,
-            g.is_home, g.points, g.source, n.checksum, g.event_id, g.model_dump_json(),
-        ))  # fmt: skip
+        records.append(
+            (
+                g.game_key,
+                g.team,
+                g.game_id,
+                g.season,
+                g.season_type,
+                g.game_date,
+                g.opponent,
+                g.is_home,
+                g.points,
+                g.source,
+                n.checksum,
+                g.event_id,
+                g.model_dump_json(),
+            )
+        )
     async with conn.transaction():
         stored = await _upsert(conn, "team_game_stats", _TEAM_COLUMNS, records)
         await conn.execute(
@@ -198,8 +256,9 @@ async def fetch_unpublished(*, conn: asyncpg.Connection, limit: int) -> list[asy
            FROM ingest.team_game_stats WHERE published_at IS NULL
              AND ($2::date IS NULL OR game_date <= $2::date)
            ORDER BY game_date, game_key, team LIMIT $1""",
-        limit, cutoff,
-    )  # fmt: skip
+        limit,
+        cutoff,
+    )
     return sorted([*players, *teams], key=lambda r: (r["game_date"], r["tbl"]))
 
 
@@ -223,8 +282,10 @@ async def start_run(
     run_id = uuid.uuid4()
     await conn.execute(
         "INSERT INTO ingest.ingest_runs (run_id, source, params) VALUES ($1, $2, $3::jsonb)",
-        run_id, source, json.dumps(params),
-    )  # fmt: skip
+        run_id,
+        source,
+        json.dumps(params),
+    )
     return run_id
 
 
@@ -255,10 +316,17 @@ async def finish_run(
         """UPDATE ingest.ingest_runs SET finished_at = now(), status = $2, rows_read = $3,
            rows_stored = $4, rows_unchanged = $5, rows_rejected = $6, events_published = $7,
            rows_flagged = $8, team_rows_stored = $9, error = $10 WHERE run_id = $1""",
-        run_id, status, counts.get("read", 0), counts.get("stored", 0),
-        counts.get("unchanged", 0), counts.get("rejected", 0), counts.get("published", 0),
-        counts.get("flagged", 0), counts.get("team_stored", 0), error,
-    )  # fmt: skip
+        run_id,
+        status,
+        counts.get("read", 0),
+        counts.get("stored", 0),
+        counts.get("unchanged", 0),
+        counts.get("rejected", 0),
+        counts.get("published", 0),
+        counts.get("flagged", 0),
+        counts.get("team_stored", 0),
+        error,
+    )
 
 
 async def last_game_date(*, conn: asyncpg.Connection) -> dt.date | None:

@@ -32,11 +32,22 @@ async def upsert_examples(*, conn: asyncpg.Connection, vectors: Sequence[Feature
                last_game = EXCLUDED.last_game, outcome = EXCLUDED.outcome,
                game_date = EXCLUDED.game_date, event_id = EXCLUDED.event_id
            WHERE registry.training_examples.event_id IS DISTINCT FROM EXCLUDED.event_id""",
-        [(v.player_id, v.as_of, v.feature_set_version, v.season, json.dumps(v.features),
-          v.last_game.model_dump_json() if v.last_game else None,
-          v.outcome.model_dump_json() if v.outcome else None,
-          v.game.game_date if v.game else None, v.event_id, v.player_name) for v in played],
-    )  # fmt: skip
+        [
+            (
+                v.player_id,
+                v.as_of,
+                v.feature_set_version,
+                v.season,
+                json.dumps(v.features),
+                v.last_game.model_dump_json() if v.last_game else None,
+                v.outcome.model_dump_json() if v.outcome else None,
+                v.game.game_date if v.game else None,
+                v.event_id,
+                v.player_name,
+            )
+            for v in played
+        ],
+    )
     return len(played)
 
 
@@ -133,8 +144,18 @@ async def dataset_rows(
         feature_set_version,
         list(seasons),
     )
-    return [Row(r["player_id"], r["season"], r["game_date"], r["as_of"], json.loads(r["f"]),
-                json.loads(r["o"]), r["player_name"]) for r in records]  # fmt: skip
+    return [
+        Row(
+            r["player_id"],
+            r["season"],
+            r["game_date"],
+            r["as_of"],
+            json.loads(r["f"]),
+            json.loads(r["o"]),
+            r["player_name"],
+        )
+        for r in records
+    ]
 
 
 async def alias_version(*, conn: asyncpg.Connection, key: str, alias: str) -> str | None:
@@ -150,8 +171,9 @@ async def previous_production(*, conn: asyncpg.Connection, key: str, current: st
         """SELECT version FROM registry.alias_history
            WHERE serving_key = $1 AND alias = 'production' AND version <> $2
            ORDER BY id DESC LIMIT 1""",
-        key, current,
-    )  # fmt: skip
+        key,
+        current,
+    )
     return value
 
 
@@ -174,9 +196,19 @@ async def version_row(*, conn: asyncpg.Connection, version: str) -> asyncpg.Reco
 async def store_predictions(*, conn: asyncpg.Connection, made: Sequence[PredictionMade]) -> int:
     """Store predictions heard on the predictions topic, once per event id; returns how many
     were new."""
-    rows = [(p.event_id, p.player_id, p.stat.value, p.as_of, p.predicted_value,
-             json.dumps([q.model_dump() for q in p.lines]), p.model_version, p.occurred_at)
-            for p in made]  # fmt: skip
+    rows = [
+        (
+            p.event_id,
+            p.player_id,
+            p.stat.value,
+            p.as_of,
+            p.predicted_value,
+            json.dumps([q.model_dump() for q in p.lines]),
+            p.model_version,
+            p.occurred_at,
+        )
+        for p in made
+    ]
     if not rows:
         return 0
     inserted: int = await conn.fetchval(
@@ -202,8 +234,10 @@ async def stored_predictions(
                   model_version, occurred_at
            FROM registry.monitor_predictions
            WHERE stat = $1 AND as_of BETWEEN $2 AND $3""",
-        stat.value, first, last,
-    )  # fmt: skip
+        stat.value,
+        first,
+        last,
+    )
     return [
         StoredPrediction(
             event_id=r["event_id"],
@@ -219,7 +253,7 @@ async def stored_predictions(
             ),
             model_version=r["model_version"],
             occurred_at=r["occurred_at"],
-        )  # fmt: skip
+        )
         for r in records
     ]
 
@@ -235,14 +269,20 @@ async def played_games(
            FROM registry.training_examples
            WHERE outcome IS NOT NULL AND game_date BETWEEN $1 AND $2
            ORDER BY player_id, game_date, received_at DESC""",
-        first, last,
-    )  # fmt: skip
+        first,
+        last,
+    )
     out = []
     for r in records:
         outcome = json.loads(r["outcome"])
-        out.append(PlayedGame(r["player_id"], r["game_date"], float(outcome.get("minutes") or 0),
-                              {k: outcome.get(k) for k in ("points", "rebounds", "assists",
-                                                          "threes")}))  # fmt: skip
+        out.append(
+            PlayedGame(
+                r["player_id"],
+                r["game_date"],
+                float(outcome.get("minutes") or 0),
+                {k: outcome.get(k) for k in ("points", "rebounds", "assists", "threes")},
+            )
+        )
     return out
 
 
@@ -260,10 +300,29 @@ async def save_day_metrics(*, conn: asyncpg.Connection, rows: Sequence[DayMetric
                over_rate = EXCLUDED.over_rate, bets_7d = EXCLUDED.bets_7d,
                hit_rate_7d = EXCLUDED.hit_rate_7d, ece_7d = EXCLUDED.ece_7d,
                computed_at = now()""",
-        [(m.stat.value, m.day, m.predictions, m.bets, m.wins, m.losses, m.pushes, m.hit_rate,
-          m.brier, m.ece, m.roi, m.profit, m.mean_over_probability, m.over_rate, m.bets_7d,
-          m.hit_rate_7d, m.ece_7d) for m in rows],
-    )  # fmt: skip
+        [
+            (
+                m.stat.value,
+                m.day,
+                m.predictions,
+                m.bets,
+                m.wins,
+                m.losses,
+                m.pushes,
+                m.hit_rate,
+                m.brier,
+                m.ece,
+                m.roi,
+                m.profit,
+                m.mean_over_probability,
+                m.over_rate,
+                m.bets_7d,
+                m.hit_rate_7d,
+                m.ece_7d,
+            )
+            for m in rows
+        ],
+    )
 
 
 async def roi_history(
@@ -273,8 +332,10 @@ async def roi_history(
     records = await conn.fetch(
         """SELECT day, bets, roi FROM registry.monitor_daily_metrics
            WHERE stat = $1 AND day <= $2 ORDER BY day DESC LIMIT $3""",
-        stat.value, until, days,
-    )  # fmt: skip
+        stat.value,
+        until,
+        days,
+    )
     return [(r["day"], r["bets"], r["roi"]) for r in records]
 
 
@@ -319,8 +380,12 @@ async def feature_sample(
              AND ($2::date IS NULL OR game_date >= $2) AND ($3::date IS NULL OR game_date <= $3)
              AND (cardinality($4::text[]) = 0 OR season = ANY($4::text[]))
            ORDER BY md5(player_id::text || ':' || as_of::text) LIMIT $5""",
-        feature_set_version, first, last, list(seasons), limit,
-    )  # fmt: skip
+        feature_set_version,
+        first,
+        last,
+        list(seasons),
+        limit,
+    )
     return [r["f"] for r in records]
 
 
@@ -339,9 +404,24 @@ async def save_drift_reports(
                reference_missing = EXCLUDED.reference_missing,
                recent_missing = EXCLUDED.recent_missing, drifted = EXCLUDED.drifted,
                counted = EXCLUDED.counted, computed_at = now()""",
-        [(day, scope, r.name, r.psi, r.ks_statistic, r.ks_pvalue, r.reference_n, r.recent_n,
-          r.reference_missing, r.recent_missing, r.drifted, r.counted) for r in rows],
-    )  # fmt: skip
+        [
+            (
+                day,
+                scope,
+                r.name,
+                r.psi,
+                r.ks_statistic,
+                r.ks_pvalue,
+                r.reference_n,
+                r.recent_n,
+                r.reference_missing,
+                r.recent_missing,
+                r.drifted,
+                r.counted,
+            )
+            for r in rows
+        ],
+    )
 
 
 async def last_drift_alert(*, conn: asyncpg.Connection, stat: Stat) -> dt.datetime | None:
@@ -352,14 +432,25 @@ async def last_drift_alert(*, conn: asyncpg.Connection, stat: Stat) -> dt.dateti
 
 
 async def record_drift_alert(
-    *, conn: asyncpg.Connection, stat: Stat, day: dt.date, fired_at: dt.datetime,
-    event_id: str, reason: str, features: Sequence[str],
-) -> None:  # fmt: skip
+    *,
+    conn: asyncpg.Connection,
+    stat: Stat,
+    day: dt.date,
+    fired_at: dt.datetime,
+    event_id: str,
+    reason: str,
+    features: Sequence[str],
+) -> None:
     await conn.execute(
         """INSERT INTO registry.monitor_drift_alerts (stat, day, fired_at, event_id, reason,
                features) VALUES ($1, $2, $3, $4, $5, $6)""",
-        stat.value, day, fired_at, event_id, reason, list(features),
-    )  # fmt: skip
+        stat.value,
+        day,
+        fired_at,
+        event_id,
+        reason,
+        list(features),
+    )
 
 
 async def scheduled_run_done(*, conn: asyncpg.Connection, job: str, run_key: str) -> bool:
@@ -379,8 +470,10 @@ async def record_scheduled_run(
         """INSERT INTO registry.scheduled_runs (job, run_key, detail) VALUES ($1, $2, $3::jsonb)
            ON CONFLICT (job, run_key) DO UPDATE
            SET finished_at = now(), detail = EXCLUDED.detail""",
-        job, run_key, json.dumps(detail),
-    )  # fmt: skip
+        job,
+        run_key,
+        json.dumps(detail),
+    )
 
 
 async def last_scheduled_run(*, conn: asyncpg.Connection, job: str) -> str | None:
@@ -399,6 +492,7 @@ async def players_with_games(
         """SELECT DISTINCT player_id FROM registry.training_examples
            WHERE outcome IS NOT NULL AND game_date > $1 AND game_date <= $2
            ORDER BY player_id""",
-        after, until,
-    )  # fmt: skip
+        after,
+        until,
+    )
     return [r["player_id"] for r in records]

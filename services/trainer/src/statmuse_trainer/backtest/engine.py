@@ -40,8 +40,9 @@ from statmuse_trainer.lines import PropLine
 Mode = Literal["consensus", "best"]
 MODES: tuple[Mode, ...] = ("consensus", "best")
 # Names that mean a line came from this system, not from a book.
-OUR_NAMES = frozenset({"statmuse", "statmusepicks", "model", "predictor", "prediction",
-                       "reference", "synthetic"})  # fmt: skip
+OUR_NAMES = frozenset(
+    {"statmuse", "statmusepicks", "model", "predictor", "prediction", "reference", "synthetic"}
+)
 # Lines derived from a model's mean (rounded to a half point) sit within half a point of it
 # every time; the books' real lines do for 41% of the quotes (measured on Mar-May 2024: the
 # report's `lines_within_half_point_pct`). Above this share, the lines are refused.
@@ -129,17 +130,35 @@ class Quote:
 
     def choice(self, mode: Mode) -> Choice:
         if mode == "consensus":
-            over_price, under_price = (self.consensus_over, "consensus"), (
-                self.consensus_under, "consensus")  # fmt: skip
+            over_price, under_price = (
+                (self.consensus_over, "consensus"),
+                (self.consensus_under, "consensus"),
+            )
         else:
             over_price, under_price = self.best_over, self.best_under
         return Choice(
-            Option("OVER", self.line, over_price[0], over_price[1], self.over, self.under,
-                   self.push, expected_value(self.over, self.under, over_price[0])),
-            Option("UNDER", self.line, under_price[0], under_price[1], self.under, self.over,
-                   self.push, expected_value(self.under, self.over, under_price[0])),
+            Option(
+                "OVER",
+                self.line,
+                over_price[0],
+                over_price[1],
+                self.over,
+                self.under,
+                self.push,
+                expected_value(self.over, self.under, over_price[0]),
+            ),
+            Option(
+                "UNDER",
+                self.line,
+                under_price[0],
+                under_price[1],
+                self.under,
+                self.over,
+                self.push,
+                expected_value(self.under, self.over, under_price[0]),
+            ),
             self.season_average,
-        )  # fmt: skip
+        )
 
     def fair(self, side: str) -> float:
         return self.fair_over if side == "OVER" else 1 - self.fair_over
@@ -162,8 +181,14 @@ def _market(lines: list[PropLine], priority: dict[str, int]) -> tuple[float, lis
     for line in by_book.values():
         counts[line.line].append(line)
     # Most books; on a tie the main line, whose fair price is nearest an even bet.
-    chosen = min(counts, key=lambda v: (-len(counts[v]),
-                 abs(statistics.median(x.fair_over for x in counts[v]) - 0.5), v))  # fmt: skip
+    chosen = min(
+        counts,
+        key=lambda v: (
+            -len(counts[v]),
+            abs(statistics.median(x.fair_over for x in counts[v]) - 0.5),
+            v,
+        ),
+    )
     return chosen, counts[chosen]
 
 
@@ -230,8 +255,13 @@ class BacktestEngine:
                     f"games from {m.first_day} to {m.last_day}, which overlaps the backtest "
                     f"period {self.start} to {self.end}: it has seen the outcomes it would bet on"
                 )
-        ours = sorted({f"{x.bookmaker} ({x.source})" for _, x in self.lines
-                       if OUR_NAMES & {x.bookmaker, _source_name(x.source)}})  # fmt: skip
+        ours = sorted(
+            {
+                f"{x.bookmaker} ({x.source})"
+                for _, x in self.lines
+                if OUR_NAMES & {x.bookmaker, _source_name(x.source)}
+            }
+        )
         if ours:
             raise BacktestError(
                 f"lines from {', '.join(ours[:5])} name this system as their source: lines "
@@ -279,9 +309,16 @@ class BacktestEngine:
         )
         for pid, x in self.lines:
             by_day[x.game_date][(pid, x.market)].append(x)
-        rows_of = {(int(p), d): i for i, (p, d) in enumerate(zip(
-            self.features["player_id"], pd.to_datetime(self.features["game_date"]).dt.date,
-            strict=True))}  # fmt: skip
+        rows_of = {
+            (int(p), d): i
+            for i, (p, d) in enumerate(
+                zip(
+                    self.features["player_id"],
+                    pd.to_datetime(self.features["game_date"]).dt.date,
+                    strict=True,
+                )
+            )
+        }
         out: list[Quote] = []
         unplayed = unsettled = 0
         for day in sorted(by_day):
@@ -314,26 +351,40 @@ class BacktestEngine:
                         unsettled += 1  # the result is not in the data (threes, some games)
                         continue
                     avg = None if season is None else float(season.iloc[k])
-                    out.append(Quote(
-                        day=day, stat=stat, player_id=pid,
-                        player_name=str(frame["player_name"].iloc[k]), line=line,
-                        books=len(books),
-                        consensus_over=american_from_decimal(statistics.median(
-                            decimal_odds(b.over_odds) for b in books)),
-                        consensus_under=american_from_decimal(statistics.median(
-                            decimal_odds(b.under_odds) for b in books)),
-                        best_over=_best((b.over_odds, b.bookmaker) for b in books),
-                        best_under=_best((b.under_odds, b.bookmaker) for b in books),
-                        fair_over=statistics.median(devig(b.over_odds, b.under_odds)
-                                                    for b in books),
-                        season_average=None if avg is None or math.isnan(avg) else avg,
-                        actual=float(labels[k]), mean=float(mu[k]), over=float(over[k]),
-                        under=float(under[k]), push=float(push[k]),
-                        model=models.versions[stat],
-                    ))  # fmt: skip
+                    out.append(
+                        Quote(
+                            day=day,
+                            stat=stat,
+                            player_id=pid,
+                            player_name=str(frame["player_name"].iloc[k]),
+                            line=line,
+                            books=len(books),
+                            consensus_over=american_from_decimal(
+                                statistics.median(decimal_odds(b.over_odds) for b in books)
+                            ),
+                            consensus_under=american_from_decimal(
+                                statistics.median(decimal_odds(b.under_odds) for b in books)
+                            ),
+                            best_over=_best((b.over_odds, b.bookmaker) for b in books),
+                            best_under=_best((b.under_odds, b.bookmaker) for b in books),
+                            fair_over=statistics.median(
+                                devig(b.over_odds, b.under_odds) for b in books
+                            ),
+                            season_average=None if avg is None or math.isnan(avg) else avg,
+                            actual=float(labels[k]),
+                            mean=float(mu[k]),
+                            over=float(over[k]),
+                            under=float(under[k]),
+                            push=float(push[k]),
+                            model=models.versions[stat],
+                        )
+                    )
             progress(day)
-        self.counts |= {"markets_not_played": unplayed, "markets_unsettled": unsettled,
-                        "quotes": len(out)}  # fmt: skip
+        self.counts |= {
+            "markets_not_played": unplayed,
+            "markets_unsettled": unsettled,
+            "quotes": len(out),
+        }
         return out
 
     def simulate(self, quotes: Sequence[Quote], strategy: Strategy, mode: Mode) -> list[Bet]:
@@ -354,12 +405,24 @@ class BacktestEngine:
                         picks.append((q, option, stake))
             total = sum(p[2] for p in picks)
             scale = min(1.0, self.max_exposure * bankroll / total) if total > 0 else 1.0
-            today = [Bet(day=day, stat=q.stat, player_id=q.player_id,
-                         player_name=q.player_name, side=o.side, line=o.line,
-                         american=o.american, book=o.book, stake=stake * scale,
-                         probability=o.confidence, expected_value=o.expected_value,
-                         actual=q.actual, fair_probability=q.fair(o.side))
-                     for q, o, stake in picks]  # fmt: skip
+            today = [
+                Bet(
+                    day=day,
+                    stat=q.stat,
+                    player_id=q.player_id,
+                    player_name=q.player_name,
+                    side=o.side,
+                    line=o.line,
+                    american=o.american,
+                    book=o.book,
+                    stake=stake * scale,
+                    probability=o.confidence,
+                    expected_value=o.expected_value,
+                    actual=q.actual,
+                    fair_probability=q.fair(o.side),
+                )
+                for q, o, stake in picks
+            ]
             bankroll += sum(b.profit for b in today)
             bets.extend(today)
         return bets
@@ -381,7 +444,16 @@ class BacktestEngine:
                 per_run[(s.name, mode)] = daily(bets, days, self.bankroll)
                 frames.append(bets.assign(strategy=s.name, mode=mode))
         used = sorted({q.model for q in objects})
-        return Result(self.start, self.end, self.bankroll, quotes_frame(objects),
-                      pd.concat(frames, ignore_index=True) if frames else bets_frame([]),
-                      per_run, list(strategies), list(modes), dict(self.counts), used,
-                      self.max_exposure)  # fmt: skip
+        return Result(
+            self.start,
+            self.end,
+            self.bankroll,
+            quotes_frame(objects),
+            pd.concat(frames, ignore_index=True) if frames else bets_frame([]),
+            per_run,
+            list(strategies),
+            list(modes),
+            dict(self.counts),
+            used,
+            self.max_exposure,
+        )

@@ -70,12 +70,47 @@ class Bet:
 
 
 def bets_frame(bets: Sequence[Bet]) -> pd.DataFrame:
-    columns = ["day", "stat", "player_id", "player_name", "side", "line", "american", "decimal",
-               "book", "stake", "probability", "expected_value", "actual", "outcome", "profit",
-               "fair_probability", "clv"]  # fmt: skip
-    rows = [(b.day, b.stat, b.player_id, b.player_name, b.side, b.line, b.american, b.decimal,
-             b.book, b.stake, b.probability, b.expected_value, b.actual, b.outcome, b.profit,
-             b.fair_probability, b.clv) for b in bets]  # fmt: skip
+    columns = [
+        "day",
+        "stat",
+        "player_id",
+        "player_name",
+        "side",
+        "line",
+        "american",
+        "decimal",
+        "book",
+        "stake",
+        "probability",
+        "expected_value",
+        "actual",
+        "outcome",
+        "profit",
+        "fair_probability",
+        "clv",
+    ]
+    rows = [
+        (
+            b.day,
+            b.stat,
+            b.player_id,
+            b.player_name,
+            b.side,
+            b.line,
+            b.american,
+            b.decimal,
+            b.book,
+            b.stake,
+            b.probability,
+            b.expected_value,
+            b.actual,
+            b.outcome,
+            b.profit,
+            b.fair_probability,
+            b.clv,
+        )
+        for b in bets
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -95,8 +130,17 @@ def daily(bets: pd.DataFrame, days: Sequence[dt.date], start: float) -> pd.DataF
         frame["decimal_sum"] = g["decimal"].sum()
         frame["clv_sum"] = g["clv"].sum()
         frame["clv_n"] = g["clv"].count()
-    for column in ("staked", "profit", "bets", "wins", "losses", "pushes", "decimal_sum",
-                   "clv_sum", "clv_n"):  # fmt: skip
+    for column in (
+        "staked",
+        "profit",
+        "bets",
+        "wins",
+        "losses",
+        "pushes",
+        "decimal_sum",
+        "clv_sum",
+        "clv_n",
+    ):
         frame[column] = frame.get(column, pd.Series(dtype=float)).reindex(frame.index).fillna(0)
     frame["end"] = start + frame["profit"].cumsum()
     frame["start"] = frame["end"] - frame["profit"]
@@ -131,16 +175,33 @@ def _metrics(d: dict[str, np.ndarray], start: float) -> dict[str, float]:
     }
 
 
-METRICS = ("final_bankroll", "profit", "roi", "win_rate", "average_odds", "daily_sharpe",
-           "max_drawdown", "clv")  # fmt: skip
+METRICS = (
+    "final_bankroll",
+    "profit",
+    "roi",
+    "win_rate",
+    "average_odds",
+    "daily_sharpe",
+    "max_drawdown",
+    "clv",
+)
 
 
 def summarise(
     days: pd.DataFrame, start: float, *, rounds: int = 1000, seed: int = 7
 ) -> dict[str, object]:
     """Every metric with its bootstrap interval, plus the plain counts."""
-    columns = ("staked", "profit", "wins", "losses", "bets", "decimal_sum", "clv_sum", "clv_n",
-               "return")  # fmt: skip
+    columns = (
+        "staked",
+        "profit",
+        "wins",
+        "losses",
+        "bets",
+        "decimal_sum",
+        "clv_sum",
+        "clv_n",
+        "return",
+    )
     arrays = {c: days[c].to_numpy(np.float64) for c in columns}
     point = _metrics(arrays, start)
     n = len(days)
@@ -151,10 +212,13 @@ def summarise(
         for m, v in _metrics({c: a[idx] for c, a in arrays.items()}, start).items():
             draws[m].append(v)
     out: dict[str, object] = {
-        "bets": int(days["bets"].sum()), "pushes": int(days["pushes"].sum()),
-        "wins": int(days["wins"].sum()), "losses": int(days["losses"].sum()),
-        "staked": float(days["staked"].sum()), "days": n,
-    }  # fmt: skip
+        "bets": int(days["bets"].sum()),
+        "pushes": int(days["pushes"].sum()),
+        "wins": int(days["wins"].sum()),
+        "losses": int(days["losses"].sum()),
+        "staked": float(days["staked"].sum()),
+        "days": n,
+    }
     for m in METRICS:
         finite = np.array([v for v in draws[m] if math.isfinite(v)])
         if len(finite) and math.isfinite(point[m]):

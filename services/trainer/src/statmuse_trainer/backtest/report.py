@@ -18,8 +18,12 @@ from statmuse_trainer.reports import pyplot
 EDGES = [-math.inf, -0.05, 0.0, 0.02, 0.05, 0.10, 0.20, math.inf]
 EDGE_LABELS = ["< −5%", "−5–0%", "0–2%", "2–5%", "5–10%", "10–20%", "≥ 20%"]
 BREAKDOWN = ["bets", "pushes", "wins", "losses", "staked", "days", *METRICS]
-FIGURES = {"equity": "equity.png", "drawdown": "drawdown.png", "calibration": "calibration.png",
-           "edge": "roi_by_edge.png"}  # fmt: skip
+FIGURES = {
+    "equity": "equity.png",
+    "drawdown": "drawdown.png",
+    "calibration": "calibration.png",
+    "edge": "roi_by_edge.png",
+}
 
 
 def _fmt(e: object, digits: int = 3, pct: bool = False) -> str:
@@ -29,8 +33,7 @@ def _fmt(e: object, digits: int = 3, pct: bool = False) -> str:
     d = 1 if pct else digits
     if not math.isfinite(e.low):
         return f"{e.value * scale:.{d}f}{unit}"
-    return (f"{e.value * scale:.{d}f}{unit} [{e.low * scale:.{d}f}, "
-            f"{e.high * scale:.{d}f}]")  # fmt: skip
+    return f"{e.value * scale:.{d}f}{unit} [{e.low * scale:.{d}f}, {e.high * scale:.{d}f}]"
 
 
 def summaries(result: Result, rounds: int) -> dict[tuple[str, str], dict[str, Any]]:
@@ -48,8 +51,9 @@ def breakdown(
             continue
         bets = result.bets[(result.bets["strategy"] == strategy) & (result.bets["mode"] == mode)]
         for key, part in bets.groupby(by):
-            s = summarise(daily(part, list(days.index), result.bankroll), result.bankroll,
-                          rounds=rounds)  # fmt: skip
+            s = summarise(
+                daily(part, list(days.index), result.bankroll), result.bankroll, rounds=rounds
+            )
             rows.append({"strategy": strategy, "mode": mode, by: key, **s})
     return pd.DataFrame(rows, columns=["strategy", "mode", by, *BREAKDOWN])
 
@@ -69,8 +73,9 @@ def _figures(out: Path, result: Result, rounds: int) -> None:
     modes = result.modes
     # Equity and drawdown: one panel per pricing mode, one line per strategy.
     for kind in ("equity", "drawdown"):
-        fig, axes = plt.subplots(1, len(modes), figsize=(6.4 * len(modes), 4.2), dpi=100,
-                                 squeeze=False, sharey=True)  # fmt: skip
+        fig, axes = plt.subplots(
+            1, len(modes), figsize=(6.4 * len(modes), 4.2), dpi=100, squeeze=False, sharey=True
+        )
         for ax, mode in zip(axes[0], modes, strict=True):
             for s in result.strategies:
                 d = result.days[(s.name, mode)]
@@ -80,8 +85,9 @@ def _figures(out: Path, result: Result, rounds: int) -> None:
                     ax.plot(x, path.to_numpy(), label=s.name, lw=1.4)
                 else:
                     values = path.to_numpy()
-                    ax.plot(x, 100 * (values / np.maximum.accumulate(values) - 1),
-                            label=s.name, lw=1.4)  # fmt: skip
+                    ax.plot(
+                        x, 100 * (values / np.maximum.accumulate(values) - 1), label=s.name, lw=1.4
+                    )
             if kind == "equity":
                 ax.axhline(result.bankroll, color="grey", lw=0.8, ls="--")
                 ax.set_ylabel("bankroll")
@@ -95,8 +101,7 @@ def _figures(out: Path, result: Result, rounds: int) -> None:
         fig.savefig(out / FIGURES[kind])
         plt.close(fig)
     # Calibration of the bets taken: our confidence against how often they won.
-    fig, axes = plt.subplots(1, len(modes), figsize=(5.2 * len(modes), 4.6), dpi=100,
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(1, len(modes), figsize=(5.2 * len(modes), 4.6), dpi=100, squeeze=False)
     for ax, mode in zip(axes[0], modes, strict=True):
         ax.plot([0.4, 1], [0.4, 1], color="grey", lw=0.8, ls="--")
         for s in result.strategies:
@@ -106,8 +111,10 @@ def _figures(out: Path, result: Result, rounds: int) -> None:
                 continue
             bins = pd.cut(b["probability"], [0.4 + 0.05 * i for i in range(13)])
             g = b.groupby(bins, observed=True).agg(
-                p=("probability", "mean"), won=("outcome", lambda o: (o == "win").mean()),
-                n=("outcome", "size"))  # fmt: skip
+                p=("probability", "mean"),
+                won=("outcome", lambda o: (o == "win").mean()),
+                n=("outcome", "size"),
+            )
             g = g[g["n"] >= 30]
             ax.plot(g["p"], g["won"], marker="o", ms=3, lw=1.2, label=s.name)
         ax.set_xlabel("our P(win) of the bets taken")
@@ -120,8 +127,9 @@ def _figures(out: Path, result: Result, rounds: int) -> None:
     plt.close(fig)
     # ROI by our edge: every quote bet on its better side (the `flat` strategy if it ran),
     # else all bets of the run.
-    fig, axes = plt.subplots(1, len(modes), figsize=(5.6 * len(modes), 4.2), dpi=100,
-                             squeeze=False, sharey=True)  # fmt: skip
+    fig, axes = plt.subplots(
+        1, len(modes), figsize=(5.6 * len(modes), 4.2), dpi=100, squeeze=False, sharey=True
+    )
     for ax, mode in zip(axes[0], modes, strict=True):
         name = "flat" if any(s.name == "flat" for s in result.strategies) else None
         b = result.bets[result.bets["mode"] == mode]
@@ -132,11 +140,22 @@ def _figures(out: Path, result: Result, rounds: int) -> None:
             v = np.array([100 * e.value for e in t["roi"]])
             lo = np.array([100 * (e.value - e.low) for e in t["roi"]])
             hi = np.array([100 * (e.high - e.value) for e in t["roi"]])
-            ax.bar(t["edge"], v, yerr=[lo, hi], capsize=3,
-                   color=["tab:green" if x >= 0 else "tab:red" for x in v])  # fmt: skip
+            ax.bar(
+                t["edge"],
+                v,
+                yerr=[lo, hi],
+                capsize=3,
+                color=["tab:green" if x >= 0 else "tab:red" for x in v],
+            )
             for i, (n, top) in enumerate(zip(t["bets"], v + hi, strict=True)):
-                ax.annotate(f"n={n}", (i, max(top, 0)), xytext=(0, 2),
-                            textcoords="offset points", ha="center", fontsize=7)  # fmt: skip
+                ax.annotate(
+                    f"n={n}",
+                    (i, max(top, 0)),
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                    ha="center",
+                    fontsize=7,
+                )
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xlabel("our expected value per unit")
         ax.set_ylabel("ROI (%) with 95% interval")
@@ -161,16 +180,21 @@ def findings(result: Result, sums: dict[tuple[str, str], dict[str, Any]]) -> lis
         below = [n for n, v in runs.items() if v["roi"].high < 0]
         bets = result.bets[(result.bets["mode"] == mode) & (result.bets["strategy"] == best)]
         month = pd.to_datetime(bets["day"]).dt.strftime("%Y-%m")
-        by_month = ", ".join(f"{m} {g['profit'].sum() / g['stake'].sum():+.1%} ({len(g)} bets)"
-                             for m, g in bets.groupby(month))  # fmt: skip
+        by_month = ", ".join(
+            f"{m} {g['profit'].sum() / g['stake'].sum():+.1%} ({len(g)} bets)"
+            for m, g in bets.groupby(month)
+        )
         out.append(
             f"- **{mode} price**: best ROI `{best}` {_fmt(runs[best]['roi'], pct=True)} over "
             f"{runs[best]['bets']} bets, worst `{worst}` {_fmt(runs[worst]['roi'], pct=True)}. "
-            + (f"ROI interval above zero: {', '.join(f'`{n}`' for n in above)}. " if above
-               else "No strategy's ROI interval lies above zero. ")
+            + (
+                f"ROI interval above zero: {', '.join(f'`{n}`' for n in above)}. "
+                if above
+                else "No strategy's ROI interval lies above zero. "
+            )
             + (f"Below zero: {', '.join(f'`{n}`' for n in below)}. " if below else "")
             + f"`{best}` month by month: {by_month}."
-        )  # fmt: skip
+        )
     taken = result.bets[result.bets["outcome"] != "push"]
     for mode in result.modes:
         b = taken[(taken["mode"] == mode) & (taken["strategy"] == "ev")]
@@ -259,15 +283,22 @@ def markdown(
         f"![ROI by edge bucket]({pictures}/{FIGURES['edge']})",
         "",
     ]
-    for title, table, key in (("By stat", by_stat, "stat"), ("By book (best price)", by_book,
-                                                                "book")):  # fmt: skip
-        lines += [f"## {title}", "",
-                  f"| strategy | mode | {key} | bets | win rate % | ROI % | CLV % |",
-                  "| --- | --- | --- | ---: | --- | --- | --- |"]  # fmt: skip
+    for title, table, key in (
+        ("By stat", by_stat, "stat"),
+        ("By book (best price)", by_book, "book"),
+    ):
+        lines += [
+            f"## {title}",
+            "",
+            f"| strategy | mode | {key} | bets | win rate % | ROI % | CLV % |",
+            "| --- | --- | --- | ---: | --- | --- | --- |",
+        ]
         for _, r in table.iterrows():
-            lines.append(f"| {r['strategy']} | {r['mode']} | {r[key]} | {r['bets']} | "
-                         f"{_fmt(r['win_rate'], pct=True)} | {_fmt(r['roi'], pct=True)} | "
-                         f"{_fmt(r['clv'], pct=True)} |")  # fmt: skip
+            lines.append(
+                f"| {r['strategy']} | {r['mode']} | {r[key]} | {r['bets']} | "
+                f"{_fmt(r['win_rate'], pct=True)} | {_fmt(r['roi'], pct=True)} | "
+                f"{_fmt(r['clv'], pct=True)} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -294,12 +325,16 @@ def write(out: Path, result: Result, *, command: str, rounds: int = 1000) -> str
     by_book = breakdown(result, "book", rounds, modes=("best",))
     _figures(out, result, rounds)
     summary = {
-        "start": result.start.isoformat(), "end": result.end.isoformat(),
-        "bankroll": result.bankroll, "command": command, "models": result.models,
+        "start": result.start.isoformat(),
+        "end": result.end.isoformat(),
+        "bankroll": result.bankroll,
+        "command": command,
+        "models": result.models,
         "dataset": result.dataset,
-        "counts": result.counts, "figures": FIGURES,
+        "counts": result.counts,
+        "figures": FIGURES,
         "runs": [{"strategy": k[0], "mode": k[1], **_jsonable(v)} for k, v in sums.items()],
-    }  # fmt: skip
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     text = markdown(result, sums, by_stat, by_book, command=command, pictures=".", rounds=rounds)
     (out / "README.md").write_text(text + "\n")

@@ -103,8 +103,9 @@ class Strategy:
             return 0.0
         if self.staking == "flat":
             return min(self.unit * starting, bankroll)
-        share = kelly_fraction(option.win, option.lose, option.american,
-                               multiplier=self.kelly_multiplier, cap=self.cap)  # fmt: skip
+        share = kelly_fraction(
+            option.win, option.lose, option.american, multiplier=self.kelly_multiplier, cap=self.cap
+        )
         return share * bankroll
 
 
@@ -118,7 +119,7 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("kelly", "EV > 0", value, "kelly"),
         Strategy("flat", "every quote, the side with the larger EV", favoured),
     )
-}  # fmt: skip
+}
 
 
 def configured(
@@ -136,6 +137,13 @@ def configured(
     out = []
     for name in names:
         s = STRATEGIES[name]
-        out.append(replace(s, unit=unit, kelly_multiplier=kelly_multiplier, cap=cap,
-                           staking=staking or s.staking))  # fmt: skip
+        out.append(
+            replace(
+                s,
+                unit=unit,
+                kelly_multiplier=kelly_multiplier,
+                cap=cap,
+                staking=staking or s.staking,
+            )
+        )
     return out

@@ -200,13 +200,20 @@ async def check_drift(
                 conn, settings, recent_first
             )
             reference_rows = await db.feature_sample(
-                conn=conn, feature_set_version=fsv, first=first, last=last, seasons=seasons,
+                conn=conn,
+                feature_set_version=fsv,
+                first=first,
+                last=last,
+                seasons=seasons,
                 limit=settings.monitor_reference_rows,
-            )  # fmt: skip
+            )
             recent_rows = await db.feature_sample(
-                conn=conn, feature_set_version=fsv, first=recent_first, last=day,
+                conn=conn,
+                feature_set_version=fsv,
+                first=recent_first,
+                last=day,
                 limit=settings.monitor_reference_rows,
-            )  # fmt: skip
+            )
         for stat in stats:
             stored[stat] = await db.stored_predictions(
                 conn=conn, stat=stat, first=predictions_first, last=day
@@ -243,8 +250,9 @@ async def check_drift(
         log.warning("drift for %s on %s: %s", decision.stat, day, decision.reason)
         if broker is None:
             continue
-        request = await alert(pool=pool, broker=broker, decision=decision, day=day, now=now,
-                              settings=settings)  # fmt: skip
+        request = await alert(
+            pool=pool, broker=broker, decision=decision, day=day, now=now, settings=settings
+        )
         if request is not None:
             summary.published.append(request)
     return summary
@@ -282,20 +290,26 @@ async def alert(
         )
         last = await db.last_drift_alert(conn=conn, stat=decision.stat)
         if last is not None and now - last < cooldown:
-            log.info("drift for %s: an alert went out at %s; within the cooldown, not again",
-                     decision.stat, last.isoformat())  # fmt: skip
+            log.info(
+                "drift for %s: an alert went out at %s; within the cooldown, not again",
+                decision.stat,
+                last.isoformat(),
+            )
             return None
         await db.record_drift_alert(
-            conn=conn, stat=decision.stat, day=day, fired_at=now, event_id=request.event_id,
+            conn=conn,
+            stat=decision.stat,
+            day=day,
+            fired_at=now,
+            event_id=request.event_id,
             reason=decision.reason,
             features=[*decision.drifted_features, *decision.drifted_predictions],
-        )  # fmt: skip
+        )
         await publish_model(
             broker, request, topic=topics.TRAIN_REQUESTS, key=decision.stat.value.encode()
         )
     metrics.DRIFT_ALERTS.labels(decision.stat.value).inc()
-    log.warning("drift alert for %s: TrainRequested %s published", decision.stat,
-                request.event_id)  # fmt: skip
+    log.warning("drift alert for %s: TrainRequested %s published", decision.stat, request.event_id)
     return request
 
 
@@ -303,9 +317,13 @@ async def alert(
 
 
 async def request_player_retrains(
-    *, pool: asyncpg.Pool, broker: KafkaBroker, day: dt.date, after: dt.date,
+    *,
+    pool: asyncpg.Pool,
+    broker: KafkaBroker,
+    day: dt.date,
+    after: dt.date,
     settings: TrainerSettings,
-) -> list[TrainRequested]:  # fmt: skip
+) -> list[TrainRequested]:
     """A per-player TrainRequested for every stat, for players with games in (after, day]."""
     async with pool.acquire() as conn:
         players = await db.players_with_games(conn=conn, after=after, until=day)
@@ -318,7 +336,7 @@ async def request_player_retrains(
             reason="schedule",
             requested_by="scheduler",
             promote=settings.retrain_promote,
-        )  # fmt: skip
+        )
         for player_id in players
         for stat in Stat
     ]
@@ -338,7 +356,7 @@ async def request_full_retrains(
             reason="schedule",
             requested_by="scheduler",
             promote=settings.retrain_promote,
-        )  # fmt: skip
+        )
         for stat in Stat
     ]
     await _publish(broker, requests)
