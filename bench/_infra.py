@@ -80,9 +80,9 @@ def local_stack(
         start_postgres,
         start_redis,
     )
-    from statmuse_shared import topics
-    from statmuse_shared.broker import ensure_topics
-    from statmuse_shared.migrations import migrate
+    from statmuse_shared.contract import topics
+    from statmuse_shared.platform.broker import ensure_topics
+    from statmuse_shared.platform.migrations import migrate
 
     root = Path(tempfile.mkdtemp(prefix="statmuse-bench-stack-"))
     logs = root / "logs"

@@ -25,9 +25,9 @@ from statmuse_features.adapters import postgres as db  # noqa: E402
 from statmuse_features.engine import Engine  # noqa: E402
 from statmuse_ingestor.service import normalise_player_row, normalise_team_row  # noqa: E402
 from statmuse_ingestor.sources import FileSource, parse_seasons  # noqa: E402
-from statmuse_shared.db import create_pool  # noqa: E402
 from statmuse_shared.features import walk  # noqa: E402
-from statmuse_shared.migrations import migrate  # noqa: E402
+from statmuse_shared.platform.db import create_pool  # noqa: E402
+from statmuse_shared.platform.migrations import migrate  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "nba"
 STREAMED = 400  # the last player games of 2023-24, fed one message at a time

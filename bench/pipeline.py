@@ -57,11 +57,11 @@ from statmuse_ingestor.service import normalise_player_row  # noqa: E402
 from statmuse_ingestor.sources import FileSource  # noqa: E402
 from statmuse_ops.demo import import_models, metric_total  # noqa: E402
 from statmuse_ops.stack import Stack, stack_env  # noqa: E402
-from statmuse_shared import topics  # noqa: E402
-from statmuse_shared.broker import make_broker  # noqa: E402
-from statmuse_shared.db import create_pool  # noqa: E402
-from statmuse_shared.migrations import migrate  # noqa: E402
-from statmuse_shared.stats import Stat  # noqa: E402
+from statmuse_shared.contract import topics  # noqa: E402
+from statmuse_shared.contract.stats import Stat  # noqa: E402
+from statmuse_shared.platform.broker import make_broker  # noqa: E402
+from statmuse_shared.platform.db import create_pool  # noqa: E402
+from statmuse_shared.platform.migrations import migrate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "nba"

@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report import Result, emit  # noqa: E402
 
-from statmuse_shared.messages import ModelPublished  # noqa: E402
-from statmuse_shared.models import CountModel  # noqa: E402
-from statmuse_shared.pricing import price  # noqa: E402
-from statmuse_shared.serving import Served, predict  # noqa: E402
+from statmuse_shared.contract.messages import ModelPublished  # noqa: E402
+from statmuse_shared.models.count import CountModel  # noqa: E402
+from statmuse_shared.models.pricing import price  # noqa: E402
+from statmuse_shared.models.serving import Served, predict  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SINGLE = 3000

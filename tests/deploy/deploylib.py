@@ -23,8 +23,8 @@ from unittest import mock
 import yaml
 from pydantic import AliasChoices, SecretStr
 
-from statmuse_shared import topics
-from statmuse_shared.settings import BaseServiceSettings
+from statmuse_shared.contract import topics
+from statmuse_shared.platform.settings import BaseServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("ingestor", "features", "trainer", "predictor", "gateway")

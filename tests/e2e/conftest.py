@@ -20,12 +20,12 @@ import uvicorn
 from statmuse_gateway.adapters import postgres as db
 from statmuse_gateway.app import create_app
 from statmuse_gateway.settings import GatewaySettings
-from statmuse_shared import ids
-from statmuse_shared.artifacts import LocalArtifactStore
+from statmuse_shared.contract import ids
+from statmuse_shared.contract.messages import FeaturesComputed, ModelMetrics, ModelPublished
 from statmuse_shared.features import League, PlayerGame, TeamGame, possessions, walk
-from statmuse_shared.messages import FeaturesComputed, ModelMetrics, ModelPublished
-from statmuse_shared.migrations import migrate
-from statmuse_shared.models import CountModel
+from statmuse_shared.models.artifacts import LocalArtifactStore
+from statmuse_shared.models.count import CountModel
+from statmuse_shared.platform.migrations import migrate
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data" / "nba"

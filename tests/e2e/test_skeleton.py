@@ -20,9 +20,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from statmuse_ops import demo, stack
-from statmuse_shared import topics
-from statmuse_shared.messages import FeaturesComputed, PredictionMade
-from statmuse_shared.models import CountModel
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import FeaturesComputed, PredictionMade
+from statmuse_shared.models.count import CountModel
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 

@@ -6,7 +6,7 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from statmuse_shared.broker import ensure_topics
+from statmuse_shared.platform.broker import ensure_topics
 
 pytestmark = pytest.mark.integration
 

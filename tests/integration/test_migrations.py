@@ -3,7 +3,7 @@
 import asyncpg
 import pytest
 
-from statmuse_shared.migrations import Migration, MigrationError, apply, discover, migrate
+from statmuse_shared.platform.migrations import Migration, MigrationError, apply, discover, migrate
 
 pytestmark = pytest.mark.integration
 

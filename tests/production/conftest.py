@@ -17,9 +17,9 @@ import pytest
 from statmuse_ingestor.app import ingest_day
 from statmuse_ingestor.backfill import Summary, backfill
 from statmuse_ingestor.sources import FileSource
-from statmuse_shared import topics
-from statmuse_shared.broker import ensure_topics, make_broker
-from statmuse_shared.db import create_pool
+from statmuse_shared.contract import topics
+from statmuse_shared.platform.broker import ensure_topics, make_broker
+from statmuse_shared.platform.db import create_pool
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "nba"
 SEASON = "2023-24"

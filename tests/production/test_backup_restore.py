@@ -36,11 +36,11 @@ from statmuse_gateway.adapters import apikeys
 from statmuse_gateway.adapters import postgres as gateway_db
 from statmuse_ops.infra import InfraError, postgres_bin
 from statmuse_predictor.adapters import postgres as predictions_db
-from statmuse_shared.artifacts import LocalArtifactStore
-from statmuse_shared.db import create_pool
-from statmuse_shared.messages import ModelMetrics, PlayerGameIngested, TeamGameIngested
-from statmuse_shared.migrations import discover, migrate
-from statmuse_shared.models import CountModel
+from statmuse_shared.contract.messages import ModelMetrics, PlayerGameIngested, TeamGameIngested
+from statmuse_shared.models.artifacts import LocalArtifactStore
+from statmuse_shared.models.count import CountModel
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.migrations import discover, migrate
 from statmuse_trainer.training import register_and_publish
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]

@@ -53,10 +53,10 @@ from statmuse_features.engine import Engine
 from statmuse_features.service import partition_of, vectors_for
 from statmuse_ops.infra import Started, free_port, spawn_service, start_broker, stop
 from statmuse_ops.stack import wait_ready
-from statmuse_shared import topics
-from statmuse_shared.broker import ensure_topics
-from statmuse_shared.db import create_pool
-from statmuse_shared.migrations import migrate
+from statmuse_shared.contract import topics
+from statmuse_shared.platform.broker import ensure_topics
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.migrations import migrate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -27,8 +27,8 @@ from aiokafka.structs import ConsumerRecord
 from prometheus_client.parser import text_string_to_metric_families
 
 from statmuse_ops.infra import LOOPBACK, free_port
-from statmuse_shared import topics
-from statmuse_shared.broker import ensure_topics
+from statmuse_shared.contract import topics
+from statmuse_shared.platform.broker import ensure_topics
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "data" / "nba"

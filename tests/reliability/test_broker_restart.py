@@ -23,8 +23,8 @@ import asyncpg
 import pytest
 
 from statmuse_ops.infra import start_broker
-from statmuse_shared import topics
-from statmuse_shared.migrations import migrate
+from statmuse_shared.contract import topics
+from statmuse_shared.platform.migrations import migrate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

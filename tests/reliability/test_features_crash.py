@@ -24,9 +24,9 @@ import pytest
 
 from statmuse_ingestor.backfill import backfill
 from statmuse_ingestor.sources import FileSource
-from statmuse_shared import topics
-from statmuse_shared.broker import make_broker
-from statmuse_shared.migrations import migrate
+from statmuse_shared.contract import topics
+from statmuse_shared.platform.broker import make_broker
+from statmuse_shared.platform.migrations import migrate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 

@@ -28,19 +28,19 @@ from statmuse_features.service import player_game, vectors_and_state
 from statmuse_ingestor.backfill import backfill
 from statmuse_ingestor.sources import FileSource
 from statmuse_ops.infra import Started, start_broker, start_postgres, start_redis, stop
-from statmuse_shared import ids, topics
-from statmuse_shared.artifacts import LocalArtifactStore
-from statmuse_shared.broker import make_broker, publish_many
-from statmuse_shared.features import League, TeamGame, possessions_of
-from statmuse_shared.messages import (
+from statmuse_shared.contract import ids, topics
+from statmuse_shared.contract.messages import (
     FeaturesComputed,
     ModelMetrics,
     ModelPublished,
     PlayerGameIngested,
     TeamGameIngested,
 )
-from statmuse_shared.migrations import migrate
-from statmuse_shared.models import CountModel
+from statmuse_shared.features import League, TeamGame, possessions_of
+from statmuse_shared.models.artifacts import LocalArtifactStore
+from statmuse_shared.models.count import CountModel
+from statmuse_shared.platform.broker import make_broker, publish_many
+from statmuse_shared.platform.migrations import migrate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -16,10 +16,8 @@ import pytest
 
 from statmuse_features.service import player_game, vectors_and_state
 from statmuse_ops.infra import start_redis
-from statmuse_shared import ids, topics
-from statmuse_shared.artifacts import LocalArtifactStore
-from statmuse_shared.features import League
-from statmuse_shared.messages import (
+from statmuse_shared.contract import ids, topics
+from statmuse_shared.contract.messages import (
     DeadLetter,
     ModelAliasRequested,
     ModelMetrics,
@@ -27,9 +25,11 @@ from statmuse_shared.messages import (
     PlayerGameIngested,
     TrainRequested,
 )
-from statmuse_shared.migrations import migrate
-from statmuse_shared.models import CountModel
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.features import League
+from statmuse_shared.models.artifacts import LocalArtifactStore
+from statmuse_shared.models.count import CountModel
+from statmuse_shared.platform.migrations import migrate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

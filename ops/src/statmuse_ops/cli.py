@@ -98,7 +98,7 @@ def status(run_dir: RunDir = None) -> None:
 @app.command()
 def migrate(run_dir: RunDir = None) -> None:
     """Apply every installed service's migrations (DATABASE_URL, or the running stack's)."""
-    from statmuse_shared.migrations import migrate as run
+    from statmuse_shared.platform.migrations import migrate as run
 
     dsn = os.environ.get("DATABASE_URL")
     if not dsn:

@@ -20,10 +20,10 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from statmuse_ops.stack import Stack, stack_env
-from statmuse_shared import topics
-from statmuse_shared.broker import make_broker, publish_model
-from statmuse_shared.messages import TrainRequested
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import TrainRequested
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.platform.broker import make_broker, publish_model
 
 Say = Callable[[str], None]
 

@@ -28,9 +28,9 @@ from statmuse_ops.infra import (
     start_redis,
     stop,
 )
-from statmuse_shared import topics
-from statmuse_shared.broker import ensure_topics
-from statmuse_shared.migrations import migrate
+from statmuse_shared.contract import topics
+from statmuse_shared.platform.broker import ensure_topics
+from statmuse_shared.platform.migrations import migrate
 
 # Service name -> (console script, default port). Gateway first in the table, last to start.
 SERVICES: dict[str, tuple[str, int]] = {

@@ -1,7 +1,11 @@
-"""The StatMusePicks shared library: the contract between services.
+"""The StatMusePicks shared library, in four parts:
 
-Settings bases, message schemas and topic names, deterministic event ids, logging, the Kafka
-broker factory, the migration runner and the model runtime. No I/O happens at import.
+- `contract`: what crosses a service boundary (messages, topics, stats, event ids, names);
+- `models`: the model runtime (bundles, distributions, pricing, serving);
+- `features`: the feature definitions, the same code in training and serving;
+- `platform`: process plumbing (settings, broker, database, HTTP, runtime, scheduler).
+
+No I/O happens at import.
 """
 
 __all__ = ["__version__"]

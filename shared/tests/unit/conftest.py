@@ -5,10 +5,10 @@ from collections.abc import Callable
 
 import pytest
 
-from statmuse_shared.artifacts import ArtifactError, sha256
-from statmuse_shared.messages import PlayerGameIngested
-from statmuse_shared.models import RollingMeanArtifact
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.messages import PlayerGameIngested
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.artifacts import ArtifactError, sha256
+from statmuse_shared.models.baseline import RollingMeanArtifact
 
 
 class FakeArtifactStore:

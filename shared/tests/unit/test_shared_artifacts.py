@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from statmuse_shared.artifacts import ArtifactError, LocalArtifactStore, open_store, sha256
+from statmuse_shared.models.artifacts import ArtifactError, LocalArtifactStore, open_store, sha256
 
 DATA = b'{"model_type": "rolling_mean"}'
 

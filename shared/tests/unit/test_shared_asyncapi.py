@@ -3,8 +3,8 @@
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from statmuse_shared import topics
-from statmuse_shared.asyncapi import CATALOGUE, as_json, payload_names
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.asyncapi import CATALOGUE, as_json, payload_names
 
 
 def test_every_topic_and_its_dead_letters_are_documented():

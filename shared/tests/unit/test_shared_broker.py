@@ -5,8 +5,8 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from pydantic import TypeAdapter
 
-from statmuse_shared.broker import Record, dead_letter, decode_records, records
-from statmuse_shared.messages import PlayerGameIngested, RawGame
+from statmuse_shared.contract.messages import PlayerGameIngested, RawGame
+from statmuse_shared.platform.broker import Record, dead_letter, decode_records, records
 
 
 def consumer_record(
@@ -115,8 +115,8 @@ async def test_publish_many_gives_up_with_a_count_when_the_broker_never_acknowle
     every pending acknowledgement cancelled (nothing left to log 'never retrieved')."""
     import asyncio
 
-    from statmuse_shared.broker import PublishTimeout, publish_many
-    from statmuse_shared.messages import TrainRequested
+    from statmuse_shared.contract.messages import TrainRequested
+    from statmuse_shared.platform.broker import PublishTimeout, publish_many
 
     futures: list[asyncio.Future] = []
 

@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from statmuse_shared.broker import Record, decode_records
-from statmuse_shared.messages import (
+from statmuse_shared.contract.messages import (
     FeaturesComputed,
     ModelAliasRequested,
     ModelPublished,
@@ -18,6 +17,7 @@ from statmuse_shared.messages import (
     RawGame,
     TrainRequested,
 )
+from statmuse_shared.platform.broker import Record, decode_records
 
 # What the consumers subscribe with (features, gateway, predictor, trainer handlers).
 MODELS = [

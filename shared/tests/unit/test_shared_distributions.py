@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from statmuse_shared.distributions import (
+from statmuse_shared.models.distributions import (
     DiscretizedNormal,
     Poisson,
     line_probabilities,

@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from statmuse_shared.ids import NAMESPACE, event_id
+from statmuse_shared.contract.ids import NAMESPACE, event_id
 
 
 def test_event_id_is_deterministic_uuid5() -> None:

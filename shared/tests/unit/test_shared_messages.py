@@ -4,14 +4,14 @@ import json
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from statmuse_shared.messages import (
+from statmuse_shared.contract.messages import (
     SCHEMA_VERSION,
     ModelPublished,
     PlayerGameIngested,
     RawGame,
     TeamGameIngested,
 )
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.stats import Stat
 
 
 def test_player_game_round_trips_through_json(lebron_game: PlayerGameIngested) -> None:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from statmuse_shared.migrations import MigrationError, load_directory
+from statmuse_shared.platform.migrations import MigrationError, load_directory
 
 
 def write(folder: Path, files: dict[str, str]) -> Path:

@@ -2,13 +2,10 @@ from collections.abc import Callable
 
 import pytest
 
-from statmuse_shared.distributions import DiscretizedNormal, Poisson
-from statmuse_shared.models import (
-    ModelInputError,
-    RollingMeanArtifact,
-    RollingMeanModel,
-    load_model,
-)
+from statmuse_shared.models.artifacts import load_model
+from statmuse_shared.models.baseline import RollingMeanArtifact, RollingMeanModel
+from statmuse_shared.models.distributions import DiscretizedNormal, Poisson
+from statmuse_shared.models.output import ModelInputError
 
 Make = Callable[..., RollingMeanArtifact]
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from statmuse_shared.distributions import (
+from statmuse_shared.models.distributions import (
     MAX_DISPERSION,
     NegativeBinomial,
     Poisson,

@@ -1,7 +1,7 @@
 import pytest
 
-from statmuse_shared.distributions import LineOdds
-from statmuse_shared.pricing import (
+from statmuse_shared.models.distributions import LineOdds
+from statmuse_shared.models.pricing import (
     decimal_odds,
     devig,
     expected_value,

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from statmuse_shared import regressors
-from statmuse_shared.regressors import LinearPart, TreePart, part_from_arrays
+from statmuse_shared.models import regressors
+from statmuse_shared.models.regressors import LinearPart, TreePart, part_from_arrays
 
 F32 = np.float32
 NAN = math.nan

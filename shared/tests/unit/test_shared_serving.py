@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from statmuse_shared.artifacts import ArtifactError
-from statmuse_shared.messages import ModelPublished
-from statmuse_shared.models import RollingMeanArtifact, RollingMeanModel
-from statmuse_shared.serving import (
+from statmuse_shared.contract.messages import ModelPublished
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.artifacts import ArtifactError
+from statmuse_shared.models.baseline import RollingMeanArtifact, RollingMeanModel
+from statmuse_shared.models.serving import (
     ModelBook,
     Served,
     ab_bucket,
@@ -18,7 +19,6 @@ from statmuse_shared.serving import (
     nearby_lines,
     predict,
 )
-from statmuse_shared.stats import Stat
 
 FEATURES: dict[str, float | None] = {
     "points_sma_10": 25.4,

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from statmuse_shared.settings import BaseServiceSettings
+from statmuse_shared.platform.settings import BaseServiceSettings
 
 _ENV = (
     "STATMUSE_ENV",

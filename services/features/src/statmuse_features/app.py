@@ -12,9 +12,9 @@ from starlette.applications import Starlette
 from statmuse_features.engine import Engine
 from statmuse_features.handlers import publish_vectors, register, report
 from statmuse_features.settings import FeaturesSettings
-from statmuse_shared.http import worker_app
-from statmuse_shared.messages import FeaturesComputed
-from statmuse_shared.runtime import background, build_runtime
+from statmuse_shared.contract.messages import FeaturesComputed
+from statmuse_shared.platform.http import worker_app
+from statmuse_shared.platform.runtime import background, build_runtime
 
 SERVICE = "features"
 

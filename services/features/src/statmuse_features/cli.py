@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from statmuse_features.settings import FeaturesSettings
-from statmuse_shared.runtime import service_cli
+from statmuse_shared.platform.runtime import service_cli
 
 
 def _settings() -> FeaturesSettings:
@@ -46,9 +46,9 @@ async def _build(settings: FeaturesSettings, *, publish: bool) -> int:
 
     from statmuse_features.engine import Engine
     from statmuse_features.handlers import publish_vectors
-    from statmuse_shared.broker import make_broker
-    from statmuse_shared.db import create_pool
-    from statmuse_shared.messages import FeaturesComputed
+    from statmuse_shared.contract.messages import FeaturesComputed
+    from statmuse_shared.platform.broker import make_broker
+    from statmuse_shared.platform.db import create_pool
 
     pool = await create_pool(settings.dsn, max_size=4)
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="features-build")

@@ -34,6 +34,7 @@ from statmuse_features.service import (
     player_game,
     vectors_and_state,
 )
+from statmuse_shared.contract.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
 from statmuse_shared.features import (
     FEATURE_SET_VERSION,
     League,
@@ -41,7 +42,6 @@ from statmuse_shared.features import (
     PlayerState,
     context_of,
 )
-from statmuse_shared.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
 
 log = logging.getLogger(__name__)
 

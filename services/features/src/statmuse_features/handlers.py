@@ -12,9 +12,14 @@ from pydantic import TypeAdapter
 from statmuse_features import metrics
 from statmuse_features.engine import Engine
 from statmuse_features.settings import FeaturesSettings
-from statmuse_shared import topics
-from statmuse_shared.broker import Record, publish_many, subscribe
-from statmuse_shared.messages import FeaturesComputed, PlayerGameIngested, RawGame, TeamGameIngested
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import (
+    FeaturesComputed,
+    PlayerGameIngested,
+    RawGame,
+    TeamGameIngested,
+)
+from statmuse_shared.platform.broker import Record, publish_many, subscribe
 
 RAW_GAME: TypeAdapter[Any] = TypeAdapter(RawGame)
 log = logging.getLogger(__name__)

@@ -9,7 +9,14 @@ from typing import Literal
 
 from aiokafka.partitioner import murmur2
 
-from statmuse_shared import ids, topics
+from statmuse_shared.contract import ids, topics
+from statmuse_shared.contract.messages import (
+    SCHEMA_VERSION,
+    FeaturesComputed,
+    GameRef,
+    PlayerGameIngested,
+    StatLine,
+)
 from statmuse_shared.features import (
     FEATURE_SET_VERSION,
     Features,
@@ -18,13 +25,6 @@ from statmuse_shared.features import (
     PlayerState,
     feature_names,
     walk,
-)
-from statmuse_shared.messages import (
-    SCHEMA_VERSION,
-    FeaturesComputed,
-    GameRef,
-    PlayerGameIngested,
-    StatLine,
 )
 
 NAMES = tuple(feature_names())

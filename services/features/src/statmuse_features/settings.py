@@ -1,6 +1,6 @@
 from pydantic_settings import SettingsConfigDict
 
-from statmuse_shared.settings import BaseServiceSettings
+from statmuse_shared.platform.settings import BaseServiceSettings
 
 
 class FeaturesSettings(BaseServiceSettings):

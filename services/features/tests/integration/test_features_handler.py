@@ -17,16 +17,16 @@ from statmuse_features.engine import Engine
 from statmuse_features.handlers import register
 from statmuse_features.service import partition_of, vectors_for
 from statmuse_features.settings import FeaturesSettings
-from statmuse_shared import ids, topics
-from statmuse_shared.broker import ensure_topics, make_broker
-from statmuse_shared.db import create_pool
-from statmuse_shared.messages import (
+from statmuse_shared.contract import ids, topics
+from statmuse_shared.contract.messages import (
     DeadLetter,
     FeaturesComputed,
     PlayerGameIngested,
     TeamGameIngested,
 )
-from statmuse_shared.migrations import migrate
+from statmuse_shared.platform.broker import ensure_topics, make_broker
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.migrations import migrate
 
 pytestmark = pytest.mark.integration
 DATA = Path(__file__).resolve().parents[4] / "data" / "nba"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from statmuse_features.service import NAMES, digest, message, player_game, stat_line, vectors_for
+from statmuse_shared.contract.messages import FeaturesComputed, GameRef, PlayerGameIngested
 from statmuse_shared.features import (
     FEATURE_SET_VERSION,
     Features,
@@ -22,7 +23,6 @@ from statmuse_shared.features import (
     possessions,
     walk,
 )
-from statmuse_shared.messages import FeaturesComputed, GameRef, PlayerGameIngested
 
 DATA = Path(__file__).resolve().parents[4] / "data" / "nba"
 LEBRON = 2544

@@ -19,11 +19,11 @@ from statmuse_gateway.handlers import register
 from statmuse_gateway.routes import api, asyncapi, dashboard
 from statmuse_gateway.schemas import DISCLAIMER
 from statmuse_gateway.settings import GatewaySettings
-from statmuse_shared.artifacts import open_store
 from statmuse_shared.features import League
-from statmuse_shared.http import health_routes
-from statmuse_shared.runtime import build_runtime
-from statmuse_shared.serving import ModelBook
+from statmuse_shared.models.artifacts import open_store
+from statmuse_shared.models.serving import ModelBook
+from statmuse_shared.platform.http import health_routes
+from statmuse_shared.platform.runtime import build_runtime
 
 SERVICE = "gateway"
 

@@ -7,7 +7,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from statmuse_gateway.settings import GatewaySettings
-from statmuse_shared.runtime import service_cli
+from statmuse_shared.platform.runtime import service_cli
 
 T = TypeVar("T")
 

@@ -12,16 +12,16 @@ from statmuse_gateway import metrics
 from statmuse_gateway.adapters import postgres as db
 from statmuse_gateway.adapters.cache import prediction_cache
 from statmuse_gateway.settings import GatewaySettings
-from statmuse_shared import topics
-from statmuse_shared.broker import Record, subscribe
-from statmuse_shared.messages import (
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import (
     FeaturesComputed,
     ModelPublished,
     PlayerGameIngested,
     RawGame,
     TeamGameIngested,
 )
-from statmuse_shared.serving import ModelBook
+from statmuse_shared.models.serving import ModelBook
+from statmuse_shared.platform.broker import Record, subscribe
 
 RAW_GAME: TypeAdapter[Any] = TypeAdapter(RawGame)
 

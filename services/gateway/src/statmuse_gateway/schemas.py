@@ -12,7 +12,7 @@ from pydantic import (
     model_serializer,
 )
 
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.stats import Stat
 
 DISCLAIMER = (
     "For information and entertainment only; not betting advice. Predictions are uncertain and "

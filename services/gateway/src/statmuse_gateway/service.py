@@ -2,7 +2,7 @@
 
 import difflib
 
-from statmuse_shared.names import normalize_name
+from statmuse_shared.contract.names import normalize_name
 
 
 def suggest(query: str, names: list[str], *, n: int = 5) -> list[str]:

@@ -3,7 +3,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from statmuse_shared.settings import BaseServiceSettings
+from statmuse_shared.platform.settings import BaseServiceSettings
 
 
 class GatewaySettings(BaseServiceSettings):

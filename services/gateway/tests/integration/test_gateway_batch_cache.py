@@ -16,16 +16,16 @@ from statmuse_gateway.adapters.cache import ContextCache
 from statmuse_gateway.handlers import register
 from statmuse_gateway.routes import api
 from statmuse_gateway.settings import GatewaySettings
-from statmuse_shared import ids, topics
-from statmuse_shared.artifacts import LocalArtifactStore
-from statmuse_shared.broker import make_broker
-from statmuse_shared.db import create_pool
+from statmuse_shared.contract import ids, topics
+from statmuse_shared.contract.messages import FeaturesComputed, ModelMetrics, ModelPublished
+from statmuse_shared.contract.stats import Stat
 from statmuse_shared.features import League
-from statmuse_shared.messages import FeaturesComputed, ModelMetrics, ModelPublished
-from statmuse_shared.migrations import migrate
-from statmuse_shared.models import RollingMeanArtifact
-from statmuse_shared.serving import ModelBook
-from statmuse_shared.stats import Stat
+from statmuse_shared.models.artifacts import LocalArtifactStore
+from statmuse_shared.models.baseline import RollingMeanArtifact
+from statmuse_shared.models.serving import ModelBook
+from statmuse_shared.platform.broker import make_broker
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.migrations import migrate
 
 pytestmark = pytest.mark.integration
 LEBRON = {"player": "LeBron James", "stat": "points", "line": 25.5}

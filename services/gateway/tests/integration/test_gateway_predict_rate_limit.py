@@ -18,13 +18,13 @@ from statmuse_gateway.adapters import postgres as db
 from statmuse_gateway.adapters.cache import ContextCache
 from statmuse_gateway.app import create_app
 from statmuse_gateway.settings import GatewaySettings
-from statmuse_shared import ids
-from statmuse_shared.artifacts import LocalArtifactStore
-from statmuse_shared.db import create_pool
-from statmuse_shared.messages import FeaturesComputed, ModelMetrics, ModelPublished
-from statmuse_shared.migrations import migrate
-from statmuse_shared.models import RollingMeanArtifact
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract import ids
+from statmuse_shared.contract.messages import FeaturesComputed, ModelMetrics, ModelPublished
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.artifacts import LocalArtifactStore
+from statmuse_shared.models.baseline import RollingMeanArtifact
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.migrations import migrate
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from statmuse_gateway.adapters import apikeys
-from statmuse_shared.db import create_pool
+from statmuse_shared.platform.db import create_pool
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -21,8 +21,8 @@ from statmuse_gateway.adapters.cache import ContextCache
 from statmuse_gateway.app import create_app
 from statmuse_gateway.cli import app as gateway_cli
 from statmuse_gateway.settings import GatewaySettings
-from statmuse_shared.db import create_pool
-from statmuse_shared.migrations import migrate
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.migrations import migrate
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from faststream.kafka import TestKafkaBroker
 
 from statmuse_gateway.routes import api
-from statmuse_shared import topics
-from statmuse_shared.broker import make_broker
-from statmuse_shared.messages import ModelAliasRequested
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import ModelAliasRequested
+from statmuse_shared.platform.broker import make_broker
 
 
 @pytest.fixture

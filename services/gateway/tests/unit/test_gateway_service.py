@@ -1,7 +1,7 @@
 import pytest
 
 from statmuse_gateway.service import suggest
-from statmuse_shared.names import normalize_name
+from statmuse_shared.contract.names import normalize_name
 
 # Real 2023-24 names (player_game_logs/2023-24.csv.gz).
 NAMES = [

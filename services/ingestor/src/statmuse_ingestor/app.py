@@ -21,8 +21,8 @@ from statmuse_ingestor.ratelimit import RetryPolicy
 from statmuse_ingestor.schedule import daily_loop, season_of
 from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import FileSource, Source
-from statmuse_shared.http import worker_app
-from statmuse_shared.runtime import background, build_runtime
+from statmuse_shared.platform.http import worker_app
+from statmuse_shared.platform.runtime import background, build_runtime
 
 SERVICE = "ingestor"
 

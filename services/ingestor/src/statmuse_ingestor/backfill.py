@@ -31,9 +31,9 @@ from statmuse_ingestor.service import (
     row_checksum,
 )
 from statmuse_ingestor.sources import RawRow, Source, SourceError
-from statmuse_shared import topics
-from statmuse_shared.broker import publish_many
-from statmuse_shared.messages import DeadLetter, PlayerGameIngested, TeamGameIngested
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import DeadLetter, PlayerGameIngested, TeamGameIngested
+from statmuse_shared.platform.broker import publish_many
 
 log = logging.getLogger(__name__)
 

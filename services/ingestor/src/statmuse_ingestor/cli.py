@@ -15,10 +15,10 @@ from statmuse_ingestor.backfill import Summary
 from statmuse_ingestor.backfill import backfill as run
 from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import Source, SourceError
-from statmuse_shared.broker import make_broker
-from statmuse_shared.db import create_pool
-from statmuse_shared.logging import setup_logging
-from statmuse_shared.runtime import service_cli
+from statmuse_shared.platform.broker import make_broker
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.logging import setup_logging
+from statmuse_shared.platform.runtime import service_cli
 
 console = Console(stderr=True)
 
@@ -98,7 +98,7 @@ def daily(
 
 def _run_or_exit(coro: Any) -> Summary:
     """Run; a source or broker that stays unreachable is a clear error and exit code 3."""
-    from statmuse_shared.broker import PublishTimeout
+    from statmuse_shared.platform.broker import PublishTimeout
 
     try:
         result: Summary = asyncio.run(coro)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from statmuse_shared.db import try_advisory_lock
+from statmuse_shared.platform.db import try_advisory_lock
 
 log = logging.getLogger(__name__)
 EASTERN = ZoneInfo("America/New_York")

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from statmuse_shared import ids
-from statmuse_shared.messages import PlayerGameIngested, TeamGameIngested
+from statmuse_shared.contract import ids
+from statmuse_shared.contract.messages import PlayerGameIngested, TeamGameIngested
 
 _MATCHUP = re.compile(r"^(?P<team>[A-Z]{2,3}) (?P<sep>vs\.|@) (?P<opp>[A-Z]{2,3})$")
 _SEASON = re.compile(r"^\d{4}-\d{2}$")

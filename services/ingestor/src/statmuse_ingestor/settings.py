@@ -4,7 +4,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from statmuse_shared.settings import BaseServiceSettings
+from statmuse_shared.platform.settings import BaseServiceSettings
 
 
 class IngestorSettings(BaseServiceSettings):

@@ -13,11 +13,11 @@ from aiokafka import AIOKafkaConsumer
 
 from statmuse_ingestor.backfill import backfill
 from statmuse_ingestor.sources import FileSource
-from statmuse_shared import topics
-from statmuse_shared.broker import ensure_topics, make_broker
-from statmuse_shared.db import create_pool
-from statmuse_shared.messages import DeadLetter, PlayerGameIngested, TeamGameIngested
-from statmuse_shared.migrations import migrate
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import DeadLetter, PlayerGameIngested, TeamGameIngested
+from statmuse_shared.platform.broker import ensure_topics, make_broker
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.migrations import migrate
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from statmuse_ingestor.service import (
     normalise_team_row,
     row_checksum,
 )
-from statmuse_shared.messages import PlayerGameIngested
+from statmuse_shared.contract.messages import PlayerGameIngested
 
 Row = Callable[..., dict[str, str]]
 

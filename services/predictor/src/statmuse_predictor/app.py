@@ -6,9 +6,9 @@ from starlette.applications import Starlette
 
 from statmuse_predictor.handlers import register
 from statmuse_predictor.settings import PredictorSettings
-from statmuse_shared.artifacts import open_store
-from statmuse_shared.runtime import consumer_app
-from statmuse_shared.serving import ModelBook
+from statmuse_shared.models.artifacts import open_store
+from statmuse_shared.models.serving import ModelBook
+from statmuse_shared.platform.runtime import consumer_app
 
 SERVICE = "predictor"
 

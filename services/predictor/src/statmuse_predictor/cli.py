@@ -1,7 +1,7 @@
 """statmuse-predictor: serve, migrate."""
 
 from statmuse_predictor.settings import PredictorSettings
-from statmuse_shared.runtime import service_cli
+from statmuse_shared.platform.runtime import service_cli
 
 
 def _settings() -> PredictorSettings:

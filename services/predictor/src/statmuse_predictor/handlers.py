@@ -10,11 +10,11 @@ from statmuse_predictor import metrics
 from statmuse_predictor.adapters import postgres as db
 from statmuse_predictor.service import Routed, predictions_for, routing_date
 from statmuse_predictor.settings import PredictorSettings
-from statmuse_shared import topics
-from statmuse_shared.broker import Record, publish_many, subscribe
-from statmuse_shared.messages import FeaturesComputed, ModelPublished, PredictionMade
-from statmuse_shared.serving import ModelBook
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import FeaturesComputed, ModelPublished, PredictionMade
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.serving import ModelBook
+from statmuse_shared.platform.broker import Record, publish_many, subscribe
 
 
 async def publish_predictions(broker: KafkaBroker, pool: Any, routed: list[Routed]) -> None:

@@ -8,11 +8,11 @@ The date is the next game's when the vector knows it, else `as_of`.
 import datetime as dt
 from dataclasses import dataclass
 
-from statmuse_shared import ids
-from statmuse_shared.messages import FeaturesComputed, PredictionMade
-from statmuse_shared.models import ModelInputError
-from statmuse_shared.serving import Arm, ModelBook, Served, line_table, summarise
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract import ids
+from statmuse_shared.contract.messages import FeaturesComputed, PredictionMade
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.output import ModelInputError
+from statmuse_shared.models.serving import Arm, ModelBook, Served, line_table, summarise
 
 
 @dataclass(frozen=True, slots=True)

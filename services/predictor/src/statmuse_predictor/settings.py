@@ -1,7 +1,7 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from statmuse_shared.settings import BaseServiceSettings
+from statmuse_shared.platform.settings import BaseServiceSettings
 
 
 class PredictorSettings(BaseServiceSettings):
@@ -17,5 +17,5 @@ class PredictorSettings(BaseServiceSettings):
         description="PREDICTOR_AB_SHARE: the share of (player, game date) pairs a serving key "
         "with a staged model predicts with it (the challenger); 0 turns A/B routing off. The "
         "pair's bucket is a sha256 of it, so every replica routes a pair alike (see "
-        "statmuse_shared.serving).",
+        "statmuse_shared.models.serving).",
     )

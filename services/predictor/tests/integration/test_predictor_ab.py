@@ -15,15 +15,20 @@ from prometheus_client import REGISTRY
 
 from statmuse_predictor.handlers import register
 from statmuse_predictor.settings import PredictorSettings
-from statmuse_shared import topics
-from statmuse_shared.artifacts import LocalArtifactStore
-from statmuse_shared.broker import make_broker
-from statmuse_shared.db import create_pool
-from statmuse_shared.messages import FeaturesComputed, GameRef, ModelPublished, PredictionMade
-from statmuse_shared.migrations import migrate
-from statmuse_shared.models import RollingMeanArtifact
-from statmuse_shared.serving import ModelBook, ab_bucket
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import (
+    FeaturesComputed,
+    GameRef,
+    ModelPublished,
+    PredictionMade,
+)
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.artifacts import LocalArtifactStore
+from statmuse_shared.models.baseline import RollingMeanArtifact
+from statmuse_shared.models.serving import ModelBook, ab_bucket
+from statmuse_shared.platform.broker import make_broker
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.migrations import migrate
 
 pytestmark = pytest.mark.integration
 AS_OF = dt.date(2024, 3, 12)

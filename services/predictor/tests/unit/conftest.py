@@ -5,11 +5,11 @@ from typing import Any
 
 import pytest
 
-from statmuse_shared.artifacts import ArtifactError, sha256
-from statmuse_shared.messages import ModelPublished
-from statmuse_shared.models import RollingMeanArtifact
-from statmuse_shared.serving import ModelBook
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.messages import ModelPublished
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.artifacts import ArtifactError, sha256
+from statmuse_shared.models.baseline import RollingMeanArtifact
+from statmuse_shared.models.serving import ModelBook
 
 
 class MemoryArtifactStore:

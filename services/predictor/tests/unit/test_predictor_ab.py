@@ -9,9 +9,9 @@ from pydantic import ValidationError
 
 from statmuse_predictor.service import predictions_for, routing_date
 from statmuse_predictor.settings import PredictorSettings
-from statmuse_shared.messages import FeaturesComputed, GameRef, ModelPublished
-from statmuse_shared.serving import ModelBook, ab_bucket
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.messages import FeaturesComputed, GameRef, ModelPublished
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.serving import ModelBook, ab_bucket
 
 AS_OF = dt.date(2024, 3, 12)
 FEATURES: dict[str, float | None] = {

@@ -5,11 +5,11 @@ from collections.abc import Callable, Mapping
 import pytest
 
 from statmuse_predictor.service import predictions_for
-from statmuse_shared.distributions import DiscretizedNormal
-from statmuse_shared.messages import ModelPublished, PredictionMade
-from statmuse_shared.models import ModelInputError, ModelOutput
-from statmuse_shared.serving import ModelBook, Served
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.messages import ModelPublished, PredictionMade
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.distributions import DiscretizedNormal
+from statmuse_shared.models.output import ModelInputError, ModelOutput
+from statmuse_shared.models.serving import ModelBook, Served
 
 Serve = Callable[..., ModelPublished]
 AS_OF = dt.date(2023, 11, 18)

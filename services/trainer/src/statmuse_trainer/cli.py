@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from statmuse_shared.runtime import service_cli
+from statmuse_shared.platform.runtime import service_cli
 from statmuse_trainer.dataset import Split, check, frame, save
 from statmuse_trainer.settings import TrainerSettings
 
@@ -189,10 +189,10 @@ async def _publish_bundles(
     settings: TrainerSettings, bundles: list[tuple[Any, bytes, dict[str, Any]]], *, promote: bool
 ) -> list[Any]:
     """(header, bundle bytes, metadata) -> artifact store, registry, models topic."""
-    from statmuse_shared.artifacts import open_store
-    from statmuse_shared.broker import make_broker
-    from statmuse_shared.db import create_pool
-    from statmuse_shared.messages import ModelMetrics
+    from statmuse_shared.contract.messages import ModelMetrics
+    from statmuse_shared.models.artifacts import open_store
+    from statmuse_shared.platform.broker import make_broker
+    from statmuse_shared.platform.db import create_pool
     from statmuse_trainer.training import register_and_publish
 
     pool = await create_pool(settings.dsn, max_size=2)
@@ -232,7 +232,8 @@ def import_model(
 ) -> None:
     """Register model bundles trained elsewhere (e.g. the ones shipped in models/) and
     announce them, exactly as `train` does with its own."""
-    from statmuse_shared.models import CountModel, ModelInputError
+    from statmuse_shared.models.count import CountModel
+    from statmuse_shared.models.output import ModelInputError
 
     loaded = []
     for path in bundles:
@@ -280,7 +281,7 @@ def fit_lines_command(
     `backtest` refuses a period that overlaps them."""
     import datetime as dt
 
-    from statmuse_shared.models import ModelInputError
+    from statmuse_shared.models.output import ModelInputError
     from statmuse_trainer.lineblend import LineFitError, describe, fit_lines
 
     try:
@@ -521,8 +522,8 @@ def _move(action: str, key: str) -> None:
 
 
 async def _registry(settings: TrainerSettings, action: str, key: str) -> list[Any]:
-    from statmuse_shared.broker import make_broker
-    from statmuse_shared.db import create_pool
+    from statmuse_shared.platform.broker import make_broker
+    from statmuse_shared.platform.db import create_pool
     from statmuse_trainer import registry
 
     pool = await create_pool(settings.dsn, max_size=2)
@@ -570,8 +571,8 @@ def monitor(
 
 
 async def _monitor(settings: TrainerSettings, day: "Any", publish: bool) -> tuple[Any, Any]:
-    from statmuse_shared.broker import make_broker
-    from statmuse_shared.db import create_pool
+    from statmuse_shared.platform.broker import make_broker
+    from statmuse_shared.platform.db import create_pool
     from statmuse_trainer.monitoring import jobs
 
     pool = await create_pool(settings.dsn, max_size=2)
@@ -642,8 +643,8 @@ def schedule_run(
 
 
 async def _schedule_run(settings: TrainerSettings, job: str, day: "Any") -> bool:
-    from statmuse_shared.broker import make_broker
-    from statmuse_shared.db import create_pool
+    from statmuse_shared.platform.broker import make_broker
+    from statmuse_shared.platform.db import create_pool
     from statmuse_trainer.schedule import Jobs
 
     pool = await create_pool(settings.dsn, max_size=3)

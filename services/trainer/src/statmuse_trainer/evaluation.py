@@ -16,7 +16,7 @@ import pandas as pd
 from statmuse_trainer.lines import PropLine
 
 if TYPE_CHECKING:
-    from statmuse_shared.models import CountModel
+    from statmuse_shared.models.count import CountModel
 
 BASELINES = {"season_average": "season_avg", "last_10": "sma_10", "ewma": "ema"}
 

@@ -1,7 +1,7 @@
 """Fitted scikit-learn and XGBoost regressors -> the numpy-only parts in
-`statmuse_shared.regressors`, which the predictor and gateway serve without either library and
-without pickle. Each exporter reproduces the library's own `predict` (same trees, same float32
-comparisons, same missing-value routing), which the unit tests check to 1e-5.
+`statmuse_shared.models.regressors`, which the predictor and gateway serve without either
+library and without pickle. Each exporter reproduces the library's own `predict` (same trees,
+same float32 comparisons, same missing-value routing), which the unit tests check to 1e-5.
 """
 
 import json
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from statmuse_shared.regressors import LinearPart, TreePart
+from statmuse_shared.models.regressors import LinearPart, TreePart
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -1,6 +1,6 @@
 """One stat, end to end: search the candidates, pick the best on validation, add per-player
 heads, fit the spread and the calibration, and pack it all into the bundle the predictor and
-gateway serve (`statmuse_shared.models.CountModel`). Pure: a dataset frame in, bytes and
+gateway serve (`statmuse_shared.models.count.CountModel`). Pure: a dataset frame in, bytes and
 reports out."""
 
 import math
@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from statmuse_shared.contract.stats import Stat
 from statmuse_shared.features import FEATURE_SET_VERSION
-from statmuse_shared.models import CountModel, CountModelHeader
-from statmuse_shared.regressors import LinearPart, TreePart
-from statmuse_shared.stats import Stat
+from statmuse_shared.models.count import CountModel, CountModelHeader
+from statmuse_shared.models.regressors import LinearPart, TreePart
 from statmuse_trainer import export
 from statmuse_trainer.modeling import (
     MIN_HISTORY,

@@ -7,15 +7,15 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
-from statmuse_shared import topics
-from statmuse_shared.broker import Record, dead_letter, subscribe
-from statmuse_shared.messages import (
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import (
     DeadLetter,
     FeaturesComputed,
     ModelAliasRequested,
     PredictionMade,
     TrainRequested,
 )
+from statmuse_shared.platform.broker import Record, dead_letter, subscribe
 from statmuse_trainer import metrics, registry
 from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.service import NotEnoughData

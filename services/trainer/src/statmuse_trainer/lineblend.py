@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from statmuse_shared.models import CountModel, LineBlend
+from statmuse_shared.models.count import CountModel, LineBlend
 from statmuse_trainer.evaluation import given_no_push, join_lines, nb_line_odds, served_means
 from statmuse_trainer.lines import match_frame
 from statmuse_trainer.modeling import log_loss

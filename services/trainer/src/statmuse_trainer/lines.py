@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from statmuse_shared.names import normalize_name
+from statmuse_shared.contract.names import normalize_name
 
 if TYPE_CHECKING:
     import pandas as pd
-from statmuse_shared.pricing import devig
+from statmuse_shared.models.pricing import devig
 
 MARKETS = {"points", "rebounds", "assists", "threes", "pra"}
 # The two files spell the books differently ("BetMGM" / "betmgm"; Caesars is William Hill US).
@@ -48,7 +48,7 @@ def canonical_book(name: str) -> str:
 
 
 def match_key(name: str) -> str:
-    """The key a book's name and an NBA name share (statmuse_shared.names)."""
+    """The key a book's name and an NBA name share (statmuse_shared.contract.names)."""
     return normalize_name(name)
 
 

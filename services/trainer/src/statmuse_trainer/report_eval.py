@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from statmuse_shared.models import CountModel, LineBlend
+from statmuse_shared.models.count import CountModel, LineBlend
 from statmuse_trainer.evaluation import (
     Estimate,
     bootstrap,

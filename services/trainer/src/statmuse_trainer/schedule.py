@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from statmuse_shared.db import try_advisory_lock
+from statmuse_shared.platform.db import try_advisory_lock
 from statmuse_trainer import metrics
 from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.monitoring import jobs

@@ -5,8 +5,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from statmuse_shared.models import RollingMeanArtifact
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.baseline import RollingMeanArtifact
 
 WINDOW = 10
 

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from statmuse_shared import ids, topics
-from statmuse_shared.artifacts import ArtifactStore
-from statmuse_shared.broker import publish_many
-from statmuse_shared.messages import ModelMetrics, ModelPublished, TrainRequested
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract import ids, topics
+from statmuse_shared.contract.messages import ModelMetrics, ModelPublished, TrainRequested
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.artifacts import ArtifactStore
+from statmuse_shared.platform.broker import publish_many
 from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.registry import event_of
 from statmuse_trainer.service import fit_rolling_mean

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from statmuse_shared import ids
+from statmuse_shared.contract import ids
+from statmuse_shared.contract.messages import FeaturesComputed, GameRef, StatLine
 from statmuse_shared.features import (
     FEATURE_SET_VERSION,
     League,
@@ -20,8 +21,7 @@ from statmuse_shared.features import (
     possessions,
     walk,
 )
-from statmuse_shared.messages import FeaturesComputed, GameRef, StatLine
-from statmuse_shared.migrations import migrate
+from statmuse_shared.platform.migrations import migrate
 from statmuse_trainer.adapters.postgres import upsert_examples
 from statmuse_trainer.cli import _dataset
 from statmuse_trainer.dataset import Split

@@ -8,12 +8,12 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from statmuse_shared import topics
-from statmuse_shared.artifacts import LocalArtifactStore
-from statmuse_shared.broker import ensure_topics, make_broker, publish_model
-from statmuse_shared.db import create_pool
-from statmuse_shared.messages import DeadLetter, ModelAliasRequested, ModelPublished
-from statmuse_shared.migrations import migrate
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import DeadLetter, ModelAliasRequested, ModelPublished
+from statmuse_shared.models.artifacts import LocalArtifactStore
+from statmuse_shared.platform.broker import ensure_topics, make_broker, publish_model
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.migrations import migrate
 from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.handlers import register
 from statmuse_trainer.settings import TrainerSettings

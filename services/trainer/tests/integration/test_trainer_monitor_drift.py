@@ -13,17 +13,17 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import REGISTRY
 
-from statmuse_shared import topics
-from statmuse_shared.broker import ensure_topics, make_broker, publish_model
-from statmuse_shared.db import create_pool
-from statmuse_shared.messages import (
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import (
     DistributionSummary,
     LineProbability,
     PredictionMade,
     TrainRequested,
 )
-from statmuse_shared.migrations import migrate
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.platform.broker import ensure_topics, make_broker, publish_model
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.migrations import migrate
 from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.monitoring import drift, jobs
 from statmuse_trainer.settings import TrainerSettings

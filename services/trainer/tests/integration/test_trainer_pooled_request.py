@@ -8,14 +8,14 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from statmuse_shared import topics
-from statmuse_shared.artifacts import LocalArtifactStore
-from statmuse_shared.broker import ensure_topics, make_broker
-from statmuse_shared.db import create_pool
-from statmuse_shared.messages import ModelPublished, TrainRequested
-from statmuse_shared.migrations import migrate
-from statmuse_shared.models import CountModel
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import ModelPublished, TrainRequested
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.artifacts import LocalArtifactStore
+from statmuse_shared.models.count import CountModel
+from statmuse_shared.platform.broker import ensure_topics, make_broker
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.migrations import migrate
 from statmuse_trainer.settings import TrainerSettings
 from statmuse_trainer.training import AlreadyTrained, train
 

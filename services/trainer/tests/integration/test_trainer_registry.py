@@ -7,15 +7,15 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from statmuse_shared import ids, topics
-from statmuse_shared.artifacts import LocalArtifactStore
-from statmuse_shared.broker import ensure_topics, make_broker
-from statmuse_shared.db import create_pool
-from statmuse_shared.messages import ModelMetrics, ModelPublished
-from statmuse_shared.migrations import migrate
-from statmuse_shared.models import RollingMeanArtifact
-from statmuse_shared.serving import ModelBook
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract import ids, topics
+from statmuse_shared.contract.messages import ModelMetrics, ModelPublished
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.artifacts import LocalArtifactStore
+from statmuse_shared.models.baseline import RollingMeanArtifact
+from statmuse_shared.models.serving import ModelBook
+from statmuse_shared.platform.broker import ensure_topics, make_broker
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.migrations import migrate
 from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.registry import RegistryError, promote, rollback
 
@@ -131,8 +131,8 @@ async def test_a_fitted_model_is_registered_published_and_served(
     those events serves it. A second, promoted run archives the first."""
     import json
 
-    from statmuse_shared.models import CountModel
-    from statmuse_shared.serving import predict
+    from statmuse_shared.models.count import CountModel
+    from statmuse_shared.models.serving import predict
     from statmuse_trainer.fitting import fit_stat
     from statmuse_trainer.training import register_and_publish
 

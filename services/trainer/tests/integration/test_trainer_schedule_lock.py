@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 
-from statmuse_shared import topics
-from statmuse_shared.broker import ensure_topics, make_broker
-from statmuse_shared.db import create_pool
-from statmuse_shared.migrations import migrate
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.platform.broker import ensure_topics, make_broker
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.migrations import migrate
 from statmuse_trainer.schedule import WEEKLY, Jobs, run_once_locked
 from statmuse_trainer.settings import TrainerSettings
 

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from statmuse_shared.features import PlayerGame, walk
-from statmuse_shared.models import CountModel
+from statmuse_shared.models.count import CountModel
 from statmuse_trainer.backtest.engine import (
     BacktestEngine,
     BacktestError,

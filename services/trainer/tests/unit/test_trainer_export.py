@@ -12,7 +12,7 @@ from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from statmuse_shared.regressors import LinearPart, TreePart, part_from_arrays
+from statmuse_shared.models.regressors import LinearPart, TreePart, part_from_arrays
 from statmuse_trainer import export
 
 ROWS, FEATURES = 2000, 20

@@ -6,10 +6,11 @@ import math
 import numpy as np
 import pytest
 
-from statmuse_shared.distributions import NegativeBinomial
-from statmuse_shared.messages import ModelPublished
-from statmuse_shared.models import CountModel, load_model
-from statmuse_shared.serving import Served, predict
+from statmuse_shared.contract.messages import ModelPublished
+from statmuse_shared.models.artifacts import load_model
+from statmuse_shared.models.count import CountModel
+from statmuse_shared.models.distributions import NegativeBinomial
+from statmuse_shared.models.serving import Served, predict
 from statmuse_trainer.evaluation import line_odds, served_means
 from statmuse_trainer.fitting import fit_stat
 from statmuse_trainer.modeling import (
@@ -200,7 +201,7 @@ def test_a_stat_missing_from_the_validation_season_validates_on_late_training_da
 def test_the_calibrated_distribution_has_no_holes(fitted):
     """The calibration map is strictly increasing, so no whole number in the bulk of the
     distribution loses all its mass to a neighbour (a step-function map did exactly that)."""
-    from statmuse_shared.distributions import pmf, quantile
+    from statmuse_shared.models.distributions import pmf, quantile
 
     _, f = fitted
     model = load_model(f.bundle)

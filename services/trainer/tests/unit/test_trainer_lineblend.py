@@ -14,10 +14,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from statmuse_shared.distributions import NegativeBinomial, line_probabilities
-from statmuse_shared.messages import ModelPublished
-from statmuse_shared.models import CountModel, LineBlend, ModelOutput, load_model
-from statmuse_shared.serving import Served, predict
+from statmuse_shared.contract.messages import ModelPublished
+from statmuse_shared.models.artifacts import load_model
+from statmuse_shared.models.count import CountModel, LineBlend
+from statmuse_shared.models.distributions import NegativeBinomial, line_probabilities
+from statmuse_shared.models.output import ModelOutput
+from statmuse_shared.models.serving import Served, predict
 from statmuse_trainer.backtest.engine import BacktestEngine, BacktestError, ModelSet
 from statmuse_trainer.cli import app
 from statmuse_trainer.evaluation import line_odds, served_means

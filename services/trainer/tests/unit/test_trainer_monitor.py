@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.stats import Stat
 from statmuse_trainer.monitoring import drift
 from statmuse_trainer.monitoring.performance import (
     Evaluated,

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.stats import Stat
 from statmuse_trainer.service import Example, NotEnoughData, fit_rolling_mean
 
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import asyncpg
 
 from statmuse_features.service import pack
+from statmuse_shared.contract.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
 from statmuse_shared.features import PlayerGame, TeamGame, possessions_of
-from statmuse_shared.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
 
 
 async def upsert_player_games(

@@ -6,15 +6,15 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from statmuse_shared.features import PlayerGame, TeamGame, possessions_of
-from statmuse_shared.features.context import Shooting
-from statmuse_shared.messages import (
+from statmuse_shared.contract.messages import (
     FeaturesComputed,
     ModelPublished,
     PlayerGameIngested,
     TeamGameIngested,
 )
-from statmuse_shared.names import normalize_name
+from statmuse_shared.contract.names import normalize_name
+from statmuse_shared.features import PlayerGame, TeamGame, possessions_of
+from statmuse_shared.features.context import Shooting
 
 
 async def upsert_vectors(*, conn: asyncpg.Connection, vectors: Sequence[FeaturesComputed]) -> None:

@@ -45,15 +45,15 @@ from statmuse_gateway.schemas import (
 )
 from statmuse_gateway.service import suggest
 from statmuse_gateway.settings import GatewaySettings
-from statmuse_shared import topics
-from statmuse_shared.broker import publish_model
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import ModelAliasRequested, ModelPublished
+from statmuse_shared.contract.names import normalize_name
+from statmuse_shared.contract.stats import Stat
 from statmuse_shared.features.context import player_context
-from statmuse_shared.messages import ModelAliasRequested, ModelPublished
-from statmuse_shared.models import ModelOutput
-from statmuse_shared.names import normalize_name
-from statmuse_shared.pricing import DEFAULT_AMERICAN_ODDS
-from statmuse_shared.serving import ModelBook, Served, chart, predict
-from statmuse_shared.stats import Stat
+from statmuse_shared.models.output import ModelOutput
+from statmuse_shared.models.pricing import DEFAULT_AMERICAN_ODDS
+from statmuse_shared.models.serving import ModelBook, Served, chart, predict
+from statmuse_shared.platform.broker import publish_model
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["predictions"])

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from faststream.specification.asyncapi.site import get_asyncapi_html
 
-from statmuse_shared.asyncapi import as_json, specification
+from statmuse_shared.contract.asyncapi import as_json, specification
 
 router = APIRouter(prefix="/docs", tags=["docs"])
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from statmuse_gateway.schemas import DISCLAIMER, HELP_LINKS
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.stats import Stat
 
 router = APIRouter(include_in_schema=False)
 

@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import asyncpg
 
-from statmuse_shared.messages import FeaturesComputed, PredictionMade
+from statmuse_shared.contract.messages import FeaturesComputed, PredictionMade
 
 
 class Latest(NamedTuple):

@@ -7,8 +7,8 @@ from typing import Any
 
 import asyncpg
 
-from statmuse_shared.messages import FeaturesComputed, ModelPublished, PredictionMade
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.messages import FeaturesComputed, ModelPublished, PredictionMade
+from statmuse_shared.contract.stats import Stat
 from statmuse_trainer.dataset import Row
 from statmuse_trainer.monitoring.performance import (
     DayMetrics,

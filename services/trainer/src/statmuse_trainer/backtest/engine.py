@@ -30,8 +30,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from statmuse_shared.models import CountModel, ModelInputError
-from statmuse_shared.pricing import decimal_odds, devig, expected_value
+from statmuse_shared.models.count import CountModel
+from statmuse_shared.models.output import ModelInputError
+from statmuse_shared.models.pricing import decimal_odds, devig, expected_value
 from statmuse_trainer.backtest.ledger import Bet, bets_frame, daily
 from statmuse_trainer.backtest.strategies import Choice, Option, Strategy
 from statmuse_trainer.evaluation import line_odds

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from statmuse_shared.pricing import decimal_odds
+from statmuse_shared.models.pricing import decimal_odds
 from statmuse_trainer.evaluation import Estimate
 
 Side = Literal["OVER", "UNDER"]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from statmuse_shared.pricing import kelly_fraction
+from statmuse_shared.models.pricing import kelly_fraction
 from statmuse_trainer.backtest.ledger import Side
 
 Staking = Literal["flat", "kelly"]

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats as scipy_stats
 
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.stats import Stat
 from statmuse_trainer.modeling import feature_columns
 
 EPSILON = 1e-4

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from statmuse_shared import ids, topics
-from statmuse_shared.broker import publish_many, publish_model
-from statmuse_shared.db import lock_key
-from statmuse_shared.messages import TrainRequested
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract import ids, topics
+from statmuse_shared.contract.messages import TrainRequested
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.platform.broker import publish_many, publish_model
+from statmuse_shared.platform.db import lock_key
 from statmuse_trainer import metrics
 from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.monitoring import drift

@@ -17,9 +17,14 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from statmuse_shared.distributions import LineOdds
-from statmuse_shared.pricing import DEFAULT_AMERICAN_ODDS, Recommendation, decimal_odds, price
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.distributions import LineOdds
+from statmuse_shared.models.pricing import (
+    DEFAULT_AMERICAN_ODDS,
+    Recommendation,
+    decimal_odds,
+    price,
+)
 
 EASTERN = ZoneInfo("America/New_York")
 # A prediction is matched to the player's first game within this many days of its `as_of`; a

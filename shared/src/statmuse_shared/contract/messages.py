@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.stats import Stat
 
 SCHEMA_VERSION = 1
 

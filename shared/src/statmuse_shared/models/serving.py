@@ -19,12 +19,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from statmuse_shared.artifacts import ArtifactStore
-from statmuse_shared.distributions import CountDistribution, line_probabilities, pmf, quantiles
-from statmuse_shared.messages import DistributionSummary, LineProbability, ModelPublished
-from statmuse_shared.models import Contribution, Model, load_model
-from statmuse_shared.pricing import DEFAULT_AMERICAN_ODDS, Pricing, price
-from statmuse_shared.stats import Stat
+from statmuse_shared.contract.messages import DistributionSummary, LineProbability, ModelPublished
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.artifacts import ArtifactStore, load_model
+from statmuse_shared.models.distributions import (
+    CountDistribution,
+    line_probabilities,
+    pmf,
+    quantiles,
+)
+from statmuse_shared.models.output import Contribution, Model
+from statmuse_shared.models.pricing import DEFAULT_AMERICAN_ODDS, Pricing, price
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ unit staked at the offered odds; recommend it only when that EV is at least `min
 from dataclasses import dataclass
 from typing import Literal
 
-from statmuse_shared.distributions import LineOdds
+from statmuse_shared.models.distributions import LineOdds
 
 DEFAULT_AMERICAN_ODDS = -110
 MIN_EDGE = 0.02

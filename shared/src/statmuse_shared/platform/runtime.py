@@ -15,11 +15,11 @@ import typer
 from faststream.kafka import KafkaBroker
 from starlette.applications import Starlette
 
-from statmuse_shared.broker import make_broker
-from statmuse_shared.db import create_pool
-from statmuse_shared.http import worker_app
-from statmuse_shared.logging import setup_logging
-from statmuse_shared.settings import BaseServiceSettings
+from statmuse_shared.platform.broker import make_broker
+from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.http import worker_app
+from statmuse_shared.platform.logging import setup_logging
+from statmuse_shared.platform.settings import BaseServiceSettings
 
 Register = Callable[[KafkaBroker, dict[str, Any]], None]
 
@@ -109,7 +109,7 @@ def serve(
 
 
 def migrate_schema(settings: BaseServiceSettings, schema: str) -> int:
-    from statmuse_shared.migrations import migrate
+    from statmuse_shared.platform.migrations import migrate
 
     return len(asyncio.run(migrate(settings.dsn, schemas=[schema])))
 

@@ -19,8 +19,8 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from statmuse_shared import topics
-from statmuse_shared.messages import SCHEMA_VERSION, DeadLetter
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import SCHEMA_VERSION, DeadLetter
 
 log = logging.getLogger(__name__)
 

@@ -1,144 +1,20 @@
-"""The model runtime shared by trainer (writes artifacts), predictor and gateway (serve them).
-
-An artifact is JSON (the naive baseline) or an `.npz` bundle (the fitted models: numpy arrays
-plus a JSON header, loaded without pickle); `load_model` turns either into an object that maps
-a feature vector to a predictive distribution plus the features that drove it.
-"""
+"""The fitted count model: a bundle (`.npz`: numpy arrays plus a JSON header, loaded without
+pickle) of a pooled regressor or ensemble, per-player heads, a negative binomial spread, a
+calibration map and the line blend; `CountModel` maps feature vectors to distributions."""
 
 import datetime as dt
 import io
-import json
-import math
 import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from statmuse_shared.distributions import (
-    CountDistribution,
-    DiscretizedNormal,
-    LineOdds,
-    NegativeBinomial,
-    Poisson,
-    Tabulated,
-    line_probabilities,
-)
-from statmuse_shared.regressors import LinearPart, TreePart, part_from_arrays
-from statmuse_shared.stats import Stat
-
-
-class ModelInputError(ValueError):
-    """The feature vector cannot feed this model (e.g. too little history)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Contribution:
-    feature: str
-    value: float | None
-    contribution: float
-
-
-@dataclass(frozen=True, slots=True)
-class ModelOutput:
-    distribution: CountDistribution
-    contributions: tuple[Contribution, ...]
-    fallback: str | None = None
-    # Set by a model that weighs a sportsbook's line against its own mean (`LineBlend`):
-    # the raw negative binomial mean and dispersion (phi), and (weight, offset).
-    mean: float = math.nan
-    dispersion: float = math.nan
-    blend: tuple[float, float] | None = None
-
-    def line_odds(self, line: float) -> LineOdds:
-        """P(under), P(push), P(over) at a sportsbook's line.
-
-        Without a blend: from the model's own distribution. With one: from the negative
-        binomial (the model's dispersion) centred on w * mean + (1 - w) * (line + offset), so
-        the line counts as the books' evidence about the player's game (see `LineBlend`)."""
-        if self.blend is None:
-            return line_probabilities(self.distribution, line)
-        if not math.isfinite(line) or line < 0:
-            raise ValueError(f"line must be a non-negative number, got {line}")
-        weight, offset = self.blend
-        centre = max(weight * self.mean + (1.0 - weight) * (line + offset), 0.05)
-        return line_probabilities(NegativeBinomial(centre, centre / (self.dispersion - 1.0)), line)
-
-
-class Model(Protocol):
-    stat: Stat
-    model_type: str
-
-    def predict(
-        self, features: Mapping[str, float | None], player_id: int | None = None
-    ) -> ModelOutput: ...
-
-
-class RollingMeanArtifact(BaseModel):
-    """Naive baseline: the last-N mean as the centre, a spread fitted on training residuals."""
-
-    model_type: Literal["rolling_mean"] = "rolling_mean"
-    stat: Stat
-    feature: str = Field(examples=["points_sma_10"])
-    fallback_feature: str = Field(examples=["points_season_avg"])
-    window_count_feature: str = Field(examples=["points_n_10"])
-    min_games: int = Field(ge=1)
-    family: Literal["normal", "poisson"]
-    residual_sd: float = Field(gt=0, description="RMSE of (actual - rolling mean) in training")
-    league_mean: float = Field(ge=0, description="Used when the player has no usable history")
-    feature_set_version: str
-
-
-class RollingMeanModel:
-    model_type = "rolling_mean"
-
-    def __init__(self, artifact: RollingMeanArtifact) -> None:
-        self.artifact = artifact
-        self.stat = artifact.stat
-
-    def predict(
-        self, features: Mapping[str, float | None], player_id: int | None = None
-    ) -> ModelOutput:
-        del player_id  # one model for everyone
-        a = self.artifact
-        games = features.get(a.window_count_feature) or 0.0
-        centre = features.get(a.feature)
-        used, fallback = a.feature, None
-        if centre is None or games < a.min_games:
-            centre, used, fallback = (
-                features.get(a.fallback_feature),
-                a.fallback_feature,
-                "season_mean",
-            )
-        if centre is None or not math.isfinite(centre):
-            centre, used, fallback = a.league_mean, "league_mean", "league_mean"
-        mu = max(float(centre), 0.05)
-        dist: CountDistribution = (
-            Poisson(mu) if a.family == "poisson" else DiscretizedNormal(mu, a.residual_sd)
-        )
-        return ModelOutput(
-            distribution=dist,
-            contributions=(Contribution(used, features.get(used), mu),),
-            fallback=fallback,
-        )
-
-
-def load_model(data: bytes) -> Model:
-    if data[:2] == b"PK":  # a zip: the npz bundle
-        return CountModel.from_bytes(data)
-    try:
-        raw: Any = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelInputError(f"artifact is not JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ModelInputError(f"artifact must be a JSON object, got {type(raw).__name__}")
-    kind = raw.get("model_type")
-    if kind == "rolling_mean":
-        return RollingMeanModel(RollingMeanArtifact.model_validate(raw))
-    raise ModelInputError(f"unknown model_type {kind!r}")
-
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.distributions import Tabulated
+from statmuse_shared.models.output import Contribution, ModelInputError, ModelOutput
+from statmuse_shared.models.regressors import LinearPart, TreePart, part_from_arrays
 
 Part = LinearPart | TreePart
 

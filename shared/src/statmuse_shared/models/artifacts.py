@@ -1,15 +1,22 @@
-"""The artifact store behind one small interface: a local directory now, object storage later.
+"""Where model artifacts live and how they are read back.
 
-The registry row and the ModelPublished event carry the URI and a sha256 checksum; a reader
-refuses bytes whose checksum does not match.
+The store sits behind one small interface: a local directory now, object storage later. The
+registry row and the ModelPublished event carry the URI and a sha256 checksum; a reader
+refuses bytes whose checksum does not match. An artifact is JSON (the naive baseline) or an
+`.npz` bundle (the fitted count models); `load_model` turns either into a served `Model`.
 """
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
+
+from statmuse_shared.models.baseline import RollingMeanArtifact, RollingMeanModel
+from statmuse_shared.models.count import CountModel
+from statmuse_shared.models.output import Model, ModelInputError
 
 
 class ArtifactError(RuntimeError):
@@ -60,3 +67,19 @@ def open_store(url: str) -> ArtifactStore:
     if parts.scheme != "file":
         raise ArtifactError(f"unsupported artifact store {url!r} (only file:// so far)")
     return LocalArtifactStore(Path(unquote(parts.netloc + parts.path)))
+
+
+def load_model(data: bytes) -> Model:
+    """The served model in an artifact's bytes: an npz bundle, or a baseline's JSON."""
+    if data[:2] == b"PK":  # a zip: the npz bundle
+        return CountModel.from_bytes(data)
+    try:
+        raw: Any = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelInputError(f"artifact is not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ModelInputError(f"artifact must be a JSON object, got {type(raw).__name__}")
+    kind = raw.get("model_type")
+    if kind == "rolling_mean":
+        return RollingMeanModel(RollingMeanArtifact.model_validate(raw))
+    raise ModelInputError(f"unknown model_type {kind!r}")

@@ -10,8 +10,8 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
-from statmuse_shared import topics
-from statmuse_shared.messages import (
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import (
     DeadLetter,
     FeaturesComputed,
     ModelAliasRequested,
