@@ -21,8 +21,9 @@ from statmuse_gateway.adapters import postgres as db  # noqa: E402
 from statmuse_gateway.adapters.cache import ContextCache  # noqa: E402
 from statmuse_gateway.routes.api import _context  # noqa: E402
 from statmuse_ingestor.service import normalise_player_row, normalise_team_row  # noqa: E402
-from statmuse_ingestor.sources import FileSource, parse_seasons  # noqa: E402
+from statmuse_ingestor.sources import FileSource  # noqa: E402
 from statmuse_shared.contract.names import normalize_name  # noqa: E402
+from statmuse_shared.contract.seasons import parse_seasons  # noqa: E402
 from statmuse_shared.features import League  # noqa: E402
 from statmuse_shared.platform.db import create_pool  # noqa: E402
 from statmuse_shared.platform.migrations import migrate  # noqa: E402

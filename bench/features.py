@@ -24,7 +24,8 @@ from report import Result, emit  # noqa: E402
 from statmuse_features.adapters import postgres as db  # noqa: E402
 from statmuse_features.engine import Engine  # noqa: E402
 from statmuse_ingestor.service import normalise_player_row, normalise_team_row  # noqa: E402
-from statmuse_ingestor.sources import FileSource, parse_seasons  # noqa: E402
+from statmuse_ingestor.sources import FileSource  # noqa: E402
+from statmuse_shared.contract.seasons import parse_seasons  # noqa: E402
 from statmuse_shared.features import walk  # noqa: E402
 from statmuse_shared.platform.db import create_pool  # noqa: E402
 from statmuse_shared.platform.migrations import migrate  # noqa: E402

@@ -19,9 +19,10 @@ from report import Result, emit  # noqa: E402
 
 from statmuse_ingestor.backfill import backfill  # noqa: E402
 from statmuse_ingestor.service import normalise_player_row  # noqa: E402
-from statmuse_ingestor.sources import FileSource, parse_seasons  # noqa: E402
+from statmuse_ingestor.sources import FileSource  # noqa: E402
 from statmuse_shared.contract import topics  # noqa: E402
 from statmuse_shared.contract.messages import PlayerGameIngested  # noqa: E402
+from statmuse_shared.contract.seasons import parse_seasons  # noqa: E402
 from statmuse_shared.platform.broker import ensure_topics, make_broker  # noqa: E402
 from statmuse_shared.platform.db import create_pool  # noqa: E402
 from statmuse_shared.platform.migrations import migrate  # noqa: E402

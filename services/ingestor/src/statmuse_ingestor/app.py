@@ -18,9 +18,10 @@ from statmuse_ingestor.adapters import postgres as db
 from statmuse_ingestor.backfill import Summary, backfill
 from statmuse_ingestor.nba_api_source import NbaApiSource
 from statmuse_ingestor.ratelimit import RetryPolicy
-from statmuse_ingestor.schedule import daily_loop, season_of
+from statmuse_ingestor.schedule import daily_loop
 from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import FileSource, Source
+from statmuse_shared.contract.seasons import season_of
 from statmuse_shared.platform.http import worker_app
 from statmuse_shared.platform.runtime import background, build_runtime
 

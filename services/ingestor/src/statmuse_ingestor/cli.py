@@ -15,6 +15,7 @@ from statmuse_ingestor.backfill import Summary
 from statmuse_ingestor.backfill import backfill as run
 from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import Source, SourceError
+from statmuse_shared.contract.seasons import parse_seasons
 from statmuse_shared.platform.broker import make_broker
 from statmuse_shared.platform.db import create_pool
 from statmuse_shared.platform.logging import setup_logging
@@ -48,8 +49,6 @@ def backfill(
     summary_json: Annotated[Path | None, typer.Option(help="Also write the counts here")] = None,
 ) -> None:
     """Load seasons from a source into PostgreSQL and publish them."""
-    from statmuse_ingestor.sources import parse_seasons
-
     settings = _settings()
     setup_logging("ingestor", level="WARNING", json_lines=settings.log_json)
     try:

@@ -20,6 +20,7 @@ from nba_api.stats.static import players, teams
 
 from statmuse_ingestor.ratelimit import RetryPolicy, TokenBucket
 from statmuse_ingestor.sources import RawRow, SourceError
+from statmuse_shared.contract.seasons import season_start
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ OUTCOMES: tuple[str, ...] = (
 RequestHook = Callable[[str, float, str], None]
 
 _RETRYABLE_OUTCOMES = frozenset({"throttled", "server_error", "timeout", "connection_error"})
-_SEASON = re.compile(r"^\d{4}-\d{2}$")
 _BODY_SNIPPET = 200
 
 
@@ -182,7 +182,7 @@ class NbaApiSource:
         Its columns differ from LeagueGameLog's: `Player_ID`, `Game_ID`, and GAME_DATE as
         'Oct 24, 2023'.
         """
-        _check_season(season)
+        season_start(season)  # ValueError at the call site for a bad season
         if not str(player_id).isdigit():
             raise ValueError(f"not a player id: {player_id!r}")
         # PlayerGameLog rows carry no name; the offline list supplies it for normalisation.
@@ -213,7 +213,7 @@ class NbaApiSource:
         date_to: dt.date | None,
     ) -> list[_Call]:
         # Checked here, not in the generator, so bad arguments fail at the call site.
-        _check_season(season)
+        season_start(season)  # ValueError at the call site for a bad season
         if date_from is not None and date_to is not None and date_to < date_from:
             raise ValueError(f"date_to {date_to} is before date_from {date_from}")
         return [
@@ -402,11 +402,6 @@ def _result_set(payload: Any, name: str) -> tuple[list[str], list[list[Any]]]:
                 f"result set {name!r} row {number} has {width} values for {len(headers)} headers"
             )
     return headers, row_set
-
-
-def _check_season(season: str) -> None:
-    if not _SEASON.match(season) or (int(season[:4]) + 1) % 100 != int(season[5:]):
-        raise ValueError(f"not a season: {season!r} (expected e.g. 2023-24)")
 
 
 def _nba_date(day: dt.date | None) -> str:

@@ -16,18 +16,6 @@ EASTERN = ZoneInfo("America/New_York")
 LOCK = "ingest-daily"
 
 
-# Seasons open in October, except 2020-21, which opened on 2020-12-22 after the 2019-20
-# playoffs ran to 2020-10-11 in the bubble.
-_LATE_OPENING = {2020: dt.date(2020, 12, 1)}
-
-
-def season_of(day: dt.date) -> str:
-    """The NBA season a date belongs to (2024-03-01 -> 2023-24; 2020-10-11 -> 2019-20)."""
-    opening = _LATE_OPENING.get(day.year, dt.date(day.year, 10, 1))
-    start = day.year if day >= opening else day.year - 1
-    return f"{start}-{(start + 1) % 100:02d}"
-
-
 def yesterday(now: dt.datetime) -> dt.date:
     """The US/Eastern calendar day before `now` (games are dated by US local date)."""
     return (now.astimezone(EASTERN) - dt.timedelta(days=1)).date()

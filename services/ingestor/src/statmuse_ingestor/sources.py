@@ -4,14 +4,11 @@ import csv
 import datetime as dt
 import gzip
 import io
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-
-_SEASON_RANGE = re.compile(r"^(\d{4})-(\d{2})\.\.(\d{4})-(\d{2})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,30 +34,6 @@ class Source(Protocol):
 
 class SourceError(RuntimeError):
     """The source cannot give what was asked (missing file, unreachable API after retries)."""
-
-
-def parse_seasons(spec: str) -> list[str]:
-    """'2023-24', '2021-22,2023-24' or '2017-18..2023-24' -> explicit seasons."""
-    spec = spec.strip()
-    match = _SEASON_RANGE.match(spec)
-    if match:
-        first, last = _check_season(spec.split("..")[0]), _check_season(spec.split("..")[1])
-        if last < first:
-            raise ValueError(f"season range runs backwards: {spec}")
-        return [f"{y}-{(y + 1) % 100:02d}" for y in range(first, last + 1)]
-    seasons = [s.strip() for s in spec.split(",") if s.strip()]
-    for s in seasons:
-        _check_season(s)
-    if not seasons:
-        raise ValueError("no season given")
-    return seasons
-
-
-def _check_season(text: str) -> int:
-    """'2023-24' -> 2023, or ValueError."""
-    if not re.match(r"^\d{4}-\d{2}$", text) or (int(text[:4]) + 1) % 100 != int(text[5:]):
-        raise ValueError(f"not a season: {text!r} (expected e.g. 2023-24)")
-    return int(text[:4])
 
 
 class FileSource:

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from statmuse_ingestor.schedule import EASTERN, next_run_at, season_of, yesterday
+from statmuse_ingestor.schedule import EASTERN, next_run_at, yesterday
 
 UTC = dt.UTC
 
@@ -33,22 +33,6 @@ def test_next_run_offsets_follow_dst() -> None:
     summer = next_run_at(dt.datetime(2024, 7, 10, 12, 0, tzinfo=UTC))
     assert winter.astimezone(UTC).hour == 11
     assert summer.astimezone(UTC).hour == 10
-
-
-@pytest.mark.parametrize(
-    ("day", "season"),
-    [
-        (dt.date(2023, 10, 24), "2023-24"),
-        (dt.date(2024, 3, 1), "2023-24"),
-        (dt.date(2024, 6, 17), "2023-24"),
-        (dt.date(2020, 8, 29), "2019-20"),  # the 2020 bubble playoffs
-        (dt.date(2020, 10, 11), "2019-20"),  # its last game
-        (dt.date(2020, 12, 22), "2020-21"),  # the late opening night
-        (dt.date(1999, 11, 2), "1999-00"),
-    ],
-)
-def test_season_of(day: dt.date, season: str) -> None:
-    assert season_of(day) == season
 
 
 def test_yesterday_is_the_eastern_calendar_day() -> None:

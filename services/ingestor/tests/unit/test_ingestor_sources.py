@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from statmuse_ingestor.service import normalise_player_row
-from statmuse_ingestor.sources import FileSource, SourceError, parse_seasons
+from statmuse_ingestor.sources import FileSource, SourceError
+from statmuse_shared.contract.seasons import parse_seasons
 
 # nba_api LeagueGameLog (player) columns: SEASON_ID instead of SEASON, and no SEASON_TYPE (the
 # request's SeasonType shows in SEASON_ID's first digit: 2 regular, 4 playoffs, 5 play-in).

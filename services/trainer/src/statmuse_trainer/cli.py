@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from statmuse_shared.contract.seasons import parse_seasons
 from statmuse_shared.platform.runtime import service_cli
 from statmuse_trainer.dataset import Split, check, frame, save
 from statmuse_trainer.settings import TrainerSettings
@@ -38,19 +39,13 @@ def dataset(
 ) -> None:
     """Build the training dataset from the stored game vectors: one parquet file per split,
     versioned by content hash, refused if any leakage check fails."""
-    split = Split(tuple(_seasons(train)), tuple(_seasons(validate)), tuple(_seasons(test)))
+    split = Split(
+        tuple(parse_seasons(train)), tuple(parse_seasons(validate)), tuple(parse_seasons(test))
+    )
     version, paths, counts = asyncio.run(_dataset(_settings(), split, out))
     for name, path in paths.items():
         typer.echo(f"{name}: {counts[name]} rows -> {path}")
     typer.echo(f"dataset version {version}")
-
-
-def _seasons(spec: str) -> list[str]:
-    first, _, last = spec.partition("..")
-    if not last:
-        return [s.strip() for s in spec.split(",") if s.strip()]
-    start, end = int(first[:4]), int(last[:4])
-    return [f"{y}-{(y + 1) % 100:02d}" for y in range(start, end + 1)]
 
 
 async def _dataset(
@@ -175,7 +170,7 @@ def train(
 
 
 def _default_split() -> Split:
-    return Split(tuple(_seasons("2017-18..2021-22")), ("2022-23",), ("2023-24",))
+    return Split(tuple(parse_seasons("2017-18..2021-22")), ("2022-23",), ("2023-24",))
 
 
 async def _register(
