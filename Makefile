@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV ?= $(or $(shell command -v uv 2>/dev/null),python3 -m uv)
 export UV_PYTHON ?= 3.11
 
-.PHONY: demo up down status test test-unit lint typecheck fmt sync clean bench
+.PHONY: demo up down status test test-unit lint typecheck fmt sync clean bench asyncapi
 
 sync:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -42,6 +42,11 @@ typecheck: sync
 # BENCH_ARGS: e.g. --skip train,gateway --out /tmp/BENCHMARKS.md (see bench/run_all.py).
 bench: sync
 	$(UV) run python bench/run_all.py --command "make bench$(if $(BENCH_ARGS), BENCH_ARGS='$(BENCH_ARGS)')" $(BENCH_ARGS)
+
+# The AsyncAPI document of every topic, regenerated from the services' own subscribers and
+# publishers (a test fails while the committed one is stale).
+asyncapi: sync
+	$(UV) run python -m statmuse_shared.contract.asyncapi_gen
 
 fmt: sync
 	$(UV) run ruff format .

@@ -39,7 +39,8 @@ from statmuse_shared.contract.messages import (
 from statmuse_shared.features import League, TeamGame, possessions_of
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.count import CountModel
-from statmuse_shared.platform.broker import make_broker, publish_many
+from statmuse_shared.platform.broker import make_broker
+from statmuse_shared.platform.legacy import publish_many
 from statmuse_shared.platform.migrations import migrate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -23,7 +23,8 @@ from statmuse_ops.stack import Stack, stack_env
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import TrainRequested
 from statmuse_shared.contract.stats import Stat
-from statmuse_shared.platform.broker import make_broker, publish_model
+from statmuse_shared.platform.broker import make_broker
+from statmuse_shared.platform.legacy import publish_model
 
 Say = Callable[[str], None]
 

@@ -6,7 +6,7 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import TypeAdapter
 
 from statmuse_shared.contract.messages import PlayerGameIngested, RawGame
-from statmuse_shared.platform.broker import Record, dead_letter, decode_records, records
+from statmuse_shared.platform.consumers import Record, dead_letter, decode_records, records
 
 
 def consumer_record(
@@ -126,8 +126,7 @@ async def test_publish_many_gives_up_with_a_count_when_the_broker_never_acknowle
             return futures[-1]
 
     items = [
-        ("t", b"k", TrainRequested(event_id=f"e{i}", stat="points", reason="admin"))
-        for i in range(3)
+        (b"k", TrainRequested(event_id=f"e{i}", stat="points", reason="admin")) for i in range(3)
     ]
     with pytest.raises(PublishTimeout, match="did not acknowledge 3 of 3 messages within 0.05 s"):
         await publish_many(Silent(), items, ack_seconds=0.05)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from statmuse_shared.contract.messages import (
     RawGame,
     TrainRequested,
 )
-from statmuse_shared.platform.broker import Record, decode_records
+from statmuse_shared.platform.consumers import Record, decode_records
 
 # What the consumers subscribe with (features, gateway, predictor, trainer handlers).
 MODELS = [

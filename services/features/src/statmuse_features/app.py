@@ -14,7 +14,8 @@ from statmuse_features.handlers import publish_vectors, register, report
 from statmuse_features.settings import FeaturesSettings
 from statmuse_shared.contract.messages import FeaturesComputed
 from statmuse_shared.platform.http import worker_app
-from statmuse_shared.platform.runtime import background, build_runtime
+from statmuse_shared.platform.legacy import build_runtime
+from statmuse_shared.platform.runtime import background
 
 SERVICE = "features"
 

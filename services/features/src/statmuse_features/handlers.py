@@ -19,7 +19,8 @@ from statmuse_shared.contract.messages import (
     RawGame,
     TeamGameIngested,
 )
-from statmuse_shared.platform.broker import Record, publish_many, subscribe
+from statmuse_shared.platform.consumers import Record
+from statmuse_shared.platform.legacy import publish_many, subscribe
 
 RAW_GAME: TypeAdapter[Any] = TypeAdapter(RawGame)
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from statmuse_shared.features import League
 from statmuse_shared.models.artifacts import open_store
 from statmuse_shared.models.serving import ModelBook
 from statmuse_shared.platform.http import health_routes
-from statmuse_shared.platform.runtime import build_runtime
+from statmuse_shared.platform.legacy import build_runtime
 
 SERVICE = "gateway"
 

@@ -21,7 +21,8 @@ from statmuse_shared.contract.messages import (
     TeamGameIngested,
 )
 from statmuse_shared.models.serving import ModelBook
-from statmuse_shared.platform.broker import Record, subscribe
+from statmuse_shared.platform.consumers import Record
+from statmuse_shared.platform.legacy import subscribe
 
 RAW_GAME: TypeAdapter[Any] = TypeAdapter(RawGame)
 

@@ -23,7 +23,8 @@ from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import FileSource, Source
 from statmuse_shared.contract.seasons import season_of
 from statmuse_shared.platform.http import worker_app
-from statmuse_shared.platform.runtime import background, build_runtime
+from statmuse_shared.platform.legacy import build_runtime
+from statmuse_shared.platform.runtime import background
 
 SERVICE = "ingestor"
 

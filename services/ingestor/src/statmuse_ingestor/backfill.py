@@ -33,7 +33,7 @@ from statmuse_ingestor.service import (
 from statmuse_ingestor.sources import RawRow, Source, SourceError
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import DeadLetter, PlayerGameIngested, TeamGameIngested
-from statmuse_shared.platform.broker import publish_many
+from statmuse_shared.platform.legacy import publish_many
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ import pytest
 from faststream.kafka import TestKafkaBroker
 from prometheus_client import REGISTRY
 
-from statmuse_predictor.handlers import register
+from statmuse_predictor.adapters.postgres import PostgresPredictions
+from statmuse_predictor.app import build_runtime
 from statmuse_predictor.settings import PredictorSettings
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import (
@@ -26,8 +27,7 @@ from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.baseline import RollingMeanArtifact
 from statmuse_shared.models.serving import ModelBook, ab_bucket
-from statmuse_shared.platform.broker import make_broker
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
 
 pytestmark = pytest.mark.integration
@@ -110,8 +110,9 @@ async def test_ab_routing_through_the_handlers(pool: Any, tmp_path: Path, unique
         database_url="postgresql://unused", group_id=f"predictor-{unique}", ab_share=0.5
     )
     book = ModelBook(store=store, ab_share=settings.ab_share)  # as create_app builds it
-    broker = make_broker("localhost:9092", client_id=f"test-{unique}")
-    register(broker, {"pool": pool, "book": book}, settings=settings)
+    rt = build_runtime(settings, book=book, predictions=PostgresPredictions(Database.of(pool)))
+    broker = rt.broker
+    rt.bind()
     seen: list[PredictionMade] = []
 
     @broker.subscriber(topics.PREDICTIONS, group_id=f"probe-{unique}", auto_offset_reset="earliest")

@@ -11,7 +11,8 @@ from starlette.applications import Starlette
 
 from statmuse_shared.models.artifacts import open_store
 from statmuse_shared.platform.http import worker_app
-from statmuse_shared.platform.runtime import background, build_runtime
+from statmuse_shared.platform.legacy import build_runtime
+from statmuse_shared.platform.runtime import background
 from statmuse_trainer.handlers import register
 from statmuse_trainer.monitoring.jobs import restore_gauges
 from statmuse_trainer.schedule import Jobs, run_schedule

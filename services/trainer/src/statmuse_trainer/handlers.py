@@ -15,7 +15,8 @@ from statmuse_shared.contract.messages import (
     PredictionMade,
     TrainRequested,
 )
-from statmuse_shared.platform.broker import Record, dead_letter, subscribe
+from statmuse_shared.platform.consumers import Record, dead_letter
+from statmuse_shared.platform.legacy import subscribe
 from statmuse_trainer import metrics, registry
 from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.service import NotEnoughData

@@ -11,7 +11,7 @@ from faststream.kafka import KafkaBroker
 
 from statmuse_shared.contract import ids, topics
 from statmuse_shared.contract.messages import ModelMetrics, ModelPublished
-from statmuse_shared.platform.broker import publish_many
+from statmuse_shared.platform.legacy import publish_many
 from statmuse_trainer.adapters import postgres as db
 
 log = logging.getLogger(__name__)

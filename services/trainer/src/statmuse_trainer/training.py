@@ -13,7 +13,7 @@ from statmuse_shared.contract import ids, topics
 from statmuse_shared.contract.messages import ModelMetrics, ModelPublished, TrainRequested
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.artifacts import ArtifactStore
-from statmuse_shared.platform.broker import publish_many
+from statmuse_shared.platform.legacy import publish_many
 from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.registry import event_of
 from statmuse_trainer.service import fit_rolling_mean

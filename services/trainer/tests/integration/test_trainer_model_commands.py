@@ -11,8 +11,9 @@ from aiokafka import AIOKafkaConsumer
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import DeadLetter, ModelAliasRequested, ModelPublished
 from statmuse_shared.models.artifacts import LocalArtifactStore
-from statmuse_shared.platform.broker import ensure_topics, make_broker, publish_model
+from statmuse_shared.platform.broker import ensure_topics, make_broker
 from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.legacy import publish_model
 from statmuse_shared.platform.migrations import migrate
 from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.handlers import register

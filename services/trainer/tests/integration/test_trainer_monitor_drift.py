@@ -21,8 +21,9 @@ from statmuse_shared.contract.messages import (
     TrainRequested,
 )
 from statmuse_shared.contract.stats import Stat
-from statmuse_shared.platform.broker import ensure_topics, make_broker, publish_model
+from statmuse_shared.platform.broker import ensure_topics, make_broker
 from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.legacy import publish_model
 from statmuse_shared.platform.migrations import migrate
 from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.monitoring import drift, jobs

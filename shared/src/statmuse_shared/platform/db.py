@@ -1,9 +1,10 @@
-"""asyncpg pool creation (pools open in a service's lifespan and close in its finally) and
-advisory locks for jobs that only one replica may run."""
+"""A service's PostgreSQL (`Database`: the asyncpg pool, made in `create_app`, opened in the
+lifespan and closed in its finally) and advisory locks for jobs only one replica may run."""
 
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 
@@ -15,6 +16,49 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     if pool is None:  # asyncpg types it Optional
         raise RuntimeError("asyncpg returned no pool")
     return pool
+
+
+class Database:
+    """The service's connection pool. Built with the service (in `create_app`), connected when
+    the service starts (`open`, in the lifespan: an asyncpg pool belongs to the event loop it
+    was made in) and closed when it stops. `pool` before `open` (or after `close`) raises."""
+
+    def __init__(self, dsn: str, *, max_size: int = 4) -> None:
+        self._dsn = dsn
+        self._max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+
+    @classmethod
+    def of(cls, pool: asyncpg.Pool) -> "Database":
+        """A Database over a pool that is already open (tests, one-shot commands)."""
+        db = cls("", max_size=pool.get_max_size())
+        db._pool = pool
+        return db
+
+    async def open(self) -> None:
+        if self._pool is None:
+            self._pool = await create_pool(self._dsn, max_size=self._max_size)
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the database is not open (the service has not started)")
+        return self._pool
+
+    def acquire(self) -> Any:  # asyncpg's PoolAcquireContext: `async with db.acquire() as conn`
+        return self.pool.acquire()
+
+    async def ping(self) -> bool:
+        return self._pool is not None and await self._pool.fetchval("SELECT 1") == 1
 
 
 def lock_key(name: str) -> int:

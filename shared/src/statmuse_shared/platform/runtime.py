@@ -1,93 +1,102 @@
-"""Process plumbing every service shares: the consumer app shell, `serve` and `migrate`.
+"""A service's runtime: its long-lived dependencies as one typed object, and its process.
 
-A worker service supplies `register(broker, state)` (its subscribers) and gets back an ASGI app
-whose lifespan opens the asyncpg pool and the broker and closes both in its `finally`.
+Each service subclasses `ServiceRuntime` with what it needs (models, caches, repositories,
+publishers) and builds it once, in `create_app` or in a one-shot command. `running()` opens
+the database, makes the runtime what handlers receive (`Context(RUNTIME)`), starts the
+consumers (or only connects, to publish), and undoes all of it in reverse when the block
+ends. `service_app` is the ASGI app of a service whose work is its consumers (plus /health,
+/ready and /metrics); `service_cli` its console script with `serve` and `migrate`.
 """
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import typer
 from faststream.kafka import KafkaBroker
 from starlette.applications import Starlette
 
-from statmuse_shared.platform.broker import make_broker
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.db import Database
 from statmuse_shared.platform.http import worker_app
 from statmuse_shared.platform.logging import setup_logging
 from statmuse_shared.platform.settings import BaseServiceSettings
 
-Register = Callable[[KafkaBroker, dict[str, Any]], None]
+S = TypeVar("S", bound=BaseServiceSettings)
+
+# The FastStream context key handlers read their service's runtime from:
+# `rt: Annotated[PredictorRuntime, Context(RUNTIME)]`.
+RUNTIME = "runtime"
 
 
-@dataclass
-class Runtime:
-    """A service's long-lived resources: the broker, the pool (opened in `lifespan`) and the
-    state its handlers share, plus the readiness check."""
+@dataclass(kw_only=True)
+class ServiceRuntime(Generic[S]):
+    """What every service holds for its lifetime: its settings, its broker (with its routers
+    included) and its database."""
 
+    service: ClassVar[str] = "service"
+
+    settings: S
     broker: KafkaBroker
-    state: dict[str, Any]
-    lifespan: Callable[[Any], AbstractAsyncContextManager[None]]
-    ready: Callable[[], Awaitable[dict[str, bool]]]
+    db: Database
 
+    async def started(self) -> None:
+        """Called once the database is open, before any consumer starts (load state here)."""
 
-def build_runtime(
-    *,
-    service: str,
-    settings: BaseServiceSettings,
-    register: Register,
-    state: dict[str, Any] | None = None,
-    on_start: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
-    consume: bool = True,
-) -> Runtime:
-    """With `consume=False` the broker only connects for publishing (no subscribers start)."""
-    broker = make_broker(settings.kafka_bootstrap_servers, client_id=service)
-    shared_state: dict[str, Any] = {} if state is None else state
-    shared_state["broker"] = broker
-    register(broker, shared_state)
+    def bind(self) -> None:
+        """Make this runtime what the broker's handlers receive (`Context(RUNTIME)`); `running`
+        does it, a test with `TestKafkaBroker` calls it itself."""
+        self.broker.context.set_global(RUNTIME, self)
+
+    async def ready(self) -> dict[str, bool]:
+        return {"postgres": await self.db.ping(), "kafka": await self.broker.ping(timeout=2)}
 
     @asynccontextmanager
-    async def lifespan(_: Any) -> AsyncIterator[None]:
-        shared_state["pool"] = await create_pool(settings.dsn, max_size=4)
+    async def running(self, *, consume: bool = True) -> AsyncIterator[Self]:
+        """The service's resources for the block. `consume=False` connects the broker for
+        publishing only (a one-shot command)."""
+        await self.db.open()
         try:
-            if on_start is not None:
-                await on_start(shared_state)
-            await (broker.start() if consume else broker.connect())
-            yield
+            self.bind()
+            await self.started()
+            await (self.broker.start() if consume else self.broker.connect())
+            yield self
         finally:
             # Stopping the broker lets the handler in hand finish and commits its offsets.
-            await broker.stop()
-            await shared_state["pool"].close()
-
-    async def ready() -> dict[str, bool]:
-        pool = shared_state.get("pool")
-        return {
-            "postgres": pool is not None and await pool.fetchval("SELECT 1") == 1,
-            "kafka": await broker.ping(timeout=2),
-        }
-
-    return Runtime(broker, shared_state, lifespan, ready)
+            await self.broker.stop()
+            await self.db.close()
 
 
-def consumer_app(
-    *,
-    service: str,
-    settings: BaseServiceSettings,
-    register: Register,
-    state: dict[str, Any] | None = None,
-    consume: bool = True,
+def service_app(
+    rt: ServiceRuntime[Any], *, work: Callable[[], Awaitable[None]] | None = None
 ) -> Starlette:
-    """The app of a service whose work is Kafka subscribers (plus /health, /ready, /metrics)."""
-    rt = build_runtime(
-        service=service, settings=settings, register=register, state=state, consume=consume
-    )
-    app = worker_app(service=service, ready=rt.ready, lifespan=rt.lifespan)
-    app.state.service_state = rt.state
+    """The ASGI app of a service whose work is Kafka consumers, plus `work` (a scheduled or
+    idle-time job) running beside them, started and stopped with the app."""
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with rt.running(), background(None if work is None else work()):
+            yield
+
+    app = worker_app(service=rt.service, ready=rt.ready, lifespan=lifespan)
+    app.state.runtime = rt
     return app
+
+
+@asynccontextmanager
+async def background(work: Awaitable[None] | None) -> AsyncIterator[None]:
+    """Run `work` as a task for the duration of the block, then cancel it and wait for it
+    (a service's scheduled or idle-time job, started and stopped with its lifespan)."""
+    task = None if work is None else asyncio.ensure_future(work)
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def serve(
@@ -138,17 +147,3 @@ def service_cli(
         typer.echo(f"{schema}: applied {applied} migration(s)")
 
     return cli
-
-
-@asynccontextmanager
-async def background(work: Awaitable[None] | None) -> AsyncIterator[None]:
-    """Run `work` as a task for the duration of the block, then cancel it and wait for it
-    (a service's scheduled or idle-time job, started and stopped with its lifespan)."""
-    task = None if work is None else asyncio.ensure_future(work)
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

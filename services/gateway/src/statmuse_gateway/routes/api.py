@@ -53,7 +53,7 @@ from statmuse_shared.features.context import player_context
 from statmuse_shared.models.output import ModelOutput
 from statmuse_shared.models.pricing import DEFAULT_AMERICAN_ODDS
 from statmuse_shared.models.serving import ModelBook, Served, chart, predict
-from statmuse_shared.platform.broker import publish_model
+from statmuse_shared.platform.legacy import publish_model
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["predictions"])

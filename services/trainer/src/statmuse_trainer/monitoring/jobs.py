@@ -16,8 +16,8 @@ from faststream.kafka import KafkaBroker
 from statmuse_shared.contract import ids, topics
 from statmuse_shared.contract.messages import TrainRequested
 from statmuse_shared.contract.stats import Stat
-from statmuse_shared.platform.broker import publish_many, publish_model
 from statmuse_shared.platform.db import lock_key
+from statmuse_shared.platform.legacy import publish_many, publish_model
 from statmuse_trainer import metrics
 from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.monitoring import drift

@@ -1,0 +1,247 @@
+"""Consuming, the same shape for every consumer, FastStream-native.
+
+A service's handlers are typed functions registered on a `KafkaRouter` made by
+`consumer_router()`:
+
+    batch_subscriber(router, topics.FEATURES, group_id="predictor", payload=FeaturesComputed)(
+        on_features
+    )
+
+    async def on_features(vectors: list[FeaturesComputed], rt: PredictorContext) -> None: ...
+
+Each batch is validated record by record (`DeadLetterDecoder`): a record that is not JSON,
+breaks the schema or carries an unknown `schema_version` never reaches the handler. Once the
+handler has processed the rest, the router's `DeadLetterMiddleware` sends each such record to
+`<topic>.dlq` as a `DeadLetter` with the reason and the original bytes. A handler can refuse
+messages it cannot carry out (a command for something that does not exist) by returning
+`Refused(message, reason)` items; they go to the dead-letter topic the same way.
+
+Offsets commit only after the handler returns and its dead letters are sent
+(`AckPolicy.NACK_ON_ERROR`): an unexpected error (PostgreSQL down) leaves the batch
+uncommitted, so it is redelivered and handlers must be idempotent.
+"""
+
+import base64
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from aiokafka import ConsumerRebalanceListener
+from faststream.kafka import KafkaRouter
+from faststream.kafka.publisher.usecase import DefaultPublisher
+from faststream.message import StreamMessage
+from faststream.middlewares import AckPolicy, BaseMiddleware
+from pydantic import TypeAdapter, ValidationError
+
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import SCHEMA_VERSION, DeadLetter
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M")
+SUPPORTED_VERSIONS = frozenset({SCHEMA_VERSION})
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What dead-lettering needs of a consumed record."""
+
+    topic: str
+    partition: int | None
+    offset: int | None
+    key: bytes | None
+    value: bytes
+
+    @property
+    def log_extra(self) -> dict[str, Any]:
+        return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
+
+
+def records(raw_message: Any) -> list[Record]:
+    """The consumed records behind a FastStream message (single or batch)."""
+    raw = raw_message if isinstance(raw_message, list | tuple) else [raw_message]
+    return [
+        Record(
+            topic=r.topic,
+            partition=getattr(r, "partition", None),
+            offset=getattr(r, "offset", None),
+            key=r.key,
+            value=r.value if isinstance(r.value, bytes) else bytes(r.value or b""),
+        )
+        for r in raw
+    ]
+
+
+def dead_letter(record: Record, *, error: str, consumer: str) -> DeadLetter:
+    return DeadLetter(
+        original_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=None if record.key is None else record.key.decode("utf-8", "replace"),
+        payload_b64=base64.b64encode(record.value).decode("ascii"),
+        error=error[:2000],
+        consumer=consumer,
+    )
+
+
+def decode_records(
+    batch: Sequence[Record],
+    model: type[M] | TypeAdapter[M],
+    *,
+    consumer: str,
+    name: str | None = None,
+    supported_versions: frozenset[int] = SUPPORTED_VERSIONS,
+) -> tuple[list[tuple[Record, M]], list[tuple[Record, DeadLetter]]]:
+    """Split a batch into valid messages and dead letters (bad JSON, schema, unknown version);
+    `name` names the message in the reasons (default: the model's class name)."""
+    adapter: TypeAdapter[M] = model if isinstance(model, TypeAdapter) else TypeAdapter(model)
+    name = name or getattr(model, "__name__", "message")
+    good: list[tuple[Record, M]] = []
+    bad: list[tuple[Record, DeadLetter]] = []
+    for record in batch:
+        try:
+            message = adapter.validate_json(record.value)
+        except ValidationError as exc:
+            errors = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
+                for e in exc.errors()[:10]
+            )
+            error = f"invalid {name}: {errors}"
+            bad.append((record, dead_letter(record, error=error, consumer=consumer)))
+            continue
+        version = getattr(message, "schema_version", None)
+        if version is not None and version not in supported_versions:
+            error = f"unsupported schema_version {version}"
+            bad.append((record, dead_letter(record, error=error, consumer=consumer)))
+            continue
+        good.append((record, message))
+    return good, bad
+
+
+@dataclass(frozen=True, slots=True)
+class Refused(Generic[M]):
+    """A valid message the handler will not carry out, and why (sent to the dead letters)."""
+
+    message: M
+    reason: str
+
+
+@dataclass
+class _Batch:
+    """The batch in hand, between its decoder and the middleware (one per consumed batch)."""
+
+    consumer: str = ""
+    dead_letters: DefaultPublisher | None = None
+    letters: list[tuple[Record, DeadLetter]] = field(default_factory=list)
+    records: dict[int, Record] = field(default_factory=dict)  # id(message) -> its record
+
+
+_BATCH: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
+    "statmuse_batch", default=None
+)
+
+
+class DeadLetterDecoder:
+    """A subscriber's decoder: the batch's valid messages, in order; the rest are noted for
+    the dead-letter topic."""
+
+    def __init__(self, payload: Any, *, consumer: str, dead_letters: DefaultPublisher) -> None:
+        self.adapter: TypeAdapter[Any] = TypeAdapter(payload)
+        self.name = getattr(payload, "__name__", None) or "message"
+        self.consumer = consumer
+        self.dead_letters = dead_letters
+
+    async def __call__(self, msg: StreamMessage[Any]) -> list[Any]:
+        good, bad = decode_records(
+            records(msg.raw_message), self.adapter, consumer=self.consumer, name=self.name
+        )
+        batch = _BATCH.get()
+        if batch is None:
+            raise RuntimeError("a DeadLetterDecoder needs the router's DeadLetterMiddleware")
+        batch.consumer, batch.dead_letters = self.consumer, self.dead_letters
+        batch.letters.extend(bad)
+        batch.records.update((id(message), record) for record, message in good)
+        return [message for _, message in good]
+
+
+class DeadLetterMiddleware(BaseMiddleware):
+    """Around every handler of a `consumer_router`: decode first (a batch with nothing valid
+    does not reach the handler), then dead-letter what did not decode and what the handler
+    refused. An error from the handler or from publishing propagates (the batch is
+    redelivered)."""
+
+    async def consume_scope(
+        self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        batch = _Batch()
+        token = _BATCH.set(batch)
+        try:
+            decoded = await msg.decode()  # cached: the handler's own decode reads it back
+            if batch.dead_letters is None:  # not a batch_subscriber: nothing to add
+                return await call_next(msg)
+            result = await call_next(msg) if decoded else None
+        finally:
+            _BATCH.reset(token)
+        for refused in result or ():
+            if isinstance(refused, Refused):
+                record = batch.records[id(refused.message)]
+                letter = dead_letter(record, error=refused.reason, consumer=batch.consumer)
+                batch.letters.append((record, letter))
+        for record, letter in batch.letters:
+            log.warning("dead-lettered: %s", letter.error, extra=record.log_extra)
+            await batch.dead_letters.publish(
+                letter.model_dump_json().encode(),
+                key=record.key,
+                headers={"content-type": "application/json"},
+            )
+        return None
+
+
+def consumer_router() -> KafkaRouter:
+    """A router whose batch subscribers dead-letter what they cannot process."""
+    return KafkaRouter(middlewares=(DeadLetterMiddleware,))
+
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+def batch_subscriber(
+    router: KafkaRouter,
+    topic: str,
+    *,
+    group_id: str,
+    payload: Any,
+    max_records: int = 1000,
+    listener: ConsumerRebalanceListener | None = None,
+    name: str | None = None,
+    description: str | None = None,
+) -> Any:
+    """Every consumer's subscriber: batches of up to `max_records` from the start of `topic`
+    in `group_id`, acknowledged after the handler returns; `payload` (a message model or a
+    union of them) is what each record must validate as. Decorate (or call with) the handler.
+    `listener` is told of the group's assignments; the subscriber's `.consumer` is the running
+    aiokafka consumer. `name` is the consumer's name in the AsyncAPI document (default: the
+    group; a group made unique per instance passes what it is made from)."""
+    name = name or group_id
+    dead_letters = router.publisher(
+        topics.dead_letter(topic),
+        schema=DeadLetter,
+        title=f"{topics.dead_letter(topic)}:{name}",
+        description=f"What {name} could not process from {topic}: the reason and the "
+        "original bytes.",
+    )
+    return router.subscriber(
+        topic,
+        group_id=group_id,
+        batch=True,
+        max_records=max_records,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        heartbeat_interval_ms=1000,
+        listener=listener,
+        decoder=DeadLetterDecoder(payload, consumer=group_id, dead_letters=dead_letters),
+        title=f"{name}:{topic}",
+        description=description,
+    )
