@@ -10,15 +10,8 @@ from statmuse_shared.contract.messages import ModelPublished
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.artifacts import ArtifactError
 from statmuse_shared.models.baseline import RollingMeanArtifact, RollingMeanModel
-from statmuse_shared.models.serving import (
-    ModelBook,
-    Served,
-    ab_bucket,
-    chart,
-    line_table,
-    nearby_lines,
-    predict,
-)
+from statmuse_shared.models.prediction import chart, line_table, nearby_lines, quote
+from statmuse_shared.models.serving import ModelBook, Served, ab_bucket, predict
 
 FEATURES: dict[str, float | None] = {
     "points_sma_10": 25.4,
@@ -152,6 +145,22 @@ def test_predict_prices_a_line(store: Any, publish: Callable[..., ModelPublished
     assert got.pricing.expected_value == pytest.approx((1 - under) / 1.1 - under, abs=1e-12)
     full_kelly = ((1 - under) / 1.1 - under) * 1.1
     assert got.pricing.kelly_fraction == pytest.approx(full_kelly / 4, abs=1e-12)
+
+
+def test_quote_prices_an_output_already_computed(
+    store: Any, publish: Callable[..., ModelPublished]
+) -> None:
+    """`predict` is the model's output, then `quote`: the gateway runs a batch through the model
+    first and quotes each output, which must give exactly the single answer."""
+    book = ModelBook(store=store)
+    book.apply(publish("v1", residual_sd=6.0))
+    served = book.for_stat(Stat.POINTS)
+    assert served is not None
+    output = served.model.predict(FEATURES)
+    for line, odds in ((24.5, (-110, -110)), (27.0, (+120, -150))):
+        quoted = quote(served.info, output, line=line, odds_over=odds[0], odds_under=odds[1])
+        direct = predict(served, FEATURES, line=line, odds_over=odds[0], odds_under=odds[1])
+        assert quoted == direct
 
 
 @pytest.mark.parametrize(

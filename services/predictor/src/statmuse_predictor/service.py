@@ -12,7 +12,8 @@ from statmuse_shared.contract import ids
 from statmuse_shared.contract.messages import FeaturesComputed, PredictionMade
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.output import ModelInputError
-from statmuse_shared.models.serving import Arm, ModelBook, Served, line_table, summarise
+from statmuse_shared.models.prediction import line_table, summarise
+from statmuse_shared.models.serving import Arm, ModelBook, Served
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Serving: the models a process holds, and the pure `predict` function.
+"""Serving: the models a process holds (`ModelBook`), and `predict`: a served model's output for
+a feature vector, priced at a line by `prediction.quote`.
 
 Predictor and gateway both serve models, so both use this. `ModelBook` follows
 `nba.models.published.v1`; swapping a model replaces one dict entry, so a request that already
@@ -15,21 +16,15 @@ replay routes a pair the same way, and a player's predictions for one day come f
 import datetime as dt
 import hashlib
 import logging
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from statmuse_shared.contract.messages import DistributionSummary, LineProbability, ModelPublished
+from statmuse_shared.contract.messages import ModelPublished
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.artifacts import ArtifactStore, load_model
-from statmuse_shared.models.distributions import (
-    CountDistribution,
-    line_probabilities,
-    pmf,
-    quantiles,
-)
-from statmuse_shared.models.output import Contribution, Model
-from statmuse_shared.models.pricing import DEFAULT_AMERICAN_ODDS, Pricing, price
+from statmuse_shared.models.output import Model
+from statmuse_shared.models.prediction import Prediction, quote
+from statmuse_shared.models.pricing import DEFAULT_AMERICAN_ODDS
 
 log = logging.getLogger(__name__)
 
@@ -135,26 +130,6 @@ class ModelBook:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    stat: Stat
-    line: float
-    predicted_value: float
-    over_probability: float
-    under_probability: float
-    push_probability: float
-    pricing: Pricing
-    distribution: DistributionSummary
-    dist: CountDistribution  # the model's output itself, for charts and more lines
-    contributions: tuple[Contribution, ...]
-    model_version: str
-    fallback: str | None
-    # P(over) from the model's distribution alone, and the weight the model's mean got against
-    # the line (None: the model does not weigh the line; see `models.LineBlend`).
-    model_over_probability: float
-    line_weight: float | None
-
-
 def predict(
     served: Served,
     features: dict[str, float | None],
@@ -164,58 +139,6 @@ def predict(
     odds_under: int = DEFAULT_AMERICAN_ODDS,
     player_id: int | None = None,
 ) -> Prediction:
+    """The served model's output for one feature vector, priced at `line` (`quote`)."""
     output = served.model.predict(features, player_id)
-    dist = output.distribution
-    odds = output.line_odds(line)
-    alone = odds if output.blend is None else line_probabilities(dist, line)
-    return Prediction(
-        stat=served.info.stat,
-        line=line,
-        predicted_value=dist.mean,
-        over_probability=odds.over_probability,
-        under_probability=odds.under_probability,
-        push_probability=odds.push_probability,
-        pricing=price(odds, odds_over=odds_over, odds_under=odds_under),
-        distribution=summarise(dist),
-        dist=dist,
-        contributions=output.contributions,
-        model_version=served.info.version,
-        fallback=output.fallback,
-        model_over_probability=alone.over_probability,
-        line_weight=None if output.blend is None else output.blend[0],
-    )
-
-
-def summarise(dist: CountDistribution) -> DistributionSummary:
-    return DistributionSummary(
-        family=dist.family, mean=dist.mean, sd=dist.sd, quantiles=quantiles(dist)
-    )
-
-
-def nearby_lines(mean: float) -> list[float]:
-    """Half-point lines around the mean, the way books set them."""
-    centre = math.floor(mean) + 0.5
-    return [max(0.5, centre - 1), max(0.5, centre), centre + 1]
-
-
-def line_table(dist: CountDistribution) -> list[LineProbability]:
-    """P(over/under/push) at the half-point lines around the mean."""
-    out = []
-    for line in dict.fromkeys(nearby_lines(dist.mean)):
-        odds = line_probabilities(dist, line)
-        out.append(
-            LineProbability(
-                line=line,
-                over_probability=odds.over_probability,
-                under_probability=odds.under_probability,
-                push_probability=odds.push_probability,
-            )
-        )
-    return out
-
-
-def chart(dist: CountDistribution) -> list[tuple[int, float]]:
-    """(value, probability) pairs covering the bulk of the distribution, for the dashboard."""
-    lo = max(0, math.floor(dist.mean - 4 * dist.sd))
-    hi = math.ceil(dist.mean + 4 * dist.sd)
-    return list(zip(range(lo, hi + 1), pmf(dist, lo, hi), strict=True))
+    return quote(served.info, output, line=line, odds_over=odds_over, odds_under=odds_under)

@@ -51,8 +51,9 @@ from statmuse_shared.contract.names import normalize_name
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.features.context import player_context
 from statmuse_shared.models.output import ModelOutput
+from statmuse_shared.models.prediction import chart
 from statmuse_shared.models.pricing import DEFAULT_AMERICAN_ODDS
-from statmuse_shared.models.serving import ModelBook, Served, chart, predict
+from statmuse_shared.models.serving import ModelBook, Served, predict
 from statmuse_shared.platform.legacy import publish_model
 
 log = logging.getLogger(__name__)
