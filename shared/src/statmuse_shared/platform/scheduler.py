@@ -101,14 +101,19 @@ class Schedule:
     run: Callable[[dt.date], Awaitable[object]]
 
 
-async def run_forever(schedules: Sequence[Schedule], *, clock: Clock = utc_now) -> None:
+async def run_forever(
+    schedules: Sequence[Schedule],
+    *,
+    clock: Clock = utc_now,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
     """Every schedule in a loop of its own, until cancelled: wait for the next run time, then
     run it for yesterday; a failure is logged and the next run retries."""
 
     async def loop(schedule: Schedule) -> None:
         while True:
             now = clock()
-            await asyncio.sleep(max((schedule.next_at(now) - now).total_seconds(), 0))
+            await sleep(max((schedule.next_at(now) - now).total_seconds(), 0))
             day = yesterday(clock())
             try:
                 await schedule.run(day)
