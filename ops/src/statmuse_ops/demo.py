@@ -23,8 +23,7 @@ from statmuse_ops.stack import Stack, stack_env
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import TrainRequested
 from statmuse_shared.contract.stats import Stat
-from statmuse_shared.platform.broker import make_broker
-from statmuse_shared.platform.legacy import publish_model
+from statmuse_shared.platform.broker import make_broker, publish
 
 Say = Callable[[str], None]
 
@@ -95,7 +94,7 @@ async def request_training(bootstrap: str, stats: list[Stat]) -> None:
                 reason="admin",
                 requested_by="statmuse demo",
             )
-            await publish_model(broker, cmd, topic=topics.TRAIN_REQUESTS, key=stat.value.encode())
+            await publish(broker, cmd, topic=topics.TRAIN_REQUESTS, key=stat.value.encode())
     finally:
         await broker.stop()
 
