@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from statmuse_shared.features import (
+    CATALOGUE,
     STATS,
     Features,
     GameContext,
@@ -720,3 +721,58 @@ def test_every_vector_has_exactly_the_feature_names() -> None:
     assert sorted(state.vector(None, league=league)) == names
     assert sorted(PlayerState().vector(None, league=None)) == names
     assert sorted(PlayerState().vector(context_of(lebron()[0]), league=league)) == names
+
+
+# --- 9. the catalogue against what the code computes -------------------------------------------
+
+
+def _declared() -> set[str]:
+    return {f.name for f in CATALOGUE}
+
+
+def _same_names(computed: Features, where: str) -> None:
+    declared = _declared()
+    assert not computed.keys() - declared, (
+        f"{where}: computed, not declared: {computed.keys() - declared}"
+    )
+    assert not declared - computed.keys(), (
+        f"{where}: declared, not computed: {declared - computed.keys()}"
+    )
+
+
+def test_the_catalogue_declares_exactly_what_player_state_computes() -> None:
+    league = real_league("2022-23", "2023-24")
+    games = lebron()
+    _same_names(PlayerState().vector(None, league=None), "next, no history")
+    _same_names(PlayerState().vector(context_of(games[0]), league=league), "game, no history")
+    walked, state = walk(games, league=league)
+    for game, v in walked:
+        _same_names(v, f"game {game.game_date}")
+    _same_names(state.vector(None, league=league), "next")
+
+
+def test_every_declared_feature_is_computed_somewhere() -> None:
+    """Not a key filled with None by default: each feature has a value in some game vector of
+    the hand-checked history (with its context and the real league)."""
+    walked, _ = walk(lebron(), league=real_league("2022-23", "2023-24"))
+    valued = {n for _, v in walked for n, x in v.items() if x is not None}
+    assert _declared() - valued == set()
+
+
+def test_declared_types_hold_in_every_vector() -> None:
+    walked, state = walk(lebron(), league=real_league("2022-23", "2023-24"))
+    vs = [v for _, v in walked] + [state.vector(None, league=None)]
+    for f in CATALOGUE:
+        values = [x for v in vs if (x := v[f.name]) is not None]
+        if f.dtype == "count":
+            assert all(x >= 0 and x == int(x) for x in values), f.name
+        elif f.dtype == "flag":
+            assert set(values) <= {0.0, 1.0}, f.name
+
+
+def test_next_vectors_have_none_exactly_where_the_catalogue_says() -> None:
+    league = real_league("2022-23", "2023-24")
+    _, state = walk(lebron(), league=league)
+    v = state.vector(None, league=league)
+    assert {n for n, x in v.items() if x is None} == {f.name for f in CATALOGUE if not f.on_next}
+    assert {f.name for f in CATALOGUE if not f.on_next} == set(OPPONENT_KEYS)

@@ -1,22 +1,30 @@
 """Feature definitions: the one implementation the features service (batch and streaming) and
-anything computing features on demand share."""
+anything computing features on demand share. The catalogue declares every feature; its names
+are the packing order."""
 
-from statmuse_shared.features.player import (
+from statmuse_shared.features.catalogue import (
+    CATALOGUE,
     FEATURE_SET_VERSION,
+    Feature,
+    feature_names,
+)
+from statmuse_shared.features.packing import pack, unpack
+from statmuse_shared.features.player import (
     STATS,
     Features,
     GameContext,
     PlayerGame,
     PlayerState,
     context_of,
-    feature_names,
     walk,
 )
 from statmuse_shared.features.teams import League, TeamGame, TeamRating, possessions, possessions_of
 
 __all__ = [
+    "CATALOGUE",
     "FEATURE_SET_VERSION",
     "STATS",
+    "Feature",
     "Features",
     "GameContext",
     "League",
@@ -26,7 +34,9 @@ __all__ = [
     "TeamRating",
     "context_of",
     "feature_names",
+    "pack",
     "possessions",
     "possessions_of",
+    "unpack",
     "walk",
 ]

@@ -7,7 +7,8 @@ only ever sees games added before it: nothing from the game day or later.
 
 Windows count the games that have the stat (threes are missing in some seasons): every
 `*_n_*` feature says how many games stand behind a number, and a number with nothing behind it
-is None, never 0. docs/FEATURES.md defines every feature.
+is None, never 0. catalogue.py declares and defines every feature (docs/FEATURES.md is
+generated from it); a test checks that this code computes exactly those.
 """
 
 import datetime as dt
@@ -17,7 +18,6 @@ from dataclasses import dataclass, field
 
 from statmuse_shared.features.teams import ALTITUDE_TEAM, TEAM_UTC_OFFSET, League
 
-FEATURE_SET_VERSION = "fs-2"
 STATS = ("points", "rebounds", "assists", "threes", "pra", "minutes")
 WINDOWS = (3, 5, 10)
 WMA_WINDOWS = (3, 5)
@@ -267,11 +267,6 @@ class PlayerState:
                 rank = league.rank(ctx.opponent, ctx.season, ctx.game_date)
                 out["opp_def_rank"] = None if rank is None else float(rank)
         return out
-
-
-def feature_names() -> list[str]:
-    """Every feature a vector has, in a stable order."""
-    return sorted(PlayerState().vector(None, league=None))
 
 
 def context_of(game: PlayerGame) -> GameContext:
