@@ -1,11 +1,37 @@
-"""docs/FEATURES.md lists every feature the code computes, and nothing it does not."""
+"""docs/FEATURES.md lists every feature the code computes, and nothing it does not: it is
+generated from the feature catalogue, and the committed file must be the generated one."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from statmuse_shared.features import feature_names
+from statmuse_shared.features.catalogue import FAMILIES, FEATURE_SET_VERSION, document
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "FEATURES.md"
+
+
+def test_the_committed_document_is_the_generated_one():
+    assert DOC == document.DOC
+    assert DOC.read_text(encoding="utf-8") == document.render(), (
+        "docs/FEATURES.md is stale: run `make features-doc` "
+        "(python -m statmuse_shared.features.catalogue) and commit the result"
+    )
+
+
+def test_the_command_finds_the_committed_document_current():
+    """What `make features-doc` runs, with --check; -W error: the command runs without
+    executing the catalogue twice (runpy warns when it would)."""
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "statmuse_shared.features.catalogue", "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
 
 
 def test_the_name_list_matches_the_code_exactly():
@@ -25,3 +51,10 @@ def test_every_feature_template_is_defined_in_the_tables():
         assert any(f"`{form}`" in text for form in (name, template, windowed, wma)), (
             f"{name} is not defined in the tables"
         )
+
+
+def test_every_family_has_one_table_row_and_the_version_is_the_codes():
+    text = DOC.read_text()
+    rows = re.findall(r"^\| `([^`]+)` \|", text, flags=re.MULTILINE)
+    assert sorted(rows) == sorted(f.template for f in FAMILIES)
+    assert f"(feature set `{FEATURE_SET_VERSION}`)" in text.splitlines()[0]
