@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV ?= $(or $(shell command -v uv 2>/dev/null),python3 -m uv)
 export UV_PYTHON ?= 3.11
 
-.PHONY: demo up down status test test-unit lint typecheck fmt sync clean bench asyncapi
+.PHONY: demo up down status test test-unit lint typecheck fmt sync clean bench asyncapi features-doc
 
 sync:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -47,6 +47,10 @@ bench: sync
 # publishers (a test fails while the committed one is stale).
 asyncapi: sync
 	$(UV) run python -m statmuse_shared.contract.asyncapi_gen
+
+# docs/FEATURES.md, regenerated from the feature catalogue (a test fails while it is stale).
+features-doc: sync
+	$(UV) run python -m statmuse_shared.features.catalogue
 
 fmt: sync
 	$(UV) run ruff format .
