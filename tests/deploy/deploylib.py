@@ -8,6 +8,7 @@ consumer groups and topics its subscribers use, the metrics it registers.
 
 import copy
 import importlib
+import importlib.metadata
 import os
 import re
 import shlex
@@ -56,6 +57,8 @@ MONITOR_METRICS = frozenset(
 # A per-process consumer group (`<svc>-models-<12 hex>`): every instance reads every model.
 PER_INSTANCE_GROUP = re.compile(r".+-models-[0-9a-f]{12}$")
 DUMMY_DSN = "postgresql://statmuse:Tq7-dummy@postgres:5432/statmuse"
+# Where a FastStream-native service registers the router of its subscribers and publishers.
+ASYNCAPI_ENTRY_POINTS = "statmuse.asyncapi"
 
 
 # --------------------------------------------------------------------------- loading
@@ -205,16 +208,27 @@ def artifact_dir(env: Mapping[str, str]) -> str:
 
 @cache
 def subscriptions(service: str) -> frozenset[tuple[str, str]]:
-    """(consumer group, topic) of every subscriber the service registers."""
-    try:
-        handlers = importlib.import_module(f"statmuse_{service}.handlers")
-    except ModuleNotFoundError:
-        return frozenset()  # the ingestor publishes only
+    """(consumer group, topic) of every subscriber the service registers: the router it
+    registers for the AsyncAPI document, or (a service not yet FastStream-native) what its
+    handlers' `register` subscribes."""
     from faststream.kafka import KafkaBroker
 
     broker = KafkaBroker("localhost:9092")  # never connected
-    state: defaultdict[str, Any] = defaultdict(object)  # what the lifespan would have opened
-    handlers.register(broker, state, settings=settings_class(service)(database_url=DUMMY_DSN))
+    routers = [
+        ep.load()()
+        for ep in importlib.metadata.entry_points(group=ASYNCAPI_ENTRY_POINTS)
+        if ep.name == service
+    ]
+    if routers:
+        for router in routers:
+            broker.include_router(router)
+    else:
+        try:
+            handlers = importlib.import_module(f"statmuse_{service}.handlers")
+        except ModuleNotFoundError:
+            return frozenset()  # the ingestor publishes only
+        state: defaultdict[str, Any] = defaultdict(object)  # what the lifespan would have opened
+        handlers.register(broker, state, settings=settings_class(service)(database_url=DUMMY_DSN))
     pairs = set()
     for sub in broker.subscribers:
         group = sub.group_id or ""
