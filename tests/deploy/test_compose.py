@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
-from deploylib import COMPOSE_ENV, compose_problems, interpolate, without, yaml_files
+from deploylib.common import without, yaml_files
+from deploylib.compose import COMPOSE_ENV, compose_problems, interpolate
 
 
 @pytest.mark.parametrize("path", yaml_files(), ids=lambda p: p.name)

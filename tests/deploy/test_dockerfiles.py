@@ -2,13 +2,9 @@
 ENV names its settings read; the trainer's closure has xgboost-cpu and no CUDA wheels."""
 
 import pytest
-from deploylib import (
-    ROOT,
-    SERVICES,
-    dockerfile_problems,
-    lock_closure,
-    parse_dockerfile,
-)
+from deploylib.common import ROOT, SERVICES
+from deploylib.dockerfile import dockerfile_problems, parse_dockerfile
+from deploylib.lock import lock_closure
 
 
 @pytest.mark.parametrize("service", SERVICES)

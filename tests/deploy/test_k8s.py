@@ -6,14 +6,13 @@ import copy
 from typing import Any
 
 import pytest
-from deploylib import (
-    build_settings,
+from deploylib.common import build_settings, settings_class
+from deploylib.k8s import (
     by_kind,
     filled_secrets,
     k8s_problems,
     kustomization_problems,
     secret_example,
-    settings_class,
 )
 
 

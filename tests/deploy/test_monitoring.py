@@ -12,16 +12,15 @@ from typing import Any
 
 import pytest
 import yaml
-from deploylib import (
-    ROOT,
-    RUNBOOKS,
+from deploylib.common import ROOT
+from deploylib.monitoring import (
     alert_problems,
     dashboard_problems,
     dashboards,
     metric_names,
     panel_exprs,
-    runbook_problems,
 )
+from deploylib.runbooks import RUNBOOKS, runbook_problems
 
 
 def test_alert_rules(alerts: dict[str, Any]) -> None:

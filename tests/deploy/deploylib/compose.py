@@ -1,0 +1,188 @@
+"""docker-compose.yml: healthchecks everywhere, dependents wait on health, every service builds
+from the right context and gets every setting its Settings class requires (and none it does not
+know), Kafka in KRaft mode with every topic, Prometheus and Grafana wired."""
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from deploylib.common import (
+    ROOT,
+    SERVICES,
+    artifact_dir,
+    build_settings,
+    env_problems,
+    known_env,
+    load_yaml,
+    read_env_file,
+    settings_class,
+    substitute,
+    uses,
+)
+from deploylib.dockerfile import RUNTIME_ENV, dockerfile_env, parse_dockerfile
+from statmuse_shared.contract import topics
+from statmuse_shared.platform.settings import BaseServiceSettings
+
+# Values for the variables docker-compose.yml requires (`${VAR:?}`); not placeholders.
+COMPOSE_ENV = {"POSTGRES_PASSWORD": "Tq7-compose-check", "GRAFANA_ADMIN_PASSWORD": "Tq7-grafana"}
+
+
+def load_compose() -> dict[str, Any]:
+    """docker-compose.yml with its YAML merges resolved, as written (no interpolation)."""
+    return load_yaml(ROOT / "docker-compose.yml")
+
+
+def interpolate(value: Any, env: Mapping[str, str]) -> Any:
+    """Compose's variable substitution: ${VAR}, ${VAR:-default}, ${VAR:?error}, $$."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+    return substitute(value, env)
+
+
+def compose_env(service: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    files = service.get("env_file") or []
+    for f in [files] if isinstance(files, str) else files:
+        env.update(read_env_file(ROOT / (f if isinstance(f, str) else f["path"])))
+    raw = service.get("environment") or {}
+    if isinstance(raw, list):
+        raw = dict(item.split("=", 1) for item in raw)
+    env.update({k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in raw.items()})
+    return env
+
+
+def _depends(service: dict[str, Any]) -> dict[str, str]:
+    deps = service.get("depends_on") or {}
+    if isinstance(deps, list):
+        return dict.fromkeys(deps, "service_started")
+    return {k: (v or {}).get("condition", "service_started") for k, v in deps.items()}
+
+
+def _one_shot(service: dict[str, Any]) -> bool:
+    return str(service.get("restart", "no")) == "no"
+
+
+def _image_healthcheck(service: dict[str, Any]) -> bool:
+    build = service.get("build")
+    if not build:
+        return False
+    stages = parse_dockerfile((ROOT / build["dockerfile"]).read_text())
+    checks = [i.args for i in stages[-1] if i.cmd == "HEALTHCHECK"]
+    return bool(checks) and checks[-1].strip().upper() != "NONE"
+
+
+def compose_problems(raw: dict[str, Any], *, env: Mapping[str, str] = COMPOSE_ENV) -> list[str]:
+    problems: list[str] = []
+    compose = interpolate(raw, env)
+    services: dict[str, Any] = compose["services"]
+
+    # Healthchecks everywhere; dependents wait on health (or on a job's successful exit).
+    for name, svc in services.items():
+        hc = svc.get("healthcheck")
+        if _one_shot(svc):
+            continue
+        if hc and hc.get("disable"):
+            problems.append(f"compose {name}: healthcheck disabled")
+        elif not hc and not _image_healthcheck(svc):
+            problems.append(f"compose {name}: no healthcheck (compose or image HEALTHCHECK)")
+    for name, svc in services.items():
+        for dep, cond in _depends(svc).items():
+            if dep not in services:
+                problems.append(f"compose {name}: depends on unknown service {dep}")
+                continue
+            want = (
+                "service_completed_successfully" if _one_shot(services[dep]) else "service_healthy"
+            )
+            if cond != want:
+                problems.append(f"compose {name}: depends_on {dep} is {cond}, want {want}")
+
+    # The five services and the migrate job: right build context, settings, infrastructure.
+    scrape = prometheus_targets()
+    for service in SERVICES:
+        svc = services.get(service)
+        if svc is None:
+            problems.append(f"compose: service {service} is missing")
+            continue
+        build = svc.get("build") or {}
+        if (
+            build.get("context") != "."
+            or build.get("dockerfile") != f"services/{service}/Dockerfile"
+        ):
+            problems.append(f"compose {service}: must build services/{service}/Dockerfile from .")
+        cls = settings_class(service)
+        image_env = dockerfile_env(
+            parse_dockerfile((ROOT / f"services/{service}/Dockerfile").read_text())[-1]
+        )
+        env = {k: v for k, v in image_env.items() if k not in RUNTIME_ENV} | compose_env(svc)
+        found = env_problems(f"compose {service}", cls, compose_env(svc))
+        found += env_problems(f"compose {service} (with image ENV)", cls, env)
+        problems += found
+        deps = _depends(svc)
+        needs = {"kafka", "postgres", "migrate", "kafka-init"} | (
+            {"redis"} if uses(service, "redis_url") else set()
+        )
+        problems += [f"compose {service}: does not wait for {n}" for n in sorted(needs - set(deps))]
+        if found:
+            continue
+        settings = build_settings(cls, env)
+        if scrape.get(service) != f"{service}:{settings.http_port}":
+            problems.append(f"prometheus: {service} is scraped at {scrape.get(service)}")
+        if uses(service, "artifact_store_url"):
+            mounts = [str(v).split(":")[1] for v in svc.get("volumes", []) if ":" in str(v)]
+            if artifact_dir(env) not in mounts:
+                problems.append(f"compose {service}: no volume at {artifact_dir(env)}")
+
+    migrate = services.get("migrate") or {}
+    build = migrate.get("build") or {}
+    if build.get("dockerfile") != "ops/Dockerfile" or build.get("context") != ".":
+        problems.append("compose migrate: must build ops/Dockerfile from .")
+    if "DATABASE_URL" not in compose_env(migrate):
+        problems.append("compose migrate: DATABASE_URL is missing (statmuse migrate reads it)")
+    problems += [
+        f"compose migrate: {n} is not read by statmuse migrate"
+        for n in sorted(set(compose_env(migrate)) - known_env(BaseServiceSettings))
+    ]
+
+    # Kafka in KRaft mode, every topic created with its dead-letter topic.
+    kafka_env = compose_env(services.get("kafka") or {})
+    if "controller" not in kafka_env.get("KAFKA_PROCESS_ROLES", "") or any(
+        "ZOOKEEPER" in k for k in kafka_env
+    ):
+        problems.append("compose kafka: not in KRaft mode")
+    init = " ".join(map(str, (services.get("kafka-init") or {}).get("command") or []))
+    created = set(re.findall(r"\bnba\.[a-z0-9_.]+\.v\d+\b", init))
+    if created != set(topics.ALL):
+        problems.append(f"compose kafka-init: creates {sorted(created)}, want {sorted(topics.ALL)}")
+    if ".dlq" not in init or f"--partitions {topics.DEFAULT_PARTITIONS}" not in init:
+        problems.append("compose kafka-init: no .dlq topics or not 6 partitions")
+
+    # Monitoring: the lag exporter, the alert rules, the dashboards.
+    if "kafka-exporter" not in services or "kafka-exporter" not in scrape:
+        problems.append("compose: no kafka-exporter scraped by Prometheus")
+    prom_mounts = [str(v) for v in (services.get("prometheus") or {}).get("volumes", [])]
+    rule_files = load_yaml(ROOT / "deploy/prometheus/prometheus.yml").get("rule_files") or []
+    for rule in rule_files:
+        if not any(m.startswith("./deploy/prometheus/alerts.yml:" + rule) for m in prom_mounts):
+            problems.append(f"compose prometheus: rule file {rule} is not mounted")
+    if not rule_files:
+        problems.append("prometheus.yml: no rule_files")
+    graf = [str(v) for v in (services.get("grafana") or {}).get("volumes", [])]
+    if not any(
+        v.startswith("./deploy/grafana/provisioning:/etc/grafana/provisioning") for v in graf
+    ):
+        problems.append("compose grafana: provisioning is not mounted")
+    return problems
+
+
+def prometheus_targets() -> dict[str, str]:
+    config = load_yaml(ROOT / "deploy/prometheus/prometheus.yml")
+    out = {}
+    for job in config["scrape_configs"]:
+        for sc in job.get("static_configs", []):
+            for target in sc["targets"]:
+                out[job["job_name"]] = target
+    return out
