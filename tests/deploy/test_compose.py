@@ -1,6 +1,7 @@
 """docker-compose.yml, statically: healthchecks everywhere, dependents wait on health, every
-service builds from the right context and gets every setting its Settings class requires (and
-none it does not know), Kafka in KRaft mode with every topic, Prometheus and Grafana wired."""
+image built from the Dockerfile with the build arguments that make the right image, every
+service given every setting its Settings class requires (and none it does not know), Kafka in
+KRaft mode with every topic, Prometheus and Grafana wired."""
 
 import copy
 from typing import Any
@@ -27,14 +28,27 @@ def test_secrets_have_no_default(compose: dict[str, Any], variable: str) -> None
         interpolate(compose, env)
 
 
-def _set_env(compose: dict[str, Any], service: str, name: str, value: str | None) -> dict[str, Any]:
+def _set(
+    compose: dict[str, Any], service: str, where: tuple[str, ...], name: str, value: str | None
+) -> dict[str, Any]:
+    """A copy of `compose` with `name` under the service's `where` set to `value` (None: gone)."""
     out = copy.deepcopy(compose)
-    env = out["services"][service]["environment"]
+    node = out["services"][service]
+    for key in where:
+        node = node[key]
     if value is None:
-        del env[name]
+        del node[name]
     else:
-        env[name] = value
+        node[name] = value
     return out
+
+
+def _set_env(compose: dict[str, Any], service: str, name: str, value: str | None) -> dict[str, Any]:
+    return _set(compose, service, ("environment",), name, value)
+
+
+def _set_arg(compose: dict[str, Any], service: str, name: str, value: str | None) -> dict[str, Any]:
+    return _set(compose, service, ("build", "args"), name, value)
 
 
 # The checks can fail: each broken copy of the real file is caught.
@@ -76,6 +90,17 @@ def _set_env(compose: dict[str, Any], service: str, name: str, value: str | None
                 },
             },
             id="wrong-dockerfile",
+        ),
+        pytest.param(lambda c: _set_arg(c, "ingestor", "SERVICE", "features"), id="wrong-image"),
+        pytest.param(lambda c: _set_arg(c, "migrate", "SERVICE", "gateway"), id="migrate-image"),
+        pytest.param(lambda c: _set_arg(c, "predictor", "PORT", "8100"), id="wrong-port-arg"),
+        pytest.param(lambda c: _set_arg(c, "features", "PORT", None), id="missing-port-arg"),
+        pytest.param(
+            lambda c: _set_arg(c, "gateway", "SETTINGS_PREFIX", "GATEWY_"), id="wrong-prefix-arg"
+        ),
+        pytest.param(
+            lambda c: _set_arg(c, "gateway", "OWNED_DIRS", "/var/lib/statmuse/artifacts"),
+            id="volume-dir-not-owned",
         ),
         pytest.param(
             lambda c: {

@@ -7,7 +7,7 @@ consumer groups and topics its subscribers use, the metrics it registers.
 
 One module per kind of file:
 - `common`: the repository's files, the services' settings, variable substitution;
-- `dockerfile`: the services' Dockerfiles;
+- `dockerfile`: the Dockerfile, resolved into the image one set of build arguments makes;
 - `lock`: uv.lock, what each image installs;
 - `compose`: docker-compose.yml (and the Prometheus scrape targets it must match);
 - `k8s`: deploy/k8s, against the services' real subscriptions;

@@ -1,6 +1,7 @@
-"""docker-compose.yml: healthchecks everywhere, dependents wait on health, every service builds
-from the right context and gets every setting its Settings class requires (and none it does not
-know), Kafka in KRaft mode with every topic, Prometheus and Grafana wired."""
+"""docker-compose.yml: healthchecks everywhere, dependents wait on health, every image built from
+the Dockerfile with the build arguments that make the right image, every service given every
+setting its Settings class requires (and none it does not know), Kafka in KRaft mode with every
+topic, Prometheus and Grafana wired."""
 
 import re
 from collections.abc import Mapping
@@ -19,12 +20,22 @@ from deploylib.common import (
     substitute,
     uses,
 )
-from deploylib.dockerfile import RUNTIME_ENV, dockerfile_env, parse_dockerfile
+from deploylib.dockerfile import (
+    DOCKERFILE,
+    RUNTIME_ENV,
+    Image,
+    image_problems,
+    owned_dirs,
+    parse_dockerfile,
+    resolve,
+)
 from statmuse_shared.contract import topics
 from statmuse_shared.platform.settings import BaseServiceSettings
 
 # Values for the variables docker-compose.yml requires (`${VAR:?}`); not placeholders.
 COMPOSE_ENV = {"POSTGRES_PASSWORD": "Tq7-compose-check", "GRAFANA_ADMIN_PASSWORD": "Tq7-grafana"}
+# The compose service that builds each image.
+IMAGES = {**{s: s for s in SERVICES}, "ops": "migrate"}
 
 
 def load_compose() -> dict[str, Any]:
@@ -55,6 +66,20 @@ def compose_env(service: dict[str, Any]) -> dict[str, str]:
     return env
 
 
+def build_args(service: dict[str, Any]) -> dict[str, str]:
+    """A compose service's build arguments (interpolated compose, list or mapping form)."""
+    raw = (service.get("build") or {}).get("args") or {}
+    if isinstance(raw, list):
+        raw = dict(item.split("=", 1) for item in raw)
+    return {k: str(v) for k, v in raw.items()}
+
+
+def image_args(name: str, compose: dict[str, Any] | None = None) -> dict[str, str]:
+    """The build arguments docker-compose.yml builds the image `name` (a service, or ops) with."""
+    raw = compose if compose is not None else load_compose()
+    return build_args(interpolate(raw, COMPOSE_ENV)["services"][IMAGES[name]])
+
+
 def _depends(service: dict[str, Any]) -> dict[str, str]:
     deps = service.get("depends_on") or {}
     if isinstance(deps, list):
@@ -66,13 +91,50 @@ def _one_shot(service: dict[str, Any]) -> bool:
     return str(service.get("restart", "no")) == "no"
 
 
+def _image(service: dict[str, Any]) -> Image | None:
+    """The image a compose service builds (None: it builds none, or Docker would refuse)."""
+    build = service.get("build") or {}
+    if build.get("dockerfile") != DOCKERFILE.name or build.get("context") != ".":
+        return None
+    try:
+        return resolve(parse_dockerfile(DOCKERFILE.read_text()), build_args(service))
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
 def _image_healthcheck(service: dict[str, Any]) -> bool:
-    build = service.get("build")
-    if not build:
-        return False
-    stages = parse_dockerfile((ROOT / build["dockerfile"]).read_text())
-    checks = [i.args for i in stages[-1] if i.cmd == "HEALTHCHECK"]
-    return bool(checks) and checks[-1].strip().upper() != "NONE"
+    image = _image(service)
+    return bool(image and image.healthcheck and image.healthcheck != ["NONE"])
+
+
+def _build_problems(name: str, service: dict[str, Any]) -> list[str]:
+    """The compose service builds the Dockerfile from the repo root into the image `name`."""
+    where = f"compose {IMAGES[name]}"
+    build = service.get("build") or {}
+    if build.get("context") != "." or build.get("dockerfile") != DOCKERFILE.name:
+        return [f"{where}: must build {DOCKERFILE.name} from ."]
+    args = build_args(service)
+    if args.get("SERVICE") != name:
+        return [f"{where}: builds SERVICE={args.get('SERVICE')}, want {name}"]
+    return [f"{where}: {p}" for p in image_problems(name, DOCKERFILE.read_text(), args)]
+
+
+def _volume_problems(service_name: str, service: dict[str, Any], image: Image) -> list[str]:
+    """A named volume copies the owner of its mount point from the first image that mounts it:
+    every mount point must be a directory the image gives its user."""
+    owned = owned_dirs(image)
+    problems = []
+    for volume in service.get("volumes", []):
+        source, _, rest = str(volume).partition(":")
+        target = rest.split(":")[0]
+        if not target or source.startswith((".", "/")):
+            continue  # a bind mount: the host decides
+        if owned.get(target) != image.user:
+            problems.append(
+                f"compose {service_name}: volume {source} at {target}, which the image does not "
+                f"give {image.user} (OWNED_DIRS)"
+            )
+    return problems
 
 
 def compose_problems(raw: dict[str, Any], *, env: Mapping[str, str] = COMPOSE_ENV) -> list[str]:
@@ -100,23 +162,17 @@ def compose_problems(raw: dict[str, Any], *, env: Mapping[str, str] = COMPOSE_EN
             if cond != want:
                 problems.append(f"compose {name}: depends_on {dep} is {cond}, want {want}")
 
-    # The five services and the migrate job: right build context, settings, infrastructure.
+    # The five services and the migrate job: the right image, settings, infrastructure.
     scrape = prometheus_targets()
     for service in SERVICES:
         svc = services.get(service)
         if svc is None:
             problems.append(f"compose: service {service} is missing")
             continue
-        build = svc.get("build") or {}
-        if (
-            build.get("context") != "."
-            or build.get("dockerfile") != f"services/{service}/Dockerfile"
-        ):
-            problems.append(f"compose {service}: must build services/{service}/Dockerfile from .")
+        problems += _build_problems(service, svc)
+        image = _image(svc)
         cls = settings_class(service)
-        image_env = dockerfile_env(
-            parse_dockerfile((ROOT / f"services/{service}/Dockerfile").read_text())[-1]
-        )
+        image_env = image.env if image else {}
         env = {k: v for k, v in image_env.items() if k not in RUNTIME_ENV} | compose_env(svc)
         found = env_problems(f"compose {service}", cls, compose_env(svc))
         found += env_problems(f"compose {service} (with image ENV)", cls, env)
@@ -126,6 +182,8 @@ def compose_problems(raw: dict[str, Any], *, env: Mapping[str, str] = COMPOSE_EN
             {"redis"} if uses(service, "redis_url") else set()
         )
         problems += [f"compose {service}: does not wait for {n}" for n in sorted(needs - set(deps))]
+        if image:
+            problems += _volume_problems(service, svc, image)
         if found:
             continue
         settings = build_settings(cls, env)
@@ -137,9 +195,7 @@ def compose_problems(raw: dict[str, Any], *, env: Mapping[str, str] = COMPOSE_EN
                 problems.append(f"compose {service}: no volume at {artifact_dir(env)}")
 
     migrate = services.get("migrate") or {}
-    build = migrate.get("build") or {}
-    if build.get("dockerfile") != "ops/Dockerfile" or build.get("context") != ".":
-        problems.append("compose migrate: must build ops/Dockerfile from .")
+    problems += _build_problems("ops", migrate)
     if "DATABASE_URL" not in compose_env(migrate):
         problems.append("compose migrate: DATABASE_URL is missing (statmuse migrate reads it)")
     problems += [
