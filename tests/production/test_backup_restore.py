@@ -35,11 +35,11 @@ from statmuse_features.engine import Engine
 from statmuse_gateway.adapters import apikeys
 from statmuse_gateway.adapters import postgres as gateway_db
 from statmuse_ops.infra import InfraError, postgres_bin
-from statmuse_predictor.adapters import postgres as predictions_db
+from statmuse_predictor.adapters.postgres import PostgresPredictions
 from statmuse_shared.contract.messages import ModelMetrics, PlayerGameIngested, TeamGameIngested
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.count import CountModel
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import discover, migrate
 from statmuse_trainer.training import register_and_publish
 
@@ -142,10 +142,9 @@ async def put_real_data(
             engine = Engine(pool)
             await engine.load()
             vectors = [*await engine.process(players, teams), *await engine.reconcile()]
-            async with pool.acquire() as conn:
-                await predictions_db.upsert_latest(
-                    conn=conn, vectors=[v for v in vectors if v.kind == "next"]
-                )
+            await PostgresPredictions(Database.of(pool)).keep_latest(
+                [v for v in vectors if v.kind == "next"]
+            )
             # The shipped points model, registered as `statmuse-trainer import-model --promote`.
             bundle = REPO / "models" / "points.npz"
             data = bundle.read_bytes()
