@@ -21,11 +21,11 @@ from pydantic import BaseModel
 
 from statmuse_ingestor import metrics, quality
 from statmuse_ingestor.adapters import postgres as db
+from statmuse_ingestor.outliers import flag_outliers
 from statmuse_ingestor.service import (
     Normalised,
     NormalisedTeam,
     RejectedRow,
-    flag_outliers,
     normalise_player_row,
     normalise_team_row,
     row_checksum,

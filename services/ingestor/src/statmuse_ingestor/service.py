@@ -1,4 +1,5 @@
-"""Pure ingest logic: normalise a source row into a player box score, or say why not.
+"""Pure ingest logic: normalise a source row into a player or team box score, or say why not
+(outlier flags, which need the player's history, are in `outliers`).
 
 No broker, no database: everything here is unit-tested on plain dicts.
 """
@@ -365,61 +366,3 @@ def normalise_team_row(
         flag_reason=issue,
     )
     return NormalisedTeam(game=game, checksum=checksum)
-
-
-# --- outliers ----------------------------------------------------------------------------
-
-OUTLIER_STATS = ("points", "rebounds", "assists")
-OUTLIER_SD = 3.0
-OUTLIER_MIN_GAMES = 10
-
-
-@dataclass
-class Running:
-    """Welford running mean and variance of one stat for one player."""
-
-    n: int = 0
-    mean: float = 0.0
-    m2: float = 0.0
-
-    def add(self, x: float) -> None:
-        self.n += 1
-        delta = x - self.mean
-        self.mean += delta / self.n
-        self.m2 += delta * (x - self.mean)
-
-    @property
-    def sd(self) -> float:
-        return (self.m2 / (self.n - 1)) ** 0.5 if self.n > 1 else 0.0
-
-    @classmethod
-    def from_aggregate(cls, n: int, mean: float, sd: float) -> "Running":
-        return cls(n=n, mean=mean, m2=sd * sd * (n - 1) if n > 1 else 0.0)
-
-
-def flag_outliers(
-    games: list[Normalised], prior: dict[tuple[int, str], Running]
-) -> list[Normalised]:
-    """Flag (never drop) box scores more than 3 sd from the player's own earlier games.
-
-    `games` must be in date order; `prior` holds each player's history before them and is
-    updated as the scan goes, so the same rule holds in one run or many."""
-    out = []
-    for n in games:
-        g = n.game
-        reasons = []
-        for stat in OUTLIER_STATS:
-            value = float(getattr(g, stat))
-            history = prior.setdefault((g.player_id, stat), Running())
-            if history.n >= OUTLIER_MIN_GAMES and history.sd > 0:
-                z = (value - history.mean) / history.sd
-                if abs(z) > OUTLIER_SD:
-                    reasons.append(f"{stat} {value:g} is {z:+.1f} sd from {history.mean:.1f}")
-            history.add(value)
-        if reasons:
-            n = Normalised(
-                g.model_copy(update={"flagged": True, "flag_reason": "; ".join(reasons)}),
-                n.checksum,
-            )
-        out.append(n)
-    return out

@@ -3,11 +3,10 @@ from collections.abc import Callable
 
 import pytest
 
+from statmuse_ingestor.outliers import Running, flag_outliers
 from statmuse_ingestor.service import (
     Normalised,
     RejectedRow,
-    Running,
-    flag_outliers,
     game_key,
     normalise_player_row,
     normalise_team_row,

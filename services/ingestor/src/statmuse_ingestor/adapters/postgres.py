@@ -10,7 +10,8 @@ from typing import Literal
 
 import asyncpg
 
-from statmuse_ingestor.service import Normalised, NormalisedTeam, Running
+from statmuse_ingestor.outliers import Running
+from statmuse_ingestor.service import Normalised, NormalisedTeam
 from statmuse_ingestor.sources import RawRow
 
 _PLAYER_COLUMNS = (
