@@ -1,80 +1,48 @@
-"""Live source: stats.nba.com through nba_api's endpoint classes, paced and retried.
+"""Live source: stats.nba.com's game logs through nba_api's endpoint classes, as RawRows.
 
-nba_api itself never raises on an HTTP status: it keeps the body and status code and only fails
-later, when the body does not parse. So the endpoint classes are used for their parameter names
-(`get_request=False`) and the request is sent here, where the status can be seen and retried.
+The endpoint classes give the parameter names and values (`get_request=False`: nothing is
+sent by nba_api); `nba_api_client.NbaStatsClient` sends each call, paced and retried, and this
+module turns the answer's result set into one RawRow per box score. Lookups of players and
+teams use nba_api's bundled static lists (offline).
 """
 
 import datetime as dt
-import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from nba_api.stats.endpoints import leaguegamelog, playergamelog
-from nba_api.stats.library.http import NBAStatsHTTP, NBAStatsResponse
 from nba_api.stats.static import players, teams
 
+from statmuse_ingestor.nba_api_client import (
+    OUTCOMES,
+    NbaStatsClient,
+    RequestHook,
+    SourcePayloadError,
+    SourceRejected,
+    SourceUnavailable,
+)
 from statmuse_ingestor.ratelimit import RetryPolicy, TokenBucket
-from statmuse_ingestor.sources import RawRow, SourceError
+from statmuse_ingestor.sources import RawRow
 from statmuse_shared.contract.seasons import season_start
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "OUTCOMES",
+    "SEASON_TYPES",
+    "NbaApiSource",
+    "PlayerInfo",
+    "RequestHook",
+    "SourcePayloadError",
+    "SourceRejected",
+    "SourceUnavailable",
+    "TeamInfo",
+]
 
 SEASON_TYPES: tuple[str, ...] = ("Regular Season", "Playoffs", "PlayIn")
 DEFAULT_MIN_INTERVAL_S = 0.6
 DEFAULT_TIMEOUT_S = 30.0
-
-# `on_request(endpoint, seconds, outcome)`, once per HTTP attempt. The outcomes are a closed set
-# so they can be metric labels.
-OUTCOMES: tuple[str, ...] = (
-    "ok",
-    "throttled",  # HTTP 429
-    "server_error",  # HTTP 5xx
-    "client_error",  # any other non-2xx status: not retried
-    "timeout",
-    "connection_error",
-    "request_error",  # requests refused to send (bad URL, too many redirects): not retried
-    "bad_payload",  # 2xx but not the JSON shape we read
-)
-RequestHook = Callable[[str, float, str], None]
-
-_RETRYABLE_OUTCOMES = frozenset({"throttled", "server_error", "timeout", "connection_error"})
-_BODY_SNIPPET = 200
-
-
-class SourcePayloadError(SourceError):
-    """stats.nba.com answered, but not with the JSON shape the endpoint should return."""
-
-
-class SourceUnavailable(SourceError):
-    """A request failed on every attempt (or failed in a way a retry cannot fix)."""
-
-    def __init__(
-        self,
-        *,
-        endpoint: str,
-        parameters: Mapping[str, Any],
-        attempts: int,
-        last_error: str,
-        status: int | None = None,
-    ) -> None:
-        self.endpoint = endpoint
-        self.parameters = dict(parameters)
-        self.attempts = attempts
-        self.last_error = last_error
-        self.status = status
-        super().__init__(
-            f"nba_api {endpoint} ({_show(parameters)}) failed after {attempts} attempt"
-            f"{'' if attempts == 1 else 's'}: {last_error}"
-        )
-
-
-class SourceRejected(SourceUnavailable):
-    """A 4xx other than 429: the request itself is wrong, so it is not retried."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +59,6 @@ class TeamInfo:
     full_name: str
 
 
-class _StatusResponse(NBAStatsResponse):  # type: ignore[misc]  # nba_api is untyped
-    """NBAStatsResponse keeps the status code only in a private attribute; keep our own."""
-
-    def __init__(self, response: str, status_code: int | None, url: str | None) -> None:
-        super().__init__(response=response, status_code=status_code, url=url)
-        self.status_code = status_code
-
-
-class _StatusHTTP(NBAStatsHTTP):  # type: ignore[misc]
-    nba_response = _StatusResponse
-
-
 @dataclass(frozen=True, slots=True)
 class _Call:
     endpoint: Any  # an nba_api endpoint built with get_request=False
@@ -111,22 +67,13 @@ class _Call:
     season_type: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Attempt:
-    outcome: str
-    error: str = ""
-    status: int | None = None
-    cause: BaseException | None = None
-    headers: list[str] | None = None
-    row_set: list[list[Any]] | None = None
-
-
 class NbaApiSource:
     """Player and team game logs from stats.nba.com (LeagueGameLog, PlayerGameLog).
 
-    Every HTTP call waits for the token bucket, is timed and reported to `on_request`, and is
-    retried on time-outs, connection errors, 429 and 5xx. The row methods are generators: nothing
-    is fetched until they are iterated, and each season type is fetched as its rows are needed.
+    Every HTTP call (`NbaStatsClient`) waits for the token bucket, is timed and reported to
+    `on_request`, and is retried on time-outs, connection errors, 429 and 5xx. The row methods
+    are generators: nothing is fetched until they are iterated, and each season type is
+    fetched as its rows are needed.
     """
 
     name = "nba_api"
@@ -150,17 +97,18 @@ class NbaApiSource:
             raise ValueError(f"season_types must be a non-empty subset of {SEASON_TYPES}")
         if not timeout_s > 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s!r}")
-        self.bucket = bucket if bucket is not None else TokenBucket.every(min_interval_s)
-        self.retry = retry if retry is not None else RetryPolicy()
         self.timeout_s = timeout_s
         self.season_types = tuple(season_types)
-        self._on_request = on_request
-        # "" tells nba_api "no proxy" rather than falling back to the NBA_API_PROXY variable:
-        # configuration comes from Settings, not from the environment.
-        self._proxy = proxy or ""
-        self._headers = dict(headers) if headers is not None else None
-        self._sleep = sleep
-        self._clock = clock
+        self.client = NbaStatsClient(
+            bucket=bucket if bucket is not None else TokenBucket.every(min_interval_s),
+            retry=retry if retry is not None else RetryPolicy(),
+            timeout_s=timeout_s,
+            on_request=on_request,
+            proxy=proxy,
+            headers=headers,
+            sleep=sleep,
+            clock=clock,
+        )
 
     # -- rows ---------------------------------------------------------------------------------
 
@@ -239,7 +187,7 @@ class NbaApiSource:
     ) -> Iterator[RawRow]:
         for call in calls:
             endpoint = call.endpoint
-            headers, row_set = self._fetch(
+            headers, row_set = self.client.fetch(
                 endpoint.endpoint, dict(endpoint.parameters), call.result_set
             )
             for number, values in enumerate(row_set, start=1):
@@ -281,136 +229,10 @@ class NbaApiSource:
             return None
         return TeamInfo(int(found["id"]), str(found["abbreviation"]), str(found["full_name"]))
 
-    # -- HTTP ----------------------------------------------------------------------------------
-
-    def _fetch(
-        self, endpoint: str, parameters: dict[str, Any], result_set: str
-    ) -> tuple[list[str], list[list[Any]]]:
-        """Headers and rows of `result_set` from one endpoint call, after pacing and retries."""
-        attempt_no = 0
-        while True:
-            attempt_no += 1
-            self.bucket.acquire()
-            attempt = self._attempt(endpoint, parameters, result_set)
-            if attempt.headers is not None and attempt.row_set is not None:
-                return attempt.headers, attempt.row_set
-            if attempt.outcome == "bad_payload":
-                raise SourcePayloadError(
-                    f"nba_api {endpoint} ({_show(parameters)}): {attempt.error}"
-                ) from attempt.cause
-            retryable = attempt.outcome in _RETRYABLE_OUTCOMES
-            if not retryable or not self.retry.should_retry(attempt_no):
-                error_type = (
-                    SourceRejected if attempt.outcome == "client_error" else SourceUnavailable
-                )
-                raise error_type(
-                    endpoint=endpoint,
-                    parameters=parameters,
-                    attempts=attempt_no,
-                    last_error=attempt.error if retryable else f"{attempt.error} (not retried)",
-                    status=attempt.status,
-                ) from attempt.cause
-            delay = self.retry.delay(attempt_no)
-            log.warning(
-                "nba_api request failed; retrying",
-                extra={
-                    "endpoint": endpoint,
-                    "attempt": attempt_no,
-                    "outcome": attempt.outcome,
-                    "error": attempt.error,
-                    "retry_in_s": round(delay, 3),
-                },
-            )
-            self._sleep(delay)
-
-    def _attempt(self, endpoint: str, parameters: dict[str, Any], result_set: str) -> _Attempt:
-        started = self._clock()
-        attempt = self._send(endpoint, parameters, result_set)
-        self._report(endpoint, self._clock() - started, attempt.outcome)
-        return attempt
-
-    def _send(self, endpoint: str, parameters: dict[str, Any], result_set: str) -> _Attempt:
-        try:
-            # A new client per call: send_api_request stores the parameters on the instance.
-            response = _StatusHTTP().send_api_request(
-                endpoint=endpoint,
-                parameters=parameters,
-                proxy=self._proxy,
-                headers=self._headers,
-                timeout=self.timeout_s,
-            )
-        except requests.Timeout as exc:  # before ConnectionError: ConnectTimeout is both
-            return _Attempt("timeout", f"timed out (timeout {self.timeout_s:g}s): {exc}", cause=exc)
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            return _Attempt("connection_error", f"connection error: {exc}", cause=exc)
-        except requests.RequestException as exc:
-            return _Attempt("request_error", f"{type(exc).__name__}: {exc}", cause=exc)
-
-        status: int | None = response.status_code
-        body: str = response.get_response() or ""
-        if status is not None and not 200 <= status < 300:
-            snippet = " ".join(body[:_BODY_SNIPPET].split())
-            error = f"HTTP {status}" + (f": {snippet}" if snippet else "")
-            if status == 429:
-                return _Attempt("throttled", error, status)
-            if status >= 500:
-                return _Attempt("server_error", error, status)
-            return _Attempt("client_error", error, status)
-        try:
-            payload = response.get_dict()
-        except ValueError as exc:
-            snippet = " ".join(body[:_BODY_SNIPPET].split()) or "(empty body)"
-            return _Attempt("bad_payload", f"response is not JSON: {snippet!r}", status, exc)
-        try:
-            headers, row_set = _result_set(payload, result_set)
-        except SourcePayloadError as exc:
-            return _Attempt("bad_payload", str(exc), status)
-        return _Attempt("ok", status=status, headers=headers, row_set=row_set)
-
-    def _report(self, endpoint: str, seconds: float, outcome: str) -> None:
-        if self._on_request is None:
-            return
-        try:
-            self._on_request(endpoint, seconds, outcome)
-        except Exception:  # a broken metrics hook must not stop ingestion
-            log.exception("on_request hook failed", extra={"endpoint": endpoint})
-
-
-def _result_set(payload: Any, name: str) -> tuple[list[str], list[list[Any]]]:
-    """Headers and rows of the result set `name`, or SourcePayloadError saying what is off."""
-    if not isinstance(payload, dict):
-        raise SourcePayloadError(f"expected a JSON object, got {type(payload).__name__}")
-    result_sets = payload.get("resultSets")
-    if not isinstance(result_sets, list):
-        raise SourcePayloadError(
-            f"payload has no 'resultSets' list (top-level keys: {sorted(payload)})"
-        )
-    chosen = next((r for r in result_sets if isinstance(r, dict) and r.get("name") == name), None)
-    if chosen is None:
-        names = [r.get("name") for r in result_sets if isinstance(r, dict)]
-        raise SourcePayloadError(f"no result set named {name!r} in 'resultSets' (found {names})")
-    headers = chosen.get("headers")
-    if not isinstance(headers, list) or not all(isinstance(h, str) for h in headers):
-        raise SourcePayloadError(f"result set {name!r} has no 'headers' list of column names")
-    row_set = chosen.get("rowSet")
-    if not isinstance(row_set, list):
-        raise SourcePayloadError(f"result set {name!r} has no 'rowSet' list")
-    for number, values in enumerate(row_set, start=1):
-        if not isinstance(values, list) or len(values) != len(headers):
-            width = len(values) if isinstance(values, list) else type(values).__name__
-            raise SourcePayloadError(
-                f"result set {name!r} row {number} has {width} values for {len(headers)} headers"
-            )
-    return headers, row_set
-
 
 def _nba_date(day: dt.date | None) -> str:
     """nba_api's DateFrom/DateTo format, MM/DD/YYYY; '' leaves the bound open."""
     return "" if day is None else day.strftime("%m/%d/%Y")
-
-
-def _show(parameters: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in sorted(parameters.items()))
 
 
 def _player_info(found: Mapping[str, Any]) -> PlayerInfo:

@@ -6,6 +6,7 @@ Time is fake: the token bucket and the retry backoff sleep on FakeTime, never fo
 
 import datetime as dt
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -387,6 +388,25 @@ def test_500_three_times_then_success(mocked: responses.RequestsMock, harness: H
     assert len(mocked.calls) == 4
     assert harness.backoff.sleeps == [0.5, 1.0, 2.0]  # 1, 2, 4 s ceilings x jitter 0.5
     assert [o for _, o in harness.outcomes] == ["server_error"] * 3 + ["ok"]
+
+
+def test_each_retry_is_logged_with_the_attempt_and_the_wait(
+    mocked: responses.RequestsMock, harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    serve(mocked, TEAM_REGULAR, status=503)
+    serve(mocked, TEAM_REGULAR, status=429)
+    serve(mocked, TEAM_REGULAR)
+    source = harness.source(season_types=("Regular Season",))
+
+    with caplog.at_level(logging.WARNING, logger="statmuse_ingestor.nba_api_source"):
+        list(source.team_rows("2023-24"))
+
+    retries = [r for r in caplog.records if r.getMessage() == "nba_api request failed; retrying"]
+    assert [
+        (r.endpoint, r.attempt, r.outcome, r.retry_in_s)  # type: ignore[attr-defined]
+        for r in retries
+    ] == [("leaguegamelog", 1, "server_error", 0.5), ("leaguegamelog", 2, "throttled", 1.0)]
+    assert retries[0].error.startswith("HTTP 503")  # type: ignore[attr-defined]
 
 
 def test_a_connection_error_is_retried(mocked: responses.RequestsMock, harness: Harness) -> None:
