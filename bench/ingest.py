@@ -17,8 +17,10 @@ import asyncpg  # noqa: E402
 from _infra import fresh_database, servers  # noqa: E402
 from report import Result, emit  # noqa: E402
 
+from statmuse_ingestor.app import connected  # noqa: E402
 from statmuse_ingestor.backfill import backfill  # noqa: E402
 from statmuse_ingestor.service import normalise_player_row  # noqa: E402
+from statmuse_ingestor.settings import IngestorSettings  # noqa: E402
 from statmuse_ingestor.sources import FileSource  # noqa: E402
 from statmuse_shared.contract import topics  # noqa: E402
 from statmuse_shared.contract.messages import PlayerGameIngested  # noqa: E402
@@ -86,19 +88,10 @@ async def main(seasons: list[str]) -> None:
         await ensure_topics(bootstrap, [*topics.all_with_dead_letters(), "bench.naive"])
         dsn = await fresh_database(admin, "bench_ingest")
         await migrate(dsn, schemas=["ingest"])
-        pool = await create_pool(dsn)
-        broker = make_broker(bootstrap, client_id="bench-ingest")
-        await broker.connect()
-        try:
-            first = await backfill(
-                pool=pool, broker=broker, source=FileSource(DATA), seasons=seasons
-            )
-            second = await backfill(
-                pool=pool, broker=broker, source=FileSource(DATA), seasons=seasons
-            )
-        finally:
-            await broker.stop()
-            await pool.close()
+        settings = IngestorSettings(database_url=dsn, kafka_bootstrap_servers=bootstrap)
+        async with connected(settings) as rt:  # as `statmuse-ingestor backfill` runs it
+            first = await backfill(rt, source=FileSource(DATA), seasons=seasons)
+            second = await backfill(rt, source=FileSource(DATA), seasons=seasons)
         naive_dsn = await fresh_database(admin, "bench_ingest_naive")
         await migrate(naive_dsn, schemas=["ingest"])
         naive = await naive_rows_per_second(naive_dsn, bootstrap)

@@ -14,12 +14,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from statmuse_ingestor.app import ingest_day
-from statmuse_ingestor.backfill import Summary, backfill
+from statmuse_ingestor.app import connected
+from statmuse_ingestor.backfill import Summary, backfill, ingest_day
+from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import FileSource
 from statmuse_shared.contract import topics
-from statmuse_shared.platform.broker import ensure_topics, make_broker
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.broker import ensure_topics
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "nba"
 SEASON = "2023-24"
@@ -36,20 +36,22 @@ class Ingestor:
 
     async def __aenter__(self) -> "Ingestor":
         await ensure_topics(self.bootstrap, topics.all_with_dead_letters())
-        self.pool = await create_pool(self.database_url, max_size=2)
-        self.broker = make_broker(self.bootstrap, client_id="test-ingestor")
-        await self.broker.connect()
+        settings = IngestorSettings(
+            database_url=self.database_url, kafka_bootstrap_servers=self.bootstrap
+        )
+        self._stack = contextlib.AsyncExitStack()
+        # The runtime a one-shot command has: its database open, its broker connected.
+        self.rt = await self._stack.enter_async_context(connected(settings))
+        self.pool, self.broker = self.rt.db.pool, self.rt.broker
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.broker.stop()
-        await self.pool.close()
+        await self._stack.aclose()
 
     async def window(self, date_from: dt.date, date_to: dt.date) -> Summary:
         """2023-24's player and team box scores from `date_from` to `date_to` inclusive."""
         return await backfill(
-            pool=self.pool,
-            broker=self.broker,
+            self.rt,
             source=self.source,
             seasons=[SEASON],
             date_from=date_from,
@@ -58,7 +60,7 @@ class Ingestor:
 
     async def day(self, day: dt.date) -> Summary:
         """One day's games, through the daily job's own entry point."""
-        return await ingest_day(pool=self.pool, broker=self.broker, source=self.source, day=day)
+        return await ingest_day(self.rt, source=self.source, day=day)
 
 
 @contextlib.asynccontextmanager

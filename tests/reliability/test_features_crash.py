@@ -22,10 +22,11 @@ import json
 import asyncpg
 import pytest
 
+from statmuse_ingestor.app import connected
 from statmuse_ingestor.backfill import backfill
+from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import FileSource
 from statmuse_shared.contract import topics
-from statmuse_shared.platform.broker import make_broker
 from statmuse_shared.platform.migrations import migrate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
@@ -39,21 +40,17 @@ GAP = """SELECT count(*) FROM features.player_games g WHERE NOT EXISTS (
              AND v.as_of = g.game_date AND v.kind = 'game')"""
 
 
-async def ingest(pool: asyncpg.Pool, bootstrap: str, kit, window: tuple[dt.date, dt.date]) -> int:
+async def ingest(database_url: str, bootstrap: str, kit, window: tuple[dt.date, dt.date]) -> int:
     """The real ingest path (rows stored, then published from the outbox); events published."""
-    broker = make_broker(bootstrap, client_id="test-ingest")
-    await broker.connect()
-    try:
+    settings = IngestorSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap)
+    async with connected(settings) as rt:
         summary = await backfill(
-            pool=pool,
-            broker=broker,
+            rt,
             source=FileSource(kit.data),
             seasons=[kit.season],
             date_from=window[0],
             date_to=window[1],
         )
-    finally:
-        await broker.stop()
     return summary.published
 
 
@@ -73,7 +70,7 @@ async def test_kill_9_mid_season_then_restart_gives_complete_rows(
     try:
         first = services.start("features")
         await services.ready(first)
-        fed = await ingest(pool, bootstrap, kit, FIRST)
+        fed = await ingest(database_url, bootstrap, kit, FIRST)
         try:
             await kit.eventually(
                 f"{fed} events consumed",
@@ -85,7 +82,7 @@ async def test_kill_9_mid_season_then_restart_gives_complete_rows(
         stored_first = await pool.fetchval("SELECT count(*) FROM features.player_games")
 
         # The next days arrive; kill -9 mid-batch: games stored, their vectors not yet.
-        fed += await ingest(pool, bootstrap, kit, SECOND)
+        fed += await ingest(database_url, bootstrap, kit, SECOND)
 
         async def mid_batch() -> int:
             if not first.alive():
@@ -103,7 +100,7 @@ async def test_kill_9_mid_season_then_restart_gives_complete_rows(
 
         second = services.start("features")
         await services.ready(second)
-        await ingest(pool, bootstrap, kit, AFTER)
+        await ingest(database_url, bootstrap, kit, AFTER)
 
         # Every partition carries games of the last day, after everything sent before: once
         # they are all stored with their vectors, everything before them was consumed.

@@ -25,7 +25,9 @@ import pytest
 from redis.asyncio import Redis
 
 from statmuse_features.service import player_game, vectors_and_state
+from statmuse_ingestor.app import connected
 from statmuse_ingestor.backfill import backfill
+from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import FileSource
 from statmuse_ops.infra import Started, start_broker, start_postgres, start_redis, stop
 from statmuse_shared.contract import ids, topics
@@ -126,14 +128,17 @@ async def seed(stack: Stack, kit: Any) -> None:
     broker = make_broker(stack.broker.url, client_id="test-seed")
     await broker.connect()
     try:
-        await backfill(
-            pool=pool,
-            broker=broker,
-            source=FileSource(kit.data),
-            seasons=[kit.season],
-            date_from=dt.date(2023, 10, 24),
-            date_to=UNTIL,
+        settings = IngestorSettings(
+            database_url=stack.postgres.url, kafka_bootstrap_servers=stack.broker.url
         )
+        async with connected(settings) as rt:
+            await backfill(
+                rt,
+                source=FileSource(kit.data),
+                seasons=[kit.season],
+                date_from=dt.date(2023, 10, 24),
+                date_to=UNTIL,
+            )
         announced = models(LocalArtifactStore(stack.root / "artifacts"), kit)
         await publish_many(
             broker, [(topics.MODELS_PUBLISHED, m.stat.value.encode(), m) for m in announced]

@@ -1,32 +1,30 @@
-"""create_app(settings): the ingestor's long-running process.
-
-It serves /health, /ready and /metrics and, when `schedule_daily` is on, ingests yesterday's
-games every day at 06:00 US/Eastern (one replica at a time, by PostgreSQL advisory lock).
+"""The ingestor's composition root: `build_runtime(settings)` wires the broker (with the
+publishers of `channels`), the database, the repositories and the sources; `create_app` is the
+long-running service (/health, /ready, /metrics and, when `schedule_daily` is on, the daily
+ingest at `daily_hour`:00 US/Eastern, one replica at a time); `connected` is the same runtime
+for a one-shot command (database open, broker connected to publish).
 """
 
-import contextlib
-import datetime as dt
-import time
+import functools
 from collections.abc import AsyncIterator
-from typing import Any
+from contextlib import asynccontextmanager
 
-from faststream.kafka import KafkaBroker
 from starlette.applications import Starlette
 
 from statmuse_ingestor import metrics
-from statmuse_ingestor.adapters import postgres as db
-from statmuse_ingestor.backfill import Summary, backfill
+from statmuse_ingestor.adapters.postgres import PostgresIngest
+from statmuse_ingestor.adapters.reports import PostgresReports
+from statmuse_ingestor.channels import channels
 from statmuse_ingestor.nba_api_source import NbaApiSource
+from statmuse_ingestor.ports import IngestRepository, ReportRepository
 from statmuse_ingestor.ratelimit import RetryPolicy
-from statmuse_ingestor.schedule import daily_loop
+from statmuse_ingestor.runtime import IngestorRuntime, SourceFactory
+from statmuse_ingestor.schedule import run_schedule
 from statmuse_ingestor.settings import IngestorSettings
-from statmuse_ingestor.sources import FileSource, Source
-from statmuse_shared.contract.seasons import season_of
-from statmuse_shared.platform.http import worker_app
-from statmuse_shared.platform.legacy import build_runtime
-from statmuse_shared.platform.runtime import background
-
-SERVICE = "ingestor"
+from statmuse_ingestor.sources import FileSource, Source, SourceName
+from statmuse_shared.platform.broker import make_broker
+from statmuse_shared.platform.db import Database
+from statmuse_shared.platform.runtime import service_app
 
 
 def _record_request(endpoint: str, seconds: float, outcome: str) -> None:
@@ -34,57 +32,52 @@ def _record_request(endpoint: str, seconds: float, outcome: str) -> None:
     metrics.SOURCE_REQUESTS.labels(endpoint, outcome).inc()
 
 
-def make_source(settings: IngestorSettings, name: str) -> Source:
-    if name == "files":
+def make_source(settings: IngestorSettings, name: SourceName) -> Source:
+    if name == SourceName.FILES:
         return FileSource(settings.data_dir)
-    if name == "nba_api":
-        return NbaApiSource(
-            min_interval_s=settings.nba_api_min_interval_s,
-            timeout_s=settings.nba_api_timeout_s,
-            retry=RetryPolicy(attempts=settings.nba_api_attempts),
-            on_request=_record_request,
-        )
-    raise ValueError(f"unknown source {name!r}; available: files, nba_api")
-
-
-async def ingest_day(*, pool: Any, broker: KafkaBroker, source: Source, day: dt.date) -> Summary:
-    """One day's games (player and team box scores) from a source."""
-    return await backfill(
-        pool=pool,
-        broker=broker,
-        source=source,
-        seasons=[season_of(day)],
-        date_from=day,
-        date_to=day,
+    return NbaApiSource(
+        min_interval_s=settings.nba_api_min_interval_s,
+        timeout_s=settings.nba_api_timeout_s,
+        retry=RetryPolicy(attempts=settings.nba_api_attempts),
+        on_request=_record_request,
     )
 
 
-def _no_subscribers(_broker: KafkaBroker, _state: dict[str, Any]) -> None:
-    """The ingestor publishes only."""
+def build_runtime(
+    settings: IngestorSettings,
+    *,
+    db: Database | None = None,
+    ingest: IngestRepository | None = None,
+    reports: ReportRepository | None = None,
+    sources: SourceFactory | None = None,
+) -> IngestorRuntime:
+    """The runtime `create_app` serves; tests pass in-memory `ingest` and `reports`, their own
+    `sources`, or a `db` over a pool they opened."""
+    broker = make_broker(settings.kafka_bootstrap_servers, client_id=IngestorRuntime.service)
+    wired = channels()
+    broker.include_router(wired.router)
+    db = Database(settings.dsn) if db is None else db
+    return IngestorRuntime(
+        settings=settings,
+        broker=broker,
+        db=db,
+        ingest=PostgresIngest(db) if ingest is None else ingest,
+        reports=PostgresReports(db) if reports is None else reports,
+        sources=functools.partial(make_source, settings) if sources is None else sources,
+        publish_games=wired.games,
+        publish_rejects=wired.rejects,
+    )
 
 
 def create_app(settings: IngestorSettings) -> Starlette:
-    rt = build_runtime(service=SERVICE, settings=settings, register=_no_subscribers, consume=False)
+    rt = build_runtime(settings)
+    work = functools.partial(run_schedule, rt) if settings.schedule_daily else None
+    return service_app(rt, work=work)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with rt.lifespan(app):
-            pool = rt.state["pool"]
-            async with pool.acquire() as conn:
-                last = await db.last_game_date(conn=conn)
-            if last is not None:
-                metrics.LAST_GAME_DATE.set(time.mktime(last.timetuple()))
-            work = None
-            if settings.schedule_daily:
-                source = make_source(settings, settings.daily_source)
 
-                async def job(day: dt.date) -> Summary:
-                    return await ingest_day(pool=pool, broker=rt.broker, source=source, day=day)
-
-                work = daily_loop(pool, job, hour=settings.daily_hour)
-            async with background(work):
-                yield
-
-    app = worker_app(service=SERVICE, ready=rt.ready, lifespan=lifespan)
-    app.state.service_state = rt.state
-    return app
+@asynccontextmanager
+async def connected(settings: IngestorSettings) -> AsyncIterator[IngestorRuntime]:
+    """The runtime of a one-shot command (backfill, daily): the database open and the broker
+    connected for publishing, both closed when the block ends."""
+    async with build_runtime(settings).running(consume=False) as rt:
+        yield rt

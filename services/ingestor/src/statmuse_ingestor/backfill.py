@@ -2,7 +2,8 @@
 
 PostgreSQL is the source of truth. Rows are committed first; events are published from the
 rows still marked unpublished (the tables are the outbox), so a crash between commit and
-publish heals on the next run.
+publish heals on the next run. Storage is the runtime's `IngestRepository` and
+`ReportRepository`; publishing goes through its declared publishers.
 """
 
 import asyncio
@@ -16,12 +17,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import asyncpg
-from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
 from statmuse_ingestor import metrics, quality
-from statmuse_ingestor.adapters import postgres as db
 from statmuse_ingestor.outliers import flag_outliers
+from statmuse_ingestor.ports import (
+    Kind,
+    Reject,
+    ReportRepository,
+    Unpublished,
+)
+from statmuse_ingestor.runtime import IngestorRuntime
 from statmuse_ingestor.service import (
     Normalised,
     NormalisedTeam,
@@ -33,13 +39,14 @@ from statmuse_ingestor.service import (
 from statmuse_ingestor.sources import RawRow, Source, SourceError
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import DeadLetter, PlayerGameIngested, TeamGameIngested
-from statmuse_shared.platform.legacy import publish_many
+from statmuse_shared.contract.seasons import season_of
+from statmuse_shared.platform.broker import publish_many
 
 log = logging.getLogger(__name__)
 
 BATCH = 5000
+ACK_SECONDS = 120.0  # per chunk of messages sent (platform.broker.publish_many)
 Progress = Callable[[str, int], None]  # (phase, rows done in this step)
-Reject = tuple[str, str, dict[str, str]]  # (location, reason, record)
 
 
 @dataclass
@@ -72,13 +79,13 @@ class Summary:
 class _Parsed:
     players: list[Normalised] = field(default_factory=list)
     teams: list[NormalisedTeam] = field(default_factory=list)
-    raw: dict[str, list[tuple[RawRow, str]]] = field(
+    raw: dict[Kind, list[tuple[RawRow, str]]] = field(
         default_factory=lambda: {"player": [], "team": []}
     )
     rejects: list[Reject] = field(default_factory=list)
 
 
-def _parse(rows: Iterator[RawRow], *, source: str, kind: str, into: _Parsed) -> int:
+def _parse(rows: Iterator[RawRow], *, source: str, kind: Kind, into: _Parsed) -> int:
     """Normalise rows (CPU only; runs in a worker thread). Returns how many were read."""
     normalise = normalise_player_row if kind == "player" else normalise_team_row
     read = 0
@@ -98,40 +105,32 @@ def _parse(rows: Iterator[RawRow], *, source: str, kind: str, into: _Parsed) -> 
     return read
 
 
+def _event(row: Unpublished) -> tuple[bytes, BaseModel]:
+    """A stored box score as it goes on the topic: (key, message)."""
+    if row.kind == "player":
+        return topics.player_key(int(row.subject)), PlayerGameIngested.model_validate_json(
+            row.payload
+        )
+    return topics.team_key(row.subject), TeamGameIngested.model_validate_json(row.payload)
+
+
 async def publish_outbox(
+    rt: IngestorRuntime,
     *,
-    pool: asyncpg.Pool,
-    broker: KafkaBroker,
     chunk: int = BATCH,
+    ack_seconds: float = ACK_SECONDS,
     progress: Progress | None = None,
 ) -> int:
-    """Publish every committed-but-unpublished row in game-date order; returns how many."""
+    """Publish every committed-but-unpublished row in game-date order, a chunk at a time, each
+    chunk marked once the broker has acknowledged all of it; returns how many. A chunk not
+    acknowledged in time raises PublishTimeout and stays unpublished for the next run."""
     total = 0
     while True:
-        async with pool.acquire() as conn:
-            rows = await db.fetch_unpublished(conn=conn, limit=chunk)
+        rows = await rt.ingest.unpublished(limit=chunk)
         if not rows:
             return total
-        items: list[tuple[str, bytes, BaseModel]] = []
-        done: dict[db.Table, list[tuple[str, object]]] = {
-            "player_game_stats": [],
-            "team_game_stats": [],
-        }
-        for r in rows:
-            if r["tbl"] == "player_game_stats":
-                event: BaseModel = PlayerGameIngested.model_validate_json(r["payload"])
-                key = topics.player_key(int(r["k2"]))
-                done["player_game_stats"].append((r["k1"], int(r["k2"])))
-            else:
-                event = TeamGameIngested.model_validate_json(r["payload"])
-                key = topics.team_key(r["k2"])
-                done["team_game_stats"].append((r["k1"], r["k2"]))
-            items.append((topics.GAMES_RAW, key, event))
-        await publish_many(broker, items)
-        async with pool.acquire() as conn, conn.transaction():
-            for table, keys in done.items():
-                if keys:
-                    await db.mark_published(conn=conn, table=table, keys=keys)
+        await publish_many(rt.publish_games, [_event(r) for r in rows], ack_seconds=ack_seconds)
+        await rt.ingest.mark_published(rows)
         total += len(rows)
         metrics.EVENTS_PUBLISHED.inc(len(rows))
         if progress:
@@ -139,9 +138,8 @@ async def publish_outbox(
 
 
 async def backfill(
+    rt: IngestorRuntime,
     *,
-    pool: asyncpg.Pool,
-    broker: KafkaBroker,
     source: Source,
     seasons: list[str],
     date_from: dt.date | None = None,
@@ -154,8 +152,7 @@ async def backfill(
     params: dict[str, object] = {"seasons": seasons, "teams": teams}
     if date_from or date_to:
         params.update(date_from=str(date_from), date_to=str(date_to))
-    async with pool.acquire() as conn:
-        run_id = await db.start_run(conn=conn, source=source.name, params=params)
+    run_id = await rt.ingest.start_run(source=source.name, params=params)
     summary.run_id = str(run_id)
     try:
         for season in seasons:
@@ -182,36 +179,52 @@ async def backfill(
                     log.warning("no team rows: %s", exc)
             if progress:
                 progress("read", sum(map(len, parsed.raw.values())))
-            await _store_season(pool, source.name, parsed, summary, progress)
-            await _reject(pool, broker, run_id, source.name, parsed.rejects, summary)
-        summary.published = await publish_outbox(pool=pool, broker=broker, progress=progress)
+            await _store_season(rt, source.name, parsed, summary, progress)
+            await _reject(rt, run_id, source.name, parsed.rejects, summary)
+        summary.published = await publish_outbox(rt, progress=progress)
     except Exception as exc:
-        async with pool.acquire() as conn:
-            await db.finish_run(
-                conn=conn, run_id=run_id, status="failed", counts=summary.counts(), error=repr(exc)
-            )
+        await rt.ingest.finish_run(
+            run_id=run_id, status="failed", counts=summary.counts(), error=repr(exc)
+        )
         metrics.SOURCE_FAILURES.labels(source.name).inc()
-        await _measure_quality(pool)
+        await _measure_after_run(rt.reports)
         raise
     summary.seconds = time.perf_counter() - started
-    async with pool.acquire() as conn:
-        await db.finish_run(conn=conn, run_id=run_id, status="succeeded", counts=summary.counts())
-    await _measure_quality(pool)
+    await rt.ingest.finish_run(run_id=run_id, status="succeeded", counts=summary.counts())
+    await _measure_after_run(rt.reports)
     metrics.RUN_SECONDS.labels(source.name).observe(summary.seconds)
     return summary
 
 
-async def _measure_quality(pool: asyncpg.Pool) -> None:
+async def ingest_day(rt: IngestorRuntime, *, source: Source, day: dt.date) -> Summary:
+    """One day's games (player and team box scores) from a source: the daily job."""
+    return await backfill(rt, source=source, seasons=[season_of(day)], date_from=day, date_to=day)
+
+
+async def measure_quality(
+    reports: ReportRepository,
+    *,
+    now: dt.datetime | None = None,
+    window: dt.timedelta = quality.WINDOW,
+) -> quality.Quality:
+    """Measure, keep and export the data quality of the runs started in the last `window`."""
+    now = now or dt.datetime.now(dt.UTC)
+    q = await reports.quality_counts(since=now - window, until=now)
+    await reports.record_quality(q, window_hours=quality.window_hours(window))
+    quality.export(q)
+    return q
+
+
+async def _measure_after_run(reports: ReportRepository) -> None:
     """After every run, failed ones included; a measurement that fails never fails the run."""
     try:
-        async with pool.acquire() as conn:
-            await quality.measure(conn)
+        await measure_quality(reports)
     except (asyncpg.PostgresError, OSError) as exc:
         log.warning("data quality not measured: %s", exc)
 
 
 async def _store_season(
-    pool: asyncpg.Pool,
+    rt: IngestorRuntime,
     source: str,
     parsed: _Parsed,
     summary: Summary,
@@ -221,31 +234,26 @@ async def _store_season(
         parsed.players, key=lambda n: (n.game.game_date, n.game.game_key, n.game.player_id)
     )
     if players:
-        async with pool.acquire() as conn:
-            prior = await db.prior_history(
-                conn=conn,
-                before=players[0].game.game_date,
-                player_ids=list({n.game.player_id for n in players}),
-            )
+        prior = await rt.ingest.prior_history(
+            before=players[0].game.game_date,
+            player_ids=list({n.game.player_id for n in players}),
+        )
         players = flag_outliers(players, prior)
     flagged = sum(1 for n in players if n.game.flagged)
     flagged += sum(1 for n in parsed.teams if n.game.flagged)
-    async with pool.acquire() as conn:
-        for kind, raw in parsed.raw.items():
-            if raw:
-                await db.store_raw(conn=conn, source=source, kind=kind, rows=raw)
+    for kind, raw in parsed.raw.items():
+        if raw:
+            await rt.ingest.store_raw(source=source, kind=kind, rows=raw)
     stored_before = summary.stored
     for start in range(0, len(players), BATCH):
         chunk = players[start : start + BATCH]
-        async with pool.acquire() as conn:
-            result = await db.store_player_games(conn=conn, rows=chunk)
+        result = await rt.ingest.store_player_games(chunk)
         summary.stored += result.stored
         summary.unchanged += result.unchanged
         if progress:
             progress("store", len(chunk))
     if parsed.teams:
-        async with pool.acquire() as conn:
-            result = await db.store_team_games(conn=conn, rows=parsed.teams)
+        result = await rt.ingest.store_team_games(parsed.teams)
         summary.team_stored += result.stored
         if progress:
             progress("store", len(parsed.teams))
@@ -255,8 +263,7 @@ async def _store_season(
 
 
 async def _reject(
-    pool: asyncpg.Pool,
-    broker: KafkaBroker,
+    rt: IngestorRuntime,
     run_id: uuid.UUID,
     source: str,
     rejects: list[Reject],
@@ -264,8 +271,7 @@ async def _reject(
 ) -> None:
     if not rejects:
         return
-    async with pool.acquire() as conn:
-        await db.record_rejects(conn=conn, run_id=run_id, source=source, rejects=rejects)
+    await rt.ingest.record_rejects(run_id=run_id, source=source, rejects=rejects)
     letters = []
     for location, reason, record in rejects:
         short = reason.split(":")[0] + ":" + reason.split(":")[1] if ":" in reason else reason
@@ -279,9 +285,7 @@ async def _reject(
                 consumer=f"ingestor:{source}",
             )
         )
-    await publish_many(
-        broker, [(topics.dead_letter(topics.GAMES_RAW), b"rejected", letter) for letter in letters]
-    )
+    await publish_many(rt.publish_rejects, [(b"rejected", letter) for letter in letters])
     summary.rejected += len(rejects)
     metrics.ROWS.labels(source, "rejected").inc(len(rejects))
     log.warning("rejected %d rows", len(rejects), extra={"run_id": str(run_id)})

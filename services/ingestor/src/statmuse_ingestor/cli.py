@@ -1,42 +1,59 @@
-"""statmuse-ingestor: serve, migrate, backfill, status."""
+"""statmuse-ingestor: serve, migrate, backfill, daily, status, quality."""
 
 import asyncio
+import datetime as dt
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from statmuse_ingestor.app import make_source
+from statmuse_ingestor import backfill as runs
+from statmuse_ingestor.app import build_runtime, connected, create_app
 from statmuse_ingestor.backfill import Summary
-from statmuse_ingestor.backfill import backfill as run
+from statmuse_ingestor.ports import IngestStatus
+from statmuse_ingestor.quality import Quality
+from statmuse_ingestor.runtime import IngestorRuntime
 from statmuse_ingestor.settings import IngestorSettings
-from statmuse_ingestor.sources import Source, SourceError
+from statmuse_ingestor.sources import SourceError, SourceName
 from statmuse_shared.contract.seasons import parse_seasons
-from statmuse_shared.platform.broker import make_broker
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.broker import PublishTimeout
 from statmuse_shared.platform.logging import setup_logging
 from statmuse_shared.platform.runtime import service_cli
+from statmuse_shared.platform.scheduler import yesterday
 
 console = Console(stderr=True)
+T = TypeVar("T")
 
 
 def _settings() -> IngestorSettings:
     return IngestorSettings()  # DATABASE_URL comes from the env
 
 
-def _create_app(settings: IngestorSettings) -> object:
-    from statmuse_ingestor.app import create_app
-
-    return create_app(settings)
-
-
 app = service_cli(
-    service="ingestor", schema="ingest", settings=_settings, create_app=_create_app, help=__doc__
+    service="ingestor", schema="ingest", settings=_settings, create_app=create_app, help=__doc__
 )
+
+
+def _fail(message: object) -> typer.Exit:
+    console.print(f"[red]error:[/] {message}")
+    return typer.Exit(2)
+
+
+def _source_name(text: str) -> SourceName:
+    """`--source`: one of SourceName; anything else is the error it always was (exit 2)."""
+    try:
+        return SourceName(text)
+    except ValueError:
+        raise _fail(f"unknown source {text!r}; available: files, nba_api") from None
+
+
+def _source_option(help: str) -> Any:  # typer.Option is typed Any
+    return typer.Option(parser=_source_name, metavar="[files|nba_api]", help=help)
 
 
 @app.command()
@@ -44,7 +61,9 @@ def backfill(
     seasons: Annotated[
         str, typer.Option(help="2023-24, a list 2021-22,2023-24 or 2017-18..2023-24")
     ],
-    source: Annotated[str, typer.Option(help="files (bundled data) or nba_api (live)")] = "files",
+    source: Annotated[
+        SourceName, _source_option("files (bundled data) or nba_api (live)")
+    ] = SourceName.FILES,
     data_dir: Annotated[Path | None, typer.Option(help="Folder with player_game_logs/")] = None,
     summary_json: Annotated[Path | None, typer.Option(help="Also write the counts here")] = None,
 ) -> None:
@@ -54,19 +73,12 @@ def backfill(
     try:
         season_list = parse_seasons(seasons)
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
+        raise _fail(exc) from exc
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
-    if source == "files" and not (settings.data_dir / "player_game_logs").is_dir():
-        console.print(f"[red]error:[/] no player_game_logs/ under {settings.data_dir}")
-        raise typer.Exit(2)
-    try:
-        chosen = make_source(settings, source)
-    except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
-    summary = _run_or_exit(_backfill(settings, chosen, season_list))
+    if source == SourceName.FILES and not (settings.data_dir / "player_game_logs").is_dir():
+        raise _fail(f"no player_game_logs/ under {settings.data_dir}")
+    summary = _run_or_exit(settings, lambda rt: _backfill(rt, source, season_list))
     _report(summary, summary_json)
 
 
@@ -75,32 +87,36 @@ def daily(
     day: Annotated[
         str | None, typer.Option("--date", help="YYYY-MM-DD (default: yesterday, US/Eastern)")
     ] = None,
-    source: Annotated[str, typer.Option(help="nba_api (default) or files")] = "nba_api",
+    source: Annotated[SourceName, _source_option("nba_api (default) or files")] = (
+        SourceName.NBA_API
+    ),
     summary_json: Annotated[Path | None, typer.Option(help="Also write the counts here")] = None,
 ) -> None:
     """Ingest one day's games (what the service schedules at 06:00 US/Eastern)."""
-    import datetime as dt
-
-    from statmuse_ingestor.schedule import yesterday
-
     settings = _settings()
     setup_logging("ingestor", level="WARNING", json_lines=settings.log_json)
     try:
         when = dt.date.fromisoformat(day) if day else yesterday(dt.datetime.now(dt.UTC))
-        chosen = make_source(settings, source)
     except ValueError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
-    summary = _run_or_exit(_daily(settings, chosen, when))
+        raise _fail(exc) from exc
+    summary = _run_or_exit(
+        settings, lambda rt: runs.ingest_day(rt, source=rt.sources(source), day=when)
+    )
     _report(summary, summary_json)
 
 
-def _run_or_exit(coro: Any) -> Summary:
-    """Run; a source or broker that stays unreachable is a clear error and exit code 3."""
-    from statmuse_shared.platform.broker import PublishTimeout
+def _run_or_exit(
+    settings: IngestorSettings, run: Callable[[IngestorRuntime], Awaitable[Summary]]
+) -> Summary:
+    """Run against the connected runtime; a source or broker that stays unreachable is a clear
+    error and exit code 3."""
+
+    async def go() -> Summary:
+        async with connected(settings) as rt:
+            return await run(rt)
 
     try:
-        result: Summary = asyncio.run(coro)
+        return asyncio.run(go())
     except SourceError as exc:
         console.print(f"[red]source failed:[/] {exc}")
         raise typer.Exit(3) from exc
@@ -110,7 +126,28 @@ def _run_or_exit(coro: Any) -> Summary:
             f"[red]broker unavailable:[/] {exc}; the stored rows are published by the next run"
         )
         raise typer.Exit(3) from exc
-    return result
+
+
+async def _backfill(rt: IngestorRuntime, source: SourceName, seasons: list[str]) -> Summary:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        tasks = {
+            "read": bar.add_task("read + validate", total=None),
+            "store": bar.add_task("store rows", total=None),
+            "publish": bar.add_task("publish events", total=None),
+        }
+        return await runs.backfill(
+            rt,
+            source=rt.sources(source),
+            seasons=seasons,
+            progress=lambda phase, n: bar.advance(tasks[phase], n),
+        )
 
 
 def _report(summary: Summary, summary_json: Path | None) -> None:
@@ -126,77 +163,29 @@ def _report(summary: Summary, summary_json: Path | None) -> None:
         console.print(f"  rejected {count}: {reason}")
 
 
-async def _daily(settings: IngestorSettings, source: Source, day: Any) -> Summary:
-    from statmuse_ingestor.app import ingest_day
+def _with_database(
+    settings: IngestorSettings, read: Callable[[IngestorRuntime], Awaitable[T]]
+) -> T:
+    """Run `read` on the service's runtime with only its database open (no broker needed)."""
 
-    pool = await create_pool(settings.dsn, max_size=4)
-    broker = make_broker(settings.kafka_bootstrap_servers, client_id="ingestor-daily")
-    await broker.connect()
-    try:
-        return await ingest_day(pool=pool, broker=broker, source=source, day=day)
-    finally:
-        await broker.stop()
-        await pool.close()
+    async def go() -> T:
+        rt = build_runtime(settings)
+        await rt.db.open()
+        try:
+            return await read(rt)
+        finally:
+            await rt.db.close()
 
-
-async def _backfill(settings: IngestorSettings, source: Source, seasons: list[str]) -> Summary:
-    pool = await create_pool(settings.dsn, max_size=4)
-    broker = make_broker(settings.kafka_bootstrap_servers, client_id="ingestor-backfill")
-    await broker.connect()
-    try:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        ) as bar:
-            tasks = {
-                "read": bar.add_task("read + validate", total=None),
-                "store": bar.add_task("store rows", total=None),
-                "publish": bar.add_task("publish events", total=None),
-            }
-            return await run(
-                pool=pool,
-                broker=broker,
-                source=source,
-                seasons=seasons,
-                progress=lambda phase, n: bar.advance(tasks[phase], n),
-            )
-    finally:
-        await broker.stop()
-        await pool.close()
+    return asyncio.run(go())
 
 
 @app.command()
 def status() -> None:
     """Last game stored, last run, rejects."""
-    asyncio.run(_status(_settings()))
+    _print_status(_with_database(_settings(), lambda rt: rt.reports.status()))
 
 
-async def _status(settings: IngestorSettings) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(settings.dsn)
-    try:
-        last = await conn.fetchval("SELECT max(game_date) FROM ingest.player_game_stats")
-        runs = await conn.fetch(
-            """SELECT DISTINCT ON (status = 'succeeded') status, source, started_at,
-                      finished_at, rows_read, rows_stored, rows_rejected, rows_flagged,
-                      events_published, error
-               FROM ingest.ingest_runs ORDER BY status = 'succeeded', started_at DESC"""
-        )
-        unpublished = await conn.fetchval(
-            "SELECT (SELECT count(*) FROM ingest.player_game_stats WHERE published_at IS NULL)"
-            " + (SELECT count(*) FROM ingest.team_game_stats WHERE published_at IS NULL)"
-        )
-        reasons = await conn.fetch(
-            "SELECT split_part(reason, ':', 1) || ':' || split_part(reason, ':', 2) AS reason,"
-            " count(*) AS n FROM ingest.rejects GROUP BY 1 ORDER BY 2 DESC LIMIT 10"
-        )
-    finally:
-        await conn.close()
+def _print_status(report: IngestStatus) -> None:
     table = Table(title="ingest status")
     for column in (
         "run",
@@ -210,48 +199,39 @@ async def _status(settings: IngestorSettings) -> None:
         "published",
     ):
         table.add_column(column)
-    for r in sorted(runs, key=lambda r: r["started_at"], reverse=True):
-        label = "last successful" if r["status"] == "succeeded" else "last unsuccessful"
+    for r in sorted(report.runs, key=lambda r: r.started_at, reverse=True):
+        label = "last successful" if r.status == "succeeded" else "last unsuccessful"
         table.add_row(
             label,
-            r["status"],
-            r["source"],
-            str(r["finished_at"] or "-"),
+            r.status,
+            r.source,
+            str(r.finished_at or "-"),
             *(
-                str(r[c])
-                for c in (
-                    "rows_read",
-                    "rows_stored",
-                    "rows_rejected",
-                    "rows_flagged",
-                    "events_published",
+                str(v)
+                for v in (
+                    r.rows_read,
+                    r.rows_stored,
+                    r.rows_rejected,
+                    r.rows_flagged,
+                    r.events_published,
                 )
             ),
         )
     Console().print(table)
-    console.print(f"last game date stored: {last}")
-    console.print(f"rows waiting to be published: {unpublished}")
-    for r in reasons:
-        console.print(f"  rejected {r['n']}: {r['reason']}")
+    console.print(f"last game date stored: {report.last_game_date}")
+    console.print(f"rows waiting to be published: {report.unpublished}")
+    for reason, n in report.reject_reasons:
+        console.print(f"  rejected {n}: {reason}")
 
 
 @app.command("quality")
 def quality_command() -> None:
     """Measure the data quality of the last 24 h of ingest runs now (missing fields, outliers,
     source failures, freshness), store it and print it."""
-    import asyncpg
+    _print_quality(_with_database(_settings(), lambda rt: runs.measure_quality(rt.reports)))
 
-    from statmuse_ingestor import quality
 
-    async def go() -> quality.Quality:
-        conn = await asyncpg.connect(_settings().dsn)
-        try:
-            return await quality.measure(conn)
-        finally:
-            await conn.close()
-
-    q = asyncio.run(go())
-
+def _print_quality(q: Quality) -> None:
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{v:.1%}"
 

@@ -1,24 +1,30 @@
 """Data quality over the last day of ingest runs: how many rows came without a critical field
 (missing), how many were flagged as outliers against the player's own history, how many runs
-failed at the source, and how old the newest game is. Each measurement is kept in
-`ingest.data_quality` and exported as gauges for the alert rules (deploy/prometheus)."""
+failed at the source, and how old the newest game is.
+
+Pure: storage counts a window of runs (`ReportRepository.quality_counts`, a `Quality` as
+measured at the window's end); the ratios and the freshness follow from the counts, and
+`gauges` gives the values Prometheus exports for the alert rules (deploy/prometheus).
+`backfill.measure_quality` reads the counts, keeps the measurement in `ingest.data_quality`
+and sets the gauges.
+"""
 
 import datetime as dt
 import time
 from dataclasses import dataclass
 
-import asyncpg
-
 from statmuse_ingestor import metrics
 
 WINDOW = dt.timedelta(hours=24)
 # The reject reasons that mean a box-score field was absent (service.RejectedRow: "missing
-# ..."), on the player rows the read count is made of.
+# ..."), on the player rows the read count is made of (a LIKE pattern for the adapter).
 MISSING = "player: missing %"
 
 
 @dataclass(frozen=True, slots=True)
 class Quality:
+    """The counts of a window of runs (and the newest game stored), as of `measured_at`."""
+
     measured_at: dt.datetime
     runs: int
     runs_failed: int
@@ -55,67 +61,41 @@ class Quality:
         return max((self.measured_at - end).total_seconds() / 3600, 0.0)
 
 
-async def measure(
-    conn: asyncpg.Connection, *, now: dt.datetime | None = None, window: dt.timedelta = WINDOW
-) -> Quality:
-    """Measure, store and export the data quality of the runs started in the last `window`."""
-    now = now or dt.datetime.now(dt.UTC)
-    since = now - window
-    runs = await conn.fetchrow(
-        """SELECT count(*) AS runs, count(*) FILTER (WHERE status = 'failed') AS failed,
-                  coalesce(sum(rows_read), 0) AS read,
-                  coalesce(sum(rows_rejected), 0) AS rejected,
-                  coalesce(sum(rows_flagged), 0) AS flagged
-           FROM ingest.ingest_runs WHERE started_at > $1 AND started_at <= $2""",
-        since,
-        now,
+def window_hours(window: dt.timedelta) -> int:
+    return int(window.total_seconds() // 3600)
+
+
+@dataclass(frozen=True, slots=True)
+class Gauges:
+    """What Prometheus is told; a ratio with nothing behind it (no rows, no runs) reads 0."""
+
+    missing_ratio: float
+    outlier_ratio: float
+    source_failure_ratio: float
+    last_game_date_timestamp: float | None  # unset while no game is stored
+
+
+def day_timestamp(day: dt.date) -> float:
+    """Unix time of a game day's local midnight (the last-game-date gauge)."""
+    return time.mktime(day.timetuple())
+
+
+def gauges(q: Quality) -> Gauges:
+    return Gauges(
+        missing_ratio=q.missing_ratio or 0.0,
+        outlier_ratio=q.outlier_ratio or 0.0,
+        source_failure_ratio=q.source_failure_ratio or 0.0,
+        last_game_date_timestamp=None
+        if q.last_game_date is None
+        else day_timestamp(q.last_game_date),
     )
-    missing = await conn.fetchval(
-        """SELECT count(*) FROM ingest.rejects r JOIN ingest.ingest_runs i USING (run_id)
-           WHERE i.started_at > $1 AND i.started_at <= $2 AND r.reason LIKE $3""",
-        since,
-        now,
-        MISSING,
-    )
-    last = await conn.fetchval("SELECT max(game_date) FROM ingest.player_game_stats")
-    q = Quality(
-        now,
-        runs["runs"],
-        runs["failed"],
-        runs["read"],
-        missing,
-        runs["rejected"],
-        runs["flagged"],
-        last,
-    )
-    await conn.execute(
-        """INSERT INTO ingest.data_quality (measured_at, window_hours, runs, runs_failed,
-               rows_read, rows_missing, rows_rejected, rows_flagged, last_game_date,
-               missing_ratio, outlier_ratio, source_failure_ratio, freshness_hours)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-           ON CONFLICT (measured_at) DO NOTHING""",
-        q.measured_at,
-        int(window.total_seconds() // 3600),
-        q.runs,
-        q.runs_failed,
-        q.rows_read,
-        q.rows_missing,
-        q.rows_rejected,
-        q.rows_flagged,
-        q.last_game_date,
-        q.missing_ratio,
-        q.outlier_ratio,
-        q.source_failure_ratio,
-        q.freshness_hours,
-    )
-    export(q)
-    return q
 
 
 def export(q: Quality) -> None:
-    """Gauges for Prometheus; a ratio with nothing behind it (no rows, no runs) reads 0."""
-    metrics.MISSING_RATIO.set(q.missing_ratio or 0.0)
-    metrics.OUTLIER_RATIO.set(q.outlier_ratio or 0.0)
-    metrics.SOURCE_FAILURE_RATIO.set(q.source_failure_ratio or 0.0)
-    if q.last_game_date is not None:
-        metrics.LAST_GAME_DATE.set(time.mktime(q.last_game_date.timetuple()))
+    """Set the gauges for Prometheus."""
+    g = gauges(q)
+    metrics.MISSING_RATIO.set(g.missing_ratio)
+    metrics.OUTLIER_RATIO.set(g.outlier_ratio)
+    metrics.SOURCE_FAILURE_RATIO.set(g.source_failure_ratio)
+    if g.last_game_date_timestamp is not None:
+        metrics.LAST_GAME_DATE.set(g.last_game_date_timestamp)

@@ -1,60 +1,57 @@
-"""The daily ingest: yesterday's games, every day at 06:00 US/Eastern, once across replicas."""
+"""The daily ingest: yesterday's games (US/Eastern), every day at `daily_hour`:00 US/Eastern,
+once across replicas (a PostgreSQL advisory lock), on the platform's scheduler.
+
+The ingestor keeps no record of its runs for the scheduler (no RunLog): a second run of a day
+stores nothing new and publishes nothing new, so only the lock matters.
+"""
 
 import asyncio
 import datetime as dt
 import functools
-import logging
-from collections.abc import Awaitable, Callable
-from zoneinfo import ZoneInfo
+from collections.abc import Awaitable, Callable, Mapping
 
-import asyncpg
+from statmuse_ingestor.backfill import ingest_day
+from statmuse_ingestor.runtime import IngestorRuntime
+from statmuse_ingestor.sources import Source
+from statmuse_shared.platform.scheduler import (
+    Clock,
+    Outcome,
+    Schedule,
+    next_daily_at,
+    run_forever,
+    run_once_locked,
+    utc_now,
+)
 
-from statmuse_shared.platform.db import try_advisory_lock
-
-log = logging.getLogger(__name__)
-EASTERN = ZoneInfo("America/New_York")
 LOCK = "ingest-daily"
+JOB = "daily"
 
 
-def yesterday(now: dt.datetime) -> dt.date:
-    """The US/Eastern calendar day before `now` (games are dated by US local date)."""
-    return (now.astimezone(EASTERN) - dt.timedelta(days=1)).date()
+async def run_daily(rt: IngestorRuntime, source: Source, day: dt.date) -> Outcome:
+    """Ingest `day` unless another replica is at it."""
+
+    async def work() -> Mapping[str, int]:
+        return (await ingest_day(rt, source=source, day=day)).counts()
+
+    return await run_once_locked(rt.db, lock=LOCK, job=JOB, run_key=day.isoformat(), work=work)
 
 
-def next_run_at(now: dt.datetime, *, hour: int = 6) -> dt.datetime:
-    """The next `hour`:00 US/Eastern strictly after `now` (aware), DST included."""
-    local = now.astimezone(EASTERN)
-    candidate = local.replace(hour=hour, minute=0, second=0, microsecond=0)
-    if candidate <= local:
-        # Aware arithmetic with a ZoneInfo is wall-clock arithmetic: still 06:00 across DST.
-        candidate += dt.timedelta(days=1)
-    return candidate
+def daily(rt: IngestorRuntime, source: Source) -> Schedule:
+    """The ingestor's one schedule."""
+    return Schedule(
+        job=JOB,
+        next_at=functools.partial(next_daily_at, hour=rt.settings.daily_hour),
+        run=functools.partial(run_daily, rt, source),
+    )
 
 
-async def run_once_locked(pool: asyncpg.Pool, job: Callable[[], Awaitable[object]]) -> bool:
-    """Run the job unless another replica holds the lock; returns whether it ran here."""
-    async with try_advisory_lock(pool, LOCK) as got:
-        if not got:
-            log.info("daily ingest is running elsewhere; skipped")
-            return False
-        await job()
-        return True
-
-
-async def daily_loop(
-    pool: asyncpg.Pool,
-    job: Callable[[dt.date], Awaitable[object]],
+async def run_schedule(
+    rt: IngestorRuntime,
     *,
-    hour: int = 6,
-    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    clock: Clock = utc_now,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
-    """Forever: wait for the next run time (a scheduled wait, not a guess), then run."""
-    while True:
-        now = clock()
-        wait = (next_run_at(now, hour=hour) - now).total_seconds()
-        await asyncio.sleep(max(wait, 0))
-        day = yesterday(clock())
-        try:
-            await run_once_locked(pool, functools.partial(job, day))
-        except Exception:
-            log.exception("daily ingest for %s failed; the next run will retry", day)
+    """The service's background work when `schedule_daily` is on: the daily ingest from the
+    configured source, forever."""
+    source = rt.sources(rt.settings.daily_source)
+    await run_forever([daily(rt, source)], clock=clock, sleep=sleep)

@@ -1,9 +1,9 @@
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from statmuse_ingestor.sources import SourceName
 from statmuse_shared.platform.settings import BaseServiceSettings
 
 
@@ -13,7 +13,7 @@ class IngestorSettings(BaseServiceSettings):
     http_port: int = 8101
     data_dir: Path = Path("data/nba")
     publish_chunk: int = 2000
-    daily_source: Literal["nba_api", "files"] = "nba_api"
+    daily_source: SourceName = SourceName.NBA_API
     schedule_daily: bool = Field(
         default=False, description="Run the daily ingest at daily_hour US/Eastern in the service"
     )

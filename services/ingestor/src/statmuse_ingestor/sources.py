@@ -7,8 +7,16 @@ import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
+
+
+class SourceName(StrEnum):
+    """The sources there are (`--source`, INGESTOR_DAILY_SOURCE)."""
+
+    FILES = "files"
+    NBA_API = "nba_api"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,18 +5,20 @@ import csv
 import gzip
 import io
 import itertools
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from statmuse_ingestor.app import connected
 from statmuse_ingestor.backfill import backfill
+from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import FileSource
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import DeadLetter, PlayerGameIngested, TeamGameIngested
-from statmuse_shared.platform.broker import ensure_topics, make_broker
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.broker import ensure_topics
 from statmuse_shared.platform.migrations import migrate
 
 pytestmark = pytest.mark.integration
@@ -64,25 +66,24 @@ async def read_topic(bootstrap: str, topic: str, expected: int) -> list[bytes]:
 
 @pytest.fixture
 async def env(database_url, kafka_bootstrap):
+    """The service's runtime as a one-shot command has it (database open, broker connected),
+    and its pool for the checks."""
     await migrate(database_url, schemas=["ingest"])
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
-    pool = await create_pool(database_url)
-    broker = make_broker(kafka_bootstrap, client_id="test-ingestor")
-    await broker.connect()
-    yield pool, broker, kafka_bootstrap
-    await broker.stop()
-    await pool.close()
+    settings = IngestorSettings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap)
+    async with connected(settings) as rt:
+        yield rt, rt.db.pool, kafka_bootstrap
 
 
 async def test_backfill_twice_changes_nothing_and_publishes_nothing_new(env, tmp_path):
-    pool, broker, bootstrap = env
+    rt, pool, bootstrap = env
     rows, header = real_rows(GOOD_ROWS)
     write_season(tmp_path, rows, header)
     team_rows, team_header = real_rows(60, "team_game_logs")
     write_season(tmp_path, team_rows, team_header, "team_game_logs")
     source = FileSource(tmp_path)
 
-    first = await backfill(pool=pool, broker=broker, source=source, seasons=["2023-24"])
+    first = await backfill(rt, source=source, seasons=["2023-24"])
     assert (first.read, first.stored, first.team_stored, first.rejected, first.published) == (
         GOOD_ROWS,
         GOOD_ROWS,
@@ -98,7 +99,7 @@ async def test_backfill_twice_changes_nothing_and_publishes_nothing_new(env, tmp
         "FROM ingest.player_game_stats ORDER BY 1, 2"
     )
 
-    second = await backfill(pool=pool, broker=broker, source=source, seasons=["2023-24"])
+    second = await backfill(rt, source=source, seasons=["2023-24"])
     assert (second.stored, second.unchanged, second.team_stored, second.published) == (
         0,
         GOOD_ROWS,
@@ -134,7 +135,7 @@ async def test_backfill_twice_changes_nothing_and_publishes_nothing_new(env, tmp
 
 
 async def test_bad_rows_are_rejected_with_reasons_and_good_rows_kept(env, tmp_path):
-    pool, broker, bootstrap = env
+    rt, pool, bootstrap = env
     rows, header = real_rows(50)
     bad = [dict(rows[0]) for _ in range(4)]
     bad[0]["PLAYER_ID"] = ""  # missing critical field
@@ -143,9 +144,7 @@ async def test_bad_rows_are_rejected_with_reasons_and_good_rows_kept(env, tmp_pa
     bad[3]["PTS"] = str(int(bad[3]["PTS"]) + 1)  # PTS != 2*FGM + FG3M + FTM
     write_season(tmp_path, rows[:25] + bad + rows[25:], header)
 
-    summary = await backfill(
-        pool=pool, broker=broker, source=FileSource(tmp_path), seasons=["2023-24"]
-    )
+    summary = await backfill(rt, source=FileSource(tmp_path), seasons=["2023-24"])
     assert (summary.read, summary.stored, summary.rejected) == (54, 50, 4)
     assert await pool.fetchval("SELECT count(*) FROM ingest.player_game_stats") == 50
 
@@ -188,10 +187,10 @@ async def test_a_day_ingests_only_that_day_and_the_lock_runs_a_job_once(env, tmp
     import asyncio
     import datetime as dt
 
-    from statmuse_ingestor.app import ingest_day
-    from statmuse_ingestor.schedule import run_once_locked
+    from statmuse_ingestor.schedule import run_daily
+    from statmuse_shared.platform.scheduler import Outcome
 
-    pool, broker, _ = env
+    rt, pool, _ = env
     rows, header = real_rows(1500)
     write_season(tmp_path, rows, header)
     team_rows, team_header = real_rows(200, "team_game_logs")
@@ -201,20 +200,28 @@ async def test_a_day_ingests_only_that_day_and_the_lock_runs_a_job_once(env, tmp
     assert expected > 50
 
     ran: list[str] = []
-    started, release = asyncio.Event(), asyncio.Event()
+    started, release = threading.Event(), threading.Event()
 
-    async def job() -> None:
-        ran.append("job")
-        started.set()
-        await release.wait()
-        await ingest_day(pool=pool, broker=broker, source=FileSource(tmp_path), day=day)
+    class Gated(FileSource):
+        """The files, read by a replica that is held mid-ingest until released."""
+
+        def player_rows(self, season, **window):
+            ran.append("job")
+            inner = super().player_rows(season, **window)
+
+            def held():
+                started.set()
+                release.wait(timeout=10)
+                yield from inner
+
+            return held()
 
     # Two replicas fire at 06:00 together: exactly one runs the ingest.
-    first = asyncio.create_task(run_once_locked(pool, job))
-    await asyncio.wait_for(started.wait(), timeout=10)
-    assert await run_once_locked(pool, job) is False
+    first = asyncio.create_task(run_daily(rt, Gated(tmp_path), day))
+    assert await asyncio.to_thread(started.wait, 10)
+    assert await run_daily(rt, Gated(tmp_path), day) is Outcome.SKIPPED
     release.set()
-    assert await first is True
+    assert await first is Outcome.RAN
     assert ran == ["job"]
     dates = await pool.fetch("SELECT DISTINCT game_date FROM ingest.player_game_stats")
     assert [r["game_date"] for r in dates] == [day]
@@ -224,7 +231,7 @@ async def test_a_day_ingests_only_that_day_and_the_lock_runs_a_job_once(env, tmp
 async def test_a_crash_between_commit_and_publish_heals_on_the_next_run(env, tmp_path, monkeypatch):
     import statmuse_ingestor.backfill as backfill_module
 
-    pool, broker, bootstrap = env
+    rt, pool, bootstrap = env
     rows, header = real_rows(120)
     write_season(tmp_path, rows, header)
     source = FileSource(tmp_path)
@@ -235,7 +242,7 @@ async def test_a_crash_between_commit_and_publish_heals_on_the_next_run(env, tmp
     with monkeypatch.context() as patched:
         patched.setattr(backfill_module, "publish_many", broker_gone)
         with pytest.raises(ConnectionError):
-            await backfill(pool=pool, broker=broker, source=source, seasons=["2023-24"])
+            await backfill(rt, source=source, seasons=["2023-24"])
     # Committed, not published, and the run says so.
     assert (
         await pool.fetchval(
@@ -245,7 +252,7 @@ async def test_a_crash_between_commit_and_publish_heals_on_the_next_run(env, tmp
     )
     assert await pool.fetchval("SELECT status FROM ingest.ingest_runs") == "failed"
 
-    healed = await backfill(pool=pool, broker=broker, source=source, seasons=["2023-24"])
+    healed = await backfill(rt, source=source, seasons=["2023-24"])
     assert (healed.stored, healed.published) == (0, 120)
     messages = await read_topic(bootstrap, topics.GAMES_RAW, 120)
     assert len(messages) == 120

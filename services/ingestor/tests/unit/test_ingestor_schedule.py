@@ -1,41 +1,133 @@
+"""The ingestor's own schedule: daily at the configured hour, US/Eastern, ingesting yesterday's
+season and day from the configured source, under the ingestor's lock. (Run times across DST,
+yesterday and the lock's and loop's behaviour are the platform scheduler's, tested in
+shared.)"""
+
+import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
+from faststream.kafka import TestKafkaBroker
 
-from statmuse_ingestor.schedule import EASTERN, next_run_at, yesterday
+from statmuse_ingestor import schedule
+from statmuse_ingestor.app import build_runtime
+from statmuse_ingestor.runtime import IngestorRuntime
+from statmuse_ingestor.settings import IngestorSettings
+from statmuse_ingestor.sources import Source, SourceName
+from statmuse_shared.platform.db import Database, lock_key
+from statmuse_shared.platform.scheduler import EASTERN
 
+from .fakes import InMemoryIngest, InMemoryReports, MemorySource
+
+Row = Callable[..., dict[str, str]]
 UTC = dt.UTC
 
 
+class FakeLockConnection:
+    """asyncpg's side of the advisory lock (a third-party edge): it is always free."""
+
+    def __init__(self, locks: list[str]) -> None:
+        self.locks = locks
+
+    async def fetchval(self, sql: str, key: int) -> bool:
+        assert "pg_try_advisory_lock" in sql
+        self.locks.append(f"lock {key}")
+        return True
+
+    async def execute(self, sql: str, key: int) -> None:
+        assert "pg_advisory_unlock" in sql
+        self.locks.append(f"unlock {key}")
+
+
+class FakePool:
+    def __init__(self) -> None:
+        self.locks: list[str] = []
+
+    def get_max_size(self) -> int:
+        return 1
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[FakeLockConnection]:
+        yield FakeLockConnection(self.locks)
+
+
+class Sources:
+    """The runtime's source factory, handing out one source and noting what was asked for."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.chosen: list[SourceName] = []
+
+    def __call__(self, name: SourceName) -> Source:
+        self.chosen.append(name)
+        return self.source
+
+
+def runtime(sources: Sources, pool: FakePool, **settings: Any) -> IngestorRuntime:
+    ingest = InMemoryIngest()
+    return build_runtime(
+        IngestorSettings(database_url="postgresql://unused@localhost/none", **settings),
+        db=Database.of(pool),  # type: ignore[arg-type]  # the fake stands in for asyncpg's
+        ingest=ingest,
+        reports=InMemoryReports(ingest),
+        sources=sources,
+    )
+
+
 @pytest.mark.parametrize(
-    ("now_utc", "expected_local"),
+    ("hour", "now_utc", "expected_local"),
     [
-        # 05:59 Eastern (EST, UTC-5) -> 06:00 the same day.
-        (dt.datetime(2024, 1, 10, 10, 59, tzinfo=UTC), dt.datetime(2024, 1, 10, 6, 0)),
-        # 06:00 exactly -> tomorrow (strictly after now).
-        (dt.datetime(2024, 1, 10, 11, 0, tzinfo=UTC), dt.datetime(2024, 1, 11, 6, 0)),
-        # Summer (EDT, UTC-4).
-        (dt.datetime(2024, 7, 1, 12, 0, tzinfo=UTC), dt.datetime(2024, 7, 2, 6, 0)),
-        # The night clocks spring forward (2024-03-10): still 06:00 wall-clock.
-        (dt.datetime(2024, 3, 10, 5, 0, tzinfo=UTC), dt.datetime(2024, 3, 10, 6, 0)),
-        # The evening before clocks fall back (2024-11-03).
-        (dt.datetime(2024, 11, 3, 2, 0, tzinfo=UTC), dt.datetime(2024, 11, 3, 6, 0)),
+        (6, dt.datetime(2024, 1, 10, 10, 59, tzinfo=UTC), dt.datetime(2024, 1, 10, 6, 0)),
+        (6, dt.datetime(2024, 1, 10, 11, 0, tzinfo=UTC), dt.datetime(2024, 1, 11, 6, 0)),
+        (9, dt.datetime(2024, 7, 1, 12, 0, tzinfo=UTC), dt.datetime(2024, 7, 1, 9, 0)),
     ],
 )
-def test_next_run_is_six_am_eastern(now_utc: dt.datetime, expected_local: dt.datetime) -> None:
-    run = next_run_at(now_utc)
+def test_the_daily_job_runs_at_the_configured_hour_eastern(
+    row: Row, hour: int, now_utc: dt.datetime, expected_local: dt.datetime
+) -> None:
+    rt = runtime(Sources(MemorySource(players={})), FakePool(), daily_hour=hour)
+    job = schedule.daily(rt, MemorySource(players={}))
+    assert job.job == "daily"
+    run = job.next_at(now_utc)
     assert run > now_utc
     assert run.astimezone(EASTERN).replace(tzinfo=None) == expected_local
 
 
-def test_next_run_offsets_follow_dst() -> None:
-    winter = next_run_at(dt.datetime(2024, 1, 10, 12, 0, tzinfo=UTC))
-    summer = next_run_at(dt.datetime(2024, 7, 10, 12, 0, tzinfo=UTC))
-    assert winter.astimezone(UTC).hour == 11
-    assert summer.astimezone(UTC).hour == 10
+async def test_the_schedule_ingests_yesterdays_season_and_day_under_the_lock(row: Row) -> None:
+    # Yesterday at 07:00 Eastern on 2024-03-05 is the 4th, in the 2023-24 season; the source
+    # has that day and the one before.
+    source = MemorySource(
+        players={
+            "2023-24": [
+                row("lebron_lal_away", GAME_DATE="2024-03-03", MATCHUP="LAL vs. PHX"),
+                row("lebron_lal_away", GAME_DATE="2024-03-04", MATCHUP="LAL @ DEN"),
+            ]
+        },
+        teams={"2023-24": []},
+    )
+    pool, sources = FakePool(), Sources(source)
+    rt = runtime(sources, pool, daily_hour=7, daily_source="files")
+    now = [dt.datetime(2024, 3, 5, 11, 30, tzinfo=UTC)]  # 06:30 EST
+    slept: list[float] = []
 
+    async def sleep(seconds: float) -> None:
+        if slept:  # the second wait: the test is over
+            raise asyncio.CancelledError
+        slept.append(seconds)
+        now[0] += dt.timedelta(seconds=seconds)
 
-def test_yesterday_is_the_eastern_calendar_day() -> None:
-    # 03:00 UTC on the 11th is still the 10th in New York: yesterday is the 9th.
-    assert yesterday(dt.datetime(2024, 1, 11, 3, 0, tzinfo=UTC)) == dt.date(2024, 1, 9)
-    assert yesterday(dt.datetime(2024, 1, 11, 12, 0, tzinfo=UTC)) == dt.date(2024, 1, 10)
+    async with TestKafkaBroker(rt.broker):
+        with pytest.raises(asyncio.CancelledError):
+            await schedule.run_schedule(rt, clock=lambda: now[0], sleep=sleep)
+
+    assert slept == [30 * 60]  # until 07:00 Eastern
+    assert sources.chosen == [SourceName.FILES]
+    day = dt.date(2024, 3, 4)
+    assert source.asked == [("player", "2023-24", day, day), ("team", "2023-24", day, day)]
+    assert isinstance(rt.ingest, InMemoryIngest)
+    assert [(r.game_date, r.published) for r in rt.ingest.rows.values()] == [(day, True)]
+    key = lock_key(schedule.LOCK)
+    assert pool.locks == [f"lock {key}", f"unlock {key}"]
