@@ -18,14 +18,14 @@ from redis.asyncio import Redis  # noqa: E402
 from report import Result, emit  # noqa: E402
 
 from statmuse_gateway.adapters import postgres as db  # noqa: E402
-from statmuse_gateway.adapters.cache import ContextCache  # noqa: E402
-from statmuse_gateway.routes.api import _context  # noqa: E402
+from statmuse_gateway.app import build_runtime  # noqa: E402
+from statmuse_gateway.contexts import context_of  # noqa: E402
+from statmuse_gateway.settings import GatewaySettings  # noqa: E402
 from statmuse_ingestor.service import normalise_player_row, normalise_team_row  # noqa: E402
 from statmuse_ingestor.sources import FileSource  # noqa: E402
 from statmuse_shared.contract.names import normalize_name  # noqa: E402
 from statmuse_shared.contract.seasons import parse_seasons  # noqa: E402
-from statmuse_shared.features import League  # noqa: E402
-from statmuse_shared.platform.db import create_pool  # noqa: E402
+from statmuse_shared.platform.db import Database, create_pool  # noqa: E402
 from statmuse_shared.platform.migrations import migrate  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "nba"
@@ -51,8 +51,9 @@ async def main(seasons: list[str]) -> None:
         await migrate(dsn, schemas=["gateway"])
         pool = await create_pool(dsn)
         redis = Redis.from_url(redis_url)
+        rt = build_runtime(GatewaySettings(database_url=dsn), db=Database.of(pool), redis=redis)
+        league = rt.league
         try:
-            league = League()
             async with pool.acquire() as conn:
                 for start in range(0, len(players), 20000):
                     await db.upsert_player_games(conn=conn, games=players[start : start + 20000])
@@ -72,24 +73,23 @@ async def main(seasons: list[str]) -> None:
                 }
             rng = random.Random(7)
             chosen = rng.sample(sorted(names), PLAYERS)
-            state = {"pool": pool, "league": league, "context_cache": ContextCache(redis)}
             cold, warm = [], []
             for pid in chosen:
-                answer = await _context(
-                    state, name=normalized[pid], game_date=None, opponent="BOS", is_home=True
+                answer = await context_of(
+                    rt, name=normalized[pid], game_date=None, opponent="BOS", is_home=True
                 )
                 assert isinstance(answer, dict), f"player {pid} not found"
             await redis.flushdb()
             for pid in chosen:
                 t0 = time.perf_counter()
-                await _context(
-                    state, name=normalized[pid], game_date=None, opponent="BOS", is_home=True
+                await context_of(
+                    rt, name=normalized[pid], game_date=None, opponent="BOS", is_home=True
                 )
                 cold.append(time.perf_counter() - t0)
             for pid in chosen:
                 t0 = time.perf_counter()
-                await _context(
-                    state, name=normalized[pid], game_date=None, opponent="BOS", is_home=True
+                await context_of(
+                    rt, name=normalized[pid], game_date=None, opponent="BOS", is_home=True
                 )
                 warm.append(time.perf_counter() - t0)
         finally:

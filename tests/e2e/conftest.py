@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import uvicorn
 
-from statmuse_gateway.adapters import postgres as db
 from statmuse_gateway.app import create_app
+from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.contract import ids
 from statmuse_shared.contract.messages import FeaturesComputed, ModelMetrics, ModelPublished
@@ -182,15 +182,13 @@ class Gateway:
 
 
 async def seed(
-    state: dict[str, Any], vectors: list[FeaturesComputed], models: list[ModelPublished]
+    rt: GatewayRuntime, vectors: list[FeaturesComputed], models: list[ModelPublished]
 ) -> None:
     """What the gateway's subscribers do with FeaturesComputed and ModelPublished."""
-    async with state["pool"].acquire() as conn:
-        await db.upsert_vectors(conn=conn, vectors=vectors)
+    await rt.read_model.store_vectors(vectors)
     for event in models:
-        await asyncio.to_thread(state["book"].apply, event)
-        async with state["pool"].acquire() as conn:
-            await db.upsert_model(conn=conn, event=event)
+        await asyncio.to_thread(rt.book.apply, event)
+        await rt.read_model.store_model(event)
 
 
 @pytest.fixture
@@ -223,7 +221,7 @@ def gateway(
     try:
         gw.call(
             seed(
-                gw.app.state.service_state,
+                gw.app.state.runtime,
                 compute_next_game_vectors(PLAYERS),
                 shipped_models(LocalArtifactStore(store)),
             )

@@ -1,65 +1,109 @@
-"""create_app(settings): the FastAPI gateway."""
+"""The gateway's composition root: `build_runtime(settings)` wires the broker, the database,
+Redis, the model book, the repositories and caches, the API keys and the rate limiter;
+`create_app(settings)` is the FastAPI app serving it (its consumers run in its lifespan)."""
 
 import contextlib
 import gc
 from collections.abc import AsyncIterator
-from functools import partial
-from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
+from starlette.middleware import Middleware
 
-from statmuse_gateway import observability, security
-from statmuse_gateway.adapters import postgres as db
-from statmuse_gateway.adapters.cache import ContextCache
-from statmuse_gateway.handlers import register
-from statmuse_gateway.routes import api, asyncapi, dashboard
+from statmuse_gateway import observability
+from statmuse_gateway.adapters.apikeys import PostgresApiKeys
+from statmuse_gateway.adapters.cache import RedisContextCache, RedisPredictionCache
+from statmuse_gateway.adapters.counter import RedisWindowCounter
+from statmuse_gateway.adapters.postgres import PostgresReadModel
+from statmuse_gateway.handlers import channels
+from statmuse_gateway.ports import (
+    ApiKeys,
+    ContextCache,
+    PredictionCache,
+    ReadModel,
+    WindowCounter,
+)
+from statmuse_gateway.routes import admin, asyncapi, dashboard, models, players, predictions
+from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.schemas import DISCLAIMER
+from statmuse_gateway.security.body import BodyLimitMiddleware
+from statmuse_gateway.security.keys import ReadKeyMiddleware
+from statmuse_gateway.security.limiter import RateLimiter
+from statmuse_gateway.security.ratelimit import RateLimitMiddleware
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.features import League
 from statmuse_shared.models.artifacts import open_store
 from statmuse_shared.models.serving import ModelBook
+from statmuse_shared.platform.broker import make_broker
+from statmuse_shared.platform.db import Database
 from statmuse_shared.platform.http import health_routes
-from statmuse_shared.platform.legacy import build_runtime
-
-SERVICE = "gateway"
 
 
-def create_app(settings: GatewaySettings) -> FastAPI:
-    async def start(state: dict[str, Any]) -> None:
-        async with state["pool"].acquire() as conn:
-            for game in await db.all_team_games(conn=conn):
-                state["league"].add(game)
-
-    rt = build_runtime(
-        service=SERVICE,
-        settings=settings,
-        register=partial(register, settings=settings),
-        state={
-            "book": ModelBook(store=open_store(settings.artifact_store_url)),
-            "league": League(),
-            "context_cache": ContextCache(None),
-        },
-        on_start=start,
-    )
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+def build_runtime(
+    settings: GatewaySettings,
+    *,
+    db: Database | None = None,
+    redis: Redis | None = None,
+    book: ModelBook | None = None,
+    read_model: ReadModel | None = None,
+    context_cache: ContextCache | None = None,
+    prediction_cache: PredictionCache | None = None,
+    api_keys: ApiKeys | None = None,
+    counter: WindowCounter | None = None,
+) -> GatewayRuntime:
+    """The runtime `create_app` serves. Tests pass an open `db` (`Database.of(pool)`), their
+    own `redis` client, or in-memory stand-ins for the rest."""
+    broker = make_broker(settings.kafka_bootstrap_servers, client_id=GatewayRuntime.service)
+    wired = channels(settings)
+    broker.include_router(wired.router)
+    db = Database(settings.dsn) if db is None else db
+    if redis is None and None in (context_cache, prediction_cache, counter):
         # Short time-outs: Redis is a cache, and a slow cache must not slow the API down.
         redis = Redis.from_url(settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
-        rt.state["context_cache"] = ContextCache(redis)
+    if book is None:
+        book = ModelBook(store=open_store(settings.artifact_store_url))
+    if context_cache is None:
+        assert redis is not None
+        context_cache = RedisContextCache(redis)
+    if prediction_cache is None:
+        assert redis is not None
+        prediction_cache = RedisPredictionCache(redis, ttl_s=settings.prediction_cache_seconds)
+    if counter is None:
+        assert redis is not None
+        counter = RedisWindowCounter(redis)
+    return GatewayRuntime(
+        settings=settings,
+        broker=broker,
+        db=db,
+        book=book,
+        league=League(),
+        read_model=PostgresReadModel(db) if read_model is None else read_model,
+        context_cache=context_cache,
+        prediction_cache=prediction_cache,
+        api_keys=PostgresApiKeys(db) if api_keys is None else api_keys,
+        limiter=RateLimiter(counter=counter, limit=settings.rate_limit_per_minute),
+        publish_model_commands=wired.model_commands,
+        redis=redis,
+    )
+
+
+def create_app(settings: GatewaySettings, *, runtime: GatewayRuntime | None = None) -> FastAPI:
+    rt = build_runtime(settings) if runtime is None else runtime
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
-            async with rt.lifespan(app):
+            async with rt.running():
                 # What is alive once started (modules, the app, the league) lives as long as
                 # the process: out of the collector's sight, its full passes stop rescanning
                 # it (measured: warm-cache p99 about 3x lower, 13% less CPU per request).
                 gc.freeze()
                 yield
         finally:
-            await redis.aclose()
+            await rt.close()
 
     app = FastAPI(
         title="StatMusePicks API",
@@ -67,19 +111,25 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         description="Calibrated NBA player-prop predictions. " + DISCLAIMER,
         lifespan=lifespan,
     )
-    app.state.service_state = rt.state
-    app.state.settings = settings
+    app.state.runtime = rt
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
         allow_methods=["GET", "POST"],
         allow_headers=["content-type", "x-api-key"],
     )
-    app.router.routes.extend(health_routes(SERVICE, rt.ready))
-    app.include_router(api.router)
-    app.include_router(dashboard.router)
-    app.include_router(asyncapi.router)
-    security.install(app, settings, rt.state)
+    app.router.routes.extend(health_routes(rt.service, rt.ready))
+    # The /api routers in this order keep the OpenAPI document's path order.
+    for routes in (predictions, models, players, admin, dashboard, asyncapi):
+        app.include_router(routes.router)
+    # Appended, not add_middleware: that would put them outside CORS, and a 429, 401 or 413
+    # without CORS headers reaches browser code as an opaque network error. Appended, they run
+    # inside CORS (and inside anything added later, such as the request metrics), in this
+    # order (see `statmuse_gateway.security`).
+    app.user_middleware.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes))
+    app.user_middleware.append(Middleware(RateLimitMiddleware, runtime=rt))
+    if settings.require_key_for_reads:
+        app.user_middleware.append(Middleware(ReadKeyMiddleware, runtime=rt))
     observability.install(app)  # outermost: counts every answer, 429s and 413s included
 
     async def dependency_down(_: Request, exc: Exception) -> JSONResponse:

@@ -1,86 +1,103 @@
-"""The gateway's read models: feature vectors and players, box scores for player context,
-and the models it serves."""
+"""Thin subscribers that keep the gateway's read models: box scores (player context and the
+league's ratings), feature vectors (predictions) and the models it serves (every instance
+sees all); plus the one topic it publishes to, the model commands of the admin routes."""
 
 import asyncio
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated
 
-from faststream.kafka import KafkaBroker
-from pydantic import TypeAdapter
+from faststream.kafka import KafkaRouter
+from faststream.kafka.publisher.usecase import DefaultPublisher
+from pydantic import Field
+from typing_extensions import TypeAliasType
 
 from statmuse_gateway import metrics
-from statmuse_gateway.adapters import postgres as db
-from statmuse_gateway.adapters.cache import prediction_cache
+from statmuse_gateway.runtime import Runtime
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
+    ModelAliasRequested,
     ModelPublished,
     PlayerGameIngested,
-    RawGame,
     TeamGameIngested,
 )
-from statmuse_shared.models.serving import ModelBook
-from statmuse_shared.platform.consumers import Record
-from statmuse_shared.platform.legacy import subscribe
+from statmuse_shared.platform.consumers import batch_subscriber, consumer_router
 
-RAW_GAME: TypeAdapter[Any] = TypeAdapter(RawGame)
+# `contract.messages.RawGame` under a name of its own: the dead letters' reasons name the
+# payload ("invalid RawGame: ..."), and a bare Annotated union would be called "Annotated".
+RawGame = TypeAliasType(
+    "RawGame", Annotated[PlayerGameIngested | TeamGameIngested, Field(discriminator="kind")]
+)
 
 
-def register(broker: KafkaBroker, state: dict[str, Any], *, settings: GatewaySettings) -> None:
-    book: ModelBook = state["book"]
-    # The routes read their settings (cache TTL, batch limits) from the shared state.
-    state.setdefault("settings", settings)
-    ttl_s = settings.prediction_cache_seconds
+async def on_raw_games(games: list[PlayerGameIngested | TeamGameIngested], rt: Runtime) -> None:
+    """Box scores into the read model, together; the league learns the new team boxes, and
+    exactly the players these games touch lose their cached context."""
+    players = [g for g in games if isinstance(g, PlayerGameIngested)]
+    teams = [g for g in games if isinstance(g, TeamGameIngested)]
+    touched, team_games = await rt.read_model.store_games(players, teams)
+    for game in team_games:
+        rt.league.add(game)
+    await rt.context_cache.invalidate(touched)
+    metrics.GAMES.inc(len(games))
 
-    async def on_features(batch: list[tuple[Record, FeaturesComputed]]) -> None:
-        async with state["pool"].acquire() as conn:
-            await db.upsert_vectors(conn=conn, vectors=[m for _, m in batch])
-        # A new vector changes these players' predictions: drop exactly theirs.
-        await prediction_cache(state, ttl_s=ttl_s).invalidate_players(m.player_id for _, m in batch)
-        metrics.VECTORS.inc(len(batch))
 
-    async def on_model_published(batch: list[tuple[Record, ModelPublished]]) -> None:
-        for _, event in batch:
-            await asyncio.to_thread(book.apply, event)  # reads the artifact file
-            async with state["pool"].acquire() as conn:
-                await db.upsert_model(conn=conn, event=event)
-        # After the book swapped: a prediction cached from now on is the new model's. Keys also
-        # carry the model version, so a missed drop (Redis down) still serves no stale model.
-        await prediction_cache(state, ttl_s=ttl_s).invalidate_all()
-        metrics.MODELS_SERVED.set(len(book.production))
+async def on_features(vectors: list[FeaturesComputed], rt: Runtime) -> None:
+    """Vectors into the read model; a new vector changes its player's predictions, so exactly
+    theirs are dropped from the cache."""
+    await rt.read_model.store_vectors(vectors)
+    await rt.prediction_cache.invalidate_players(v.player_id for v in vectors)
+    metrics.VECTORS.inc(len(vectors))
 
-    async def on_raw_games(batch: list[tuple[Record, Any]]) -> None:
-        players = [m for _, m in batch if isinstance(m, PlayerGameIngested)]
-        teams = [m for _, m in batch if isinstance(m, TeamGameIngested)]
-        async with state["pool"].acquire() as conn, conn.transaction():
-            touched = await db.upsert_player_games(conn=conn, games=players) if players else set()
-            team_games = await db.upsert_team_games(conn=conn, games=teams) if teams else []
-        for game in team_games:
-            state["league"].add(game)
-        # Exactly the players these games touch lose their cached context.
-        await state["context_cache"].invalidate(touched)
-        metrics.GAMES.inc(len(batch))
 
-    subscribe(
-        broker,
-        topics.GAMES_RAW,
-        group_id=f"{settings.group_id}-games",
-        model=RAW_GAME,
-        handle=on_raw_games,
+async def on_model_published(events: list[ModelPublished], rt: Runtime) -> None:
+    """Each model into the book (what is served) and the read model (what GET /api/models
+    lists); then every cached prediction is orphaned."""
+    for event in events:
+        await asyncio.to_thread(rt.book.apply, event)  # reads the artifact file
+        await rt.read_model.store_model(event)
+    # After the book swapped: a prediction cached from now on is the new model's. Keys also
+    # carry the model version, so a missed drop (Redis down) still serves no stale model.
+    await rt.prediction_cache.invalidate_all()
+    metrics.MODELS_SERVED.set(len(rt.book.production))
+
+
+@dataclass(frozen=True)
+class Channels:
+    """The gateway's side of Kafka: its subscribers (on `router`) and what it publishes."""
+
+    router: KafkaRouter
+    model_commands: DefaultPublisher
+
+
+def channels(settings: GatewaySettings) -> Channels:
+    router = consumer_router()
+    model_commands = router.publisher(
+        topics.MODEL_COMMANDS,
+        schema=ModelAliasRequested,
+        title=f"{topics.MODEL_COMMANDS}:gateway",
+        description="An admin's request to promote or roll back a serving key's model (key: "
+        "the serving key), carried out by the trainer.",
     )
-    subscribe(
-        broker,
-        topics.FEATURES,
-        group_id=settings.group_id,
-        model=FeaturesComputed,
-        handle=on_features,
+    batch_subscriber(
+        router, topics.GAMES_RAW, group_id=f"{settings.group_id}-games", payload=RawGame
+    )(on_raw_games)
+    batch_subscriber(router, topics.FEATURES, group_id=settings.group_id, payload=FeaturesComputed)(
+        on_features
     )
-    # Every gateway instance serves every model: a group of its own, read from the start.
-    subscribe(
-        broker,
+    # A group of its own per instance, read from the start: every instance serves every model.
+    batch_subscriber(
+        router,
         topics.MODELS_PUBLISHED,
         group_id=f"{settings.group_id}-models-{uuid.uuid4().hex[:12]}",
-        model=ModelPublished,
-        handle=on_model_published,
-    )
+        name=f"{settings.group_id}-models",
+        payload=ModelPublished,
+    )(on_model_published)
+    return Channels(router, model_commands)
+
+
+def asyncapi_router() -> KafkaRouter:
+    """The channels as declared with default settings, for the AsyncAPI document."""
+    return channels(GatewaySettings.model_construct()).router

@@ -8,11 +8,12 @@ from fastapi import FastAPI
 from faststream.kafka import TestKafkaBroker
 
 from statmuse_gateway.adapters import apikeys
-from statmuse_gateway.routes import api
+from statmuse_gateway.app import build_runtime
+from statmuse_gateway.routes import admin as admin_routes
+from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import ModelAliasRequested
-from statmuse_shared.platform.broker import make_broker
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
 
 pytestmark = pytest.mark.integration
@@ -21,7 +22,10 @@ pytestmark = pytest.mark.integration
 async def test_only_an_admin_key_moves_aliases(database_url, unique):
     await migrate(database_url, schemas=["gateway"])
     pool = await create_pool(database_url)
-    broker = make_broker("localhost:9092", client_id=f"t-{unique}")
+    rt = build_runtime(
+        GatewaySettings(database_url=database_url, group_id=f"gw-{unique}"), db=Database.of(pool)
+    )
+    broker = rt.broker
     seen: list[ModelAliasRequested] = []
 
     @broker.subscriber(topics.MODEL_COMMANDS, group_id=f"t-{unique}")
@@ -29,8 +33,8 @@ async def test_only_an_admin_key_moves_aliases(database_url, unique):
         seen.append(command)
 
     app = FastAPI()
-    app.include_router(api.router)
-    app.state.service_state = {"broker": broker, "pool": pool}
+    app.include_router(admin_routes.router)
+    app.state.runtime = rt
     try:
         admin, admin_token = await apikeys.create_key(conn=pool, name="ops", scopes=["admin"])
         _, write_token = await apikeys.create_key(conn=pool, name="app", scopes=["write"])
@@ -51,4 +55,5 @@ async def test_only_an_admin_key_moves_aliases(database_url, unique):
             assert (await c.post(url, headers={"X-API-Key": admin_token})).status_code == 403
             assert len(seen) == 1
     finally:
+        await rt.close()
         await pool.close()

@@ -12,19 +12,18 @@ from faststream.kafka import TestKafkaBroker
 from redis.asyncio import Redis
 
 from statmuse_gateway import metrics
-from statmuse_gateway.adapters.cache import ContextCache
-from statmuse_gateway.handlers import register
-from statmuse_gateway.routes import api
+from statmuse_gateway.adapters.cache import RedisContextCache, RedisPredictionCache
+from statmuse_gateway.adapters.postgres import PostgresReadModel
+from statmuse_gateway.app import build_runtime
+from statmuse_gateway.routes import admin, models, players, predictions
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.contract import ids, topics
 from statmuse_shared.contract.messages import FeaturesComputed, ModelMetrics, ModelPublished
 from statmuse_shared.contract.stats import Stat
-from statmuse_shared.features import League
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.baseline import RollingMeanArtifact
 from statmuse_shared.models.serving import ModelBook
-from statmuse_shared.platform.broker import make_broker
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
 
 pytestmark = pytest.mark.integration
@@ -83,31 +82,26 @@ async def gateway(database_url, infra, tmp_path, unique):
     redis = Redis.from_url(infra.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
     await redis.flushdb()
     store = LocalArtifactStore(tmp_path)
-    state: dict[str, Any] = {
-        "pool": pool,
-        "book": ModelBook(store=store),
-        "league": League(),
-        "context_cache": ContextCache(redis),
-    }
-    broker = make_broker("localhost:9092", client_id=f"t-{unique}")
     settings = GatewaySettings(
         database_url="postgresql://x", group_id=f"gw-{unique}", prediction_cache_seconds=600
     )
-    register(broker, state, settings=settings)
+    rt = build_runtime(settings, db=Database.of(pool), redis=redis, book=ModelBook(store=store))
+    rt.bind()
     app = FastAPI()
-    app.include_router(api.router)
-    app.state.service_state = state
+    for routes in (predictions, models, players, admin):
+        app.include_router(routes.router)
+    app.state.runtime = rt
     async with (
-        TestKafkaBroker(broker) as br,
+        TestKafkaBroker(rt.broker) as br,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
     ):
-        yield state, br, redis, client, store
+        yield rt, br, redis, client, store
     await redis.aclose()
     await pool.close()
 
 
 async def test_predictions_are_cached_until_the_model_or_the_features_change(gateway):
-    state, br, redis, client, store = gateway
+    rt, br, redis, client, store = gateway
     await br.publish(
         vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
         topics.FEATURES,
@@ -163,7 +157,7 @@ async def test_predictions_are_cached_until_the_model_or_the_features_change(gat
 async def test_a_new_model_is_never_served_a_stale_answer_even_without_the_drop(gateway):
     """If the drop is missed (Redis was down when the model came), the key's model version
     still keeps the old answer out."""
-    state, br, redis, client, store = gateway
+    rt, br, redis, client, store = gateway
     await br.publish(
         vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
         topics.FEATURES,
@@ -175,7 +169,7 @@ async def test_a_new_model_is_never_served_a_stale_answer_even_without_the_drop(
     assert (await client.post("/api/predict", json=LEBRON)).json()["model_version"] == "v1"
     generation = await redis.get("pred-gen")
     # The book swaps without the cache hearing of it.
-    state["book"].apply(model(store, "v2", 9.0))
+    rt.book.apply(model(store, "v2", 9.0))
     assert await redis.get("pred-gen") == generation
     assert (await client.post("/api/predict", json=LEBRON)).json()["model_version"] == "v2"
 
@@ -221,7 +215,7 @@ async def test_batch_predict_gives_partial_results(gateway):
 
 
 async def test_redis_down_gives_the_same_answer(gateway):
-    state, br, _, client, store = gateway
+    rt, br, _, client, store = gateway
     await br.publish(
         vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
         topics.FEATURES,
@@ -232,7 +226,8 @@ async def test_redis_down_gives_the_same_answer(gateway):
     )
     with_cache = (await client.post("/api/predict", json=LEBRON)).json()
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2, socket_connect_timeout=0.2)
-    state["context_cache"] = ContextCache(dead)
+    rt.context_cache = RedisContextCache(dead)
+    rt.prediction_cache = RedisPredictionCache(dead, ttl_s=600)
     errors = count("error")
     without = await client.post("/api/predict", json=LEBRON)
     assert without.status_code == 200
@@ -259,6 +254,9 @@ class CountingPool:
         self.taken += 1
         return self.pool.acquire()
 
+    def get_max_size(self) -> int:
+        return int(self.pool.get_max_size())
+
 
 async def commands(redis: Redis) -> dict[str, int]:
     stats = await redis.info("commandstats")
@@ -268,7 +266,7 @@ async def commands(redis: Redis) -> dict[str, int]:
 async def test_a_batch_goes_through_as_a_batch(gateway):
     """A batch's props share each step: one query for the names, one for the vectors, one
     cache round trip, one pipeline of writes; the answers are what single requests get."""
-    state, br, redis, client, store = gateway
+    rt, br, redis, client, store = gateway
     players = {2544: "LeBron James", 201939: "Stephen Curry", 203999: "Nikola Jokic"}
     for player_id, name in players.items():
         event = vector(dt.date(2024, 1, 10), 20.0 + player_id % 7).model_copy(
@@ -284,7 +282,8 @@ async def test_a_batch_goes_through_as_a_batch(gateway):
     await br.publish(
         model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED, key=b"points"
     )
-    state["pool"] = counting = CountingPool(state["pool"])
+    counting = CountingPool(rt.db.pool)
+    rt.read_model = PostgresReadModel(Database.of(counting))  # type: ignore[arg-type]
     items = [
         {**LEBRON, "player": name, "line": 20.5 + k} for k, name in enumerate(players.values())
     ] * 4

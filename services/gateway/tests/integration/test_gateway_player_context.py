@@ -10,17 +10,15 @@ import pytest
 from faststream.kafka import TestKafkaBroker
 from redis.asyncio import Redis
 
-from statmuse_gateway.adapters.cache import ContextCache
-from statmuse_gateway.handlers import register
-from statmuse_gateway.routes.api import _context
+from statmuse_gateway.adapters.cache import RedisContextCache
+from statmuse_gateway.app import build_runtime
+from statmuse_gateway.contexts import context_of as _context
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.contract import ids, topics
 from statmuse_shared.contract.messages import PlayerGameIngested, TeamGameIngested
-from statmuse_shared.features import League
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.serving import ModelBook
-from statmuse_shared.platform.broker import make_broker
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
 
 pytestmark = pytest.mark.integration
@@ -89,18 +87,14 @@ async def gateway(database_url, infra, tmp_path, unique):
     pool = await create_pool(database_url)
     redis = Redis.from_url(infra.redis_url)
     await redis.flushdb()
-    state = {
-        "pool": pool,
-        "book": ModelBook(store=LocalArtifactStore(tmp_path)),
-        "league": League(),
-        "context_cache": ContextCache(redis),
-    }
-    broker = make_broker("localhost:9092", client_id=f"t-{unique}")
-    register(
-        broker,
-        state,
-        settings=GatewaySettings(database_url="postgresql://x", group_id=f"gw-{unique}"),
+    state = build_runtime(
+        GatewaySettings(database_url="postgresql://x", group_id=f"gw-{unique}"),
+        db=Database.of(pool),
+        redis=redis,
+        book=ModelBook(store=LocalArtifactStore(tmp_path)),
     )
+    state.bind()
+    broker = state.broker
     await pool.execute(
         "INSERT INTO gateway.players VALUES (2544, 'LeBron James', 'lebron james', 'LAL', "
         "'2024-01-01')"
@@ -177,7 +171,7 @@ async def test_redis_down_gives_the_same_answer(gateway):
         state, name="LeBron James", game_date=None, opponent=None, is_home=None
     )
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2, socket_connect_timeout=0.2)
-    state["context_cache"] = ContextCache(dead)
+    state.context_cache = RedisContextCache(dead)
     without = await _context(
         state, name="LeBron James", game_date=None, opponent=None, is_home=None
     )

@@ -1,7 +1,7 @@
-"""The rate limit on POST /api/predict, which the route counts in its own Redis round trip
-(the prediction cache's lookup script), through the real app and its middleware stack: every
-request is counted once, whatever it comes to (200, 404, 422), a refused one gets the
-middleware's 429 before any database query, and with Redis down every request is served."""
+"""The rate limit on POST /api/predict, through the real app and its middleware stack: every
+request is counted once (by the rate-limit middleware, before the route runs), whatever it
+comes to (200, 404, 422), a refused one gets the middleware's 429 before any database query,
+and with Redis down every request is served."""
 
 import datetime as dt
 import random
@@ -15,15 +15,14 @@ from redis.asyncio import Redis
 
 from statmuse_gateway import metrics
 from statmuse_gateway.adapters import postgres as db
-from statmuse_gateway.adapters.cache import ContextCache
-from statmuse_gateway.app import create_app
+from statmuse_gateway.app import build_runtime, create_app
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.contract import ids
 from statmuse_shared.contract.messages import FeaturesComputed, ModelMetrics, ModelPublished
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.baseline import RollingMeanArtifact
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
 
 pytestmark = pytest.mark.integration
@@ -39,6 +38,9 @@ class CountingPool:
     def acquire(self) -> Any:
         self.taken += 1
         return self.pool.acquire()
+
+    def get_max_size(self) -> int:
+        return int(self.pool.get_max_size())
 
 
 @pytest.fixture
@@ -70,12 +72,11 @@ async def build(
         artifact_store_url=f"file://{tmp_path}",
         rate_limit_per_minute=limit,
     )
-    app = create_app(settings)
-    state = app.state.service_state
-    state["pool"] = CountingPool(pool)
-    state["context_cache"] = ContextCache(redis)
+    # What the lifespan would leave: the pool open (counting what is taken), Redis.
+    rt = build_runtime(settings, db=Database.of(CountingPool(pool)), redis=redis)  # type: ignore[arg-type]
+    app = create_app(settings, runtime=rt)
     frozen = random.randrange(10**6, 10**9) * 60 + 1.5  # a window of its own, 1.5 s in
-    app.state.rate_limiter.clock = lambda: frozen
+    rt.limiter.clock = lambda: frozen
 
     player_id, name = random.randrange(10**7, 10**8), f"Test Player {uuid.uuid4().hex[:10]}"
     as_of = dt.date(2024, 1, 10)
@@ -104,7 +105,7 @@ async def build(
     )
     store = LocalArtifactStore(tmp_path)
     uri, checksum = store.put("points/v1.json", artifact.model_dump_json().encode())
-    state["book"].apply(
+    rt.book.apply(
         ModelPublished(
             event_id=ids.event_id("t", "v1"),
             name="points-baseline",
@@ -137,7 +138,7 @@ async def test_every_predict_is_counted_once_and_refused_before_any_query(
     tmp_path, database_url, pool, redis
 ):
     app, prop = await build(tmp_path, database_url, pool, redis, limit=6)
-    counting = app.state.service_state["pool"]
+    counting = app.state.runtime.db.pool
     before = metrics.RATE_LIMITED.labels("ip")._value.get()
     async with client(app) as http:
         first = await http.post("/api/predict", json=prop)  # the name from PostgreSQL
@@ -147,7 +148,8 @@ async def test_every_predict_is_counted_once_and_refused_before_any_query(
         hit = await http.post("/api/predict", json=prop)  # all in memory or Redis
         assert hit.json() == first.json()
         assert hit.headers["x-ratelimit-remaining"] == "4"
-        assert await evalsha_calls(redis) == 1  # counted in the cache lookup's round trip
+        # Counted once (one script, in the middleware), then the cache lookup (another).
+        assert await evalsha_calls(redis) == 2
         bad = await http.post("/api/predict", json={**prop, "line": 25.3})
         assert bad.status_code == 422
         assert bad.headers["x-ratelimit-remaining"] == "3"
@@ -180,10 +182,9 @@ async def test_every_predict_is_counted_once_and_refused_before_any_query(
     assert metrics.RATE_LIMITED.labels("ip")._value.get() == before + 4
 
 
-async def test_with_redis_down_every_predict_is_served(tmp_path, database_url, pool, redis):
-    app, prop = await build(tmp_path, database_url, pool, redis, limit=1)
+async def test_with_redis_down_every_predict_is_served(tmp_path, database_url, pool):
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_timeout=0.2, socket_connect_timeout=0.2)
-    app.state.service_state["context_cache"] = ContextCache(dead)
+    app, prop = await build(tmp_path, database_url, pool, dead, limit=1)
     try:
         async with client(app) as http:
             answers = [await http.post("/api/predict", json=prop) for _ in range(4)]

@@ -14,14 +14,14 @@ from fastapi import Depends, FastAPI
 from redis.asyncio import Redis
 from typer.testing import CliRunner
 
-from statmuse_gateway import metrics, security
+from statmuse_gateway import metrics
 from statmuse_gateway.adapters import apikeys
 from statmuse_gateway.adapters.apikeys import ApiKey
-from statmuse_gateway.adapters.cache import ContextCache
-from statmuse_gateway.app import create_app
+from statmuse_gateway.app import build_runtime, create_app
 from statmuse_gateway.cli import app as gateway_cli
+from statmuse_gateway.security.keys import require_scope
 from statmuse_gateway.settings import GatewaySettings
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
 
 pytestmark = pytest.mark.integration
@@ -51,17 +51,16 @@ def build(
         artifact_store_url=f"file://{tmp_path}",
         **overrides,
     )
-    app = create_app(settings)
-    # What the lifespan would put there.
-    app.state.service_state["pool"] = pool
-    app.state.service_state["context_cache"] = ContextCache(redis)
+    # What the lifespan would leave: the pool open (None: never opened), Redis.
+    rt = build_runtime(settings, db=None if pool is None else Database.of(pool), redis=redis)
+    app = create_app(settings, runtime=rt)
     # A frozen clock in a window of its own: no minute boundary mid-test, no shared counters.
     frozen = random.randrange(10**6, 10**9) * 60 + 1.5
-    app.state.rate_limiter.clock = lambda: frozen
+    rt.limiter.clock = lambda: frozen
 
     # The real admin routes are being written concurrently; these use the same dependency.
     async def whoami(
-        key: Annotated[ApiKey, Depends(security.require_scope("write"))],
+        key: Annotated[ApiKey, Depends(require_scope("write"))],
     ) -> dict[str, str]:
         return {"key_id": key.key_id}
 
@@ -167,7 +166,8 @@ async def test_the_limit_holds_across_two_gateways_sharing_redis(
 ):
     a = build(tmp_path, database_url, infra.redis_url, pool, redis, rate_limit_per_minute=5)
     b = build(tmp_path, database_url, infra.redis_url, pool, redis, rate_limit_per_minute=5)
-    b.state.rate_limiter.clock = a.state.rate_limiter.clock  # the same minute, as in real life
+    # The same minute, as in real life.
+    b.state.runtime.limiter.clock = a.state.runtime.limiter.clock
     before = metrics.RATE_LIMITED.labels("ip")._value.get()
     host = f"client-{uuid.uuid4().hex[:8]}"
     async with client(a, host) as to_a, client(b, host) as to_b:
@@ -192,8 +192,8 @@ async def test_the_limit_holds_across_two_gateways_sharing_redis(
     async with client(a) as other:
         assert (await other.get("/api/test/ping")).status_code == 200
     # The next minute starts afresh.
-    later = a.state.rate_limiter.clock() + 60
-    a.state.rate_limiter.clock = lambda: later
+    later = a.state.runtime.limiter.clock() + 60
+    a.state.runtime.limiter.clock = lambda: later
     async with client(a, host) as to_a:
         assert (await to_a.get("/api/test/ping")).status_code == 200
 

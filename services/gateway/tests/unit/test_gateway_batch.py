@@ -1,4 +1,4 @@
-"""Batches without I/O: the function that answers the props is replaced by a fake, so these
+"""Batches without I/O: the use case that answers the props is replaced by a fake, so these
 check only the batch contract (order, statuses, deadline, batch budget, limits, 422 on bad
 bodies)."""
 
@@ -10,7 +10,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from statmuse_gateway.routes import api
+from statmuse_gateway import contexts, predicting
+from statmuse_gateway.batch_json import batch_json
+from statmuse_gateway.predicting import Answer
+from statmuse_gateway.routes import admin, models, players, predictions
+from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.schemas import (
     BatchPredictItem,
     BatchPredictResponse,
@@ -18,7 +22,10 @@ from statmuse_gateway.schemas import (
     PredictRequest,
     PredictResponse,
 )
+from statmuse_gateway.service import ItemFailed
 from statmuse_gateway.settings import GatewaySettings
+
+from .fakes import fake_runtime
 
 PREDICTION = {
     "player": "LeBron James",
@@ -48,13 +55,13 @@ PREDICTION = {
 def scripted(body: PredictRequest) -> bytes:
     """Behaviour by player name: a way to script each item's fate."""
     if body.player == "Nobody Here":
-        raise api.ItemFailed(
+        raise ItemFailed(
             "not_found",
             404,
             {"detail": "unknown player 'Nobody Here'", "suggestions": ["Nobody There"]},
         )
     if body.player == "No Model":
-        raise api.ItemFailed(
+        raise ItemFailed(
             "error",
             503,
             {"detail": "no production model for points yet"},
@@ -68,12 +75,11 @@ def scripted(body: PredictRequest) -> bytes:
     return answer.model_dump_json().encode()
 
 
-async def fake_predict_many(
-    _: dict[str, Any], bodies: list[PredictRequest], answers: list[api.Answer], *, hit: Any = None
+async def fake_predict_props(
+    _: GatewayRuntime, bodies: list[PredictRequest], answers: list[Answer]
 ) -> None:
-    """What `_predict_many` does with each item, scripted: answers fill in as they are done;
+    """What `predict_props` does with each item, scripted: answers fill in as they are done;
     "Slow Poke" is never done; "Database Down" stops the whole step after the others."""
-    assert hit is None  # no security middleware here to leave the rate limit to the route
     for i, body in enumerate(bodies):
         if body.player not in ("Slow Poke", "Database Down"):
             try:
@@ -86,16 +92,22 @@ async def fake_predict_many(
         await asyncio.sleep(30)
 
 
-async def fake_context(_: dict[str, Any], q: PlayerContextQuery) -> dict[str, Any]:
+async def fake_context(_: GatewayRuntime, q: PlayerContextQuery) -> dict[str, Any]:
     if q.player_name == "Nobody Here":
-        raise api.ItemFailed("not_found", 404, {"detail": "unknown player", "suggestions": []})
+        raise ItemFailed("not_found", 404, {"detail": "unknown player", "suggestions": []})
     return {"player_name": q.player_name, "stat": q.stat_type}
 
 
-def client(settings: GatewaySettings) -> httpx.AsyncClient:
+def api_app() -> FastAPI:
     app = FastAPI()
-    app.include_router(api.router)
-    app.state.service_state = {"settings": settings}
+    for routes in (predictions, models, players, admin):
+        app.include_router(routes.router)
+    return app
+
+
+def client(settings: GatewaySettings) -> httpx.AsyncClient:
+    app = api_app()
+    app.state.runtime = fake_runtime(settings)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
@@ -109,8 +121,8 @@ def settings() -> GatewaySettings:
 @pytest.fixture(autouse=True)
 def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
     # The seam both the single and the batch endpoint go through.
-    monkeypatch.setattr(api, "_predict_many", fake_predict_many)
-    monkeypatch.setattr(api, "_context_one", fake_context)
+    monkeypatch.setattr(predicting, "predict_props", fake_predict_props)
+    monkeypatch.setattr(contexts, "context_for_query", fake_context)
 
 
 def item(player: str, line: float = 25.5) -> dict[str, Any]:
@@ -180,18 +192,18 @@ def test_the_batch_json_is_the_response_model():
     """The batch body is spliced together from the predictions' stored JSON: it must be
     exactly what BatchPredictResponse would say."""
     prediction = PredictResponse.model_validate(PREDICTION)
-    failed = api.ItemFailed(
+    failed = ItemFailed(
         "not_found", 404, {"detail": "unknown player 'X Y'", "suggestions": ["X Z"]}
     )
-    no_model = api.ItemFailed("error", 503, {"detail": "no production model for points yet"})
-    answers: list[api.Answer] = [
+    no_model = ItemFailed("error", 503, {"detail": "no production model for points yet"})
+    answers: list[Answer] = [
         prediction.model_dump_json().encode(),
         failed,
         None,
         no_model,
         KeyError("x"),
     ]
-    got = json.loads(api._batch_json(answers, late="not done within 5 s"))
+    got = json.loads(batch_json(answers, late="not done within 5 s"))
     want = BatchPredictResponse(
         ok=1,
         failed=4,
@@ -272,8 +284,7 @@ async def test_single_predict_answers_as_before(settings):
 
 
 def test_openapi_has_examples(settings):
-    app = FastAPI()
-    app.include_router(api.router)
+    app = api_app()
     schemas = app.openapi()["components"]["schemas"]
     for name in (
         "BatchPredictRequest",

@@ -1,6 +1,6 @@
 """Admin alias moves: the gateway only publishes a command (the trainer owns the registry).
-The broker is FastStream's TestKafkaBroker; the key check (security.require_scope) is stood in
-for by a dependency override here and tested with real keys in the integration tests."""
+The broker is FastStream's TestKafkaBroker; the key check (security.keys.require_scope) is stood
+in for by a dependency override here and tested with real keys in the integration tests."""
 
 from types import SimpleNamespace
 from typing import Any
@@ -10,15 +10,17 @@ import pytest
 from fastapi import FastAPI
 from faststream.kafka import TestKafkaBroker
 
-from statmuse_gateway.routes import api
+from statmuse_gateway.routes import admin as admin_routes
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import ModelAliasRequested
-from statmuse_shared.platform.broker import make_broker
+
+from .fakes import fake_runtime, settings
 
 
 @pytest.fixture
 async def admin(unique):
-    broker = make_broker("localhost:9092", client_id=f"t-{unique}")
+    rt = fake_runtime()
+    broker = rt.broker
     seen: list[ModelAliasRequested] = []
 
     @broker.subscriber(topics.MODEL_COMMANDS, group_id=f"t-{unique}")
@@ -26,8 +28,8 @@ async def admin(unique):
         seen.append(command)
 
     app = FastAPI()
-    app.include_router(api.router)
-    app.state.service_state = {"broker": broker}
+    app.include_router(admin_routes.router)
+    app.state.runtime = rt
     async with (
         TestKafkaBroker(broker),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
@@ -36,7 +38,9 @@ async def admin(unique):
 
 
 def as_admin(app: FastAPI, principal: Any = None) -> None:
-    app.dependency_overrides[api.ADMIN] = lambda: principal or SimpleNamespace(key_id="k-admin")
+    app.dependency_overrides[admin_routes.ADMIN] = lambda: (
+        principal or SimpleNamespace(key_id="k-admin")
+    )
 
 
 @pytest.mark.parametrize(("action", "key"), [("promote", "points"), ("rollback", "points:2544")])
@@ -68,10 +72,10 @@ async def test_moves_need_an_api_key(admin):
     assert seen == []
 
 
-async def test_broker_down_is_503(unique):
+async def test_broker_down_is_503():
     app = FastAPI()
-    app.include_router(api.router)
-    app.state.service_state = {"broker": make_broker("127.0.0.1:1", client_id=f"t-{unique}")}
+    app.include_router(admin_routes.router)
+    app.state.runtime = fake_runtime(settings(kafka_bootstrap_servers="127.0.0.1:1"))
     as_admin(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         r = await c.post("/api/models/points/rollback")

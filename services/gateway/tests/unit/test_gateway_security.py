@@ -11,14 +11,9 @@ from redis.exceptions import NoScriptError
 
 from statmuse_gateway.adapters import apikeys
 from statmuse_gateway.adapters.apikeys import ApiKey, InvalidKeyError
-from statmuse_gateway.security import (
-    Decision,
-    RateLimiter,
-    authorize,
-    needs_read_key,
-    require_scope,
-    window,
-)
+from statmuse_gateway.adapters.counter import RedisWindowCounter
+from statmuse_gateway.security.keys import authorize, needs_read_key, require_scope
+from statmuse_gateway.security.limiter import Decision, RateLimiter, window
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -225,7 +220,7 @@ class FakeRedis:
 async def test_the_limiter_counts_per_client_and_window():
     fake = FakeRedis()
     now = [120.5]
-    limiter = RateLimiter(redis=lambda: fake, limit=2, clock=lambda: now[0])  # type: ignore[arg-type,return-value]
+    limiter = RateLimiter(counter=RedisWindowCounter(fake), limit=2, clock=lambda: now[0])  # type: ignore[arg-type]
     first, second, third = [await limiter.hit("ip", "1.2.3.4") for _ in range(3)]
     assert first == Decision(True, 1, 2, 60)
     assert (second.allowed, second.remaining) == (True, 0)  # type: ignore[union-attr]
@@ -247,9 +242,10 @@ async def test_the_limiter_counts_per_client_and_window():
 
 async def test_the_limiter_fails_open_backs_off_and_warns_once(caplog):
     fake = FakeRedis(fail=True)
-    limiter = RateLimiter(redis=lambda: fake, limit=1)  # type: ignore[arg-type,return-value]
+    limiter = RateLimiter(counter=RedisWindowCounter(fake), limit=1)  # type: ignore[arg-type]
     with caplog.at_level(logging.WARNING, logger="statmuse_gateway.security"):
         assert [await limiter.hit("ip", "x") for _ in range(5)] == [None] * 5
     assert fake.calls == 1  # later requests skip Redis for a while instead of timing out
     assert len([r for r in caplog.records if "not rate limiting" in r.message]) == 1
-    assert await RateLimiter(redis=lambda: None, limit=1).hit("ip", "x") is None
+    unreachable = RedisWindowCounter(FakeRedis(fail=True))  # type: ignore[arg-type]
+    assert await RateLimiter(counter=unreachable, limit=1).hit("ip", "x") is None

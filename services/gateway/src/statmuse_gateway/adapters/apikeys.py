@@ -15,6 +15,9 @@ from typing import Literal
 
 import asyncpg
 
+from statmuse_gateway.ports import KeysUnavailableError
+from statmuse_shared.platform.db import Database
+
 Scope = Literal["read", "write", "admin"]
 # Each scope includes the ones before it: an admin key may write, a write key may read.
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
@@ -159,3 +162,18 @@ async def authenticate(*, conn: asyncpg.Connection | asyncpg.Pool, token: str) -
     if row is None or not secret_matches(secret, row["secret_sha256"]):
         return None
     return _key(row)
+
+
+class PostgresApiKeys:
+    """The `ApiKeys` of the service: keys looked up in the service's database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def authenticate(self, token: str) -> ApiKey | None:
+        if not self.db.is_open:
+            raise KeysUnavailableError("the database pool is not open")
+        try:
+            return await authenticate(conn=self.db.pool, token=token)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise KeysUnavailableError(str(exc)) from exc

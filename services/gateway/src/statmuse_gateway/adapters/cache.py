@@ -5,7 +5,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -28,12 +27,10 @@ class RedisCache:
 
     name = "cache"
 
-    def __init__(self, redis: Redis | None) -> None:
+    def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
     async def _get(self, key: str) -> dict[str, Any] | None:
-        if self.redis is None:
-            return None
         try:
             raw = await self.redis.get(key)
         except RedisError as exc:
@@ -44,7 +41,7 @@ class RedisCache:
         return None if raw is None else dict(json.loads(raw))
 
 
-class ContextCache(RedisCache):
+class RedisContextCache(RedisCache):
     name = "player_context"
 
     @staticmethod
@@ -56,8 +53,6 @@ class ContextCache(RedisCache):
         return await self._get(self.key(params))
 
     async def put(self, player_id: int, params: dict[str, Any], value: dict[str, Any]) -> None:
-        if self.redis is None:
-            return
         key = self.key(params)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -71,8 +66,6 @@ class ContextCache(RedisCache):
 
     async def invalidate(self, player_ids: Iterable[int]) -> int:
         """Drop the cached context of exactly these players; returns keys removed."""
-        if self.redis is None:
-            return 0
         removed = 0
         try:
             for player_id in player_ids:
@@ -87,24 +80,17 @@ class ContextCache(RedisCache):
 
 
 # One round trip for a whole lookup: both generation counters and the entries they name are
-# read inside Redis (from here that was a MGET, then a GET per entry), and the request may be
-# counted for the rate limit on the way (INCR, EXPIRE on a new window: the limiter's script).
-# KEYS: the overall counter, each prediction's player counter, then, when counting, the rate
-# limit's counter. ARGV: how many predictions, the rate-limit counter's expiry, then each
-# prediction's "<player_id>:<digest>". Returns the count (nil when not counting), then the key
-# and the entry (nil when absent) of each prediction. The entry keys are built in the script,
-# so this needs a single Redis (not a cluster), as the gateway uses.
+# read inside Redis (from here that was a MGET, then a GET per entry).
+# KEYS: the overall counter, then each prediction's player counter. ARGV: each prediction's
+# "<player_id>:<digest>". Returns the key and the entry (nil when absent) of each prediction.
+# The entry keys are built in the script, so this needs a single Redis (not a cluster), as the
+# gateway uses.
 _LOOKUP = """
-local n = tonumber(ARGV[1])
-local out = {false}
-if #KEYS > n + 1 then
-  out[1] = redis.call('INCR', KEYS[n + 2])
-  if out[1] == 1 then redis.call('EXPIRE', KEYS[n + 2], ARGV[2]) end
-end
 local overall = redis.call('GET', KEYS[1]) or '0'
-for i = 1, n do
-  local key = 'pred:' .. overall .. '.' .. (redis.call('GET', KEYS[i + 1]) or '0') .. ':'
-    .. ARGV[i + 2]
+local out = {}
+for i = 2, #KEYS do
+  local key = 'pred:' .. overall .. '.' .. (redis.call('GET', KEYS[i]) or '0') .. ':'
+    .. ARGV[i - 1]
   out[#out + 1] = key
   out[#out + 1] = redis.call('GET', key) or false
 end
@@ -127,21 +113,11 @@ class Script:
             return await redis.eval(self.text, len(keys), *keys, *args)
 
 
-@dataclass(frozen=True, slots=True)
-class Lookup:
-    """What `PredictionCache.lookup` found: (key, cached JSON or None) per prediction, the
-    rate-limit count when it counted one, and the Redis error when it could not ask."""
-
-    entries: list[tuple[str | None, bytes | None]]
-    count: int | None = None
-    error: Exception | None = None
-
-
 def _text(value: bytes | str) -> str:
     return value if isinstance(value, str) else value.decode()
 
 
-class PredictionCache(RedisCache):
+class RedisPredictionCache(RedisCache):
     """Predictions by every input and the model version that serves them, stored as the JSON
     bytes sent to the client (a hit is sent as it is, neither parsed nor validated again).
 
@@ -155,7 +131,7 @@ class PredictionCache(RedisCache):
     GENERATION = "pred-gen"
     _lookup = Script(_LOOKUP)
 
-    def __init__(self, redis: Redis | None, *, ttl_s: int = PREDICTION_TTL_S) -> None:
+    def __init__(self, redis: Redis, *, ttl_s: int = PREDICTION_TTL_S) -> None:
         super().__init__(redis)
         self.ttl_s = ttl_s
 
@@ -163,37 +139,35 @@ class PredictionCache(RedisCache):
         return f"{self.GENERATION}:{player_id}"
 
     async def lookup(
-        self, wanted: Sequence[tuple[int, dict[str, Any]]], *, count: tuple[str, int] | None = None
-    ) -> Lookup:
+        self, wanted: Sequence[tuple[int, dict[str, Any]]]
+    ) -> list[tuple[str | None, bytes | None]]:
         """(key, cached JSON or None) for each (player_id, params): the key names the entry
         for these inputs now (under the current generations), for `put` after a miss. Keys
-        are None when Redis is unavailable (nothing is cached then). With `count` (a rate-limit
-        counter and its expiry), the request is counted there in the same round trip."""
-        if self.redis is None or not (wanted or count):
-            return Lookup([(None, None)] * len(wanted))
+        are None when Redis is unavailable (nothing is cached then)."""
+        if not wanted:
+            return []
         keys = [self.GENERATION, *(self._player_generation(pid) for pid, _ in wanted)]
-        args: list[str | int] = [len(wanted), count[1] if count else 0]
-        args += [f"{pid}:{digest(params)}" for pid, params in wanted]
+        args = [f"{pid}:{digest(params)}" for pid, params in wanted]
         try:
-            found = await self._lookup(self.redis, [*keys, *([count[0]] if count else [])], args)
+            found = await self._lookup(self.redis, keys, args)
         except (RedisError, OSError) as exc:
             log.warning("redis unavailable, prediction computed: %s", exc)
             metrics.CACHE.labels(self.name, "error").inc()
-            return Lookup([(None, None)] * len(wanted), error=exc)
+            return [(None, None)] * len(wanted)
         entries: list[tuple[str | None, bytes | None]] = [
-            (_text(found[i]), found[i + 1]) for i in range(1, len(found), 2)
+            (_text(found[i]), found[i + 1]) for i in range(0, len(found), 2)
         ]
         hits = sum(raw is not None for _, raw in entries)
         if hits:
             metrics.CACHE.labels(self.name, "hit").inc(hits)
         if hits < len(entries):
             metrics.CACHE.labels(self.name, "miss").inc(len(entries) - hits)
-        return Lookup(entries, None if found[0] is None else int(found[0]))
+        return entries
 
     async def put(self, entries: Sequence[tuple[str | None, bytes]]) -> None:
         """Store (key, JSON) pairs in one round trip; pairs without a key are skipped."""
         keyed = [(key, raw) for key, raw in entries if key is not None]
-        if self.redis is None or not keyed:
+        if not keyed:
             return
         try:
             if len(keyed) == 1:
@@ -208,8 +182,6 @@ class PredictionCache(RedisCache):
 
     async def invalidate_all(self) -> bool:
         """Orphan every cached prediction (a model changed); False when Redis is unavailable."""
-        if self.redis is None:
-            return False
         try:
             await self.redis.incr(self.GENERATION)
         except RedisError as exc:
@@ -221,7 +193,7 @@ class PredictionCache(RedisCache):
     async def invalidate_players(self, player_ids: Iterable[int]) -> bool:
         """Orphan the cached predictions of these players (their features changed)."""
         ids = sorted(set(player_ids))
-        if self.redis is None or not ids:
+        if not ids:
             return False
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
@@ -234,21 +206,3 @@ class PredictionCache(RedisCache):
             log.error("could not invalidate player predictions: %s", exc)
             return False
         return True
-
-
-def prediction_cache(state: dict[str, Any], *, ttl_s: int) -> PredictionCache:
-    """The app's prediction cache: its own when the app made one, else one sharing the context
-    cache's Redis client (the app opens a single client in its lifespan), kept while that
-    client and the TTL stay the same."""
-    cache = state.get("prediction_cache")
-    if isinstance(cache, PredictionCache):
-        return cache
-    context: ContextCache = state["context_cache"]
-    shared = state.get("_prediction_cache")
-    if not (
-        isinstance(shared, PredictionCache)
-        and shared.redis is context.redis
-        and shared.ttl_s == ttl_s
-    ):
-        shared = state["_prediction_cache"] = PredictionCache(context.redis, ttl_s=ttl_s)
-    return shared

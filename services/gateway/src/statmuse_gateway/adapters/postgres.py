@@ -1,4 +1,6 @@
-"""Schema `gateway` through asyncpg (the gateway's own read models)."""
+"""Schema `gateway` through asyncpg: the gateway's own read models (`PostgresReadModel`, the
+`ReadModel` of the service), over one query function per statement, each taking the
+connection it runs on."""
 
 import datetime as dt
 import json
@@ -6,6 +8,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from statmuse_gateway.ports import Player, StoredModel, Vectors
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
     ModelPublished,
@@ -15,6 +18,59 @@ from statmuse_shared.contract.messages import (
 from statmuse_shared.contract.names import normalize_name
 from statmuse_shared.features import PlayerGame, TeamGame, possessions_of
 from statmuse_shared.features.context import Shooting
+from statmuse_shared.platform.db import Database
+
+
+class PostgresReadModel:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def store_vectors(self, vectors: Sequence[FeaturesComputed]) -> None:
+        async with self.db.acquire() as conn:
+            await upsert_vectors(conn=conn, vectors=vectors)
+
+    async def store_model(self, event: ModelPublished) -> None:
+        async with self.db.acquire() as conn:
+            await upsert_model(conn=conn, event=event)
+
+    async def store_games(
+        self, players: Sequence[PlayerGameIngested], teams: Sequence[TeamGameIngested]
+    ) -> tuple[set[int], list[TeamGame]]:
+        async with self.db.acquire() as conn, conn.transaction():
+            touched = await upsert_player_games(conn=conn, games=players) if players else set()
+            team_games = await upsert_team_games(conn=conn, games=teams) if teams else []
+        return touched, team_games
+
+    async def team_games(self) -> list[TeamGame]:
+        async with self.db.acquire() as conn:
+            return await all_team_games(conn=conn)
+
+    async def players_named(self, name: str) -> list[Player]:
+        async with self.db.acquire() as conn:
+            rows = await find_players(conn=conn, name=name)
+        return [Player(r["player_id"], r["player_name"], r["team"]) for r in rows]
+
+    async def players_by_names(self, normalized_names: Sequence[str]) -> dict[str, Player]:
+        async with self.db.acquire() as conn:
+            found = await find_players_by_name(conn=conn, normalized_names=normalized_names)
+        return {k: Player(r["player_id"], r["player_name"], r["team"]) for k, r in found.items()}
+
+    async def names(self) -> list[str]:
+        async with self.db.acquire() as conn:
+            return await all_names(conn=conn)
+
+    async def vectors_for(self, wanted: Sequence[tuple[int, dt.date | None]]) -> Vectors:
+        async with self.db.acquire() as conn:
+            return await vectors_for_many(conn=conn, wanted=wanted)
+
+    async def history(self, player_id: int) -> list[tuple[PlayerGame, Shooting]]:
+        async with self.db.acquire() as conn:
+            return await history(conn=conn, player_id=player_id)
+
+    async def models(self) -> list[StoredModel]:
+        async with self.db.acquire() as conn:
+            rows = await list_models(conn=conn)
+        return [StoredModel(r["payload"], r["alias"], r["updated_at"]) for r in rows]
 
 
 async def upsert_vectors(*, conn: asyncpg.Connection, vectors: Sequence[FeaturesComputed]) -> None:
@@ -87,7 +143,7 @@ async def all_names(*, conn: asyncpg.Connection) -> list[str]:
 
 async def vectors_for_many(
     *, conn: asyncpg.Connection, wanted: Sequence[tuple[int, dt.date | None]]
-) -> dict[tuple[int, dt.date | None], tuple[dt.date, str]]:
+) -> Vectors:
     """For each (player_id, game_date), in one query, the latest vector usable for a game on
     that date (as_of <= game_date; no date: the latest), as (as_of, the features' JSON text,
     parsed by the caller off the event loop). Pairs without a vector are absent."""

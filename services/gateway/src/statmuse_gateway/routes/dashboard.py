@@ -7,9 +7,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
+from statmuse_gateway.dependencies import Gateway
 from statmuse_gateway.schemas import DISCLAIMER, HELP_LINKS
 from statmuse_shared.contract.stats import Stat
 
@@ -20,13 +21,6 @@ STATIC_FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 REPORT_TYPES = {".png": "image/png", ".csv": "text/csv", ".md": "text/markdown"}
 # Only what the page must not cache stale across a deploy: the pages themselves.
 NO_STORE = {"cache-control": "no-store"}
-
-
-def reports_dir(request: Request) -> Path:
-    """The app's `GatewaySettings.reports_dir` (relative to the working directory)."""
-    settings = getattr(request.app.state, "settings", None)
-    found = getattr(settings, "reports_dir", None)
-    return Path(found) if found is not None else Path("reports")
 
 
 def _newest_dir(parent: Path) -> Path | None:
@@ -142,8 +136,8 @@ async def predict_page() -> HTMLResponse:
 
 
 @router.get("/dashboard/models")
-async def models_page(request: Request) -> HTMLResponse:
-    root = reports_dir(request)
+async def models_page(rt: Gateway) -> HTMLResponse:
+    root = rt.settings.reports_dir  # relative to the working directory
     sections = []
     evaluation = _newest_dir(root / "evaluation")
     if evaluation is not None:
@@ -205,9 +199,9 @@ def _money(cell: Any) -> str:
 
 
 @router.get("/dashboard/backtest")
-async def backtest_page(request: Request) -> HTMLResponse:
+async def backtest_page(rt: Gateway) -> HTMLResponse:
     """The newest `statmuse backtest` report: its runs as a table and its pictures."""
-    root = reports_dir(request)
+    root = rt.settings.reports_dir
     newest = _newest_dir(root / "backtest")
     summary_file = newest / "summary.json" if newest is not None else None
     if summary_file is None or not summary_file.is_file():
@@ -273,9 +267,9 @@ async def static_file(name: str) -> FileResponse:
 
 
 @router.get("/dashboard/reports/{path:path}")
-async def report_file(path: str, request: Request) -> FileResponse:
+async def report_file(path: str, rt: Gateway) -> FileResponse:
     """Read-only: .png/.csv/.md files inside reports_dir; anything else (or outside) is 404."""
-    root = reports_dir(request).resolve()
+    root = rt.settings.reports_dir.resolve()
     target = (root / path).resolve()
     if (
         target.suffix.lower() not in REPORT_TYPES

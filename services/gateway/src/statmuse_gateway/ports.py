@@ -1,0 +1,138 @@
+"""What the gateway's logic needs from storage, as interfaces: PostgreSQL and Redis implement
+them in `adapters/`, the unit tests in memory."""
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from statmuse_shared.contract.messages import (
+    FeaturesComputed,
+    ModelPublished,
+    PlayerGameIngested,
+    TeamGameIngested,
+)
+from statmuse_shared.features import PlayerGame, TeamGame
+from statmuse_shared.features.context import Shooting
+
+if TYPE_CHECKING:  # the adapter module implements `ApiKeys` below and imports this one
+    from statmuse_gateway.adapters.apikeys import ApiKey
+
+
+class Player(NamedTuple):
+    player_id: int
+    player_name: str
+    team: str | None
+
+
+class StoredModel(NamedTuple):
+    """A model the gateway has heard of: its ModelPublished as JSON text, its alias now."""
+
+    payload: str
+    alias: str
+    updated_at: dt.datetime
+
+
+# For each (player_id, game_date): the latest vector usable for that game, as (as_of, the
+# features' JSON text, parsed by the caller off the event loop).
+Vectors = dict[tuple[int, dt.date | None], tuple[dt.date, str]]
+
+
+class ReadModel(Protocol):
+    """The gateway's own read models: players and their feature vectors, box scores for
+    player context, and the models it has heard of."""
+
+    async def store_vectors(self, vectors: Sequence[FeaturesComputed]) -> None:
+        """Keep each vector (a replay changes nothing) and the player it names."""
+        ...
+
+    async def store_model(self, event: ModelPublished) -> None: ...
+
+    async def store_games(
+        self, players: Sequence[PlayerGameIngested], teams: Sequence[TeamGameIngested]
+    ) -> tuple[set[int], list[TeamGame]]:
+        """Keep box scores, together: the players whose games are new or changed, and the
+        complete team boxes that are."""
+        ...
+
+    async def team_games(self) -> list[TeamGame]:
+        """Every complete team box (the league's ratings at start)."""
+        ...
+
+    async def players_named(self, name: str) -> list[Player]:
+        """The players with this name (normalised), the one seen last first."""
+        ...
+
+    async def players_by_names(self, normalized_names: Sequence[str]) -> dict[str, Player]:
+        """For each of these normalised names that is known, the player seen last."""
+        ...
+
+    async def names(self) -> list[str]:
+        """Every known player's name (for suggestions)."""
+        ...
+
+    async def vectors_for(self, wanted: Sequence[tuple[int, dt.date | None]]) -> Vectors:
+        """For each (player_id, game_date), the latest vector with as_of <= game_date (no
+        date: the latest); pairs without one are absent."""
+        ...
+
+    async def history(self, player_id: int) -> list[tuple[PlayerGame, Shooting]]:
+        """The player's box scores in date order."""
+        ...
+
+    async def models(self) -> list[StoredModel]: ...
+
+
+class ContextCache(Protocol):
+    """Player context by request; any failure is a miss (or a skipped write)."""
+
+    async def get(self, params: dict[str, Any]) -> dict[str, Any] | None: ...
+
+    async def put(self, player_id: int, params: dict[str, Any], value: dict[str, Any]) -> None: ...
+
+    async def invalidate(self, player_ids: Iterable[int]) -> int:
+        """Drop the cached context of exactly these players."""
+        ...
+
+
+class PredictionCache(Protocol):
+    """Predictions as the JSON bytes sent, by every input and the model version; any failure
+    is a miss."""
+
+    async def lookup(
+        self, wanted: Sequence[tuple[int, dict[str, Any]]]
+    ) -> list[tuple[str | None, bytes | None]]:
+        """(key, cached JSON or None) for each (player_id, params), in one round trip; the
+        key (None when the cache is unavailable) is where `put` stores a computed answer."""
+        ...
+
+    async def put(self, entries: Sequence[tuple[str | None, bytes]]) -> None: ...
+
+    async def invalidate_all(self) -> bool:
+        """Orphan every cached prediction (a model changed)."""
+        ...
+
+    async def invalidate_players(self, player_ids: Iterable[int]) -> bool:
+        """Orphan these players' cached predictions (their features changed)."""
+        ...
+
+
+class KeysUnavailableError(RuntimeError):
+    """The key table could not be read (the database is not open, or it is down)."""
+
+
+class ApiKeys(Protocol):
+    async def authenticate(self, token: str) -> "ApiKey | None":
+        """The key behind a token (revoked ones included), None when it is not a key of ours;
+        `KeysUnavailableError` when that cannot be said now."""
+        ...
+
+
+class CounterUnavailableError(RuntimeError):
+    """The rate-limit counter could not be reached."""
+
+
+class WindowCounter(Protocol):
+    async def count(self, key: str, expire_s: int) -> int:
+        """Add one to `key`'s counter (which expires `expire_s` after its first count) and
+        return it; `CounterUnavailableError` when it cannot."""
+        ...

@@ -1,0 +1,227 @@
+"""The prediction use case: props in, answers out (no HTTP here).
+
+`predict_props` takes every prop of a request through each step together: the players behind
+the names (most from the in-process map, the rest from the read model in one query), the
+prediction cache in one round trip, the feature vectors of the misses in one query, one
+vectorised model call per model in one worker thread (`CountModel.predict_many`), each output
+priced at its prop's line (`models.prediction.quote`), the new answers cached in one round
+trip. A cache hit is the stored JSON, sent as it is. The single endpoint is a batch of one.
+"""
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from statmuse_gateway.ports import Player
+from statmuse_gateway.runtime import GatewayRuntime
+from statmuse_gateway.schemas import (
+    DISCLAIMER,
+    DistributionPoint,
+    ErrorBody,
+    FeatureContribution,
+    PredictRequest,
+    PredictResponse,
+)
+from statmuse_gateway.service import ItemFailed, unknown_player
+from statmuse_shared.contract.names import normalize_name
+from statmuse_shared.models.output import Model, ModelOutput
+from statmuse_shared.models.prediction import chart, quote
+from statmuse_shared.models.pricing import DEFAULT_AMERICAN_ODDS
+from statmuse_shared.models.serving import Served
+
+log = logging.getLogger(__name__)
+
+# What a prop comes to: the JSON of its PredictResponse, why there is none (ItemFailed), the
+# exception that stopped it, or None while it is not done.
+Answer = bytes | ItemFailed | Exception | None
+
+
+@dataclass(slots=True)
+class Prop:
+    """One prop on its way through `predict_props`."""
+
+    index: int
+    body: PredictRequest
+    player: Player
+    served: Served | None
+    odds_over: int
+    odds_under: int
+    key: str | None = None  # its cache entry, for storing a computed answer
+
+
+def cache_params(prop: Prop) -> dict[str, Any]:
+    """Every input of a prediction (the cache key's digest); the model version is one."""
+    body = prop.body
+    assert prop.served is not None
+    return {
+        "name": normalize_name(body.player),
+        "stat": body.stat.value,
+        "line": body.line,
+        "odds_over": prop.odds_over,
+        "odds_under": prop.odds_under,
+        "game_date": body.game_date,
+        "opponent": body.opponent,
+        "model_version": prop.served.info.version,
+    }
+
+
+async def find_players(rt: GatewayRuntime, names: Sequence[str]) -> dict[str, Player | None]:
+    """The player each name means, by normalised name (None for an unknown one): from the
+    in-process map of recent answers, the names it lacks (unknown ones always among them)
+    from the read model in one query."""
+    now = time.monotonic()
+    out = rt.names.get((normalize_name(name) for name in names), now=now)
+    missing = [key for key, player in out.items() if player is None]
+    if missing:
+        found = await rt.read_model.players_by_names(missing)
+        rt.names.remember(found, now=now)
+        out.update(found)
+    return out
+
+
+async def predict_props(
+    rt: GatewayRuntime, bodies: Sequence[PredictRequest], answers: list[Answer]
+) -> None:
+    """Answer every prop into `answers` (same order, filled as each is done, so what is done
+    when a deadline cuts the rest off stays done). An exception that stops a step (PostgreSQL
+    down) propagates; one that stops a single item's model or pricing becomes that item's
+    answer."""
+    players = await find_players(rt, [b.player for b in bodies])
+    props: list[Prop] = []
+    unknown: list[int] = []
+    for i, body in enumerate(bodies):
+        player = players[normalize_name(body.player)]
+        if player is None:
+            unknown.append(i)
+            continue
+        props.append(
+            Prop(
+                i,
+                body,
+                player,
+                rt.book.for_stat(body.stat, player.player_id),
+                body.odds_over or DEFAULT_AMERICAN_ODDS,
+                body.odds_under or DEFAULT_AMERICAN_ODDS,
+            )
+        )
+    if unknown:
+        names = await rt.read_model.names()
+        for i in unknown:
+            answers[i] = unknown_player(bodies[i].player, names)
+
+    lookups = [p for p in props if p.served is not None]
+    found = await rt.prediction_cache.lookup(
+        [(p.player.player_id, cache_params(p)) for p in lookups]
+    )
+    for prop, (key, raw) in zip(lookups, found, strict=True):
+        prop.key = key
+        if raw is not None:
+            answers[prop.index] = raw
+    misses = [p for p in props if answers[p.index] is None]
+    if not misses:
+        return
+
+    vectors = await rt.read_model.vectors_for(
+        [(p.player.player_id, p.body.game_date) for p in misses]
+    )
+    jobs: dict[int, tuple[Served, list[tuple[Prop, dt.date, str]]]] = {}
+    for prop in misses:
+        vector = vectors.get((prop.player.player_id, prop.body.game_date))
+        if vector is None:
+            detail = f"no games for {prop.player.player_name} before {prop.body.game_date}"
+            answers[prop.index] = ItemFailed("not_found", 404, {"detail": detail})
+        elif prop.served is None:
+            detail = f"no production model for {prop.body.stat.value} yet"
+            answers[prop.index] = ItemFailed(
+                "error", 503, ErrorBody(detail=detail).model_dump(), headers={"Retry-After": "30"}
+            )
+        else:
+            jobs.setdefault(id(prop.served), (prop.served, []))[1].append((prop, *vector))
+    if not jobs:
+        return
+    # The models run off the event loop (one thread hop for the whole batch), so other
+    # requests go on meanwhile.
+    computed = await asyncio.to_thread(compute, list(jobs.values()))
+    done = [prop for _, props in jobs.values() for prop, _, _ in props]
+    for prop, answer in zip(done, computed, strict=True):
+        answers[prop.index] = answer
+    await rt.prediction_cache.put(
+        [(p.key, a) for p, a in zip(done, computed, strict=True) if isinstance(a, bytes)]
+    )
+
+
+def outputs(model: Model, rows: list[dict[str, Any]], pids: list[int]) -> list[Any]:
+    """Each row's ModelOutput (or the exception it raised): one vectorised call where the
+    model has one (`CountModel.predict_many`), else row by row."""
+    many = getattr(model, "predict_many", None)
+    if many is not None and len(rows) > 1:
+        try:
+            return list(many(rows, pids))
+        except Exception:  # one bad row must not fail the others: row by row below
+            log.warning("vectorised prediction failed; predicting row by row", exc_info=True)
+    out: list[Any] = []
+    for row, pid in zip(rows, pids, strict=True):
+        try:
+            out.append(model.predict(row, pid))
+        except Exception as exc:
+            out.append(exc)
+    return out
+
+
+def compute(jobs: list[tuple[Served, list[tuple[Prop, dt.date, str]]]]) -> list[Answer]:
+    """Per model, its props' answers as JSON (run in a worker thread: parsing the vectors, the
+    model, pricing and serialising are all CPU)."""
+    answers: list[Answer] = []
+    for served, props in jobs:
+        rows = [json.loads(features) for _, _, features in props]
+        found = outputs(served.model, rows, [p.player.player_id for p, _, _ in props])
+        for (prop, as_of, _), output in zip(props, found, strict=True):
+            if isinstance(output, Exception):
+                answers.append(output)
+                continue
+            try:
+                answers.append(response_json(served, prop, as_of, output))
+            except Exception as exc:
+                answers.append(exc)
+    return answers
+
+
+def response_json(served: Served, prop: Prop, as_of: dt.date, output: ModelOutput) -> bytes:
+    """The prop's PredictResponse as JSON: the model's output priced at its line."""
+    body, player_id = prop.body, prop.player.player_id
+    p = quote(
+        served.info, output, line=body.line, odds_over=prop.odds_over, odds_under=prop.odds_under
+    )
+    answer = PredictResponse(
+        player=prop.player.player_name,
+        player_id=player_id,
+        stat=body.stat,
+        line=body.line,
+        as_of=as_of,
+        predicted_value=round(p.predicted_value, 4),
+        over_probability=p.over_probability,
+        under_probability=p.under_probability,
+        push_probability=p.push_probability,
+        model_over_probability=p.model_over_probability,
+        line_weight=p.line_weight,
+        recommendation=p.pricing.recommendation,
+        confidence=p.pricing.confidence,
+        expected_value=p.pricing.expected_value,
+        kelly_fraction=p.pricing.kelly_fraction,
+        odds_over=prop.odds_over,
+        odds_under=prop.odds_under,
+        model_version=p.model_version,
+        fallback=p.fallback,
+        explanation=[
+            FeatureContribution(feature=c.feature, value=c.value, contribution=c.contribution)
+            for c in p.contributions
+        ],
+        distribution=[DistributionPoint(value=v, probability=pr) for v, pr in chart(p.dist)],
+        disclaimer=DISCLAIMER,
+    )
+    return answer.model_dump_json().encode()

@@ -1,0 +1,79 @@
+"""POST /api/predict and /api/batch_predict: thin over the prediction use case
+(`statmuse_gateway.predicting`), which a batch goes through as a batch."""
+
+import asyncio
+import logging
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from statmuse_gateway import predicting
+from statmuse_gateway.batch_json import batch_json
+from statmuse_gateway.dependencies import Gateway
+from statmuse_gateway.predicting import Answer
+from statmuse_gateway.routes.common import check_batch_size, failure, json_bytes
+from statmuse_gateway.schemas import (
+    BatchPredictRequest,
+    BatchPredictResponse,
+    ErrorBody,
+    PredictRequest,
+    PredictResponse,
+)
+from statmuse_gateway.service import ItemFailed
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api", tags=["predictions"])
+
+
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    responses={404: {"model": ErrorBody}, 503: {"model": ErrorBody}},
+    summary="P(over/under/push), value and explanation for one player prop",
+)
+async def predict_prop(body: PredictRequest, rt: Gateway) -> Response:
+    answers: list[Answer] = [None]
+    await predicting.predict_props(rt, [body], answers)
+    answer = answers[0]
+    if isinstance(answer, ItemFailed):
+        return failure(answer)
+    if isinstance(answer, Exception):
+        raise answer
+    assert answer is not None
+    # The JSON the model's answer was serialised to once (a cache hit: as stored): sent as it
+    # is, not validated into the response model and serialised again.
+    return json_bytes(answer)
+
+
+@router.post(
+    "/batch_predict",
+    response_model=BatchPredictResponse,
+    summary="Up to 50 props at once; partial results, a status per item",
+)
+async def batch_predict(body: BatchPredictRequest, rt: Gateway) -> Response:
+    """The items go through together (see `predicting.predict_props`), so they share one
+    deadline: the item timeout, within the batch budget. What is done by then is answered;
+    the rest is a timeout. A step that fails (a dependency down) fails only the items not
+    done yet."""
+    settings = rt.settings
+    check_batch_size(settings, len(body.items))
+    answers: list[Answer] = [None] * len(body.items)
+    item_s, budget_s = settings.batch_item_timeout_seconds, settings.batch_budget_seconds
+    late = (
+        f"not done within {item_s:g} s"
+        if item_s < budget_s
+        else f"batch budget of {budget_s:g} s spent"
+    )
+    try:
+        await asyncio.wait_for(
+            predicting.predict_props(rt, body.items, answers), min(item_s, budget_s)
+        )
+    except TimeoutError:
+        pass  # what is not done is reported as a timeout
+    except Exception as exc:  # a failed step fails the items it had not answered yet
+        log.exception("batch step failed")
+        answers = [exc if a is None else a for a in answers]
+    for answer in answers:
+        if isinstance(answer, Exception) and not isinstance(answer, ItemFailed):
+            log.error("batch item failed", exc_info=answer)
+    return json_bytes(batch_json(answers, late=late))
