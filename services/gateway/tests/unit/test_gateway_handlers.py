@@ -1,0 +1,257 @@
+"""The gateway's handlers through FastStream's TestKafkaBroker, with the read model and the
+caches in memory: what goes in on the topics, what the read model, the league, the book and
+the caches make of it, and what goes to the dead letters."""
+
+import base64
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from faststream.kafka import TestKafkaBroker
+
+from statmuse_gateway import metrics
+from statmuse_gateway.runtime import GatewayRuntime
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import (
+    DeadLetter,
+    FeaturesComputed,
+    ModelMetrics,
+    ModelPublished,
+    PlayerGameIngested,
+    TeamGameIngested,
+)
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.baseline import RollingMeanArtifact
+from statmuse_shared.models.serving import ModelBook
+
+from .fakes import (
+    InMemoryContextCache,
+    InMemoryPredictionCache,
+    InMemoryReadModel,
+    MemoryArtifactStore,
+    fake_runtime,
+)
+
+DAY = dt.date(2024, 1, 10)
+
+
+def player_game(pid: int, *, event: str = "a", day: dt.date = DAY) -> PlayerGameIngested:
+    return PlayerGameIngested(
+        event_id=f"pg-{pid}-{day}-{event}",
+        source="t",
+        season="2023-24",
+        season_type="Regular Season",
+        game_key=f"{day}:DEN@LAL",
+        game_date=day,
+        player_id=pid,
+        player_name=f"Player {pid}",
+        team="LAL",
+        opponent="DEN",
+        is_home=True,
+        minutes=34.0,
+        points=25,
+        rebounds=8,
+        assists=7,
+        fg3m=2,
+        fga=18,
+        fta=6,
+        turnovers=3,
+    )
+
+
+def team_game(team: str, opponent: str, *, day: dt.date = DAY) -> TeamGameIngested:
+    return TeamGameIngested(
+        event_id=f"tg-{team}-{day}",
+        source="t",
+        season="2023-24",
+        season_type="Regular Season",
+        game_key=f"{day}:DEN@LAL" if team in ("LAL", "DEN") else f"{day}:{opponent}@{team}",
+        game_date=day,
+        team=team,
+        opponent=opponent,
+        is_home=team == "LAL",
+        minutes=240.0,
+        points=110,
+        opponent_points=104,
+        fga=88,
+        oreb=10,
+        tov=13,
+        fta=20,
+    )
+
+
+def vector(pid: int, *, as_of: dt.date = DAY) -> FeaturesComputed:
+    return FeaturesComputed(
+        event_id=f"fv-{pid}-{as_of}",
+        player_id=pid,
+        player_name=f"Player {pid}",
+        team="LAL",
+        season="2023-24",
+        as_of=as_of,
+        feature_set_version="fs-0.1",
+        features={"points_sma_10": 25.0, "points_n_10": 10.0, "points_season_avg": 24.0},
+    )
+
+
+def model_event(store: MemoryArtifactStore, version: str) -> ModelPublished:
+    artifact = RollingMeanArtifact(
+        stat=Stat.POINTS,
+        feature="points_sma_10",
+        fallback_feature="points_season_avg",
+        window_count_feature="points_n_10",
+        min_games=3,
+        family="normal",
+        residual_sd=7.0,
+        league_mean=11.0,
+        feature_set_version="fs-0.1",
+    )
+    uri, checksum = store.put(f"points/{version}.json", artifact.model_dump_json().encode())
+    return ModelPublished(
+        event_id=f"m-{version}",
+        name="points-baseline",
+        version=version,
+        stat=Stat.POINTS,
+        alias="production",
+        model_type="rolling_mean",
+        artifact_uri=uri,
+        checksum=checksum,
+        feature_set_version="fs-0.1",
+        metrics=ModelMetrics(mae=5.0),
+    )
+
+
+class Probe:
+    def __init__(self) -> None:
+        self.dead: list[DeadLetter] = []
+
+
+@pytest.fixture
+def store() -> MemoryArtifactStore:
+    return MemoryArtifactStore()
+
+
+@pytest.fixture
+async def wired(store: MemoryArtifactStore) -> AsyncIterator[tuple[GatewayRuntime, Any, Probe]]:
+    rt = fake_runtime(book=ModelBook(store=store))
+    probe = Probe()
+    for topic in (topics.GAMES_RAW, topics.FEATURES, topics.MODELS_PUBLISHED):
+
+        @rt.broker.subscriber(topics.dead_letter(topic), group_id=f"probe-{topic}")
+        async def dead(body: DeadLetter) -> None:
+            probe.dead.append(body)
+
+    rt.bind()
+    async with TestKafkaBroker(rt.broker) as br:
+        yield rt, br, probe
+
+
+def read_model(rt: GatewayRuntime) -> InMemoryReadModel:
+    assert isinstance(rt.read_model, InMemoryReadModel)
+    return rt.read_model
+
+
+def context_cache(rt: GatewayRuntime) -> InMemoryContextCache:
+    assert isinstance(rt.context_cache, InMemoryContextCache)
+    return rt.context_cache
+
+
+def prediction_cache(rt: GatewayRuntime) -> InMemoryPredictionCache:
+    assert isinstance(rt.prediction_cache, InMemoryPredictionCache)
+    return rt.prediction_cache
+
+
+async def publish(br: Any, topic: str, *messages: Any) -> None:
+    await br.publish_batch(
+        *(m if isinstance(m, bytes) else m.model_dump_json().encode() for m in messages),
+        topic=topic,
+    )
+
+
+async def test_raw_games_fill_the_read_model_and_the_league_and_drop_touched_contexts(
+    wired: tuple[GatewayRuntime, Any, Probe],
+) -> None:
+    rt, br, probe = wired
+    cache = context_cache(rt)
+    await cache.put(1, {"name": "player 1"}, {"cached": True})
+    await cache.put(2, {"name": "player 2"}, {"cached": True})
+    games = metrics.GAMES._value.get()
+
+    lal = [team_game("LAL", "DEN", day=DAY + dt.timedelta(days=d)) for d in range(5)]
+    await publish(br, topics.GAMES_RAW, player_game(1), *lal)
+    assert sorted(read_model(rt).player_games) == [(1, f"{DAY}:DEN@LAL")]
+    assert len(read_model(rt).team_boxes) == 5
+    # The league learned the new team boxes: LAL is rated on its five games.
+    rating = rt.league.rating("LAL", "2023-24", DAY + dt.timedelta(days=5))
+    assert rating is not None
+    assert rating.games == 5
+    # Exactly the touched player lost his cached context.
+    assert cache.invalidated == [{1}]
+    assert [pid for pid, _ in cache.entries.values()] == [2]
+    assert metrics.GAMES._value.get() == games + 6
+
+    # A replay stores nothing new and touches nobody.
+    await publish(br, topics.GAMES_RAW, player_game(1))
+    assert cache.invalidated[-1] == set()
+    # A corrected box score touches its player again.
+    await publish(br, topics.GAMES_RAW, player_game(1, event="b"))
+    assert cache.invalidated[-1] == {1}
+    assert probe.dead == []
+
+
+async def test_a_poison_raw_game_is_dead_lettered_and_the_rest_goes_on(
+    wired: tuple[GatewayRuntime, Any, Probe],
+) -> None:
+    rt, br, probe = wired
+    bad = b'{"kind": "referee_game"}'
+    await publish(br, topics.GAMES_RAW, player_game(3), bad, b"\xff not json", player_game(4))
+    assert sorted(pid for pid, _ in read_model(rt).player_games) == [3, 4]
+    assert [base64.b64decode(d.payload_b64) for d in probe.dead] == [bad, b"\xff not json"]
+    assert all(d.original_topic == topics.GAMES_RAW for d in probe.dead)
+    assert all(d.consumer == "gateway-games" for d in probe.dead)
+    assert probe.dead[0].error.startswith("invalid RawGame: ")
+
+
+async def test_features_fill_the_read_model_and_drop_exactly_those_players_predictions(
+    wired: tuple[GatewayRuntime, Any, Probe],
+) -> None:
+    rt, br, probe = wired
+    vectors = metrics.VECTORS._value.get()
+    await publish(br, topics.FEATURES, vector(7), vector(8), vector(7, as_of=DAY.replace(day=12)))
+    assert sorted(read_model(rt).vectors) == [(7, DAY), (7, DAY.replace(day=12)), (8, DAY)]
+    assert read_model(rt).players[7] == ("Player 7", "LAL", DAY.replace(day=12))
+    assert prediction_cache(rt).player_generations == {7: 1, 8: 1}
+    assert prediction_cache(rt).generation == 0
+    assert metrics.VECTORS._value.get() == vectors + 3
+    await publish(br, topics.FEATURES, b'{"player_id": "nine"}')
+    assert len(probe.dead) == 1
+    assert probe.dead[0].error.startswith("invalid FeaturesComputed: ")
+
+
+async def test_a_published_model_is_served_listed_and_orphans_every_cached_prediction(
+    wired: tuple[GatewayRuntime, Any, Probe], store: MemoryArtifactStore
+) -> None:
+    rt, br, _ = wired
+    await publish(br, topics.MODELS_PUBLISHED, model_event(store, "v1"))
+    served = rt.book.for_stat(Stat.POINTS)
+    assert served is not None
+    assert served.info.version == "v1"
+    assert list(read_model(rt).models_stored) == ["v1"]
+    assert prediction_cache(rt).generation == 1
+    assert metrics.MODELS_SERVED._value.get() == 1
+
+    await publish(br, topics.MODELS_PUBLISHED, model_event(store, "v2"))
+    served = rt.book.for_stat(Stat.POINTS)
+    assert served is not None
+    assert served.info.version == "v2"
+    assert sorted(read_model(rt).models_stored) == ["v1", "v2"]
+    assert prediction_cache(rt).generation == 2
+
+
+async def test_the_league_is_loaded_from_the_read_model_at_start() -> None:
+    rt = fake_runtime()
+    days = [DAY + dt.timedelta(days=d) for d in range(5)]
+    await read_model(rt).store_games([], [team_game("BOS", "NYK", day=d) for d in days])
+    assert rt.league.rating("BOS", "2023-24", DAY + dt.timedelta(days=5)) is None
+    await rt.started()
+    assert rt.league.rating("BOS", "2023-24", DAY + dt.timedelta(days=5)) is not None

@@ -1,0 +1,209 @@
+"""The prediction use case without I/O: the read model and the prediction cache in memory, a
+real rolling-mean model in the book."""
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+
+from statmuse_gateway.predicting import Answer, predict_props
+from statmuse_gateway.runtime import GatewayRuntime
+from statmuse_gateway.schemas import PredictRequest, PredictResponse
+from statmuse_gateway.service import ItemFailed
+from statmuse_shared.contract.messages import FeaturesComputed, ModelMetrics, ModelPublished
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.baseline import RollingMeanArtifact
+from statmuse_shared.models.serving import ModelBook, predict
+
+from .fakes import InMemoryPredictionCache, InMemoryReadModel, MemoryArtifactStore, fake_runtime
+
+AS_OF = dt.date(2024, 1, 10)
+LEBRON = {"player": "LeBron James", "stat": "points", "line": 25.5}
+
+
+def vector(pid: int, name: str, sma_10: float, *, as_of: dt.date = AS_OF) -> FeaturesComputed:
+    return FeaturesComputed(
+        event_id=f"fv-{pid}-{as_of}",
+        player_id=pid,
+        player_name=name,
+        team="LAL",
+        season="2023-24",
+        as_of=as_of,
+        feature_set_version="fs-0.1",
+        features={"points_sma_10": sma_10, "points_n_10": 10.0, "points_season_avg": 24.0},
+    )
+
+
+def points_model(store: MemoryArtifactStore, version: str = "v1") -> ModelPublished:
+    artifact = RollingMeanArtifact(
+        stat=Stat.POINTS,
+        feature="points_sma_10",
+        fallback_feature="points_season_avg",
+        window_count_feature="points_n_10",
+        min_games=3,
+        family="normal",
+        residual_sd=7.0,
+        league_mean=11.0,
+        feature_set_version="fs-0.1",
+    )
+    uri, checksum = store.put(f"points/{version}.json", artifact.model_dump_json().encode())
+    return ModelPublished(
+        event_id=f"m-{version}",
+        name="points-baseline",
+        version=version,
+        stat=Stat.POINTS,
+        alias="production",
+        model_type="rolling_mean",
+        artifact_uri=uri,
+        checksum=checksum,
+        feature_set_version="fs-0.1",
+        metrics=ModelMetrics(mae=5.0),
+    )
+
+
+@pytest.fixture
+async def rt() -> GatewayRuntime:
+    store = MemoryArtifactStore()
+    book = ModelBook(store=store)
+    book.apply(points_model(store))
+    runtime = fake_runtime(book=book)
+    await runtime.read_model.store_vectors(
+        [vector(2544, "LeBron James", 25.0), vector(201939, "Stephen Curry", 29.0)]
+    )
+    return runtime
+
+
+def read_model(rt: GatewayRuntime) -> InMemoryReadModel:
+    assert isinstance(rt.read_model, InMemoryReadModel)
+    return rt.read_model
+
+
+def cache(rt: GatewayRuntime) -> InMemoryPredictionCache:
+    assert isinstance(rt.prediction_cache, InMemoryPredictionCache)
+    return rt.prediction_cache
+
+
+async def answer(rt: GatewayRuntime, *items: dict[str, Any]) -> list[Answer]:
+    answers: list[Answer] = [None] * len(items)
+    await predict_props(rt, [PredictRequest.model_validate(i) for i in items], answers)
+    return answers
+
+
+async def test_a_prop_is_the_served_model_priced_at_its_line(rt: GatewayRuntime) -> None:
+    [raw] = await answer(rt, {**LEBRON, "odds_over": -120, "odds_under": 100})
+    assert isinstance(raw, bytes)
+    got = PredictResponse.model_validate_json(raw)
+    served = rt.book.for_stat(Stat.POINTS, 2544)
+    assert served is not None
+    want = predict(
+        served,
+        vector(2544, "LeBron James", 25.0).features,
+        line=25.5,
+        odds_over=-120,
+        odds_under=100,
+        player_id=2544,
+    )
+    assert (got.player, got.player_id, got.as_of, got.model_version) == (
+        "LeBron James",
+        2544,
+        AS_OF,
+        "v1",
+    )
+    assert got.predicted_value == round(want.predicted_value, 4)
+    assert (got.over_probability, got.under_probability, got.push_probability) == (
+        want.over_probability,
+        want.under_probability,
+        want.push_probability,
+    )
+    assert got.recommendation == want.pricing.recommendation
+    assert got.expected_value == want.pricing.expected_value
+    assert (got.odds_over, got.odds_under) == (-120, 100)
+    assert got.distribution
+
+
+async def test_a_computed_answer_is_cached_and_served_as_stored(rt: GatewayRuntime) -> None:
+    [first] = await answer(rt, LEBRON)
+    assert isinstance(first, bytes)
+    assert list(cache(rt).entries.values()) == [first]
+    calls = len(read_model(rt).calls)
+    [again] = await answer(rt, {**LEBRON, "player": "  lebron JAMES "})
+    assert again == first
+    # The name from the in-process map, the answer from the cache: no query at all.
+    assert read_model(rt).calls[calls:] == []
+    # A new generation (a model changed) is a miss: computed again from the vector.
+    await rt.prediction_cache.invalidate_all()
+    [fresh] = await answer(rt, LEBRON)
+    assert fresh == first
+    assert read_model(rt).calls[calls:] == ["vectors_for"]
+
+
+async def test_a_batch_goes_through_each_step_together(rt: GatewayRuntime) -> None:
+    items = [
+        LEBRON,
+        {**LEBRON, "player": "Stephen Curry"},
+        {**LEBRON, "player": "Lebron Jmes"},
+        {**LEBRON, "stat": "rebounds"},
+        {**LEBRON, "game_date": "2023-01-01"},
+        {**LEBRON, "line": 30.5},
+    ]
+    answers = await answer(rt, *items)
+    assert [type(a).__name__ for a in answers] == [
+        "bytes",
+        "bytes",
+        "ItemFailed",
+        "ItemFailed",
+        "ItemFailed",
+        "bytes",
+    ]
+    unknown, no_model, too_early = answers[2], answers[3], answers[4]
+    assert isinstance(unknown, ItemFailed)
+    assert (unknown.status, unknown.http_status) == ("not_found", 404)
+    assert unknown.content == {
+        "detail": "unknown player 'Lebron Jmes'",
+        "suggestions": ["LeBron James"],
+    }
+    assert isinstance(no_model, ItemFailed)
+    assert (no_model.status, no_model.http_status, no_model.headers) == (
+        "error",
+        503,
+        {"Retry-After": "30"},
+    )
+    assert str(no_model) == "no production model for rebounds yet"
+    assert isinstance(too_early, ItemFailed)
+    assert too_early.content == {"detail": "no games for LeBron James before 2023-01-01"}
+    # One query per step: the names, the suggestions, the vectors; one cache round trip.
+    assert read_model(rt).calls[-3:] == ["players_by_names", "names", "vectors_for"]
+    assert cache(rt).lookups == 1
+    # Each answer equals the single endpoint's.
+    for item, got in zip(items, answers, strict=True):
+        if isinstance(got, bytes):
+            assert await answer(rt, item) == [got]
+
+
+async def test_one_items_model_failure_is_that_items_answer(
+    rt: GatewayRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = rt.book.for_stat(Stat.POINTS)
+    assert served is not None
+    real = served.model.predict
+
+    def flaky(features: dict[str, Any], player_id: int | None = None) -> Any:
+        if player_id == 201939:
+            raise ValueError("bad row")
+        return real(features, player_id)
+
+    monkeypatch.setattr(served.model, "predict", flaky)
+    answers = await answer(rt, LEBRON, {**LEBRON, "player": "Stephen Curry"})
+    assert isinstance(answers[0], bytes)
+    assert isinstance(answers[1], ValueError)
+    # Only the answer is cached, never the failure.
+    assert list(cache(rt).entries.values()) == [answers[0]]
+
+
+async def test_with_the_cache_down_the_answer_is_the_same(rt: GatewayRuntime) -> None:
+    [with_cache] = await answer(rt, LEBRON)
+    cache(rt).down = True
+    [without] = await answer(rt, LEBRON)
+    assert without == with_cache
+    assert json.loads(without)["model_version"] == "v1"
