@@ -60,20 +60,25 @@ def build_runtime(
     wired = channels(settings)
     broker.include_router(wired.router)
     db = Database(settings.dsn) if db is None else db
-    if redis is None and None in (context_cache, prediction_cache, counter):
-        # Short time-outs: Redis is a cache, and a slow cache must not slow the API down.
-        redis = Redis.from_url(settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
+    made: list[Redis] = [] if redis is None else [redis]
+
+    def client() -> Redis:
+        """The one Redis client the caches and the limiter share, made when first needed."""
+        if not made:
+            # Short time-outs: Redis is a cache, and a slow cache must not slow the API down.
+            made.append(
+                Redis.from_url(settings.redis_url, socket_timeout=0.25, socket_connect_timeout=0.25)
+            )
+        return made[0]
+
     if book is None:
         book = ModelBook(store=open_store(settings.artifact_store_url))
     if context_cache is None:
-        assert redis is not None
-        context_cache = RedisContextCache(redis)
+        context_cache = RedisContextCache(client())
     if prediction_cache is None:
-        assert redis is not None
-        prediction_cache = RedisPredictionCache(redis, ttl_s=settings.prediction_cache_seconds)
+        prediction_cache = RedisPredictionCache(client(), ttl_s=settings.prediction_cache_seconds)
     if counter is None:
-        assert redis is not None
-        counter = RedisWindowCounter(redis)
+        counter = RedisWindowCounter(client())
     return GatewayRuntime(
         settings=settings,
         broker=broker,
@@ -86,7 +91,7 @@ def build_runtime(
         api_keys=PostgresApiKeys(db) if api_keys is None else api_keys,
         limiter=RateLimiter(counter=counter, limit=settings.rate_limit_per_minute),
         publish_model_commands=wired.model_commands,
-        redis=redis,
+        redis=made[0] if made else None,
     )
 
 
