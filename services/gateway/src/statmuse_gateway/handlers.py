@@ -5,12 +5,9 @@ sees all); plus the one topic it publishes to, the model commands of the admin r
 import asyncio
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
 
 from faststream.kafka import KafkaRouter
 from faststream.kafka.publisher.usecase import DefaultPublisher
-from pydantic import Field
-from typing_extensions import TypeAliasType
 
 from statmuse_gateway import metrics
 from statmuse_gateway.runtime import Runtime
@@ -21,15 +18,10 @@ from statmuse_shared.contract.messages import (
     ModelAliasRequested,
     ModelPublished,
     PlayerGameIngested,
+    RawGame,
     TeamGameIngested,
 )
 from statmuse_shared.platform.consumers import batch_subscriber, consumer_router
-
-# `contract.messages.RawGame` under a name of its own: the dead letters' reasons name the
-# payload ("invalid RawGame: ..."), and a bare Annotated union would be called "Annotated".
-RawGame = TypeAliasType(
-    "RawGame", Annotated[PlayerGameIngested | TeamGameIngested, Field(discriminator="kind")]
-)
 
 
 async def on_raw_games(games: list[PlayerGameIngested | TeamGameIngested], rt: Runtime) -> None:

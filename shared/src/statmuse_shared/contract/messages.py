@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypeAliasType
 
 from statmuse_shared.contract.stats import Stat
 
@@ -131,7 +132,11 @@ class TeamGameIngested(Message):
     flag_reason: str | None = None
 
 
-RawGame = Annotated[PlayerGameIngested | TeamGameIngested, Field(discriminator="kind")]
+# A named alias (not a bare Annotated), so schemas, the AsyncAPI document and dead-letter
+# reasons call it RawGame.
+RawGame = TypeAliasType(
+    "RawGame", Annotated[PlayerGameIngested | TeamGameIngested, Field(discriminator="kind")]
+)
 """What `nba.games.raw.v1` carries: player or team box scores, told apart by `kind`."""
 
 
