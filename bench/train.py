@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from report import Result, emit  # noqa: E402
 
-from statmuse_trainer.fitting import fit_stat  # noqa: E402
-from statmuse_trainer.modeling import STATS  # noqa: E402
+from statmuse_trainer.training.fitting import fit_stat  # noqa: E402
+from statmuse_trainer.training.stat_data import STATS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = 2

@@ -41,7 +41,7 @@ from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.count import CountModel
 from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import discover, migrate
-from statmuse_trainer.training import register_and_publish
+from statmuse_trainer.training.on_request import register_and_publish
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

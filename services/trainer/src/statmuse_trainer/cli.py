@@ -8,8 +8,8 @@ import typer
 
 from statmuse_shared.contract.seasons import parse_seasons
 from statmuse_shared.platform.runtime import service_cli
-from statmuse_trainer.dataset import Split, check, frame, save
 from statmuse_trainer.settings import TrainerSettings
+from statmuse_trainer.training.dataset import Split, check, frame, save
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -114,9 +114,9 @@ def train(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from statmuse_trainer import reports
-    from statmuse_trainer.fitting import fit_stat
-    from statmuse_trainer.modeling import STATS
+    from statmuse_trainer.training import reports
+    from statmuse_trainer.training.fitting import fit_stat
+    from statmuse_trainer.training.stat_data import STATS
 
     console = Console(stderr=True)
     wanted = [s.strip() for s in stats.split(",") if s.strip()]
@@ -188,7 +188,7 @@ async def _publish_bundles(
     from statmuse_shared.models.artifacts import open_store
     from statmuse_shared.platform.broker import make_broker
     from statmuse_shared.platform.db import create_pool
-    from statmuse_trainer.training import register_and_publish
+    from statmuse_trainer.training.on_request import register_and_publish
 
     pool = await create_pool(settings.dsn, max_size=2)
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="trainer-registry")
@@ -277,7 +277,7 @@ def fit_lines_command(
     import datetime as dt
 
     from statmuse_shared.models.output import ModelInputError
-    from statmuse_trainer.lineblend import LineFitError, describe, fit_lines
+    from statmuse_trainer.training.lineblend import LineFitError, describe, fit_lines
 
     try:
         cutoff = dt.date.fromisoformat(before)
@@ -321,7 +321,7 @@ def evaluate(
     """Our served models on a season they never saw: against season-average, last-10 and
     EWMA baselines (MAE, RMSE), and on the real lines against the books' de-vigged P(over)
     (Brier, log loss, ECE), each with a bootstrap 95% interval."""
-    from statmuse_trainer.report_eval import run
+    from statmuse_trainer.evaluation.report import run
 
     dataset = _dataset_dir(dataset)
     # The newest training run's bundles, else the ones shipped in models/.
@@ -505,7 +505,7 @@ def rollback(
 
 
 def _move(action: str, key: str) -> None:
-    from statmuse_trainer.registry import RegistryError
+    from statmuse_trainer.registry.moves import RegistryError
 
     try:
         events = asyncio.run(_registry(_settings(), action, key))
@@ -519,7 +519,7 @@ def _move(action: str, key: str) -> None:
 async def _registry(settings: TrainerSettings, action: str, key: str) -> list[Any]:
     from statmuse_shared.platform.broker import make_broker
     from statmuse_shared.platform.db import create_pool
-    from statmuse_trainer import registry
+    from statmuse_trainer.registry import moves as registry
 
     pool = await create_pool(settings.dsn, max_size=2)
     broker = make_broker(settings.kafka_bootstrap_servers, client_id="trainer-registry")

@@ -17,11 +17,12 @@ from statmuse_shared.contract.messages import (
 )
 from statmuse_shared.platform.consumers import Record, dead_letter
 from statmuse_shared.platform.legacy import subscribe
-from statmuse_trainer import metrics, registry
+from statmuse_trainer import metrics
 from statmuse_trainer.adapters import postgres as db
-from statmuse_trainer.service import NotEnoughData
+from statmuse_trainer.registry import moves as registry
 from statmuse_trainer.settings import TrainerSettings
-from statmuse_trainer.training import AlreadyTrained, TrainingRefused, train
+from statmuse_trainer.training.baseline import NotEnoughData
+from statmuse_trainer.training.on_request import AlreadyTrained, TrainingRefused, train
 
 log = logging.getLogger(__name__)
 

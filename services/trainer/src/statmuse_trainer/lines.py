@@ -1,4 +1,5 @@
-"""Real sportsbook prop lines (data/nba/prop_lines): loaded, matched to players, de-vigged.
+"""Real sportsbook prop lines (data/nba/prop_lines): loaded, matched to players, de-vigged,
+joined to the dataset's games. The evaluation, the backtest and the line-weight fit use them.
 
 The books' fair P(over) is the benchmark a model has to beat: p_raw = 100/(odds+100) for
 positive and -odds/(-odds+100) for negative American odds, normalised so over + under = 1.
@@ -10,16 +11,18 @@ import csv
 import datetime as dt
 import gzip
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from statmuse_shared.contract.names import normalize_name
+from statmuse_shared.models.pricing import devig
 
 if TYPE_CHECKING:
     import pandas as pd
-from statmuse_shared.models.pricing import devig
 
 MARKETS = {"points", "rebounds", "assists", "threes", "pra"}
 # The two files spell the books differently ("BetMGM" / "betmgm"; Caesars is William Hill US).
@@ -125,3 +128,42 @@ def match_players(
         else:
             matched.append((pid, line))
     return matched, unmatched
+
+
+@dataclass(frozen=True, slots=True)
+class LineRows:
+    """Real lines joined to test rows: row index, line, books' fair P(over), outcome."""
+
+    row: np.ndarray
+    line: np.ndarray
+    books: np.ndarray
+    went_over: np.ndarray
+    bookmaker: np.ndarray
+
+
+def join_lines(test: "pd.DataFrame", lines: Sequence[tuple[int, PropLine]], stat: str) -> LineRows:
+    """Every real line of `stat` on a test game; pushes are left out (neither side wins)."""
+    index = {
+        (int(p), d): i
+        for i, (p, d) in enumerate(zip(test["player_id"], test["game_date"].dt.date, strict=True))
+    }
+    labels = test[f"label_{stat}"].to_numpy(np.float64)
+    rows, values, books, over, makers = [], [], [], [], []
+    for player_id, line in lines:
+        if line.market != stat:
+            continue
+        i = index.get((player_id, line.game_date))
+        if i is None or math.isnan(labels[i]) or labels[i] == line.line:
+            continue
+        rows.append(i)
+        values.append(line.line)
+        books.append(line.fair_over)
+        over.append(float(labels[i] > line.line))
+        makers.append(line.bookmaker)
+    return LineRows(
+        np.array(rows, dtype=int),
+        np.array(values, dtype=float),
+        np.array(books, dtype=float),
+        np.array(over, dtype=float),
+        np.array(makers, dtype=object),
+    )

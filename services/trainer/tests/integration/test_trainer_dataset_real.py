@@ -24,8 +24,8 @@ from statmuse_shared.features import (
 from statmuse_shared.platform.migrations import migrate
 from statmuse_trainer.adapters.postgres import upsert_examples
 from statmuse_trainer.cli import _dataset
-from statmuse_trainer.dataset import Split
 from statmuse_trainer.settings import TrainerSettings
+from statmuse_trainer.training.dataset import Split
 
 pytestmark = pytest.mark.integration
 DATA = Path(__file__).resolve().parents[4] / "data" / "nba"

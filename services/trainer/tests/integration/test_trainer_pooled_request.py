@@ -17,7 +17,7 @@ from statmuse_shared.platform.broker import ensure_topics, make_broker
 from statmuse_shared.platform.db import create_pool
 from statmuse_shared.platform.migrations import migrate
 from statmuse_trainer.settings import TrainerSettings
-from statmuse_trainer.training import AlreadyTrained, train
+from statmuse_trainer.training.on_request import AlreadyTrained, train
 
 pytestmark = pytest.mark.integration
 DAY = dt.date(2026, 11, 25)
@@ -43,7 +43,7 @@ async def test_a_pooled_request_trains_registers_and_announces_once_a_day(
         event_id="r1", stat=Stat.POINTS, model_kind="pooled", reason="drift", promote=False
     )
     try:
-        from statmuse_trainer import training
+        from statmuse_trainer.training import on_request as training
 
         published = await training.train_pooled(
             pool=pool,

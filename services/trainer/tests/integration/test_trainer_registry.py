@@ -17,7 +17,7 @@ from statmuse_shared.platform.broker import ensure_topics, make_broker
 from statmuse_shared.platform.db import create_pool
 from statmuse_shared.platform.migrations import migrate
 from statmuse_trainer.adapters import postgres as db
-from statmuse_trainer.registry import RegistryError, promote, rollback
+from statmuse_trainer.registry.moves import RegistryError, promote, rollback
 
 pytestmark = pytest.mark.integration
 
@@ -133,8 +133,8 @@ async def test_a_fitted_model_is_registered_published_and_served(
 
     from statmuse_shared.models.count import CountModel
     from statmuse_shared.models.serving import predict
-    from statmuse_trainer.fitting import fit_stat
-    from statmuse_trainer.training import register_and_publish
+    from statmuse_trainer.training.fitting import fit_stat
+    from statmuse_trainer.training.on_request import register_and_publish
 
     await migrate(database_url, schemas=["registry"])
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())

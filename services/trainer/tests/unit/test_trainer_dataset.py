@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from statmuse_shared.features import feature_names
-from statmuse_trainer.dataset import (
+from statmuse_trainer.training.dataset import (
     DEFAULT_SPLIT,
     LeakageError,
     Row,

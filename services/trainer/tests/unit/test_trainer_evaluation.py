@@ -10,16 +10,12 @@ import numpy as np
 import pytest
 
 from statmuse_shared.features import League, PlayerGame, TeamGame, possessions, walk
-from statmuse_trainer.dataset import Row, Split, frame
-from statmuse_trainer.evaluation import (
-    baseline_table,
-    books_scores,
-    bootstrap,
-    brier,
-    log_loss,
-    priced_lines,
-)
+from statmuse_trainer.evaluation.tables import baseline_table, books_scores, priced_lines
 from statmuse_trainer.lines import match_players, read_lines
+from statmuse_trainer.scoring import bootstrap
+from statmuse_trainer.scoring import pair_brier as brier
+from statmuse_trainer.scoring import pair_log_loss as log_loss
+from statmuse_trainer.training.dataset import Row, Split, frame
 
 DATA = Path(__file__).resolve().parents[4] / "data" / "nba"
 

@@ -13,7 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from statmuse_shared.models.regressors import LinearPart, TreePart, part_from_arrays
-from statmuse_trainer import export
+from statmuse_trainer.training import export
 
 ROWS, FEATURES = 2000, 20
 F32 = np.float32

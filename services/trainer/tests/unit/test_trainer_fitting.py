@@ -11,16 +11,12 @@ from statmuse_shared.models.artifacts import load_model
 from statmuse_shared.models.count import CountModel
 from statmuse_shared.models.distributions import NegativeBinomial
 from statmuse_shared.models.serving import Served, predict
-from statmuse_trainer.evaluation import line_odds, served_means
-from statmuse_trainer.fitting import fit_stat
-from statmuse_trainer.modeling import (
-    calibrated_over,
-    ece,
-    fit_calibration,
-    fit_dispersion_mle,
-    nb_cdf,
-    vote,
-)
+from statmuse_trainer.scoring import ece
+from statmuse_trainer.training.calibration import calibrated_over, fit_calibration
+from statmuse_trainer.training.candidates import vote
+from statmuse_trainer.training.fitting import fit_stat
+from statmuse_trainer.training.negbin import fit_dispersion_mle, nb_cdf
+from statmuse_trainer.training.served import line_odds, served_means
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +116,8 @@ def test_isotonic_calibration_fixes_an_overconfident_model():
     lines = np.floor(mu) + 0.5
     overconfident = np.full(len(mu), 1.05)  # claims far less spread than there is
     went = (y > lines).astype(float)
-    from statmuse_trainer.modeling import cdf_pairs, over_probability
+    from statmuse_trainer.training.calibration import cdf_pairs
+    from statmuse_trainer.training.negbin import over_probability
 
     before = over_probability(mu, overconfident, lines)
     knots = fit_calibration(*cdf_pairs(y[:4000], mu[:4000], overconfident[:4000], lines[:4000]))
@@ -132,7 +129,8 @@ def test_isotonic_calibration_fixes_an_overconfident_model():
 
 
 def test_voting_weights_stay_on_the_simplex(synthetic_frame):
-    from statmuse_trainer.modeling import Candidate, Scores, StatData
+    from statmuse_trainer.training.candidates import Candidate, Scores
+    from statmuse_trainer.training.stat_data import StatData
 
     df = synthetic_frame[synthetic_frame["f_points_career_n"] >= 3]
     data = StatData(
@@ -155,7 +153,8 @@ def test_voting_weights_stay_on_the_simplex(synthetic_frame):
 def test_voting_drops_a_part_that_buys_less_than_the_parsimony_margin(synthetic_frame):
     """A near-copy of the best part adds a walk for nothing and goes; a part that carries
     independent information stays."""
-    from statmuse_trainer.modeling import PARSIMONY_BRIER, Candidate, Scores, StatData, score
+    from statmuse_trainer.training.candidates import PARSIMONY_BRIER, Candidate, Scores, score
+    from statmuse_trainer.training.stat_data import StatData
 
     df = synthetic_frame[synthetic_frame["f_points_career_n"] >= 3]
     data = StatData(
@@ -184,7 +183,7 @@ def test_voting_drops_a_part_that_buys_less_than_the_parsimony_margin(synthetic_
 def test_a_stat_missing_from_the_validation_season_validates_on_late_training_days(
     synthetic_frame,
 ):
-    from statmuse_trainer.modeling import stat_data
+    from statmuse_trainer.training.stat_data import stat_data
 
     df = synthetic_frame.copy()
     df.loc[df["split"] == "validation", "label_points"] = np.nan  # like threes in 2022-23
@@ -218,8 +217,8 @@ def test_the_calibrated_distribution_has_no_holes(fitted):
 
 
 def test_the_served_candidate_is_the_smallest_within_the_parsimony_margin():
-    from statmuse_trainer.fitting import serve_choice
-    from statmuse_trainer.modeling import PARSIMONY_BRIER, Candidate, Scores
+    from statmuse_trainer.training.candidates import PARSIMONY_BRIER, Candidate, Scores
+    from statmuse_trainer.training.fitting import serve_choice
 
     def cand(name: str, brier: float, weights: list[float] | None = None) -> Candidate:
         params = {} if weights is None else {"weights": weights, "parts": ["a", "b", "c"]}

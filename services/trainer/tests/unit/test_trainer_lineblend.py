@@ -22,9 +22,9 @@ from statmuse_shared.models.output import ModelOutput
 from statmuse_shared.models.serving import Served, predict
 from statmuse_trainer.backtest.engine import BacktestEngine, BacktestError, ModelSet
 from statmuse_trainer.cli import app
-from statmuse_trainer.evaluation import line_odds, served_means
-from statmuse_trainer.fitting import fit_stat
-from statmuse_trainer.lineblend import MIN_LINES, LineFitError, fit_blend
+from statmuse_trainer.training.fitting import fit_stat
+from statmuse_trainer.training.lineblend import MIN_LINES, LineFitError, fit_blend
+from statmuse_trainer.training.served import line_odds, served_means
 
 DAY = dt.date(2024, 3, 1)
 PHI = 1.8

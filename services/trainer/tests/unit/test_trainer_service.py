@@ -3,7 +3,7 @@ import math
 import pytest
 
 from statmuse_shared.contract.stats import Stat
-from statmuse_trainer.service import Example, NotEnoughData, fit_rolling_mean
+from statmuse_trainer.training.baseline import Example, NotEnoughData, fit_rolling_mean
 
 
 def example(centre: float | None, games: float, label: float, prefix: str = "points") -> Example:

@@ -9,14 +9,14 @@ import asyncpg
 
 from statmuse_shared.contract.messages import FeaturesComputed, ModelPublished, PredictionMade
 from statmuse_shared.contract.stats import Stat
-from statmuse_trainer.dataset import Row
 from statmuse_trainer.monitoring.performance import (
     DayMetrics,
     LineQuote,
     PlayedGame,
     StoredPrediction,
 )
-from statmuse_trainer.service import Example
+from statmuse_trainer.training.baseline import Example
+from statmuse_trainer.training.dataset import Row
 
 
 async def upsert_examples(*, conn: asyncpg.Connection, vectors: Sequence[FeaturesComputed]) -> int:

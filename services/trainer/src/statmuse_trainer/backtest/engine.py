@@ -35,8 +35,8 @@ from statmuse_shared.models.output import ModelInputError
 from statmuse_shared.models.pricing import decimal_odds, devig, expected_value
 from statmuse_trainer.backtest.ledger import Bet, bets_frame, daily
 from statmuse_trainer.backtest.strategies import Choice, Option, Strategy
-from statmuse_trainer.evaluation import line_odds
 from statmuse_trainer.lines import PropLine
+from statmuse_trainer.training.served import line_odds
 
 Mode = Literal["consensus", "best"]
 MODES: tuple[Mode, ...] = ("consensus", "best")

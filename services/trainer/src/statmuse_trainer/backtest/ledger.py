@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from statmuse_shared.models.pricing import decimal_odds
-from statmuse_trainer.evaluation import Estimate
+from statmuse_trainer.scoring import Estimate
 
 Side = Literal["OVER", "UNDER"]
 Outcome = Literal["win", "loss", "push"]

@@ -12,8 +12,8 @@ import pandas as pd
 
 from statmuse_trainer.backtest.engine import Result
 from statmuse_trainer.backtest.ledger import METRICS, daily, summarise
-from statmuse_trainer.evaluation import Estimate, bootstrap
-from statmuse_trainer.reports import pyplot
+from statmuse_trainer.figures import pyplot
+from statmuse_trainer.scoring import Estimate, bootstrap
 
 EDGES = [-math.inf, -0.05, 0.0, 0.02, 0.05, 0.10, 0.20, math.inf]
 EDGE_LABELS = ["< −5%", "−5–0%", "0–2%", "2–5%", "5–10%", "10–20%", "≥ 20%"]

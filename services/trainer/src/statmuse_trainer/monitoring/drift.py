@@ -10,7 +10,7 @@ I/O). The rule, its defaults and why are in docs/MONITORING.md; in short:
   least `ks_min_statistic`. With thousands of rows a KS test finds a trivial shift
   significant; the effect-size floor keeps it to shifts that matter.
 - A stat's models are *drifted* when at least `min_features` of the features its model reads
-  (`modeling.feature_columns`) drift, counting only features that describe the game or the
+  (`training.stat_data.feature_columns`) drift, counting only features that describe the game or the
   player (not the availability counts, which move with the calendar), or when its own
   predictions drift (predicted value or P(over), against an earlier window, same model).
 """
@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from scipy import stats as scipy_stats
 
 from statmuse_shared.contract.stats import Stat
-from statmuse_trainer.modeling import feature_columns
+from statmuse_trainer.training.stat_data import feature_columns
 
 EPSILON = 1e-4
 BINS = 10

@@ -25,12 +25,13 @@ from statmuse_shared.models.pricing import (
     decimal_odds,
     price,
 )
+from statmuse_trainer import scoring
 
 EASTERN = ZoneInfo("America/New_York")
 # A prediction is matched to the player's first game within this many days of its `as_of`; a
 # player out for longer (injury, off-season) has no bet anyone would have taken on it.
 MAX_DAYS_TO_GAME = 10
-ECE_BINS = 10
+ECE_BINS = scoring.ECE_BINS
 WINDOW_DAYS = 7
 
 Result = Literal["win", "loss", "push"]
@@ -193,25 +194,23 @@ def settle(predictions: Iterable[StoredPrediction], games: Iterable[PlayedGame])
 
 
 def brier(pairs: Sequence[tuple[float, float]]) -> float | None:
-    """Mean squared gap between probability and outcome (0/1); None without pairs."""
+    """Mean squared gap between probability and outcome (0/1); None without pairs. Summed
+    exactly (`scoring`'s `exact=True`), as the stored daily figures always were."""
     if not pairs:
         return None
-    return math.fsum((p - y) ** 2 for p, y in pairs) / len(pairs)
+    return scoring.brier(*_columns(pairs), exact=True)
 
 
 def ece(pairs: Sequence[tuple[float, float]], bins: int = ECE_BINS) -> float | None:
-    """Expected calibration error in `bins` equal-width bins (the binning of
-    `modeling.ece`): the count-weighted gap between mean probability and frequency."""
+    """Expected calibration error in `bins` equal-width bins (the binning the training and
+    evaluation ECE use), summed exactly; None without pairs."""
     if not pairs:
         return None
-    groups: dict[int, list[tuple[float, float]]] = {}
-    for p, y in pairs:
-        groups.setdefault(min(int(p * bins), bins - 1), []).append((p, y))
-    gap = math.fsum(
-        len(g) * abs(math.fsum(p for p, _ in g) / len(g) - math.fsum(y for _, y in g) / len(g))
-        for g in groups.values()
-    )
-    return gap / len(pairs)
+    return scoring.ece(*_columns(pairs), bins, exact=True)
+
+
+def _columns(pairs: Sequence[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    return [p for p, _ in pairs], [y for _, y in pairs]
 
 
 def _pairs(rows: Sequence[Evaluated]) -> list[tuple[float, float]]:

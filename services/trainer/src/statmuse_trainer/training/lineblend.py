@@ -18,9 +18,9 @@ import pandas as pd
 from scipy import optimize
 
 from statmuse_shared.models.count import CountModel, LineBlend
-from statmuse_trainer.evaluation import given_no_push, join_lines, nb_line_odds, served_means
-from statmuse_trainer.lines import match_frame
-from statmuse_trainer.modeling import log_loss
+from statmuse_trainer.lines import join_lines, match_frame
+from statmuse_trainer.scoring import log_loss
+from statmuse_trainer.training.served import given_no_push, nb_line_odds, served_means
 
 MIN_LINES = 200  # fewer real lines than this cannot pin down two numbers honestly
 

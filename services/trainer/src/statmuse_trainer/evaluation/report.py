@@ -1,4 +1,5 @@
-"""`statmuse evaluate`: the served bundles on a held-out season, as a markdown report."""
+"""`statmuse evaluate`: the served bundles on a held-out season, as a markdown report
+(docs/EVALUATION.md)."""
 
 import datetime as dt
 from pathlib import Path
@@ -8,21 +9,12 @@ import numpy as np
 import pandas as pd
 
 from statmuse_shared.models.count import CountModel, LineBlend
-from statmuse_trainer.evaluation import (
-    Estimate,
-    bootstrap,
-    brier,
-    ece_of,
-    given_no_push,
-    join_lines,
-    line_odds,
-    lines_table,
-    model_vs_baselines,
-    served_means,
-)
-from statmuse_trainer.lines import match_frame
-from statmuse_trainer.modeling import pooled_rows, reference_lines, reliability
-from statmuse_trainer.reports import reliability_png
+from statmuse_trainer.evaluation.tables import lines_table, model_vs_baselines
+from statmuse_trainer.figures import reliability_png
+from statmuse_trainer.lines import join_lines, match_frame
+from statmuse_trainer.scoring import Estimate, bootstrap, pair_brier, pair_ece, reliability
+from statmuse_trainer.training.served import given_no_push, line_odds, served_means
+from statmuse_trainer.training.stat_data import pooled_rows, reference_lines
 
 
 def _fmt(e: object, digits: int = 4) -> str:
@@ -68,8 +60,8 @@ def run(
                     "stat": stat,
                     "predictor": label,
                     "games": len(ref),
-                    "brier": bootstrap(pairs, brier, rounds=rounds),
-                    "ece": bootstrap(pairs, ece_of, rounds=rounds),
+                    "brier": bootstrap(pairs, pair_brier, rounds=rounds),
+                    "ece": bootstrap(pairs, pair_ece, rounds=rounds),
                 }
             )
         answered = pd.Series([f or "own model" for f in flags]).value_counts()

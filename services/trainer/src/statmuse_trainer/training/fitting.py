@@ -3,7 +3,6 @@ heads, fit the spread and the calibration, and pack it all into the bundle the p
 gateway serve (`statmuse_shared.models.count.CountModel`). Pure: a dataset frame in, bytes and
 reports out."""
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,29 +14,22 @@ from statmuse_shared.contract.stats import Stat
 from statmuse_shared.features import FEATURE_SET_VERSION
 from statmuse_shared.models.count import CountModel, CountModelHeader
 from statmuse_shared.models.regressors import LinearPart, TreePart
-from statmuse_trainer import export
-from statmuse_trainer.modeling import (
-    MIN_HISTORY,
-    PARSIMONY_BRIER,
-    Candidate,
-    StatData,
-    brier,
-    calibrated_over,
-    cdf_pairs,
-    ece,
-    fit_calibration,
+from statmuse_trainer import scoring
+from statmuse_trainer.training import export
+from statmuse_trainer.training.calibration import calibrated_over, cdf_pairs, fit_calibration
+from statmuse_trainer.training.candidates import PARSIMONY_BRIER, Candidate, search, stack, vote
+from statmuse_trainer.training.heads import fit_heads
+from statmuse_trainer.training.negbin import (
     fit_dispersion_mle,
-    fit_heads,
-    head_columns,
-    log_loss,
     over_probability,
     player_dispersions,
+)
+from statmuse_trainer.training.stat_data import (
+    MIN_HISTORY,
+    StatData,
+    head_columns,
     pooled_rows,
-    reliability,
-    search,
-    stack,
     stat_data,
-    vote,
 )
 
 LEAGUE_MINUTES = ("minutes_sma_3", "minutes_season_avg", "minutes_career_avg")
@@ -233,14 +225,14 @@ def fit_stat(
     p_before = over_probability(served_v, r_rows, lines)
     p_after = calibrated_over(served_v, r_rows, lines, knots)
     validation = {
-        "mae": float(np.mean(np.abs(yv - served_v))),
-        "rmse": float(math.sqrt(np.mean((yv - served_v) ** 2))),
-        "brier_uncalibrated": brier(p_before, went),
-        "brier": brier(p_after, went),
-        "log_loss_uncalibrated": log_loss(p_before, went),
-        "log_loss": log_loss(p_after, went),
-        "ece_uncalibrated": ece(p_before, went),
-        "ece": ece(p_after, went),
+        "mae": scoring.mae(yv - served_v),
+        "rmse": scoring.rmse(yv - served_v),
+        "brier_uncalibrated": scoring.brier(p_before, went),
+        "brier": scoring.brier(p_after, went),
+        "log_loss_uncalibrated": scoring.log_loss(p_before, went),
+        "log_loss": scoring.log_loss(p_after, went),
+        "ece_uncalibrated": scoring.ece(p_before, went),
+        "ece": scoring.ece(p_after, went),
         "dispersion": dispersion,
     }
     if data.validation_note:
@@ -300,8 +292,8 @@ def fit_stat(
         n_train=len(data.train),
         n_validation=len(data.validation),
         validation=validation,
-        reliability_before=reliability(p_before, went),
-        reliability_after=reliability(p_after, went),
+        reliability_before=scoring.reliability(p_before, went),
+        reliability_after=scoring.reliability(p_after, went),
         importance=importance(exported, weights, sample, data.columns),
         seconds=seconds,
         validation_note=data.validation_note,

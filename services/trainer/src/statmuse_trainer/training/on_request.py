@@ -15,9 +15,9 @@ from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.artifacts import ArtifactStore
 from statmuse_shared.platform.legacy import publish_many
 from statmuse_trainer.adapters import postgres as db
-from statmuse_trainer.registry import event_of
-from statmuse_trainer.service import fit_rolling_mean
+from statmuse_trainer.registry.moves import event_of
 from statmuse_trainer.settings import TrainerSettings
+from statmuse_trainer.training.baseline import fit_rolling_mean
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,7 +98,7 @@ async def pooled_frame(
     """The training dataset from the stored game vectors, split and leakage-checked exactly as
     `statmuse-trainer dataset` builds it; returns its content hash and the frame."""
     from statmuse_shared.features import FEATURE_SET_VERSION
-    from statmuse_trainer.dataset import Split, check, content_hash, frame
+    from statmuse_trainer.training.dataset import Split, check, content_hash, frame
 
     split = Split(
         settings.pooled_train_seasons,
@@ -132,7 +132,7 @@ async def train_pooled(
     calibration: `statmuse train` for one stat), registered and announced. A request for one
     player is answered by retraining the stat, which refits every player's head; once a stat
     was retrained on a day, further requests that day are answered by that version."""
-    from statmuse_trainer.fitting import fit_stat
+    from statmuse_trainer.training.fitting import fit_stat
 
     day = (today or dt.date.today()).isoformat()
     async with pool.acquire() as conn:
