@@ -41,7 +41,9 @@ from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.count import CountModel
 from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import discover, migrate
-from statmuse_trainer.training.on_request import register_and_publish
+from statmuse_trainer.app import build_runtime as trainer_runtime
+from statmuse_trainer.registry.publish import register_and_publish
+from statmuse_trainer.settings import TrainerSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -151,21 +153,24 @@ async def put_real_data(
             header = CountModel.from_bytes(data).header
             sidecar = bundle.with_suffix(".json")
             metadata = json.loads(sidecar.read_text()) if sidecar.exists() else {}
-            published = await register_and_publish(
-                pool=pool,
+            trainer = trainer_runtime(
+                TrainerSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap),
                 store=LocalArtifactStore(artifacts),
-                broker=feed.broker,
-                stat=header.stat,
-                name=header.name,
-                model_type="count_model",
-                data=data,
-                suffix="npz",
-                feature_set_version=header.feature_set_version,
-                dataset_version=metadata.get("dataset_version"),
-                metrics=ModelMetrics.model_validate(metadata.get("metrics", {})),
-                metadata=metadata,
-                promote=True,
             )
+            async with trainer.running(consume=False):
+                published = await register_and_publish(
+                    trainer,
+                    stat=header.stat,
+                    name=header.name,
+                    model_type="count_model",
+                    data=data,
+                    suffix="npz",
+                    feature_set_version=header.feature_set_version,
+                    dataset_version=metadata.get("dataset_version"),
+                    metrics=ModelMetrics.model_validate(metadata.get("metrics", {})),
+                    metadata=metadata,
+                    promote=True,
+                )
             # The gateway's read model of the same events, and an admin key.
             async with pool.acquire() as conn:
                 await gateway_db.upsert_player_games(conn=conn, games=players)

@@ -21,11 +21,10 @@ from statmuse_shared.features import (
     possessions,
     walk,
 )
+from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
-from statmuse_trainer.adapters.postgres import upsert_examples
-from statmuse_trainer.cli import _dataset
-from statmuse_trainer.settings import TrainerSettings
-from statmuse_trainer.training.dataset import Split
+from statmuse_trainer.adapters.examples import PostgresExamples
+from statmuse_trainer.training.dataset import Split, build_dataset
 
 pytestmark = pytest.mark.integration
 DATA = Path(__file__).resolve().parents[4] / "data" / "nba"
@@ -120,20 +119,20 @@ def vectors(league: League, games: dict[int, list[PlayerGame]]) -> list[Features
 
 
 async def test_dataset_from_real_vectors(database_url, tmp_path):
-    import asyncpg
-
     await migrate(database_url, schemas=["registry"])
     league, games, points = load()
-    conn = await asyncpg.connect(database_url)
+    pool = await create_pool(database_url)
+    examples = PostgresExamples(Database.of(pool))
     try:
-        stored = await upsert_examples(conn=conn, vectors=vectors(league, games))
-    finally:
-        await conn.close()
-    assert stored > 1000
+        stored = await examples.upsert(vectors(league, games))
+        assert stored > 1000
 
-    split = Split(("2021-22",), ("2022-23",), ("2023-24",))
-    settings = TrainerSettings(database_url=database_url)
-    version, paths, counts = await _dataset(settings, split, tmp_path)
+        split = Split(("2021-22",), ("2022-23",), ("2023-24",))
+        built = await build_dataset(examples, split, tmp_path)
+        again = await build_dataset(examples, split, tmp_path / "again")
+    finally:
+        await pool.close()
+    version, paths, counts = built.version, built.paths, built.counts
     train, test = pd.read_parquet(paths["train"]), pd.read_parquet(paths["test"])
     assert sum(counts.values()) == stored
 
@@ -153,5 +152,4 @@ async def test_dataset_from_real_vectors(database_url, tmp_path):
     assert not (test["f_points_sma_3"] == test["label_points"]).all()
 
     # Rebuilt from the same rows: same version.
-    again, _, _ = await _dataset(settings, split, tmp_path / "again")
-    assert again == version
+    assert again.version == version

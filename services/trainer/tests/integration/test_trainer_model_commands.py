@@ -11,15 +11,14 @@ from aiokafka import AIOKafkaConsumer
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import DeadLetter, ModelAliasRequested, ModelPublished
 from statmuse_shared.models.artifacts import LocalArtifactStore
-from statmuse_shared.platform.broker import ensure_topics, make_broker
-from statmuse_shared.platform.db import create_pool
-from statmuse_shared.platform.legacy import publish_model
+from statmuse_shared.platform.broker import ensure_topics, publish
+from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
-from statmuse_trainer.adapters import postgres as db
-from statmuse_trainer.handlers import register
+from statmuse_trainer.adapters.registry import PostgresRegistry
+from statmuse_trainer.app import build_runtime
 from statmuse_trainer.settings import TrainerSettings
 
-from .test_trainer_registry import version
+from .test_trainer_registry import alias_version, version
 
 pytestmark = pytest.mark.integration
 
@@ -53,25 +52,23 @@ async def test_commands_move_aliases_and_refusals_are_dead_letters(
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
     store = LocalArtifactStore(tmp_path)
     pool = await create_pool(database_url)
-    async with pool.acquire() as conn:
-        await db.register(conn=conn, published=version(store, "v1", "production", 7.0))
-        await db.register(conn=conn, published=version(store, "v2", "staging", 6.0))
-    settings = TrainerSettings(database_url=database_url, group_id=f"trainer-{unique}")
-    broker = make_broker(kafka_bootstrap, client_id=f"trainer-{unique}")
-    register(broker, {"pool": pool, "store": store}, settings=settings)
-    await broker.start()
-    try:
+    registry = PostgresRegistry(Database.of(pool))
+    async with registry.transaction() as tx:
+        await tx.register(version(store, "v1", "production", 7.0))
+        await tx.register(version(store, "v2", "staging", 6.0))
+    settings = TrainerSettings(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        group_id=f"trainer-{unique}",
+    )
+    async with build_runtime(settings, store=store).running() as rt:
         # Same key, same partition: carried out in this order.
         for n, action in enumerate(["rollback", "promote", "rollback"]):
-            await publish_model(
-                broker, command(n, action), topic=topics.MODEL_COMMANDS, key=b"points"
-            )
+            await publish(rt.broker, command(n, action), topic=topics.MODEL_COMMANDS, key=b"points")
         events = await read_topic(kafka_bootstrap, topics.MODELS_PUBLISHED, 4)
         refusals = await read_topic(kafka_bootstrap, topics.dead_letter(topics.MODEL_COMMANDS), 1)
         published = [ModelPublished.model_validate_json(v) for v in events]
         letters = [DeadLetter.model_validate_json(v) for v in refusals]
-    finally:
-        await broker.stop()
     try:
         assert [(e.version, e.alias) for e in published] == [
             ("v2", "production"),
@@ -84,7 +81,6 @@ async def test_commands_move_aliases_and_refusals_are_dead_letters(
         assert letters[0].consumer == f"trainer-{unique}-model-commands"
         refused = ModelAliasRequested.model_validate_json(base64.b64decode(letters[0].payload_b64))
         assert (refused.event_id, refused.action) == ("cmd-0", "rollback")
-        async with pool.acquire() as conn:
-            assert await db.alias_version(conn=conn, key="points", alias="production") == "v1"
+        assert await alias_version(registry, "points", "production") == "v1"
     finally:
         await pool.close()

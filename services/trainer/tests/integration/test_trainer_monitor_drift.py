@@ -21,12 +21,12 @@ from statmuse_shared.contract.messages import (
     TrainRequested,
 )
 from statmuse_shared.contract.stats import Stat
-from statmuse_shared.platform.broker import ensure_topics, make_broker
+from statmuse_shared.platform.broker import ensure_topics, publish
 from statmuse_shared.platform.db import create_pool
-from statmuse_shared.platform.legacy import publish_model
 from statmuse_shared.platform.migrations import migrate
-from statmuse_trainer.adapters import postgres as db
+from statmuse_trainer.app import build_runtime
 from statmuse_trainer.monitoring import drift, jobs
+from statmuse_trainer.runtime import TrainerRuntime
 from statmuse_trainer.settings import TrainerSettings
 
 pytestmark = pytest.mark.integration
@@ -119,16 +119,26 @@ async def read_until(
 
 
 async def setup(database_url: str, kafka_bootstrap: str, unique: str):
+    """A pool for the test's own reads and writes, and the trainer's runtime (database open,
+    broker connected to publish)."""
     await migrate(database_url, schemas=["registry"])
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
     pool = await create_pool(database_url)
-    broker = make_broker(kafka_bootstrap, client_id=f"monitor-{unique}")
-    await broker.connect()
-    return pool, broker
+    rt = build_runtime(settings(database_url, kafka_bootstrap, group_id=f"trainer-{unique}"))
+    await rt.db.open()
+    await rt.broker.connect()
+    return pool, rt
 
 
-def settings(database_url: str) -> TrainerSettings:
-    return TrainerSettings(database_url=database_url, monitor_recent_days=14)
+async def teardown(pool, rt: TrainerRuntime) -> None:
+    await rt.broker.stop()
+    await rt.db.close()
+    await pool.close()
+
+
+def settings(database_url: str, kafka_bootstrap: str = "", **more) -> TrainerSettings:
+    kafka = {"kafka_bootstrap_servers": kafka_bootstrap} if kafka_bootstrap else {}
+    return TrainerSettings(database_url=database_url, monitor_recent_days=14, **kafka, **more)
 
 
 def alerts(stat: str) -> float:
@@ -136,22 +146,14 @@ def alerts(stat: str) -> float:
 
 
 async def test_shifted_features_publish_train_requested(database_url, kafka_bootstrap, unique):
-    pool, broker = await setup(database_url, kafka_bootstrap, unique)
+    pool, rt = await setup(database_url, kafka_bootstrap, unique)
     try:
         await load_examples(pool, shift=8.0, seed=11)
         before = alerts("points")
-        summary = await jobs.check_drift(
-            pool=pool, broker=broker, day=DAY, settings=settings(database_url), now=NOW
-        )
+        summary = await jobs.check_drift(rt, DAY, now=NOW)
         found = await read_until(kafka_bootstrap, lambda f: len(f) >= 2)
         # Run again an hour later: the same drift, within the cooldown, publishes nothing.
-        again = await jobs.check_drift(
-            pool=pool,
-            broker=broker,
-            day=DAY,
-            settings=settings(database_url),
-            now=NOW + dt.timedelta(hours=1),
-        )
+        again = await jobs.check_drift(rt, DAY, now=NOW + dt.timedelta(hours=1))
         async with pool.acquire() as conn:
             reported = {
                 r["name"]: r
@@ -161,8 +163,7 @@ async def test_shifted_features_publish_train_requested(database_url, kafka_boot
             }
             alert_rows = await conn.fetch("SELECT stat FROM registry.monitor_drift_alerts")
     finally:
-        await broker.stop()
-        await pool.close()
+        await teardown(pool, rt)
 
     assert (summary.reference_rows, summary.recent_rows) == (600, 300)
     assert {d.stat for d in summary.decisions if d.fire} == {Stat.POINTS, Stat.PRA}
@@ -191,25 +192,20 @@ async def test_shifted_features_publish_train_requested(database_url, kafka_boot
 
 
 async def test_unshifted_features_publish_nothing(database_url, kafka_bootstrap, unique):
-    pool, broker = await setup(database_url, kafka_bootstrap, unique)
+    pool, rt = await setup(database_url, kafka_bootstrap, unique)
     try:
         await load_examples(pool, shift=0.0, seed=12)
-        summary = await jobs.check_drift(
-            pool=pool, broker=broker, day=DAY, settings=settings(database_url), now=NOW
-        )
+        summary = await jobs.check_drift(rt, DAY, now=NOW)
         # A sentinel per stat, on the key a drift request would use: once all five are read,
         # anything check_drift published (acknowledged before it returned) has been read too.
         for stat in Stat:
             sentinel = TrainRequested(event_id=f"sentinel-{stat}", stat=stat, reason="sentinel")
-            await publish_model(
-                broker, sentinel, topic=topics.TRAIN_REQUESTS, key=stat.value.encode()
-            )
+            await publish(rt.broker, sentinel, topic=topics.TRAIN_REQUESTS, key=stat.value.encode())
         found = await read_until(
             kafka_bootstrap, lambda f: sum(r.reason == "sentinel" for r in f) == len(Stat)
         )
     finally:
-        await broker.stop()
-        await pool.close()
+        await teardown(pool, rt)
     assert sum(r.reason == "sentinel" for r in found) == len(Stat)
     assert [r for r in found if r.reason == "drift"] == []
     assert not summary.drifted
@@ -220,38 +216,17 @@ async def test_unshifted_features_publish_nothing(database_url, kafka_bootstrap,
 async def test_cooldown_holds_across_concurrent_runs(database_url, kafka_bootstrap, unique):
     import asyncio
 
-    pool, broker = await setup(database_url, kafka_bootstrap, unique)
-    s = settings(database_url)
+    pool, rt = await setup(database_url, kafka_bootstrap, unique)
     decision = drift.StatDecision(Stat.ASSISTS, True, ("a", "b", "c"), (), 80, "test")
     try:
         first = await asyncio.gather(
-            *[
-                jobs.alert(
-                    pool=pool, broker=broker, decision=decision, day=DAY, now=NOW, settings=s
-                )
-                for _ in range(2)
-            ]
+            *[jobs.alert(rt, decision=decision, day=DAY, now=NOW) for _ in range(2)]
         )
-        within = await jobs.alert(
-            pool=pool,
-            broker=broker,
-            decision=decision,
-            day=DAY,
-            now=NOW + dt.timedelta(hours=23),
-            settings=s,
-        )
-        after = await jobs.alert(
-            pool=pool,
-            broker=broker,
-            decision=decision,
-            day=DAY,
-            now=NOW + dt.timedelta(hours=25),
-            settings=s,
-        )
+        within = await jobs.alert(rt, decision=decision, day=DAY, now=NOW + dt.timedelta(hours=23))
+        after = await jobs.alert(rt, decision=decision, day=DAY, now=NOW + dt.timedelta(hours=25))
         found = await read_until(kafka_bootstrap, lambda f: len(f) >= 2)
     finally:
-        await broker.stop()
-        await pool.close()
+        await teardown(pool, rt)
     assert sum(r is not None for r in first) == 1  # two replicas at once: one publishes
     assert within is None
     assert after is not None
@@ -280,9 +255,38 @@ def prediction(player: int, as_of: dt.date, mean: float, over: float) -> Predict
     )
 
 
+async def insert_games_and_settle(pool, rt: TrainerRuntime, game_day: dt.date):
+    """The three players' box scores as stored game vectors, then the day's metrics."""
+    async with pool.acquire() as conn:
+        await conn.executemany(
+            """INSERT INTO registry.training_examples (player_id, as_of, feature_set_version,
+                   season, features, outcome, game_date, event_id)
+               VALUES ($1, $2, 'fs-2', '2023-24', '{}', $3::jsonb, $2, $4)""",
+            [
+                (
+                    p,
+                    game_day,
+                    json.dumps(
+                        {
+                            "game_date": game_day.isoformat(),
+                            "minutes": 30,
+                            "points": pts,
+                            "rebounds": 5,
+                            "assists": 4,
+                        }
+                    ),
+                    f"e{p}",
+                )
+                for p, pts in ((1, 25), (2, 12), (3, 10))
+            ],
+        )
+    return await jobs.daily_metrics(rt, game_day, stats=(Stat.POINTS,))
+
+
 async def test_predictions_are_stored_once_and_settled_into_daily_metrics(database_url):
     await migrate(database_url, schemas=["registry"])
     pool = await create_pool(database_url)
+    rt = build_runtime(settings(database_url))
     game_day = dt.date(2024, 3, 19)
     made = [
         prediction(1, game_day, 21.1, 0.65),  # OVER 21.5 -> 25: win
@@ -290,32 +294,10 @@ async def test_predictions_are_stored_once_and_settled_into_daily_metrics(databa
         prediction(3, game_day, 21.1, 0.30),
     ]  # UNDER 21.5 -> 10: win
     try:
-        async with pool.acquire() as conn:
-            assert await db.store_predictions(conn=conn, made=made) == 3
-            assert await db.store_predictions(conn=conn, made=made) == 0  # a redelivery
-            await conn.executemany(
-                """INSERT INTO registry.training_examples (player_id, as_of, feature_set_version,
-                       season, features, outcome, game_date, event_id)
-                   VALUES ($1, $2, 'fs-2', '2023-24', '{}', $3::jsonb, $2, $4)""",
-                [
-                    (
-                        p,
-                        game_day,
-                        json.dumps(
-                            {
-                                "game_date": game_day.isoformat(),
-                                "minutes": 30,
-                                "points": pts,
-                                "rebounds": 5,
-                                "assists": 4,
-                            }
-                        ),
-                        f"e{p}",
-                    )
-                    for p, pts in ((1, 25), (2, 12), (3, 10))
-                ],
-            )
-        rows = await jobs.daily_metrics(pool=pool, day=game_day, stats=(Stat.POINTS,))
+        async with rt.database_only():  # the monitor's PostgreSQL, no broker
+            assert await rt.monitor.store_predictions(made) == 3
+            assert await rt.monitor.store_predictions(made) == 0  # a redelivery
+            rows = await insert_games_and_settle(pool, rt, game_day)
         async with pool.acquire() as conn:
             stored = await conn.fetchrow(
                 "SELECT * FROM registry.monitor_daily_metrics WHERE stat = 'points' AND day = $1",

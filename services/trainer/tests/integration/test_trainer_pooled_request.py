@@ -13,11 +13,12 @@ from statmuse_shared.contract.messages import ModelPublished, TrainRequested
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.count import CountModel
-from statmuse_shared.platform.broker import ensure_topics, make_broker
+from statmuse_shared.platform.broker import ensure_topics
 from statmuse_shared.platform.db import create_pool
 from statmuse_shared.platform.migrations import migrate
+from statmuse_trainer.app import build_runtime
 from statmuse_trainer.settings import TrainerSettings
-from statmuse_trainer.training.on_request import AlreadyTrained, train
+from statmuse_trainer.training.on_request import AlreadyTrained, train, train_pooled
 
 pytestmark = pytest.mark.integration
 DAY = dt.date(2026, 11, 25)
@@ -29,13 +30,14 @@ async def test_a_pooled_request_trains_registers_and_announces_once_a_day(
     await migrate(database_url, schemas=["registry"])
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
     pool = await create_pool(database_url)
-    broker = make_broker(kafka_bootstrap, client_id="test-pooled")
-    await broker.connect()
     store = LocalArtifactStore(tmp_path)
     settings = TrainerSettings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap)
+    rt = build_runtime(settings, store=store)
+    await rt.db.open()
+    await rt.broker.connect()
     loads = []
 
-    async def load(conn, s):  # the stored vectors stand-in: the synthetic dataset frame
+    async def load(examples, s):  # the stored vectors stand-in: the synthetic dataset frame
         loads.append(s)
         return "synthetic", synthetic_frame
 
@@ -43,17 +45,7 @@ async def test_a_pooled_request_trains_registers_and_announces_once_a_day(
         event_id="r1", stat=Stat.POINTS, model_kind="pooled", reason="drift", promote=False
     )
     try:
-        from statmuse_trainer.training import on_request as training
-
-        published = await training.train_pooled(
-            pool=pool,
-            store=store,
-            broker=broker,
-            request=request,
-            settings=settings,
-            today=DAY,
-            load=load,
-        )
+        published = await train_pooled(rt, request, today=DAY, load=load)
         assert published.alias == "staging"
         assert published.model_type == "count_model"
         assert published.version.startswith("v2026-11-25-points-")
@@ -75,9 +67,7 @@ async def test_a_pooled_request_trains_registers_and_announces_once_a_day(
             event_id="r2", stat=Stat.POINTS, player_id=3, model_kind="pooled", reason="schedule"
         )
         with pytest.raises(AlreadyTrained) as done:
-            await train(
-                pool=pool, store=store, broker=broker, request=again, settings=settings, today=DAY
-            )
+            await train(rt, again, today=DAY)
         assert done.value.version == published.version
         assert len(loads) == 1
 
@@ -100,5 +90,6 @@ async def test_a_pooled_request_trains_registers_and_announces_once_a_day(
             await consumer.stop()
         assert [e.alias for e in seen if e.version == published.version] == ["staging"]
     finally:
-        await broker.stop()
+        await rt.broker.stop()
+        await rt.db.close()
         await pool.close()

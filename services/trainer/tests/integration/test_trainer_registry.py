@@ -13,11 +13,15 @@ from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.baseline import RollingMeanArtifact
 from statmuse_shared.models.serving import ModelBook
-from statmuse_shared.platform.broker import ensure_topics, make_broker
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.broker import ensure_topics
+from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
-from statmuse_trainer.adapters import postgres as db
+from statmuse_trainer.adapters.registry import PostgresRegistry
+from statmuse_trainer.app import build_runtime
+from statmuse_trainer.ports import RegistryRepository
 from statmuse_trainer.registry.moves import RegistryError, promote, rollback
+from statmuse_trainer.runtime import TrainerRuntime
+from statmuse_trainer.settings import TrainerSettings
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +53,16 @@ def version(store: LocalArtifactStore, name: str, alias: str, sd: float) -> Mode
     )
 
 
+async def alias_version(registry: RegistryRepository, key: str, alias: str) -> str | None:
+    async with registry.transaction() as tx:
+        return await tx.alias_version(key, alias)
+
+
+def runtime(database_url: str, kafka_bootstrap: str, store: LocalArtifactStore) -> TrainerRuntime:
+    settings = TrainerSettings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap)
+    return build_runtime(settings, store=store)
+
+
 async def events_on_topic(bootstrap: str, expected: int) -> list[ModelPublished]:
     consumer = AIOKafkaConsumer(
         topics.MODELS_PUBLISHED,
@@ -76,35 +90,27 @@ async def test_promote_then_rollback_round_trip(database_url, kafka_bootstrap, t
     await migrate(database_url, schemas=["registry"])
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
     store = LocalArtifactStore(tmp_path)
-    pool = await create_pool(database_url)
-    broker = make_broker(kafka_bootstrap, client_id="test-registry")
-    await broker.connect()
-    try:
-        async with pool.acquire() as conn:
-            await db.register(conn=conn, published=version(store, "v1", "production", 7.0))
-            await db.register(conn=conn, published=version(store, "v2", "staging", 6.0))
+    async with runtime(database_url, kafka_bootstrap, store).running(consume=False) as rt:
+        async with rt.registry.transaction() as tx:
+            await tx.register(version(store, "v1", "production", 7.0))
+            await tx.register(version(store, "v2", "staging", 6.0))
 
         with pytest.raises(RegistryError, match="no earlier production"):
-            await rollback(pool=pool, broker=broker, key="points")
+            await rollback(rt, "points")
 
-        promoted = await promote(pool=pool, broker=broker, key="points")
+        promoted = await promote(rt, "points")
         assert [(e.version, e.alias) for e in promoted] == [
             ("v2", "production"),
             ("v1", "archived"),
         ]
-        async with pool.acquire() as conn:
-            assert await db.alias_version(conn=conn, key="points", alias="production") == "v2"
-            assert await db.alias_version(conn=conn, key="points", alias="staging") is None
+        assert await alias_version(rt.registry, "points", "production") == "v2"
+        assert await alias_version(rt.registry, "points", "staging") is None
         with pytest.raises(RegistryError, match="nothing is staged"):
-            await promote(pool=pool, broker=broker, key="points")
+            await promote(rt, "points")
 
-        rolled = await rollback(pool=pool, broker=broker, key="points")
+        rolled = await rollback(rt, "points")
         assert [(e.version, e.alias) for e in rolled] == [("v1", "production"), ("v2", "archived")]
-        async with pool.acquire() as conn:
-            assert await db.alias_version(conn=conn, key="points", alias="production") == "v1"
-    finally:
-        await broker.stop()
-        await pool.close()
+        assert await alias_version(rt.registry, "points", "production") == "v1"
 
     # What the predictor and gateway see: the events, in order, on the topic.
     seen = await events_on_topic(kafka_bootstrap, 4)
@@ -133,49 +139,44 @@ async def test_a_fitted_model_is_registered_published_and_served(
 
     from statmuse_shared.models.count import CountModel
     from statmuse_shared.models.serving import predict
+    from statmuse_trainer.registry.publish import register_and_publish
     from statmuse_trainer.training.fitting import fit_stat
-    from statmuse_trainer.training.on_request import register_and_publish
 
     await migrate(database_url, schemas=["registry"])
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
     fitted = await asyncio.to_thread(fit_stat, synthetic_frame, "points", jobs=1)
     store = LocalArtifactStore(tmp_path)
     pool = await create_pool(database_url)
-    broker = make_broker(kafka_bootstrap, client_id="test-registry-fit")
-    await broker.connect()
+    rt = runtime(database_url, kafka_bootstrap, store)
     try:
         published = []
-        for promote_it in (True, True):
-            published.append(
-                await register_and_publish(
-                    pool=pool,
-                    store=store,
-                    broker=broker,
-                    stat=Stat.POINTS,
-                    name=fitted.name,
-                    model_type="count_model",
-                    data=fitted.bundle,
-                    suffix="npz",
-                    feature_set_version="fs-2",
-                    dataset_version="abc123",
-                    metrics=ModelMetrics(mae=fitted.validation["mae"]),
-                    metadata={
-                        "chosen": fitted.chosen,
-                        "feature_importance": fitted.importance.head(3).to_dict("records"),
-                    },
-                    promote=promote_it,
+        async with rt.running(consume=False):
+            for promote_it in (True, True):
+                published.append(
+                    await register_and_publish(
+                        rt,
+                        stat=Stat.POINTS,
+                        name=fitted.name,
+                        model_type="count_model",
+                        data=fitted.bundle,
+                        suffix="npz",
+                        feature_set_version="fs-2",
+                        dataset_version="abc123",
+                        metrics=ModelMetrics(mae=fitted.validation["mae"]),
+                        metadata={
+                            "chosen": fitted.chosen,
+                            "feature_importance": fitted.importance.head(3).to_dict("records"),
+                        },
+                        promote=promote_it,
+                    )
                 )
-            )
         first, second = published
         assert first.version.endswith(f"-{fitted.name}")
         assert second.version == f"{first.version}-r2"
+        registry = PostgresRegistry(Database.of(pool))
+        assert await alias_version(registry, "points", "production") == second.version
+        assert await alias_version(registry, "points", "archived") == first.version
         async with pool.acquire() as conn:
-            assert await db.alias_version(conn=conn, key="points", alias="production") == (
-                second.version
-            )
-            assert await db.alias_version(conn=conn, key="points", alias="archived") == (
-                first.version
-            )
             meta = json.loads(
                 await conn.fetchval(
                     "SELECT metadata::text FROM registry.model_versions WHERE version = $1",
@@ -207,7 +208,6 @@ async def test_a_fitted_model_is_registered_published_and_served(
         assert p.over_probability + p.under_probability + p.push_probability == pytest.approx(1)
         assert p.model_version == second.version
     finally:
-        await broker.stop()
         await pool.close()
 
 
@@ -217,23 +217,16 @@ async def test_a_repeated_command_moves_nothing_twice(database_url, kafka_bootst
     await migrate(database_url, schemas=["registry"])
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
     store = LocalArtifactStore(tmp_path)
-    pool = await create_pool(database_url)
-    broker = make_broker(kafka_bootstrap, client_id="test-registry-repeat")
-    await broker.connect()
-    try:
-        async with pool.acquire() as conn:
+    async with runtime(database_url, kafka_bootstrap, store).running(consume=False) as rt:
+        async with rt.registry.transaction() as tx:
             for name, alias in (("v1", "production"), ("v2", "staging")):
-                await db.register(conn=conn, published=version(store, name, alias, 7.0))
-        await promote(pool=pool, broker=broker, key="points")  # v2 production, v1 archived
-        first = await rollback(pool=pool, broker=broker, key="points", command_id="cmd-1")
+                await tx.register(version(store, name, alias, 7.0))
+        await promote(rt, "points")  # v2 production, v1 archived
+        first = await rollback(rt, "points", command_id="cmd-1")
         assert [(e.version, e.alias) for e in first] == [("v1", "production"), ("v2", "archived")]
-        again = await rollback(pool=pool, broker=broker, key="points", command_id="cmd-1")
+        again = await rollback(rt, "points", command_id="cmd-1")
         assert [(e.version, e.alias) for e in again] == [("v1", "production")]
-        async with pool.acquire() as conn:
-            assert await db.alias_version(conn=conn, key="points", alias="production") == "v1"
+        assert await alias_version(rt.registry, "points", "production") == "v1"
         # A new command id is a new move: back to v2.
-        other = await rollback(pool=pool, broker=broker, key="points", command_id="cmd-2")
+        other = await rollback(rt, "points", command_id="cmd-2")
         assert other[0].version == "v2"
-    finally:
-        await broker.stop()
-        await pool.close()

@@ -1,5 +1,6 @@
 """Scheduled jobs against real PostgreSQL and the broker: two concurrent runs, one does the
-work; a run already recorded for the day is skipped; the weekly job requests every stat."""
+work; a run already recorded for the day is skipped; a failed run is not recorded; the weekly
+job, run by hand as the service runs it, requests every stat once."""
 
 import asyncio
 import datetime as dt
@@ -8,10 +9,12 @@ import pytest
 
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.stats import Stat
-from statmuse_shared.platform.broker import ensure_topics, make_broker
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.broker import ensure_topics
+from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
-from statmuse_trainer.schedule import WEEKLY, Jobs, run_once_locked
+from statmuse_trainer.adapters.scheduled_runs import PostgresScheduledRuns
+from statmuse_trainer.app import build_runtime
+from statmuse_trainer.schedule import WEEKLY, Jobs, run_locked
 from statmuse_trainer.settings import TrainerSettings
 
 from .test_trainer_monitor_drift import read_until
@@ -22,6 +25,8 @@ pytestmark = pytest.mark.integration
 async def test_two_concurrent_runs_one_does_the_work(database_url):
     await migrate(database_url, schemas=["registry"])
     pool = await create_pool(database_url)
+    db = Database.of(pool)
+    runs = PostgresScheduledRuns(db)
     started, release = asyncio.Event(), asyncio.Event()
     calls = 0
 
@@ -34,15 +39,15 @@ async def test_two_concurrent_runs_one_does_the_work(database_url):
 
     try:
         first = asyncio.create_task(
-            run_once_locked(pool, job="daily", run_key="2024-03-20", work=work)
+            run_locked(db, runs, job="daily", run_key="2024-03-20", work=work)
         )
         await asyncio.wait_for(started.wait(), 10)
-        second = await run_once_locked(pool, job="daily", run_key="2024-03-20", work=work)
+        second = await run_locked(db, runs, job="daily", run_key="2024-03-20", work=work)
         release.set()
         assert await asyncio.wait_for(first, 10)
         # Later (a replica whose clock is behind, or a restart): the day is done, skipped.
-        third = await run_once_locked(pool, job="daily", run_key="2024-03-20", work=work)
-        next_day = await run_once_locked(pool, job="daily", run_key="2024-03-21", work=work)
+        third = await run_locked(db, runs, job="daily", run_key="2024-03-20", work=work)
+        next_day = await run_locked(db, runs, job="daily", run_key="2024-03-21", work=work)
     finally:
         release.set()
         await pool.close()
@@ -53,6 +58,8 @@ async def test_two_concurrent_runs_one_does_the_work(database_url):
 async def test_a_failed_run_is_not_recorded(database_url):
     await migrate(database_url, schemas=["registry"])
     pool = await create_pool(database_url)
+    db = Database.of(pool)
+    runs = PostgresScheduledRuns(db)
 
     async def boom() -> dict[str, int]:
         raise RuntimeError("broker down")
@@ -62,8 +69,8 @@ async def test_a_failed_run_is_not_recorded(database_url):
 
     try:
         with pytest.raises(RuntimeError):
-            await run_once_locked(pool, job="weekly", run_key="2024-03-16", work=boom)
-        assert await run_once_locked(pool, job="weekly", run_key="2024-03-16", work=fine)
+            await run_locked(db, runs, job="weekly", run_key="2024-03-16", work=boom)
+        assert await run_locked(db, runs, job="weekly", run_key="2024-03-16", work=fine)
     finally:
         await pool.close()
 
@@ -71,17 +78,16 @@ async def test_a_failed_run_is_not_recorded(database_url):
 async def test_weekly_job_requests_every_stat_once(database_url, kafka_bootstrap, unique):
     await migrate(database_url, schemas=["registry"])
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
-    pool = await create_pool(database_url)
-    broker = make_broker(kafka_bootstrap, client_id=f"schedule-{unique}")
-    await broker.connect()
-    jobs = Jobs(pool=pool, broker=broker, settings=TrainerSettings(database_url=database_url))
+    settings = TrainerSettings(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        group_id=f"trainer-{unique}",
+    )
     day = dt.date(2024, 3, 16)
-    try:
+    async with build_runtime(settings).running(consume=False) as rt:
+        jobs = Jobs(rt)
         ran = [await jobs.run(WEEKLY, day), await jobs.run(WEEKLY, day)]
         found = await read_until(kafka_bootstrap, lambda f: len(f) >= len(Stat))
-    finally:
-        await broker.stop()
-        await pool.close()
     assert ran == [True, False]
     assert sorted(r.stat.value for r in found) == sorted(s.value for s in Stat)
     assert {(r.reason, r.model_kind, r.player_id) for r in found} == {("schedule", "pooled", None)}

@@ -16,14 +16,9 @@ from typer.testing import CliRunner
 
 from statmuse_shared.features import PlayerGame, walk
 from statmuse_shared.models.count import CountModel
-from statmuse_trainer.backtest.engine import (
-    BacktestEngine,
-    BacktestError,
-    ModelSet,
-    Quote,
-    american_from_decimal,
-)
+from statmuse_trainer.backtest.engine import BacktestEngine
 from statmuse_trainer.backtest.ledger import Bet, bets_frame, daily, summarise
+from statmuse_trainer.backtest.market import BacktestError, ModelSet, Quote, american_from_decimal
 from statmuse_trainer.backtest.strategies import STRATEGIES, configured
 from statmuse_trainer.cli import app
 from statmuse_trainer.lines import PropLine, canonical_book

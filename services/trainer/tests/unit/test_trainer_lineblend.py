@@ -20,7 +20,8 @@ from statmuse_shared.models.count import CountModel, LineBlend
 from statmuse_shared.models.distributions import NegativeBinomial, line_probabilities
 from statmuse_shared.models.output import ModelOutput
 from statmuse_shared.models.serving import Served, predict
-from statmuse_trainer.backtest.engine import BacktestEngine, BacktestError, ModelSet
+from statmuse_trainer.backtest.engine import BacktestEngine
+from statmuse_trainer.backtest.market import BacktestError, ModelSet
 from statmuse_trainer.cli import app
 from statmuse_trainer.training.fitting import fit_stat
 from statmuse_trainer.training.lineblend import MIN_LINES, LineFitError, fit_blend

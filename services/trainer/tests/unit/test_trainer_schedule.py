@@ -1,13 +1,28 @@
-"""The trainer's schedule times: daily after the ingest, weekly on Sunday, US/Eastern with DST."""
+"""The trainer's scheduled jobs over in-memory repositories: the defaults (after the daily
+ingest), what the daily job asks for (metrics, drift, a retrain per player with games since the
+previous run, at most a week back) and the weekly one (every stat), and the
+statmuse_trainer_scheduled_runs_total outcomes. The times and the lock are the shared
+scheduler's (shared/tests/unit/test_shared_scheduler.py)."""
 
+import dataclasses
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
-from statmuse_trainer.schedule import EASTERN, next_daily_at, next_weekly_at, yesterday
+import pytest
+from prometheus_client import REGISTRY
+
+from statmuse_shared.contract.messages import TrainRequested
+from statmuse_shared.contract.stats import Stat
+from statmuse_shared.platform import scheduler
+from statmuse_trainer.runtime import TrainerRuntime
+from statmuse_trainer.schedule import DAILY, WEEKLY, Job, Jobs, run_locked
 from statmuse_trainer.settings import TrainerSettings
 
+from .fakes import InMemoryExamples, InMemoryRuns, RecordingPublisher, game_vector, runtime
 
-def at(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=EASTERN)
+DAY = dt.date(2024, 3, 20)
 
 
 def test_defaults_run_after_the_daily_ingest():
@@ -16,26 +31,124 @@ def test_defaults_run_after_the_daily_ingest():
     assert not s.schedule_enabled
 
 
-def test_next_daily_is_today_before_the_hour_and_tomorrow_after():
-    assert next_daily_at(at(2024, 3, 5, 6, 59), hour=7) == at(2024, 3, 5, 7, 0)
-    assert next_daily_at(at(2024, 3, 5, 7, 0), hour=7) == at(2024, 3, 6, 7, 0)
-    assert next_daily_at(at(2024, 3, 5, 7, 0), hour=7, minute=30) == at(2024, 3, 5, 7, 30)
+def recording(rt: TrainerRuntime) -> tuple[TrainerRuntime, RecordingPublisher]:
+    requests = RecordingPublisher(TrainRequested)
+    return dataclasses.replace(rt, publish_train_requests=requests), requests  # type: ignore[arg-type]
 
 
-def test_next_daily_keeps_wall_clock_across_dst():
-    # 2024-03-10: clocks go forward at 02:00 in New York; 07:00 stays 07:00 local.
-    got = next_daily_at(at(2024, 3, 9, 8, 0), hour=7)
-    assert got == at(2024, 3, 10, 7, 0)
-    assert got.astimezone(dt.UTC).hour == 11  # EDT, UTC-4 (it was 12 UTC the day before)
+async def with_games(rt: TrainerRuntime, *games: tuple[int, dt.date]) -> None:
+    assert isinstance(rt.examples, InMemoryExamples)
+    await rt.examples.upsert([game_vector(pid, day) for pid, day in games])
 
 
-def test_next_weekly_is_the_coming_sunday():
-    # 2024-03-06 is a Wednesday
-    assert next_weekly_at(at(2024, 3, 6, 12, 0), weekday=6, hour=8) == at(2024, 3, 10, 8, 0)
-    assert next_weekly_at(at(2024, 3, 10, 7, 59), weekday=6, hour=8) == at(2024, 3, 10, 8, 0)
-    assert next_weekly_at(at(2024, 3, 10, 8, 0), weekday=6, hour=8) == at(2024, 3, 17, 8, 0)
+@pytest.mark.parametrize(
+    ("previous", "asked"),
+    [
+        (None, [3]),  # first run: the day's games only
+        (DAY - dt.timedelta(days=3), [2, 3]),  # catch up since the previous run
+        (DAY - dt.timedelta(days=30), [1, 2, 3]),  # but at most a week back
+    ],
+)
+async def test_the_daily_job_asks_for_players_with_games_since_the_previous_run(
+    previous: dt.date | None, asked: list[int]
+) -> None:
+    rt, requests = recording(runtime())
+    await with_games(
+        rt,
+        (1, DAY - dt.timedelta(days=6)),
+        (2, DAY - dt.timedelta(days=2)),
+        (3, DAY),
+        (4, DAY - dt.timedelta(days=8)),
+    )
+    if previous is not None:
+        await rt.runs.record(DAILY, previous.isoformat(), {})
+    detail = await Jobs(rt).daily(DAY)
+    sent = requests.messages
+    assert sorted({r.player_id for r in sent}) == asked
+    assert len(sent) == len(asked) * len(Stat)
+    assert {(r.model_kind, r.reason, r.requested_by, r.promote) for r in sent} == {
+        ("per_player", "schedule", "scheduler", False)
+    }
+    assert {key for key, _ in requests.sent} == {s.value.encode() for s in Stat}
+    assert detail == {
+        "predictions": 0,
+        "drifted": [],
+        "drift_requests": 0,
+        "player_requests": len(sent),
+    }
 
 
-def test_yesterday_is_the_eastern_day_before():
-    # 03:00 UTC on the 6th is still the 5th in New York
-    assert yesterday(dt.datetime(2024, 3, 6, 3, 0, tzinfo=dt.UTC)) == dt.date(2024, 3, 4)
+async def test_the_daily_job_can_leave_player_retrains_out() -> None:
+    rt, requests = recording(runtime(request_player_retrains=False))
+    await with_games(rt, (3, DAY))
+    assert (await Jobs(rt).daily(DAY))["player_requests"] == 0
+    assert requests.sent == []
+
+
+async def test_the_weekly_job_requests_a_full_retrain_of_every_stat() -> None:
+    rt, requests = recording(runtime(retrain_promote=True))
+    assert await Jobs(rt).weekly(DAY) == {"requests": len(Stat)}
+    assert [r.stat for r in requests.messages] == list(Stat)
+    assert {(r.model_kind, r.reason, r.player_id, r.promote) for r in requests.messages} == {
+        ("pooled", "schedule", None, True)
+    }
+
+
+class FakeDb:
+    pool = None
+
+
+@pytest.fixture
+def free_locks(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Advisory locks in memory (the lock itself is the shared scheduler's, tested there)."""
+    held: set[str] = set()
+
+    @asynccontextmanager
+    async def lock(_pool: Any, name: str) -> AsyncIterator[bool]:
+        got = name not in held
+        held.add(name)
+        try:
+            yield got
+        finally:
+            if got:
+                held.discard(name)
+
+    monkeypatch.setattr(scheduler, "try_advisory_lock", lock)
+    return held
+
+
+def runs_total(job: str, outcome: str) -> float:
+    labels = {"job": job, "outcome": outcome}
+    return REGISTRY.get_sample_value("statmuse_trainer_scheduled_runs_total", labels) or 0.0
+
+
+async def test_every_outcome_is_counted(free_locks: set[str]) -> None:
+    job = f"test-{id(free_locks)}"
+    runs = InMemoryRuns()
+
+    async def fine() -> dict[str, int]:
+        return {"n": 1}
+
+    async def boom() -> dict[str, int]:
+        raise RuntimeError("broker down")
+
+    db: Any = FakeDb()
+    with pytest.raises(RuntimeError):
+        await run_locked(db, runs, job=job, run_key="d1", work=boom)
+    assert await run_locked(db, runs, job=job, run_key="d1", work=fine)
+    assert not await run_locked(db, runs, job=job, run_key="d1", work=fine)  # already done
+    free_locks.add(f"trainer-{job}")  # another replica holds the job's lock
+    assert not await run_locked(db, runs, job=job, run_key="d2", work=fine)
+    assert [runs_total(job, o) for o in ("ran", "skipped", "failed")] == [1, 2, 1]
+    assert runs.recorded == {(job, "d1"): {"n": 1}}
+
+
+async def test_a_run_by_hand_is_the_scheduled_run(free_locks: set[str]) -> None:
+    rt, requests = recording(runtime())
+    rt = dataclasses.replace(rt, db=FakeDb())  # type: ignore[arg-type]
+    jobs = Jobs(rt)
+    assert [await jobs.run(Job.WEEKLY, DAY), await jobs.run(WEEKLY, DAY)] == [True, False]
+    assert len(requests.sent) == len(Stat)
+    assert isinstance(rt.runs, InMemoryRuns)
+    assert rt.runs.recorded == {("weekly", DAY.isoformat()): {"requests": len(Stat)}}
+    assert [s.job for s in jobs.schedules()] == ["daily", "weekly"]

@@ -1,2 +1,4 @@
-"""Backtesting betting strategies on real prop lines (`statmuse backtest`): the engine walks
-forward day by day, the ledger settles and measures, the report draws it."""
+"""Backtesting betting strategies on real prop lines (`statmuse backtest`): the markets and
+model sets (`market`), the engine that walks forward day by day (`engine`), the strategies
+(`strategies`), the ledger that settles and measures (`ledger`), the report that draws it
+(`report`), and a run end to end (`run`)."""

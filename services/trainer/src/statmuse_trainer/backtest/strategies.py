@@ -16,12 +16,15 @@ stakes the Kelly fraction × a multiplier of the morning's bankroll, never more 
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Literal
+from enum import StrEnum
 
 from statmuse_shared.models.pricing import kelly_fraction
 from statmuse_trainer.backtest.ledger import Side
 
-Staking = Literal["flat", "kelly"]
+
+class Staking(StrEnum):
+    FLAT = "flat"
+    KELLY = "kelly"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,21 +90,21 @@ class Strategy:
     name: str
     rule: str
     select: Select
-    staking: Staking = "flat"
+    staking: Staking = Staking.FLAT
     unit: float = 0.01  # flat: share of the starting bankroll per bet
     kelly_multiplier: float = 0.25
     cap: float = 0.02  # kelly: most of the morning's bankroll on one bet
 
     @property
     def description(self) -> str:
-        if self.staking == "flat":
+        if self.staking == Staking.FLAT:
             return f"{self.rule}, flat stakes of {self.unit:.0%} of the starting bankroll"
         return f"{self.rule}, Kelly × {self.kelly_multiplier:g} capped at {self.cap:.0%}"
 
     def stake(self, option: Option, *, bankroll: float, starting: float) -> float:
         if bankroll <= 0:
             return 0.0
-        if self.staking == "flat":
+        if self.staking == Staking.FLAT:
             return min(self.unit * starting, bankroll)
         share = kelly_fraction(
             option.win, option.lose, option.american, multiplier=self.kelly_multiplier, cap=self.cap
@@ -116,7 +119,7 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("confidence", "EV > 0 and confidence ≥ 60%", confident(0.60)),
         Strategy("high_confidence", "EV > 0 and confidence ≥ 70%", confident(0.70)),
         Strategy("underdog", "over when the line is below the season average", underdog),
-        Strategy("kelly", "EV > 0", value, "kelly"),
+        Strategy("kelly", "EV > 0", value, Staking.KELLY),
         Strategy("flat", "every quote, the side with the larger EV", favoured),
     )
 }

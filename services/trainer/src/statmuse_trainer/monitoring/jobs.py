@@ -1,6 +1,7 @@
 """The monitoring jobs: read what the trainer stores, run the pure logic off the event loop,
 store the results, export the gauges and, on drift, publish `TrainRequested` (once per stat
-within the cooldown, across replicas)."""
+within the cooldown, across replicas). Everything they read and write goes through the
+runtime's repositories and publishers."""
 
 import asyncio
 import datetime as dt
@@ -10,16 +11,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import asyncpg
-from faststream.kafka import KafkaBroker
-
-from statmuse_shared.contract import ids, topics
+from statmuse_shared.contract import ids
 from statmuse_shared.contract.messages import TrainRequested
 from statmuse_shared.contract.stats import Stat
-from statmuse_shared.platform.db import lock_key
-from statmuse_shared.platform.legacy import publish_many, publish_model
+from statmuse_shared.platform import broker
 from statmuse_trainer import metrics
-from statmuse_trainer.adapters import postgres as db
 from statmuse_trainer.monitoring import drift
 from statmuse_trainer.monitoring.performance import (
     MAX_DAYS_TO_GAME,
@@ -31,6 +27,7 @@ from statmuse_trainer.monitoring.performance import (
     negative_roi_streak,
     settle,
 )
+from statmuse_trainer.runtime import TrainerRuntime
 from statmuse_trainer.settings import TrainerSettings
 
 log = logging.getLogger(__name__)
@@ -71,7 +68,7 @@ def _nan(value: float | None) -> float:
 
 
 async def daily_metrics(
-    *, pool: asyncpg.Pool, day: dt.date, stats: Sequence[Stat] = tuple(Stat)
+    rt: TrainerRuntime, day: dt.date, *, stats: Sequence[Stat] = tuple(Stat)
 ) -> list[DayMetrics]:
     """Compute and store the metrics of `day` and the 6 days before it (outcomes that came
     late are counted on the next run), then export the gauges as of `day`."""
@@ -79,18 +76,15 @@ async def daily_metrics(
     first_game = days[0] - dt.timedelta(days=WINDOW_DAYS - 1)
     first_as_of = first_game - dt.timedelta(days=MAX_DAYS_TO_GAME)
     out: list[DayMetrics] = []
-    async with pool.acquire() as conn:
-        games = await db.played_games(conn=conn, first=first_as_of, last=day)
-        for stat in stats:
-            predictions = await db.stored_predictions(
-                conn=conn, stat=stat, first=first_as_of, last=day
-            )
-            evaluated = await asyncio.to_thread(settle, predictions, games)
-            rows = [day_metrics(stat, d, evaluated) for d in days]
-            await db.save_day_metrics(conn=conn, rows=rows)
-            history = await db.roi_history(conn=conn, stat=stat, until=day)
-            export_day(rows[-1], negative_roi_streak(history))
-            out.extend(rows)
+    games = await rt.examples.played_games(first=first_as_of, last=day)
+    for stat in stats:
+        predictions = await rt.monitor.stored_predictions(stat=stat, first=first_as_of, last=day)
+        evaluated = await asyncio.to_thread(settle, predictions, games)
+        rows = [day_metrics(stat, d, evaluated) for d in days]
+        await rt.monitor.save_day_metrics(rows)
+        history = await rt.monitor.roi_history(stat=stat, until=day)
+        export_day(rows[-1], negative_roi_streak(history))
+        out.extend(rows)
     return out
 
 
@@ -102,16 +96,11 @@ def export_day(m: DayMetrics, negative_days: int) -> None:
     metrics.PREDICTIONS_DAILY.labels(stat).set(m.predictions)
 
 
-async def restore_gauges(*, pool: asyncpg.Pool) -> None:
+async def restore_gauges(rt: TrainerRuntime) -> None:
     """At start: the gauges from the newest stored day, so a restart does not blank them."""
-    async with pool.acquire() as conn:
-        for r in await db.latest_day_metrics(conn=conn):
-            stat = Stat(r["stat"])
-            history = await db.roi_history(conn=conn, stat=stat, until=r["day"])
-            metrics.HIT_RATE_7D.labels(stat.value).set(_nan(r["hit_rate_7d"]))
-            metrics.ECE_7D.labels(stat.value).set(_nan(r["ece_7d"]))
-            metrics.NEGATIVE_ROI_DAYS.labels(stat.value).set(negative_roi_streak(history))
-            metrics.PREDICTIONS_DAILY.labels(stat.value).set(r["predictions"])
+    for m in await rt.monitor.latest_day_metrics():
+        history = await rt.monitor.roi_history(stat=m.stat, until=m.day)
+        export_day(m, negative_roi_streak(history))
 
 
 # --- drift ---------------------------------------------------------------------------------
@@ -154,13 +143,14 @@ def prediction_series(
 
 
 async def _reference_window(
-    conn: asyncpg.Connection, settings: TrainerSettings, recent_first: dt.date
+    rt: TrainerRuntime, recent_first: dt.date
 ) -> tuple[dt.date | None, dt.date, tuple[str, ...], str]:
     """The rows the production models were trained on (their recorded training window), else
     the configured training seasons, else everything stored before the recent window; never
     overlapping the recent window."""
     before = recent_first - dt.timedelta(days=1)
-    windows = await db.production_training_windows(conn=conn)
+    settings = rt.settings
+    windows = await rt.registry.production_training_windows()
     spans = [(w["first_day"], w["last_day"]) for w in windows if "first_day" in w]
     if spans:
         first = min(dt.date.fromisoformat(a) for a, _ in spans)
@@ -173,51 +163,46 @@ async def _reference_window(
 
 
 async def check_drift(
-    *,
-    pool: asyncpg.Pool,
-    broker: KafkaBroker | None,
+    rt: TrainerRuntime,
     day: dt.date,
-    settings: TrainerSettings,
+    *,
+    publish: bool = True,
     now: dt.datetime | None = None,
     stats: Sequence[Stat] = tuple(Stat),
 ) -> DriftSummary:
     """Compare the last `monitor_recent_days` days of game vectors ending on `day` with the
     training reference, and each stat's predictions with the window before; store the report,
     export the gauges, and publish TrainRequested(reason="drift") for each stat that drifted
-    (unless `broker` is None: a dry run)."""
-    now = now or dt.datetime.now(dt.UTC)
+    (unless not `publish`: a dry run)."""
+    settings = rt.settings
+    now = now or rt.clock()
     rule = rule_of(settings)
     summary = DriftSummary(day)
     recent_first = day - dt.timedelta(days=settings.monitor_recent_days - 1)
     predictions_first = recent_first - dt.timedelta(days=settings.monitor_prediction_reference_days)
     stored: dict[Stat, list[StoredPrediction]] = {}
-    async with pool.acquire() as conn:
-        fsv = await db.latest_feature_set(conn=conn)
-        reference_rows: list[str] = []
-        recent_rows: list[str] = []
-        if fsv is not None:
-            first, last, seasons, summary.reference = await _reference_window(
-                conn, settings, recent_first
-            )
-            reference_rows = await db.feature_sample(
-                conn=conn,
-                feature_set_version=fsv,
-                first=first,
-                last=last,
-                seasons=seasons,
-                limit=settings.monitor_reference_rows,
-            )
-            recent_rows = await db.feature_sample(
-                conn=conn,
-                feature_set_version=fsv,
-                first=recent_first,
-                last=day,
-                limit=settings.monitor_reference_rows,
-            )
-        for stat in stats:
-            stored[stat] = await db.stored_predictions(
-                conn=conn, stat=stat, first=predictions_first, last=day
-            )
+    fsv = await rt.examples.latest_feature_set()
+    reference_rows: list[str] = []
+    recent_rows: list[str] = []
+    if fsv is not None:
+        first, last, seasons, summary.reference = await _reference_window(rt, recent_first)
+        reference_rows = await rt.examples.feature_sample(
+            feature_set_version=fsv,
+            first=first,
+            last=last,
+            seasons=seasons,
+            limit=settings.monitor_reference_rows,
+        )
+        recent_rows = await rt.examples.feature_sample(
+            feature_set_version=fsv,
+            first=recent_first,
+            last=day,
+            limit=settings.monitor_reference_rows,
+        )
+    for stat in stats:
+        stored[stat] = await rt.monitor.stored_predictions(
+            stat=stat, first=predictions_first, last=day
+        )
     summary.reference_rows, summary.recent_rows = len(reference_rows), len(recent_rows)
 
     def compute() -> None:
@@ -235,10 +220,10 @@ async def check_drift(
             )
 
     await asyncio.to_thread(compute)
-    async with pool.acquire() as conn, conn.transaction():
-        await db.save_drift_reports(conn=conn, day=day, scope="features", rows=summary.features)
-        for stat, rows in summary.predictions.items():
-            await db.save_drift_reports(conn=conn, day=day, scope=stat.value, rows=rows)
+    reports = {"features": summary.features} | {
+        stat.value: rows for stat, rows in summary.predictions.items()
+    }
+    await rt.monitor.save_drift_reports(day=day, reports=reports)
     for f in summary.features:
         if f.psi is not None:
             metrics.DRIFT_PSI.labels(f.name).set(f.psi)
@@ -248,14 +233,22 @@ async def check_drift(
         if not decision.fire:
             continue
         log.warning("drift for %s on %s: %s", decision.stat, day, decision.reason)
-        if broker is None:
+        if not publish:
             continue
-        request = await alert(
-            pool=pool, broker=broker, decision=decision, day=day, now=now, settings=settings
-        )
+        request = await alert(rt, decision=decision, day=day, now=now)
         if request is not None:
             summary.published.append(request)
     return summary
+
+
+async def monitor_day(
+    rt: TrainerRuntime, day: dt.date, *, publish: bool = True
+) -> tuple[list[DayMetrics], DriftSummary]:
+    """`statmuse-trainer monitor`: the day's metrics (stored, gauges exported) and one drift
+    check (publishing requests unless not `publish`); returns the day's rows and the check."""
+    rows = await daily_metrics(rt, day)
+    summary = await check_drift(rt, day, publish=publish)
+    return [m for m in rows if m.day == day], summary
 
 
 def drift_request(stat: Stat, day: dt.date, settings: TrainerSettings) -> TrainRequested:
@@ -270,25 +263,16 @@ def drift_request(stat: Stat, day: dt.date, settings: TrainerSettings) -> TrainR
 
 
 async def alert(
-    *,
-    pool: asyncpg.Pool,
-    broker: KafkaBroker,
-    decision: drift.StatDecision,
-    day: dt.date,
-    now: dt.datetime,
-    settings: TrainerSettings,
+    rt: TrainerRuntime, *, decision: drift.StatDecision, day: dt.date, now: dt.datetime
 ) -> TrainRequested | None:
-    """Publish the stat's drift TrainRequested unless one went out within the cooldown. A
-    transaction-scoped advisory lock per stat serialises replicas: the second waits, then
-    sees the first one's alert row. The row and the publish share the transaction, so a
-    publish that fails leaves no row and the next run tries again."""
-    request = drift_request(decision.stat, day, settings)
-    cooldown = dt.timedelta(hours=settings.drift_cooldown_hours)
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock($1)", lock_key(f"drift-alert:{decision.stat.value}")
-        )
-        last = await db.last_drift_alert(conn=conn, stat=decision.stat)
+    """Publish the stat's drift TrainRequested unless one went out within the cooldown. The
+    stat's alert lock serialises replicas: the second waits, then sees the first one's alert
+    row. The row and the publish share the transaction, so a publish that fails leaves no
+    row and the next run tries again."""
+    request = drift_request(decision.stat, day, rt.settings)
+    cooldown = dt.timedelta(hours=rt.settings.drift_cooldown_hours)
+    async with rt.monitor.drift_alerts(decision.stat) as alerts:
+        last = await alerts.last()
         if last is not None and now - last < cooldown:
             log.info(
                 "drift for %s: an alert went out at %s; within the cooldown, not again",
@@ -296,18 +280,14 @@ async def alert(
                 last.isoformat(),
             )
             return None
-        await db.record_drift_alert(
-            conn=conn,
-            stat=decision.stat,
+        await alerts.record(
             day=day,
             fired_at=now,
             event_id=request.event_id,
             reason=decision.reason,
             features=[*decision.drifted_features, *decision.drifted_predictions],
         )
-        await publish_model(
-            broker, request, topic=topics.TRAIN_REQUESTS, key=decision.stat.value.encode()
-        )
+        await broker.publish(rt.publish_train_requests, request, key=decision.stat.value.encode())
     metrics.DRIFT_ALERTS.labels(decision.stat.value).inc()
     log.warning("drift alert for %s: TrainRequested %s published", decision.stat, request.event_id)
     return request
@@ -317,16 +297,10 @@ async def alert(
 
 
 async def request_player_retrains(
-    *,
-    pool: asyncpg.Pool,
-    broker: KafkaBroker,
-    day: dt.date,
-    after: dt.date,
-    settings: TrainerSettings,
+    rt: TrainerRuntime, day: dt.date, *, after: dt.date
 ) -> list[TrainRequested]:
     """A per-player TrainRequested for every stat, for players with games in (after, day]."""
-    async with pool.acquire() as conn:
-        players = await db.players_with_games(conn=conn, after=after, until=day)
+    players = await rt.examples.players_with_games(after=after, until=day)
     requests = [
         TrainRequested(
             event_id=ids.event_id("train-request", "schedule", stat.value, player_id, day),
@@ -335,36 +309,34 @@ async def request_player_retrains(
             model_kind="per_player",
             reason="schedule",
             requested_by="scheduler",
-            promote=settings.retrain_promote,
+            promote=rt.settings.retrain_promote,
         )
         for player_id in players
         for stat in Stat
     ]
-    await _publish(broker, requests)
+    await _publish(rt, requests)
     return requests
 
 
-async def request_full_retrains(
-    *, broker: KafkaBroker, day: dt.date, settings: TrainerSettings
-) -> list[TrainRequested]:
+async def request_full_retrains(rt: TrainerRuntime, day: dt.date) -> list[TrainRequested]:
     """The weekly full retrain: a TrainRequested for every stat."""
     requests = [
         TrainRequested(
             event_id=ids.event_id("train-request", "weekly", stat.value, day),
             stat=stat,
-            model_kind=settings.retrain_model_kind,
+            model_kind=rt.settings.retrain_model_kind,
             reason="schedule",
             requested_by="scheduler",
-            promote=settings.retrain_promote,
+            promote=rt.settings.retrain_promote,
         )
         for stat in Stat
     ]
-    await _publish(broker, requests)
+    await _publish(rt, requests)
     return requests
 
 
-async def _publish(broker: KafkaBroker, requests: Sequence[TrainRequested]) -> None:
+async def _publish(rt: TrainerRuntime, requests: Sequence[TrainRequested]) -> None:
     """On the commands topic, keyed by stat (one stat's requests stay in order)."""
-    await publish_many(
-        broker, [(topics.TRAIN_REQUESTS, r.stat.value.encode(), r) for r in requests]
+    await broker.publish_many(
+        rt.publish_train_requests, [(r.stat.value.encode(), r) for r in requests]
     )

@@ -13,10 +13,14 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from statmuse_shared.features import feature_names
+from statmuse_shared.features import FEATURE_SET_VERSION, feature_names
+
+if TYPE_CHECKING:
+    from statmuse_trainer.ports import ExampleRepository
 
 LABELS = ("points", "rebounds", "assists", "threes", "pra", "minutes")
 META = ("player_id", "player_name", "season", "game_date", "as_of")
@@ -136,3 +140,25 @@ def save(df: pd.DataFrame, directory: Path) -> tuple[str, dict[str, Path]]:
         path.write_bytes(buf.getvalue())
         paths[str(name)] = path
     return version, paths
+
+
+@dataclass(frozen=True)
+class Built:
+    """A dataset written to disk: its version (content hash), a file and a row count per
+    split."""
+
+    version: str
+    paths: dict[str, Path]
+    counts: dict[str, int]
+
+
+async def build_dataset(examples: "ExampleRepository", split: Split, out: Path) -> Built:
+    """`statmuse-trainer dataset`: the stored game vectors of the split's seasons, framed,
+    leakage-checked and saved under <out>/<version>/."""
+    seasons = [*split.train, *split.validation, *split.test]
+    rows = await examples.dataset_rows(feature_set_version=FEATURE_SET_VERSION, seasons=seasons)
+    df = frame(rows, split)
+    check(df, split)
+    version, paths = save(df, out)
+    counts = {str(k): int(v) for k, v in df["split"].value_counts().items()}
+    return Built(version, paths, counts)

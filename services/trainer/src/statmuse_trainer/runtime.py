@@ -1,0 +1,63 @@
+"""The trainer's runtime: everything its handlers, scheduled jobs and one-shot commands use,
+built once by `app.build_runtime`."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, ClassVar, Self
+
+from faststream import Context
+from faststream.kafka.publisher.usecase import DefaultPublisher
+
+from statmuse_shared.models.artifacts import ArtifactStore
+from statmuse_shared.platform.runtime import RUNTIME, ServiceRuntime
+from statmuse_shared.platform.scheduler import Clock, utc_now
+from statmuse_trainer.ports import (
+    ExampleRepository,
+    MonitorRepository,
+    RegistryRepository,
+    ScheduledRuns,
+)
+from statmuse_trainer.settings import TrainerSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class TrainerRuntime(ServiceRuntime[TrainerSettings]):
+    service: ClassVar[str] = "trainer"
+
+    examples: ExampleRepository
+    registry: RegistryRepository
+    monitor: MonitorRepository
+    runs: ScheduledRuns
+    store: ArtifactStore  # where model artifacts go
+    publish_models: DefaultPublisher  # nba.models.published.v1
+    publish_train_requests: DefaultPublisher  # nba.train.requests.v1 (drift, schedule)
+    clock: Clock = field(default=utc_now)  # "now" of the drift cooldown and the schedule
+
+    async def started(self) -> None:
+        """The monitoring gauges from the newest stored day, so a restart does not blank
+        them (a convenience: never a reason not to start)."""
+        from statmuse_trainer.monitoring.jobs import restore_gauges
+
+        try:
+            await restore_gauges(self)
+        except Exception:
+            log.exception("could not restore the monitoring gauges")
+
+    @asynccontextmanager
+    async def database_only(self) -> AsyncIterator[Self]:
+        """PostgreSQL for the block, without Kafka: for one-shot commands that only read and
+        write the trainer's tables (building a dataset, a monitor run that publishes nothing),
+        which must keep working while the broker is down."""
+        await self.db.open()
+        try:
+            yield self
+        finally:
+            await self.db.close()
+
+
+# What a handler declares to receive the runtime.
+Runtime = Annotated[TrainerRuntime, Context(RUNTIME)]
