@@ -85,7 +85,7 @@ class Jobs:
         summary = await jobs.check_drift(rt, day, now=rt.clock())
         requested = 0
         if rt.settings.request_player_retrains:
-            previous = await rt.runs.last(DAILY)
+            previous = await rt.runs.last(DAILY.value)
             after = day - dt.timedelta(days=1)
             if previous is not None and previous < day.isoformat():
                 after = max(dt.date.fromisoformat(previous), day - dt.timedelta(CATCH_UP_DAYS))
