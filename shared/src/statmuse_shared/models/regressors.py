@@ -1,7 +1,8 @@
 """Fitted regressors as plain numpy arrays: what the predictor and gateway serve.
 
 The trainer fits scikit-learn and XGBoost models and converts them
-(`statmuse_trainer.training.export`) into two parts that need neither library nor pickle at serving time:
+(`statmuse_trainer.training.export`) into two parts that need neither library nor pickle at
+serving time:
 
 - `LinearPart`: impute, standardise, dot product (ElasticNet, Ridge).
 - `TreePart`: an ensemble of binary trees in flat arrays (RandomForest, XGBoost), evaluated
