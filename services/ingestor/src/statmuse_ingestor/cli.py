@@ -169,12 +169,8 @@ def _with_database(
     """Run `read` on the service's runtime with only its database open (no broker needed)."""
 
     async def go() -> T:
-        rt = build_runtime(settings)
-        await rt.db.open()
-        try:
+        async with build_runtime(settings).database_only() as rt:
             return await read(rt)
-        finally:
-            await rt.db.close()
 
     return asyncio.run(go())
 

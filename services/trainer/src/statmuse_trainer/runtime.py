@@ -2,10 +2,8 @@
 built once by `app.build_runtime`."""
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, ClassVar
 
 from faststream import Context
 from faststream.kafka.publisher.usecase import DefaultPublisher
@@ -46,17 +44,6 @@ class TrainerRuntime(ServiceRuntime[TrainerSettings]):
             await restore_gauges(self)
         except Exception:
             log.exception("could not restore the monitoring gauges")
-
-    @asynccontextmanager
-    async def database_only(self) -> AsyncIterator[Self]:
-        """PostgreSQL for the block, without Kafka: for one-shot commands that only read and
-        write the trainer's tables (building a dataset, a monitor run that publishes nothing),
-        which must keep working while the broker is down."""
-        await self.db.open()
-        try:
-            yield self
-        finally:
-            await self.db.close()
 
 
 # What a handler declares to receive the runtime.

@@ -68,6 +68,16 @@ class ServiceRuntime(Generic[S]):
             await self.broker.stop()
             await self.db.close()
 
+    @asynccontextmanager
+    async def database_only(self) -> AsyncIterator[Self]:
+        """Only the database for the block, no broker: a one-shot command that reads or
+        writes the service's own tables keeps working while Kafka is down."""
+        await self.db.open()
+        try:
+            yield self
+        finally:
+            await self.db.close()
+
 
 def service_app(
     rt: ServiceRuntime[Any], *, work: Callable[[], Awaitable[None]] | None = None
