@@ -21,13 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _infra import fresh_database, servers  # noqa: E402
 from report import Result, emit  # noqa: E402
 
-from statmuse_features.adapters import postgres as db  # noqa: E402
+from statmuse_features.adapters.postgres import PostgresFeatures  # noqa: E402
 from statmuse_features.engine import Engine  # noqa: E402
 from statmuse_ingestor.service import normalise_player_row, normalise_team_row  # noqa: E402
 from statmuse_ingestor.sources import FileSource  # noqa: E402
 from statmuse_shared.contract.seasons import parse_seasons  # noqa: E402
 from statmuse_shared.features import walk  # noqa: E402
-from statmuse_shared.platform.db import create_pool  # noqa: E402
+from statmuse_shared.platform.db import Database, create_pool  # noqa: E402
 from statmuse_shared.platform.migrations import migrate  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "nba"
@@ -61,12 +61,13 @@ async def main(seasons: list[str]) -> None:
         await migrate(dsn, schemas=["features"])
         pool = await create_pool(dsn)
         try:
-            async with pool.acquire() as conn:
+            features = PostgresFeatures(Database.of(pool))
+            async with features.session() as store:
                 for start in range(0, len(players), 20000):
-                    await db.upsert_player_games(conn=conn, games=players[start : start + 20000])
-                await db.upsert_team_games(conn=conn, games=teams)
+                    await store.store_games(players=players[start : start + 20000], teams=[])
+                await store.store_games(players=[], teams=teams)
 
-            engine = Engine(pool)
+            engine = Engine(features)
             started = time.perf_counter()
             await engine.load()
             built = await engine.build()
@@ -86,9 +87,9 @@ async def main(seasons: list[str]) -> None:
                 await engine.process([game], [])
                 per_message.append(time.perf_counter() - t0)
 
-            async with pool.acquire() as conn:
-                ids = (await db.all_players(conn=conn))[:BASELINE_PLAYERS]
-                found = await db.histories(conn=conn, player_ids=ids)
+            async with features.session() as store:
+                ids = (await store.all_players())[:BASELINE_PLAYERS]
+                found = await store.histories(ids)
         finally:
             await pool.close()
 

@@ -31,6 +31,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from statmuse_features.adapters.postgres import PostgresFeatures
 from statmuse_features.engine import Engine
 from statmuse_gateway.adapters import apikeys
 from statmuse_gateway.adapters import postgres as gateway_db
@@ -141,7 +142,7 @@ async def put_real_data(
                         "SELECT array_agg(payload::text) FROM ingest.team_game_stats"
                     )
                 ]
-            engine = Engine(pool)
+            engine = Engine(PostgresFeatures(Database.of(pool)))
             await engine.load()
             vectors = [*await engine.process(players, teams), *await engine.reconcile()]
             await PostgresPredictions(Database.of(pool)).keep_latest(

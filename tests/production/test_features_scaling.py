@@ -48,14 +48,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from prometheus_client.parser import text_string_to_metric_families
 
-from statmuse_features.adapters import postgres as features_db
+from statmuse_features.adapters.postgres import PostgresFeatures
 from statmuse_features.engine import Engine
 from statmuse_features.service import partition_of, vectors_for
 from statmuse_ops.infra import Started, free_port, spawn_service, start_broker, stop
 from statmuse_ops.stack import wait_ready
 from statmuse_shared.contract import topics
 from statmuse_shared.platform.broker import ensure_topics
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -436,12 +436,11 @@ async def test_the_stored_vectors_equal_a_batch_build_of_the_same_tables(run):
     order, the stored vectors are the ones a batch build from the same tables gives."""
     pool = await create_pool(run.database_url, max_size=2)
     try:
-        engine = Engine(pool)
+        features = PostgresFeatures(Database.of(pool))
+        engine = Engine(features)
         await engine.load()  # the whole league: features.team_games has every team's boxes
+        histories = await features.histories(await features.all_players())
         async with pool.acquire() as conn:
-            histories = await features_db.histories(
-                conn=conn, player_ids=await features_db.all_players(conn=conn)
-            )
             stored = {
                 (r["player_id"], r["as_of"]): r["event_id"]
                 for r in await conn.fetch(

@@ -1,54 +1,49 @@
-"""create_app(settings): the features consumer plus /health, /ready and /metrics, and the
-reconcile task that, once idle, catches up with the team boxes other instances stored and
-recomputes vectors made stale by late team box scores."""
+"""The features service's composition root: `build_runtime(settings)` wires the broker, the
+database, the repository and the engine; `create_app(settings)` is the service (its consumer
+plus /health, /ready and /metrics, and the reconcile that, once idle, catches up with the
+team boxes other instances stored and recomputes vectors made stale by late team boxes)."""
 
-import contextlib
-from collections.abc import AsyncIterator
 from functools import partial
-from typing import Any
 
 from starlette.applications import Starlette
 
+from statmuse_features.adapters.postgres import PostgresFeatures
 from statmuse_features.engine import Engine
-from statmuse_features.handlers import publish_vectors, register, report
+from statmuse_features.handlers import channels, reconcile_when_idle
+from statmuse_features.ports import FeatureRepository
+from statmuse_features.runtime import FeaturesRuntime
 from statmuse_features.settings import FeaturesSettings
-from statmuse_shared.contract.messages import FeaturesComputed
-from statmuse_shared.platform.http import worker_app
-from statmuse_shared.platform.legacy import build_runtime
-from statmuse_shared.platform.runtime import background
-
-SERVICE = "features"
+from statmuse_shared.platform.broker import make_broker
+from statmuse_shared.platform.db import Database
+from statmuse_shared.platform.runtime import service_app
 
 
-async def _start(state: dict[str, Any]) -> None:
-    # A member of the consumer group: it owns no partition until the group assigns some.
-    engine = Engine(state["pool"], owned=frozenset())
-    await engine.load()
-    state["engine"] = engine
+def build_runtime(
+    settings: FeaturesSettings,
+    *,
+    features: FeatureRepository | None = None,
+    standalone: bool = False,
+) -> FeaturesRuntime:
+    """The runtime `create_app` serves; tests pass an in-memory `features`. A member of the
+    consumer group owns no partition until the group assigns some; `standalone` computes every
+    player (the batch build, and tests on FastStream's test broker, which assigns none)."""
+    broker = make_broker(settings.kafka_bootstrap_servers, client_id=FeaturesRuntime.service)
+    db = Database(settings.dsn)
+    if features is None:
+        features = PostgresFeatures(db)
+    engine = Engine(features, owned=None if standalone else frozenset())
+    wired = channels(settings, engine=engine)
+    broker.include_router(wired.router)
+    return FeaturesRuntime(
+        settings=settings,
+        broker=broker,
+        db=db,
+        engine=engine,
+        features=features,
+        publish_features=wired.features,
+    )
 
 
 def create_app(settings: FeaturesSettings) -> Starlette:
-    rt = build_runtime(
-        service=SERVICE,
-        settings=settings,
-        register=partial(register, settings=settings),
-        on_start=_start,
-    )
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with rt.lifespan(app):
-            engine: Engine = rt.state["engine"]
-
-            async def publish(vectors: list[FeaturesComputed]) -> None:
-                await publish_vectors(rt.broker, vectors)
-                report(engine)
-
-            async with background(
-                engine.reconcile_when_idle(publish, idle_s=settings.reconcile_idle_s)
-            ):
-                yield
-
-    app = worker_app(service=SERVICE, ready=rt.ready, lifespan=lifespan)
-    app.state.service_state = rt.state
-    return app
+    rt = build_runtime(settings)
+    return service_app(rt, work=partial(reconcile_when_idle, rt))

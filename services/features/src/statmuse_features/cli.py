@@ -1,6 +1,7 @@
 """statmuse-features: serve, migrate, build."""
 
 import asyncio
+import contextlib
 import time
 from typing import Annotated
 
@@ -44,31 +45,29 @@ def build(
 async def _build(settings: FeaturesSettings, *, publish: bool) -> int:
     from rich.progress import Progress
 
-    from statmuse_features.engine import Engine
+    from statmuse_features.app import build_runtime
     from statmuse_features.handlers import publish_vectors
     from statmuse_shared.contract.messages import FeaturesComputed
-    from statmuse_shared.platform.broker import make_broker
-    from statmuse_shared.platform.db import create_pool
 
-    pool = await create_pool(settings.dsn, max_size=4)
-    broker = make_broker(settings.kafka_bootstrap_servers, client_id="features-build")
-    if publish:
-        await broker.connect()
-    try:
-        engine = Engine(pool)
-        await engine.load()
+    # Standalone: every player. The broker connects only to publish (a build without
+    # publishing needs no Kafka).
+    rt = build_runtime(settings, standalone=True)
+    async with contextlib.AsyncExitStack() as stack:
+        if publish:
+            await stack.enter_async_context(rt.running(consume=False))
+        else:
+            await rt.db.open()
+            stack.push_async_callback(rt.db.close)
+            await rt.started()
         with Progress() as bar:
             task = bar.add_task("players", total=None)
 
             async def on_chunk(vectors: list[FeaturesComputed], players: int) -> None:
                 if publish:
-                    await publish_vectors(broker, vectors)
+                    await publish_vectors(rt, vectors)
                 bar.update(task, advance=players)
 
-            return await engine.build(on_chunk=on_chunk)
-    finally:
-        await broker.stop()
-        await pool.close()
+            return await rt.engine.build(on_chunk=on_chunk)
 
 
 def main() -> None:

@@ -1,35 +1,62 @@
-"""Thin subscriber: raw games in, the engine, changed vectors out; and the rebalance listener
-that tells the engine which partitions (which players) are its own."""
+"""Thin subscriber: raw games in, the engine, changed vectors out; the rebalance listener that
+tells the engine which partitions (which players) are its own; and the idle-time reconcile
+that publishes what it recomputed."""
 
 import logging
 import time
-from typing import Any
+from dataclasses import dataclass
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
-from faststream.kafka import KafkaBroker
-from pydantic import TypeAdapter
+from faststream.kafka import KafkaRouter
+from faststream.kafka.publisher.usecase import DefaultPublisher
+from faststream.kafka.subscriber.usecase import BatchSubscriber
+from typing_extensions import TypeAliasType
 
 from statmuse_features import metrics
 from statmuse_features.engine import Engine
+from statmuse_features.runtime import FeaturesRuntime, Runtime
 from statmuse_features.settings import FeaturesSettings
-from statmuse_shared.contract import topics
-from statmuse_shared.contract.messages import (
-    FeaturesComputed,
-    PlayerGameIngested,
-    RawGame,
-    TeamGameIngested,
-)
-from statmuse_shared.platform.consumers import Record
-from statmuse_shared.platform.legacy import publish_many, subscribe
+from statmuse_shared.contract import messages, topics
+from statmuse_shared.contract.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
+from statmuse_shared.platform.broker import publish_many
+from statmuse_shared.platform.consumers import batch_subscriber, consumer_router
 
-RAW_GAME: TypeAdapter[Any] = TypeAdapter(RawGame)
 log = logging.getLogger(__name__)
 
+# What each raw record must validate as (the shared union), named: dead letters say "invalid
+# RawGame: ..." and the AsyncAPI document names the payload.
+RawGame = TypeAliasType("RawGame", messages.RawGame)
 
-async def publish_vectors(broker: KafkaBroker, vectors: list[FeaturesComputed]) -> None:
-    await publish_many(
-        broker, [(topics.FEATURES, topics.player_key(v.player_id), v) for v in vectors]
-    )
+
+async def on_raw_games(games: list[RawGame], rt: Runtime) -> None:
+    """A batch of box scores: stored, the own players' vectors computed, those that changed
+    published (key: player id)."""
+    started = time.perf_counter()
+    players = [g for g in games if isinstance(g, PlayerGameIngested)]
+    teams = [g for g in games if isinstance(g, TeamGameIngested)]
+    vectors = await rt.engine.process(players, teams)
+    await publish_vectors(rt, vectors)
+    report(rt.engine)
+    metrics.MESSAGES.labels(topics.GAMES_RAW, "player_game").inc(len(players))
+    metrics.MESSAGES.labels(topics.GAMES_RAW, "team_game").inc(len(teams))
+    metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+    if games:
+        metrics.PER_MESSAGE_SECONDS.observe((time.perf_counter() - started) / len(games))
+
+
+async def reconcile_when_idle(rt: FeaturesRuntime) -> None:
+    """The service's work beside its consumer: once idle, catch up with the team boxes other
+    instances stored and recompute (and publish) the vectors late team boxes made stale."""
+
+    async def publish(vectors: list[FeaturesComputed]) -> None:
+        await publish_vectors(rt, vectors)
+        report(rt.engine)
+
+    await rt.engine.reconcile_when_idle(publish, idle_s=rt.settings.reconcile_idle_s)
+
+
+async def publish_vectors(rt: FeaturesRuntime, vectors: list[FeaturesComputed]) -> None:
+    await publish_many(rt.publish_features, [(topics.player_key(v.player_id), v) for v in vectors])
     metrics.VECTORS.inc(len(vectors))
 
 
@@ -40,18 +67,18 @@ def report(engine: Engine) -> None:
     metrics.OWNED_PARTITIONS.set(len(engine.owned or ()))
 
 
-class Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
+class PartitionListener(ConsumerRebalanceListener):  # type: ignore[misc]
     """Passes the group's assignment of the raw topic to the engine (`Engine.assign`)."""
 
-    def __init__(self, state: dict[str, Any]) -> None:
-        self.state = state
-        self.subscriber: Any = None
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.subscriber: BatchSubscriber | None = None  # its consumer knows the partition count
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         pass  # what was revoked and not assigned again is known on assignment
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        consumer = getattr(self.subscriber, "consumer", None)
+        consumer = None if self.subscriber is None else self.subscriber.consumer
         known = consumer.partitions_for_topic(topics.GAMES_RAW) if consumer else None
         if not known:
             log.warning(
@@ -59,36 +86,51 @@ class Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
                 topics.GAMES_RAW,
                 topics.DEFAULT_PARTITIONS,
             )
-        engine: Engine = self.state["engine"]
-        engine.assign(
+        self.engine.assign(
             {tp.partition for tp in assigned if tp.topic == topics.GAMES_RAW},
             partitions=len(known) if known else topics.DEFAULT_PARTITIONS,
         )
-        metrics.OWNED_PARTITIONS.set(len(engine.owned or ()))
+        metrics.OWNED_PARTITIONS.set(len(self.engine.owned or ()))
 
 
-def register(broker: KafkaBroker, state: dict[str, Any], *, settings: FeaturesSettings) -> None:
-    async def on_raw_games(batch: list[tuple[Record, Any]]) -> None:
-        started = time.perf_counter()
-        engine: Engine = state["engine"]
-        players = [m for _, m in batch if isinstance(m, PlayerGameIngested)]
-        teams = [m for _, m in batch if isinstance(m, TeamGameIngested)]
-        vectors = await engine.process(players, teams)
-        await publish_vectors(broker, vectors)
-        report(engine)
-        metrics.MESSAGES.labels(topics.GAMES_RAW, "player_game").inc(len(players))
-        metrics.MESSAGES.labels(topics.GAMES_RAW, "team_game").inc(len(teams))
-        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-        if batch:
-            metrics.PER_MESSAGE_SECONDS.observe((time.perf_counter() - started) / len(batch))
+@dataclass(frozen=True)
+class Channels:
+    """The features service's side of Kafka: its subscriber (on `router`) and what it
+    publishes."""
 
-    listener = Assignment(state)
-    listener.subscriber = subscribe(
-        broker,
+    router: KafkaRouter
+    features: DefaultPublisher
+
+
+def channels(settings: FeaturesSettings, *, engine: Engine | None = None) -> Channels:
+    """`engine`: the one the rebalance listener tells of the group's assignments (None: the
+    channels only described, for the AsyncAPI document)."""
+    router = consumer_router()
+    features = router.publisher(
+        topics.FEATURES,
+        schema=FeaturesComputed,
+        title=f"{topics.FEATURES}:features",
+        description="A player's pre-game feature vectors (key: player id): one per game played "
+        "(kind 'game', with its outcome) and one for his next game (kind 'next'), whenever "
+        "one is new or changed.",
+    )
+    listener = None if engine is None else PartitionListener(engine)
+    subscriber = batch_subscriber(
+        router,
         topics.GAMES_RAW,
         group_id=settings.group_id,
-        model=RAW_GAME,
-        handle=on_raw_games,
+        payload=RawGame,
         max_records=settings.max_batch,
         listener=listener,
+        description="Player and team box scores; each instance of the group computes the "
+        "players of its partitions, with the whole league.",
     )
+    subscriber(on_raw_games)
+    if listener is not None:
+        listener.subscriber = subscriber
+    return Channels(router, features)
+
+
+def asyncapi_router() -> KafkaRouter:
+    """The channels as declared with default settings, for the AsyncAPI document."""
+    return channels(FeaturesSettings.model_construct()).router

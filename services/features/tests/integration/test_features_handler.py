@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from faststream.kafka import TestKafkaBroker
 
-from statmuse_features.adapters import postgres as fdb
+from statmuse_features.adapters.postgres import PostgresFeatures
+from statmuse_features.app import build_runtime
 from statmuse_features.engine import Engine
-from statmuse_features.handlers import register
 from statmuse_features.service import partition_of, vectors_for
 from statmuse_features.settings import FeaturesSettings
 from statmuse_shared.contract import ids, topics
@@ -24,8 +24,8 @@ from statmuse_shared.contract.messages import (
     PlayerGameIngested,
     TeamGameIngested,
 )
-from statmuse_shared.platform.broker import ensure_topics, make_broker
-from statmuse_shared.platform.db import create_pool
+from statmuse_shared.platform.broker import ensure_topics
+from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
 
 pytestmark = pytest.mark.integration
@@ -107,6 +107,10 @@ async def pool(database_url):
     await p.close()
 
 
+def repository(pool: Any) -> PostgresFeatures:
+    return PostgresFeatures(Database.of(pool))
+
+
 class Probe:
     """What came out of the handler, with events to wait on instead of sleeping."""
 
@@ -120,11 +124,15 @@ class Probe:
 async def wire(
     bootstrap: str, pool: Any, unique: str, last_as_of: dt.date
 ) -> tuple[Any, Probe, Engine]:
-    settings = FeaturesSettings(database_url="postgresql://unused", group_id=f"features-{unique}")
-    broker = make_broker(bootstrap, client_id=f"test-{unique}")
-    engine = Engine(pool)
-    await engine.load()
-    register(broker, {"pool": pool, "engine": engine}, settings=settings)
+    settings = FeaturesSettings(
+        database_url="postgresql://unused",
+        group_id=f"features-{unique}",
+        kafka_bootstrap_servers=bootstrap,
+    )
+    rt = build_runtime(settings, features=repository(pool), standalone=True)
+    await rt.started()
+    rt.bind()
+    broker, engine = rt.broker, rt.engine
     probe = Probe(last_as_of)
 
     @broker.subscriber(topics.FEATURES, group_id=f"probe-{unique}", auto_offset_reset="earliest")
@@ -264,10 +272,10 @@ async def test_handler_on_the_real_broker(pool, unique, kafka_bootstrap):
 
 async def batch_build(pool: Any) -> dict[tuple[int, dt.date], str]:
     """(player, as_of) -> event id of every vector a batch build from the tables gives."""
-    engine = Engine(pool)
+    features = repository(pool)
+    engine = Engine(features)
     await engine.load()
-    async with pool.acquire() as conn:
-        found = await fdb.histories(conn=conn, player_ids=await fdb.all_players(conn=conn))
+    found = await features.histories(await features.all_players())
     return {
         (v.player_id, v.as_of): v.event_id
         for player_id, (name, history) in found.items()
@@ -290,7 +298,7 @@ async def test_engines_of_one_group_share_the_league_and_split_the_players(pool)
     ids = (203999, 2544, 1628973, 201939, 1629029, 203507, 1628369, 1630162)
     games = [g for p in ids for g in real_games(p, 12)]
     teams = real_team_games(max(g.game_date for g in games))
-    a, b = Engine(pool, owned=frozenset()), Engine(pool, owned=frozenset())
+    a, b = Engine(repository(pool), owned=frozenset()), Engine(repository(pool), owned=frozenset())
     for engine in (a, b):
         await engine.load()
     a.assign({0, 1, 2}, partitions=6)

@@ -1,19 +1,274 @@
-"""Schema `features` through asyncpg. Writes are upserts that report what actually changed,
-so a replay of the raw topic stores nothing new and publishes nothing new."""
+"""Schema `features` through asyncpg: the service's `FeatureRepository`. Writes are upserts
+that report what actually changed, so a replay of the raw topic stores nothing new and
+publishes nothing new."""
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import asyncpg
 
+from statmuse_features.ports import GameKey, History, Progress, StaleRange
 from statmuse_features.service import pack
 from statmuse_shared.contract.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
 from statmuse_shared.features import PlayerGame, TeamGame, possessions_of
+from statmuse_shared.platform.db import Database
 
 
-async def upsert_player_games(
-    *, conn: asyncpg.Connection, games: Sequence[PlayerGameIngested]
-) -> set[tuple[int, str]]:
+class PostgresFeatures:
+    """Each operation checks a connection out of the pool, unless the object is a `session`
+    (one connection held for the block)."""
+
+    def __init__(self, db: Database, *, conn: asyncpg.Connection | None = None) -> None:
+        self.db = db
+        self._conn = conn
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator["PostgresFeatures"]:
+        if self._conn is not None:
+            yield self
+            return
+        async with self.db.acquire() as conn:
+            yield PostgresFeatures(self.db, conn=conn)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        async with self.db.acquire() as conn:
+            yield conn
+
+    async def store_games(
+        self, *, players: Sequence[PlayerGameIngested], teams: Sequence[TeamGameIngested]
+    ) -> set[GameKey]:
+        async with self._connection() as conn, conn.transaction():
+            new = await _upsert_player_games(conn, players) if players else set()
+            if teams:
+                await _upsert_team_games(conn, teams)
+        return new
+
+    async def games_without_vectors(
+        self, games: Sequence[PlayerGameIngested], *, feature_set_version: str
+    ) -> set[GameKey]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                """SELECT g.player_id, g.game_key
+                   FROM unnest($1::integer[], $2::text[], $3::date[]) AS g(player_id, game_key, day)
+                   WHERE NOT EXISTS (SELECT 1 FROM features.feature_vectors v
+                                     WHERE v.player_id = g.player_id AND v.as_of = g.day
+                                       AND v.kind = 'game' AND v.feature_set_version = $4)""",
+                [g.player_id for g in games],
+                [g.game_key for g in games],
+                [g.game_date for g in games],
+                feature_set_version,
+            )
+        return {(r["player_id"], r["game_key"]) for r in rows}
+
+    async def league_revision(self) -> int:
+        """Revisions are taken under a row lock (`_upsert_team_games`), so they commit in
+        order: every team box of a revision up to the one read is visible."""
+        async with self._connection() as conn:
+            return int(await conn.fetchval("SELECT revision FROM features.league"))
+
+    async def team_games(
+        self, *, after: int | None = None, upto: int | None = None
+    ) -> list[TeamGame]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                """SELECT game_date, season, team, points_allowed, possessions, minutes
+                   FROM features.team_games
+                   WHERE points_allowed IS NOT NULL AND possessions IS NOT NULL AND minutes > 0
+                     AND ($1::bigint IS NULL OR revision > $1)
+                     AND ($2::bigint IS NULL OR revision <= $2)
+                   ORDER BY season, team, game_date""",
+                after,
+                upto,
+            )
+        return [
+            TeamGame(
+                r["game_date"],
+                r["season"],
+                r["team"],
+                r["points_allowed"],
+                r["possessions"],
+                r["minutes"],
+            )
+            for r in rows
+        ]
+
+    async def record_progress(self, *, latest: Progress, revision: int) -> None:
+        if not latest:
+            return
+        async with self._connection() as conn:
+            await conn.execute(
+                """INSERT INTO features.partitions (partition, season, latest_day, checked_revision)
+                   SELECT p, s, d, $4::bigint FROM unnest($1::integer[], $2::text[], $3::date[])
+                       AS x(p, s, d)
+                   ON CONFLICT (partition, season) DO UPDATE SET
+                       latest_day = GREATEST(features.partitions.latest_day, EXCLUDED.latest_day),
+                       checked_revision = LEAST(features.partitions.checked_revision,
+                                                EXCLUDED.checked_revision)""",
+                [p for p, _ in latest],
+                [s for _, s in latest],
+                list(latest.values()),
+                revision,
+            )
+
+    async def mark_stale(self, *, partitions: Sequence[int] | None, upto: int) -> None:
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute(
+                """WITH late AS (
+                       SELECT p.partition, p.season, min(t.game_date) AS first_day
+                       FROM features.partitions p JOIN features.team_games t
+                         ON t.season = p.season AND t.revision > p.checked_revision
+                        AND t.revision <= $2 AND t.game_date < p.latest_day
+                       WHERE ($1::integer[] IS NULL OR p.partition = ANY($1))
+                       GROUP BY p.partition, p.season)
+                   UPDATE features.partitions p
+                   SET stale_since = LEAST(p.stale_since, late.first_day + 1),
+                       stale_version = p.stale_version + 1
+                   FROM late WHERE p.partition = late.partition AND p.season = late.season""",
+                partitions,
+                upto,
+            )
+            await conn.execute(
+                """UPDATE features.partitions SET checked_revision = $2
+                   WHERE ($1::integer[] IS NULL OR partition = ANY($1))
+                     AND checked_revision < $2""",
+                partitions,
+                upto,
+            )
+
+    async def stale_ranges(self, *, partitions: Sequence[int] | None) -> list[StaleRange]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                """SELECT partition, season, stale_since, stale_version FROM features.partitions
+                   WHERE stale_since IS NOT NULL AND ($1::integer[] IS NULL OR partition = ANY($1))
+                   ORDER BY season, partition""",
+                partitions,
+            )
+        return [
+            StaleRange(r["partition"], r["season"], r["stale_since"], r["stale_version"])
+            for r in rows
+        ]
+
+    async def clear_stale(self, *, healed: Sequence[tuple[int, str, int]]) -> None:
+        if not healed:
+            return
+        async with self._connection() as conn:
+            await conn.execute(
+                """UPDATE features.partitions p SET stale_since = NULL
+                   FROM unnest($1::integer[], $2::text[], $3::bigint[]) AS c(partition, season, v)
+                   WHERE p.partition = c.partition AND p.season = c.season
+                     AND p.stale_version = c.v""",
+                *zip(*healed, strict=True),
+            )
+
+    async def histories(self, player_ids: Sequence[int]) -> dict[int, History]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                """SELECT player_id, player_name, game_date, season, season_type, team, opponent,
+                          is_home, minutes, points, rebounds, assists, threes
+                   FROM features.player_games WHERE player_id = ANY($1::integer[])
+                   ORDER BY player_id, game_date""",
+                list(player_ids),
+            )
+        out: dict[int, History] = {}
+        for r in rows:
+            _, games = out.setdefault(r["player_id"], History(r["player_name"], []))
+            games.append(
+                PlayerGame(
+                    r["game_date"],
+                    r["season"],
+                    r["season_type"],
+                    r["team"],
+                    r["opponent"],
+                    r["is_home"],
+                    r["minutes"],
+                    r["points"],
+                    r["rebounds"],
+                    r["assists"],
+                    r["threes"],
+                )
+            )
+            out[r["player_id"]] = History(r["player_name"], games)  # the latest name
+        return out
+
+    async def players_with_games_since(self, *, season: str, since: dt.date) -> list[int]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT DISTINCT player_id FROM features.player_games WHERE season = $1 "
+                "AND game_date >= $2 ORDER BY 1",
+                season,
+                since,
+            )
+        return [r["player_id"] for r in rows]
+
+    async def all_players(self) -> list[int]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT DISTINCT player_id FROM features.player_games ORDER BY 1"
+            )
+        return [r[0] for r in rows]
+
+    async def store_vectors(
+        self, vectors: Sequence[FeaturesComputed], *, packed: Sequence[bytes] | None = None
+    ) -> list[FeaturesComputed]:
+        if not vectors:
+            return []
+        blobs = packed if packed is not None else [pack(v.features) for v in vectors]
+        records = [
+            (
+                v.player_id,
+                v.as_of,
+                v.feature_set_version,
+                v.kind,
+                v.season,
+                v.game.game_date if v.game else None,
+                blob,
+                v.event_id,
+            )
+            for v, blob in zip(vectors, blobs, strict=True)
+        ]
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute(
+                "CREATE TEMP TABLE incoming_vectors (LIKE features.feature_vectors "
+                "INCLUDING DEFAULTS) ON COMMIT DROP"
+            )
+            await conn.copy_records_to_table(
+                "incoming_vectors",
+                records=records,
+                columns=[
+                    "player_id",
+                    "as_of",
+                    "feature_set_version",
+                    "kind",
+                    "season",
+                    "game_date",
+                    "vector",
+                    "event_id",
+                ],
+            )
+            rows = await conn.fetch(
+                """INSERT INTO features.feature_vectors (player_id, as_of, feature_set_version,
+                       kind, season, game_date, vector, event_id)
+                   SELECT player_id, as_of, feature_set_version, kind, season, game_date, vector,
+                          event_id FROM incoming_vectors
+                   ON CONFLICT (player_id, as_of, feature_set_version) DO UPDATE
+                   SET kind = EXCLUDED.kind, season = EXCLUDED.season,
+                       game_date = EXCLUDED.game_date, vector = EXCLUDED.vector,
+                       event_id = EXCLUDED.event_id, computed_at = now()
+                   WHERE features.feature_vectors.event_id IS DISTINCT FROM EXCLUDED.event_id
+                   RETURNING player_id, as_of"""
+            )
+        changed = {(r["player_id"], r["as_of"]) for r in rows}
+        return [v for v in vectors if (v.player_id, v.as_of) in changed]
+
+
+async def _upsert_player_games(
+    conn: asyncpg.Connection, games: Sequence[PlayerGameIngested]
+) -> set[GameKey]:
     """Returns the (player_id, game_key) rows that are new or changed."""
     rows = await conn.fetch(
         """INSERT INTO features.player_games (player_id, game_key, game_date, season,
@@ -57,27 +312,8 @@ async def upsert_player_games(
     return {(r["player_id"], r["game_key"]) for r in rows}
 
 
-async def games_without_vectors(
-    *, conn: asyncpg.Connection, games: Sequence[PlayerGameIngested], feature_set_version: str
-) -> set[tuple[int, str]]:
-    """The (player_id, game_key) of stored games that have no game vector: a crash between
-    committing a batch's games and storing their vectors leaves exactly these behind."""
-    rows = await conn.fetch(
-        """SELECT g.player_id, g.game_key
-           FROM unnest($1::integer[], $2::text[], $3::date[]) AS g(player_id, game_key, day)
-           WHERE NOT EXISTS (SELECT 1 FROM features.feature_vectors v
-                             WHERE v.player_id = g.player_id AND v.as_of = g.day
-                               AND v.kind = 'game' AND v.feature_set_version = $4)""",
-        [g.player_id for g in games],
-        [g.game_key for g in games],
-        [g.game_date for g in games],
-        feature_set_version,
-    )
-    return {(r["player_id"], r["game_key"]) for r in rows}
-
-
-async def upsert_team_games(
-    *, conn: asyncpg.Connection, games: Sequence[TeamGameIngested]
+async def _upsert_team_games(
+    conn: asyncpg.Connection, games: Sequence[TeamGameIngested]
 ) -> set[tuple[str, str]]:
     """Returns the (team, season) pairs whose games are new or changed. Changed rows take the
     next league revision: the counter's row lock is held to the end of the caller's
@@ -135,225 +371,3 @@ async def upsert_team_games(
             revision,
         )
     return {(r["team"], r["season"]) for r in rows}
-
-
-async def league_revision(*, conn: asyncpg.Connection) -> int:
-    """The latest committed league revision: every team box of a revision up to it is
-    visible (revisions are taken under a row lock, so they commit in order)."""
-    return int(await conn.fetchval("SELECT revision FROM features.league"))
-
-
-async def team_games(
-    *, conn: asyncpg.Connection, after: int | None = None, upto: int | None = None
-) -> list[TeamGame]:
-    """Complete team boxes (those a rating can use): all, or those whose league revision is
-    in (after, upto]."""
-    rows = await conn.fetch(
-        """SELECT game_date, season, team, points_allowed, possessions, minutes
-           FROM features.team_games
-           WHERE points_allowed IS NOT NULL AND possessions IS NOT NULL AND minutes > 0
-             AND ($1::bigint IS NULL OR revision > $1) AND ($2::bigint IS NULL OR revision <= $2)
-           ORDER BY season, team, game_date""",
-        after,
-        upto,
-    )
-    return [
-        TeamGame(
-            r["game_date"],
-            r["season"],
-            r["team"],
-            r["points_allowed"],
-            r["possessions"],
-            r["minutes"],
-        )
-        for r in rows
-    ]
-
-
-async def record_progress(
-    *, conn: asyncpg.Connection, latest: dict[tuple[int, str], dt.date], revision: int
-) -> None:
-    """Vectors of these (partition, season)s up to the day given are being computed with the
-    league at `revision`. A lower revision already recorded stays: checking team boxes
-    against vectors twice costs a recomputation; skipping them would leave stale vectors."""
-    if not latest:
-        return
-    await conn.execute(
-        """INSERT INTO features.partitions (partition, season, latest_day, checked_revision)
-           SELECT p, s, d, $4::bigint FROM unnest($1::integer[], $2::text[], $3::date[])
-               AS x(p, s, d)
-           ON CONFLICT (partition, season) DO UPDATE SET
-               latest_day = GREATEST(features.partitions.latest_day, EXCLUDED.latest_day),
-               checked_revision = LEAST(features.partitions.checked_revision,
-                                        EXCLUDED.checked_revision)""",
-        [p for p, _ in latest],
-        [s for _, s in latest],
-        list(latest.values()),
-        revision,
-    )
-
-
-async def mark_stale(
-    *, conn: asyncpg.Connection, partitions: Sequence[int] | None, upto: int
-) -> None:
-    """Check the team boxes of revisions up to `upto` that these partitions (None: all) have
-    not been checked against: a box of a day before the partition's latest computed day
-    makes the vectors after it stale."""
-    async with conn.transaction():
-        await conn.execute(
-            """WITH late AS (
-                   SELECT p.partition, p.season, min(t.game_date) AS first_day
-                   FROM features.partitions p JOIN features.team_games t
-                     ON t.season = p.season AND t.revision > p.checked_revision
-                    AND t.revision <= $2 AND t.game_date < p.latest_day
-                   WHERE ($1::integer[] IS NULL OR p.partition = ANY($1))
-                   GROUP BY p.partition, p.season)
-               UPDATE features.partitions p
-               SET stale_since = LEAST(p.stale_since, late.first_day + 1),
-                   stale_version = p.stale_version + 1
-               FROM late WHERE p.partition = late.partition AND p.season = late.season""",
-            partitions,
-            upto,
-        )
-        await conn.execute(
-            """UPDATE features.partitions SET checked_revision = $2
-               WHERE ($1::integer[] IS NULL OR partition = ANY($1)) AND checked_revision < $2""",
-            partitions,
-            upto,
-        )
-
-
-async def stale_ranges(
-    *, conn: asyncpg.Connection, partitions: Sequence[int] | None
-) -> list[tuple[int, str, dt.date, int]]:
-    """(partition, season, first stale day, version) of these partitions (None: all)."""
-    rows = await conn.fetch(
-        """SELECT partition, season, stale_since, stale_version FROM features.partitions
-           WHERE stale_since IS NOT NULL AND ($1::integer[] IS NULL OR partition = ANY($1))
-           ORDER BY season, partition""",
-        partitions,
-    )
-    return [(r["partition"], r["season"], r["stale_since"], r["stale_version"]) for r in rows]
-
-
-async def clear_stale(*, conn: asyncpg.Connection, healed: Sequence[tuple[int, str, int]]) -> None:
-    """Clear the (partition, season, version)s healed; one marked again since stays."""
-    if healed:
-        await conn.execute(
-            """UPDATE features.partitions p SET stale_since = NULL
-               FROM unnest($1::integer[], $2::text[], $3::bigint[]) AS c(partition, season, v)
-               WHERE p.partition = c.partition AND p.season = c.season
-                 AND p.stale_version = c.v""",
-            *zip(*healed, strict=True),
-        )
-
-
-async def histories(
-    *, conn: asyncpg.Connection, player_ids: Sequence[int]
-) -> dict[int, tuple[str, list[PlayerGame]]]:
-    """Each player's whole history in date order, with their latest name."""
-    rows = await conn.fetch(
-        """SELECT player_id, player_name, game_date, season, season_type, team, opponent,
-                  is_home, minutes, points, rebounds, assists, threes
-           FROM features.player_games WHERE player_id = ANY($1::integer[])
-           ORDER BY player_id, game_date""",
-        list(player_ids),
-    )
-    out: dict[int, tuple[str, list[PlayerGame]]] = {}
-    for r in rows:
-        name, games = out.setdefault(r["player_id"], (r["player_name"], []))
-        games.append(
-            PlayerGame(
-                r["game_date"],
-                r["season"],
-                r["season_type"],
-                r["team"],
-                r["opponent"],
-                r["is_home"],
-                r["minutes"],
-                r["points"],
-                r["rebounds"],
-                r["assists"],
-                r["threes"],
-            )
-        )
-        out[r["player_id"]] = (r["player_name"], games)
-    return out
-
-
-async def players_with_games_since(
-    *, conn: asyncpg.Connection, season: str, since: dt.date
-) -> list[int]:
-    rows = await conn.fetch(
-        "SELECT DISTINCT player_id FROM features.player_games WHERE season = $1 "
-        "AND game_date >= $2 ORDER BY 1",
-        season,
-        since,
-    )
-    return [r["player_id"] for r in rows]
-
-
-async def all_players(*, conn: asyncpg.Connection) -> list[int]:
-    return [
-        r[0]
-        for r in await conn.fetch("SELECT DISTINCT player_id FROM features.player_games ORDER BY 1")
-    ]
-
-
-async def upsert_vectors(
-    *,
-    conn: asyncpg.Connection,
-    vectors: Sequence[FeaturesComputed],
-    packed: Sequence[bytes] | None = None,
-) -> list[FeaturesComputed]:
-    """Store vectors (`packed`: their stored form, when the caller has it already); returns
-    the ones that are new or different (the ones to publish)."""
-    if not vectors:
-        return []
-    blobs = packed if packed is not None else [pack(v.features) for v in vectors]
-    records = [
-        (
-            v.player_id,
-            v.as_of,
-            v.feature_set_version,
-            v.kind,
-            v.season,
-            v.game.game_date if v.game else None,
-            blob,
-            v.event_id,
-        )
-        for v, blob in zip(vectors, blobs, strict=True)
-    ]
-    async with conn.transaction():
-        await conn.execute(
-            "CREATE TEMP TABLE incoming_vectors (LIKE features.feature_vectors INCLUDING DEFAULTS) "
-            "ON COMMIT DROP"
-        )
-        await conn.copy_records_to_table(
-            "incoming_vectors",
-            records=records,
-            columns=[
-                "player_id",
-                "as_of",
-                "feature_set_version",
-                "kind",
-                "season",
-                "game_date",
-                "vector",
-                "event_id",
-            ],
-        )
-        rows = await conn.fetch(
-            """INSERT INTO features.feature_vectors (player_id, as_of, feature_set_version,
-                   kind, season, game_date, vector, event_id)
-               SELECT player_id, as_of, feature_set_version, kind, season, game_date, vector,
-                      event_id FROM incoming_vectors
-               ON CONFLICT (player_id, as_of, feature_set_version) DO UPDATE
-               SET kind = EXCLUDED.kind, season = EXCLUDED.season,
-                   game_date = EXCLUDED.game_date, vector = EXCLUDED.vector,
-                   event_id = EXCLUDED.event_id, computed_at = now()
-               WHERE features.feature_vectors.event_id IS DISTINCT FROM EXCLUDED.event_id
-               RETURNING player_id, as_of"""
-        )
-    changed = {(r["player_id"], r["as_of"]) for r in rows}
-    return [v for v in vectors if (v.player_id, v.as_of) in changed]
