@@ -160,13 +160,3 @@ def test_unpack_gives_back_what_was_packed() -> None:
 def test_pack_and_unpack_round_trip_any_values(values: list[float | None]) -> None:
     v = dict(zip(feature_names(), values, strict=True))
     assert unpack(pack(v)) == v
-
-
-def test_pack_writes_the_bytes_the_features_service_stores() -> None:
-    """Byte for byte what services/features' own `pack` stores today (until it uses this one),
-    for vectors as computed and as sent (rounded to 10 significant digits)."""
-    service = pytest.importorskip("statmuse_features.service")
-    for v in _vectors():
-        sent = {n: x if x is None or x == 0 else float(f"{x:.10g}") for n, x in v.items()}
-        assert pack(v) == service.pack(v)
-        assert pack(sent) == service.pack(sent)

@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from statmuse_features.ports import GameKey, History, Progress, StaleRange
-from statmuse_features.service import message, pack, partition_of, player_game, vectors_and_state
+from statmuse_features.service import message, partition_of, player_game, vectors_and_state
 from statmuse_shared.contract.messages import FeaturesComputed, PlayerGameIngested
-from statmuse_shared.features import League, PlayerGame, PlayerState, context_of
+from statmuse_shared.features import League, PlayerGame, PlayerState, context_of, pack
 
 
 @dataclass

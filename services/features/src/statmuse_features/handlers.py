@@ -10,22 +10,22 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream.kafka import KafkaRouter
 from faststream.kafka.publisher.usecase import DefaultPublisher
 from faststream.kafka.subscriber.usecase import BatchSubscriber
-from typing_extensions import TypeAliasType
 
 from statmuse_features import metrics
 from statmuse_features.engine import Engine
 from statmuse_features.runtime import FeaturesRuntime, Runtime
 from statmuse_features.settings import FeaturesSettings
-from statmuse_shared.contract import messages, topics
-from statmuse_shared.contract.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
+from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import (
+    FeaturesComputed,
+    PlayerGameIngested,
+    RawGame,
+    TeamGameIngested,
+)
 from statmuse_shared.platform.broker import publish_many
 from statmuse_shared.platform.consumers import batch_subscriber, consumer_router
 
 log = logging.getLogger(__name__)
-
-# What each raw record must validate as (the shared union), named: dead letters say "invalid
-# RawGame: ..." and the AsyncAPI document names the payload.
-RawGame = TypeAliasType("RawGame", messages.RawGame)
 
 
 async def on_raw_games(games: list[RawGame], rt: Runtime) -> None:

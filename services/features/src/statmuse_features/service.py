@@ -4,7 +4,6 @@ events -> engine records, engine vectors -> FeaturesComputed. No broker, no data
 import datetime as dt
 import hashlib
 import math
-import struct
 from typing import Literal
 
 from aiokafka.partitioner import murmur2
@@ -24,6 +23,7 @@ from statmuse_shared.features import (
     PlayerGame,
     PlayerState,
     feature_names,
+    pack,
     walk,
 )
 
@@ -71,17 +71,8 @@ def _round(value: float | None) -> float | None:
 
 
 def digest(features: Features) -> str:
-    packed = struct.pack(
-        f"{len(NAMES)}d", *(math.nan if features[n] is None else features[n] for n in NAMES)
-    )
-    return hashlib.sha256(packed).hexdigest()[:16]
-
-
-def pack(features: Features) -> bytes:
-    """The stored form: float64 little-endian in NAMES order, NaN for None."""
-    return struct.pack(
-        f"<{len(NAMES)}d", *(math.nan if (v := features[n]) is None else v for n in NAMES)
-    )
+    """A short hash of the vector's values (its stored form), part of its event id."""
+    return hashlib.sha256(pack(features)).hexdigest()[:16]
 
 
 def message(

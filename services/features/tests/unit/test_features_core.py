@@ -19,8 +19,8 @@ from statmuse_features.core import (
     stale_seasons,
 )
 from statmuse_features.ports import History, StaleRange
-from statmuse_features.service import pack, partition_of, player_game, vectors_and_state
-from statmuse_shared.features import League, PlayerState, TeamGame, possessions_of
+from statmuse_features.service import partition_of, player_game, vectors_and_state
+from statmuse_shared.features import League, PlayerState, TeamGame, pack, possessions_of
 
 from .season import boxes, plays, schedule
 

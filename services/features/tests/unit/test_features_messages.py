@@ -315,6 +315,14 @@ def test_digest_is_stable_and_sees_none() -> None:
     assert digest({**features, NAMES[-1]: 1.5 + 1e-9}) != d
 
 
+def test_digest_is_the_one_event_ids_always_had() -> None:
+    """The digest (part of every vector's event id) is a hash of the stored form: a replay
+    after an upgrade must make the same ids. Pinned to the value the service computed before
+    it packed through `statmuse_shared.features.pack`."""
+    features: Features = {n: (i * 0.37 if i % 5 else None) for i, n in enumerate(NAMES)}
+    assert digest(features) == "5a01d9b73f5f1afb"
+
+
 # --- rounding ---------------------------------------------------------------------------------
 
 

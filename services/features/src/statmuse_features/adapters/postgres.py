@@ -9,9 +9,8 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from statmuse_features.ports import GameKey, History, Progress, StaleRange
-from statmuse_features.service import pack
 from statmuse_shared.contract.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
-from statmuse_shared.features import PlayerGame, TeamGame, possessions_of
+from statmuse_shared.features import PlayerGame, TeamGame, pack, possessions_of
 from statmuse_shared.platform.db import Database
 
 
