@@ -46,7 +46,7 @@ bench: sync
 # The AsyncAPI document of every topic, regenerated from the services' own subscribers and
 # publishers (a test fails while the committed one is stale).
 asyncapi: sync
-	$(UV) run python -m statmuse_shared.contract.asyncapi_gen
+	$(UV) run python -m statmuse_shared.contract.asyncapi
 
 # docs/FEATURES.md, regenerated from the feature catalogue (a test fails while it is stale).
 features-doc: sync

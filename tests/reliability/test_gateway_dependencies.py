@@ -41,8 +41,7 @@ from statmuse_shared.contract.messages import (
 from statmuse_shared.features import League, TeamGame, possessions_of
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.count import CountModel
-from statmuse_shared.platform.broker import make_broker
-from statmuse_shared.platform.legacy import publish_many
+from statmuse_shared.platform.broker import make_broker, publish_many
 from statmuse_shared.platform.migrations import migrate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -141,11 +140,12 @@ async def seed(stack: Stack, kit: Any) -> None:
             )
         announced = models(LocalArtifactStore(stack.root / "artifacts"), kit)
         await publish_many(
-            broker, [(topics.MODELS_PUBLISHED, m.stat.value.encode(), m) for m in announced]
+            broker, [(m.stat.value.encode(), m) for m in announced], topic=topics.MODELS_PUBLISHED
         )
         await publish_many(
             broker,
-            [(topics.FEATURES, topics.player_key(v.player_id), v) for v in await vectors(pool)],
+            [(topics.player_key(v.player_id), v) for v in await vectors(pool)],
+            topic=topics.FEATURES,
         )
     finally:
         await broker.stop()

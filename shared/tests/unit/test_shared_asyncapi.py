@@ -1,30 +1,75 @@
-"""The AsyncAPI document covers every topic with the payload schema the services use."""
+"""The AsyncAPI document is generated from the services' own routers, covers every topic and
+its dead letters with the payload schemas the services use, is committed up to date, and the
+gateway serves it."""
+
+import json
+import subprocess
+import sys
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from statmuse_shared.contract import topics
-from statmuse_shared.contract.asyncapi import CATALOGUE, as_json, payload_names
+from statmuse_shared.contract.asyncapi import generate, payload_names, render, stored
+
+
+def addresses(document: dict) -> set[str]:
+    return {c["address"] for c in document["channels"].values()}
 
 
 def test_every_topic_and_its_dead_letters_are_documented():
-    document = as_json()
+    document = generate()
     assert document["asyncapi"].startswith("3.")
-    addresses = {c["address"] for c in document["channels"].values()}
-    for topic in topics.ALL:
-        assert topic in CATALOGUE, f"{topic} has no entry in the AsyncAPI catalogue"
-        assert topic in addresses
-        assert topics.dead_letter(topic) in addresses
+    assert addresses(document) == set(topics.all_with_dead_letters())
+
+
+def test_each_topic_has_its_producer_and_its_consumers():
+    channels = set(generate()["channels"])
+    # Who writes each topic: a publisher named <topic>:<service>.
+    for topic, producer in [
+        (topics.GAMES_RAW, "ingestor"),
+        (topics.FEATURES, "features"),
+        (topics.MODELS_PUBLISHED, "trainer"),
+        (topics.PREDICTIONS, "predictor"),
+        (topics.TRAIN_REQUESTS, "trainer"),
+        (topics.MODEL_COMMANDS, "gateway"),
+    ]:
+        assert f"{topic}:{producer}" in channels, topic
+    # Who reads it: a subscriber named <group>:<topic>.
+    for group, topic in [
+        ("features", topics.GAMES_RAW),
+        ("gateway-games", topics.GAMES_RAW),
+        ("predictor", topics.FEATURES),
+        ("trainer", topics.FEATURES),
+        ("gateway", topics.FEATURES),
+        ("predictor-models", topics.MODELS_PUBLISHED),
+        ("gateway-models", topics.MODELS_PUBLISHED),
+        ("trainer-commands", topics.TRAIN_REQUESTS),
+        ("trainer-model-commands", topics.MODEL_COMMANDS),
+        ("trainer-monitor", topics.PREDICTIONS),
+    ]:
+        assert f"{group}:{topic}" in channels, (group, topic)
 
 
 def test_the_prediction_schema_is_the_message_model():
-    document = as_json()
+    document = generate()
     assert {"PredictionMade", "FeaturesComputed", "ModelPublished", "DeadLetter"} <= (
         payload_names(document)
     )
     prediction = document["components"]["schemas"]["PredictionMade"]
     for field in ("player_id", "stat", "lines", "model_version", "predicted_value"):
         assert field in prediction["properties"], field
+
+
+def test_the_committed_document_is_the_generated_one():
+    assert render(stored()) == render(generate()), "stale: run `make asyncapi`"
+    check = subprocess.run(
+        [sys.executable, "-m", "statmuse_shared.contract.asyncapi", "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
 
 
 def test_the_gateway_serves_it():
@@ -35,7 +80,9 @@ def test_the_gateway_serves_it():
     client = TestClient(app)
     body = client.get("/docs/asyncapi.json")
     assert body.status_code == 200
-    assert "nba.predictions.v1" in {c["address"] for c in body.json()["channels"].values()}
+    assert body.json() == json.loads(render(stored()))
+    assert topics.PREDICTIONS in addresses(body.json())
     page = client.get("/docs/asyncapi")
     assert page.status_code == 200
     assert "/docs/asyncapi.json" in page.text
+    assert "nba.predictions.v1" in page.text

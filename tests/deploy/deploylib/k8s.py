@@ -6,13 +6,11 @@ setting supplied."""
 import importlib
 import importlib.metadata
 import re
-from collections import defaultdict
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
 from deploylib.common import (
-    DUMMY_DSN,
     ROOT,
     SERVICES,
     artifact_dir,
@@ -47,8 +45,7 @@ def load_k8s() -> list[dict[str, Any]]:
 @cache
 def subscriptions(service: str) -> frozenset[tuple[str, str]]:
     """(consumer group, topic) of every subscriber the service registers: the router it
-    registers for the AsyncAPI document, or (a service not yet FastStream-native) what its
-    handlers' `register` subscribes."""
+    registers for the AsyncAPI document (every service registers one)."""
     from faststream.kafka import KafkaBroker
 
     broker = KafkaBroker("localhost:9092")  # never connected
@@ -57,16 +54,9 @@ def subscriptions(service: str) -> frozenset[tuple[str, str]]:
         for ep in importlib.metadata.entry_points(group=ASYNCAPI_ENTRY_POINTS)
         if ep.name == service
     ]
-    if routers:
-        for router in routers:
-            broker.include_router(router)
-    else:
-        try:
-            handlers = importlib.import_module(f"statmuse_{service}.handlers")
-        except ModuleNotFoundError:
-            return frozenset()  # the ingestor publishes only
-        state: defaultdict[str, Any] = defaultdict(object)  # what the lifespan would have opened
-        handlers.register(broker, state, settings=settings_class(service)(database_url=DUMMY_DSN))
+    assert routers, f"{service} registers no router under {ASYNCAPI_ENTRY_POINTS}"
+    for router in routers:
+        broker.include_router(router)
     pairs = set()
     for sub in broker.subscribers:
         group = sub.group_id or ""

@@ -77,11 +77,12 @@ async def publish_many(
     publisher: Publisher,
     items: Sequence[tuple[bytes, BaseModel]],
     *,
+    topic: str = "",
     chunk: int = 2000,
     ack_seconds: float = 120.0,
 ) -> int:
     """Publish (key, message) pairs through `publisher` in order, pipelined, waiting for every
-    acknowledgement.
+    acknowledgement (`topic`: only with a broker for a publisher).
 
     Per-key order holds because one producer sends to a partition in call order. Each chunk
     must be acknowledged within `ack_seconds`, else PublishTimeout: a caller with an outbox
@@ -96,6 +97,7 @@ async def publish_many(
                 for key, message in items[start : start + chunk]:
                     result = await publisher.publish(
                         message.model_dump_json().encode(),
+                        topic,
                         key=key,
                         headers={"content-type": "application/json"},
                         no_confirm=True,
