@@ -23,7 +23,7 @@ from statmuse_shared.contract.messages import (
     TeamGameIngested,
 )
 from statmuse_shared.platform.broker import publish_many
-from statmuse_shared.platform.consumers import batch_subscriber, consumer_router
+from statmuse_shared.platform.consumers import batch_subscriber, consumer_router, publisher
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +106,11 @@ def channels(settings: FeaturesSettings, *, engine: Engine | None = None) -> Cha
     """`engine`: the one the rebalance listener tells of the group's assignments (None: the
     channels only described, for the AsyncAPI document)."""
     router = consumer_router()
-    features = router.publisher(
+    features = publisher(
+        router,
         topics.FEATURES,
-        schema=FeaturesComputed,
-        title=f"{topics.FEATURES}:features",
+        payload=FeaturesComputed,
+        service="features",
         description="A player's pre-game feature vectors (key: player id): one per game played "
         "(kind 'game', with its outcome) and one for his next game (kind 'next'), whenever "
         "one is new or changed.",

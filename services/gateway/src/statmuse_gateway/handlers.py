@@ -3,7 +3,6 @@ league's ratings), feature vectors (predictions) and the models it serves (every
 sees all); plus the one topic it publishes to, the model commands of the admin routes."""
 
 import asyncio
-import uuid
 from dataclasses import dataclass
 
 from faststream.kafka import KafkaRouter
@@ -21,7 +20,7 @@ from statmuse_shared.contract.messages import (
     RawGame,
     TeamGameIngested,
 )
-from statmuse_shared.platform.consumers import batch_subscriber, consumer_router
+from statmuse_shared.platform.consumers import batch_subscriber, consumer_router, publisher
 
 
 async def on_raw_games(games: list[PlayerGameIngested | TeamGameIngested], rt: Runtime) -> None:
@@ -66,10 +65,11 @@ class Channels:
 
 def channels(settings: GatewaySettings) -> Channels:
     router = consumer_router()
-    model_commands = router.publisher(
+    model_commands = publisher(
+        router,
         topics.MODEL_COMMANDS,
-        schema=ModelAliasRequested,
-        title=f"{topics.MODEL_COMMANDS}:gateway",
+        payload=ModelAliasRequested,
+        service="gateway",
         description="An admin's request to promote or roll back a serving key's model (key: "
         "the serving key), carried out by the trainer.",
     )
@@ -83,8 +83,8 @@ def channels(settings: GatewaySettings) -> Channels:
     batch_subscriber(
         router,
         topics.MODELS_PUBLISHED,
-        group_id=f"{settings.group_id}-models-{uuid.uuid4().hex[:12]}",
-        name=f"{settings.group_id}-models",
+        group_id=f"{settings.group_id}-models",
+        per_instance=True,
         payload=ModelPublished,
     )(on_model_published)
     return Channels(router, model_commands)

@@ -13,6 +13,7 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import DeadLetter, RawGame
+from statmuse_shared.platform.consumers import publisher
 
 SERVICE = "ingestor"
 
@@ -26,18 +27,20 @@ class Channels:
 
 def channels() -> Channels:
     router = KafkaRouter()
-    games = router.publisher(
+    games = publisher(
+        router,
         topics.GAMES_RAW,
-        schema=RawGame,
-        title=f"{topics.GAMES_RAW}:{SERVICE}",
+        payload=RawGame,
+        service=SERVICE,
         description="Every validated box score, a player's (key: player id) or a team's (key: "
         "team:<abbreviation>), published in game-date order once it is stored; a corrected "
         "row is published again with a new event id.",
     )
-    rejects = router.publisher(
+    rejects = publisher(
+        router,
         topics.dead_letter(topics.GAMES_RAW),
-        schema=DeadLetter,
-        title=f"{topics.dead_letter(topics.GAMES_RAW)}:{SERVICE}",
+        payload=DeadLetter,
+        service=SERVICE,
         description="Source rows the ingestor rejected (key: rejected): the reason and the "
         "record as received.",
     )

@@ -2,7 +2,6 @@
 predictions out."""
 
 import asyncio
-import uuid
 from dataclasses import dataclass
 
 from faststream.kafka import KafkaRouter
@@ -17,7 +16,7 @@ from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import FeaturesComputed, ModelPublished, PredictionMade
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.platform.broker import publish_many
-from statmuse_shared.platform.consumers import batch_subscriber, consumer_router
+from statmuse_shared.platform.consumers import batch_subscriber, consumer_router, publisher
 
 
 async def on_model_published(events: list[ModelPublished], rt: Runtime) -> None:
@@ -87,10 +86,11 @@ class Channels:
 
 def channels(settings: PredictorSettings) -> Channels:
     router = consumer_router()
-    predictions = router.publisher(
+    predictions = publisher(
+        router,
         topics.PREDICTIONS,
-        schema=PredictionMade,
-        title=f"{topics.PREDICTIONS}:predictor",
+        payload=PredictionMade,
+        service="predictor",
         description="A prediction for a player's next game, per stat (key: player id), "
         "whenever the player's vector or the stat's production model changes.",
     )
@@ -98,8 +98,8 @@ def channels(settings: PredictorSettings) -> Channels:
     batch_subscriber(
         router,
         topics.MODELS_PUBLISHED,
-        group_id=f"{settings.group_id}-models-{uuid.uuid4().hex[:12]}",
-        name=f"{settings.group_id}-models",
+        group_id=f"{settings.group_id}-models",
+        per_instance=True,
         payload=ModelPublished,
     )(on_model_published)
     batch_subscriber(router, topics.FEATURES, group_id=settings.group_id, payload=FeaturesComputed)(

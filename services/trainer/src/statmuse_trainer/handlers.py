@@ -17,7 +17,12 @@ from statmuse_shared.contract.messages import (
     PredictionMade,
     TrainRequested,
 )
-from statmuse_shared.platform.consumers import Refused, batch_subscriber, consumer_router
+from statmuse_shared.platform.consumers import (
+    Refused,
+    batch_subscriber,
+    consumer_router,
+    publisher,
+)
 from statmuse_trainer import metrics
 from statmuse_trainer.registry.moves import MOVES, RegistryError
 from statmuse_trainer.runtime import Runtime
@@ -93,18 +98,20 @@ class Channels:
 
 def channels(settings: TrainerSettings) -> Channels:
     router = consumer_router()
-    models = router.publisher(
+    models = publisher(
+        router,
         topics.MODELS_PUBLISHED,
-        schema=ModelPublished,
-        title=f"{topics.MODELS_PUBLISHED}:trainer",
+        payload=ModelPublished,
+        service="trainer",
         description="A model version under an alias (production, staging, archived), key "
         "<stat> or <stat>:<player_id>: registered by a training run or moved by a promote or "
         "a rollback.",
     )
-    train_requests = router.publisher(
+    train_requests = publisher(
+        router,
         topics.TRAIN_REQUESTS,
-        schema=TrainRequested,
-        title=f"{topics.TRAIN_REQUESTS}:trainer",
+        payload=TrainRequested,
+        service="trainer",
         description="Retraining asked for by the drift monitor and the daily and weekly "
         "schedule (key: stat).",
     )

@@ -14,7 +14,9 @@ generated from it); a test checks that this code computes exactly those.
 import datetime as dt
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from statmuse_shared.features.teams import ALTITUDE_TEAM, TEAM_UTC_OFFSET, League
 
@@ -42,6 +44,12 @@ class PlayerGame:
     assists: int
     threes: int | None
 
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> "PlayerGame":
+        """From a stored row whose columns carry the fields' names (every service that keeps
+        box scores names them so)."""
+        return cls(*(row[name] for name in _PLAYER_GAME_FIELDS))
+
     def value(self, stat: str) -> float | None:
         if stat == "pra":
             return float(self.points + self.rebounds + self.assists)
@@ -51,6 +59,9 @@ class PlayerGame:
     @property
     def home_team(self) -> str:
         return self.team if self.is_home else self.opponent
+
+
+_PLAYER_GAME_FIELDS = tuple(f.name for f in fields(PlayerGame))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,9 @@ date, strictly before the day asked about: a rating "as of D" never sees a game 
 
 import bisect
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
 
 MIN_TEAM_GAMES = 5  # fewer games than this and a rating is too noisy to report
 
@@ -56,6 +57,14 @@ class TeamGame:
     points_allowed: int
     possessions: float
     minutes: float
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> "TeamGame":
+        """From a stored row whose columns carry the fields' names."""
+        return cls(*(row[name] for name in _TEAM_GAME_FIELDS))
+
+
+_TEAM_GAME_FIELDS = tuple(f.name for f in fields(TeamGame))
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ uncommitted, so it is redelivered and handlers must be idempotent.
 import base64
 import contextvars
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -207,6 +208,16 @@ def consumer_router() -> KafkaRouter:
 Handler = Callable[..., Awaitable[Any]]
 
 
+def publisher(
+    router: KafkaRouter, topic: str, *, payload: Any, service: str, description: str
+) -> DefaultPublisher:
+    """Declare what `service` publishes on `topic`: the publisher it publishes through, which
+    the AsyncAPI document lists as `<topic>:<service>` with `payload`'s schema."""
+    return router.publisher(
+        topic, schema=payload, title=f"{topic}:{service}", description=description
+    )
+
+
 def batch_subscriber(
     router: KafkaRouter,
     topic: str,
@@ -215,16 +226,19 @@ def batch_subscriber(
     payload: Any,
     max_records: int = 1000,
     listener: ConsumerRebalanceListener | None = None,
-    name: str | None = None,
+    per_instance: bool = False,
     description: str | None = None,
 ) -> Any:
     """Every consumer's subscriber: batches of up to `max_records` from the start of `topic`
     in `group_id`, acknowledged after the handler returns; `payload` (a message model or a
     union of them) is what each record must validate as. Decorate (or call with) the handler.
     `listener` is told of the group's assignments; the subscriber's `.consumer` is the running
-    aiokafka consumer. `name` is the consumer's name in the AsyncAPI document (default: the
-    group; a group made unique per instance passes what it is made from)."""
-    name = name or group_id
+    aiokafka consumer. `per_instance`: a group of its own for this process (`<group_id>-<random
+    suffix>`), so that every instance reads every message (what each serves, e.g. the
+    models); the AsyncAPI document names the consumer `group_id` either way."""
+    name = group_id
+    if per_instance:
+        group_id = f"{group_id}-{uuid.uuid4().hex[:12]}"
     dead_letters = router.publisher(
         topics.dead_letter(topic),
         schema=DeadLetter,

@@ -84,17 +84,7 @@ class PostgresFeatures:
                 after,
                 upto,
             )
-        return [
-            TeamGame(
-                r["game_date"],
-                r["season"],
-                r["team"],
-                r["points_allowed"],
-                r["possessions"],
-                r["minutes"],
-            )
-            for r in rows
-        ]
+        return [TeamGame.of(r) for r in rows]
 
     async def record_progress(self, *, latest: Progress, revision: int) -> None:
         if not latest:
@@ -176,21 +166,7 @@ class PostgresFeatures:
         out: dict[int, History] = {}
         for r in rows:
             _, games = out.setdefault(r["player_id"], History(r["player_name"], []))
-            games.append(
-                PlayerGame(
-                    r["game_date"],
-                    r["season"],
-                    r["season_type"],
-                    r["team"],
-                    r["opponent"],
-                    r["is_home"],
-                    r["minutes"],
-                    r["points"],
-                    r["rebounds"],
-                    r["assists"],
-                    r["threes"],
-                )
-            )
+            games.append(PlayerGame.of(r))
             out[r["player_id"]] = History(r["player_name"], games)  # the latest name
         return out
 

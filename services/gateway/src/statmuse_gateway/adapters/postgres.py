@@ -253,14 +253,7 @@ async def upsert_team_games(
         ),
     )
     return [
-        TeamGame(
-            r["game_date"],
-            r["season"],
-            r["team"],
-            r["points_allowed"],
-            r["possessions"],
-            r["minutes"],
-        )
+        TeamGame.of(r)
         for r in rows
         if r["points_allowed"] is not None and r["possessions"] is not None and r["minutes"]
     ]
@@ -272,17 +265,7 @@ async def all_team_games(*, conn: asyncpg.Connection) -> list[TeamGame]:
            FROM gateway.team_games WHERE points_allowed IS NOT NULL
              AND possessions IS NOT NULL AND minutes > 0"""
     )
-    return [
-        TeamGame(
-            r["game_date"],
-            r["season"],
-            r["team"],
-            r["points_allowed"],
-            r["possessions"],
-            r["minutes"],
-        )
-        for r in rows
-    ]
+    return [TeamGame.of(r) for r in rows]
 
 
 async def history(*, conn: asyncpg.Connection, player_id: int) -> list[tuple[PlayerGame, Shooting]]:
@@ -294,19 +277,7 @@ async def history(*, conn: asyncpg.Connection, player_id: int) -> list[tuple[Pla
     )
     return [
         (
-            PlayerGame(
-                r["game_date"],
-                r["season"],
-                r["season_type"],
-                r["team"],
-                r["opponent"],
-                r["is_home"],
-                r["minutes"],
-                r["points"],
-                r["rebounds"],
-                r["assists"],
-                r["threes"],
-            ),
+            PlayerGame.of(r),
             Shooting(r["fga"], r["fta"], r["tov"]),
         )
         for r in rows
