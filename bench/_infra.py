@@ -75,7 +75,6 @@ def local_stack(
     from statmuse_ops import stack as stack_mod
     from statmuse_ops.infra import (
         free_port,
-        spawn_service,
         start_broker,
         start_postgres,
         start_redis,
@@ -103,24 +102,7 @@ def local_stack(
         asyncio.run(migrate(stack.env["DATABASE_URL"]))
         chosen = services or tuple(stack_mod.SERVICES)
         for name in chosen:
-            script, _ = stack_mod.SERVICES[name]
-            port = free_port()
-            service_env = {
-                **stack_mod.stack_env(stack),
-                **(env or {}),
-                "LOG_JSON": "true",
-                f"{name.upper()}_HTTP_PORT": str(port),
-            }
-            exe = Path(sys.executable).with_name(script)
-            stack.started.append(
-                spawn_service(
-                    name,
-                    [str(exe if exe.exists() else script), "serve", "--port", str(port)],
-                    port=port,
-                    env=service_env,
-                    log=logs / f"{name}.log",
-                )
-            )
+            stack_mod.start_service(stack, name, port=free_port(), logs=logs, env=env)
         for name in chosen:
             svc = stack.get(name)
             assert svc is not None

@@ -55,7 +55,7 @@ from report import Result, emit  # noqa: E402
 
 from statmuse_ingestor.service import normalise_player_row  # noqa: E402
 from statmuse_ingestor.sources import FileSource  # noqa: E402
-from statmuse_ops.demo import import_models, metric_total  # noqa: E402
+from statmuse_ops.demo import import_models, ingest_command, metric_total  # noqa: E402
 from statmuse_ops.stack import Stack, stack_env  # noqa: E402
 from statmuse_shared.contract import topics  # noqa: E402
 from statmuse_shared.contract.stats import Stat  # noqa: E402
@@ -226,19 +226,7 @@ async def season_run(stack: Stack, watch: Predictions, *, season: str, deadline_
     out = Season()
     run_dir = Path(tempfile.mkdtemp(prefix="bench-pipeline-ingest-"))
     summary_file = run_dir / "summary.json"
-    exe = Path(sys.executable).with_name("statmuse-ingestor")
-    argv = [
-        str(exe),
-        "backfill",
-        "--source",
-        "files",
-        "--seasons",
-        season,
-        "--data-dir",
-        str(DATA),
-        "--summary-json",
-        str(summary_file),
-    ]
+    argv = ingest_command(DATA, season, summary_file)
     pool = await create_pool(stack.env["DATABASE_URL"])
     async with httpx.AsyncClient() as client:
 

@@ -57,22 +57,27 @@ def wait_until(what: str, check: Callable[[], bool], *, deadline_s: float, say: 
     raise DemoError(f"timed out after {deadline_s:.0f}s waiting for: {what}")
 
 
-def ingest(stack: Stack, data_dir: Path, season: str) -> dict[str, int]:
+def ingest_command(data_dir: Path, season: str, summary_file: Path) -> list[str]:
+    """The ingestor's backfill of a bundled season, writing its counts to `summary_file`."""
     exe = Path(sys.executable).with_name("statmuse-ingestor")
+    return [
+        str(exe),
+        "backfill",
+        "--source",
+        "files",
+        "--seasons",
+        season,
+        "--data-dir",
+        str(data_dir),
+        "--summary-json",
+        str(summary_file),
+    ]
+
+
+def ingest(stack: Stack, data_dir: Path, season: str) -> dict[str, int]:
     summary_file = stack.run_dir / f"ingest-{uuid.uuid4().hex[:8]}.json"
     result = subprocess.run(
-        [
-            str(exe),
-            "backfill",
-            "--source",
-            "files",
-            "--seasons",
-            season,
-            "--data-dir",
-            str(data_dir),
-            "--summary-json",
-            str(summary_file),
-        ],
+        ingest_command(data_dir, season, summary_file),
         env=stack_env(stack),
         check=False,
     )

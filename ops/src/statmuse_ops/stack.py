@@ -128,19 +128,7 @@ def up(
         say(f"migrations: applied {len(applied)}")
 
         for name in services:
-            script, default_port = SERVICES[name]
-            port = pick_port(default_port)
-            env = {**stack_env(stack), "LOG_JSON": "true", f"{name.upper()}_HTTP_PORT": str(port)}
-            exe = Path(sys.executable).with_name(script)
-            stack.started.append(
-                spawn_service(
-                    name,
-                    [str(exe if exe.exists() else script), "serve", "--port", str(port)],
-                    port=port,
-                    env=env,
-                    log=logs / f"{name}.log",
-                )
-            )
+            start_service(stack, name, port=pick_port(SERVICES[name][1]), logs=logs)
             stack.save()
         for name in services:
             svc = stack.get(name)
@@ -151,6 +139,30 @@ def up(
         say("start-up failed; stopping what was started")
         down(stack, say=say)
         raise
+
+
+def start_service(
+    stack: Stack, name: str, *, port: int, logs: Path, env: Mapping[str, str] | None = None
+) -> Started:
+    """One service of the stack as a process of its own (`statmuse-<name> serve`) on `port`,
+    configured by the stack's environment plus `env`, its log in `logs`."""
+    script, _ = SERVICES[name]
+    service_env = {
+        **stack_env(stack),
+        **(env or {}),
+        "LOG_JSON": "true",
+        f"{name.upper()}_HTTP_PORT": str(port),
+    }
+    exe = Path(sys.executable).with_name(script)
+    started = spawn_service(
+        name,
+        [str(exe if exe.exists() else script), "serve", "--port", str(port)],
+        port=port,
+        env=service_env,
+        log=logs / f"{name}.log",
+    )
+    stack.started.append(started)
+    return started
 
 
 def wait_ready(svc: Started, *, deadline_s: float) -> None:
