@@ -11,6 +11,29 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from statmuse_ops.stack import Stack
+    from statmuse_shared.contract.messages import PlayerGameIngested, TeamGameIngested
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "nba"
+
+
+def box_scores(
+    seasons: list[str],
+) -> tuple[list["PlayerGameIngested"], list["TeamGameIngested"]]:
+    """The bundled seasons' player and team box scores, validated as the ingestor does, in
+    file order."""
+    from statmuse_ingestor.service import normalise_player_row, normalise_team_row
+    from statmuse_ingestor.sources import FileSource
+
+    source = FileSource(DATA)
+    players, teams = [], []
+    for season in seasons:
+        players += [
+            normalise_player_row(r.record, source="files").game for r in source.player_rows(season)
+        ]
+        teams += [
+            normalise_team_row(r.record, source="files").game for r in source.team_rows(season)
+        ]
+    return players, teams
 
 
 @contextlib.contextmanager

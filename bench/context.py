@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _infra import fresh_database, redis_server, servers  # noqa: E402
+from _infra import box_scores, fresh_database, redis_server, servers  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 from report import Result, emit  # noqa: E402
 
@@ -21,14 +21,11 @@ from statmuse_gateway.adapters import postgres as db  # noqa: E402
 from statmuse_gateway.app import build_runtime  # noqa: E402
 from statmuse_gateway.contexts import context_of  # noqa: E402
 from statmuse_gateway.settings import GatewaySettings  # noqa: E402
-from statmuse_ingestor.service import normalise_player_row, normalise_team_row  # noqa: E402
-from statmuse_ingestor.sources import FileSource  # noqa: E402
 from statmuse_shared.contract.names import normalize_name  # noqa: E402
 from statmuse_shared.contract.seasons import parse_seasons  # noqa: E402
 from statmuse_shared.platform.db import Database, create_pool  # noqa: E402
 from statmuse_shared.platform.migrations import migrate  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "nba"
 PLAYERS = 200
 
 
@@ -37,15 +34,7 @@ def p95(values: list[float]) -> float:
 
 
 async def main(seasons: list[str]) -> None:
-    source = FileSource(DATA)
-    players, teams = [], []
-    for season in seasons:
-        players += [
-            normalise_player_row(r.record, source="files").game for r in source.player_rows(season)
-        ]
-        teams += [
-            normalise_team_row(r.record, source="files").game for r in source.team_rows(season)
-        ]
+    players, teams = box_scores(seasons)
     with servers() as (admin, _), redis_server() as redis_url:
         dsn = await fresh_database(admin, "bench_context")
         await migrate(dsn, schemas=["gateway"])

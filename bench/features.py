@@ -18,33 +18,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _infra import fresh_database, servers  # noqa: E402
+from _infra import box_scores, fresh_database, servers  # noqa: E402
 from report import Result, emit  # noqa: E402
 
 from statmuse_features.adapters.postgres import PostgresFeatures  # noqa: E402
 from statmuse_features.engine import Engine  # noqa: E402
-from statmuse_ingestor.service import normalise_player_row, normalise_team_row  # noqa: E402
-from statmuse_ingestor.sources import FileSource  # noqa: E402
 from statmuse_shared.contract.seasons import parse_seasons  # noqa: E402
 from statmuse_shared.features import walk  # noqa: E402
 from statmuse_shared.platform.db import Database, create_pool  # noqa: E402
 from statmuse_shared.platform.migrations import migrate  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "nba"
 STREAMED = 400  # the last player games of 2023-24, fed one message at a time
 BASELINE_PLAYERS = 25
 
 
 def events(seasons: list[str]) -> tuple[list, list]:
-    source = FileSource(DATA)
-    players, teams = [], []
-    for season in seasons:
-        players += [
-            normalise_player_row(r.record, source="files").game for r in source.player_rows(season)
-        ]
-        teams += [
-            normalise_team_row(r.record, source="files").game for r in source.team_rows(season)
-        ]
+    players, teams = box_scores(seasons)
     players.sort(key=lambda g: (g.game_date, g.game_key, g.player_id))
     teams.sort(key=lambda g: (g.game_date, g.game_key))
     return players, teams
