@@ -22,6 +22,9 @@ stack with `GATEWAY_RATE_LIMIT_PER_MINUTE=1000000` for benchmarking.
 
     GATEWAY_RATE_LIMIT_PER_MINUTE=1000000 statmuse demo
     uv run python bench/gateway.py [http://127.0.0.1:8000]
+
+One script, over 400 lines, read top to bottom as one measurement: its load generator, its
+runs and its report belong together.
 """
 
 import asyncio

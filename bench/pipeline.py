@@ -26,6 +26,9 @@ an acknowledged send, and a wait for its five predictions before the next row (t
 no batching anywhere); its rate, extrapolated to the season, against the batched run's.
 
     uv run python bench/pipeline.py [--season 2023-24] [--naive-rows 60]
+
+One script, over 400 lines, read top to bottom as one measurement: the stack, the watcher of
+the predictions topic, the samples and the report belong together.
 """
 
 import argparse

@@ -3,6 +3,9 @@
 Real rows come from data/nba (player and team game logs, gzip CSV, read here: no network, no
 database). LeBron James' last four 2022-23 playoff games (the 2022-23 log has no FG3M: threes
 are missing) followed by his first fifteen 2023-24 games is the hand-checked history.
+
+One module, over 400 lines: every test here is of `PlayerState` on the same hand-checked
+history.
 """
 
 import csv

@@ -1,5 +1,9 @@
 """The features service's pure glue (statmuse_features.service): engine vectors as
-FeaturesComputed messages, on LeBron James' real games (data/nba, gzip CSV read here)."""
+FeaturesComputed messages, on LeBron James' real games (data/nba, gzip CSV read here).
+
+One module, over 400 lines: every test here is of `service.py`'s message glue on the same
+real games.
+"""
 
 import csv
 import dataclasses

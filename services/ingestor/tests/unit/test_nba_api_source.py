@@ -2,6 +2,9 @@
 
 Fixtures: tests/fixtures/nba_api (real 2023-24 rows in the endpoints' shape; see its README).
 Time is fake: the token bucket and the retry backoff sleep on FakeTime, never for real.
+
+One module, over 400 lines: every test serves the same recorded responses through the same
+fake time.
 """
 
 import datetime as dt

@@ -11,6 +11,9 @@ serving time:
 Both predict from a float64 matrix (rows x features, NaN = missing), explain a prediction as a
 bias plus one contribution per feature, and round-trip through `np.savez` under a key prefix,
 so several parts share one bundle.
+
+One module, over 400 lines: the two parts share the array checks and the bundle layout that
+`part_from_arrays` reads back, and `TreePart` alone is most of it.
 """
 
 from collections import deque
