@@ -113,7 +113,9 @@ def serve(
     service: str, app: Any, settings: BaseServiceSettings, *, port: int | None = None
 ) -> None:
     """Run a service's ASGI app under uvicorn; SIGTERM drains in-flight work, then lifespan
-    shutdown stops consumers (committing offsets) and closes pools."""
+    shutdown stops consumers (committing offsets) and closes pools. uvicorn runs on uvloop
+    with the httptools parser where they are installed (they are dependencies of this
+    library), on asyncio and h11 elsewhere."""
     import uvicorn
 
     setup_logging(service, level=settings.log_level, json_lines=settings.log_json)
