@@ -13,7 +13,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -50,18 +50,16 @@ Progress = Callable[[str, int], None]  # (phase, rows done in this step)
 
 
 @dataclass
-class Summary:
-    run_id: str = ""
+class Counts:
+    """What a run read, stored, left unchanged, rejected (with the reasons) and published."""
+
     read: int = 0
     stored: int = 0
     unchanged: int = 0
     rejected: int = 0
-    flagged: int = 0
-    team_stored: int = 0
     published: int = 0
     seconds: float = 0.0
     reject_reasons: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -69,9 +67,52 @@ class Summary:
             "stored": self.stored,
             "unchanged": self.unchanged,
             "rejected": self.rejected,
+            "published": self.published,
+        }
+
+    def rejection(
+        self,
+        *,
+        topic: str,
+        source: str,
+        location: str,
+        reason: str,
+        record: Mapping[str, str],
+        key: str | None,
+        short: str,
+    ) -> DeadLetter:
+        """Count a rejected row under `short` and make its dead letter: the reason, where it
+        was, and the record as received."""
+        self.reject_reasons[short] = self.reject_reasons.get(short, 0) + 1
+        self.rejected += 1
+        return DeadLetter(
+            original_topic=topic,
+            key=key,
+            payload_b64=base64.b64encode(json.dumps(record).encode()).decode("ascii"),
+            error=f"{location}: {reason}",
+            consumer=f"ingestor:{source}",
+        )
+
+
+@dataclass
+class Summary(Counts):
+    """A box-score run: the counts, and what only box scores have."""
+
+    run_id: str = ""
+    flagged: int = 0
+    team_stored: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        base = super().counts()
+        return {
+            "read": base["read"],
+            "stored": base["stored"],
+            "unchanged": base["unchanged"],
+            "rejected": base["rejected"],
             "flagged": self.flagged,
             "team_stored": self.team_stored,
-            "published": self.published,
+            "published": base["published"],
         }
 
 
@@ -272,20 +313,18 @@ async def _reject(
     if not rejects:
         return
     await rt.ingest.record_rejects(run_id=run_id, source=source, rejects=rejects)
-    letters = []
-    for location, reason, record in rejects:
-        short = reason.split(":")[0] + ":" + reason.split(":")[1] if ":" in reason else reason
-        summary.reject_reasons[short] = summary.reject_reasons.get(short, 0) + 1
-        letters.append(
-            DeadLetter(
-                original_topic=topics.GAMES_RAW,
-                key=record.get("PLAYER_ID") or record.get("TEAM_ABBREVIATION") or None,
-                payload_b64=base64.b64encode(json.dumps(record).encode()).decode("ascii"),
-                error=f"{location}: {reason}",
-                consumer=f"ingestor:{source}",
-            )
+    letters = [
+        summary.rejection(
+            topic=topics.GAMES_RAW,
+            source=source,
+            location=location,
+            reason=reason,
+            record=record,
+            key=record.get("PLAYER_ID") or record.get("TEAM_ABBREVIATION") or None,
+            short=":".join(reason.split(":")[:2]),
         )
+        for location, reason, record in rejects
+    ]
     await publish_many(rt.publish_rejects, [(b"rejected", letter) for letter in letters])
-    summary.rejected += len(rejects)
     metrics.ROWS.labels(source, "rejected").inc(len(rejects))
     log.warning("rejected %d rows", len(rejects), extra={"run_id": str(run_id)})

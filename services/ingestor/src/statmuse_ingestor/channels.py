@@ -1,5 +1,6 @@
-"""The ingestor's side of Kafka: it consumes nothing and publishes two topics, declared here on
-a router so the AsyncAPI document lists them.
+"""The ingestor's side of Kafka: it consumes nothing and publishes the box scores, the schedule
+and the rows it rejected from each, declared here on a router so the AsyncAPI document lists
+them.
 
 A module of its own rather than `handlers.py` (the other services' name): with no subscriber
 there is no handler; the application code that publishes (`backfill`) receives the
@@ -12,7 +13,7 @@ from faststream.kafka import KafkaRouter
 from faststream.kafka.publisher.usecase import DefaultPublisher
 
 from statmuse_shared.contract import topics
-from statmuse_shared.contract.messages import DeadLetter, RawGame
+from statmuse_shared.contract.messages import DeadLetter, GameScheduled, RawGame
 from statmuse_shared.platform.consumers import publisher
 
 SERVICE = "ingestor"
@@ -23,6 +24,8 @@ class Channels:
     router: KafkaRouter
     games: DefaultPublisher  # nba.games.raw.v1
     rejects: DefaultPublisher  # nba.games.raw.v1.dlq
+    schedule: DefaultPublisher  # nba.schedule.v1
+    schedule_rejects: DefaultPublisher  # nba.schedule.v1.dlq
 
 
 def channels() -> Channels:
@@ -44,7 +47,25 @@ def channels() -> Channels:
         description="Source rows the ingestor rejected (key: rejected): the reason and the "
         "record as received.",
     )
-    return Channels(router, games, rejects)
+    schedule = publisher(
+        router,
+        topics.SCHEDULE,
+        payload=GameScheduled,
+        service=SERVICE,
+        description="The schedule (key: game id): every regular-season, play-in, playoff and "
+        "Cup-final game, published when first seen and again whenever it changes (date, "
+        "tip-off, status: postponed, cancelled, final). The latest message per key is the "
+        "game; the topic is compacted.",
+    )
+    schedule_rejects = publisher(
+        router,
+        topics.dead_letter(topics.SCHEDULE),
+        payload=DeadLetter,
+        service=SERVICE,
+        description="Schedule rows the ingestor rejected (key: rejected): the reason and the "
+        "record as received.",
+    )
+    return Channels(router, games, rejects, schedule, schedule_rejects)
 
 
 def asyncapi_router() -> KafkaRouter:

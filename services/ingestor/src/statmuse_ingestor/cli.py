@@ -1,4 +1,4 @@
-"""statmuse-ingestor: serve, migrate, backfill, daily, status, quality."""
+"""statmuse-ingestor: serve, migrate, backfill, schedule, daily, status, quality."""
 
 import asyncio
 import datetime as dt
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -18,6 +19,7 @@ from statmuse_ingestor.backfill import Summary
 from statmuse_ingestor.ports import IngestStatus
 from statmuse_ingestor.quality import Quality
 from statmuse_ingestor.runtime import IngestorRuntime
+from statmuse_ingestor.schedule import ScheduleSummary, ingest_schedule
 from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import SourceError, SourceName
 from statmuse_shared.contract.seasons import parse_seasons
@@ -31,7 +33,15 @@ T = TypeVar("T")
 
 
 def _settings() -> IngestorSettings:
-    return IngestorSettings()  # DATABASE_URL comes from the env
+    """From the environment (DATABASE_URL, INGESTOR_*); one that is missing or wrong is a
+    clear error and exit code 2, not a traceback."""
+    try:
+        return IngestorSettings()
+    except ValidationError as exc:
+        wrong = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise _fail(f"settings: {wrong} (set it in the environment)") from None
 
 
 app = service_cli(
@@ -83,6 +93,57 @@ def backfill(
 
 
 @app.command()
+def schedule(
+    seasons: Annotated[
+        str, typer.Option(help="2023-24, a list 2021-22,2023-24 or 2017-18..2023-24")
+    ],
+    source: Annotated[
+        SourceName,
+        _source_option("files (derived from the bundled box scores) or nba_api (live)"),
+    ] = SourceName.FILES,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="Only games on or after YYYY-MM-DD")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Only games on or before YYYY-MM-DD")
+    ] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder with team_game_logs/")] = None,
+) -> None:
+    """Load the seasons' schedule into PostgreSQL and publish the games that are new or
+    changed (postponed, moved, played) on nba.schedule.v1."""
+    try:
+        season_list = parse_seasons(seasons)
+        lo = dt.date.fromisoformat(date_from) if date_from else None
+        hi = dt.date.fromisoformat(date_to) if date_to else None
+    except ValueError as exc:
+        raise _fail(exc) from exc
+    if lo and hi and hi < lo:
+        raise _fail(f"--to {hi} is before --from {lo}")
+    settings = _settings()
+    setup_logging("ingestor", level="WARNING", json_lines=settings.log_json)
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    summary = _run_or_exit(
+        settings,
+        lambda rt: ingest_schedule(
+            rt, source=rt.sources(source), seasons=season_list, date_from=lo, date_to=hi
+        ),
+    )
+    _report_schedule(summary)
+
+
+def _report_schedule(summary: ScheduleSummary) -> None:
+    table = Table(title="schedule")
+    counts = summary.counts()
+    for column in (*counts, "seconds"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(v) for v in counts.values()), f"{summary.seconds:.1f}")
+    Console().print(table)
+    for reason, count in sorted(summary.reject_reasons.items()):
+        console.print(f"  rejected {count}: {reason}")
+
+
+@app.command()
 def daily(
     day: Annotated[
         str | None, typer.Option("--date", help="YYYY-MM-DD (default: yesterday, US/Eastern)")
@@ -105,13 +166,11 @@ def daily(
     _report(summary, summary_json)
 
 
-def _run_or_exit(
-    settings: IngestorSettings, run: Callable[[IngestorRuntime], Awaitable[Summary]]
-) -> Summary:
+def _run_or_exit(settings: IngestorSettings, run: Callable[[IngestorRuntime], Awaitable[T]]) -> T:
     """Run against the connected runtime; a source or broker that stays unreachable is a clear
     error and exit code 3."""
 
-    async def go() -> Summary:
+    async def go() -> T:
         async with connected(settings) as rt:
             return await run(rt)
 

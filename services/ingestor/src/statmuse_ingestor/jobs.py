@@ -1,5 +1,6 @@
-"""The daily ingest: yesterday's games (US/Eastern), every day at `daily_hour`:00 US/Eastern,
-once across replicas (a PostgreSQL advisory lock), on the platform's scheduler.
+"""The daily ingest: yesterday's games (US/Eastern), then the schedule from today on, every day
+at `daily_hour`:00 US/Eastern, once across replicas (a PostgreSQL advisory lock), on the
+platform's scheduler.
 
 The ingestor keeps no record of its runs for the scheduler (no RunLog): a second run of a day
 stores nothing new and publishes nothing new, so only the lock matters.
@@ -12,7 +13,9 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from statmuse_ingestor.backfill import ingest_day
 from statmuse_ingestor.runtime import IngestorRuntime
+from statmuse_ingestor.schedule import ingest_schedule
 from statmuse_ingestor.sources import Source
+from statmuse_shared.contract.seasons import season_of
 from statmuse_shared.platform.scheduler import (
     Clock,
     Outcome,
@@ -28,10 +31,16 @@ JOB = "daily"
 
 
 async def run_daily(rt: IngestorRuntime, source: Source, day: dt.date) -> Outcome:
-    """Ingest `day` unless another replica is at it."""
+    """Ingest `day`'s box scores, then the schedule from the day after on (postponements and
+    moves included), unless another replica is at it."""
 
     async def work() -> Mapping[str, int]:
-        return (await ingest_day(rt, source=source, day=day)).counts()
+        counts = (await ingest_day(rt, source=source, day=day)).counts()
+        today = day + dt.timedelta(days=1)
+        schedule = await ingest_schedule(
+            rt, source=source, seasons=[season_of(today)], date_from=today
+        )
+        return counts | {f"schedule_{k}": v for k, v in schedule.counts().items()}
 
     return await run_once_locked(rt.db, lock=LOCK, job=JOB, run_key=day.isoformat(), work=work)
 

@@ -31,3 +31,8 @@ OUTLIER_RATIO = Gauge(
 SOURCE_FAILURE_RATIO = Gauge(
     "statmuse_data_source_failure_ratio", "Share of the ingest runs of the last 24 h that failed"
 )
+SCHEDULE_GAMES = Counter(
+    "statmuse_ingestor_schedule_games_total",
+    "Scheduled games by outcome (stored: new or changed, rejected)",
+    ["source", "outcome"],
+)

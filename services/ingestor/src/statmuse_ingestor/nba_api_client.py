@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from nba_api.stats.library.http import NBAStatsHTTP, NBAStatsResponse
@@ -38,6 +38,11 @@ OUTCOMES: tuple[str, ...] = (
     "bad_payload",  # 2xx but not the JSON shape we read
 )
 RequestHook = Callable[[str, float, str], None]
+
+T = TypeVar("T")
+# Reads the endpoint's JSON answer into what the caller wants; raises SourcePayloadError saying
+# what is off when the answer does not have the expected shape.
+PayloadReader = Callable[[Any], T]
 
 _RETRYABLE_OUTCOMES = frozenset({"throttled", "server_error", "timeout", "connection_error"})
 _BODY_SNIPPET = 200
@@ -92,8 +97,7 @@ class _Attempt:
     error: str = ""
     status: int | None = None
     cause: BaseException | None = None
-    headers: list[str] | None = None
-    row_set: list[list[Any]] | None = None
+    value: Any = None  # what the reader made of a good answer (outcome "ok")
 
 
 # What one paced attempt returns to tenacity: its number (1-based) and how it went.
@@ -168,15 +172,23 @@ class NbaStatsClient:
         self, endpoint: str, parameters: dict[str, Any], result_set: str
     ) -> tuple[list[str], list[list[Any]]]:
         """Headers and rows of `result_set` from one endpoint call, after pacing and retries."""
+        return self.fetch_payload(
+            endpoint, parameters, lambda payload: result_set_of(payload, result_set)
+        )
+
+    def fetch_payload(self, endpoint: str, parameters: dict[str, Any], read: PayloadReader[T]) -> T:
+        """One endpoint call whose JSON answer `read` turns into the result, after pacing and
+        retries; for the endpoints that answer without `resultSets` (ScheduleLeagueV2)."""
         numbers = itertools.count(1)
 
         def paced(endpoint: str) -> _Numbered:
             self.bucket.acquire()
-            return next(numbers), self._attempt(endpoint, parameters, result_set)
+            return next(numbers), self._attempt(endpoint, parameters, read)
 
         attempts, attempt = self._retrying(paced, endpoint)
-        if attempt.headers is not None and attempt.row_set is not None:
-            return attempt.headers, attempt.row_set
+        if attempt.outcome == "ok":
+            result: T = attempt.value
+            return result
         if attempt.outcome == "bad_payload":
             raise SourcePayloadError(
                 f"nba_api {endpoint} ({show(parameters)}): {attempt.error}"
@@ -191,13 +203,17 @@ class NbaStatsClient:
             status=attempt.status,
         ) from attempt.cause
 
-    def _attempt(self, endpoint: str, parameters: dict[str, Any], result_set: str) -> _Attempt:
+    def _attempt(
+        self, endpoint: str, parameters: dict[str, Any], read: PayloadReader[Any]
+    ) -> _Attempt:
         started = self._clock()
-        attempt = self._send(endpoint, parameters, result_set)
+        attempt = self._send(endpoint, parameters, read)
         self._report(endpoint, self._clock() - started, attempt.outcome)
         return attempt
 
-    def _send(self, endpoint: str, parameters: dict[str, Any], result_set: str) -> _Attempt:
+    def _send(
+        self, endpoint: str, parameters: dict[str, Any], read: PayloadReader[Any]
+    ) -> _Attempt:
         try:
             # A new client per call: send_api_request stores the parameters on the instance.
             response = _StatusHTTP().send_api_request(
@@ -230,10 +246,10 @@ class NbaStatsClient:
             snippet = " ".join(body[:_BODY_SNIPPET].split()) or "(empty body)"
             return _Attempt("bad_payload", f"response is not JSON: {snippet!r}", status, exc)
         try:
-            headers, row_set = result_set_of(payload, result_set)
+            value = read(payload)
         except SourcePayloadError as exc:
             return _Attempt("bad_payload", str(exc), status)
-        return _Attempt("ok", status=status, headers=headers, row_set=row_set)
+        return _Attempt("ok", status=status, value=value)
 
     def _report(self, endpoint: str, seconds: float, outcome: str) -> None:
         if self._on_request is None:

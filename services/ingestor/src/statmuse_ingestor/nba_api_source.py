@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nba_api.stats.endpoints import leaguegamelog, playergamelog
+from nba_api.stats.endpoints import leaguegamelog, playergamelog, scheduleleaguev2
 from nba_api.stats.static import players, teams
 
 from statmuse_ingestor.nba_api_client import (
@@ -25,6 +25,7 @@ from statmuse_ingestor.nba_api_client import (
     SourceUnavailable,
 )
 from statmuse_ingestor.ratelimit import RetryPolicy, TokenBucket
+from statmuse_ingestor.service import season_type_of_game
 from statmuse_ingestor.sources import RawRow
 from statmuse_shared.contract.seasons import season_start
 
@@ -123,6 +124,35 @@ class NbaApiSource:
     ) -> Iterator[RawRow]:
         """One RawRow per team per game (LeagueGameLog, PlayerOrTeam=T), all season types."""
         return self._iter_rows(self._league_game_logs("T", season, date_from, date_to))
+
+    def schedule_rows(
+        self, season: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> Iterator[RawRow]:
+        """The season's schedule (ScheduleLeagueV2, one call): one RawRow per regular-season,
+        play-in, playoff or Cup-final game between the dates, with its status as the NBA
+        gives it. Preseason and All-Star games are left out."""
+        season_start(season)  # ValueError at the call site for a bad season
+        endpoint = scheduleleaguev2.ScheduleLeagueV2(
+            season=season, timeout=self.timeout_s, get_request=False
+        )
+
+        def rows() -> Iterator[RawRow]:
+            games = self.client.fetch_payload(
+                endpoint.endpoint, dict(endpoint.parameters), schedule_games
+            )
+            location = f"nba_api:scheduleleaguev2:{season}"
+            for number, game in enumerate(games, start=1):
+                record = _schedule_record(game, season)
+                if season_type_of_game(record["GAME_ID"]) is None:
+                    continue
+                day = record["GAME_DATE"][:10]
+                if (date_from and day < date_from.isoformat()) or (
+                    date_to and day > date_to.isoformat()
+                ):
+                    continue
+                yield RawRow(f"{location}:game {number}", record)
+
+        return rows()
 
     def player_game_log(self, player_id: int | str, season: str) -> Iterator[RawRow]:
         """One player's games (PlayerGameLog), newest first within each season type.
@@ -228,6 +258,50 @@ class NbaApiSource:
         if not found:
             return None
         return TeamInfo(int(found["id"]), str(found["abbreviation"]), str(found["full_name"]))
+
+
+def schedule_games(payload: Any) -> list[dict[str, Any]]:
+    """ScheduleLeagueV2's games, in its order (`leagueSchedule.gameDates[].games[]`), or
+    SourcePayloadError saying what is off."""
+    schedule = payload.get("leagueSchedule") if isinstance(payload, dict) else None
+    if not isinstance(schedule, dict):
+        keys = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
+        raise SourcePayloadError(f"payload has no 'leagueSchedule' object (found {keys})")
+    dates = schedule.get("gameDates")
+    if not isinstance(dates, list):
+        raise SourcePayloadError("'leagueSchedule' has no 'gameDates' list")
+    games: list[dict[str, Any]] = []
+    for number, day in enumerate(dates, start=1):
+        listed = day.get("games") if isinstance(day, dict) else None
+        if not isinstance(listed, list) or not all(isinstance(g, dict) for g in listed):
+            raise SourcePayloadError(f"gameDates entry {number} has no 'games' list of objects")
+        games.extend(listed)
+    return games
+
+
+def _schedule_record(game: Mapping[str, Any], season: str) -> dict[str, str]:
+    """One ScheduleLeagueV2 game in the schedule rows' columns (`schedule_rows`); what the
+    game lacks is left empty, for validation to name."""
+
+    def text(value: Any) -> str:
+        return "" if value is None else str(value)
+
+    def tricode(side: str) -> str:
+        team = game.get(side)
+        return text(team.get("teamTricode")) if isinstance(team, dict) else ""
+
+    return {
+        "GAME_ID": text(game.get("gameId")),
+        # The US/Eastern date, as on the box scores (gameDateEst is that date at midnight).
+        "GAME_DATE": text(game.get("gameDateEst"))[:10],
+        "TIP_OFF": text(game.get("gameDateTimeUTC")),
+        "HOME": tricode("homeTeam"),
+        "AWAY": tricode("awayTeam"),
+        "SEASON": season,
+        "GAME_STATUS": text(game.get("gameStatus")),
+        "GAME_STATUS_TEXT": text(game.get("gameStatusText")),
+        "POSTPONED_STATUS": text(game.get("postponedStatus")),
+    }
 
 
 def _nba_date(day: dt.date | None) -> str:

@@ -13,6 +13,7 @@ from typing import Literal, NamedTuple, Protocol
 
 from statmuse_ingestor.outliers import Running
 from statmuse_ingestor.quality import Quality
+from statmuse_ingestor.schedule_rows import ScheduledGame
 from statmuse_ingestor.service import Normalised, NormalisedTeam
 from statmuse_ingestor.sources import RawRow
 
@@ -85,6 +86,23 @@ class IngestRepository(Protocol):
         ...
 
     async def last_game_date(self) -> dt.date | None: ...
+
+
+class ScheduleRepository(Protocol):
+    """The schedule, one row per game id, and its outbox (like the box scores')."""
+
+    async def store_schedule(self, games: Sequence[ScheduledGame]) -> StoreResult:
+        """Upsert on the game id; a game whose content (checksum) changed is queued again for
+        publishing, an identical one is left untouched."""
+        ...
+
+    async def unpublished_schedule(self, *, limit: int) -> list[ScheduledGame]:
+        """The oldest unpublished games, by game date and id."""
+        ...
+
+    async def mark_schedule_published(self, games: Sequence[ScheduledGame]) -> None:
+        """Mark these games published, unless they changed since they were read."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,7 +99,7 @@ def _minutes(text: str) -> float:
     return float(text)
 
 
-def _valid(model: type[M], **fields: Any) -> M:
+def valid(model: type[M], **fields: Any) -> M:
     """The message, or the row rejected with the fields that broke its schema: the checks
     above should catch everything first, this keeps a missed case a reject, not a crash."""
     try:
@@ -126,7 +126,7 @@ def game_key(game_date: dt.date, home: str, away: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Game:
+class GameSide:
     """What a player row and a team row share: which game, whose side."""
 
     season: str
@@ -141,6 +141,12 @@ class _Game:
 
 _SEASON_ID_TYPES = {"2": "Regular Season", "4": "Playoffs", "5": "Play-In", "6": "Cup Final"}
 _GAME_ID_TYPES = {"002": "Regular Season", "004": "Playoffs", "005": "Play-In", "006": "Cup Final"}
+
+
+def season_type_of_game(game_id: str) -> str | None:
+    """The season type a GAME_ID's prefix names (002 regular season, 004 playoffs, 005
+    play-in, 006 the NBA Cup final); None for the others (preseason, All-Star)."""
+    return _GAME_ID_TYPES.get(game_id[:3])
 
 
 def _season(row: Mapping[str, object]) -> str:
@@ -164,7 +170,7 @@ def _season_type(row: Mapping[str, object]) -> str:
         game_id = _text(row, "GAME_ID")
         # The NBA Cup final is logged as a regular-season game but does not count as one.
         return "Cup Final" if game_id.startswith("006") else known
-    by_game = _GAME_ID_TYPES.get(_text(row, "GAME_ID")[:3])
+    by_game = season_type_of_game(_text(row, "GAME_ID"))
     by_season = _SEASON_ID_TYPES.get(_text(row, "SEASON_ID")[:1])
     found = by_game or by_season
     if found is None:
@@ -172,7 +178,8 @@ def _season_type(row: Mapping[str, object]) -> str:
     return found
 
 
-def _game(row: Mapping[str, object]) -> _Game:
+def game_side(row: Mapping[str, object]) -> GameSide:
+    """Which game a (canonical) box-score row is of, and whose side; RejectedRow if unclear."""
     season, season_type = _season(row), _season_type(row)
     try:
         game_date = dt.date.fromisoformat(_text(row, "GAME_DATE")[:10])
@@ -188,7 +195,7 @@ def _game(row: Mapping[str, object]) -> _Game:
     if opponent == team:
         raise RejectedRow(f"MATCHUP {match.string!r} has the team playing itself")
     home, away = (team, opponent) if is_home else (opponent, team)
-    return _Game(
+    return GameSide(
         season,
         season_type,
         _text(row, "GAME_ID") or None,
@@ -224,7 +231,7 @@ def _plus_minus(row: Mapping[str, object]) -> int | None:
 _ALIASES = {"Player_ID": "PLAYER_ID", "Game_ID": "GAME_ID"}
 
 
-def _canonical(row: Mapping[str, object]) -> Mapping[str, object]:
+def canonical(row: Mapping[str, object]) -> Mapping[str, object]:
     """LeagueGameLog's column names and ISO dates, whatever the endpoint said."""
     if not any(k in row for k in _ALIASES) and "TEAM_ABBREVIATION" in row:
         return row
@@ -243,7 +250,7 @@ def normalise_player_row(
 ) -> Normalised:
     """`checksum` of the record as received, when the caller has it already."""
     checksum = checksum or row_checksum(row)
-    row = _canonical(row)
+    row = canonical(row)
     missing = [k for k in CRITICAL if not _text(row, k)]
     if "SEASON" in missing and _text(row, "SEASON_ID"):
         missing.remove("SEASON")
@@ -251,7 +258,7 @@ def normalise_player_row(
         missing.remove("SEASON_TYPE")
     if missing:
         raise RejectedRow(f"missing critical fields: {', '.join(missing)}")
-    g = _game(row)
+    g = game_side(row)
     try:
         minutes = _minutes(_text(row, "MIN"))
     except ValueError:
@@ -263,7 +270,7 @@ def normalise_player_row(
         raise RejectedRow(f"PLAYER_ID must be positive, got {player_id}")
     box = _box(row, ("PTS", "REB", "AST"))
 
-    game = _valid(
+    game = valid(
         PlayerGameIngested,
         event_id=ids.event_id(source, g.key, player_id, checksum),
         source=source,
@@ -304,7 +311,7 @@ def normalise_team_row(
         missing.append("SEASON")
     if missing:
         raise RejectedRow(f"missing critical fields: {', '.join(missing)}")
-    g = _game(row)
+    g = game_side(row)
     box = _box(row, ("PTS",))
     extra = {k: _int(row, k, required=False) for k in ("REB", "AST", "PF")}
     if any(v is not None and v < 0 for v in extra.values()):
@@ -330,7 +337,7 @@ def normalise_team_row(
     team_id = _int(row, "TEAM_ID", required=False)
     wl = _text(row, "WL")
     checksum = checksum or row_checksum(row)
-    game = _valid(
+    game = valid(
         TeamGameIngested,
         event_id=ids.event_id(source, g.key, g.team, checksum),
         source=source,

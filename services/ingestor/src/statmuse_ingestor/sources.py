@@ -1,4 +1,5 @@
-"""Sources of raw box-score rows: bundled or exported files here, nba_api in nba_api_source."""
+"""Sources of raw box-score and schedule rows: bundled or exported files here, nba_api in
+nba_api_source."""
 
 import csv
 import datetime as dt
@@ -6,10 +7,14 @@ import gzip
 import io
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
+
+from statmuse_ingestor.rows import RawRow
+from statmuse_ingestor.schedule_rows import from_box_scores
+
+__all__ = ["FileSource", "RawRow", "Source", "SourceError", "SourceName"]
 
 
 class SourceName(StrEnum):
@@ -19,15 +24,10 @@ class SourceName(StrEnum):
     NBA_API = "nba_api"
 
 
-@dataclass(frozen=True, slots=True)
-class RawRow:
-    location: str  # file:line or endpoint:params:row, for the reject report and audit trail
-    record: dict[str, str]  # the source's own column names, values as text
-
-
 class Source(Protocol):
-    """Where box scores come from. Rows are yielded as the source has them; normalisation
-    (service.py) understands both the bundled columns and nba_api's LeagueGameLog columns."""
+    """Where box scores and the schedule come from. Rows are yielded as the source has them;
+    normalisation (service.py) understands both the bundled columns and nba_api's
+    LeagueGameLog columns; schedule rows have the columns `schedule` reads."""
 
     name: str
 
@@ -36,6 +36,10 @@ class Source(Protocol):
     ) -> Iterator[RawRow]: ...
 
     def team_rows(
+        self, season: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> Iterator[RawRow]: ...
+
+    def schedule_rows(
         self, season: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
     ) -> Iterator[RawRow]: ...
 
@@ -72,6 +76,16 @@ class FileSource:
         self, season: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
     ) -> Iterator[RawRow]:
         return self._rows(self._path("team_game_logs", season), date_from, date_to)
+
+    def schedule_rows(
+        self, season: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> Iterator[RawRow]:
+        """The games the season's box scores imply (`schedule_rows.from_box_scores`): from the
+        team logs, or from the player logs for a season that has none."""
+        window = {"date_from": date_from, "date_to": date_to}
+        if self.has_team_rows(season):
+            return from_box_scores(self.team_rows(season, **window))
+        return from_box_scores(self.player_rows(season, **window))
 
     def has_team_rows(self, season: str) -> bool:
         try:

@@ -1,5 +1,6 @@
-"""Backfill against real PostgreSQL and the broker: stored once, published once, bad rows
-rejected with their reason while the good rows of the same batch are kept."""
+"""Backfill and the schedule against real PostgreSQL and the broker: stored once, published
+once, bad rows rejected with their reason while the good rows of the same batch are kept; a
+game that changes is published again."""
 
 import csv
 import gzip
@@ -14,10 +15,16 @@ from aiokafka import AIOKafkaConsumer
 
 from statmuse_ingestor.app import connected
 from statmuse_ingestor.backfill import backfill
+from statmuse_ingestor.schedule import ingest_schedule
 from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import FileSource
 from statmuse_shared.contract import topics
-from statmuse_shared.contract.messages import DeadLetter, PlayerGameIngested, TeamGameIngested
+from statmuse_shared.contract.messages import (
+    DeadLetter,
+    GameScheduled,
+    PlayerGameIngested,
+    TeamGameIngested,
+)
 from statmuse_shared.platform.broker import ensure_topics
 from statmuse_shared.platform.migrations import migrate
 
@@ -187,7 +194,7 @@ async def test_a_day_ingests_only_that_day_and_the_lock_runs_a_job_once(env, tmp
     import asyncio
     import datetime as dt
 
-    from statmuse_ingestor.schedule import run_daily
+    from statmuse_ingestor.jobs import run_daily
     from statmuse_shared.platform.scheduler import Outcome
 
     rt, pool, _ = env
@@ -257,3 +264,45 @@ async def test_a_crash_between_commit_and_publish_heals_on_the_next_run(env, tmp
     messages = await read_topic(bootstrap, topics.GAMES_RAW, 120)
     assert len(messages) == 120
     assert len({PlayerGameIngested.model_validate_json(m).event_id for m in messages}) == 120
+
+
+class Postponing(FileSource):
+    """The bundled schedule, with one game postponed (as the live source would say it)."""
+
+    def __init__(self, data_dir: Path, game_id: str) -> None:
+        super().__init__(data_dir)
+        self.game_id = game_id
+
+    def schedule_rows(self, season, *, date_from=None, date_to=None):
+        for row in super().schedule_rows(season, date_from=date_from, date_to=date_to):
+            if row.record["GAME_ID"] == self.game_id:
+                row.record["STATUS"] = "postponed"
+            yield row
+
+
+async def test_the_schedule_is_stored_once_and_a_changed_game_published_again(env):
+    rt, pool, bootstrap = env
+    source = FileSource(DATA)
+    first = await ingest_schedule(rt, source=source, seasons=["2023-24"])
+    assert (first.read, first.stored, first.published, first.rejected) == (1319, 1319, 1319, 0)
+
+    again = await ingest_schedule(rt, source=source, seasons=["2023-24"])
+    assert (again.stored, again.unchanged, again.published) == (0, 1319, 0)
+
+    moved = await ingest_schedule(rt, source=Postponing(DATA, "0022300990"), seasons=["2023-24"])
+    assert (moved.stored, moved.published) == (1, 1)
+
+    values = await read_topic(bootstrap, topics.SCHEDULE, 1320)
+    games = [GameScheduled.model_validate_json(v) for v in values]
+    assert len(games) == 1320
+    assert [g.status for g in games if g.game_id == "0022300990"] == ["scheduled", "postponed"]
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT status, game_key, published_at IS NOT NULL AS published "
+            "FROM ingest.schedule WHERE game_id = '0022300990'"
+        )
+        unpublished = await conn.fetchval(
+            "SELECT count(*) FROM ingest.schedule WHERE published_at IS NULL"
+        )
+    assert dict(row) == {"status": "postponed", "game_key": "2024-03-18:ATL@LAL", "published": True}
+    assert unpublished == 0

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from statmuse_ingestor.app import build_runtime
 from statmuse_ingestor.outliers import OUTLIER_STATS, Running
 from statmuse_ingestor.ports import (
     IngestStatus,
@@ -18,7 +19,10 @@ from statmuse_ingestor.ports import (
     Unpublished,
 )
 from statmuse_ingestor.quality import Quality
+from statmuse_ingestor.runtime import IngestorRuntime
+from statmuse_ingestor.schedule_rows import ScheduledGame, from_box_scores
 from statmuse_ingestor.service import Normalised, NormalisedTeam
+from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import RawRow, SourceError
 
 
@@ -148,6 +152,38 @@ class InMemoryIngest:
         )
 
 
+class InMemorySchedule:
+    """The schedule table in a dict, with PostgresSchedule's upsert and outbox semantics."""
+
+    def __init__(self) -> None:
+        self.games: dict[str, ScheduledGame] = {}
+        self.published: set[tuple[str, str]] = set()  # (game id, checksum) acknowledged
+
+    async def store_schedule(self, games: Sequence[ScheduledGame]) -> StoreResult:
+        latest = {g.game.game_id: g for g in games}
+        stored = 0
+        for game_id, game in latest.items():
+            old = self.games.get(game_id)
+            if old is None or old.checksum != game.checksum:
+                self.games[game_id] = game
+                self.published.discard((game_id, game.checksum))
+                stored += 1
+        return StoreResult(stored, len(latest) - stored)
+
+    async def unpublished_schedule(self, *, limit: int) -> list[ScheduledGame]:
+        pending = [
+            g for g in self.games.values() if (g.game.game_id, g.checksum) not in self.published
+        ]
+        pending.sort(key=lambda g: (g.game.game_date, g.game.game_id))
+        return pending[:limit]
+
+    async def mark_schedule_published(self, games: Sequence[ScheduledGame]) -> None:
+        for g in games:
+            current = self.games.get(g.game.game_id)
+            if current is not None and current.checksum == g.checksum:
+                self.published.add((g.game.game_id, g.checksum))
+
+
 class InMemoryReports:
     """Counts from the in-memory ingest tables; measurements kept in a list."""
 
@@ -215,3 +251,26 @@ class MemorySource:
         if season not in self.teams:
             raise SourceError(f"no team game log for {season}")
         return self._rows("team", self.teams[season], season, date_from, date_to)
+
+    def schedule_rows(
+        self, season: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> Iterator[RawRow]:
+        """As FileSource: the games the team rows imply, or the player rows without them."""
+        window = {"date_from": date_from, "date_to": date_to}
+        if season in self.teams:
+            return from_box_scores(self.team_rows(season, **window))
+        return from_box_scores(self.player_rows(season, **window))
+
+
+def memory_runtime(**options: Any) -> IngestorRuntime:
+    """The service's runtime over the in-memory ports (no database, broker not connected);
+    `options`: settings fields, and `build_runtime`'s own (`db`, `sources`)."""
+    wiring = {k: options.pop(k) for k in ("db", "sources") if k in options}
+    ingest = InMemoryIngest()
+    return build_runtime(
+        IngestorSettings(database_url="postgresql://unused@localhost/none", **options),
+        ingest=ingest,
+        reports=InMemoryReports(ingest),
+        schedule=InMemorySchedule(),
+        **wiring,
+    )

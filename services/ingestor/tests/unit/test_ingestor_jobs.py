@@ -12,15 +12,13 @@ from typing import Any
 import pytest
 from faststream.kafka import TestKafkaBroker
 
-from statmuse_ingestor import schedule
-from statmuse_ingestor.app import build_runtime
+from statmuse_ingestor import jobs
 from statmuse_ingestor.runtime import IngestorRuntime
-from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import Source, SourceName
 from statmuse_shared.platform.db import Database, lock_key
 from statmuse_shared.platform.scheduler import EASTERN
 
-from .fakes import InMemoryIngest, InMemoryReports, MemorySource
+from .fakes import InMemoryIngest, MemorySource, memory_runtime
 
 Row = Callable[..., dict[str, str]]
 UTC = dt.UTC
@@ -67,14 +65,8 @@ class Sources:
 
 
 def runtime(sources: Sources, pool: FakePool, **settings: Any) -> IngestorRuntime:
-    ingest = InMemoryIngest()
-    return build_runtime(
-        IngestorSettings(database_url="postgresql://unused@localhost/none", **settings),
-        db=Database.of(pool),  # type: ignore[arg-type]  # the fake stands in for asyncpg's
-        ingest=ingest,
-        reports=InMemoryReports(ingest),
-        sources=sources,
-    )
+    # The fake stands in for asyncpg's pool under the lock.
+    return memory_runtime(db=Database.of(pool), sources=sources, **settings)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -89,7 +81,7 @@ def test_the_daily_job_runs_at_the_configured_hour_eastern(
     row: Row, hour: int, now_utc: dt.datetime, expected_local: dt.datetime
 ) -> None:
     rt = runtime(Sources(MemorySource(players={})), FakePool(), daily_hour=hour)
-    job = schedule.daily(rt, MemorySource(players={}))
+    job = jobs.daily(rt, MemorySource(players={}))
     assert job.job == "daily"
     run = job.next_at(now_utc)
     assert run > now_utc
@@ -98,7 +90,7 @@ def test_the_daily_job_runs_at_the_configured_hour_eastern(
 
 async def test_the_schedule_ingests_yesterdays_season_and_day_under_the_lock(row: Row) -> None:
     # Yesterday at 07:00 Eastern on 2024-03-05 is the 4th, in the 2023-24 season; the source
-    # has that day and the one before.
+    # has that day and the one before. Then the schedule from the 5th on.
     source = MemorySource(
         players={
             "2023-24": [
@@ -121,13 +113,18 @@ async def test_the_schedule_ingests_yesterdays_season_and_day_under_the_lock(row
 
     async with TestKafkaBroker(rt.broker):
         with pytest.raises(asyncio.CancelledError):
-            await schedule.run_schedule(rt, clock=lambda: now[0], sleep=sleep)
+            await jobs.run_schedule(rt, clock=lambda: now[0], sleep=sleep)
 
     assert slept == [30 * 60]  # until 07:00 Eastern
     assert sources.chosen == [SourceName.FILES]
     day = dt.date(2024, 3, 4)
-    assert source.asked == [("player", "2023-24", day, day), ("team", "2023-24", day, day)]
+    today = dt.date(2024, 3, 5)
+    assert source.asked == [
+        ("player", "2023-24", day, day),
+        ("team", "2023-24", day, day),
+        ("team", "2023-24", today, None),  # the schedule, from the team rows
+    ]
     assert isinstance(rt.ingest, InMemoryIngest)
     assert [(r.game_date, r.published) for r in rt.ingest.rows.values()] == [(day, True)]
-    key = lock_key(schedule.LOCK)
+    key = lock_key(jobs.LOCK)
     assert pool.locks == [f"lock {key}", f"unlock {key}"]

@@ -15,16 +15,14 @@ import pytest
 from faststream.kafka import KafkaMessage, TestKafkaBroker
 
 from statmuse_ingestor import metrics
-from statmuse_ingestor.app import build_runtime
 from statmuse_ingestor.backfill import backfill, ingest_day, publish_outbox
 from statmuse_ingestor.runtime import IngestorRuntime
 from statmuse_ingestor.service import normalise_player_row
-from statmuse_ingestor.settings import IngestorSettings
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import DeadLetter, PlayerGameIngested, TeamGameIngested
 from statmuse_shared.platform.broker import PublishTimeout
 
-from .fakes import InMemoryIngest, InMemoryReports, MemorySource
+from .fakes import InMemoryIngest, InMemoryReports, MemorySource, memory_runtime
 
 Row = Callable[..., dict[str, str]]
 SEASON = "2023-24"
@@ -46,12 +44,7 @@ class Probe:
 
 @pytest.fixture
 async def wired() -> AsyncIterator[tuple[IngestorRuntime, Probe]]:
-    ingest = InMemoryIngest()
-    rt = build_runtime(
-        IngestorSettings(database_url="postgresql://unused@localhost/none"),
-        ingest=ingest,
-        reports=InMemoryReports(ingest),
-    )
+    rt = memory_runtime()
     probe = Probe()
 
     @rt.broker.subscriber(topics.GAMES_RAW, group_id="probe")

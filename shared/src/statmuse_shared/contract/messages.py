@@ -140,6 +140,42 @@ RawGame = TypeAliasType(
 """What `nba.games.raw.v1` carries: player or team box scores, told apart by `kind`."""
 
 
+ScheduleStatus = Annotated[
+    Literal["scheduled", "postponed", "cancelled", "final"],
+    Field(
+        description="scheduled: to be played on game_date; postponed: off that date, a new "
+        "date to come (the game keeps its id); cancelled: will not be played; final: played "
+        "(its box scores follow on nba.games.raw.v1)"
+    ),
+]
+
+
+class GameScheduled(Message):
+    """A game on the NBA schedule, as its source last gave it (key: the game id).
+
+    The latest message per game id is the schedule: a game that is postponed, moved to
+    another date or tip-off, or played is published again under the same key, and only when
+    something in it changed. `game_key` is the box scores' key for the same game.
+    """
+
+    kind: Literal["scheduled_game"] = Field(default="scheduled_game", description="Discriminator")
+    source: str = Field(description="Where the schedule came from", examples=["files", "nba_api"])
+    season: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2023-24"])
+    season_type: SeasonType
+    game_id: str = Field(pattern=r"^\d{10}$", description="NBA GAME_ID", examples=["0022300061"])
+    game_key: str = Field(
+        description="'<date>:<away>@<home>', as on the game's box scores",
+        examples=["2023-10-24:LAL@DEN"],
+    )
+    game_date: dt.date = Field(description="US local date of the game")
+    tip_off: dt.datetime | None = Field(
+        default=None, description="Scheduled tip-off (UTC), when the source has it"
+    )
+    home: TeamAbbr
+    away: TeamAbbr
+    status: ScheduleStatus = "scheduled"
+
+
 class StatLine(BaseModel):
     """The stats a player recorded in one game (labels for training)."""
 

@@ -3,6 +3,8 @@
 from typing import Final
 
 GAMES_RAW: Final = "nba.games.raw.v1"
+# The schedule: one message per game id, again whenever the game changes (date, status).
+SCHEDULE: Final = "nba.schedule.v1"
 FEATURES: Final = "nba.features.v1"
 MODELS_PUBLISHED: Final = "nba.models.published.v1"
 PREDICTIONS: Final = "nba.predictions.v1"
@@ -12,6 +14,7 @@ MODEL_COMMANDS: Final = "nba.models.commands.v1"
 
 ALL: Final[tuple[str, ...]] = (
     GAMES_RAW,
+    SCHEDULE,
     FEATURES,
     MODELS_PUBLISHED,
     PREDICTIONS,
@@ -36,3 +39,8 @@ def player_key(player_id: int) -> bytes:
 
 def team_key(team: str) -> bytes:
     return f"team:{team}".encode()
+
+
+def game_id_key(game_id: str) -> bytes:
+    """The schedule's key: the NBA game id, so a game's updates stay in order."""
+    return game_id.encode()

@@ -1,0 +1,118 @@
+"""The schedule: which games are to be played, when, and whether they still are.
+
+Sources give it as RawRows with the columns `schedule_rows` reads:
+- files (`schedule_rows.from_box_scores`): derived from the box-score files. Every game with a
+  box score was on the schedule, so a replay can treat any past day as "today". Its status is
+  "scheduled": the schedule as it stood before the games, whose results arrive as box scores.
+- nba_api (`NbaApiSource.schedule_rows`): ScheduleLeagueV2, a season's whole schedule in one
+  call, with each game's status and postponement.
+
+`schedule_rows.normalise_schedule_row` makes a row a `GameScheduled` or says why not (pure);
+`ingest_schedule` stores the games (a game is stored again only when something in
+it changed) and publishes the changed ones on nba.schedule.v1 from that outbox, like the box
+scores.
+"""
+
+import asyncio
+import datetime as dt
+import logging
+import time
+
+from statmuse_ingestor import metrics
+from statmuse_ingestor.backfill import Counts
+from statmuse_ingestor.runtime import IngestorRuntime
+from statmuse_ingestor.schedule_rows import ScheduledGame, normalise_schedule_row
+from statmuse_ingestor.service import RejectedRow
+from statmuse_ingestor.sources import RawRow, Source
+from statmuse_shared.contract import topics
+from statmuse_shared.platform.broker import publish_many
+
+log = logging.getLogger(__name__)
+
+PUBLISH_CHUNK = 2000
+
+
+class ScheduleSummary(Counts):
+    """A schedule run's counts."""
+
+
+def _read(
+    source: Source, seasons: list[str], date_from: dt.date | None, date_to: dt.date | None
+) -> tuple[list[ScheduledGame], list[tuple[RawRow, str]], int]:
+    """Every season's rows, normalised (in a worker thread: the source may block)."""
+    games: list[ScheduledGame] = []
+    rejects: list[tuple[RawRow, str]] = []
+    read = 0
+    for season in seasons:
+        for raw in source.schedule_rows(season, date_from=date_from, date_to=date_to):
+            read += 1
+            try:
+                games.append(normalise_schedule_row(raw.record, source=source.name))
+            except RejectedRow as exc:
+                rejects.append((raw, exc.reason))
+    return games, rejects, read
+
+
+async def ingest_schedule(
+    rt: IngestorRuntime,
+    *,
+    source: Source,
+    seasons: list[str],
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> ScheduleSummary:
+    """Read the seasons' schedule (between the dates, when given), store what changed and
+    publish it; rows that are not a valid game go to nba.schedule.v1.dlq with the reason."""
+    started = time.perf_counter()
+    summary = ScheduleSummary()
+    games, rejects, summary.read = await asyncio.to_thread(
+        _read, source, seasons, date_from, date_to
+    )
+    for start in range(0, len(games), PUBLISH_CHUNK):
+        result = await rt.schedule.store_schedule(games[start : start + PUBLISH_CHUNK])
+        summary.stored += result.stored
+        summary.unchanged += result.unchanged
+    if rejects:
+        await _reject(rt, source.name, rejects, summary)
+    summary.published = await publish_schedule(rt)
+    summary.seconds = time.perf_counter() - started
+    metrics.SCHEDULE_GAMES.labels(source.name, "stored").inc(summary.stored)
+    metrics.SCHEDULE_GAMES.labels(source.name, "rejected").inc(summary.rejected)
+    return summary
+
+
+async def publish_schedule(rt: IngestorRuntime, *, chunk: int = PUBLISH_CHUNK) -> int:
+    """Publish every stored-but-unpublished game (in date order), each chunk marked once the
+    broker has acknowledged it; a chunk not acknowledged stays for the next run."""
+    total = 0
+    while True:
+        pending = await rt.schedule.unpublished_schedule(limit=chunk)
+        if not pending:
+            return total
+        await publish_many(
+            rt.publish_schedule, [(topics.game_id_key(g.game.game_id), g.game) for g in pending]
+        )
+        await rt.schedule.mark_schedule_published(pending)
+        total += len(pending)
+
+
+async def _reject(
+    rt: IngestorRuntime,
+    source: str,
+    rejects: list[tuple[RawRow, str]],
+    summary: ScheduleSummary,
+) -> None:
+    letters = [
+        summary.rejection(
+            topic=topics.SCHEDULE,
+            source=source,
+            location=raw.location,
+            reason=reason,
+            record=raw.record,
+            key=raw.record.get("GAME_ID") or None,
+            short=reason.split(":")[0],
+        )
+        for raw, reason in rejects
+    ]
+    await publish_many(rt.publish_schedule_rejects, [(b"rejected", x) for x in letters])
+    log.warning("rejected %d schedule rows", len(rejects))
