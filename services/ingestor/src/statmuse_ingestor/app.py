@@ -12,13 +12,13 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 
 from statmuse_ingestor import metrics
+from statmuse_ingestor.adapters.feeds import PostgresFeeds
 from statmuse_ingestor.adapters.postgres import PostgresIngest
 from statmuse_ingestor.adapters.reports import PostgresReports
-from statmuse_ingestor.adapters.schedule import PostgresSchedule
 from statmuse_ingestor.channels import channels
 from statmuse_ingestor.jobs import run_schedule
 from statmuse_ingestor.nba_api_source import NbaApiSource
-from statmuse_ingestor.ports import IngestRepository, ReportRepository, ScheduleRepository
+from statmuse_ingestor.ports import FeedRepository, IngestRepository, ReportRepository
 from statmuse_ingestor.ratelimit import RetryPolicy
 from statmuse_ingestor.runtime import IngestorRuntime, SourceFactory
 from statmuse_ingestor.settings import IngestorSettings
@@ -50,11 +50,11 @@ def build_runtime(
     db: Database | None = None,
     ingest: IngestRepository | None = None,
     reports: ReportRepository | None = None,
-    schedule: ScheduleRepository | None = None,
+    feeds: FeedRepository | None = None,
     sources: SourceFactory | None = None,
 ) -> IngestorRuntime:
     """The runtime `create_app` serves; tests pass in-memory `ingest`, `reports` and
-    `schedule`, their own `sources`, or a `db` over a pool they opened."""
+    `feeds`, their own `sources`, or a `db` over a pool they opened."""
     broker = make_broker(settings.kafka_bootstrap_servers, client_id=IngestorRuntime.service)
     wired = channels()
     broker.include_router(wired.router)
@@ -65,7 +65,7 @@ def build_runtime(
         db=db,
         ingest=PostgresIngest(db) if ingest is None else ingest,
         reports=PostgresReports(db) if reports is None else reports,
-        schedule=PostgresSchedule(db) if schedule is None else schedule,
+        feeds=PostgresFeeds(db) if feeds is None else feeds,
         sources=functools.partial(make_source, settings) if sources is None else sources,
         publish_games=wired.games,
         publish_rejects=wired.rejects,

@@ -13,7 +13,6 @@ from typing import Literal, NamedTuple, Protocol
 
 from statmuse_ingestor.outliers import Running
 from statmuse_ingestor.quality import Quality
-from statmuse_ingestor.schedule_rows import ScheduledGame
 from statmuse_ingestor.service import Normalised, NormalisedTeam
 from statmuse_ingestor.sources import RawRow
 
@@ -88,20 +87,33 @@ class IngestRepository(Protocol):
     async def last_game_date(self) -> dt.date | None: ...
 
 
-class ScheduleRepository(Protocol):
-    """The schedule, one row per game id, and its outbox (like the box scores')."""
+Feed = Literal["schedule", "availability", "lines"]
 
-    async def store_schedule(self, games: Sequence[ScheduledGame]) -> StoreResult:
-        """Upsert on the game id; a game whose content (checksum) changed is queued again for
+
+class FeedItem(NamedTuple):
+    """One item of a feed: the latest its source gave under the item's natural key."""
+
+    key: str  # the schedule's: the game id
+    game_date: dt.date  # items are published in game-date order
+    checksum: str  # of the content (not of who gave it)
+    payload: str  # the event, JSON
+
+
+class FeedRepository(Protocol):
+    """The feeds (the schedule, availability, lines), each item the latest under its key, and
+    their outbox (like the box scores')."""
+
+    async def store_feed(self, feed: Feed, items: Sequence[FeedItem]) -> StoreResult:
+        """Upsert on the key; an item whose content (checksum) changed is queued again for
         publishing, an identical one is left untouched."""
         ...
 
-    async def unpublished_schedule(self, *, limit: int) -> list[ScheduledGame]:
-        """The oldest unpublished games, by game date and id."""
+    async def unpublished_feed(self, feed: Feed, *, limit: int) -> list[FeedItem]:
+        """The oldest unpublished items, by game date and key."""
         ...
 
-    async def mark_schedule_published(self, games: Sequence[ScheduledGame]) -> None:
-        """Mark these games published, unless they changed since they were read."""
+    async def mark_feed_published(self, feed: Feed, items: Sequence[FeedItem]) -> None:
+        """Mark these items published, unless they changed since they were read."""
         ...
 
 

@@ -12,7 +12,7 @@ from typing import ClassVar
 from faststream.kafka.publisher.usecase import DefaultPublisher
 
 from statmuse_ingestor import metrics
-from statmuse_ingestor.ports import IngestRepository, ReportRepository, ScheduleRepository
+from statmuse_ingestor.ports import FeedRepository, IngestRepository, ReportRepository
 from statmuse_ingestor.quality import day_timestamp
 from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import Source, SourceName
@@ -27,7 +27,7 @@ class IngestorRuntime(ServiceRuntime[IngestorSettings]):
 
     ingest: IngestRepository  # the runs, the box scores (the outbox), rejects, audit trail
     reports: ReportRepository  # data-quality measurements and the status report
-    schedule: ScheduleRepository  # the schedule, one row per game id (its outbox)
+    feeds: FeedRepository  # the schedule, availability and lines: latest per key, and outbox
     sources: SourceFactory  # a source by name (files, nba_api), as the settings configure it
     publish_games: DefaultPublisher  # nba.games.raw.v1
     publish_rejects: DefaultPublisher  # nba.games.raw.v1.dlq

@@ -18,18 +18,18 @@ import datetime as dt
 import logging
 import time
 
-from statmuse_ingestor import metrics
+from statmuse_ingestor import feeds, metrics
 from statmuse_ingestor.backfill import Counts
+from statmuse_ingestor.ports import FeedItem
 from statmuse_ingestor.runtime import IngestorRuntime
 from statmuse_ingestor.schedule_rows import ScheduledGame, normalise_schedule_row
 from statmuse_ingestor.service import RejectedRow
 from statmuse_ingestor.sources import RawRow, Source
 from statmuse_shared.contract import topics
+from statmuse_shared.contract.messages import GameScheduled
 from statmuse_shared.platform.broker import publish_many
 
 log = logging.getLogger(__name__)
-
-PUBLISH_CHUNK = 2000
 
 
 class ScheduleSummary(Counts):
@@ -68,10 +68,11 @@ async def ingest_schedule(
     games, rejects, summary.read = await asyncio.to_thread(
         _read, source, seasons, date_from, date_to
     )
-    for start in range(0, len(games), PUBLISH_CHUNK):
-        result = await rt.schedule.store_schedule(games[start : start + PUBLISH_CHUNK])
-        summary.stored += result.stored
-        summary.unchanged += result.unchanged
+    items = [
+        FeedItem(g.game.game_id, g.game.game_date, g.checksum, g.game.model_dump_json())
+        for g in games
+    ]
+    summary.stored, summary.unchanged = await feeds.store(rt, "schedule", items)
     if rejects:
         await _reject(rt, source.name, rejects, summary)
     summary.published = await publish_schedule(rt)
@@ -81,19 +82,15 @@ async def ingest_schedule(
     return summary
 
 
-async def publish_schedule(rt: IngestorRuntime, *, chunk: int = PUBLISH_CHUNK) -> int:
-    """Publish every stored-but-unpublished game (in date order), each chunk marked once the
-    broker has acknowledged it; a chunk not acknowledged stays for the next run."""
-    total = 0
-    while True:
-        pending = await rt.schedule.unpublished_schedule(limit=chunk)
-        if not pending:
-            return total
-        await publish_many(
-            rt.publish_schedule, [(topics.game_id_key(g.game.game_id), g.game) for g in pending]
-        )
-        await rt.schedule.mark_schedule_published(pending)
-        total += len(pending)
+async def publish_schedule(rt: IngestorRuntime) -> int:
+    """Publish the stored games not yet acknowledged, keyed by game id."""
+    return await feeds.publish(
+        rt,
+        "schedule",
+        rt.publish_schedule,
+        model=GameScheduled,
+        key=lambda g: topics.game_id_key(g.game_id),
+    )
 
 
 async def _reject(

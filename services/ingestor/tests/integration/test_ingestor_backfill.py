@@ -298,11 +298,12 @@ async def test_the_schedule_is_stored_once_and_a_changed_game_published_again(en
     assert [g.status for g in games if g.game_id == "0022300990"] == ["scheduled", "postponed"]
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT status, game_key, published_at IS NOT NULL AS published "
-            "FROM ingest.schedule WHERE game_id = '0022300990'"
+            "SELECT payload->>'status' AS status, payload->>'game_key' AS game_key, "
+            "published_at IS NOT NULL AS published "
+            "FROM ingest.feeds WHERE feed = 'schedule' AND key = '0022300990'"
         )
         unpublished = await conn.fetchval(
-            "SELECT count(*) FROM ingest.schedule WHERE published_at IS NULL"
+            "SELECT count(*) FROM ingest.feeds WHERE published_at IS NULL"
         )
     assert dict(row) == {"status": "postponed", "game_key": "2024-03-18:ATL@LAL", "published": True}
     assert unpublished == 0

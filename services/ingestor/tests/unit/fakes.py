@@ -11,6 +11,8 @@ from typing import Any
 from statmuse_ingestor.app import build_runtime
 from statmuse_ingestor.outliers import OUTLIER_STATS, Running
 from statmuse_ingestor.ports import (
+    Feed,
+    FeedItem,
     IngestStatus,
     Kind,
     Reject,
@@ -20,7 +22,7 @@ from statmuse_ingestor.ports import (
 )
 from statmuse_ingestor.quality import Quality
 from statmuse_ingestor.runtime import IngestorRuntime
-from statmuse_ingestor.schedule_rows import ScheduledGame, from_box_scores
+from statmuse_ingestor.schedule_rows import from_box_scores
 from statmuse_ingestor.service import Normalised, NormalisedTeam
 from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import RawRow, SourceError
@@ -152,36 +154,38 @@ class InMemoryIngest:
         )
 
 
-class InMemorySchedule:
-    """The schedule table in a dict, with PostgresSchedule's upsert and outbox semantics."""
+class InMemoryFeeds:
+    """The feeds table in a dict, with PostgresFeeds' upsert and outbox semantics."""
 
     def __init__(self) -> None:
-        self.games: dict[str, ScheduledGame] = {}
-        self.published: set[tuple[str, str]] = set()  # (game id, checksum) acknowledged
+        self.items: dict[tuple[str, str], FeedItem] = {}
+        self.published: set[tuple[str, str, str]] = set()  # (feed, key, checksum) acknowledged
 
-    async def store_schedule(self, games: Sequence[ScheduledGame]) -> StoreResult:
-        latest = {g.game.game_id: g for g in games}
+    async def store_feed(self, feed: Feed, items: Sequence[FeedItem]) -> StoreResult:
+        latest = {item.key: item for item in items}
         stored = 0
-        for game_id, game in latest.items():
-            old = self.games.get(game_id)
-            if old is None or old.checksum != game.checksum:
-                self.games[game_id] = game
-                self.published.discard((game_id, game.checksum))
+        for key, item in latest.items():
+            old = self.items.get((feed, key))
+            if old is None or old.checksum != item.checksum:
+                self.items[(feed, key)] = item
+                self.published.discard((feed, key, item.checksum))
                 stored += 1
         return StoreResult(stored, len(latest) - stored)
 
-    async def unpublished_schedule(self, *, limit: int) -> list[ScheduledGame]:
+    async def unpublished_feed(self, feed: Feed, *, limit: int) -> list[FeedItem]:
         pending = [
-            g for g in self.games.values() if (g.game.game_id, g.checksum) not in self.published
+            item
+            for (f, key), item in self.items.items()
+            if f == feed and (feed, key, item.checksum) not in self.published
         ]
-        pending.sort(key=lambda g: (g.game.game_date, g.game.game_id))
+        pending.sort(key=lambda item: (item.game_date, item.key))
         return pending[:limit]
 
-    async def mark_schedule_published(self, games: Sequence[ScheduledGame]) -> None:
-        for g in games:
-            current = self.games.get(g.game.game_id)
-            if current is not None and current.checksum == g.checksum:
-                self.published.add((g.game.game_id, g.checksum))
+    async def mark_feed_published(self, feed: Feed, items: Sequence[FeedItem]) -> None:
+        for item in items:
+            current = self.items.get((feed, item.key))
+            if current is not None and current.checksum == item.checksum:
+                self.published.add((feed, item.key, item.checksum))
 
 
 class InMemoryReports:
@@ -271,6 +275,6 @@ def memory_runtime(**options: Any) -> IngestorRuntime:
         IngestorSettings(database_url="postgresql://unused@localhost/none", **options),
         ingest=ingest,
         reports=InMemoryReports(ingest),
-        schedule=InMemorySchedule(),
+        feeds=InMemoryFeeds(),
         **wiring,
     )
