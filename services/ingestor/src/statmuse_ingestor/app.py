@@ -71,6 +71,8 @@ def build_runtime(
         publish_rejects=wired.rejects,
         publish_schedule=wired.schedule,
         publish_schedule_rejects=wired.schedule_rejects,
+        publish_availability=wired.availability,
+        publish_availability_rejects=wired.availability_rejects,
     )
 
 

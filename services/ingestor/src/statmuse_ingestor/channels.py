@@ -1,6 +1,6 @@
-"""The ingestor's side of Kafka: it consumes nothing and publishes the box scores, the schedule
-and the rows it rejected from each, declared here on a router so the AsyncAPI document lists
-them.
+"""The ingestor's side of Kafka: it consumes nothing and publishes the box scores, the schedule,
+availability and the rows it rejected from each, declared here on a router so the AsyncAPI
+document lists them.
 
 A module of its own rather than `handlers.py` (the other services' name): with no subscriber
 there is no handler; the application code that publishes (`backfill`) receives the
@@ -13,7 +13,12 @@ from faststream.kafka import KafkaRouter
 from faststream.kafka.publisher.usecase import DefaultPublisher
 
 from statmuse_shared.contract import topics
-from statmuse_shared.contract.messages import DeadLetter, GameScheduled, RawGame
+from statmuse_shared.contract.messages import (
+    AvailabilityReported,
+    DeadLetter,
+    GameScheduled,
+    RawGame,
+)
 from statmuse_shared.platform.consumers import publisher
 
 SERVICE = "ingestor"
@@ -26,6 +31,8 @@ class Channels:
     rejects: DefaultPublisher  # nba.games.raw.v1.dlq
     schedule: DefaultPublisher  # nba.schedule.v1
     schedule_rejects: DefaultPublisher  # nba.schedule.v1.dlq
+    availability: DefaultPublisher  # nba.availability.v1
+    availability_rejects: DefaultPublisher  # nba.availability.v1.dlq
 
 
 def channels() -> Channels:
@@ -65,7 +72,33 @@ def channels() -> Channels:
         description="Schedule rows the ingestor rejected (key: rejected): the reason and the "
         "record as received.",
     )
-    return Channels(router, games, rejects, schedule, schedule_rejects)
+    availability = publisher(
+        router,
+        topics.AVAILABILITY,
+        payload=AvailabilityReported,
+        service=SERVICE,
+        description="Who is out, or may be, for each team in each game (key: the game key): "
+        "published when first known and again whenever a team's list changes; the latest "
+        "message per game and team is its list. From the files source, a stand-in derived "
+        "from the box scores (rotation players missing from the game's box score).",
+    )
+    availability_rejects = publisher(
+        router,
+        topics.dead_letter(topics.AVAILABILITY),
+        payload=DeadLetter,
+        service=SERVICE,
+        description="Availability rows the ingestor rejected (key: rejected): every row of the "
+        "team's list, the reason and the record as received.",
+    )
+    return Channels(
+        router,
+        games,
+        rejects,
+        schedule,
+        schedule_rejects,
+        availability,
+        availability_rejects,
+    )
 
 
 def asyncapi_router() -> KafkaRouter:

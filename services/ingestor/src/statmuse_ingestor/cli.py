@@ -1,4 +1,5 @@
-"""statmuse-ingestor: serve, migrate, backfill, schedule, daily, status, quality."""
+"""statmuse-ingestor: serve, migrate, backfill, schedule, availability, daily, status,
+quality."""
 
 import asyncio
 import datetime as dt
@@ -15,13 +16,14 @@ from rich.table import Table
 
 from statmuse_ingestor import backfill as runs
 from statmuse_ingestor.app import build_runtime, connected, create_app
-from statmuse_ingestor.backfill import Summary
+from statmuse_ingestor.availability import ingest_availability
+from statmuse_ingestor.backfill import Counts, Summary
 from statmuse_ingestor.ports import IngestStatus
 from statmuse_ingestor.quality import Quality
 from statmuse_ingestor.runtime import IngestorRuntime
-from statmuse_ingestor.schedule import ScheduleSummary, ingest_schedule
+from statmuse_ingestor.schedule import ingest_schedule
 from statmuse_ingestor.settings import IngestorSettings
-from statmuse_ingestor.sources import SourceError, SourceName
+from statmuse_ingestor.sources import FileSource, SourceError, SourceName
 from statmuse_shared.contract.seasons import parse_seasons
 from statmuse_shared.platform.broker import PublishTimeout
 from statmuse_shared.platform.logging import setup_logging
@@ -92,25 +94,18 @@ def backfill(
     _report(summary, summary_json)
 
 
-@app.command()
-def schedule(
-    seasons: Annotated[
-        str, typer.Option(help="2023-24, a list 2021-22,2023-24 or 2017-18..2023-24")
-    ],
-    source: Annotated[
-        SourceName,
-        _source_option("files (derived from the bundled box scores) or nba_api (live)"),
-    ] = SourceName.FILES,
-    date_from: Annotated[
-        str | None, typer.Option("--from", help="Only games on or after YYYY-MM-DD")
-    ] = None,
-    date_to: Annotated[
-        str | None, typer.Option("--to", help="Only games on or before YYYY-MM-DD")
-    ] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Folder with team_game_logs/")] = None,
-) -> None:
-    """Load the seasons' schedule into PostgreSQL and publish the games that are new or
-    changed (postponed, moved, played) on nba.schedule.v1."""
+SeasonsOption = Annotated[
+    str, typer.Option(help="2023-24, a list 2021-22,2023-24 or 2017-18..2023-24")
+]
+FromOption = Annotated[str | None, typer.Option("--from", help="Only games on or after YYYY-MM-DD")]
+ToOption = Annotated[str | None, typer.Option("--to", help="Only games on or before YYYY-MM-DD")]
+DataDirOption = Annotated[Path | None, typer.Option(help="Folder with the bundled logs")]
+
+
+def _window(
+    seasons: str, date_from: str | None, date_to: str | None
+) -> tuple[list[str], dt.date | None, dt.date | None]:
+    """The seasons and the dates, or a clear error (exit 2)."""
     try:
         season_list = parse_seasons(seasons)
         lo = dt.date.fromisoformat(date_from) if date_from else None
@@ -119,21 +114,65 @@ def schedule(
         raise _fail(exc) from exc
     if lo and hi and hi < lo:
         raise _fail(f"--to {hi} is before --from {lo}")
+    return season_list, lo, hi
+
+
+def _feed_settings(data_dir: Path | None) -> IngestorSettings:
     settings = _settings()
     setup_logging("ingestor", level="WARNING", json_lines=settings.log_json)
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
+    return settings
+
+
+@app.command()
+def schedule(
+    seasons: SeasonsOption,
+    source: Annotated[
+        SourceName,
+        _source_option("files (derived from the bundled box scores) or nba_api (live)"),
+    ] = SourceName.FILES,
+    date_from: FromOption = None,
+    date_to: ToOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Load the seasons' schedule into PostgreSQL and publish the games that are new or
+    changed (postponed, moved, played) on nba.schedule.v1."""
+    season_list, lo, hi = _window(seasons, date_from, date_to)
+    settings = _feed_settings(data_dir)
     summary = _run_or_exit(
         settings,
         lambda rt: ingest_schedule(
             rt, source=rt.sources(source), seasons=season_list, date_from=lo, date_to=hi
         ),
     )
-    _report_schedule(summary)
+    _report_counts("schedule", summary)
 
 
-def _report_schedule(summary: ScheduleSummary) -> None:
-    table = Table(title="schedule")
+@app.command()
+def availability(
+    seasons: SeasonsOption,
+    date_from: FromOption = None,
+    date_to: ToOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Load who was out for each team in each game of the seasons (the files source's
+    stand-in: rotation players missing from the box score) and publish the lists that are
+    new or changed on nba.availability.v1."""
+    season_list, lo, hi = _window(seasons, date_from, date_to)
+    settings = _feed_settings(data_dir)
+    source = FileSource(settings.data_dir)
+    summary = _run_or_exit(
+        settings,
+        lambda rt: ingest_availability(
+            rt, source=source, seasons=season_list, date_from=lo, date_to=hi
+        ),
+    )
+    _report_counts("availability", summary)
+
+
+def _report_counts(title: str, summary: Counts) -> None:
+    table = Table(title=title)
     counts = summary.counts()
     for column in (*counts, "seconds"):
         table.add_column(column, justify="right")
@@ -210,16 +249,9 @@ async def _backfill(rt: IngestorRuntime, source: SourceName, seasons: list[str])
 
 
 def _report(summary: Summary, summary_json: Path | None) -> None:
-    table = Table(title=f"ingest run {summary.run_id}")
-    counts = summary.counts()
-    for column in (*counts, "seconds"):
-        table.add_column(column, justify="right")
-    table.add_row(*(str(v) for v in counts.values()), f"{summary.seconds:.1f}")
-    Console().print(table)
+    _report_counts(f"ingest run {summary.run_id}", summary)
     if summary_json is not None:
         summary_json.write_text(json.dumps(summary.counts()))
-    for reason, count in sorted(summary.reject_reasons.items()):
-        console.print(f"  rejected {count}: {reason}")
 
 
 def _with_database(

@@ -4,15 +4,21 @@ with `FeedRepository` only when their content changed, and published from that o
 game-date order, each chunk marked once the broker has acknowledged it; a chunk not
 acknowledged stays for the next run."""
 
+import logging
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from faststream.kafka.publisher.usecase import DefaultPublisher
 from pydantic import BaseModel
 
+from statmuse_ingestor.backfill import Counts
 from statmuse_ingestor.ports import Feed, FeedItem, StoreResult
+from statmuse_ingestor.rows import RawRow
 from statmuse_ingestor.runtime import IngestorRuntime
 from statmuse_shared.platform.broker import publish_many
+
+log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 CHUNK = 2000
@@ -48,3 +54,48 @@ async def publish(
         await publish_many(publisher, [(key(m), m) for m in messages])
         await rt.feeds.mark_feed_published(feed, pending)
         total += len(pending)
+
+
+@dataclass(frozen=True)
+class Channel(Generic[M]):
+    """Where a feed goes: its table rows, its topic and dead-letter topic, its message."""
+
+    feed: Feed
+    topic: str
+    publisher: DefaultPublisher
+    rejects: DefaultPublisher
+    model: type[M]
+    key: Callable[[M], bytes]  # the topic key of a message
+    reject_key: str  # the column of a rejected row that keys its dead letter
+
+
+async def ingest(
+    rt: IngestorRuntime,
+    channel: Channel[M],
+    *,
+    source: str,
+    items: Sequence[FeedItem],
+    rejects: Sequence[tuple[RawRow, str]],
+    summary: Counts,
+) -> None:
+    """Store the items, dead-letter the rejected rows (the reason, where each was, the record
+    as received) and publish what is new or changed; the counts go into `summary`."""
+    summary.stored, summary.unchanged = await store(rt, channel.feed, items)
+    if rejects:
+        letters = [
+            summary.rejection(
+                topic=channel.topic,
+                source=source,
+                location=raw.location,
+                reason=reason,
+                record=raw.record,
+                key=raw.record.get(channel.reject_key) or None,
+                short=reason.split(":")[0],
+            )
+            for raw, reason in rejects
+        ]
+        await publish_many(channel.rejects, [(b"rejected", letter) for letter in letters])
+        log.warning("rejected %d %s rows", len(rejects), channel.feed)
+    summary.published = await publish(
+        rt, channel.feed, channel.publisher, model=channel.model, key=channel.key
+    )

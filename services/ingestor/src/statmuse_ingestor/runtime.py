@@ -33,6 +33,8 @@ class IngestorRuntime(ServiceRuntime[IngestorSettings]):
     publish_rejects: DefaultPublisher  # nba.games.raw.v1.dlq
     publish_schedule: DefaultPublisher  # nba.schedule.v1
     publish_schedule_rejects: DefaultPublisher  # nba.schedule.v1.dlq
+    publish_availability: DefaultPublisher  # nba.availability.v1
+    publish_availability_rejects: DefaultPublisher  # nba.availability.v1.dlq
 
     async def started(self) -> None:
         """Freshness is known from the start, before the first run of this process."""

@@ -15,7 +15,6 @@ scores.
 
 import asyncio
 import datetime as dt
-import logging
 import time
 
 from statmuse_ingestor import feeds, metrics
@@ -27,9 +26,6 @@ from statmuse_ingestor.service import RejectedRow
 from statmuse_ingestor.sources import RawRow, Source
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import GameScheduled
-from statmuse_shared.platform.broker import publish_many
-
-log = logging.getLogger(__name__)
 
 
 class ScheduleSummary(Counts):
@@ -72,44 +68,23 @@ async def ingest_schedule(
         FeedItem(g.game.game_id, g.game.game_date, g.checksum, g.game.model_dump_json())
         for g in games
     ]
-    summary.stored, summary.unchanged = await feeds.store(rt, "schedule", items)
-    if rejects:
-        await _reject(rt, source.name, rejects, summary)
-    summary.published = await publish_schedule(rt)
+    await feeds.ingest(
+        rt, channel(rt), source=source.name, items=items, rejects=rejects, summary=summary
+    )
     summary.seconds = time.perf_counter() - started
     metrics.SCHEDULE_GAMES.labels(source.name, "stored").inc(summary.stored)
     metrics.SCHEDULE_GAMES.labels(source.name, "rejected").inc(summary.rejected)
     return summary
 
 
-async def publish_schedule(rt: IngestorRuntime) -> int:
-    """Publish the stored games not yet acknowledged, keyed by game id."""
-    return await feeds.publish(
-        rt,
-        "schedule",
-        rt.publish_schedule,
+def channel(rt: IngestorRuntime) -> feeds.Channel[GameScheduled]:
+    """The schedule's feed: keyed by game id on the topic."""
+    return feeds.Channel(
+        feed="schedule",
+        topic=topics.SCHEDULE,
+        publisher=rt.publish_schedule,
+        rejects=rt.publish_schedule_rejects,
         model=GameScheduled,
         key=lambda g: topics.game_id_key(g.game_id),
+        reject_key="GAME_ID",
     )
-
-
-async def _reject(
-    rt: IngestorRuntime,
-    source: str,
-    rejects: list[tuple[RawRow, str]],
-    summary: ScheduleSummary,
-) -> None:
-    letters = [
-        summary.rejection(
-            topic=topics.SCHEDULE,
-            source=source,
-            location=raw.location,
-            reason=reason,
-            record=raw.record,
-            key=raw.record.get("GAME_ID") or None,
-            short=reason.split(":")[0],
-        )
-        for raw, reason in rejects
-    ]
-    await publish_many(rt.publish_schedule_rejects, [(b"rejected", x) for x in letters])
-    log.warning("rejected %d schedule rows", len(rejects))

@@ -11,6 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from statmuse_ingestor.availability_rows import absences_from_box_scores
 from statmuse_ingestor.rows import RawRow
 from statmuse_ingestor.schedule_rows import from_box_scores
 
@@ -86,6 +87,17 @@ class FileSource:
         if self.has_team_rows(season):
             return from_box_scores(self.team_rows(season, **window))
         return from_box_scores(self.player_rows(season, **window))
+
+    def availability_rows(
+        self, season: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> Iterator[RawRow]:
+        """Who was out of each team's rotation in each game (`availability_rows`' stand-in),
+        between the dates; the whole season is read, for the rotations before them."""
+        lo = date_from.isoformat() if date_from else ""
+        hi = date_to.isoformat() if date_to else "9999"
+        for row in absences_from_box_scores(self.player_rows(season)):
+            if lo <= row.record["GAME_DATE"] <= hi:
+                yield row
 
     def has_team_rows(self, season: str) -> bool:
         try:

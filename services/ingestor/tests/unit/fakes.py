@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from statmuse_ingestor.app import build_runtime
+from statmuse_ingestor.availability_rows import absences_from_box_scores
 from statmuse_ingestor.outliers import OUTLIER_STATS, Running
 from statmuse_ingestor.ports import (
     Feed,
@@ -264,6 +265,14 @@ class MemorySource:
         if season in self.teams:
             return from_box_scores(self.team_rows(season, **window))
         return from_box_scores(self.player_rows(season, **window))
+
+    def availability_rows(
+        self, season: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> Iterator[RawRow]:
+        """As FileSource: the stand-in over the whole season, then the window."""
+        lo, hi = (date_from or dt.date.min).isoformat(), (date_to or dt.date.max).isoformat()
+        rows = absences_from_box_scores(self.player_rows(season))
+        return (r for r in rows if lo <= r.record["GAME_DATE"] <= hi)
 
 
 def memory_runtime(**options: Any) -> IngestorRuntime:

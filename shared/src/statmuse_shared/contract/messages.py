@@ -176,6 +176,43 @@ class GameScheduled(Message):
     status: ScheduleStatus = "scheduled"
 
 
+class Absence(BaseModel):
+    """A player who will not, or may not, play."""
+
+    model_config = ConfigDict(frozen=True)
+
+    player_id: PlayerId
+    player_name: str = Field(min_length=1, examples=["LeBron James"])
+    status: Literal["out", "doubtful", "questionable", "probable"] = Field(
+        default="out",
+        description="The official report's designations; the files source says only 'out'",
+    )
+    reason: str | None = Field(
+        default=None, examples=["Injury/Illness - Left Ankle; Sprain", "not in the box score"]
+    )
+
+
+class AvailabilityReported(Message):
+    """Who is out, or may be, for one team in one game, as the source last said it (key: the
+    game key, so both teams of a game stay in order). The latest message per (game, team) is
+    the team's list; an empty list says the source names nobody."""
+
+    kind: Literal["availability"] = Field(default="availability", description="Discriminator")
+    source: str = Field(
+        description="files: the stand-in derived from the box scores (docs/ARCHITECTURE.md, "
+        "'Availability'); nba_injury_report: the NBA's official report",
+        examples=["files"],
+    )
+    season: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2023-24"])
+    season_type: SeasonType
+    game_id: str | None = Field(default=None, description="NBA GAME_ID when the source has it")
+    game_key: str = Field(description="'<date>:<away>@<home>'", examples=["2024-03-18:ATL@LAL"])
+    game_date: dt.date
+    team: TeamAbbr
+    opponent: TeamAbbr
+    absences: list[Absence] = Field(default_factory=list)
+
+
 class StatLine(BaseModel):
     """The stats a player recorded in one game (labels for training)."""
 

@@ -5,6 +5,8 @@ from typing import Final
 GAMES_RAW: Final = "nba.games.raw.v1"
 # The schedule: one message per game id, again whenever the game changes (date, status).
 SCHEDULE: Final = "nba.schedule.v1"
+# Who is out for a game, per team: again whenever the list changes.
+AVAILABILITY: Final = "nba.availability.v1"
 FEATURES: Final = "nba.features.v1"
 MODELS_PUBLISHED: Final = "nba.models.published.v1"
 PREDICTIONS: Final = "nba.predictions.v1"
@@ -15,6 +17,7 @@ MODEL_COMMANDS: Final = "nba.models.commands.v1"
 ALL: Final[tuple[str, ...]] = (
     GAMES_RAW,
     SCHEDULE,
+    AVAILABILITY,
     FEATURES,
     MODELS_PUBLISHED,
     PREDICTIONS,
@@ -39,6 +42,11 @@ def player_key(player_id: int) -> bytes:
 
 def team_key(team: str) -> bytes:
     return f"team:{team}".encode()
+
+
+def game_key_key(game_key: str) -> bytes:
+    """Availability's key: the game key, so both teams' lists of a game stay in order."""
+    return game_key.encode()
 
 
 def game_id_key(game_id: str) -> bytes:
