@@ -1,13 +1,17 @@
-"""The HTTP side of the live source: one stats.nba.com endpoint call, paced, timed, retried.
+"""The HTTP side of the live sources: one endpoint call, paced, timed, retried.
 
-nba_api itself never raises on an HTTP status: it keeps the body and status code and only fails
-later, when the body does not parse. So the endpoint classes are used for their parameter names
+`NbaStatsClient` sends what it is given through a transport: `nba_api_transport` for
+stats.nba.com, `requests_transport` for any JSON API over plain GET (The Odds API). nba_api
+itself never raises on an HTTP status: it keeps the body and status code and only fails later,
+when the body does not parse. So the endpoint classes are used for their parameter names
 (`get_request=False`, in `nba_api_source`) and the request is sent here, where the status can
 be seen and retried. Retries are tenacity's (`RetryPolicy` in `ratelimit`); each attempt first
 waits for the pacer, so retries are paced too.
 """
 
+import dataclasses
 import itertools
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -63,6 +67,7 @@ class SourceUnavailable(SourceError):
         attempts: int,
         last_error: str,
         status: int | None = None,
+        source: str = "nba_api",
     ) -> None:
         self.endpoint = endpoint
         self.parameters = dict(parameters)
@@ -70,7 +75,7 @@ class SourceUnavailable(SourceError):
         self.last_error = last_error
         self.status = status
         super().__init__(
-            f"nba_api {endpoint} ({show(parameters)}) failed after {attempts} attempt"
+            f"{source} {endpoint} ({show(parameters)}) failed after {attempts} attempt"
             f"{'' if attempts == 1 else 's'}: {last_error}"
         )
 
@@ -89,6 +94,45 @@ class _StatusResponse(NBAStatsResponse):  # type: ignore[misc]  # nba_api is unt
 
 class _StatusHTTP(NBAStatsHTTP):  # type: ignore[misc]
     nba_response = _StatusResponse
+
+
+# `transport(endpoint, parameters, timeout_s)` -> (HTTP status, body): sends one request and
+# raises requests' exceptions for what never got an answer.
+Transport = Callable[[str, dict[str, Any], float], tuple[int | None, str]]
+
+
+def nba_api_transport(
+    proxy: str | None = None, headers: Mapping[str, str] | None = None
+) -> Transport:
+    """stats.nba.com through nba_api's own HTTP client (its headers, its URL building)."""
+    # "" tells nba_api "no proxy" rather than falling back to the NBA_API_PROXY variable:
+    # configuration comes from Settings, not from the environment.
+    chosen_proxy = proxy or ""
+    chosen_headers = dict(headers) if headers is not None else None
+
+    def send(endpoint: str, parameters: dict[str, Any], timeout_s: float) -> tuple[int | None, str]:
+        # A new client per call: send_api_request stores the parameters on the instance.
+        response = _StatusHTTP().send_api_request(
+            endpoint=endpoint,
+            parameters=parameters,
+            proxy=chosen_proxy,
+            headers=chosen_headers,
+            timeout=timeout_s,
+        )
+        return response.status_code, response.get_response() or ""
+
+    return send
+
+
+def requests_transport(base_url: str, session: requests.Session | None = None) -> Transport:
+    """GET `base_url` + endpoint with the parameters as the query string."""
+    http = session or requests.Session()
+
+    def send(endpoint: str, parameters: dict[str, Any], timeout_s: float) -> tuple[int | None, str]:
+        response = http.get(f"{base_url}{endpoint}", params=parameters, timeout=timeout_s)
+        return response.status_code, response.text
+
+    return send
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,19 +187,19 @@ class NbaStatsClient:
         retry: RetryPolicy,
         timeout_s: float,
         on_request: RequestHook | None = None,
-        proxy: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        transport: Transport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.perf_counter,
+        source: str = "nba_api",
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self.bucket = bucket
         self.retry = retry
         self.timeout_s = timeout_s
         self._on_request = on_request
-        # "" tells nba_api "no proxy" rather than falling back to the NBA_API_PROXY variable:
-        # configuration comes from Settings, not from the environment.
-        self._proxy = proxy or ""
-        self._headers = dict(headers) if headers is not None else None
+        self._transport = transport if transport is not None else nba_api_transport()
+        self.source = source  # how errors name it
+        self._secrets = tuple(x for x in secrets if x)  # never shown in errors or logs (a key)
         self._clock = clock
         # One controller for every call: tenacity keeps a call's state in the call (and its
         # statistics per thread), so calls from several threads do not mix.
@@ -189,19 +233,29 @@ class NbaStatsClient:
         if attempt.outcome == "ok":
             result: T = attempt.value
             return result
+        shown = {k: self._scrub(v) if isinstance(v, str) else v for k, v in parameters.items()}
+        # A secret can be in the cause's own text (requests puts the URL there): then the
+        # chain stops here.
+        cause = None if self._secrets else attempt.cause
         if attempt.outcome == "bad_payload":
             raise SourcePayloadError(
-                f"nba_api {endpoint} ({show(parameters)}): {attempt.error}"
-            ) from attempt.cause
+                f"{self.source} {endpoint} ({show(shown)}): {attempt.error}"
+            ) from cause
         retryable = attempt.outcome in _RETRYABLE_OUTCOMES
         error_type = SourceRejected if attempt.outcome == "client_error" else SourceUnavailable
         raise error_type(
             endpoint=endpoint,
-            parameters=parameters,
+            parameters=shown,
             attempts=attempts,
             last_error=attempt.error if retryable else f"{attempt.error} (not retried)",
             status=attempt.status,
-        ) from attempt.cause
+            source=self.source,
+        ) from cause
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def _attempt(
         self, endpoint: str, parameters: dict[str, Any], read: PayloadReader[Any]
@@ -209,20 +263,15 @@ class NbaStatsClient:
         started = self._clock()
         attempt = self._send(endpoint, parameters, read)
         self._report(endpoint, self._clock() - started, attempt.outcome)
+        if self._secrets and attempt.error:
+            attempt = dataclasses.replace(attempt, error=self._scrub(attempt.error))
         return attempt
 
     def _send(
         self, endpoint: str, parameters: dict[str, Any], read: PayloadReader[Any]
     ) -> _Attempt:
         try:
-            # A new client per call: send_api_request stores the parameters on the instance.
-            response = _StatusHTTP().send_api_request(
-                endpoint=endpoint,
-                parameters=parameters,
-                proxy=self._proxy,
-                headers=self._headers,
-                timeout=self.timeout_s,
-            )
+            status, body = self._transport(endpoint, parameters, self.timeout_s)
         except requests.Timeout as exc:  # before ConnectionError: ConnectTimeout is both
             return _Attempt("timeout", f"timed out (timeout {self.timeout_s:g}s): {exc}", cause=exc)
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
@@ -230,8 +279,6 @@ class NbaStatsClient:
         except requests.RequestException as exc:
             return _Attempt("request_error", f"{type(exc).__name__}: {exc}", cause=exc)
 
-        status: int | None = response.status_code
-        body: str = response.get_response() or ""
         if status is not None and not 200 <= status < 300:
             snippet = " ".join(body[:_BODY_SNIPPET].split())
             error = f"HTTP {status}" + (f": {snippet}" if snippet else "")
@@ -241,7 +288,7 @@ class NbaStatsClient:
                 return _Attempt("server_error", error, status)
             return _Attempt("client_error", error, status)
         try:
-            payload = response.get_dict()
+            payload = json.loads(body)
         except ValueError as exc:
             snippet = " ".join(body[:_BODY_SNIPPET].split()) or "(empty body)"
             return _Attempt("bad_payload", f"response is not JSON: {snippet!r}", status, exc)

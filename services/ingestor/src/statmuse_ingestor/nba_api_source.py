@@ -23,6 +23,7 @@ from statmuse_ingestor.nba_api_client import (
     SourcePayloadError,
     SourceRejected,
     SourceUnavailable,
+    nba_api_transport,
 )
 from statmuse_ingestor.ratelimit import RetryPolicy, TokenBucket
 from statmuse_ingestor.service import season_type_of_game
@@ -105,8 +106,7 @@ class NbaApiSource:
             retry=retry if retry is not None else RetryPolicy(),
             timeout_s=timeout_s,
             on_request=on_request,
-            proxy=proxy,
-            headers=headers,
+            transport=nba_api_transport(proxy, headers),
             sleep=sleep,
             clock=clock,
         )

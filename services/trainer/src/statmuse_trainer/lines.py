@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from statmuse_shared.contract.books import american_odds, canonical_book
 from statmuse_shared.contract.names import normalize_name
 from statmuse_shared.models.pricing import devig
 
@@ -25,29 +26,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MARKETS = {"points", "rebounds", "assists", "threes", "pra"}
-# The two files spell the books differently ("BetMGM" / "betmgm"; Caesars is William Hill US).
-BOOKS = {
-    "betmgm": "betmgm",
-    "caesars": "williamhill_us",
-    "williamhill_us": "williamhill_us",
-    "betonline.ag": "betonlineag",
-    "betonlineag": "betonlineag",
-    "draftkings": "draftkings",
-    "pointsbet (us)": "pointsbetus",
-    "pointsbetus": "pointsbetus",
-    "bovada": "bovada",
-    "fanduel": "fanduel",
-    "unibet": "unibet_us",
-    "unibet_us": "unibet_us",
-    "betrivers": "betrivers",
-    "mybookieag": "mybookieag",
-    "barstool sportsbook": "barstool",
-}
-
-
-def canonical_book(name: str) -> str:
-    key = name.strip().lower()
-    return BOOKS.get(key, key)
 
 
 def match_key(name: str) -> str:
@@ -71,22 +49,12 @@ class PropLine:
         return devig(self.over_odds, self.under_odds)
 
 
-def _odds(text: str) -> int | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    if not math.isfinite(value) or -100 < value < 100:
-        return None
-    return int(value)
-
-
 def read_lines(paths: Iterable[Path]) -> Iterator[PropLine]:
     """Every usable line; rows with an unknown market or unusable odds are skipped."""
     for path in paths:
         with gzip.open(path, "rt", newline="") as f:
             for r in csv.DictReader(f):
-                over, under = _odds(r["over_odds"]), _odds(r["under_odds"])
+                over, under = american_odds(r["over_odds"]), american_odds(r["under_odds"])
                 if r["market"] not in MARKETS or over is None or under is None:
                     continue
                 try:

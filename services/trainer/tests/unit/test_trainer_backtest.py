@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from statmuse_shared.contract.books import canonical_book
 from statmuse_shared.features import PlayerGame, walk
 from statmuse_shared.models.count import CountModel
 from statmuse_trainer.backtest.engine import BacktestEngine
@@ -24,7 +25,7 @@ from statmuse_trainer.backtest.ledger import Bet, bets_frame, daily, summarise
 from statmuse_trainer.backtest.market import BacktestError, ModelSet, Quote, american_from_decimal
 from statmuse_trainer.backtest.strategies import STRATEGIES, configured
 from statmuse_trainer.cli import app
-from statmuse_trainer.lines import PropLine, canonical_book
+from statmuse_trainer.lines import PropLine
 
 REPO = Path(__file__).resolve().parents[4]
 DATA = REPO / "data" / "nba"
