@@ -17,7 +17,9 @@ from statmuse_ingestor.adapters.postgres import PostgresIngest
 from statmuse_ingestor.adapters.reports import PostgresReports
 from statmuse_ingestor.channels import channels
 from statmuse_ingestor.jobs import run_schedule
+from statmuse_ingestor.lines import LinesSource
 from statmuse_ingestor.nba_api_source import NbaApiSource
+from statmuse_ingestor.odds_api_source import TheOddsApiSource
 from statmuse_ingestor.ports import FeedRepository, IngestRepository, ReportRepository
 from statmuse_ingestor.ratelimit import RetryPolicy
 from statmuse_ingestor.runtime import IngestorRuntime, SourceFactory
@@ -39,6 +41,21 @@ def make_source(settings: IngestorSettings, name: SourceName) -> Source:
     return NbaApiSource(
         min_interval_s=settings.nba_api_min_interval_s,
         timeout_s=settings.nba_api_timeout_s,
+        retry=RetryPolicy(attempts=settings.nba_api_attempts),
+        on_request=_record_request,
+    )
+
+
+def make_lines_source(settings: IngestorSettings, name: str) -> LinesSource:
+    """`files` (the bundled prop_lines) or `the_odds_api` (live; needs INGESTOR_ODDS_API_KEY:
+    ValueError without it)."""
+    if name == "files":
+        return FileSource(settings.data_dir)
+    key = settings.odds_api_key.get_secret_value() if settings.odds_api_key else ""
+    return TheOddsApiSource(
+        api_key=key,
+        regions=settings.odds_api_regions,
+        min_interval_s=settings.odds_api_min_interval_s,
         retry=RetryPolicy(attempts=settings.nba_api_attempts),
         on_request=_record_request,
     )
@@ -73,6 +90,8 @@ def build_runtime(
         publish_schedule_rejects=wired.schedule_rejects,
         publish_availability=wired.availability,
         publish_availability_rejects=wired.availability_rejects,
+        publish_lines=wired.lines,
+        publish_lines_rejects=wired.lines_rejects,
     )
 
 

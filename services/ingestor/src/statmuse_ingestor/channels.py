@@ -1,6 +1,6 @@
 """The ingestor's side of Kafka: it consumes nothing and publishes the box scores, the schedule,
-availability and the rows it rejected from each, declared here on a router so the AsyncAPI
-document lists them.
+availability, prop lines and the rows it rejected from each, declared here on a router so the
+AsyncAPI document lists them.
 
 A module of its own rather than `handlers.py` (the other services' name): with no subscriber
 there is no handler; the application code that publishes (`backfill`) receives the
@@ -17,6 +17,7 @@ from statmuse_shared.contract.messages import (
     AvailabilityReported,
     DeadLetter,
     GameScheduled,
+    PropLinePosted,
     RawGame,
 )
 from statmuse_shared.platform.consumers import publisher
@@ -33,6 +34,8 @@ class Channels:
     schedule_rejects: DefaultPublisher  # nba.schedule.v1.dlq
     availability: DefaultPublisher  # nba.availability.v1
     availability_rejects: DefaultPublisher  # nba.availability.v1.dlq
+    lines: DefaultPublisher  # nba.lines.v1
+    lines_rejects: DefaultPublisher  # nba.lines.v1.dlq
 
 
 def channels() -> Channels:
@@ -90,6 +93,24 @@ def channels() -> Channels:
         description="Availability rows the ingestor rejected (key: rejected): every row of the "
         "team's list, the reason and the record as received.",
     )
+    lines = publisher(
+        router,
+        topics.LINES,
+        payload=PropLinePosted,
+        service=SERVICE,
+        description="The books' player-prop lines (key: the player id, or name:<normalised "
+        "name> for a name no box score matches yet): published when a book posts a line and "
+        "again when it moves it; the latest message per odds event, player, stat and book is "
+        "that book's line. From the bundled prop_lines files or The Odds API.",
+    )
+    lines_rejects = publisher(
+        router,
+        topics.dead_letter(topics.LINES),
+        payload=DeadLetter,
+        service=SERVICE,
+        description="Prop-line rows the ingestor rejected (key: rejected): the reason and the "
+        "record as received.",
+    )
     return Channels(
         router,
         games,
@@ -98,6 +119,8 @@ def channels() -> Channels:
         schedule_rejects,
         availability,
         availability_rejects,
+        lines,
+        lines_rejects,
     )
 
 

@@ -1,10 +1,11 @@
-"""statmuse-ingestor: serve, migrate, backfill, schedule, availability, daily, status,
+"""statmuse-ingestor: serve, migrate, backfill, schedule, availability, lines, daily, status,
 quality."""
 
 import asyncio
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -15,9 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from statmuse_ingestor import backfill as runs
-from statmuse_ingestor.app import build_runtime, connected, create_app
+from statmuse_ingestor.app import build_runtime, connected, create_app, make_lines_source
 from statmuse_ingestor.availability import ingest_availability
 from statmuse_ingestor.backfill import Counts, Summary
+from statmuse_ingestor.lines import ingest_lines
 from statmuse_ingestor.ports import IngestStatus
 from statmuse_ingestor.quality import Quality
 from statmuse_ingestor.runtime import IngestorRuntime
@@ -169,6 +171,40 @@ def availability(
         ),
     )
     _report_counts("availability", summary)
+
+
+class LinesSourceName(StrEnum):
+    FILES = "files"
+    THE_ODDS_API = "the_odds_api"
+
+
+@app.command()
+def lines(
+    seasons: SeasonsOption,
+    source: Annotated[
+        LinesSourceName,
+        typer.Option(
+            help="files (the bundled prop_lines) or the_odds_api (live; needs "
+            "INGESTOR_ODDS_API_KEY)"
+        ),
+    ] = LinesSourceName.FILES,
+    date_from: FromOption = None,
+    date_to: ToOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Load the books' prop lines of the seasons' games and publish the lines that are new or
+    moved on nba.lines.v1 (each matched to a player the ingestor has box scores of)."""
+    season_list, lo, hi = _window(seasons, date_from, date_to)
+    settings = _feed_settings(data_dir)
+    try:
+        chosen = make_lines_source(settings, source.value)
+    except ValueError as exc:
+        raise _fail(exc) from exc
+    summary = _run_or_exit(
+        settings,
+        lambda rt: ingest_lines(rt, source=chosen, seasons=season_list, date_from=lo, date_to=hi),
+    )
+    _report_counts("lines", summary)
 
 
 def _report_counts(title: str, summary: Counts) -> None:

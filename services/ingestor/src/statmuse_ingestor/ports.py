@@ -86,6 +86,10 @@ class IngestRepository(Protocol):
 
     async def last_game_date(self) -> dt.date | None: ...
 
+    async def known_players(self) -> list[tuple[int, str, str]]:
+        """Every player with a stored box score: (id, name, team of the latest one)."""
+        ...
+
 
 Feed = Literal["schedule", "availability", "lines"]
 

@@ -35,6 +35,8 @@ class IngestorRuntime(ServiceRuntime[IngestorSettings]):
     publish_schedule_rejects: DefaultPublisher  # nba.schedule.v1.dlq
     publish_availability: DefaultPublisher  # nba.availability.v1
     publish_availability_rejects: DefaultPublisher  # nba.availability.v1.dlq
+    publish_lines: DefaultPublisher  # nba.lines.v1
+    publish_lines_rejects: DefaultPublisher  # nba.lines.v1.dlq
 
     async def started(self) -> None:
         """Freshness is known from the start, before the first run of this process."""

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from statmuse_ingestor.sources import SourceName
@@ -21,3 +21,8 @@ class IngestorSettings(BaseServiceSettings):
     nba_api_min_interval_s: float = Field(default=0.6, gt=0, description="Token-bucket spacing")
     nba_api_timeout_s: float = Field(default=30.0, gt=0)
     nba_api_attempts: int = Field(default=5, ge=1)
+    odds_api_key: SecretStr | None = Field(
+        default=None, description="The Odds API's key, for `lines --source the_odds_api`"
+    )
+    odds_api_regions: str = Field(default="us", description="Whose books: us, us2, uk, eu, au")
+    odds_api_min_interval_s: float = Field(default=1.0, gt=0)

@@ -99,6 +99,20 @@ class FileSource:
             if lo <= row.record["GAME_DATE"] <= hi:
                 yield row
 
+    def lines_rows(
+        self, season: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> Iterator[RawRow]:
+        """Every prop line of the season's files (`prop_lines/<season>_*.csv[.gz]`, the bundled
+        format) between the dates; SourceError when the season has none."""
+        paths = sorted((self.data_dir / "prop_lines").glob(f"{season}_*.csv*"))
+        if not paths:
+            raise SourceError(f"no prop lines for {season} under {self.data_dir / 'prop_lines'}")
+        return (
+            row
+            for path in paths
+            for row in self._rows(path, date_from, date_to, date_column="game_date")
+        )
+
     def has_team_rows(self, season: str) -> bool:
         try:
             self._path("team_game_logs", season)
@@ -107,7 +121,13 @@ class FileSource:
         return True
 
     @staticmethod
-    def _rows(path: Path, date_from: dt.date | None, date_to: dt.date | None) -> Iterator[RawRow]:
+    def _rows(
+        path: Path,
+        date_from: dt.date | None,
+        date_to: dt.date | None,
+        *,
+        date_column: str = "GAME_DATE",
+    ) -> Iterator[RawRow]:
         lo = date_from.isoformat() if date_from else ""
         hi = date_to.isoformat() if date_to else "9999"
         opener = gzip.open if path.suffix == ".gz" else open
@@ -120,7 +140,7 @@ class FileSource:
                     line = reader.line_num
                     row = {k: v or "" for k, v in record.items() if isinstance(k, str) and k}
                     # Filter on the text date; rows with a bad date still reach validation.
-                    day = row.get("GAME_DATE", "")[:10]
+                    day = row.get(date_column, "")[:10]
                     if (lo or date_to) and day and not lo <= day <= hi:
                         continue
                     yield RawRow(f"{path.name}:{line}", row)

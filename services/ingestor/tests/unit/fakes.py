@@ -148,6 +148,18 @@ class InMemoryIngest:
         days = [r.game_date for r in self.rows.values() if r.kind == "player"]
         return max(days, default=None)
 
+    async def known_players(self) -> list[tuple[int, str, str]]:
+        """As ingest.players: each player's name and team from his latest stored box score."""
+        latest: dict[int, tuple[dt.date, str, str]] = {}
+        for r in self.rows.values():
+            if r.kind != "player":
+                continue
+            game = json.loads(r.payload)
+            seen = latest.get(game["player_id"])
+            if seen is None or r.game_date >= seen[0]:
+                latest[game["player_id"]] = (r.game_date, game["player_name"], game["team"])
+        return [(pid, name, team) for pid, (_, name, team) in sorted(latest.items())]
+
     def waiting(self) -> list[tuple[Kind, str, str]]:
         """The rows not yet published, as (kind, game key, player id or team)."""
         return sorted(
@@ -287,3 +299,18 @@ def memory_runtime(**options: Any) -> IngestorRuntime:
         feeds=InMemoryFeeds(),
         **wiring,
     )
+
+
+@dataclass
+class FakeTime:
+    """A clock that moves only when slept on: the token bucket's and the retries' time."""
+
+    now: float = 0.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

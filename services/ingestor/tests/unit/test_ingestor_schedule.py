@@ -24,7 +24,7 @@ from statmuse_ingestor.sources import FileSource, RawRow, SourceError
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import DeadLetter, GameScheduled
 
-from .fakes import memory_runtime
+from .fakes import FakeTime, memory_runtime
 
 ROOT = Path(__file__).resolve().parents[4]
 DATA = ROOT / "data" / "nba"
@@ -201,19 +201,6 @@ def test_box_scores_that_disagree_about_a_game_make_a_row_that_is_rejected() -> 
 
 
 # -- the live source, on a recorded response ----------------------------------------------------
-
-
-@dataclass
-class FakeTime:
-    now: float = 0.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def recorded() -> dict[str, Any]:

@@ -213,6 +213,38 @@ class AvailabilityReported(Message):
     absences: list[Absence] = Field(default_factory=list)
 
 
+class PropLinePosted(Message):
+    """A book's over/under line on a player's stat in a game, as the source last saw it (key:
+    the player id, or `name:<normalised name>` for a name no box score has matched yet). The
+    latest message per (odds event, player, stat, book) is that book's line."""
+
+    kind: Literal["prop_line"] = Field(default="prop_line", description="Discriminator")
+    source: str = Field(examples=["files", "the_odds_api"])
+    odds_event_id: str = Field(description="The Odds API's event id", examples=["0fb83b1e"])
+    game_date: dt.date = Field(description="US/Eastern date of tip-off")
+    commence_time: dt.datetime | None = Field(default=None, description="Tip-off (UTC)")
+    home: TeamAbbr
+    away: TeamAbbr
+    game_key: str = Field(examples=["2024-03-18:ATL@LAL"])
+    player_name: str = Field(min_length=1, description="The book's spelling")
+    player_id: int | None = Field(
+        default=None,
+        gt=0,
+        description="Matched to the box scores' players; None when no "
+        "player of either team has that name yet",
+    )
+    stat: Stat
+    book: str = Field(description="The Odds API's bookmaker key", examples=["draftkings"])
+    line: float = Field(ge=0, le=200, examples=[25.5])
+    over_price: int = Field(description="American odds of the over", examples=[-115])
+    under_price: int | None = Field(
+        default=None, description="American odds of the under, when posted"
+    )
+    captured_at: dt.datetime | None = Field(
+        default=None, description="When the book last changed it (its last_update)"
+    )
+
+
 class StatLine(BaseModel):
     """The stats a player recorded in one game (labels for training)."""
 

@@ -7,6 +7,8 @@ GAMES_RAW: Final = "nba.games.raw.v1"
 SCHEDULE: Final = "nba.schedule.v1"
 # Who is out for a game, per team: again whenever the list changes.
 AVAILABILITY: Final = "nba.availability.v1"
+# The books' prop lines: again whenever a book moves one.
+LINES: Final = "nba.lines.v1"
 FEATURES: Final = "nba.features.v1"
 MODELS_PUBLISHED: Final = "nba.models.published.v1"
 PREDICTIONS: Final = "nba.predictions.v1"
@@ -18,6 +20,7 @@ ALL: Final[tuple[str, ...]] = (
     GAMES_RAW,
     SCHEDULE,
     AVAILABILITY,
+    LINES,
     FEATURES,
     MODELS_PUBLISHED,
     PREDICTIONS,
@@ -42,6 +45,11 @@ def player_key(player_id: int) -> bytes:
 
 def team_key(team: str) -> bytes:
     return f"team:{team}".encode()
+
+
+def unmatched_player_key(normalised_name: str) -> bytes:
+    """A prop line's key when its name matches no player yet."""
+    return f"name:{normalised_name}".encode()
 
 
 def game_key_key(game_key: str) -> bytes:

@@ -336,3 +336,10 @@ class PostgresIngest:
                 "SELECT max(game_date) FROM ingest.player_game_stats"
             )
         return value
+
+    async def known_players(self) -> list[tuple[int, str, str]]:
+        async with self.db.acquire() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(
+                "SELECT player_id, player_name, last_team FROM ingest.players"
+            )
+        return [(r["player_id"], r["player_name"], r["last_team"]) for r in rows]
