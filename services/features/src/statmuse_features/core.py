@@ -15,6 +15,9 @@ what they return (docs/FEATURES.md, "Several instances").
 - Vectors: advancing states (`advance`), rebuilding players from their histories (`rebuild`,
   `build_chunk` for the batch build's worker processes), one per (player, as_of) to store
   (`latest_per_key`).
+- Games to come (`next_games`, `pregame`): each team's next scheduled game after the last day
+  played, and for each player last seen with that team this season, the vector of that game,
+  computed as the game's vector will be once it is played (the same state, the same context).
 
 Why a stale vector is stale (a team box of a day before the partition's latest computed day,
 of a league revision above the one the partition was checked against) is the repository's
@@ -29,8 +32,19 @@ from dataclasses import dataclass, replace
 
 from statmuse_features.ports import GameKey, History, Progress, StaleRange
 from statmuse_features.service import message, partition_of, player_game, vectors_and_state
-from statmuse_shared.contract.messages import FeaturesComputed, PlayerGameIngested
-from statmuse_shared.features import League, PlayerGame, PlayerState, context_of, pack
+from statmuse_shared.contract.messages import (
+    FeaturesComputed,
+    GameScheduled,
+    PlayerGameIngested,
+)
+from statmuse_shared.features import (
+    GameContext,
+    League,
+    PlayerGame,
+    PlayerState,
+    context_of,
+    pack,
+)
 
 
 @dataclass
@@ -294,3 +308,61 @@ def latest_per_key(vectors: Sequence[FeaturesComputed]) -> list[int]:
     the earlier."""
     latest = {(v.player_id, v.as_of): i for i, v in enumerate(vectors)}
     return sorted(latest.values())
+
+
+# --- games to come -----------------------------------------------------------------------------
+
+
+def next_games(
+    schedule: Iterable[GameScheduled], *, after: dt.date | None
+) -> dict[str, GameScheduled]:
+    """Each team's next game on the schedule after `after` (the last day played; None: all),
+    of those still to be played on their date (status 'scheduled')."""
+    out: dict[str, GameScheduled] = {}
+    for game in schedule:
+        if game.status != "scheduled" or (after is not None and game.game_date <= after):
+            continue
+        for team in (game.home, game.away):
+            known = out.get(team)
+            if known is None or (game.game_date, game.game_id) < (known.game_date, known.game_id):
+                out[team] = game
+    return out
+
+
+def pregame(
+    players: Mapping[int, Known], games: Mapping[str, GameScheduled], league: League
+) -> list[FeaturesComputed]:
+    """The vector of each player's team's next game (`games`, by team), for the players last
+    seen with that team in the game's season and before its day: kind 'game', no outcome.
+    Players are read, not advanced."""
+    out = []
+    for player_id, known in players.items():
+        last = known.state.last
+        game = None if last is None else games.get(last.team)
+        if last is None or game is None:
+            continue
+        if game.season != last.season or game.game_date <= last.game_date:
+            continue
+        is_home = game.home == last.team
+        context = GameContext(
+            game.game_date,
+            game.season,
+            game.season_type,
+            last.team,
+            game.away if is_home else game.home,
+            is_home,
+        )
+        out.append(
+            message(
+                player_id=player_id,
+                player_name=known.name,
+                kind="game",
+                game=None,
+                last=last,
+                features=known.state.vector(context, league=league),
+                team=last.team,
+                season=game.season,
+                scheduled=context,
+            )
+        )
+    return out

@@ -29,7 +29,12 @@ from concurrent.futures import ProcessPoolExecutor
 from statmuse_features import core
 from statmuse_features.core import Assignment, BatchPlan, Known
 from statmuse_features.ports import FeatureRepository, StaleRange
-from statmuse_shared.contract.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
+from statmuse_shared.contract.messages import (
+    FeaturesComputed,
+    GameScheduled,
+    PlayerGameIngested,
+    TeamGameIngested,
+)
 from statmuse_shared.features import FEATURE_SET_VERSION, League
 
 log = logging.getLogger(__name__)
@@ -52,6 +57,13 @@ class Engine:
         # Check every own partition against the league, not only the newest team boxes: at
         # start (a previous process may have stopped before checking) and after a rebalance.
         self._check_all = True
+        # Games to come: the schedule by game id, the last day with a stored box score, and
+        # the pre-game vectors published (player, game id) -> event id, so an unchanged one is
+        # not published again. Pre-game vectors are not stored: the game's own vector, once it
+        # is played, is (with its outcome).
+        self.schedule: dict[str, GameScheduled] = {}
+        self.played_through: dt.date | None = None
+        self._pregame_sent: dict[tuple[int, str], str] = {}
 
     @property
     def owned(self) -> frozenset[int] | None:
@@ -68,6 +80,7 @@ class Engine:
             head = await store.league_revision()
             for game in await store.team_games(upto=head):
                 self.league.add(game)
+            self.played_through = await store.last_game_date()
         self.revision = head
 
     def assign(self, owned: Iterable[int], *, partitions: int) -> None:
@@ -144,7 +157,65 @@ class Engine:
             # missed it, so rebuild it from the table on the player's next game.
             del self.players[player_id]
         self.activity.set()
-        return await self._store(await self._compute(plan))
+        stored = await self._store(await self._compute(plan))
+        days = [g.game_date for g in players] + [g.game_date for g in teams]
+        if self.played_through is not None:
+            days.append(self.played_through)
+        self.played_through = max(days, default=None)
+        touched = {a.player_id for a in plan.advance} | {p for p, _ in plan.rebuild}
+        playing = {g.team for g in players} | {g.team for g in teams}
+        return stored + self._pregame(touched, teams=playing)
+
+    async def scheduled(self, games: Sequence[GameScheduled]) -> list[FeaturesComputed]:
+        """Games on the schedule (new, moved, postponed): the pre-game vectors of the own
+        players of the teams whose next game this changes, those new or changed (to
+        publish)."""
+        async with self.lock:
+            self._apply_assignment()
+            for game in games:
+                self.schedule[game.game_id] = game
+            upcoming = core.next_games(games, after=self.played_through)
+            teams = set(upcoming)
+            if not teams:
+                return []
+            seasons = {game.season for game in upcoming.values()}
+            async with self.features.session() as store:
+                await self._refresh(store)
+                rostered = await store.rostered(teams=sorted(teams), seasons=sorted(seasons))
+            owned = self.assignment.owned
+            missing = [
+                p
+                for p in rostered
+                if p not in self.players
+                and (owned is None or self.assignment.partition(p) in owned)
+            ]
+            if missing:
+                # Their states; the vectors this gives are stored already.
+                await self._rebuild([(p, None) for p in missing])
+            return self._pregame(set(rostered), teams=teams)
+
+    def _pregame(self, players: set[int], *, teams: set[str]) -> list[FeaturesComputed]:
+        """The pre-game vectors of these players, and of the players held whose team is in
+        `teams`, that differ from the ones published."""
+        wanted = {
+            p: known
+            for p, known in self.players.items()
+            if p in players or (known.state.last is not None and known.state.last.team in teams)
+        }
+        if not wanted or not self.schedule:
+            return []
+        upcoming = core.next_games(self.schedule.values(), after=self.played_through)
+        current = {game.game_id for game in upcoming.values()}
+        self._pregame_sent = {k: v for k, v in self._pregame_sent.items() if k[1] in current}
+        out = []
+        for vector in core.pregame(wanted, upcoming, self.league):
+            assert vector.game is not None
+            game = upcoming[vector.team]
+            at = (vector.player_id, game.game_id)
+            if self._pregame_sent.get(at) != vector.event_id:
+                self._pregame_sent[at] = vector.event_id
+                out.append(vector)
+        return out
 
     async def reconcile(self) -> list[FeaturesComputed]:
         """Catch up with the league, recompute the own partitions' stale ranges; returns the

@@ -1,6 +1,7 @@
-"""Thin subscriber: raw games in, the engine, changed vectors out; the rebalance listener that
-tells the engine which partitions (which players) are its own; and the idle-time reconcile
-that publishes what it recomputed."""
+"""Thin subscribers: raw games in, the engine, changed vectors out; the schedule in, the
+pre-game vectors of the games to come out; the rebalance listener that tells the engine which
+partitions (which players) are its own; and the idle-time reconcile that publishes what it
+recomputed."""
 
 import logging
 import time
@@ -18,6 +19,7 @@ from statmuse_features.settings import FeaturesSettings
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
+    GameScheduled,
     PlayerGameIngested,
     RawGame,
     TeamGameIngested,
@@ -42,6 +44,14 @@ async def on_raw_games(games: list[RawGame], rt: Runtime) -> None:
     metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
     if games:
         metrics.PER_MESSAGE_SECONDS.observe((time.perf_counter() - started) / len(games))
+
+
+async def on_schedule(games: list[GameScheduled], rt: Runtime) -> None:
+    """Games on the schedule: the pre-game vectors of the own players of their teams (key:
+    player id), those new or changed."""
+    vectors = await rt.engine.scheduled(games)
+    await publish_vectors(rt, vectors)
+    metrics.MESSAGES.labels(topics.SCHEDULE, "scheduled_game").inc(len(games))
 
 
 async def reconcile_when_idle(rt: FeaturesRuntime) -> None:
@@ -112,8 +122,10 @@ def channels(settings: FeaturesSettings, *, engine: Engine | None = None) -> Cha
         payload=FeaturesComputed,
         service="features",
         description="A player's pre-game feature vectors (key: player id): one per game played "
-        "(kind 'game', with its outcome) and one for his next game (kind 'next'), whenever "
-        "one is new or changed.",
+        "(kind 'game', with its outcome), one for his team's next game on the schedule (kind "
+        "'game', no outcome yet: computed as that game's vector will be once played) and one "
+        "for his next game whatever it is (kind 'next', without its context), whenever one "
+        "is new or changed.",
     )
     listener = None if engine is None else PartitionListener(engine)
     subscriber = batch_subscriber(
@@ -129,6 +141,15 @@ def channels(settings: FeaturesSettings, *, engine: Engine | None = None) -> Cha
     subscriber(on_raw_games)
     if listener is not None:
         listener.subscriber = subscriber
+    batch_subscriber(
+        router,
+        topics.SCHEDULE,
+        group_id=f"{settings.group_id}-schedule",
+        per_instance=True,
+        payload=GameScheduled,
+        description="The schedule, read whole by every instance (a group of its own each): "
+        "each computes the pre-game vectors of its own players.",
+    )(on_schedule)
     return Channels(router, features)
 
 

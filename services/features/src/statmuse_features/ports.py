@@ -105,6 +105,15 @@ class FeatureRepository(Protocol):
         """Every player with a stored game, in id order."""
         ...
 
+    async def rostered(self, *, teams: Sequence[str], seasons: Sequence[str]) -> list[int]:
+        """The players whose latest stored game of one of these seasons was with one of these
+        teams, in id order."""
+        ...
+
+    async def last_game_date(self) -> dt.date | None:
+        """The latest day with a stored player game."""
+        ...
+
     async def store_vectors(
         self, vectors: Sequence[FeaturesComputed], *, packed: Sequence[bytes] | None = None
     ) -> list[FeaturesComputed]:

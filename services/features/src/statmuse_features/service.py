@@ -19,9 +19,11 @@ from statmuse_shared.contract.messages import (
 from statmuse_shared.features import (
     FEATURE_SET_VERSION,
     Features,
+    GameContext,
     League,
     PlayerGame,
     PlayerState,
+    context_of,
     feature_names,
     pack,
     walk,
@@ -85,18 +87,21 @@ def message(
     features: Features,
     team: str,
     season: str,
+    scheduled: GameContext | None = None,
 ) -> FeaturesComputed:
-    """A vector as a message. kind 'game': `game` is the game (played: outcome attached);
-    kind 'next': `last` is the game just played."""
+    """A vector as a message. kind 'game': `game` is the game (played: outcome attached), or
+    `scheduled` is a game not played yet (no outcome); kind 'next': `last` is the game just
+    played."""
     rounded = {n: _round(features[n]) for n in NAMES}
     if kind == "game":
-        assert game is not None
-        as_of = game.game_date
+        context = scheduled if game is None else context_of(game)
+        assert context is not None
+        as_of = context.game_date
         ref = GameRef(
-            game_date=game.game_date,
-            season_type=game.season_type,
-            opponent=game.opponent,
-            is_home=game.is_home,
+            game_date=context.game_date,
+            season_type=context.season_type,
+            opponent=context.opponent,
+            is_home=context.is_home,
         )
     else:
         assert last is not None

@@ -224,6 +224,18 @@ class InMemoryFeatures:
     async def all_players(self) -> list[int]:
         return sorted({g.player_id for g in self.player_games.values()})
 
+    async def rostered(self, *, teams: Sequence[str], seasons: Sequence[str]) -> list[int]:
+        latest: dict[int, PlayerGameIngested] = {}
+        for g in self.player_games.values():
+            if g.season in seasons and (
+                g.player_id not in latest or g.game_date > latest[g.player_id].game_date
+            ):
+                latest[g.player_id] = g
+        return sorted(p for p, g in latest.items() if g.team in teams)
+
+    async def last_game_date(self) -> dt.date | None:
+        return max((g.game_date for g in self.player_games.values()), default=None)
+
     async def store_vectors(
         self, vectors: Sequence[FeaturesComputed], *, packed: Sequence[bytes] | None = None
     ) -> list[FeaturesComputed]:

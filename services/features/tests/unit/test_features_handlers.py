@@ -27,6 +27,7 @@ from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import (
     DeadLetter,
     FeaturesComputed,
+    GameScheduled,
     PlayerGameIngested,
     TeamGameIngested,
 )
@@ -114,6 +115,49 @@ async def test_player_games_in_game_and_next_vectors_out_keyed_by_player(
     assert len(probe.vectors) == 7
 
 
+def on_schedule(game: Any, number: int, status: str = "scheduled") -> GameScheduled:
+    return GameScheduled(
+        event_id=f"schedule-{number}-{status}",
+        source="files",
+        season=game.season,
+        season_type="Regular Season",
+        game_id=f"00223{number:05d}",
+        game_key=game.key,
+        game_date=game.day,
+        home=game.home,
+        away=game.away,
+        status=status,
+    )
+
+
+async def test_a_scheduled_game_gives_its_players_its_vector_before_it_is_played(
+    wired: tuple[FeaturesRuntime, Any, Probe],
+) -> None:
+    _, br, probe = wired
+    played = [t for t in TEAMS if t.game_date <= BOS[1].game_date]
+    await publish(br, *BOS[:2], *played)  # BOS has played twice, and so has everyone
+    next_game = next(g for g in GAMES if "BOS" in (g.home, g.away) and g.day > BOS[1].game_date)
+    probe.vectors.clear()
+    await br.publish_batch(
+        on_schedule(next_game, 1).model_dump_json().encode(), topic=topics.SCHEDULE
+    )
+    [(key, served)] = probe.vectors
+    assert (key, served.kind, served.outcome, served.as_of) == (b"1", "game", None, next_game.day)
+    assert served.game is not None
+    assert served.game.opponent == (next_game.away if next_game.home == "BOS" else next_game.home)
+    # Played: its vector, computed after, is the one served before, with the outcome.
+    await publish(br, BOS[2], *(t for t in TEAMS if t.game_date == next_game.day))
+    [played] = [v for _, v in probe.vectors if v.kind == "game" and v.outcome is not None]
+    assert played.as_of == served.as_of
+    assert played.features == served.features
+    # Postponed: nothing to serve; the schedule's same message again: nothing new.
+    probe.vectors.clear()
+    await br.publish_batch(
+        on_schedule(next_game, 1, "postponed").model_dump_json().encode(), topic=topics.SCHEDULE
+    )
+    assert probe.vectors == []
+
+
 async def test_a_poison_record_is_dead_lettered_and_the_rest_of_the_batch_goes_on(
     wired: tuple[FeaturesRuntime, Any, Probe],
 ) -> None:
@@ -195,9 +239,17 @@ def test_the_channels_in_the_asyncapi_document() -> None:
     document = AsyncAPI(broker, title="t", schema_version="3.0.0").to_specification()
     found = document.to_jsonable()
     assert sorted(found["channels"]) == [
+        "features-schedule:nba.schedule.v1",
         "features:nba.games.raw.v1",
         "nba.features.v1:features",
         "nba.games.raw.v1.dlq:features",
+        "nba.schedule.v1.dlq:features-schedule",
     ]
     schemas = found["components"]["schemas"]
-    assert {"RawGame", "PlayerGameIngested", "TeamGameIngested", "FeaturesComputed"} <= set(schemas)
+    assert {
+        "RawGame",
+        "PlayerGameIngested",
+        "TeamGameIngested",
+        "GameScheduled",
+        "FeaturesComputed",
+    } <= set(schemas)

@@ -187,6 +187,25 @@ class PostgresFeatures:
             )
         return [r[0] for r in rows]
 
+    async def rostered(self, *, teams: Sequence[str], seasons: Sequence[str]) -> list[int]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                """SELECT player_id FROM (
+                       SELECT DISTINCT ON (player_id) player_id, team FROM features.player_games
+                       WHERE season = ANY($2::text[]) ORDER BY player_id, game_date DESC
+                   ) latest WHERE team = ANY($1::text[]) ORDER BY player_id""",
+                list(teams),
+                list(seasons),
+            )
+        return [r[0] for r in rows]
+
+    async def last_game_date(self) -> dt.date | None:
+        async with self._connection() as conn:
+            day: dt.date | None = await conn.fetchval(
+                "SELECT max(game_date) FROM features.player_games"
+            )
+        return day
+
     async def store_vectors(
         self, vectors: Sequence[FeaturesComputed], *, packed: Sequence[bytes] | None = None
     ) -> list[FeaturesComputed]:
