@@ -197,12 +197,14 @@ class Engine:
     def _pregame(self, players: set[int], *, teams: set[str]) -> list[FeaturesComputed]:
         """The pre-game vectors of these players, and of the players held whose team is in
         `teams`, that differ from the ones published."""
+        if not self.schedule:
+            return []  # no schedule read (yet): nothing to come
         wanted = {
             p: known
             for p, known in self.players.items()
             if p in players or (known.state.last is not None and known.state.last.team in teams)
         }
-        if not wanted or not self.schedule:
+        if not wanted:
             return []
         upcoming = core.next_games(self.schedule.values(), after=self.played_through)
         current = {game.game_id for game in upcoming.values()}
