@@ -8,6 +8,7 @@ the ingestor has box scores of, so the lines of a player never seen stay keyed b
 
 import asyncio
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import PropLinePosted
 from statmuse_shared.contract.names import normalize_name
 
+log = logging.getLogger(__name__)
+
 
 class LinesSource(Protocol):
     name: str
@@ -41,12 +44,14 @@ class LinesSource(Protocol):
 
 @dataclass
 class LinesSummary(Counts):
-    """A lines run's counts, and how many lines name a player no box score has matched."""
+    """A lines run's counts; how many lines name a player no box score has matched; how many
+    the run read twice with different values (the last read is kept)."""
 
     unmatched: int = 0
+    conflicting: int = 0
 
     def counts(self) -> dict[str, int]:
-        return super().counts() | {"unmatched": self.unmatched}
+        return super().counts() | {"unmatched": self.unmatched, "conflicting": self.conflicting}
 
 
 def _read(
@@ -106,10 +111,23 @@ async def ingest_lines(
     lines, rejects, summary.read = await asyncio.to_thread(
         _read, source, seasons, date_from, date_to, known
     )
-    summary.unmatched = sum(1 for p in lines if p.line.player_id is None)
+    latest: dict[str, PostedLine] = {}
+    for posted in lines:
+        key = line_key(posted.line)
+        seen = latest.get(key)
+        if seen is not None and seen.checksum != posted.checksum:
+            summary.conflicting += 1
+        latest[key] = posted
+    if summary.conflicting:
+        log.warning(
+            "%d lines read twice with different values (same event, player, stat and book); "
+            "kept the last read",
+            summary.conflicting,
+        )
+    summary.unmatched = sum(1 for p in latest.values() if p.line.player_id is None)
     items = [
-        FeedItem(line_key(p.line), p.line.game_date, p.checksum, p.line.model_dump_json())
-        for p in lines
+        FeedItem(key, p.line.game_date, p.checksum, p.line.model_dump_json())
+        for key, p in latest.items()
     ]
     await feeds.ingest(
         rt, channel(rt), source=source.name, items=items, rejects=rejects, summary=summary

@@ -308,6 +308,7 @@ async def test_each_line_is_published_once_and_again_when_it_moves(
         "rejected": 0,
         "published": 3,
         "unmatched": 3,  # the in-memory ingest holds no box scores: nobody is known
+        "conflicting": 0,
     }
     assert {k for k, _ in probe.lines} == {b"name:devin booker", b"name:joshua giddey"}
 
@@ -318,6 +319,16 @@ async def test_each_line_is_published_once_and_again_when_it_moves(
     moved = await ingest_lines(rt, source=Rows(rows), seasons=["2023-24"])
     assert (moved.stored, moved.published) == (1, 1)
     assert (probe.lines[-1][1].book, probe.lines[-1][1].line) == ("fanduel", 28.5)
+
+
+async def test_a_line_read_twice_with_different_values_is_counted_and_the_last_kept(
+    wired: tuple[IngestorRuntime, Probe],
+) -> None:
+    rt, probe = wired
+    rows = [line(), line(line="28.5", over_odds="-120")]  # two snapshots of one book's line
+    run = await ingest_lines(rt, source=Rows(rows), seasons=["2023-24"])
+    assert (run.read, run.stored, run.conflicting, run.published) == (2, 1, 1, 1)
+    assert [(p.line, p.over_price) for _, p in probe.lines] == [(28.5, -120)]
 
 
 async def test_a_line_is_keyed_by_its_player_once_his_box_scores_are_in(
