@@ -3,6 +3,7 @@ database, the repository and the engine; `create_app(settings)` is the service (
 plus /health, /ready and /metrics, and the reconcile that, once idle, catches up with the
 team boxes other instances stored and recomputes vectors made stale by late team boxes)."""
 
+import datetime as dt
 from functools import partial
 
 from starlette.applications import Starlette
@@ -31,7 +32,11 @@ def build_runtime(
     db = Database(settings.dsn)
     if features is None:
         features = PostgresFeatures(db)
-    engine = Engine(features, owned=None if standalone else frozenset())
+    engine = Engine(
+        features,
+        owned=None if standalone else frozenset(),
+        pregame_horizon=dt.timedelta(days=settings.pregame_horizon_days),
+    )
     wired = channels(settings, engine=engine)
     broker.include_router(wired.router)
     return FeaturesRuntime(

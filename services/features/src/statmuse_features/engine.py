@@ -45,7 +45,13 @@ class Engine:
     build, tests without a consumer group) computes every player. A group member starts with
     none and learns its share from `assign` (the rebalance listener)."""
 
-    def __init__(self, features: FeatureRepository, *, owned: frozenset[int] | None = None) -> None:
+    def __init__(
+        self,
+        features: FeatureRepository,
+        *,
+        owned: frozenset[int] | None = None,
+        pregame_horizon: dt.timedelta = dt.timedelta(days=10),
+    ) -> None:
         self.features = features
         self.league = League()
         self.revision = 0  # the league holds every team box of a revision up to this
@@ -63,7 +69,10 @@ class Engine:
         # is played, is (with its outcome).
         self.schedule: dict[str, GameScheduled] = {}
         self.played_through: dt.date | None = None
+        self.pregame_horizon = pregame_horizon
         self._pregame_sent: dict[tuple[int, str], str] = {}
+        self._pregame_players: set[int] = set()  # whose pre-game vectors are due
+        self._pregame_teams: set[str] = set()  # whose players' pre-game vectors are due
 
     @property
     def owned(self) -> frozenset[int] | None:
@@ -162,9 +171,11 @@ class Engine:
         if self.played_through is not None:
             days.append(self.played_through)
         self.played_through = max(days, default=None)
-        touched = {a.player_id for a in plan.advance} | {p for p, _ in plan.rebuild}
-        playing = {g.team for g in players} | {g.team for g in teams}
-        return stored + self._pregame(touched, teams=playing)
+        # Their pre-game vectors once idle (`reconcile`): while a backlog is consumed, the
+        # partitions are at different days and these would be recomputed batch after batch.
+        self._pregame_players |= {a.player_id for a in plan.advance} | {p for p, _ in plan.rebuild}
+        self._pregame_teams |= {g.team for g in players} | {g.team for g in teams}
+        return stored
 
     async def scheduled(self, games: Sequence[GameScheduled]) -> list[FeaturesComputed]:
         """Games on the schedule (new, moved, postponed): the pre-game vectors of the own
@@ -174,7 +185,7 @@ class Engine:
             self._apply_assignment()
             for game in games:
                 self.schedule[game.game_id] = game
-            upcoming = core.next_games(games, after=self.played_through)
+            upcoming = self._next_games(games)
             teams = set(upcoming)
             if not teams:
                 return []
@@ -194,6 +205,15 @@ class Engine:
                 await self._rebuild([(p, None) for p in missing])
             return self._pregame(set(rostered), teams=teams)
 
+    def _next_games(self, games: Iterable[GameScheduled]) -> dict[str, GameScheduled]:
+        """Each team's next game, if within the horizon of the last day played (none before
+        any game is)."""
+        if self.played_through is None:
+            return {}
+        upcoming = core.next_games(games, after=self.played_through)
+        until = self.played_through + self.pregame_horizon
+        return {team: game for team, game in upcoming.items() if game.game_date <= until}
+
     def _pregame(self, players: set[int], *, teams: set[str]) -> list[FeaturesComputed]:
         """The pre-game vectors of these players, and of the players held whose team is in
         `teams`, that differ from the ones published."""
@@ -206,7 +226,7 @@ class Engine:
         }
         if not wanted:
             return []
-        upcoming = core.next_games(self.schedule.values(), after=self.played_through)
+        upcoming = self._next_games(self.schedule.values())
         current = {game.game_id for game in upcoming.values()}
         self._pregame_sent = {k: v for k, v in self._pregame_sent.items() if k[1] in current}
         out = []
@@ -220,23 +240,26 @@ class Engine:
         return out
 
     async def reconcile(self) -> list[FeaturesComputed]:
-        """Catch up with the league, recompute the own partitions' stale ranges; returns the
+        """Catch up with the league, recompute the own partitions' stale ranges, then the
+        pre-game vectors of the players whose state or team's games changed; returns the
         vectors that changed (to publish)."""
         async with self.lock:
             self._apply_assignment()
             async with self.features.session() as store:
                 ranges = await self._refresh(store)
-            if not ranges:
-                return []
-            log.info("reconciling %s", self.stale)
-            vectors: list[FeaturesComputed] = []
-            for season, starts in core.plan_heal(ranges):
-                vectors.extend(await self.heal(season, starts))
-            stored = await self._store(vectors)
-            async with self.features.session() as store:
-                await store.clear_stale(healed=core.healed(ranges))
-                await self._refresh(store)
-            return stored
+            stored: list[FeaturesComputed] = []
+            if ranges:
+                log.info("reconciling %s", self.stale)
+                vectors: list[FeaturesComputed] = []
+                for season, starts in core.plan_heal(ranges):
+                    vectors.extend(await self.heal(season, starts))
+                stored = await self._store(vectors)
+                async with self.features.session() as store:
+                    await store.clear_stale(healed=core.healed(ranges))
+                    await self._refresh(store)
+            players, teams = self._pregame_players, self._pregame_teams
+            self._pregame_players, self._pregame_teams = set(), set()
+            return stored + self._pregame(players, teams=teams)
 
     async def reconcile_when_idle(
         self, publish: Callable[[list[FeaturesComputed]], Awaitable[None]], *, idle_s: float

@@ -10,3 +10,7 @@ class FeaturesSettings(BaseServiceSettings):
     group_id: str = "features"
     max_batch: int = 500
     reconcile_idle_s: float = 1.0  # recompute stale vectors once no batch came for this long
+    # Pre-game vectors only for games this close to the last day played: a backlog being
+    # consumed (last day played far behind the schedule) does not recompute them for every
+    # batch. The longest break in a season (All-Star) is about a week.
+    pregame_horizon_days: int = 10

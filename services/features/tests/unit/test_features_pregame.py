@@ -2,7 +2,8 @@
 of that game once played, field for field; only the outcome differs.
 
 The parity test replays the whole bundled 2023-24 season day by day through the engine (over
-the in-memory store): each morning the day's schedule, then the day's box scores. The
+the in-memory store): each morning the day's schedule, then the day's box scores, then the
+engine idle (the service reconciles, and computes pre-game vectors, when no batch comes). The
 schedule is the one the box scores imply (as the ingestor's files source derives it); the box
 scores are read here from data/nba, as the ingestor validates them.
 """
@@ -153,10 +154,13 @@ async def test_a_whole_season_replayed_day_by_day_serves_each_game_its_own_vecto
             assert v.outcome is None
             before[(v.player_id, v.as_of)] = v
         for v in await engine.process(players.get(day, []), teams.get(day, [])):
-            if v.kind == "game" and v.outcome is not None:
+            if v.kind == "game":
+                assert v.outcome is not None
                 after[(v.player_id, v.as_of)] = v
-            elif v.kind == "game":
-                before[(v.player_id, v.as_of)] = v  # a later game of the player's team
+        for v in await engine.reconcile():  # idle once the day is in: the next games' vectors
+            assert v.kind == "game"
+            assert v.outcome is None
+            before[(v.player_id, v.as_of)] = v
 
     played = {(g.player_id, g.game_date): g for day in players.values() for g in day}
     assert set(after) == set(played)  # every game played has its vector

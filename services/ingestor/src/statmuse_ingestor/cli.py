@@ -70,38 +70,36 @@ def _source_option(help: str) -> Any:  # typer.Option is typed Any
     return typer.Option(parser=_source_name, metavar="[files|nba_api]", help=help)
 
 
-@app.command()
-def backfill(
-    seasons: Annotated[
-        str, typer.Option(help="2023-24, a list 2021-22,2023-24 or 2017-18..2023-24")
-    ],
-    source: Annotated[
-        SourceName, _source_option("files (bundled data) or nba_api (live)")
-    ] = SourceName.FILES,
-    data_dir: Annotated[Path | None, typer.Option(help="Folder with player_game_logs/")] = None,
-    summary_json: Annotated[Path | None, typer.Option(help="Also write the counts here")] = None,
-) -> None:
-    """Load seasons from a source into PostgreSQL and publish them."""
-    settings = _settings()
-    setup_logging("ingestor", level="WARNING", json_lines=settings.log_json)
-    try:
-        season_list = parse_seasons(seasons)
-    except ValueError as exc:
-        raise _fail(exc) from exc
-    if data_dir is not None:
-        settings = settings.model_copy(update={"data_dir": data_dir})
-    if source == SourceName.FILES and not (settings.data_dir / "player_game_logs").is_dir():
-        raise _fail(f"no player_game_logs/ under {settings.data_dir}")
-    summary = _run_or_exit(settings, lambda rt: _backfill(rt, source, season_list))
-    _report(summary, summary_json)
-
-
 SeasonsOption = Annotated[
     str, typer.Option(help="2023-24, a list 2021-22,2023-24 or 2017-18..2023-24")
 ]
 FromOption = Annotated[str | None, typer.Option("--from", help="Only games on or after YYYY-MM-DD")]
 ToOption = Annotated[str | None, typer.Option("--to", help="Only games on or before YYYY-MM-DD")]
 DataDirOption = Annotated[Path | None, typer.Option(help="Folder with the bundled logs")]
+
+
+@app.command()
+def backfill(
+    seasons: SeasonsOption,
+    source: Annotated[
+        SourceName, _source_option("files (bundled data) or nba_api (live)")
+    ] = SourceName.FILES,
+    date_from: FromOption = None,
+    date_to: ToOption = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder with player_game_logs/")] = None,
+    summary_json: Annotated[Path | None, typer.Option(help="Also write the counts here")] = None,
+) -> None:
+    """Load seasons (the games between the dates, when given) from a source into PostgreSQL
+    and publish them."""
+    season_list, lo, hi = _window(seasons, date_from, date_to)
+    settings = _settings()
+    setup_logging("ingestor", level="WARNING", json_lines=settings.log_json)
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    if source == SourceName.FILES and not (settings.data_dir / "player_game_logs").is_dir():
+        raise _fail(f"no player_game_logs/ under {settings.data_dir}")
+    summary = _run_or_exit(settings, lambda rt: _backfill(rt, source, season_list, lo, hi))
+    _report(summary, summary_json)
 
 
 def _window(
@@ -262,7 +260,13 @@ def _run_or_exit(settings: IngestorSettings, run: Callable[[IngestorRuntime], Aw
         raise typer.Exit(3) from exc
 
 
-async def _backfill(rt: IngestorRuntime, source: SourceName, seasons: list[str]) -> Summary:
+async def _backfill(
+    rt: IngestorRuntime,
+    source: SourceName,
+    seasons: list[str],
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> Summary:
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -280,6 +284,8 @@ async def _backfill(rt: IngestorRuntime, source: SourceName, seasons: list[str])
             rt,
             source=rt.sources(source),
             seasons=seasons,
+            date_from=date_from,
+            date_to=date_to,
             progress=lambda phase, n: bar.advance(tasks[phase], n),
         )
 
