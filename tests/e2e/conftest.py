@@ -21,7 +21,12 @@ from statmuse_gateway.app import create_app
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.contract import ids
-from statmuse_shared.contract.messages import FeaturesComputed, ModelMetrics, ModelPublished
+from statmuse_shared.contract.messages import (
+    FeaturesComputed,
+    ModelMetrics,
+    ModelPublished,
+    StatLine,
+)
 from statmuse_shared.features import League, PlayerGame, TeamGame, possessions, walk
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.count import CountModel
@@ -100,6 +105,14 @@ def compute_next_game_vectors(players: tuple[str, ...]) -> list[FeaturesComputed
                 features={
                     n: None if v is None else float(f"{v:.10g}") for n, v in features.items()
                 },
+                last_game=StatLine(
+                    game_date=history[-1].game_date,
+                    minutes=history[-1].minutes,
+                    points=history[-1].points,
+                    rebounds=history[-1].rebounds,
+                    assists=history[-1].assists,
+                    threes=history[-1].threes,
+                ),
             )
         )
     return out

@@ -64,6 +64,11 @@ def test_dashboard_predicts_and_shows_the_calibration_reports(gateway, browser):
     assert float(shown.get_attribute("data-value")) == api["over_probability"]
     assert page.inner_text("#model-version") == api["model_version"]
     assert api["recommendation"] in page.inner_text("#recommendation")
+    # How old the data is, and whether that is too old, is on the card.
+    assert page.inner_text("#data-as-of") == api["data_as_of"]
+    assert page.locator("#stale").is_visible() == api["stale"]
+    game = "For the next game" if api["game"] is None else f"For {api['game']['game_date']}"
+    assert page.inner_text("#game").startswith(game)
 
     heights = page.eval_on_selector_all(
         "#dist-svg rect.bar", "rs => rs.map(r => r.getBBox().height)"

@@ -32,9 +32,17 @@ class StoredModel(NamedTuple):
     updated_at: dt.datetime
 
 
-# For each (player_id, game_date): the latest vector usable for that game, as (as_of, the
-# features' JSON text, parsed by the caller off the event loop).
-Vectors = dict[tuple[int, dt.date | None], tuple[dt.date, str]]
+class StoredVector(NamedTuple):
+    """A vector as the read model keeps it."""
+
+    as_of: dt.date
+    features: str  # JSON text, parsed by the caller off the event loop
+    game: str | None  # the GameRef's JSON when the vector is for a known game
+    data_as_of: dt.date | None  # the last game it includes
+
+
+# For each (player_id, game_date): the latest vector usable for that game.
+Vectors = dict[tuple[int, dt.date | None], StoredVector]
 
 
 class ReadModel(Protocol):

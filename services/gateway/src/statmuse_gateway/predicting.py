@@ -17,13 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from statmuse_gateway.ports import Player
+from statmuse_gateway.ports import Player, StoredVector
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.schemas import (
     DISCLAIMER,
     DistributionPoint,
     ErrorBody,
     FeatureContribution,
+    GameInfo,
     PredictRequest,
     PredictResponse,
 )
@@ -129,7 +130,7 @@ async def predict_props(
     vectors = await rt.read_model.vectors_for(
         [(p.player.player_id, p.body.game_date) for p in misses]
     )
-    jobs: dict[int, tuple[Served, list[tuple[Prop, dt.date, str]]]] = {}
+    jobs: dict[int, tuple[Served, list[tuple[Prop, StoredVector]]]] = {}
     for prop in misses:
         vector = vectors.get((prop.player.player_id, prop.body.game_date))
         if vector is None:
@@ -141,13 +142,14 @@ async def predict_props(
                 "error", 503, ErrorBody(detail=detail).model_dump(), headers={"Retry-After": "30"}
             )
         else:
-            jobs.setdefault(id(prop.served), (prop.served, []))[1].append((prop, *vector))
+            jobs.setdefault(id(prop.served), (prop.served, []))[1].append((prop, vector))
     if not jobs:
         return
     # The models run off the event loop (one thread hop for the whole batch), so other
     # requests go on meanwhile.
-    computed = await asyncio.to_thread(compute, list(jobs.values()))
-    done = [prop for _, props in jobs.values() for prop, _, _ in props]
+    freshness = Freshness(rt.settings.stale_after_days, dt.datetime.now(dt.UTC).date())
+    computed = await asyncio.to_thread(compute, list(jobs.values()), freshness)
+    done = [prop for _, props in jobs.values() for prop, _ in props]
     for prop, answer in zip(done, computed, strict=True):
         answers[prop.index] = answer
     await rt.prediction_cache.put(
@@ -173,27 +175,61 @@ def outputs(model: Model, rows: list[dict[str, Any]], pids: list[int]) -> list[A
     return out
 
 
-def compute(jobs: list[tuple[Served, list[tuple[Prop, dt.date, str]]]]) -> list[Answer]:
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """When an answer's data is stale: more than `after_days` before the game it is for, or
+    before `today` when that game is not known."""
+
+    after_days: int
+    today: dt.date
+
+    def stale(self, data_as_of: dt.date | None, game: GameInfo | None) -> bool:
+        if data_as_of is None:
+            return False
+        reference = game.game_date if game is not None else self.today
+        return (reference - data_as_of).days > self.after_days
+
+
+def compute(
+    jobs: list[tuple[Served, list[tuple[Prop, StoredVector]]]], freshness: Freshness
+) -> list[Answer]:
     """Per model, its props' answers as JSON (run in a worker thread: parsing the vectors, the
     model, pricing and serialising are all CPU)."""
     answers: list[Answer] = []
     for served, props in jobs:
-        rows = [json.loads(features) for _, _, features in props]
-        found = outputs(served.model, rows, [p.player.player_id for p, _, _ in props])
-        for (prop, as_of, _), output in zip(props, found, strict=True):
+        rows = [json.loads(vector.features) for _, vector in props]
+        found = outputs(served.model, rows, [p.player.player_id for p, _ in props])
+        for (prop, vector), output in zip(props, found, strict=True):
             if isinstance(output, Exception):
                 answers.append(output)
                 continue
             try:
-                answers.append(response_json(served, prop, as_of, output))
+                answers.append(response_json(served, prop, vector, output, freshness))
             except Exception as exc:
                 answers.append(exc)
     return answers
 
 
-def response_json(served: Served, prop: Prop, as_of: dt.date, output: ModelOutput) -> bytes:
-    """The prop's PredictResponse as JSON: the model's output priced at its line."""
+def game_info(vector: StoredVector) -> GameInfo | None:
+    """The game the vector is for, from its GameRef; None for a 'next' vector."""
+    if vector.game is None:
+        return None
+    ref = json.loads(vector.game)
+    return GameInfo(
+        game_date=ref["game_date"],
+        opponent=ref["opponent"],
+        home=ref["is_home"],
+        season_type=ref["season_type"],
+    )
+
+
+def response_json(
+    served: Served, prop: Prop, vector: StoredVector, output: ModelOutput, freshness: Freshness
+) -> bytes:
+    """The prop's PredictResponse as JSON: the model's output priced at its line, with the
+    game it is for and how old its data is."""
     body, player_id = prop.body, prop.player.player_id
+    game = game_info(vector)
     p = quote(
         served.info, output, line=body.line, odds_over=prop.odds_over, odds_under=prop.odds_under
     )
@@ -202,7 +238,10 @@ def response_json(served: Served, prop: Prop, as_of: dt.date, output: ModelOutpu
         player_id=player_id,
         stat=body.stat,
         line=body.line,
-        as_of=as_of,
+        as_of=vector.as_of,
+        game=game,
+        data_as_of=vector.data_as_of,
+        stale=freshness.stale(vector.data_as_of, game),
         predicted_value=round(p.predicted_value, 4),
         over_probability=p.over_probability,
         under_probability=p.under_probability,

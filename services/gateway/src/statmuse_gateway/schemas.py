@@ -69,12 +69,36 @@ class DistributionPoint(BaseModel):
     probability: float
 
 
+class GameInfo(BaseModel):
+    """The game a prediction is for."""
+
+    game_date: dt.date
+    opponent: str
+    home: bool
+    season_type: str
+
+
 class PredictResponse(BaseModel):
     player: str
     player_id: int
     stat: Stat
     line: float
     as_of: dt.date = Field(description="Data up to the day before this date was used")
+    game: GameInfo | None = Field(
+        default=None,
+        description="The game this is for, when the schedule has it (opponent, home/away, "
+        "rest and travel are then in the features); None: the player's next game, whichever "
+        "it is, without its context",
+    )
+    data_as_of: dt.date | None = Field(
+        default=None, description="The date of the last game the data includes"
+    )
+    stale: bool = Field(
+        default=False,
+        description="The data is older than GATEWAY_STALE_AFTER_DAYS before the game (or "
+        "before today, when the game is not known): the player has not played for a while, "
+        "or the data has not been updated",
+    )
     predicted_value: float
     over_probability: float = Field(
         description="P(over) at this line: the model's mean weighed against the line itself "

@@ -16,6 +16,9 @@ class GatewaySettings(BaseServiceSettings):
     require_key_for_reads: bool = False
     rate_limit_per_minute: int = Field(default=100, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # An answer's data is stale when its last game is more than this many days before the
+    # game it is for (or today, when that game is not known).
+    stale_after_days: int = Field(default=10, ge=0)
     # Caching and batches.
     prediction_cache_seconds: int = Field(default=3600, ge=1)
     batch_max_items: int = Field(default=50, ge=1, le=50)

@@ -14,6 +14,7 @@ from statmuse_gateway.ports import (
     KeysUnavailableError,
     Player,
     StoredModel,
+    StoredVector,
     Vectors,
 )
 from statmuse_gateway.runtime import GatewayRuntime
@@ -133,7 +134,12 @@ class InMemoryReadModel:
             ]
             if usable:
                 v = max(usable, key=lambda v: v.as_of)
-                out[(player_id, game_date)] = (v.as_of, _json(v.features))
+                out[(player_id, game_date)] = StoredVector(
+                    v.as_of,
+                    _json(v.features),
+                    v.game.model_dump_json() if v.game is not None else None,
+                    v.last_game.game_date if v.last_game is not None else None,
+                )
         return out
 
     async def history(self, player_id: int) -> list[tuple[PlayerGame, Shooting]]:

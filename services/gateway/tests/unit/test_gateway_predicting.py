@@ -11,7 +11,13 @@ from statmuse_gateway.predicting import Answer, predict_props
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.schemas import PredictRequest, PredictResponse
 from statmuse_gateway.service import ItemFailed
-from statmuse_shared.contract.messages import FeaturesComputed, ModelMetrics, ModelPublished
+from statmuse_shared.contract.messages import (
+    FeaturesComputed,
+    GameRef,
+    ModelMetrics,
+    ModelPublished,
+    StatLine,
+)
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.baseline import RollingMeanArtifact
 from statmuse_shared.models.serving import ModelBook, predict
@@ -120,6 +126,41 @@ async def test_a_prop_is_the_served_model_priced_at_its_line(rt: GatewayRuntime)
     assert got.expected_value == want.pricing.expected_value
     assert (got.odds_over, got.odds_under) == (-120, 100)
     assert got.distribution
+
+
+async def test_an_answer_says_its_game_and_how_old_its_data_is(rt: GatewayRuntime) -> None:
+    last = StatLine(game_date=dt.date(2024, 3, 16), minutes=36, points=30, rebounds=8, assists=9)
+    pregame = vector(2544, "LeBron James", 25.0, as_of=dt.date(2024, 3, 18)).model_copy(
+        update={
+            "kind": "game",
+            "game": GameRef(
+                game_date=dt.date(2024, 3, 18),
+                season_type="Regular Season",
+                opponent="ATL",
+                is_home=True,
+            ),
+            "last_game": last,
+        }
+    )
+    injured = vector(201939, "Stephen Curry", 29.0).model_copy(
+        update={"last_game": last.model_copy(update={"game_date": dt.date(2024, 1, 2)})}
+    )
+    await rt.read_model.store_vectors([pregame, injured])
+    [lebron, curry] = await answer(rt, LEBRON, {**LEBRON, "player": "Stephen Curry"})
+    assert isinstance(lebron, bytes)
+    assert isinstance(curry, bytes)
+    got = PredictResponse.model_validate_json(lebron)
+    assert got.game is not None
+    assert (got.as_of, got.game.game_date, got.game.opponent, got.game.home) == (
+        dt.date(2024, 3, 18),
+        dt.date(2024, 3, 18),
+        "ATL",
+        True,
+    )
+    assert (got.data_as_of, got.stale) == (dt.date(2024, 3, 16), False)
+    # No game known: the data's age is measured against today, and 2024 is long ago.
+    other = PredictResponse.model_validate_json(curry)
+    assert (other.game, other.data_as_of, other.stale) == (None, dt.date(2024, 1, 2), True)
 
 
 async def test_a_computed_answer_is_cached_and_served_as_stored(rt: GatewayRuntime) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from statmuse_gateway.ports import Player, StoredModel, Vectors
+from statmuse_gateway.ports import Player, StoredModel, StoredVector, Vectors
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
     ModelPublished,
@@ -77,13 +77,23 @@ async def upsert_vectors(*, conn: asyncpg.Connection, vectors: Sequence[Features
     async with conn.transaction():
         await conn.executemany(
             """INSERT INTO gateway.feature_vectors (player_id, as_of, feature_set_version,
-                   features, event_id) VALUES ($1, $2, $3, $4::jsonb, $5)
+                   features, event_id, game, data_as_of)
+               VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7)
                ON CONFLICT (player_id, as_of) DO UPDATE
                SET feature_set_version = EXCLUDED.feature_set_version,
-                   features = EXCLUDED.features, event_id = EXCLUDED.event_id
+                   features = EXCLUDED.features, event_id = EXCLUDED.event_id,
+                   game = EXCLUDED.game, data_as_of = EXCLUDED.data_as_of
                WHERE gateway.feature_vectors.event_id IS DISTINCT FROM EXCLUDED.event_id""",
             [
-                (v.player_id, v.as_of, v.feature_set_version, json.dumps(v.features), v.event_id)
+                (
+                    v.player_id,
+                    v.as_of,
+                    v.feature_set_version,
+                    json.dumps(v.features),
+                    v.event_id,
+                    v.game.model_dump_json() if v.game is not None else None,
+                    v.last_game.game_date if v.last_game is not None else None,
+                )
                 for v in vectors
             ],
         )
@@ -149,17 +159,20 @@ async def vectors_for_many(
     parsed by the caller off the event loop). Pairs without a vector are absent."""
     pairs = list(dict.fromkeys(wanted))
     rows = await conn.fetch(
-        """SELECT q.i, v.as_of, v.f
+        """SELECT q.i, v.as_of, v.f, v.g, v.data_as_of
            FROM unnest($1::integer[], $2::date[]) WITH ORDINALITY AS q(player_id, game_date, i)
            CROSS JOIN LATERAL (
-               SELECT as_of, features::text AS f FROM gateway.feature_vectors fv
+               SELECT as_of, features::text AS f, game::text AS g, data_as_of
+               FROM gateway.feature_vectors fv
                WHERE fv.player_id = q.player_id
                  AND (q.game_date IS NULL OR fv.as_of <= q.game_date)
                ORDER BY as_of DESC LIMIT 1) v""",
         [p for p, _ in pairs],
         [d for _, d in pairs],
     )
-    return {pairs[r["i"] - 1]: (r["as_of"], r["f"]) for r in rows}
+    return {
+        pairs[r["i"] - 1]: StoredVector(r["as_of"], r["f"], r["g"], r["data_as_of"]) for r in rows
+    }
 
 
 async def list_models(*, conn: asyncpg.Connection) -> list[asyncpg.Record]:

@@ -127,8 +127,9 @@ async def predict_page() -> HTMLResponse:
     <figcaption>Why: each feature's contribution to the prediction</figcaption>
     <div id="explain-chart"></div>
   </figure>
-  <p class="meta">Model <code id="model-version"></code>; odds <span id="odds"></span>;
-    data as of <span id="as-of"></span>.
+  <p class="meta"><span id="game"></span> Model <code id="model-version"></code>; odds
+    <span id="odds"></span>; last game in the data <span id="data-as-of"></span>.
+    <strong id="stale" class="warn" hidden>Stale: the data is old for this game.</strong>
     <strong id="fallback" class="warn" hidden></strong></p>
 </section>
 """

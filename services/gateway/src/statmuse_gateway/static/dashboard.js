@@ -132,7 +132,11 @@ function showResult(r) {
   document.getElementById("model-version").textContent = r.model_version;
   document.getElementById("odds").textContent =
     `${american(r.odds_over)} over / ${american(r.odds_under)} under`;
-  document.getElementById("as-of").textContent = r.as_of;
+  document.getElementById("game").textContent = r.game
+    ? `For ${r.game.game_date}, ${r.game.home ? "vs" : "at"} ${r.game.opponent}.`
+    : `For the next game (not on the schedule yet: no opponent, rest or travel).`;
+  document.getElementById("data-as-of").textContent = r.data_as_of || "unknown";
+  document.getElementById("stale").hidden = !r.stale;
   const fallback = document.getElementById("fallback");
   fallback.hidden = !r.fallback;
   fallback.textContent = r.fallback ? `Fallback: ${r.fallback}` : "";
