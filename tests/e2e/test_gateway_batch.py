@@ -36,7 +36,9 @@ def test_a_batch_answers_what_single_predictions_answer(gateway, infra):
         assert statuses == ["ok"] * 7 + ["not_found", "not_found"] + ["ok"] * 8
         assert (body["ok"], body["failed"]) == (15, 2)
         assert body["results"][7]["suggestions"] == ["LeBron James"]
-        assert body["results"][8]["error"] == "no games for LeBron James before 2001-01-01"
+        assert (
+            body["results"][8]["error"] == "no scheduled game for LeBron James (LAL) on 2001-01-01"
+        )
         batched = [x["prediction"] for x in body["results"] if x["status"] == "ok"]
 
         # Orphan every cached answer (what a new model does), so each single request computes

@@ -1,6 +1,7 @@
 """Thin subscribers that keep the gateway's read models: box scores (player context and the
-league's ratings), feature vectors (predictions) and the models it serves (every instance
-sees all); plus the one topic it publishes to, the model commands of the admin routes."""
+league's ratings), feature vectors (predictions), the schedule (the games a prediction can be
+for) and the models it serves (every instance sees all); plus the one topic it publishes to,
+the model commands of the admin routes."""
 
 import asyncio
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
+    GameScheduled,
     ModelAliasRequested,
     ModelPublished,
     PlayerGameIngested,
@@ -41,6 +43,12 @@ async def on_features(vectors: list[FeaturesComputed], rt: Runtime) -> None:
     await rt.read_model.store_vectors(vectors)
     await rt.prediction_cache.invalidate_players(v.player_id for v in vectors)
     metrics.VECTORS.inc(len(vectors))
+
+
+async def on_schedule(games: list[GameScheduled], rt: Runtime) -> None:
+    """The schedule into the read model: what a prediction for a date or an opponent is
+    checked against."""
+    await rt.read_model.store_schedule(games)
 
 
 async def on_model_published(events: list[ModelPublished], rt: Runtime) -> None:
@@ -79,6 +87,9 @@ def channels(settings: GatewaySettings) -> Channels:
     batch_subscriber(router, topics.FEATURES, group_id=settings.group_id, payload=FeaturesComputed)(
         on_features
     )
+    batch_subscriber(
+        router, topics.SCHEDULE, group_id=f"{settings.group_id}-schedule", payload=GameScheduled
+    )(on_schedule)
     # A group of its own per instance, read from the start: every instance serves every model.
     batch_subscriber(
         router,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
+    GameScheduled,
     ModelPublished,
     PlayerGameIngested,
     TeamGameIngested,
@@ -41,6 +42,19 @@ class StoredVector(NamedTuple):
     data_as_of: dt.date | None  # the last game it includes
 
 
+class ScheduledGame(NamedTuple):
+    """A game on the schedule, as the read model keeps it."""
+
+    game_id: str
+    game_date: dt.date
+    home: str
+    away: str
+    status: str  # scheduled, postponed, cancelled, final
+
+    def opponent_of(self, team: str) -> str:
+        return self.away if team == self.home else self.home
+
+
 # For each (player_id, game_date): the latest vector usable for that game.
 Vectors = dict[tuple[int, dt.date | None], StoredVector]
 
@@ -51,6 +65,16 @@ class ReadModel(Protocol):
 
     async def store_vectors(self, vectors: Sequence[FeaturesComputed]) -> None:
         """Keep each vector (a replay changes nothing) and the player it names."""
+        ...
+
+    async def store_schedule(self, games: Sequence[GameScheduled]) -> None:
+        """Keep each game as last published (a replay changes nothing)."""
+        ...
+
+    async def games_of(
+        self, wanted: Sequence[tuple[str, dt.date]]
+    ) -> dict[tuple[str, dt.date], ScheduledGame]:
+        """For each (team, date), the team's game that day, if the schedule has one."""
         ...
 
     async def store_model(self, event: ModelPublished) -> None: ...

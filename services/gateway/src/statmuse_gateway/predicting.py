@@ -28,7 +28,12 @@ from statmuse_gateway.schemas import (
     PredictRequest,
     PredictResponse,
 )
-from statmuse_gateway.service import ItemFailed, unknown_player
+from statmuse_gateway.service import (
+    ItemFailed,
+    check_scheduled,
+    check_served_game,
+    unknown_player,
+)
 from statmuse_shared.contract.names import normalize_name
 from statmuse_shared.models.output import Model, ModelOutput
 from statmuse_shared.models.prediction import chart, quote
@@ -115,6 +120,23 @@ async def predict_props(
         for i in unknown:
             answers[i] = unknown_player(bodies[i].player, names)
 
+    # A date must be one of the player's team's games; an opponent, that game's.
+    dated = [
+        (p.player.team, p.body.game_date)
+        for p in props
+        if p.body.game_date is not None and p.player.team is not None
+    ]
+    games = await rt.read_model.games_of(dated) if dated else {}
+    for prop in props:
+        day = prop.body.game_date
+        if day is not None:
+            failure = check_scheduled(
+                prop.player, day, games.get((prop.player.team or "", day)), prop.body.opponent
+            )
+            if failure is not None:
+                answers[prop.index] = failure
+    props = [p for p in props if answers[p.index] is None]
+
     lookups = [p for p in props if p.served is not None]
     found = await rt.prediction_cache.lookup(
         [(p.player.player_id, cache_params(p)) for p in lookups]
@@ -141,6 +163,12 @@ async def predict_props(
             answers[prop.index] = ItemFailed(
                 "error", 503, ErrorBody(detail=detail).model_dump(), headers={"Retry-After": "30"}
             )
+        elif (
+            failure := check_served_game(
+                prop.player, prop.body.game_date, prop.body.opponent, game_info(vector)
+            )
+        ) is not None:
+            answers[prop.index] = failure
         else:
             jobs.setdefault(id(prop.served), (prop.served, []))[1].append((prop, vector))
     if not jobs:

@@ -39,9 +39,16 @@ class PredictRequest(BaseModel):
     odds_over: AmericanOdds | None = None
     odds_under: AmericanOdds | None = None
     game_date: dt.date | None = Field(
-        default=None, description="Use only games before this date (default: latest data)"
+        default=None,
+        description="The game's date: the player's team must play that day (404 otherwise); "
+        "default: his next game",
     )
-    opponent: str | None = Field(default=None, pattern=r"^[A-Z]{2,3}$", examples=["DEN"])
+    opponent: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{2,3}$",
+        examples=["DEN"],
+        description="Checked against the schedule (409 when it is not the game's opponent)",
+    )
 
     @field_validator("line")
     @classmethod

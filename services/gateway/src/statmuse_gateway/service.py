@@ -1,12 +1,14 @@
-"""Pure gateway logic: player-name suggestions, the in-process map of recent name answers, and
-what an item comes to when it is not a result (`ItemFailed`)."""
+"""Pure gateway logic: player-name suggestions, the in-process map of recent name answers, what
+an item comes to when it is not a result (`ItemFailed`), and the checks of a prop's date and
+opponent against the schedule."""
 
+import datetime as dt
 import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from statmuse_gateway.ports import Player
-from statmuse_gateway.schemas import ErrorBody, ItemStatus
+from statmuse_gateway.ports import Player, ScheduledGame
+from statmuse_gateway.schemas import ErrorBody, GameInfo, ItemStatus
 from statmuse_shared.contract.names import normalize_name
 
 
@@ -46,6 +48,57 @@ def unknown_player(name: str, names: list[str]) -> ItemFailed:
     """The 404 for a name no player has, with the closest known names."""
     body = ErrorBody(detail=f"unknown player {name!r}", suggestions=suggest(name, names))
     return ItemFailed("not_found", 404, body.model_dump())
+
+
+def _failed(status: ItemStatus, http_status: int, detail: str) -> ItemFailed:
+    return ItemFailed(status, http_status, ErrorBody(detail=detail).model_dump())
+
+
+def check_scheduled(
+    player: Player, day: dt.date, game: ScheduledGame | None, opponent: str | None
+) -> ItemFailed | None:
+    """A prop for a date: the player's team must have a game that day, still to be played or
+    played, against `opponent` when one is given."""
+    who = f"{player.player_name} ({player.team or 'no team'})"
+    if game is None or player.team is None:
+        return _failed("not_found", 404, f"no scheduled game for {who} on {day}")
+    if game.status in ("postponed", "cancelled"):
+        return _failed("not_found", 404, f"{game.away} @ {game.home} on {day} is {game.status}")
+    against = game.opponent_of(player.team)
+    if opponent is not None and opponent != against:
+        return _failed("error", 409, f"{who} plays {against} on {day}, not {opponent}")
+    return None
+
+
+def check_served_game(
+    player: Player, day: dt.date | None, opponent: str | None, game: GameInfo | None
+) -> ItemFailed | None:
+    """The vector found must be for the game asked about: on the date given (a later game's
+    vector comes once the games before it are played), against the opponent given (checked
+    against the schedule's next game when no date is)."""
+    who = f"{player.player_name} ({player.team or 'no team'})"
+    if day is not None and game is not None and game.game_date != day:
+        return _failed(
+            "error",
+            409,
+            f"the vector for {who}'s game on {day} comes once the games before it are "
+            f"played; his next game is on {game.game_date}",
+        )
+    if day is None and opponent is not None:
+        if game is None:
+            return _failed(
+                "error",
+                409,
+                f"the schedule has no next game for {who} to check opponent {opponent} "
+                "against: leave it out, or give game_date",
+            )
+        if game.opponent != opponent:
+            return _failed(
+                "error",
+                409,
+                f"{who}'s next game is against {game.opponent} on {game.game_date}, not {opponent}",
+            )
+    return None
 
 
 PLAYER_TTL_S = 30.0  # known names change once a day; a new player shows up within this

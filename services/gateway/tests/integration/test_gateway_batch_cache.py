@@ -209,9 +209,12 @@ async def test_batch_predict_gives_partial_results(gateway):
     no_model = await client.post("/api/predict", json={**LEBRON, "stat": "rebounds"})
     assert no_model.status_code == 503
     assert no_model.headers["retry-after"] == "30"
-    too_early = await client.post("/api/predict", json={**LEBRON, "game_date": "2023-01-01"})
-    assert too_early.status_code == 404
-    assert too_early.json() == {"detail": "no games for LeBron James before 2023-01-01"}
+    not_scheduled = await client.post("/api/predict", json={**LEBRON, "game_date": "2023-01-01"})
+    assert not_scheduled.status_code == 404
+    assert not_scheduled.json() == {
+        "detail": "no scheduled game for LeBron James (LAL) on 2023-01-01",
+        "suggestions": [],
+    }
 
 
 async def test_redis_down_gives_the_same_answer(gateway):
@@ -292,6 +295,9 @@ async def test_a_batch_goes_through_as_a_batch(gateway):
         {**LEBRON, "stat": "rebounds"},
         {**LEBRON, "game_date": "2023-01-01"},
     ]
+    # The lookup script known to Redis, as after any earlier lookup: the counts below are the
+    # batch's own (a first run would add the EVALSHA that finds no script, then the EVAL).
+    await redis.script_load(RedisPredictionCache._lookup.text)
     await redis.config_resetstat()
     misses = count("miss")
 
@@ -300,25 +306,27 @@ async def test_a_batch_goes_through_as_a_batch(gateway):
     results = r.json()["results"]
     assert [x["status"] for x in results] == ["ok"] * 12 + ["not_found", "error", "not_found"]
     assert results[12]["error"] == "unknown player 'Nobody Atall'"
-    assert results[14]["error"] == "no games for LeBron James before 2023-01-01"
-    # Names (known and unknown), suggestions for the unknown one, vectors: three queries.
-    assert counting.taken == 3
+    assert results[14]["error"] == "no scheduled game for LeBron James (LAL) on 2023-01-01"
+    # Names (known and unknown), suggestions for the unknown one, the dated prop's game on the
+    # schedule, vectors: four queries.
+    assert counting.taken == 4
     used = await commands(redis)
     # Every lookup in one script (its GETs run inside Redis: no MGET or GET sent from here).
     assert used.get("evalsha", 0) + used.get("eval", 0) == 1
     assert used.get("mget", 0) == 0
     assert used.get("set") == 12  # each answer stored (one pipeline)
-    assert count("miss") == misses + 13  # the 12 props and the dated one
+    assert count("miss") == misses + 12  # the 12 props (the dated one has no game)
     assert [x["prediction"]["player"] for x in results[:3]] == list(players.values())
 
     # Again: every answer from the cache; what failed is not cached, so the unknown name, its
-    # suggestions and the dated prop's vector are queried again, still one query each.
+    # suggestions, the dated prop's game and the model-less prop's vector are queried again,
+    # still one query each.
     counting.taken = 0
     hits = count("hit")
     again = await client.post("/api/batch_predict", json={"items": items})
     assert again.json()["results"] == results
     assert count("hit") == hits + 12
-    assert counting.taken == 3
+    assert counting.taken == 4
     # One at a time, the same answers (from the cache the batch filled, and computed anew).
     for item, result in zip(items[:3], results[:3], strict=True):
         assert (await client.post("/api/predict", json=item)).json() == result["prediction"]

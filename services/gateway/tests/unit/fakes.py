@@ -13,6 +13,7 @@ from statmuse_gateway.ports import (
     CounterUnavailableError,
     KeysUnavailableError,
     Player,
+    ScheduledGame,
     StoredModel,
     StoredVector,
     Vectors,
@@ -21,6 +22,7 @@ from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
+    GameScheduled,
     ModelPublished,
     PlayerGameIngested,
     TeamGameIngested,
@@ -59,6 +61,7 @@ class InMemoryReadModel:
         self.models_stored: dict[str, tuple[ModelPublished, dt.datetime]] = {}
         self.player_games: dict[tuple[int, str], PlayerGameIngested] = {}
         self.team_boxes: dict[tuple[str, str], TeamGameIngested] = {}
+        self.schedule: dict[str, GameScheduled] = {}
         self.calls: list[str] = []  # which query each step made, in order
 
     def player(self, player_id: int, name: str, *, team: str = "LAL", seen: dt.date) -> None:
@@ -71,6 +74,22 @@ class InMemoryReadModel:
             known = self.players.get(v.player_id)
             if known is None or known[2] <= v.as_of:
                 self.players[v.player_id] = (v.player_name, v.team, v.as_of)
+
+    async def store_schedule(self, games: Sequence[GameScheduled]) -> None:
+        self.calls.append("store_schedule")
+        for g in games:
+            self.schedule[g.game_id] = g
+
+    async def games_of(
+        self, wanted: Sequence[tuple[str, dt.date]]
+    ) -> dict[tuple[str, dt.date], ScheduledGame]:
+        self.calls.append("games_of")
+        return {
+            (team, day): ScheduledGame(g.game_id, g.game_date, g.home, g.away, g.status)
+            for team, day in wanted
+            for g in self.schedule.values()
+            if g.game_date == day and team in (g.home, g.away)
+        }
 
     async def store_model(self, event: ModelPublished) -> None:
         self.calls.append("store_model")

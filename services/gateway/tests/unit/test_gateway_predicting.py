@@ -14,6 +14,7 @@ from statmuse_gateway.service import ItemFailed
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
     GameRef,
+    GameScheduled,
     ModelMetrics,
     ModelPublished,
     StatLine,
@@ -163,6 +164,84 @@ async def test_an_answer_says_its_game_and_how_old_its_data_is(rt: GatewayRuntim
     assert (other.game, other.data_as_of, other.stale) == (None, dt.date(2024, 1, 2), True)
 
 
+def game(day: str, home: str, away: str, status: str = "scheduled") -> GameScheduled:
+    return GameScheduled(
+        event_id=f"g-{day}-{status}",
+        source="files",
+        season="2023-24",
+        season_type="Regular Season",
+        game_id=f"00223{day.replace('-', '')[3:]}",
+        game_key=f"{day}:{away}@{home}",
+        game_date=dt.date.fromisoformat(day),
+        home=home,
+        away=away,
+        status=status,  # type: ignore[arg-type]
+    )
+
+
+async def failure(rt: GatewayRuntime, **change: Any) -> tuple[int, str]:
+    [got] = await answer(rt, {**LEBRON, **change})
+    assert isinstance(got, ItemFailed), got
+    return got.http_status, str(got)
+
+
+async def test_a_date_and_an_opponent_are_checked_against_the_schedule(
+    rt: GatewayRuntime,
+) -> None:
+    last = StatLine(game_date=dt.date(2024, 3, 16), minutes=36, points=30, rebounds=8, assists=9)
+    ref = GameRef(
+        game_date=dt.date(2024, 3, 18), season_type="Regular Season", opponent="ATL", is_home=True
+    )
+    pregame = vector(2544, "LeBron James", 25.0, as_of=dt.date(2024, 3, 18)).model_copy(
+        update={"kind": "game", "game": ref, "last_game": last}
+    )
+    await rt.read_model.store_vectors([pregame])
+    await rt.read_model.store_schedule(
+        [
+            game("2024-03-18", "LAL", "ATL"),
+            game("2024-03-20", "MIL", "LAL"),
+            game("2024-03-22", "LAL", "PHI", status="postponed"),
+        ]
+    )
+    [ok] = await answer(rt, {**LEBRON, "game_date": "2024-03-18", "opponent": "ATL"})
+    assert isinstance(ok, bytes)
+    served = PredictResponse.model_validate_json(ok)
+    assert served.game is not None
+    assert (served.game.game_date, served.game.opponent) == (dt.date(2024, 3, 18), "ATL")
+    [no_date] = await answer(rt, {**LEBRON, "opponent": "ATL"})
+    assert PredictResponse.model_validate_json(no_date).game == served.game  # type: ignore[arg-type]
+
+    assert await failure(rt, game_date="2024-03-19") == (
+        404,
+        "no scheduled game for LeBron James (LAL) on 2024-03-19",
+    )
+    assert await failure(rt, game_date="2024-03-18", opponent="DEN") == (
+        409,
+        "LeBron James (LAL) plays ATL on 2024-03-18, not DEN",
+    )
+    assert await failure(rt, game_date="2024-03-22") == (
+        404,
+        "PHI @ LAL on 2024-03-22 is postponed",
+    )
+    assert await failure(rt, game_date="2024-03-20") == (
+        409,
+        "the vector for LeBron James (LAL)'s game on 2024-03-20 comes once the games before "
+        "it are played; his next game is on 2024-03-18",
+    )
+    assert await failure(rt, opponent="BOS") == (
+        409,
+        "LeBron James (LAL)'s next game is against ATL on 2024-03-18, not BOS",
+    )
+
+
+async def test_an_opponent_with_no_next_game_on_the_schedule_is_refused(rt: GatewayRuntime) -> None:
+    assert await failure(rt, opponent="DEN") == (
+        409,
+        "the schedule has no next game for LeBron James (LAL) to check opponent DEN against: "
+        "leave it out, or give game_date",
+    )
+
+
 async def test_a_computed_answer_is_cached_and_served_as_stored(rt: GatewayRuntime) -> None:
     [first] = await answer(rt, LEBRON)
     assert isinstance(first, bytes)
@@ -212,9 +291,13 @@ async def test_a_batch_goes_through_each_step_together(rt: GatewayRuntime) -> No
     )
     assert str(no_model) == "no production model for rebounds yet"
     assert isinstance(too_early, ItemFailed)
-    assert too_early.content == {"detail": "no games for LeBron James before 2023-01-01"}
-    # One query per step: the names, the suggestions, the vectors; one cache round trip.
-    assert read_model(rt).calls[-3:] == ["players_by_names", "names", "vectors_for"]
+    assert too_early.content == {
+        "detail": "no scheduled game for LeBron James (LAL) on 2023-01-01",
+        "suggestions": [],
+    }
+    # One query per step: the names, the suggestions, the dated prop's game, the vectors; one
+    # cache round trip.
+    assert read_model(rt).calls[-4:] == ["players_by_names", "names", "games_of", "vectors_for"]
     assert cache(rt).lookups == 1
     # Each answer equals the single endpoint's.
     for item, got in zip(items, answers, strict=True):

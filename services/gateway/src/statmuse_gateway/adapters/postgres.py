@@ -8,9 +8,16 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from statmuse_gateway.ports import Player, StoredModel, StoredVector, Vectors
+from statmuse_gateway.ports import (
+    Player,
+    ScheduledGame,
+    StoredModel,
+    StoredVector,
+    Vectors,
+)
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
+    GameScheduled,
     ModelPublished,
     PlayerGameIngested,
     TeamGameIngested,
@@ -28,6 +35,45 @@ class PostgresReadModel:
     async def store_vectors(self, vectors: Sequence[FeaturesComputed]) -> None:
         async with self.db.acquire() as conn:
             await upsert_vectors(conn=conn, vectors=vectors)
+
+    async def store_schedule(self, games: Sequence[GameScheduled]) -> None:
+        latest = {g.game_id: g for g in games}
+        async with self.db.acquire() as conn:
+            await conn.executemany(
+                """INSERT INTO gateway.schedule (game_id, game_date, season_type, home, away,
+                       status, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                   ON CONFLICT (game_id) DO UPDATE
+                   SET game_date = EXCLUDED.game_date, season_type = EXCLUDED.season_type,
+                       home = EXCLUDED.home, away = EXCLUDED.away, status = EXCLUDED.status,
+                       event_id = EXCLUDED.event_id
+                   WHERE gateway.schedule.event_id IS DISTINCT FROM EXCLUDED.event_id""",
+                [
+                    (g.game_id, g.game_date, g.season_type, g.home, g.away, g.status, g.event_id)
+                    for g in latest.values()
+                ],
+            )
+
+    async def games_of(
+        self, wanted: Sequence[tuple[str, dt.date]]
+    ) -> dict[tuple[str, dt.date], ScheduledGame]:
+        pairs = list(dict.fromkeys(wanted))
+        if not pairs:
+            return {}
+        async with self.db.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT q.team, q.day, s.game_id, s.game_date, s.home, s.away, s.status
+                   FROM unnest($1::text[], $2::date[]) AS q(team, day)
+                   JOIN gateway.schedule s ON s.game_date = q.day
+                    AND (s.home = q.team OR s.away = q.team)""",
+                [t for t, _ in pairs],
+                [d for _, d in pairs],
+            )
+        return {
+            (r["team"], r["day"]): ScheduledGame(
+                r["game_id"], r["game_date"], r["home"], r["away"], r["status"]
+            )
+            for r in rows
+        }
 
     async def store_model(self, event: ModelPublished) -> None:
         async with self.db.acquire() as conn:

@@ -28,7 +28,19 @@ router = APIRouter(prefix="/api", tags=["predictions"])
 @router.post(
     "/predict",
     response_model=PredictResponse,
-    responses={404: {"model": ErrorBody}, 503: {"model": ErrorBody}},
+    responses={
+        404: {
+            "model": ErrorBody,
+            "description": "Unknown player (with suggestions), or no scheduled game of his "
+            "team on game_date (or it is postponed or cancelled)",
+        },
+        409: {
+            "model": ErrorBody,
+            "description": "The request does not fit the schedule: the opponent is not the "
+            "game's, or the game's vector is not there yet (games before it to play)",
+        },
+        503: {"model": ErrorBody},
+    },
     summary="P(over/under/push), value and explanation for one player prop",
 )
 async def predict_prop(body: PredictRequest, rt: Gateway) -> Response:
