@@ -87,6 +87,22 @@ def ingest(stack: Stack, data_dir: Path, season: str) -> dict[str, int]:
     return counts
 
 
+def ingest_schedule(stack: Stack, data_dir: Path, season: str) -> None:
+    """The season's schedule (derived from its box scores), so that a prediction can name a
+    game by its date and opponent."""
+    exe = Path(sys.executable).with_name("statmuse-ingestor")
+    argv = [str(exe), "schedule", "--source", "files", "--seasons", season]
+    result = subprocess.run(
+        [*argv, "--data-dir", str(data_dir)],
+        env=stack_env(stack),
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise DemoError(f"schedule failed with exit code {result.returncode}: {result.stderr}")
+
+
 async def request_training(bootstrap: str, stats: list[Stat]) -> None:
     broker = make_broker(bootstrap, client_id="statmuse-demo")
     await broker.connect()
@@ -141,6 +157,8 @@ def run(
     env = stack_env(stack)
     published = counts["published"]
     say(f"{published} box scores (players and teams) published on {topics.GAMES_RAW}")
+    ingest_schedule(stack, data_dir, season)
+    say(f"the {season} schedule published on {topics.SCHEDULE}")
 
     # Every event (player and team box scores) is counted once under some outcome.
     wait_until(
