@@ -87,20 +87,27 @@ def ingest(stack: Stack, data_dir: Path, season: str) -> dict[str, int]:
     return counts
 
 
+def _tool(stack: Stack, tool: str, *args: str, what: str) -> str:
+    """Run one of the services' commands against the stack; its output, or DemoError with its
+    exit code and error output."""
+    exe = Path(sys.executable).with_name(tool)
+    result = subprocess.run(
+        [str(exe), *args], env=stack_env(stack), check=False, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise DemoError(f"{what} failed ({result.returncode}): {result.stderr.strip()}")
+    return result.stdout
+
+
 def ingest_schedule(stack: Stack, data_dir: Path, season: str) -> None:
     """The season's schedule (derived from its box scores), so that a prediction can name a
     game by its date and opponent."""
-    exe = Path(sys.executable).with_name("statmuse-ingestor")
-    argv = [str(exe), "schedule", "--source", "files", "--seasons", season]
-    result = subprocess.run(
-        [*argv, "--data-dir", str(data_dir)],
-        env=stack_env(stack),
-        check=False,
-        capture_output=True,
-        text=True,
+    _tool(
+        stack,
+        "statmuse-ingestor",
+        *("schedule", "--source", "files", "--seasons", season, "--data-dir", str(data_dir)),
+        what="schedule",
     )
-    if result.returncode != 0:
-        raise DemoError(f"schedule failed with exit code {result.returncode}: {result.stderr}")
 
 
 async def request_training(bootstrap: str, stats: list[Stat]) -> None:
@@ -125,17 +132,13 @@ def import_models(stack: Stack, models_dir: Path) -> list[str]:
     bundles = sorted(models_dir.glob("*.npz"))
     if not bundles:
         raise DemoError(f"no model bundles in {models_dir}")
-    exe = Path(sys.executable).with_name("statmuse-trainer")
-    result = subprocess.run(
-        [str(exe), "import-model", *map(str, bundles), "--promote"],
-        env=stack_env(stack),
-        check=False,
-        capture_output=True,
-        text=True,
+    out = _tool(
+        stack,
+        "statmuse-trainer",
+        *("import-model", *map(str, bundles), "--promote"),
+        what="model import",
     )
-    if result.returncode != 0:
-        raise DemoError(f"model import failed ({result.returncode}): {result.stderr.strip()}")
-    return [line.split(":")[0] for line in result.stdout.splitlines() if line.strip()]
+    return [line.split(":")[0] for line in out.splitlines() if line.strip()]
 
 
 def run(

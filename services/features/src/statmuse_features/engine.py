@@ -203,7 +203,7 @@ class Engine:
             if missing:
                 # Their states; the vectors this gives are stored already.
                 await self._rebuild([(p, None) for p in missing])
-            return self._pregame(set(rostered), teams=teams)
+            return await self._pregame(set(rostered), teams=teams)
 
     def _next_games(self, games: Iterable[GameScheduled]) -> dict[str, GameScheduled]:
         """Each team's next game, if within the horizon of the last day played (none before
@@ -214,9 +214,9 @@ class Engine:
         until = self.played_through + self.pregame_horizon
         return {team: game for team, game in upcoming.items() if game.game_date <= until}
 
-    def _pregame(self, players: set[int], *, teams: set[str]) -> list[FeaturesComputed]:
+    async def _pregame(self, players: set[int], *, teams: set[str]) -> list[FeaturesComputed]:
         """The pre-game vectors of these players, and of the players held whose team is in
-        `teams`, that differ from the ones published."""
+        `teams`, that differ from the ones published. Called with the lock held."""
         if not self.schedule:
             return []  # no schedule read (yet): nothing to come
         wanted = {
@@ -229,9 +229,11 @@ class Engine:
         upcoming = self._next_games(self.schedule.values())
         current = {game.game_id for game in upcoming.values()}
         self._pregame_sent = {k: v for k, v in self._pregame_sent.items() if k[1] in current}
+        # CPU-bound (a vector per player): off the event loop, as the advance is; the lock is
+        # held, so nothing changes these states meanwhile.
+        computed = await asyncio.to_thread(core.pregame, wanted, upcoming, self.league)
         out = []
-        for vector in core.pregame(wanted, upcoming, self.league):
-            assert vector.game is not None
+        for vector in computed:
             game = upcoming[vector.team]
             at = (vector.player_id, game.game_id)
             if self._pregame_sent.get(at) != vector.event_id:
@@ -259,7 +261,7 @@ class Engine:
                     await self._refresh(store)
             players, teams = self._pregame_players, self._pregame_teams
             self._pregame_players, self._pregame_teams = set(), set()
-            return stored + self._pregame(players, teams=teams)
+            return stored + await self._pregame(players, teams=teams)
 
     async def reconcile_when_idle(
         self, publish: Callable[[list[FeaturesComputed]], Awaitable[None]], *, idle_s: float

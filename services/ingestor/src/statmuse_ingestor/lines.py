@@ -10,7 +10,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,7 +18,6 @@ from statmuse_ingestor import feeds
 from statmuse_ingestor.backfill import Counts
 from statmuse_ingestor.lines_rows import (
     PostedLine,
-    Roster,
     line_key,
     normalise_line_row,
     rosters,
@@ -59,8 +58,11 @@ def _read(
     seasons: list[str],
     date_from: dt.date | None,
     date_to: dt.date | None,
-    known: Mapping[str, list[Roster]],
+    players: Sequence[tuple[int, str, str]],
 ) -> tuple[list[PostedLine], list[tuple[RawRow, str]], int]:
+    """Every season's rows, normalised and matched to `players` (in a worker thread: the
+    source may block, and normalising names is CPU)."""
+    known = rosters(players)
     lines: list[PostedLine] = []
     rejects: list[tuple[RawRow, str]] = []
     read = 0
@@ -107,9 +109,9 @@ async def ingest_lines(
     reason."""
     started = time.perf_counter()
     summary = LinesSummary()
-    known = rosters(await rt.ingest.known_players())
+    players = await rt.ingest.known_players()
     lines, rejects, summary.read = await asyncio.to_thread(
-        _read, source, seasons, date_from, date_to, known
+        _read, source, seasons, date_from, date_to, players
     )
     latest: dict[str, PostedLine] = {}
     for posted in lines:

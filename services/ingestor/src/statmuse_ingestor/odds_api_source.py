@@ -12,7 +12,6 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import requests
 
@@ -25,6 +24,7 @@ from statmuse_ingestor.nba_api_client import (
 from statmuse_ingestor.ratelimit import RetryPolicy, TokenBucket
 from statmuse_ingestor.rows import RawRow
 from statmuse_shared.contract.seasons import season_of
+from statmuse_shared.platform.scheduler import EASTERN
 
 BASE_URL = "https://api.the-odds-api.com/v4"
 SPORT = "basketball_nba"
@@ -36,7 +36,6 @@ MARKETS = {
     "player_threes": "threes",
     "player_points_rebounds_assists": "pra",
 }
-EASTERN = ZoneInfo("America/New_York")
 DEFAULT_MIN_INTERVAL_S = 1.0
 
 
