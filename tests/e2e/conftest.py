@@ -25,6 +25,7 @@ from statmuse_shared.contract.messages import (
     FeaturesComputed,
     ModelMetrics,
     ModelPublished,
+    PropPriced,
     StatLine,
 )
 from statmuse_shared.features import League, PlayerGame, TeamGame, possessions, walk
@@ -197,11 +198,13 @@ class Gateway:
 async def seed(
     rt: GatewayRuntime, vectors: list[FeaturesComputed], models: list[ModelPublished]
 ) -> None:
-    """What the gateway's subscribers do with FeaturesComputed and ModelPublished."""
+    """What the gateway's subscribers do with FeaturesComputed and ModelPublished, and with the
+    PropPriced the predictor would publish for the players' next game."""
     await rt.read_model.store_vectors(vectors)
     for event in models:
         await asyncio.to_thread(rt.book.apply, event)
         await rt.read_model.store_model(event)
+    await rt.read_model.store_props(priced_props(rt.book, vectors))
 
 
 @pytest.fixture
@@ -248,3 +251,53 @@ def gateway(
 def next_game_vectors() -> Any:
     """`compute_next_game_vectors` for tests: players' next-game vectors from the data files."""
     return compute_next_game_vectors
+
+
+def priced_props(book: Any, vectors: list[FeaturesComputed]) -> list[PropPriced]:
+    """A slate for the players' next game: the predictor's own pricing (`price_props`) of the
+    lines the books last posted for each of them in the bundled prop_lines file, with their
+    next-game vector and the shipped models. (The lines are of their last game with lines, so
+    only the page's rendering is under test here, not the dates.)"""
+    from statmuse_predictor.ports import Posted, Pregame
+    from statmuse_predictor.service import price_props
+    from statmuse_shared.contract.books import american_odds, canonical_book
+    from statmuse_shared.contract.stats import Stat
+
+    by_name = {v.player_name: v for v in vectors}
+    lines: dict[str, list[dict[str, str]]] = {}
+    path = DATA / "prop_lines" / "2023-24_mar-may_all_markets.csv.gz"
+    with gzip.open(path, "rt", newline="") as f:
+        for r in csv.DictReader(f):
+            if r["player_name"] in by_name:
+                lines.setdefault(r["player_name"], []).append(r)
+    out: list[PropPriced] = []
+    for name, rows in lines.items():
+        last = max(r["game_date"] for r in rows)
+        v = by_name[name]
+        pregame = Pregame(
+            v.player_id,
+            name,
+            v.team,
+            v.as_of,
+            "DEN",
+            True,
+            v.as_of,
+            v.last_game.game_date if v.last_game else None,
+            v.features,
+        )
+        posted = []
+        for r in rows:
+            over, under = american_odds(r["over_odds"]), american_odds(r["under_odds"])
+            if r["game_date"] == last and over is not None:
+                posted.append(
+                    Posted(
+                        f"{v.as_of}:DEN@{v.team}",
+                        Stat(r["market"]),
+                        canonical_book(r["bookmaker"]),
+                        float(r["line"]),
+                        over,
+                        under,
+                    )
+                )
+        out.extend(price_props(book, pregame, posted))
+    return out

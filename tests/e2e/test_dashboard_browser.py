@@ -139,3 +139,56 @@ def test_dashboard_shows_the_newest_backtest(gateway, browser):
             "img => img.complete && img.naturalWidth > 0", arg=images.nth(i).element_handle()
         )
     assert "not betting advice" in page.inner_text("#disclaimer")
+
+
+def test_tonight_shows_the_slate_with_filters_and_a_chart(gateway, browser):
+    with httpx.Client(base_url=gateway, timeout=10) as client:
+        api = client.get("/api/slate").json()
+        assert api["count"] > 10, api  # the players' real lines, priced
+        day = api["date"]
+        rebounds = client.get("/api/slate", params={"stat": "rebounds", "date": day}).json()
+        edged = client.get("/api/slate", params={"min_edge": 0.03, "date": day}).json()
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{gateway}/dashboard")
+    page.click("nav >> text=Tonight")
+    page.wait_for_selector("#slate:not([hidden]) #slate-table tbody tr")
+    assert page.input_value("#slate-date") == day
+    rows = page.locator("#slate-table tbody tr")
+    assert rows.count() == api["count"]
+    first, shown = api["props"][0], rows.first.inner_text()
+    assert first["player"] in shown
+    assert f"{first['over_probability'] * 100:.1f}%" in shown
+    assert first["recommendation"] in shown
+    assert (first["data_as_of"] or "–") in shown
+    # One dot per prop the books price, on a chart with its diagonal.
+    priced = [p for p in api["props"] if p["books_over_probability"] is not None]
+    assert page.locator("#slate-svg circle.dot").count() == len(priced)
+    assert page.locator("#slate-svg #slate-diagonal").count() == 1
+
+    page.select_option("#slate-stat", "rebounds")
+    with page.expect_response(lambda r: "/api/slate" in r.url):
+        page.click("#slate-button")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#slate-table tbody tr').length === n",
+        arg=rebounds["count"],
+    )
+    assert set(page.locator("#slate-table tbody td:nth-child(3)").all_inner_texts()) == {"rebounds"}
+
+    page.select_option("#slate-stat", "")
+    page.fill("#slate-edge", "3")
+    with page.expect_response(lambda r: "min_edge=0.03" in r.url):
+        page.click("#slate-button")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#slate-table tbody tr').length === n",
+        arg=edged["count"],
+    )
+
+    # A day without props: the error, and no old slate left on screen.
+    page.fill("#slate-date", "2030-01-01")
+    with page.expect_response(lambda r: "date=2030-01-01" in r.url) as answer:
+        page.click("#slate-button")
+    assert answer.value.status == 404
+    page.wait_for_selector("#slate", state="hidden")
+    assert "no posted props on 2030-01-01" in page.inner_text("#slate-status")
+    assert "not betting advice" in page.inner_text("#disclaimer")

@@ -26,7 +26,15 @@ from statmuse_gateway.ports import (
     ReadModel,
     WindowCounter,
 )
-from statmuse_gateway.routes import admin, asyncapi, dashboard, models, players, predictions
+from statmuse_gateway.routes import (
+    admin,
+    asyncapi,
+    dashboard,
+    models,
+    players,
+    predictions,
+    slate,
+)
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.schemas import DISCLAIMER
 from statmuse_gateway.security.body import BodyLimitMiddleware
@@ -125,7 +133,7 @@ def create_app(settings: GatewaySettings, *, runtime: GatewayRuntime | None = No
     )
     app.router.routes.extend(health_routes(rt.service, rt.ready))
     # The /api routers in this order keep the OpenAPI document's path order.
-    for routes in (predictions, models, players, admin, dashboard, asyncapi):
+    for routes in (predictions, slate, models, players, admin, dashboard, asyncapi):
         app.include_router(routes.router)
     # Appended, not add_middleware: that would put them outside CORS, and a 429, 401 or 413
     # without CORS headers reaches browser code as an opaque network error. Appended, they run

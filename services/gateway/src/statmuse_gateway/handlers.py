@@ -1,7 +1,8 @@
 """Thin subscribers that keep the gateway's read models: box scores (player context and the
 league's ratings), feature vectors (predictions), the schedule (the games a prediction can be
-for) and the models it serves (every instance sees all); plus the one topic it publishes to,
-the model commands of the admin routes."""
+for), the priced props of the games to come (the slate) and the models it serves (every
+instance sees all); plus the one topic it publishes to, the model commands of the admin
+routes."""
 
 import asyncio
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from statmuse_shared.contract.messages import (
     ModelAliasRequested,
     ModelPublished,
     PlayerGameIngested,
+    PropPriced,
     RawGame,
     TeamGameIngested,
 )
@@ -49,6 +51,12 @@ async def on_schedule(games: list[GameScheduled], rt: Runtime) -> None:
     """The schedule into the read model: what a prediction for a date or an opponent is
     checked against."""
     await rt.read_model.store_schedule(games)
+
+
+async def on_props(props: list[PropPriced], rt: Runtime) -> None:
+    """The predictor's priced props into the slate (GET /api/slate, the Tonight page)."""
+    await rt.read_model.store_props(props)
+    metrics.PROPS.inc(len(props))
 
 
 async def on_model_published(events: list[ModelPublished], rt: Runtime) -> None:
@@ -90,6 +98,9 @@ def channels(settings: GatewaySettings) -> Channels:
     batch_subscriber(
         router, topics.SCHEDULE, group_id=f"{settings.group_id}-schedule", payload=GameScheduled
     )(on_schedule)
+    batch_subscriber(
+        router, topics.PROPS_PRICED, group_id=f"{settings.group_id}-props", payload=PropPriced
+    )(on_props)
     # A group of its own per instance, read from the start: every instance serves every model.
     batch_subscriber(
         router,

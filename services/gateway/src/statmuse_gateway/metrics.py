@@ -22,3 +22,4 @@ RATE_LIMITED = Counter(
     "Requests refused with 429, by who was limited",
     ["kind"],
 )
+PROPS = Counter("statmuse_gateway_props_total", "Priced props folded into the slate")

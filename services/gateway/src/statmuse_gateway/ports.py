@@ -10,6 +10,7 @@ from statmuse_shared.contract.messages import (
     GameScheduled,
     ModelPublished,
     PlayerGameIngested,
+    PropPriced,
     TeamGameIngested,
 )
 from statmuse_shared.features import PlayerGame, TeamGame
@@ -78,6 +79,22 @@ class ReadModel(Protocol):
         ...
 
     async def store_model(self, event: ModelPublished) -> None: ...
+
+    async def store_props(self, props: Sequence[PropPriced]) -> None:
+        """Keep each priced prop (the latest per player, game, stat and line) and drop the
+        player's props of that stat and game at lines no book posts any more."""
+        ...
+
+    async def slate(
+        self, day: dt.date, *, stat: str | None, team: str | None, min_edge: float, limit: int
+    ) -> list[str]:
+        """That day's priced props as their PropPriced JSON, the largest |edge| first: of one
+        stat or team when given, with |edge| at least `min_edge`."""
+        ...
+
+    async def slate_dates(self) -> list[dt.date]:
+        """Every date with priced props, in order."""
+        ...
 
     async def store_games(
         self, players: Sequence[PlayerGameIngested], teams: Sequence[TeamGameIngested]

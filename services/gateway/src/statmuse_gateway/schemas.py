@@ -1,4 +1,6 @@
-"""HTTP schemas (the frontend's contract); separate from the Kafka messages."""
+"""HTTP schemas (the frontend's contract); separate from the Kafka messages, except the small
+value types of a priced prop (a book's prices, the best price), which the slate shows as the
+predictor published them."""
 
 import datetime as dt
 from typing import Annotated, Any, Literal
@@ -12,6 +14,7 @@ from pydantic import (
     model_serializer,
 )
 
+from statmuse_shared.contract.messages import BestPrice, BookPrice
 from statmuse_shared.contract.stats import Stat
 
 DISCLAIMER = (
@@ -357,3 +360,49 @@ class ModelCommandAccepted(BaseModel):
     action: Literal["promote", "rollback"]
     key: ServingKey
     event_id: str = Field(description="The command's event id, to trace it")
+
+
+class SlateProp(BaseModel):
+    """One posted prop line of the day, priced at every book (the predictor's PropPriced)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    player: str = Field(validation_alias="player_name")
+    player_id: int
+    team: str | None
+    opponent: str | None
+    home: bool | None = Field(validation_alias="is_home")
+    stat: Stat
+    line: float
+    over_probability: float = Field(description="Ours, as /api/predict answers at this line")
+    under_probability: float
+    push_probability: float
+    model_over_probability: float = Field(description="The model's own view, before the line")
+    line_weight: float | None
+    books_over_probability: float | None = Field(
+        description="The books' median de-vigged P(over) at this line"
+    )
+    edge: float | None = Field(description="Our P(over | no push) minus the books'")
+    books: list[BookPrice] = Field(description="Every book's prices and what each side is worth")
+    consensus_over: int | None = Field(description="The books' median over price")
+    consensus_under: int | None
+    best: BestPrice | None = Field(
+        description="The best EV among the prices that are not outliers against the other books"
+    )
+    recommendation: Literal["OVER", "UNDER", "PASS"] = Field(
+        description="The best price's side when its EV is at least 2%, else PASS"
+    )
+    as_of: dt.date
+    data_as_of: dt.date | None = Field(description="The player's last game in the data")
+    stale: bool = Field(default=False, description="The data is older than the gateway allows")
+    model_version: str
+
+
+class SlateResponse(BaseModel):
+    date: dt.date
+    count: int
+    props: list[SlateProp]
+    dates: list[dt.date] = Field(
+        description="Other dates with posted props (up to 7 either side of this one)"
+    )
+    disclaimer: str = DISCLAIMER

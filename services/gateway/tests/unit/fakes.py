@@ -21,16 +21,21 @@ from statmuse_gateway.ports import (
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.contract.messages import (
+    BestPrice,
+    BookPrice,
     FeaturesComputed,
     GameScheduled,
     ModelPublished,
     PlayerGameIngested,
+    PropPriced,
     TeamGameIngested,
 )
 from statmuse_shared.contract.names import normalize_name
+from statmuse_shared.contract.stats import Stat
 from statmuse_shared.features import PlayerGame, TeamGame, possessions_of
 from statmuse_shared.features.context import Shooting
 from statmuse_shared.models.artifacts import ArtifactError, sha256
+from statmuse_shared.models.pricing import expected_value
 from statmuse_shared.models.serving import ModelBook
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -62,6 +67,7 @@ class InMemoryReadModel:
         self.player_games: dict[tuple[int, str], PlayerGameIngested] = {}
         self.team_boxes: dict[tuple[str, str], TeamGameIngested] = {}
         self.schedule: dict[str, GameScheduled] = {}
+        self.props: dict[tuple[int, dt.date, str, float], PropPriced] = {}
         self.calls: list[str] = []  # which query each step made, in order
 
     def player(self, player_id: int, name: str, *, team: str = "LAL", seen: dt.date) -> None:
@@ -90,6 +96,36 @@ class InMemoryReadModel:
             for g in self.schedule.values()
             if g.game_date == day and team in (g.home, g.away)
         }
+
+    async def store_props(self, props: Sequence[PropPriced]) -> None:
+        self.calls.append("store_props")
+        for p in props:
+            self.props[(p.player_id, p.game_date, p.stat.value, p.line)] = p
+            if p.stat_lines:
+                self.props = {
+                    k: v
+                    for k, v in self.props.items()
+                    if k[:3] != (p.player_id, p.game_date, p.stat.value) or k[3] in p.stat_lines
+                }
+
+    async def slate(
+        self, day: dt.date, *, stat: str | None, team: str | None, min_edge: float, limit: int
+    ) -> list[str]:
+        self.calls.append("slate")
+        found = [
+            p
+            for p in self.props.values()
+            if p.game_date == day
+            and (stat is None or p.stat.value == stat)
+            and (team is None or p.team == team)
+            and (min_edge <= 0 or (p.edge is not None and abs(p.edge) >= min_edge))
+        ]
+        found.sort(key=lambda p: (-abs(p.edge or 0.0), p.player_id, p.stat.value, p.line))
+        return [p.model_dump_json() for p in found[:limit]]
+
+    async def slate_dates(self) -> list[dt.date]:
+        self.calls.append("slate_dates")
+        return sorted({p.game_date for p in self.props.values()})
 
     async def store_model(self, event: ModelPublished) -> None:
         self.calls.append("store_model")
@@ -313,4 +349,78 @@ def fake_runtime(
     }
     return build_runtime(
         config or settings(), book=book or ModelBook(store=MemoryArtifactStore()), **parts
+    )
+
+
+def priced(
+    pid: int,
+    *,
+    day: dt.date,
+    stat: str = "points",
+    line: float = 24.5,
+    over: float = 0.55,
+    books_over: float | None = 0.5,
+    team: str = "LAL",
+    opponent: str = "ATL",
+    stat_lines: Sequence[float] = (),
+    data_as_of: dt.date | None = None,
+    version: str = "v1",
+) -> PropPriced:
+    """A priced prop as the predictor publishes it: two books at -110/-110 and -105/-115."""
+    under = 1.0 - over
+    decided_over = over
+    edge = None if books_over is None else decided_over - books_over
+    books = [
+        BookPrice(
+            book=book,
+            over_price=o,
+            under_price=u,
+            books_over_probability=books_over,
+            expected_value_over=expected_value(over, under, o),
+            expected_value_under=expected_value(under, over, u),
+        )
+        for book, o, u in (("draftkings", -110, -110), ("fanduel", -105, -115))
+    ]
+    best = max(
+        (
+            BestPrice(book=b.book, side=side, price=price, expected_value=ev)
+            for b in books
+            for side, price, ev in (
+                ("over", b.over_price, b.expected_value_over),
+                ("under", b.under_price, b.expected_value_under),
+            )
+            if price is not None and ev is not None
+        ),
+        key=lambda b: b.expected_value,
+    )
+    return PropPriced(
+        event_id=f"prop-{pid}-{day}-{stat}-{line}-{over}-{version}",
+        game_key=f"{day}:{opponent}@{team}",
+        game_date=day,
+        player_id=pid,
+        player_name=f"Player {pid}",
+        team=team,
+        opponent=opponent,
+        is_home=True,
+        stat=Stat(stat),
+        line=line,
+        stat_lines=list(stat_lines) or [line],
+        as_of=day,
+        data_as_of=data_as_of or day - dt.timedelta(days=2),
+        over_probability=over,
+        under_probability=under,
+        push_probability=0.0,
+        model_over_probability=over,
+        line_weight=None,
+        books=books,
+        books_over_probability=books_over,
+        edge=edge,
+        consensus_over=-108,
+        consensus_under=-112,
+        best=best,
+        recommendation=(
+            "PASS" if best.expected_value < 0.02 else "OVER" if best.side == "over" else "UNDER"
+        ),
+        model_name=f"{stat}-count",
+        model_version=version,
     )

@@ -36,6 +36,7 @@ def build_runtime(
         book=book,
         predictions=PostgresPredictions(db) if predictions is None else predictions,
         publish_predictions=wired.predictions,
+        publish_props=wired.props,
     )
 
 

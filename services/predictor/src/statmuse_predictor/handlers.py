@@ -1,5 +1,5 @@
-"""Thin subscribers: models in (every instance sees all), features in (split by the group),
-predictions out."""
+"""Thin subscribers: models in (every instance sees all), features and the books' lines in
+(split by the group), predictions and priced props out."""
 
 import asyncio
 from dataclasses import dataclass
@@ -8,12 +8,18 @@ from faststream.kafka import KafkaRouter
 from faststream.kafka.publisher.usecase import DefaultPublisher
 
 from statmuse_predictor import metrics
-from statmuse_predictor.ports import Latest
+from statmuse_predictor.ports import GameOf, Latest
 from statmuse_predictor.runtime import PredictorRuntime, Runtime
-from statmuse_predictor.service import Routed, predictions_for, routing_date
+from statmuse_predictor.service import Routed, predictions_for, price_props, routing_date
 from statmuse_predictor.settings import PredictorSettings
 from statmuse_shared.contract import topics
-from statmuse_shared.contract.messages import FeaturesComputed, ModelPublished, PredictionMade
+from statmuse_shared.contract.messages import (
+    FeaturesComputed,
+    ModelPublished,
+    PredictionMade,
+    PropLinePosted,
+    PropPriced,
+)
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.platform.broker import publish_many
 from statmuse_shared.platform.consumers import batch_subscriber, consumer_router, publisher
@@ -31,6 +37,7 @@ async def on_model_published(events: list[ModelPublished], rt: Runtime) -> None:
         # Every player's next game through the model: CPU work, off the event loop.
         made = await asyncio.to_thread(_predict, rt, latest, (event.stat,))
         await _publish(rt, made)
+        await _price(rt, None)  # every posted line of the games to come
 
 
 async def on_features(vectors: list[FeaturesComputed], rt: Runtime) -> None:
@@ -43,7 +50,33 @@ async def on_features(vectors: list[FeaturesComputed], rt: Runtime) -> None:
     ]
     made = await asyncio.to_thread(_predict, rt, rows, tuple(Stat))  # the model is CPU work
     await _publish(rt, made)
+    # Pre-game vectors (kind "game", no outcome) price their game's posted lines.
+    changed = await rt.predictions.keep_pregame(vectors)
+    if changed:
+        await _price(rt, changed)
     metrics.VECTORS.inc(len(vectors))
+
+
+async def on_lines(lines: list[PropLinePosted], rt: Runtime) -> None:
+    """The books' lines are kept (the latest prices per book) and their games' props priced
+    again, once the player's pre-game vector is here (else when it comes)."""
+    games = await rt.predictions.store_lines(lines)
+    metrics.LINES.inc(len(lines))
+    if games:
+        await _price(rt, games)
+
+
+async def _price(rt: PredictorRuntime, games: list[GameOf] | None) -> None:
+    """Price the posted lines of these player games (None: of every game to come)."""
+    slate = await rt.predictions.slate(games)
+    if not slate:
+        return
+    priced: list[PropPriced] = await asyncio.to_thread(
+        lambda: [p for vector, posted in slate for p in price_props(rt.book, vector, posted)]
+    )
+    await publish_many(rt.publish_props, [(topics.player_key(p.player_id), p) for p in priced])
+    for p in priced:
+        metrics.PROPS_PRICED.labels(p.stat.value).inc()
 
 
 def _predict(rt: PredictorRuntime, rows: list[Latest], stats: tuple[Stat, ...]) -> list[Routed]:
@@ -82,6 +115,7 @@ class Channels:
 
     router: KafkaRouter
     predictions: DefaultPublisher
+    props: DefaultPublisher
 
 
 def channels(settings: PredictorSettings) -> Channels:
@@ -94,6 +128,15 @@ def channels(settings: PredictorSettings) -> Channels:
         description="A prediction for a player's next game, per stat (key: player id), "
         "whenever the player's vector or the stat's production model changes.",
     )
+    props = publisher(
+        router,
+        topics.PROPS_PRICED,
+        payload=PropPriced,
+        service="predictor",
+        description="A posted prop line of an upcoming game priced at every book (key: player "
+        "id): our P(over), each book's EV, the books' de-vigged P(over), the edge and the best "
+        "price that is not an outlier; again when the line, the vector or the model changes.",
+    )
     # A group of its own per instance, read from the start: every instance serves every model.
     batch_subscriber(
         router,
@@ -105,7 +148,10 @@ def channels(settings: PredictorSettings) -> Channels:
     batch_subscriber(router, topics.FEATURES, group_id=settings.group_id, payload=FeaturesComputed)(
         on_features
     )
-    return Channels(router, predictions)
+    batch_subscriber(
+        router, topics.LINES, group_id=f"{settings.group_id}-lines", payload=PropLinePosted
+    )(on_lines)
+    return Channels(router, predictions, props)
 
 
 def asyncapi_router() -> KafkaRouter:

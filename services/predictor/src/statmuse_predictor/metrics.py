@@ -12,3 +12,7 @@ CHALLENGERS_LOADED = Gauge(
     "statmuse_predictor_challengers_loaded", "Staged models served to the A/B challenger share"
 )
 VECTORS = Counter("statmuse_predictor_vectors_total", "Feature vectors consumed")
+LINES = Counter("statmuse_predictor_lines_total", "The books' prop lines consumed")
+PROPS_PRICED = Counter(
+    "statmuse_predictor_props_priced_total", "Posted prop lines priced and published", ["stat"]
+)

@@ -19,6 +19,7 @@ class PredictorRuntime(ServiceRuntime[PredictorSettings]):
     book: ModelBook  # the models served, production and (A/B on) the challengers
     predictions: PredictionRepository
     publish_predictions: DefaultPublisher  # nba.predictions.v1
+    publish_props: DefaultPublisher  # nba.props.priced.v1
 
 
 # What a handler declares to receive the runtime.

@@ -1,4 +1,5 @@
-"""Pure predictor logic: one vector and the served models -> PredictionMade events.
+"""Pure predictor logic: one vector and the served models -> PredictionMade events; a
+pre-game vector and the books' posted lines of its game -> PropPriced events.
 
 Which model predicts is `ModelBook.route`: production, or under A/B routing
 (`PREDICTOR_AB_SHARE`) the staged challenger for a fixed share of (player, game date) pairs.
@@ -6,14 +7,25 @@ The date is the next game's when the vector knows it, else `as_of`.
 """
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from statmuse_predictor.ports import Posted, Pregame
 from statmuse_shared.contract import ids
-from statmuse_shared.contract.messages import FeaturesComputed, PredictionMade
+from statmuse_shared.contract.messages import (
+    BestPrice,
+    BookPrice,
+    FeaturesComputed,
+    PredictionMade,
+    PropPriced,
+)
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.output import ModelInputError
-from statmuse_shared.models.prediction import line_table, summarise
+from statmuse_shared.models.prediction import line_table, quote, summarise
 from statmuse_shared.models.serving import Arm, ModelBook, Served
+from statmuse_shared.models.shopping import Posted as BookPosted
+from statmuse_shared.models.shopping import shop
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,4 +92,98 @@ def predictions_for(
         except (ModelInputError, ValueError):
             continue  # e.g. no usable history for this stat; nothing honest to say
         out.append(Routed(made, served.arm))
+    return out
+
+
+def price_props(book: ModelBook, vector: Pregame, posted: Sequence[Posted]) -> list[PropPriced]:
+    """Every posted line of one player's game, priced by the production model of its stat (the
+    model the gateway answers with, so the slate and /api/predict agree): one model call per
+    stat, our P(over) at each line, every book's EV at its own price, and the best price that
+    is not an outlier (`statmuse_shared.models.shopping`). A stat without a model, or whose
+    model cannot use the vector, is left out."""
+    by_stat: defaultdict[Stat, defaultdict[float, list[Posted]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for p in posted:
+        by_stat[p.stat][p.line].append(p)
+    out = []
+    for stat, lines in by_stat.items():
+        served = book.for_stat(stat, vector.player_id)
+        if served is None:
+            continue
+        try:
+            output = served.model.predict(vector.features, vector.player_id)
+        except (ModelInputError, ValueError):
+            continue
+        for line, at_line in sorted(lines.items()):
+            q = quote(served.info, output, line=line)
+            shopped = shop(
+                [BookPosted(p.book, p.over_price, p.under_price) for p in at_line],
+                over=q.over_probability,
+                under=q.under_probability,
+            )
+            decided = q.over_probability + q.under_probability
+            edge = None
+            if shopped.fair_over is not None and decided > 0:
+                edge = q.over_probability / decided - shopped.fair_over
+            prices = [(b.book, b.over_price, b.under_price) for b in shopped.books]
+            out.append(
+                PropPriced(
+                    event_id=ids.event_id(
+                        "prop",
+                        vector.player_id,
+                        vector.game_date,
+                        stat.value,
+                        line,
+                        vector.as_of,
+                        served.info.version,
+                        prices,
+                    ),
+                    game_key=at_line[0].game_key,
+                    game_date=vector.game_date,
+                    player_id=vector.player_id,
+                    player_name=vector.player_name,
+                    team=vector.team,
+                    opponent=vector.opponent,
+                    is_home=vector.is_home,
+                    stat=stat,
+                    line=line,
+                    stat_lines=sorted(lines),
+                    as_of=vector.as_of,
+                    data_as_of=vector.data_as_of,
+                    over_probability=q.over_probability,
+                    under_probability=q.under_probability,
+                    push_probability=q.push_probability,
+                    model_over_probability=q.model_over_probability,
+                    line_weight=q.line_weight,
+                    books=[
+                        BookPrice(
+                            book=b.book,
+                            over_price=b.over_price,
+                            under_price=b.under_price,
+                            books_over_probability=b.fair_over,
+                            expected_value_over=b.ev_over,
+                            expected_value_under=b.ev_under,
+                            over_outlier=b.over_outlier,
+                            under_outlier=b.under_outlier,
+                        )
+                        for b in shopped.books
+                    ],
+                    books_over_probability=shopped.fair_over,
+                    edge=edge,
+                    consensus_over=shopped.consensus_over,
+                    consensus_under=shopped.consensus_under,
+                    best=None
+                    if shopped.best is None
+                    else BestPrice(
+                        book=shopped.best.book,
+                        side=shopped.best.side,
+                        price=shopped.best.price,
+                        expected_value=shopped.best.expected_value,
+                    ),
+                    recommendation=shopped.recommendation,
+                    model_name=served.info.name,
+                    model_version=served.info.version,
+                )
+            )
     return out

@@ -20,11 +20,14 @@ from statmuse_shared.contract.messages import (
     GameRef,
     ModelPublished,
     PredictionMade,
+    PropPriced,
+    StatLine,
 )
 from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.pricing import devig, expected_value
 from statmuse_shared.models.serving import ModelBook
 
-from .fakes import InMemoryPredictions
+from .fakes import InMemoryPredictions, posted
 
 AS_OF = dt.date(2024, 3, 12)
 
@@ -53,6 +56,7 @@ class Probe:
     def __init__(self) -> None:
         self.predictions: list[PredictionMade] = []
         self.dead: list[DeadLetter] = []
+        self.props: list[PropPriced] = []
 
 
 @pytest.fixture
@@ -64,6 +68,10 @@ async def wired(book: ModelBook) -> AsyncIterator[tuple[PredictorRuntime, Any, P
     @rt.broker.subscriber(topics.PREDICTIONS, group_id="probe")
     async def predictions(body: PredictionMade) -> None:
         probe.predictions.append(body)
+
+    @rt.broker.subscriber(topics.PROPS_PRICED, group_id="probe-props")
+    async def priced(body: PropPriced) -> None:
+        probe.props.append(body)
 
     @rt.broker.subscriber(topics.dead_letter(topics.FEATURES), group_id="probe-dlq")
     async def dead(body: DeadLetter) -> None:
@@ -136,3 +144,120 @@ async def test_a_poison_record_is_dead_lettered_and_the_rest_of_the_batch_goes_o
     assert all(d.original_topic == topics.FEATURES for d in probe.dead)
     assert all(d.consumer == "predictor" for d in probe.dead)
     assert probe.dead[0].error.startswith("invalid FeaturesComputed: ")
+
+
+GAME_DAY = AS_OF + dt.timedelta(days=2)
+
+
+def pregame(pid: int, *, played: bool = False, points_sma: float = 20.0) -> FeaturesComputed:
+    """A pre-game vector of LAL's game against DEN on GAME_DAY (with `played`, the vector of
+    the same game after it, with its outcome)."""
+    return FeaturesComputed(
+        event_id=f"pg-{pid}-{played}-{points_sma}",
+        player_id=pid,
+        player_name=f"Player {pid}",
+        team="LAL",
+        season="2023-24",
+        as_of=GAME_DAY,
+        kind="game",
+        game=GameRef(
+            game_date=GAME_DAY, season_type="Regular Season", opponent="DEN", is_home=True
+        ),
+        feature_set_version="fs-0.1",
+        features={"points_sma_10": points_sma, "points_n_10": 10.0, "points_season_avg": 21.0},
+        last_game=StatLine(game_date=AS_OF, minutes=30, points=20, rebounds=5, assists=5),
+        outcome=StatLine(game_date=GAME_DAY, minutes=30, points=25, rebounds=5, assists=5)
+        if played
+        else None,
+    )
+
+
+@pytest.fixture
+def props(wired: tuple[PredictorRuntime, Any, Probe]) -> list[PropPriced]:
+    return wired[2].props
+
+
+async def test_posted_lines_are_priced_once_the_pregame_vector_is_here(
+    wired: tuple[PredictorRuntime, Any, Probe],
+    serve: Callable[..., ModelPublished],
+    props: list[PropPriced],
+) -> None:
+    rt, br, probe = wired
+    serve(Stat.POINTS)
+    lines = [
+        posted(5, "draftkings", -110, -110, day=GAME_DAY),
+        posted(5, "fanduel", -105, -115, day=GAME_DAY),
+    ]
+    await publish(br, topics.LINES, *lines, posted(None, "draftkings", -110, -110, day=GAME_DAY))
+    assert props == []  # no pre-game vector yet; the unmatched name is not kept
+    assert len(repo(rt).lines) == 2
+    await publish(br, topics.FEATURES, pregame(5))
+    assert probe.predictions == []  # a pre-game vector is not a next-game prediction
+    [prop] = props
+    assert (prop.player_id, prop.game_date, prop.stat, prop.line) == (
+        5,
+        GAME_DAY,
+        Stat.POINTS,
+        19.5,
+    )
+    assert (prop.team, prop.opponent, prop.is_home, prop.data_as_of) == ("LAL", "DEN", True, AS_OF)
+    assert [b.book for b in prop.books] == ["draftkings", "fanduel"]
+    # Normal model, mean 20, sd 6: the over at 19.5 is a little better than even.
+    assert 0.5 < prop.over_probability < 0.6
+    assert prop.books_over_probability == pytest.approx((devig(-110, -110) + devig(-105, -115)) / 2)
+    assert prop.edge == pytest.approx(
+        prop.over_probability / (prop.over_probability + prop.under_probability)
+        - prop.books_over_probability
+    )
+    assert prop.best is not None
+    assert (prop.best.book, prop.best.side) == ("fanduel", "over")
+    assert prop.books[1].expected_value_over == pytest.approx(
+        expected_value(prop.over_probability, prop.under_probability, -105)
+    )
+
+
+async def test_a_stale_book_is_shown_but_never_the_best_price(
+    wired: tuple[PredictorRuntime, Any, Probe],
+    serve: Callable[..., ModelPublished],
+    props: list[PropPriced],
+) -> None:
+    _, br, _ = wired
+    serve(Stat.POINTS)
+    await publish(br, topics.FEATURES, pregame(6))
+    await publish(
+        br,
+        topics.LINES,
+        posted(6, "draftkings", -110, -110, day=GAME_DAY),
+        posted(6, "fanduel", -112, -108, day=GAME_DAY),
+        posted(6, "stale", 170, -240, day=GAME_DAY),
+    )
+    prop = props[-1]
+    assert [b.over_outlier for b in prop.books] == [False, False, True]
+    assert prop.books[2].expected_value_over > 0.3  # what pure line shopping would take
+    assert prop.best is not None
+    assert prop.best.book != "stale"
+
+
+async def test_a_moved_line_reprices_and_a_played_game_leaves_the_slate(
+    wired: tuple[PredictorRuntime, Any, Probe],
+    serve: Callable[..., ModelPublished],
+    event: Callable[..., ModelPublished],
+    props: list[PropPriced],
+) -> None:
+    rt, br, _ = wired
+    serve(Stat.POINTS)
+    await publish(br, topics.FEATURES, pregame(8))
+    await publish(br, topics.LINES, posted(8, "draftkings", -110, -110, day=GAME_DAY))
+    await publish(br, topics.LINES, posted(8, "draftkings", -120, 100, day=GAME_DAY, line=20.5))
+    assert [(p.line, p.books[0].over_price) for p in props] == [(19.5, -110), (20.5, -120)]
+    assert props[-1].stat_lines == [20.5]  # the book moved: 19.5 is no longer posted
+    # A new model prices the slate again, with its version.
+    await publish(br, topics.MODELS_PUBLISHED, event(Stat.POINTS, version="v7"))
+    assert props[-1].model_version == "v7"
+    assert props[-1].line == 20.5
+    # The game is played: its vector with the outcome takes it off the slate.
+    await publish(br, topics.FEATURES, pregame(8, played=True))
+    assert repo(rt).pregame == {}
+    before = len(props)
+    await publish(br, topics.MODELS_PUBLISHED, event(Stat.POINTS, version="v8"))
+    assert len(props) == before

@@ -20,9 +20,10 @@ from typer.testing import CliRunner
 from statmuse_shared.contract.books import canonical_book
 from statmuse_shared.features import PlayerGame, walk
 from statmuse_shared.models.count import CountModel
+from statmuse_shared.models.shopping import american_from_decimal
 from statmuse_trainer.backtest.engine import BacktestEngine
 from statmuse_trainer.backtest.ledger import Bet, bets_frame, daily, summarise
-from statmuse_trainer.backtest.market import BacktestError, ModelSet, Quote, american_from_decimal
+from statmuse_trainer.backtest.market import BacktestError, ModelSet, Quote
 from statmuse_trainer.backtest.strategies import STRATEGIES, configured
 from statmuse_trainer.cli import app
 from statmuse_trainer.lines import PropLine

@@ -362,6 +362,87 @@ class PredictionMade(Message):
     model_version: str
 
 
+class BookPrice(BaseModel):
+    """One book's prices for a priced prop line, and what each side is worth at them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    book: str = Field(description="The Odds API's bookmaker key", examples=["draftkings"])
+    over_price: int = Field(description="American odds of the over", examples=[-115])
+    under_price: int | None = Field(default=None, description="American odds of the under")
+    books_over_probability: Probability | None = Field(
+        default=None, description="This book's de-vigged P(over); None without an under price"
+    )
+    expected_value_over: float = Field(description="EV per unit of the over at this price")
+    expected_value_under: float | None = None
+    over_outlier: bool = Field(
+        default=False,
+        description="The over price is more generous than the other books' median by more "
+        "than the tolerance (implied probability 0.05): likely stale, never the best price",
+    )
+    under_outlier: bool = False
+
+
+class BestPrice(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    book: str
+    side: Literal["over", "under"]
+    price: int = Field(description="American odds")
+    expected_value: float = Field(description="EV per unit staked at this price")
+
+
+class PropPriced(Message):
+    """A posted prop line of an upcoming game, priced by the model serving its stat: our
+    P(over) at the line, every book's price with its EV, the books' own (de-vigged) view, and
+    the best price that is not an outlier. Again whenever the line, the prices, the player's
+    pre-game vector or the model change."""
+
+    game_key: str = Field(examples=["2024-03-18:ATL@LAL"])
+    game_date: dt.date
+    player_id: PlayerId
+    player_name: str
+    team: TeamAbbr | None = Field(default=None, description="The player's team in this game")
+    opponent: TeamAbbr | None = None
+    is_home: bool | None = None
+    stat: Stat
+    line: float = Field(ge=0, examples=[25.5])
+    stat_lines: list[float] = Field(
+        default_factory=list,
+        description="Every line the books post now for this player's stat in this game: a "
+        "consumer drops its props of the stat at other lines (a line that moved)",
+    )
+    as_of: dt.date = Field(description="The pre-game vector's date: nothing from it on used")
+    data_as_of: dt.date | None = Field(
+        default=None, description="The player's last game in the data"
+    )
+    over_probability: Probability
+    under_probability: Probability
+    push_probability: Probability
+    model_over_probability: Probability = Field(description="The model's own view, no line")
+    line_weight: float | None = Field(
+        default=None, description="How much the line counts in the served P(over)"
+    )
+    books: list[BookPrice] = Field(min_length=1)
+    books_over_probability: Probability | None = Field(
+        default=None, description="The books' median de-vigged P(over) at this line"
+    )
+    edge: float | None = Field(
+        default=None,
+        description="Our P(over | decided) minus the books' de-vigged P(over)",
+    )
+    consensus_over: int | None = Field(default=None, description="Median over price")
+    consensus_under: int | None = Field(default=None, description="Median under price")
+    best: BestPrice | None = Field(
+        default=None, description="The best EV among the prices that are not outliers"
+    )
+    recommendation: Literal["OVER", "UNDER", "PASS"] = Field(
+        description="The best price's side when its EV is at least 2%, else PASS"
+    )
+    model_name: str
+    model_version: str
+
+
 class TrainRequested(Message):
     """Command: (re)train a stat, or one player's model for it."""
 

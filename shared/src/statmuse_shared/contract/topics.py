@@ -12,6 +12,8 @@ LINES: Final = "nba.lines.v1"
 FEATURES: Final = "nba.features.v1"
 MODELS_PUBLISHED: Final = "nba.models.published.v1"
 PREDICTIONS: Final = "nba.predictions.v1"
+# Every posted prop line of an upcoming game, priced at each book (key: player id).
+PROPS_PRICED: Final = "nba.props.priced.v1"
 TRAIN_REQUESTS: Final = "nba.train.requests.v1"
 # Commands to move a serving key's aliases (promote, rollback); the trainer owns the registry.
 MODEL_COMMANDS: Final = "nba.models.commands.v1"
@@ -24,6 +26,7 @@ ALL: Final[tuple[str, ...]] = (
     FEATURES,
     MODELS_PUBLISHED,
     PREDICTIONS,
+    PROPS_PRICED,
     TRAIN_REQUESTS,
     MODEL_COMMANDS,
 )

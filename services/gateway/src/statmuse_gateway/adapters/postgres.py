@@ -20,6 +20,7 @@ from statmuse_shared.contract.messages import (
     GameScheduled,
     ModelPublished,
     PlayerGameIngested,
+    PropPriced,
     TeamGameIngested,
 )
 from statmuse_shared.contract.names import normalize_name
@@ -74,6 +75,56 @@ class PostgresReadModel:
             )
             for r in rows
         }
+
+    async def store_props(self, props: Sequence[PropPriced]) -> None:
+        latest = {(p.player_id, p.game_date, p.stat.value, p.line): p for p in props}
+        if not latest:
+            return
+        stats = {(p.player_id, p.game_date, p.stat.value): p.stat_lines for p in latest.values()}
+        async with self.db.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                """INSERT INTO gateway.slate (player_id, game_date, stat, line, team, edge,
+                       payload, event_id) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)
+                   ON CONFLICT (player_id, game_date, stat, line) DO UPDATE
+                   SET team = EXCLUDED.team, edge = EXCLUDED.edge, payload = EXCLUDED.payload,
+                       event_id = EXCLUDED.event_id
+                   WHERE gateway.slate.event_id IS DISTINCT FROM EXCLUDED.event_id""",
+                [
+                    (*key, p.team, p.edge, p.model_dump_json(), p.event_id)
+                    for key, p in latest.items()
+                ],
+            )
+            # Lines that moved: the props of the stat at lines no book posts now go.
+            await conn.executemany(
+                """DELETE FROM gateway.slate WHERE player_id = $1 AND game_date = $2
+                   AND stat = $3 AND NOT (line = ANY($4::double precision[]))""",
+                [(*key, lines) for key, lines in stats.items() if lines],
+            )
+
+    async def slate(
+        self, day: dt.date, *, stat: str | None, team: str | None, min_edge: float, limit: int
+    ) -> list[str]:
+        async with self.db.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT payload::text AS p FROM gateway.slate
+                   WHERE game_date = $1 AND ($2::text IS NULL OR stat = $2)
+                     AND ($3::text IS NULL OR team = $3)
+                     AND ($4::double precision <= 0 OR abs(edge) >= $4)
+                   ORDER BY abs(edge) DESC NULLS LAST, player_id, stat, line LIMIT $5""",
+                day,
+                stat,
+                team,
+                min_edge,
+                limit,
+            )
+        return [r["p"] for r in rows]
+
+    async def slate_dates(self) -> list[dt.date]:
+        async with self.db.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT DISTINCT game_date FROM gateway.slate ORDER BY game_date"
+            )
+        return [r["game_date"] for r in rows]
 
     async def store_model(self, event: ModelPublished) -> None:
         async with self.db.acquire() as conn:

@@ -1,4 +1,4 @@
-"""The dashboard: two small HTML pages over the public API (no frontend build; the charts are
+"""The dashboard: small HTML pages over the public API (no frontend build; the charts are
 inline SVG drawn by static/dashboard.js) and read-only access to the newest report files."""
 
 import json
@@ -34,6 +34,7 @@ def _page(title: str, active: str, body: str) -> HTMLResponse:
         f'<a href="{href}"{" aria-current=page" if href == active else ""}>{label}</a>'
         for href, label in (
             ("/dashboard", "Predict"),
+            ("/dashboard/tonight", "Tonight"),
             ("/dashboard/models", "Models"),
             ("/dashboard/backtest", "Backtest"),
             ("/docs", "API docs"),
@@ -134,6 +135,51 @@ async def predict_page() -> HTMLResponse:
 </section>
 """
     return _page("Player prop prediction", "/dashboard", body)
+
+
+@router.get("/dashboard/tonight")
+async def tonight_page() -> HTMLResponse:
+    """The day's posted props as the predictor priced them (GET /api/slate), with filters."""
+    stats = "".join(f'<option value="{s.value}">{s.value}</option>' for s in Stat)
+    body = f"""
+<p>Every prop line the books post for the day's games, priced by our model: our P(over), the
+books' own de-vigged P(over) and the difference (the edge). The best price skips a book whose
+price is far out of line with the others (usually one that has not moved). PASS unless the best
+price is worth at least 2% per unit.</p>
+<form id="slate-form" novalidate>
+  <div class="field"><label for="slate-date">Date</label>
+    <input id="slate-date" name="date" type="date"></div>
+  <div class="field"><label for="slate-stat">Stat</label>
+    <select id="slate-stat" name="stat"><option value="">all</option>{stats}</select></div>
+  <div class="field"><label for="slate-team">Team</label>
+    <input id="slate-team" name="team" maxlength="3" placeholder="e.g. LAL"
+      autocomplete="off"></div>
+  <div class="field"><label for="slate-edge">Minimum edge <span class="hint">(points of
+    probability)</span></label>
+    <input id="slate-edge" name="min_edge" type="number" min="0" max="50" step="0.5"
+      value="0"></div>
+  <button type="submit" id="slate-button">Show</button>
+</form>
+<p id="slate-status" role="status" aria-live="polite">Loading…</p>
+<p id="slate-dates" class="meta"></p>
+<section id="slate" hidden aria-labelledby="slate-title">
+  <h2 id="slate-title"></h2>
+  <figure>
+    <figcaption>Our P(over) against the books' P(over), one dot per prop; on the diagonal
+      we agree with the books. <span class="key over">we lean over</span>
+      <span class="key under">we lean under</span> <span class="key push">PASS</span>
+    </figcaption>
+    <div id="slate-chart"></div>
+  </figure>
+  <div class="table-wrap"><table id="slate-table">
+    <thead><tr><th scope="col">Player</th><th scope="col">Game</th><th scope="col">Stat</th>
+      <th scope="col">Line</th><th scope="col">Ours</th><th scope="col">Books</th>
+      <th scope="col">Edge</th><th scope="col">Best price</th><th scope="col">Call</th>
+      <th scope="col">Data to</th></tr></thead>
+    <tbody></tbody></table></div>
+</section>
+"""
+    return _page("Tonight's props", "/dashboard/tonight", body)
 
 
 @router.get("/dashboard/models")

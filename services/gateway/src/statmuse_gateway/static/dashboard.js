@@ -214,6 +214,113 @@ function initPredict(form) {
   });
 }
 
+// ---- Tonight page -------------------------------------------------------------------------
+
+// Our P(over) (y) against the books' (x), one dot per prop, coloured by the call.
+function slateChart(props) {
+  const width = 640, height = 340, left = 48, right = 12, top = 12, bottom = 40;
+  const plotW = width - left - right, plotH = height - top - bottom;
+  const shown = props.filter((p) => p.books_over_probability !== null);
+  const values = shown.flatMap((p) => [p.books_over_probability, p.over_probability]);
+  const lo = Math.max(0, Math.floor((Math.min(...values, 0.4) - 0.02) * 20) / 20);
+  const hi = Math.min(1, Math.ceil((Math.max(...values, 0.6) + 0.02) * 20) / 20);
+  const x = (p) => left + ((p - lo) / (hi - lo)) * plotW;
+  const y = (p) => top + plotH - ((p - lo) / (hi - lo)) * plotH;
+  const root = svg("svg", {
+    id: "slate-svg", viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-label": `${shown.length} props: our P(over) against the books'`,
+  });
+  root.append(svg("title", {}, "Our P(over) against the books'"));
+  for (let t = Math.ceil(lo * 10) / 10; t <= hi + 1e-9; t += 0.1) {
+    root.append(svg("line", { x1: left, x2: width - right, y1: y(t), y2: y(t), class: "grid" }));
+    root.append(svg("text", { x: left - 6, y: y(t) + 4, "text-anchor": "end", class: "tick" },
+      pct(t)));
+    root.append(svg("text", { x: x(t), y: height - bottom + 16, "text-anchor": "middle",
+      class: "tick" }, pct(t)));
+  }
+  root.append(svg("line", { x1: x(lo), y1: y(lo), x2: x(hi), y2: y(hi), class: "axis",
+    id: "slate-diagonal" }));
+  root.append(svg("text", { x: left + plotW / 2, y: height - 4, "text-anchor": "middle",
+    class: "tick" }, "The books' P(over), de-vigged"));
+  for (const p of shown) {
+    const call = p.recommendation === "OVER" ? "over" : p.recommendation === "UNDER"
+      ? "under" : "push";
+    const dot = svg("circle", { cx: x(p.books_over_probability), cy: y(p.over_probability),
+      r: 4, class: `bar ${call} dot`, "data-player": p.player_id });
+    dot.append(svg("title", {}, `${p.player} ${p.stat} ${p.line}: ours ` +
+      `${pct(p.over_probability)}, books ${pct(p.books_over_probability)}`));
+    root.append(dot);
+  }
+  return root;
+}
+
+function bestText(best) {
+  if (!best) return "–";
+  return `${best.side} ${american(best.price)} ${best.book} (${signed(best.expected_value)})`;
+}
+
+function showSlate(data) {
+  document.getElementById("slate-title").textContent =
+    `${data.date}: ${data.count} prop${data.count === 1 ? "" : "s"}`;
+  const body = document.getElementById("slate-table").tBodies[0];
+  body.replaceChildren();
+  for (const p of data.props) {
+    const row = el("tr", { "data-player": String(p.player_id) });
+    const game = `${p.team || "?"} ${p.home ? "vs" : "at"} ${p.opponent || "?"}`;
+    const books = p.books_over_probability === null ? "–" : pct(p.books_over_probability);
+    const edge = p.edge === null ? "–" : `${signed(100 * p.edge, 1)} pts`;
+    const cells = [p.player, game, p.stat, String(p.line), pct(p.over_probability), books, edge,
+      bestText(p.best), p.recommendation, p.data_as_of || "–"];
+    for (const text of cells) row.append(el("td", {}, text));
+    if (p.stale) {
+      row.classList.add("stale");
+      row.lastChild.append(el("strong", { class: "warn" }, " stale"));
+    }
+    body.append(row);
+  }
+  document.getElementById("slate-chart").replaceChildren(
+    data.props.some((p) => p.books_over_probability !== null)
+      ? slateChart(data.props) : el("p", {}, "No book prices to compare."));
+  document.getElementById("slate").hidden = false;
+  const others = document.getElementById("slate-dates");
+  others.textContent = data.dates.length ? `Other days: ${data.dates.join(", ")}` : "";
+}
+
+async function loadSlate(form) {
+  const status = document.getElementById("slate-status");
+  const params = new URLSearchParams();
+  if (form.date.value) params.set("date", form.date.value);
+  if (form.stat.value) params.set("stat", form.stat.value);
+  const team = form.team.value.trim().toUpperCase();
+  if (team) params.set("team", team);
+  const edge = Number.parseFloat(form.min_edge.value);
+  if (edge > 0) params.set("min_edge", String(edge / 100));
+  status.textContent = "Loading…";
+  try {
+    const response = await fetch(`/api/slate?${params}`, { headers: keyHeaders() });
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      document.getElementById("slate").hidden = true;  // never leave an old slate on screen
+      status.textContent = errorText(data, response.status);
+      return;
+    }
+    if (!form.date.value) form.date.value = data.date;
+    showSlate(data);
+    status.textContent = `${data.count} props for ${data.date}.`;
+  } catch (err) {
+    document.getElementById("slate").hidden = true;
+    status.textContent = `The API could not be reached: ${err.message}`;
+  }
+}
+
+function initSlate(form) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    loadSlate(form);
+  });
+  loadSlate(form);
+}
+
 // ---- Models page --------------------------------------------------------------------------
 
 function metric(m, key) {
@@ -299,6 +406,8 @@ async function initTrainingTable(box) {
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("predict-form");
   if (form) initPredict(form);
+  const slate = document.getElementById("slate-form");
+  if (slate) initSlate(slate);
   const table = document.getElementById("models-table");
   if (table) initModels(table);
   const training = document.getElementById("training-table");

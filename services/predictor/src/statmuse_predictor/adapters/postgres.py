@@ -1,10 +1,12 @@
 """Schema `predictions` through asyncpg: the `PredictionRepository` of the service."""
 
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 
-from statmuse_predictor.ports import Latest
-from statmuse_shared.contract.messages import FeaturesComputed, PredictionMade
+from statmuse_predictor.ports import GameOf, Latest, Posted, Pregame
+from statmuse_shared.contract.messages import FeaturesComputed, PredictionMade, PropLinePosted
+from statmuse_shared.contract.stats import Stat
 from statmuse_shared.platform.db import Database
 
 
@@ -71,3 +73,130 @@ class PostgresPredictions:
                     for p in made
                 ],
             )
+
+    async def store_lines(self, lines: Sequence[PropLinePosted]) -> list[GameOf]:
+        # Last one read wins: a batch's later message for the same key replaces the earlier.
+        latest = {
+            (x.player_id, x.game_date, x.stat.value, x.book): x
+            for x in lines
+            if x.player_id is not None
+        }
+        if not latest:
+            return []
+        async with self.db.acquire() as conn:
+            await conn.executemany(
+                """INSERT INTO predictions.posted_lines (player_id, game_date, stat, book,
+                       game_key, player_name, line, over_price, under_price)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   ON CONFLICT (player_id, game_date, stat, book) DO UPDATE
+                   SET game_key = EXCLUDED.game_key, player_name = EXCLUDED.player_name,
+                       line = EXCLUDED.line, over_price = EXCLUDED.over_price,
+                       under_price = EXCLUDED.under_price, updated_at = now()""",
+                [
+                    (*key, x.game_key, x.player_name, x.line, x.over_price, x.under_price)
+                    for key, x in latest.items()
+                ],
+            )
+        return list(dict.fromkeys((pid, day) for pid, day, _, _ in latest))
+
+    async def keep_pregame(self, vectors: Sequence[FeaturesComputed]) -> list[GameOf]:
+        pregame = {
+            (v.player_id, v.game.game_date): v
+            for v in vectors
+            if v.kind == "game" and v.game is not None and v.outcome is None
+        }
+        played = [
+            (v.player_id, v.game.game_date)
+            for v in vectors
+            if v.kind == "game" and v.game is not None and v.outcome is not None
+        ]
+        async with self.db.acquire() as conn, conn.transaction():
+            if pregame:
+                await conn.executemany(
+                    """INSERT INTO predictions.pregame_features (player_id, game_date,
+                           player_name, team, opponent, is_home, as_of, data_as_of, features)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
+                       ON CONFLICT (player_id, game_date) DO UPDATE
+                       SET player_name = EXCLUDED.player_name, team = EXCLUDED.team,
+                           opponent = EXCLUDED.opponent, is_home = EXCLUDED.is_home,
+                           as_of = EXCLUDED.as_of, data_as_of = EXCLUDED.data_as_of,
+                           features = EXCLUDED.features, updated_at = now()""",
+                    [
+                        (
+                            pid,
+                            day,
+                            v.player_name,
+                            v.team,
+                            v.game.opponent,
+                            v.game.is_home,
+                            v.as_of,
+                            v.last_game.game_date if v.last_game is not None else None,
+                            json.dumps(v.features),
+                        )
+                        for (pid, day), v in pregame.items()
+                        if v.game is not None
+                    ],
+                )
+            if played:  # one statement: a backfill brings thousands of played games
+                await conn.execute(
+                    """DELETE FROM predictions.pregame_features v
+                       USING unnest($1::integer[], $2::date[]) AS q(player_id, game_date)
+                       WHERE v.player_id = q.player_id AND v.game_date = q.game_date""",
+                    [p for p, _ in played],
+                    [d for _, d in played],
+                )
+        done = set(played)
+        return [g for g in pregame if g not in done]
+
+    async def slate(
+        self, games: Sequence[GameOf] | None = None
+    ) -> list[tuple[Pregame, list[Posted]]]:
+        query = """SELECT v.player_id, v.game_date, v.player_name, v.team, v.opponent,
+                          v.is_home, v.as_of, v.data_as_of, v.features::text AS f,
+                          l.game_key, l.stat, l.book, l.line, l.over_price, l.under_price
+                   FROM predictions.pregame_features v
+                   JOIN predictions.posted_lines l USING (player_id, game_date)"""
+        async with self.db.acquire() as conn:
+            if games is None:
+                rows = await conn.fetch(query + " ORDER BY 1, 2, l.stat, l.book")
+            else:
+                pairs = list(dict.fromkeys(games))
+                if not pairs:
+                    return []
+                rows = await conn.fetch(
+                    query
+                    + """ JOIN unnest($1::integer[], $2::date[]) AS q(player_id, game_date)
+                                USING (player_id, game_date) ORDER BY 1, 2, l.stat, l.book""",
+                    [p for p, _ in pairs],
+                    [d for _, d in pairs],
+                )
+        grouped: dict[GameOf, tuple[Pregame, list[Posted]]] = {}
+        lines: defaultdict[GameOf, list[Posted]] = defaultdict(list)
+        for r in rows:
+            at = (r["player_id"], r["game_date"])
+            if at not in grouped:
+                grouped[at] = (
+                    Pregame(
+                        r["player_id"],
+                        r["player_name"],
+                        r["team"],
+                        r["game_date"],
+                        r["opponent"],
+                        r["is_home"],
+                        r["as_of"],
+                        r["data_as_of"],
+                        json.loads(r["f"]),
+                    ),
+                    lines[at],
+                )
+            lines[at].append(
+                Posted(
+                    r["game_key"],
+                    Stat(r["stat"]),
+                    r["book"],
+                    r["line"],
+                    r["over_price"],
+                    r["under_price"],
+                )
+            )
+        return list(grouped.values())

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from statmuse_shared.models.pricing import decimal_odds, devig
+from statmuse_shared.models.shopping import american_from_decimal
 from statmuse_trainer.backtest.ledger import Bet, bets_frame, daily
 from statmuse_trainer.backtest.market import (
     MODES,
@@ -36,7 +37,6 @@ from statmuse_trainer.backtest.market import (
     Mode,
     ModelSet,
     Quote,
-    american_from_decimal,
     best_price,
     consensus_market,
     quotes_frame,

@@ -67,12 +67,6 @@ class ModelSet:
         return cls(directory.name, models, versions, min(firsts), max(lasts))
 
 
-def american_from_decimal(decimal: float) -> int:
-    if decimal >= 2:
-        return round((decimal - 1) * 100)
-    return -round(100 / (decimal - 1))
-
-
 @dataclass(frozen=True, slots=True)
 class Quote:
     """One player's market on one day: the consensus line, its prices, what we think."""
