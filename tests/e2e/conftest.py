@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import uvicorn
 
 from statmuse_gateway.app import create_app
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.settings import GatewaySettings
+from statmuse_ops import stack
 from statmuse_shared.contract import ids
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
@@ -301,3 +303,22 @@ def priced_props(book: Any, vectors: list[FeaturesComputed]) -> list[PropPriced]
                 )
         out.extend(price_props(book, pregame, posted))
     return out
+
+
+@pytest.fixture
+def running_stack(tmp_path, database_url, infra):
+    """`statmuse up` in a temporary folder on the test database; every process it started
+    is gone after `down`."""
+    environ = {"DATABASE_URL": database_url, "REDIS_URL": infra.redis_url}
+    s = stack.up(tmp_path / "stack", environ=environ, say=lambda _: None)
+    try:
+        yield s
+    finally:
+        pids = [p.pid for p in s.started]
+        stack.down(s, say=lambda _: None)
+        alive = [
+            p
+            for p in pids
+            if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+        ]
+        assert alive == [], f"processes left after down: {alive}"

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer
 
@@ -91,23 +90,6 @@ def next_vector_of(player_id: int, as_of: str) -> Callable[[bytes], dict[str, An
         return dict(v.features) if wanted else None
 
     return keep
-
-
-@pytest.fixture
-def running_stack(tmp_path, database_url, infra):
-    environ = {"DATABASE_URL": database_url, "REDIS_URL": infra.redis_url}
-    s = stack.up(tmp_path / "stack", environ=environ, say=lambda _: None)
-    try:
-        yield s
-    finally:
-        pids = [p.pid for p in s.started]
-        stack.down(s, say=lambda _: None)
-        alive = [
-            p
-            for p in pids
-            if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-        ]
-        assert alive == [], f"processes left after down: {alive}"
 
 
 def test_one_season_flows_end_to_end(running_stack, next_game_vectors):

@@ -5,6 +5,7 @@ statmuse status    what is running, where
 statmuse down      stop exactly what `up` started
 statmuse migrate   apply every service's schema migrations
 statmuse demo      up (if needed), load a real season, train, and show a prediction
+statmuse replay    run the live path day by day over bundled days, and score it
 statmuse ingest …  the ingestor's commands (backfill, status) against the running stack
 statmuse apikey …  create, list and revoke the gateway's API keys
 """
@@ -113,6 +114,21 @@ def migrate(run_dir: RunDir = None) -> None:
     console.print(f"{len(applied)} migration(s) applied")
 
 
+def _running_stack(folder: Path) -> stack_mod.Stack:
+    """The stack recorded in `folder` when all of it runs, else a fresh one (exit 1 when it
+    cannot start)."""
+    stack = stack_mod.Stack.load(folder)
+    if stack is not None and all(s.is_running() for s in stack.started):
+        return stack
+    if stack is not None:
+        stack_mod.down(stack, say=_say)
+    try:
+        return stack_mod.up(folder, environ=os.environ, say=_say)
+    except InfraError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+
+
 @app.command()
 def demo(
     run_dir: RunDir = None,
@@ -124,30 +140,51 @@ def demo(
     baseline: Annotated[
         bool, typer.Option(help="Serve the naive last-10 baseline instead of the shipped models")
     ] = False,
+    tonight: Annotated[
+        str,
+        typer.Option(
+            help="End on this day's slate (YYYY-MM-DD): the data up to the day before, that "
+            "day's schedule and lines; 'auto': 2024-04-12 on 2023-24 (the season with lines); "
+            "'none': load the whole season"
+        ),
+    ] = "auto",
 ) -> None:
-    """Start the stack if needed, run a real season through it, and show a prediction."""
+    """Start the stack if needed, run a real season through it, and show a prediction (on
+    2023-24: ending on a replayed day, with its slate of priced props)."""
+    import datetime as dt
+
     from statmuse_ops import demo as demo_mod
 
     started_at = time.perf_counter()
-    folder = _run_dir(run_dir)
-    stack = stack_mod.Stack.load(folder)
-    if stack is None or not all(s.is_running() for s in stack.started):
-        if stack is not None:
-            stack_mod.down(stack, say=_say)
-        try:
-            stack = stack_mod.up(folder, environ=os.environ, say=_say)
-        except InfraError as exc:
-            err.print(f"[red]error:[/] {exc}")
-            raise typer.Exit(1) from exc
+    stack = _running_stack(_run_dir(run_dir))
     _print_stack(stack)
+    day = None
+    if tonight == "auto":
+        day = dt.date(2024, 4, 12) if season == "2023-24" and not baseline else None
+    elif tonight != "none":
+        try:
+            day = dt.date.fromisoformat(tonight)
+        except ValueError as exc:
+            err.print(f"[red]error:[/] --tonight: {exc}")
+            raise typer.Exit(2) from exc
     try:
-        result = demo_mod.run(
-            stack,
-            data_dir=data_dir.resolve(),
-            season=season,
-            say=_say,
-            models_dir=None if baseline else models_dir.resolve(),
-        )
+        if day is not None:
+            result = demo_mod.run_tonight(
+                stack,
+                data_dir=data_dir.resolve(),
+                season=season,
+                say=_say,
+                models_dir=models_dir.resolve(),
+                tonight=day,
+            )
+        else:
+            result = demo_mod.run(
+                stack,
+                data_dir=data_dir.resolve(),
+                season=season,
+                say=_say,
+                models_dir=None if baseline else models_dir.resolve(),
+            )
     except (demo_mod.DemoError, InfraError) as exc:
         err.print(f"[red]demo failed:[/] {exc}")
         raise typer.Exit(1) from exc
@@ -171,10 +208,142 @@ def demo(
             }
         )
     )
+    if "tonight" in result:
+        _print_slate(result["tonight"], result["slate"], result["gateway"])
     console.print(f"\nDemo ready in {time.perf_counter() - started_at:.0f}s. Try:\n")
     # Plain print: the command must stay copy-paste exact (no wrapping or markup).
     print(demo_mod.sample_curl(result["gateway"], result["request"]))
     print(f"\nAPI docs: {result['gateway']}/docs    stop everything: statmuse down")
+
+
+@app.command()
+def replay(
+    date_from: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD")],
+    date_to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD")],
+    run_dir: RunDir = None,
+    data_dir: Annotated[Path, typer.Option(help="Bundled data")] = Path("data/nba"),
+    models_dir: Annotated[Path, typer.Option(help="Model bundles to serve")] = Path("models"),
+    out: Annotated[
+        Path | None, typer.Option(help="The answers and slates (default reports/replay/…)")
+    ] = None,
+    write: Annotated[
+        Path | None, typer.Option(help="Write the report here (e.g. docs/LIVE_REPLAY.md)")
+    ] = None,
+    report: Annotated[bool, typer.Option(help="Score the answers when done")] = True,
+    history: Annotated[
+        str | None,
+        typer.Option(
+            help="Also load the seasons from this one on before the first day (e.g. 2017-18: "
+            "the career features then see what a deployed system would)"
+        ),
+    ] = None,
+) -> None:
+    """The live path day by day on the local stack (started if needed): each morning the
+    day's schedule, availability and lines, every line asked of the gateway, the slate read;
+    each night the day's box scores. Then the answers are scored against the outcomes, the
+    books, and `statmuse evaluate` on the same lines."""
+    import datetime as dt
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from statmuse_ops import replay as replay_mod
+    from statmuse_shared.contract.seasons import season_of
+
+    try:
+        start, end = dt.date.fromisoformat(date_from), dt.date.fromisoformat(date_to)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    if end < start:
+        err.print(f"[red]error:[/] --to {end} is before --from {start}")
+        raise typer.Exit(2)
+    season = season_of(start)
+    if season_of(end) != season:
+        err.print(f"[red]error:[/] {start} and {end} are in different seasons")
+        raise typer.Exit(2)
+    out = (out or Path("reports/replay") / f"{start}_{end}").resolve()
+    started_at = time.perf_counter()
+    stack = _running_stack(_run_dir(run_dir))
+    props = replay_mod.posted_props(data_dir.resolve(), start, end)
+    answers: list[dict[str, object]] = []
+    slates: list[dict[str, object]] = []
+    try:
+        run = replay_mod.Replay(
+            stack, data_dir=data_dir.resolve(), season=season, out=out, say=_say
+        )
+        run.prepare(start, models_dir.resolve(), history=history)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("replaying", total=(end - start).days + 1)
+            for day in replay_mod.days(start, end):
+                bar.update(task, description=f"{day}: {len(props.get(day, ()))} props")
+                asked, slate = run.run_day(day, props.get(day, set()))
+                answers += asked
+                slates += slate
+                bar.advance(task)
+    except (replay_mod.ReplayError, InfraError) as exc:
+        err.print(f"[red]replay failed:[/] {exc}")
+        raise typer.Exit(1) from exc
+    replay_mod.write_csv(out / "answers.csv", replay_mod.ANSWER_FIELDS, answers)
+    replay_mod.write_csv(out / "slate.csv", replay_mod.SLATE_FIELDS, slates)
+    p = run.progress
+    console.print(
+        f"{p.days} days: {p.answered} of {p.asked} props answered, {p.slate} priced props on "
+        f"the slates, in {time.perf_counter() - started_at:.0f}s -> {out}"
+    )
+    for reason, count in sorted(p.failed.items(), key=lambda kv: -kv[1]):
+        console.print(f"  not answered {count}: {reason}")
+    console.print("time per step: " + ", ".join(f"{k} {v:.0f}s" for k, v in p.seconds.items()))
+    if not report:
+        return
+    # The dataset (every season's game vectors: large) stays with the stack's state.
+    dataset = replay_mod.build_dataset(stack, stack.run_dir / "datasets")
+    code = replay_mod.report(
+        stack,
+        answers=out / "answers.csv",
+        slate=out / "slate.csv",
+        dataset=dataset,
+        models=models_dir.resolve(),
+        lines=data_dir.resolve() / "prop_lines",
+        start=start,
+        end=end,
+        write=write,
+        seconds=time.perf_counter() - started_at,
+        say=typer.echo,
+    )
+    raise typer.Exit(code)
+
+
+def _print_slate(day: object, slate: list[dict[str, object]], gateway: str) -> None:
+    """The replayed day's slate: its size and the largest edges, as a table."""
+    calls = [p for p in slate if p.get("recommendation") in ("OVER", "UNDER")]
+    console.print(
+        f"\nTonight ({day}): {len(slate)} posted props priced, {len(calls)} with a call at the "
+        "best price that is not an outlier. The largest edges:"
+    )
+    table = Table("player", "stat", "line", "ours", "books", "edge", "best price", "call")
+    top = sorted(
+        (p for p in slate if p.get("edge") is not None),
+        key=lambda p: -abs(float(str(p["edge"]))),
+    )[:8]
+    for p in top:
+        table.add_row(
+            str(p["player"]),
+            str(p["stat"]),
+            str(p["line"]),
+            f"{100 * float(str(p['over_probability'])):.1f}%",
+            f"{100 * float(str(p['books_over_probability'])):.1f}%",
+            f"{100 * float(str(p['edge'])):+.1f} pts",
+            f"{p['best_side']} {p['best_price']} {p['best_book']}",
+            str(p["recommendation"]),
+        )
+    console.print(table)
+    print(f"The whole slate: {gateway}/dashboard/tonight  (API: {gateway}/api/slate)")
 
 
 _PASS = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}

@@ -1,11 +1,15 @@
 """`statmuse demo`: real data through the whole pipeline, then a real prediction.
 
-Ingest one bundled season, wait (by watching each service's own metrics, with deadlines) until
-features, trainer, predictor and gateway have consumed it, ask the trainer for the baseline
-models, wait until the gateway serves them, and show a sample call.
+On 2023-24 (the season with the books' lines) the demo ends on a replayed day (`run_tonight`):
+the season up to the day before, then that day's schedule, availability and lines, priced into
+a slate. Otherwise (`run`): ingest one bundled season, wait (by watching each service's own
+metrics, with deadlines) until features, trainer, predictor and gateway have consumed it, ask
+the trainer for the baseline models, wait until the gateway serves them, and show a sample
+call.
 """
 
 import asyncio
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -139,6 +143,35 @@ def import_models(stack: Stack, models_dir: Path) -> list[str]:
         what="model import",
     )
     return [line.split(":")[0] for line in out.splitlines() if line.strip()]
+
+
+def run_tonight(
+    stack: Stack, *, data_dir: Path, season: str, say: Say, models_dir: Path, tonight: dt.date
+) -> dict[str, Any]:
+    """End on a replayed day: the season up to the day before `tonight`, the shipped models,
+    then that morning's schedule, availability and lines, priced into the slate (the first
+    day of `statmuse replay`, without the night)."""
+    from statmuse_ops.replay import Replay
+
+    replay = Replay(stack, data_dir=data_dir, season=season, out=stack.run_dir, say=say)
+    replay.verbose = True
+    say(f"ingesting {season} up to {tonight - dt.timedelta(days=1)} from {data_dir}")
+    replay.prepare(tonight, models_dir)
+    replay.morning(tonight)
+    say(f"{tonight}: its schedule, availability and the books' lines published")
+    slate = replay.slate(tonight)
+    say(f"ok: {len(slate)} props of {tonight} priced and on the slate")
+    body = {"player": "LeBron James", "stat": "points", "line": 25.5, "game_date": str(tonight)}
+    answer = replay.gateway.post("/api/predict", json=body)
+    if answer.status_code != 200:
+        raise DemoError(f"sample prediction failed: {answer.status_code} {answer.text}")
+    return {
+        "request": body,
+        "response": answer.json(),
+        "gateway": replay.urls["gateway"],
+        "tonight": tonight,
+        "slate": slate,
+    }
 
 
 def run(

@@ -76,6 +76,7 @@ SeasonsOption = Annotated[
 FromOption = Annotated[str | None, typer.Option("--from", help="Only games on or after YYYY-MM-DD")]
 ToOption = Annotated[str | None, typer.Option("--to", help="Only games on or before YYYY-MM-DD")]
 DataDirOption = Annotated[Path | None, typer.Option(help="Folder with the bundled logs")]
+SummaryOption = Annotated[Path | None, typer.Option(help="Also write the counts here (JSON)")]
 
 
 @app.command()
@@ -135,6 +136,7 @@ def schedule(
     date_from: FromOption = None,
     date_to: ToOption = None,
     data_dir: DataDirOption = None,
+    summary_json: SummaryOption = None,
 ) -> None:
     """Load the seasons' schedule into PostgreSQL and publish the games that are new or
     changed (postponed, moved, played) on nba.schedule.v1."""
@@ -146,7 +148,7 @@ def schedule(
             rt, source=rt.sources(source), seasons=season_list, date_from=lo, date_to=hi
         ),
     )
-    _report_counts("schedule", summary)
+    _report_counts("schedule", summary, summary_json)
 
 
 @app.command()
@@ -155,6 +157,7 @@ def availability(
     date_from: FromOption = None,
     date_to: ToOption = None,
     data_dir: DataDirOption = None,
+    summary_json: SummaryOption = None,
 ) -> None:
     """Load who was out for each team in each game of the seasons (the files source's
     stand-in: rotation players missing from the box score) and publish the lists that are
@@ -168,7 +171,7 @@ def availability(
             rt, source=source, seasons=season_list, date_from=lo, date_to=hi
         ),
     )
-    _report_counts("availability", summary)
+    _report_counts("availability", summary, summary_json)
 
 
 class LinesSourceName(StrEnum):
@@ -189,6 +192,7 @@ def lines(
     date_from: FromOption = None,
     date_to: ToOption = None,
     data_dir: DataDirOption = None,
+    summary_json: SummaryOption = None,
 ) -> None:
     """Load the books' prop lines of the seasons' games and publish the lines that are new or
     moved on nba.lines.v1 (each matched to a player the ingestor has box scores of)."""
@@ -202,12 +206,14 @@ def lines(
         settings,
         lambda rt: ingest_lines(rt, source=chosen, seasons=season_list, date_from=lo, date_to=hi),
     )
-    _report_counts("lines", summary)
+    _report_counts("lines", summary, summary_json)
 
 
-def _report_counts(title: str, summary: Counts) -> None:
+def _report_counts(title: str, summary: Counts, summary_json: Path | None = None) -> None:
     table = Table(title=title)
     counts = summary.counts()
+    if summary_json is not None:
+        summary_json.write_text(json.dumps(counts))
     for column in (*counts, "seconds"):
         table.add_column(column, justify="right")
     table.add_row(*(str(v) for v in counts.values()), f"{summary.seconds:.1f}")
@@ -291,9 +297,7 @@ async def _backfill(
 
 
 def _report(summary: Summary, summary_json: Path | None) -> None:
-    _report_counts(f"ingest run {summary.run_id}", summary)
-    if summary_json is not None:
-        summary_json.write_text(json.dumps(summary.counts()))
+    _report_counts(f"ingest run {summary.run_id}", summary, summary_json)
 
 
 def _with_database(

@@ -288,7 +288,7 @@ function showSlate(data) {
 
 async function loadSlate(form) {
   const status = document.getElementById("slate-status");
-  const params = new URLSearchParams();
+  const params = new URLSearchParams({ limit: "1000" });
   if (form.date.value) params.set("date", form.date.value);
   if (form.stat.value) params.set("stat", form.stat.value);
   const team = form.team.value.trim().toUpperCase();

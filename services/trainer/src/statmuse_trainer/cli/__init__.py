@@ -4,7 +4,7 @@ application function of the capability it belongs to:
 
 - `serve`, `migrate`: the service (`statmuse_shared.platform.runtime.service_cli`);
 - `dataset`, `train`, `fit-lines` (cli/training.py): training/;
-- `evaluate`, `backtest` (cli/evaluation.py): evaluation/, backtest/;
+- `evaluate`, `replay-report`, `backtest` (cli/evaluation.py): evaluation/, backtest/;
 - `import-model`, `promote`, `rollback` (cli/registry.py): registry/;
 - `monitor`, `schedule-run` (cli/monitoring.py): monitoring/, schedule.py.
 
@@ -26,6 +26,7 @@ app.command()(training.train)
 app.command("import-model")(registry.import_model)
 app.command("fit-lines")(training.fit_lines_command)
 app.command()(evaluation.evaluate)
+app.command("replay-report")(evaluation.replay_report)
 app.command()(evaluation.backtest)
 app.command()(registry.promote)
 app.command()(registry.rollback)

@@ -28,6 +28,12 @@ def evaluate(
     ),
     write: Annotated[Path | None, typer.Option(help="Also write the tables as markdown")] = None,
     rounds: Annotated[int, typer.Option(min=100, help="Bootstrap resamples")] = 1000,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="Only the real lines on or after YYYY-MM-DD")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Only the real lines on or before YYYY-MM-DD")
+    ] = None,
 ) -> None:
     """Our served models on a season they never saw: against season-average, last-10 and
     EWMA baselines (MAE, RMSE), and on the real lines against the books' de-vigged P(over)
@@ -43,6 +49,13 @@ def evaluate(
     )
     if dataset is None or models is None:
         fail("no dataset or models found; run `statmuse train` first")
+    try:
+        window = (
+            dt.date.fromisoformat(date_from) if date_from else dt.date.min,
+            dt.date.fromisoformat(date_to) if date_to else dt.date.max,
+        )
+    except ValueError as exc:
+        fail(str(exc))
     pictures = Path("reports/evaluation") / season
     text = run(
         dataset=dataset,
@@ -51,12 +64,60 @@ def evaluate(
         season=season,
         rounds=rounds,
         pictures=pictures,
+        window=window,
     )
     typer.echo(f"reliability diagrams: {pictures}", err=True)
     typer.echo(text)
     if write is not None:
         write.write_text(text)
         typer.echo(f"written to {write}", err=True)
+
+
+def replay_report(
+    answers: Annotated[Path, typer.Option(help="answers.csv of `statmuse replay`")],
+    slate: Annotated[Path, typer.Option(help="slate.csv of `statmuse replay`")],
+    date_from: Annotated[str, typer.Option("--from", help="The replay's first day")],
+    date_to: Annotated[str, typer.Option("--to", help="The replay's last day")],
+    dataset: Annotated[
+        Path | None, typer.Option(help="Dataset version directory; default: the newest")
+    ] = None,
+    models: Annotated[Path, typer.Option(help="The bundles the replay served")] = Path("models"),
+    lines_dir: Annotated[Path, typer.Option("--lines", help="Real prop lines")] = Path(
+        "data/nba/prop_lines"
+    ),
+    write: Annotated[Path | None, typer.Option(help="Also write the report here")] = None,
+    command: Annotated[str, typer.Option(help="The command to name in the report")] = "",
+    seconds: Annotated[float | None, typer.Option(help="How long the replay took")] = None,
+) -> None:
+    """Score a live replay's answers against the outcomes, the books and the offline
+    evaluation of the same lines; exit 1 when a stat's Brier differs from evaluate's by more
+    than 0.0005."""
+    from statmuse_trainer.evaluation.replay import report
+
+    found = dataset_dir(dataset)
+    if found is None:
+        fail("no dataset found; run `statmuse-trainer dataset` first")
+    try:
+        start, end = dt.date.fromisoformat(date_from), dt.date.fromisoformat(date_to)
+    except ValueError as exc:
+        fail(str(exc))
+    text, agree = report(
+        answers=answers,
+        slate=slate,
+        dataset=found,
+        models=models,
+        lines_dir=lines_dir,
+        start=start,
+        end=end,
+        command=command or f"statmuse replay --from {start} --to {end}",
+        seconds=seconds,
+    )
+    typer.echo(text)
+    if write is not None:
+        write.write_text(text)
+        typer.echo(f"written to {write}", err=True)
+    if not agree:
+        raise typer.Exit(1)
 
 
 def parse_pricing(value: str | Pricing) -> Pricing:

@@ -31,12 +31,14 @@ def run(
     season: str,
     rounds: int,
     pictures: Path | None = None,
+    window: tuple[dt.date, dt.date] = (dt.date.min, dt.date.max),
 ) -> str:
     test = pd.read_parquet(dataset / "test.parquet")
     test = test[test["season"] == season].reset_index(drop=True)
     if test.empty:
         raise ValueError(f"the dataset's test split has no {season} rows")
     matched, unmatched = match_frame(test, lines_dir)
+    matched = [(p, x) for p, x in matched if window[0] <= x.game_date <= window[1]]
     point_rows: list[pd.DataFrame] = []
     line_rows: list[pd.DataFrame] = []
     flags_seen: dict[str, dict[str, int]] = {}
@@ -117,7 +119,10 @@ def run(
         "",
         f"Generated {dt.date.today().isoformat()} by "
         f"`statmuse evaluate --season {season} --dataset {dataset} --models {models} "
-        f"--rounds {rounds} --write docs/EVALUATION.md` (brackets are 95% bootstrap "
+        f"--rounds {rounds}"
+        + (f" --from {window[0]}" if window[0] != dt.date.min else "")
+        + (f" --to {window[1]}" if window[1] != dt.date.max else "")
+        + " --write docs/EVALUATION.md` (brackets are 95% bootstrap "
         "intervals). The dataset directory comes from `statmuse-trainer dataset` on a stack "
         "that ingested the seven bundled seasons; see models/README.md.",
         "",
