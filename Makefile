@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV ?= $(or $(shell command -v uv 2>/dev/null),python3 -m uv)
 export UV_PYTHON ?= 3.11
 
-.PHONY: demo up down status test test-unit lint typecheck fmt sync clean bench asyncapi features-doc
+.PHONY: demo up down status test test-unit lint typecheck fmt sync clean bench asyncapi features-doc replay
 
 sync:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -37,6 +37,11 @@ lint: sync
 
 typecheck: sync
 	$(UV) run mypy shared/src ops/src services/*/src
+
+# The live path replayed over the bundled lines' month of regular season, with every earlier
+# season loaded first (about an hour on 2 cores), scored into docs/LIVE_REPLAY.md.
+replay: sync
+	$(UV) run statmuse replay --from 2024-03-16 --to 2024-04-14 --history 2017-18 --write docs/LIVE_REPLAY.md
 
 # Every benchmark (15-25 minutes), then docs/BENCHMARKS.md rewritten from its template.
 # BENCH_ARGS: e.g. --skip train,gateway --out /tmp/BENCHMARKS.md (see bench/run_all.py).

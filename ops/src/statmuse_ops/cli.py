@@ -230,6 +230,13 @@ def replay(
         Path | None, typer.Option(help="Write the report here (e.g. docs/LIVE_REPLAY.md)")
     ] = None,
     report: Annotated[bool, typer.Option(help="Score the answers when done")] = True,
+    prepare: Annotated[
+        bool,
+        typer.Option(
+            help="Load the data up to the day before and serve the models first; --no-prepare "
+            "resumes on a stack that already has them (a replay stopped after loading)"
+        ),
+    ] = True,
     history: Annotated[
         str | None,
         typer.Option(
@@ -271,7 +278,10 @@ def replay(
         run = replay_mod.Replay(
             stack, data_dir=data_dir.resolve(), season=season, out=out, say=_say
         )
-        run.prepare(start, models_dir.resolve(), history=history)
+        if prepare:
+            run.prepare(start, models_dir.resolve(), history=history)
+        else:
+            run.resume()
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),

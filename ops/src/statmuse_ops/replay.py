@@ -211,17 +211,33 @@ class Replay:
             ),
             self.games_published,
         )
-        self._wait(
+        # A late team box score can make whole seasons stale: recomputing them takes minutes,
+        # so this waits while the features service keeps publishing vectors.
+        self._wait_progress(
             "features reconciled",
-            lambda: metric_total(features, "statmuse_features_stale_seasons") == 0,
+            lambda: (
+                metric_total(features, "statmuse_features_vectors_total")
+                * (metric_total(features, "statmuse_features_stale_seasons") > 0)
+            ),
+            0,
+            done=lambda: metric_total(features, "statmuse_features_stale_seasons") == 0,
         )
         self.vectors_consumed()
 
-    def _wait_progress(self, what: str, value: Callable[[], float], target: float) -> None:
-        """Until `value()` reaches `target`; a ReplayError when it has not moved for the
-        deadline (a backlog of several seasons takes longer than any fixed deadline)."""
+    def _wait_progress(
+        self,
+        what: str,
+        value: Callable[[], float],
+        target: float,
+        *,
+        done: Callable[[], bool] | None = None,
+    ) -> None:
+        """Until `value()` reaches `target` (or `done()`); a ReplayError when `value()` has not
+        moved for the deadline (a backlog of several seasons takes longer than any fixed
+        deadline)."""
+        finished = done or (lambda: False)
         last, moved = value(), time.monotonic()
-        while last < target:
+        while last < target and not finished():
             if time.monotonic() - moved > self.deadline_s:
                 raise ReplayError(
                     f"stalled for {self.deadline_s:.0f}s at {last:.0f} of {target:.0f}: {what}"
@@ -244,6 +260,12 @@ class Replay:
             self._wait(f"{name} consumed the vectors", check)
 
     # ---- the steps -----------------------------------------------------------------------
+
+    def resume(self) -> None:
+        """On a stack that already holds the data up to the day before and serves the models
+        (a replay stopped after its `prepare`): wait until the features have reconciled and
+        every vector is consumed."""
+        self.caught_up()
 
     def prepare(self, start: dt.date, models_dir: Path, *, history: str | None = None) -> None:
         """The season up to the day before `start` (and the `history` seasons before it, such
