@@ -30,7 +30,8 @@ from statmuse_shared.contract.messages import (
     PropPriced,
     StatLine,
 )
-from statmuse_shared.features import League, PlayerGame, TeamGame, possessions, walk
+from statmuse_shared.features import League, PlayerGame, walk
+from statmuse_shared.features.logs import player_game, team_games
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.count import CountModel
 from statmuse_shared.platform.migrations import migrate
@@ -51,41 +52,15 @@ def compute_next_game_vectors(players: tuple[str, ...]) -> list[FeaturesComputed
     """Each player's vector for the game after the season's last, with the shared engine (as
     in test_skeleton, for several players from one read of the files)."""
     league = League()
-    teams = _rows("team_game_logs")
-    scored = {(r["GAME_ID"], r["TEAM_ABBREVIATION"]): int(r["PTS"]) for r in teams}
-    for r in teams:
-        league.add(
-            TeamGame(
-                dt.date.fromisoformat(r["GAME_DATE"]),
-                SEASON,
-                r["TEAM_ABBREVIATION"],
-                scored[(r["GAME_ID"], r["MATCHUP"].split()[2])],
-                possessions(
-                    fga=int(r["FGA"]), oreb=int(r["OREB"]), tov=int(r["TOV"]), fta=int(r["FTA"])
-                ),
-                float(r["MIN"]),
-            )
-        )
+    for game in team_games(_rows("team_game_logs"), SEASON):
+        league.add(game)
     games: dict[str, list[tuple[int, PlayerGame]]] = {p: [] for p in players}
     for r in _rows("player_game_logs"):
         if r["PLAYER_NAME"] in games:
-            team, sep, opp = r["MATCHUP"].split(" ")
             games[r["PLAYER_NAME"]].append(
                 (
                     int(r["PLAYER_ID"]),
-                    PlayerGame(
-                        dt.date.fromisoformat(r["GAME_DATE"]),
-                        SEASON,
-                        r["SEASON_TYPE"],
-                        team,
-                        opp,
-                        sep == "vs.",
-                        float(r["MIN"]),
-                        int(r["PTS"]),
-                        int(r["REB"]),
-                        int(r["AST"]),
-                        int(r["FG3M"]) if r["FG3M"] else None,
-                    ),
+                    player_game(r, SEASON),
                 )
             )
     fsv = CountModel.from_bytes((MODELS / "points.npz").read_bytes()).header.feature_set_version

@@ -394,6 +394,13 @@ def fit_lines(ctx: typer.Context, run_dir: RunDir = None) -> None:
     _passthrough("statmuse-trainer", ["fit-lines", *ctx.args], run_dir)
 
 
+@app.command("fit-market", context_settings=_PASS)
+def fit_market(ctx: typer.Context, run_dir: RunDir = None) -> None:
+    """Run `statmuse-trainer fit-market …`: P(over) from the books' price and the model's,
+    fitted on earlier real lines (e.g. `statmuse fit-market --before 2024-03-16`)."""
+    _passthrough("statmuse-trainer", ["fit-market", *ctx.args], run_dir)
+
+
 @app.command(context_settings=_PASS)
 def backtest(ctx: typer.Context, run_dir: RunDir = None) -> None:
     """Run `statmuse-trainer backtest …`: strategies walked forward over the real prop lines

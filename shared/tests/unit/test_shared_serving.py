@@ -198,10 +198,13 @@ def test_chart_covers_the_bulk(store: Any, publish: Callable[..., ModelPublished
     book.apply(publish("v1", residual_sd=6.0))
     served = book.for_stat(Stat.POINTS)
     assert served is not None
-    points = chart(predict(served, FEATURES, line=25.5).dist)
-    assert points[0][0] == 1  # floor(25.4 - 4 * 6)
-    assert points[-1][0] == 50  # ceil(25.4 + 4 * 6)
-    assert sum(p for _, p in points) == pytest.approx(1.0, abs=1e-4)
+    dist = predict(served, FEATURES, line=25.5).dist
+    points = chart(dist)
+    # Every value but 1e-5 of each tail (mean 25.4, sd 6: about 4.3 sd each way).
+    assert points[0][0] == 0  # the lower tail below 0 is folded onto 0
+    assert dist.cdf(points[-1][0]) >= 1 - 1e-5 > dist.cdf(points[-1][0] - 1)
+    assert 50 < points[-1][0] < 56
+    assert sum(p for _, p in points) == pytest.approx(1.0, abs=2e-5)
 
 
 # A/B routing

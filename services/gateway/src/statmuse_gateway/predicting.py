@@ -36,7 +36,7 @@ from statmuse_gateway.service import (
 )
 from statmuse_shared.contract.names import normalize_name
 from statmuse_shared.models.output import Model, ModelOutput
-from statmuse_shared.models.prediction import chart, quote
+from statmuse_shared.models.prediction import books_over, chart, quote
 from statmuse_shared.models.pricing import DEFAULT_AMERICAN_ODDS
 from statmuse_shared.models.serving import Served
 
@@ -70,6 +70,7 @@ def cache_params(prop: Prop) -> dict[str, Any]:
         "line": body.line,
         "odds_over": prop.odds_over,
         "odds_under": prop.odds_under,
+        "books_over": books_over(body.odds_over, body.odds_under),  # None: odds not both given
         "game_date": body.game_date,
         "opponent": body.opponent,
         "model_version": prop.served.info.version,
@@ -259,7 +260,12 @@ def response_json(
     body, player_id = prop.body, prop.player.player_id
     game = game_info(vector)
     p = quote(
-        served.info, output, line=body.line, odds_over=prop.odds_over, odds_under=prop.odds_under
+        served.info,
+        output,
+        line=body.line,
+        odds_over=prop.odds_over,
+        odds_under=prop.odds_under,
+        books_over=books_over(body.odds_over, body.odds_under),
     )
     answer = PredictResponse(
         player=prop.player.player_name,
@@ -276,6 +282,8 @@ def response_json(
         push_probability=p.push_probability,
         model_over_probability=p.model_over_probability,
         line_weight=p.line_weight,
+        method=p.method,
+        books_over_probability=p.books_over_probability,
         recommendation=p.pricing.recommendation,
         confidence=p.pricing.confidence,
         expected_value=p.pricing.expected_value,

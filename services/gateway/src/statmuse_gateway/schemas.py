@@ -111,8 +111,10 @@ class PredictResponse(BaseModel):
     )
     predicted_value: float
     over_probability: float = Field(
-        description="P(over) at this line: the model's mean weighed against the line itself "
-        "(line_weight), the number pricing and the recommendation use"
+        description="P(over) at this line, the number pricing and the recommendation use: "
+        "with both odds given, the books' de-vigged price weighed with the model's view "
+        "(method market_layer); else the model's mean weighed against the line itself "
+        "(line_blend, line_weight). The distribution drawn is the one it comes from"
     )
     under_probability: float
     push_probability: float
@@ -122,7 +124,18 @@ class PredictResponse(BaseModel):
     line_weight: float | None = Field(
         default=None,
         description="Weight of the model's mean against the line (1: the model alone); "
-        "fitted on earlier real lines. None: this model does not weigh the line",
+        "fitted on earlier real lines. None: the line blend was not used",
+    )
+    method: Literal["market_layer", "line_blend", "model"] = Field(
+        default="model",
+        description="How over_probability was made: market_layer (the books' price given by "
+        "odds_over and odds_under, and the model), line_blend (the line and the model's mean) "
+        "or model (the model alone)",
+    )
+    books_over_probability: float | None = Field(
+        default=None,
+        description="The books' de-vigged P(over) from odds_over and odds_under, when the "
+        "market layer used it",
     )
     recommendation: Literal["OVER", "UNDER", "PASS"]
     confidence: float

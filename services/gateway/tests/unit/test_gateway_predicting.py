@@ -21,7 +21,10 @@ from statmuse_shared.contract.messages import (
 )
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.baseline import RollingMeanArtifact
-from statmuse_shared.models.serving import ModelBook, predict
+from statmuse_shared.models.distributions import NegativeBinomial
+from statmuse_shared.models.market import LayerScore, MarketLayer, over_given_no_push
+from statmuse_shared.models.output import ModelOutput
+from statmuse_shared.models.serving import ModelBook, Served, predict
 
 from .fakes import InMemoryPredictionCache, InMemoryReadModel, MemoryArtifactStore, fake_runtime
 
@@ -331,3 +334,73 @@ async def test_with_the_cache_down_the_answer_is_the_same(rt: GatewayRuntime) ->
     [without] = await answer(rt, LEBRON)
     assert without == with_cache
     assert json.loads(without)["model_version"] == "v1"
+
+
+class Layered:
+    """A model with a line blend and a market layer (the shipped bundles' shape)."""
+
+    stat = Stat.POINTS
+    model_type = "count_model"
+
+    def predict(self, features: dict[str, Any], player_id: int | None = None) -> ModelOutput:
+        mean = float(features["points_sma_10"])
+        return ModelOutput(
+            NegativeBinomial(mean, mean / 0.6), (), None, mean, 1.6, (0.4, 0.2), LAYER
+        )
+
+
+LAYER = MarketLayer(
+    intercept=-0.05,
+    book_weight=1.07,
+    model_weight=0.08,
+    first_day=dt.date(2023, 10, 24),
+    last_day=dt.date(2024, 3, 15),
+    lines=6000,
+    out_of_sample=LayerScore(
+        first_day=dt.date(2024, 3, 16),
+        last_day=dt.date(2024, 5, 25),
+        lines=2800,
+        brier=0.2496,
+        brier_line_blend=0.2515,
+        brier_books=0.25,
+    ),
+)
+
+
+async def test_with_both_prices_the_market_layer_answers_and_draws_what_it_says(
+    rt: GatewayRuntime,
+) -> None:
+    served = rt.book.for_stat(Stat.POINTS)
+    assert served is not None
+    rt.book.production["points"] = Served(served.info, Layered())
+    priced, unpriced, one_side = (
+        PredictResponse.model_validate_json(raw)  # type: ignore[arg-type]
+        for raw in await answer(
+            rt,
+            {**LEBRON, "odds_over": -140, "odds_under": 115},
+            LEBRON,
+            {**LEBRON, "odds_over": -140},
+        )
+    )
+    books = (140 / 240) / (140 / 240 + 100 / 215)
+    assert priced.method == "market_layer"
+    assert priced.books_over_probability == pytest.approx(books)
+    assert priced.line_weight is None
+    own = NegativeBinomial(25.0, 25.0 / 0.6)
+    decided = priced.over_probability + priced.under_probability
+    assert priced.over_probability / decided == pytest.approx(
+        LAYER.over(books, over_given_no_push(own, 25.5)), abs=1e-6
+    )
+    # Without both prices: the line blend, which knows nothing of the price.
+    for other in (unpriced, one_side):
+        assert other.method == "line_blend"
+        assert other.line_weight == 0.4
+        assert other.books_over_probability is None
+    assert unpriced.over_probability == one_side.over_probability != priced.over_probability
+    # One distribution: the bars above the line add up to the headline.
+    for got in (priced, unpriced):
+        bars = sum(p.probability for p in got.distribution if p.value > got.line)
+        assert bars == pytest.approx(got.over_probability, abs=1e-4)
+    # The price is part of the cache key: the unpriced answer is not served for a priced ask.
+    [again] = await answer(rt, {**LEBRON, "odds_over": -140, "odds_under": 115})
+    assert PredictResponse.model_validate_json(again).method == "market_layer"  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from statmuse_predictor.ports import Posted, Pregame
 from statmuse_shared.contract import ids
@@ -21,11 +22,12 @@ from statmuse_shared.contract.messages import (
     PropPriced,
 )
 from statmuse_shared.contract.stats import Stat
+from statmuse_shared.models.market import MarketLayer
 from statmuse_shared.models.output import ModelInputError
 from statmuse_shared.models.prediction import line_table, quote, summarise
 from statmuse_shared.models.serving import Arm, ModelBook, Served
 from statmuse_shared.models.shopping import Posted as BookPosted
-from statmuse_shared.models.shopping import shop
+from statmuse_shared.models.shopping import Shopped, books_fair_over, shop
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,17 +118,16 @@ def price_props(book: ModelBook, vector: Pregame, posted: Sequence[Posted]) -> l
         except (ModelInputError, ValueError):
             continue
         for line, at_line in sorted(lines.items()):
-            q = quote(served.info, output, line=line)
-            shopped = shop(
-                [BookPosted(p.book, p.over_price, p.under_price) for p in at_line],
-                over=q.over_probability,
-                under=q.under_probability,
-            )
+            prices = [BookPosted(p.book, p.over_price, p.under_price) for p in at_line]
+            # Our P(over) weighs the books' median de-vigged price where the model has a
+            # market layer (what /api/predict gives for the same line and that price).
+            q = quote(served.info, output, line=line, books_over=books_fair_over(prices))
+            shopped = shop(prices, over=q.over_probability, under=q.under_probability)
             decided = q.over_probability + q.under_probability
             edge = None
             if shopped.fair_over is not None and decided > 0:
                 edge = q.over_probability / decided - shopped.fair_over
-            prices = [(b.book, b.over_price, b.under_price) for b in shopped.books]
+            posted_prices = [(b.book, b.over_price, b.under_price) for b in shopped.books]
             out.append(
                 PropPriced(
                     event_id=ids.event_id(
@@ -137,7 +138,7 @@ def price_props(book: ModelBook, vector: Pregame, posted: Sequence[Posted]) -> l
                         line,
                         vector.as_of,
                         served.info.version,
-                        prices,
+                        posted_prices,
                     ),
                     game_key=at_line[0].game_key,
                     game_date=vector.game_date,
@@ -181,9 +182,23 @@ def price_props(book: ModelBook, vector: Pregame, posted: Sequence[Posted]) -> l
                         price=shopped.best.price,
                         expected_value=shopped.best.expected_value,
                     ),
-                    recommendation=shopped.recommendation,
+                    recommendation=recommendation(q.method, output.market, edge, shopped),
                     model_name=served.info.name,
                     model_version=served.info.version,
                 )
             )
     return out
+
+
+def recommendation(
+    method: str, layer: MarketLayer | None, edge: float | None, shopped: Shopped
+) -> Literal["OVER", "UNDER", "PASS"]:
+    """The best price's call, kept only where the edge behind it has an out-of-sample
+    record: a market-layer answer recommends a bet only from the layer's `min_edge` up (no
+    `min_edge`: never), as /api/predict does."""
+    if method != "market_layer" or shopped.recommendation == "PASS":
+        return shopped.recommendation
+    assert layer is not None
+    if layer.min_edge is None or edge is None or abs(edge) < layer.min_edge:
+        return "PASS"
+    return shopped.recommendation

@@ -100,13 +100,16 @@ def match_players(
 
 @dataclass(frozen=True, slots=True)
 class LineRows:
-    """Real lines joined to test rows: row index, line, books' fair P(over), outcome."""
+    """Real lines joined to test rows: row index, line, books' fair P(over), outcome, and the
+    book with its prices."""
 
     row: np.ndarray
     line: np.ndarray
     books: np.ndarray
     went_over: np.ndarray
     bookmaker: np.ndarray
+    over_odds: np.ndarray
+    under_odds: np.ndarray
 
 
 def join_lines(test: "pd.DataFrame", lines: Sequence[tuple[int, PropLine]], stat: str) -> LineRows:
@@ -116,7 +119,7 @@ def join_lines(test: "pd.DataFrame", lines: Sequence[tuple[int, PropLine]], stat
         for i, (p, d) in enumerate(zip(test["player_id"], test["game_date"].dt.date, strict=True))
     }
     labels = test[f"label_{stat}"].to_numpy(np.float64)
-    rows, values, books, over, makers = [], [], [], [], []
+    rows, values, books, over, makers, prices = [], [], [], [], [], []
     for player_id, line in lines:
         if line.market != stat:
             continue
@@ -128,10 +131,14 @@ def join_lines(test: "pd.DataFrame", lines: Sequence[tuple[int, PropLine]], stat
         books.append(line.fair_over)
         over.append(float(labels[i] > line.line))
         makers.append(line.bookmaker)
+        prices.append((line.over_odds, line.under_odds))
+    odds = np.array(prices, dtype=np.int64).reshape(-1, 2)
     return LineRows(
         np.array(rows, dtype=int),
         np.array(values, dtype=float),
         np.array(books, dtype=float),
         np.array(over, dtype=float),
         np.array(makers, dtype=object),
+        odds[:, 0],
+        odds[:, 1],
     )

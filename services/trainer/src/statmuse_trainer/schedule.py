@@ -1,8 +1,9 @@
 """The trainer's scheduled jobs, after the ingestor's daily ingest (06:00 US/Eastern):
 
 - daily (default 07:00): yesterday's monitoring metrics, the drift check (which may request
-  retraining), and a retrain request per stat for every player with new games since the
-  previous daily run (at most CATCH_UP_DAYS back);
+  retraining), and when players have new games since the previous daily run (at most
+  CATCH_UP_DAYS back), a per-player retrain request per stat: the stat's full retrain, which
+  refits every player's head;
 - weekly (default Sunday 08:00): a full retrain request for every stat.
 
 They run on the one scheduler (`statmuse_shared.platform.scheduler`): under a PostgreSQL
@@ -93,7 +94,7 @@ class Jobs:
             requested = len(requests)
         day_rows = [m for m in computed if m.day == day]
         log.info(
-            "daily monitor for %s: %d predictions settled, drift in %s, %d player retrain requests",
+            "daily monitor for %s: %d predictions settled, drift in %s, %d retrain requests",
             day,
             sum(m.predictions for m in day_rows),
             [d.stat.value for d in summary.decisions if d.fire] or "none",

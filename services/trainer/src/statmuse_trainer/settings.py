@@ -29,7 +29,9 @@ class TrainerSettings(BaseServiceSettings):
     weekly_weekday: int = Field(default=6, ge=0, le=6, description="0 Monday .. 6 Sunday")
     weekly_hour: int = Field(default=8, ge=0, le=23)
     request_player_retrains: bool = Field(
-        default=True, description="Daily: a TrainRequested per stat for players with new games"
+        default=True,
+        description="Daily, when players have new games: a per_player TrainRequested per stat "
+        "(answered by the stat's full retrain, which refits every player's head)",
     )
     retrain_model_kind: str = Field(
         default="pooled",

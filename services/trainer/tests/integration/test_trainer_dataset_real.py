@@ -3,7 +3,6 @@ game among the training rows, every row a game vector whose features predate its
 that are the box score, and a version that is the content."""
 
 import csv
-import datetime as dt
 import gzip
 from collections import defaultdict
 from pathlib import Path
@@ -17,10 +16,9 @@ from statmuse_shared.features import (
     FEATURE_SET_VERSION,
     League,
     PlayerGame,
-    TeamGame,
-    possessions,
     walk,
 )
+from statmuse_shared.features.logs import player_game, team_games
 from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
 from statmuse_trainer.adapters.examples import PostgresExamples
@@ -42,43 +40,13 @@ def load() -> tuple[League, dict[int, list[PlayerGame]], dict[tuple[int, str], i
     league, games, points = League(), defaultdict(list), {}
     for season in SEASONS:
         with gzip.open(DATA / "team_game_logs" / f"{season}.csv.gz", "rt", newline="") as f:
-            teams = list(csv.DictReader(f))
-        pts = {(r["GAME_ID"], r["TEAM_ABBREVIATION"]): int(r["PTS"]) for r in teams}
-        for r in teams:
-            opp = r["MATCHUP"].split(" ")[2]
-            league.add(
-                TeamGame(
-                    dt.date.fromisoformat(r["GAME_DATE"]),
-                    season,
-                    r["TEAM_ABBREVIATION"],
-                    pts[(r["GAME_ID"], opp)],
-                    possessions(
-                        fga=int(r["FGA"]), oreb=int(r["OREB"]), tov=int(r["TOV"]), fta=int(r["FTA"])
-                    ),
-                    float(r["MIN"]),
-                )
-            )
+            for game in team_games(csv.DictReader(f), season):
+                league.add(game)
         with gzip.open(DATA / "player_game_logs" / f"{season}.csv.gz", "rt", newline="") as f:
             for r in csv.DictReader(f):
                 if r["PLAYER_ID"] not in PLAYERS:
                     continue
-                team, sep, opp = r["MATCHUP"].split(" ")
-                day = dt.date.fromisoformat(r["GAME_DATE"])
-                games[int(r["PLAYER_ID"])].append(
-                    PlayerGame(
-                        day,
-                        season,
-                        r["SEASON_TYPE"],
-                        team,
-                        opp,
-                        sep == "vs.",
-                        float(r["MIN"]),
-                        int(r["PTS"]),
-                        int(r["REB"]),
-                        int(r["AST"]),
-                        int(r["FG3M"]) if r["FG3M"] else None,
-                    )
-                )
+                games[int(r["PLAYER_ID"])].append(player_game(r, season))
                 points[(int(r["PLAYER_ID"]), r["GAME_DATE"])] = int(r["PTS"])
     return league, games, points
 

@@ -1,6 +1,6 @@
-"""A TrainRequested for the full (pooled) model trains it, registers it staged and announces
-it; a second request for the stat on the same day, per player included, is answered by that
-version instead of training again."""
+"""A TrainRequested for the full (pooled) model, or the daily per-player one, trains the stat,
+registers it staged and announces it; a second request for the stat on the same day, per
+player included, is answered by that version instead of training again."""
 
 import datetime as dt
 import time
@@ -18,7 +18,7 @@ from statmuse_shared.platform.db import create_pool
 from statmuse_shared.platform.migrations import migrate
 from statmuse_trainer.app import build_runtime
 from statmuse_trainer.settings import TrainerSettings
-from statmuse_trainer.training.on_request import AlreadyTrained, train, train_pooled
+from statmuse_trainer.training.on_request import AlreadyTrained, train
 
 pytestmark = pytest.mark.integration
 DAY = dt.date(2026, 11, 25)
@@ -41,11 +41,12 @@ async def test_a_pooled_request_trains_registers_and_announces_once_a_day(
         loads.append(s)
         return "synthetic", synthetic_frame
 
+    # The daily job's per-player request trains the stat's full model (every player's head).
     request = TrainRequested(
-        event_id="r1", stat=Stat.POINTS, model_kind="pooled", reason="drift", promote=False
+        event_id="r1", stat=Stat.POINTS, model_kind="per_player", reason="schedule", promote=False
     )
     try:
-        published = await train_pooled(rt, request, today=DAY, load=load)
+        published = await train(rt, request, today=DAY, load=load)
         assert published.alias == "staging"
         assert published.model_type == "count_model"
         assert published.version.startswith("v2026-11-25-points-")

@@ -18,7 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from statmuse_shared.contract.books import canonical_book
-from statmuse_shared.features import PlayerGame, walk
+from statmuse_shared.features import walk
+from statmuse_shared.features.logs import player_game
 from statmuse_shared.models.count import CountModel
 from statmuse_shared.models.shopping import american_from_decimal
 from statmuse_trainer.backtest.engine import BacktestEngine
@@ -254,22 +255,7 @@ def lebron() -> pd.DataFrame:
             if r["PLAYER_NAME"] != PLAYER:
                 continue
             pid = int(r["PLAYER_ID"])
-            team, sep, opp = r["MATCHUP"].split(" ")
-            games.append(
-                PlayerGame(
-                    dt.date.fromisoformat(r["GAME_DATE"]),
-                    r["SEASON"],
-                    r["SEASON_TYPE"],
-                    team,
-                    opp,
-                    sep == "vs.",
-                    float(r["MIN"]),
-                    int(r["PTS"]),
-                    int(r["REB"]),
-                    int(r["AST"]),
-                    int(r["FG3M"]) if r["FG3M"] else None,
-                )
-            )
+            games.append(player_game(r, r["SEASON"]))
     games.sort(key=lambda g: g.game_date)
     rows = []
     for game, features in walk(games, league=None)[0]:

@@ -1,7 +1,6 @@
 """Evaluation against baselines and the books, on real 2023-24 games and real lines."""
 
 import csv
-import datetime as dt
 import gzip
 from collections import defaultdict
 from pathlib import Path
@@ -9,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from statmuse_shared.features import League, PlayerGame, TeamGame, possessions, walk
+from statmuse_shared.features import League, walk
+from statmuse_shared.features.logs import player_game, team_games
 from statmuse_trainer.evaluation.tables import baseline_table, books_scores, priced_lines
 from statmuse_trainer.lines import match_players, read_lines
 from statmuse_trainer.scoring import bootstrap
@@ -32,43 +32,15 @@ def test_scores_hand_computed():
 def real_test_frame(players: set[str]):
     league, games = League(), defaultdict(list)
     with gzip.open(DATA / "team_game_logs" / "2023-24.csv.gz", "rt", newline="") as f:
-        teams = list(csv.DictReader(f))
-    pts = {(r["GAME_ID"], r["TEAM_ABBREVIATION"]): int(r["PTS"]) for r in teams}
-    for r in teams:
-        league.add(
-            TeamGame(
-                dt.date.fromisoformat(r["GAME_DATE"]),
-                "2023-24",
-                r["TEAM_ABBREVIATION"],
-                pts[(r["GAME_ID"], r["MATCHUP"].split()[2])],
-                possessions(
-                    fga=int(r["FGA"]), oreb=int(r["OREB"]), tov=int(r["TOV"]), fta=int(r["FTA"])
-                ),
-                float(r["MIN"]),
-            )
-        )
+        for game in team_games(csv.DictReader(f), "2023-24"):
+            league.add(game)
     names = {}
     with gzip.open(DATA / "player_game_logs" / "2023-24.csv.gz", "rt", newline="") as f:
         for r in csv.DictReader(f):
             if r["PLAYER_NAME"] not in players:
                 continue
-            team, sep, opp = r["MATCHUP"].split(" ")
             names[r["PLAYER_NAME"]] = int(r["PLAYER_ID"])
-            games[int(r["PLAYER_ID"])].append(
-                PlayerGame(
-                    dt.date.fromisoformat(r["GAME_DATE"]),
-                    "2023-24",
-                    r["SEASON_TYPE"],
-                    team,
-                    opp,
-                    sep == "vs.",
-                    float(r["MIN"]),
-                    int(r["PTS"]),
-                    int(r["REB"]),
-                    int(r["AST"]),
-                    int(r["FG3M"]) if r["FG3M"] else None,
-                )
-            )
+            games[int(r["PLAYER_ID"])].append(player_game(r, "2023-24"))
     rows = []
     for pid, history in games.items():
         history.sort(key=lambda g: g.game_date)

@@ -165,7 +165,7 @@ async def test_requests_that_cannot_be_carried_out_are_refused_with_why(
     before = counter("statmuse_trainer_trainings_total", stat="assists", outcome="refused")
     unknown = TrainRequested(event_id="r2", stat=Stat.ASSISTS, model_kind="magic", reason="x")
     empty = TrainRequested(event_id="r3", stat=Stat.ASSISTS, reason="x")  # no examples yet
-    player = TrainRequested(event_id="r4", stat=Stat.ASSISTS, player_id=7, reason="x")
+    player = TrainRequested(event_id="r4", stat=Stat.ASSISTS, player_id=7, reason="x")  # baseline
     for request in (unknown, empty, player):
         await publish(br, topics.TRAIN_REQUESTS, request)
     letters = probe.dead[topics.TRAIN_REQUESTS]
@@ -179,7 +179,9 @@ async def test_requests_that_cannot_be_carried_out_are_refused_with_why(
     ]
     assert "is not trained on request" in letters[0].error
     assert letters[1].error == "no training examples yet"
-    assert letters[2].error == "per-player models are not available yet"
+    assert letters[2].error == (
+        "a baseline is fitted for the stat, not for one player: ask for per_player"
+    )
     assert {d.consumer for d in letters} == {"trainer-commands"}
     assert probe.models == []
     assert counter("statmuse_trainer_trainings_total", stat="assists", outcome="refused") == (

@@ -264,3 +264,19 @@ def test_the_cli_fits_on_lines_before_the_cutoff_and_writes_the_bundle(
     bad = runner.invoke(app, [*base, "--before", "March"])
     assert bad.exit_code == 2
     assert "must be a date" in bad.output
+
+
+def test_a_refit_carries_the_line_weights_of_the_model_that_had_not_seen_the_games(
+    synthetic_frame, points_bundle, tmp_path: Path
+):
+    from statmuse_trainer.training.run import carry_line_weights
+
+    source = tmp_path / "holdout"
+    source.mkdir()
+    (source / "points.npz").write_bytes(CountModel.with_header(points_bundle, line_blend=blend()))
+    refit = fit_stat(synthetic_frame, "points", jobs=1)
+    assert refit.header.line_blend is None
+    assert carry_line_weights(refit, source)
+    assert refit.header.line_blend == blend()
+    assert CountModel.from_bytes(refit.bundle).header.line_blend == blend()
+    assert not carry_line_weights(refit, tmp_path)  # no points.npz there

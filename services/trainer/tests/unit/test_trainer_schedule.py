@@ -42,39 +42,40 @@ async def with_games(rt: TrainerRuntime, *games: tuple[int, dt.date]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("previous", "asked"),
+    ("previous", "played", "asks"),
     [
-        (None, [3]),  # first run: the day's games only
-        (DAY - dt.timedelta(days=3), [2, 3]),  # catch up since the previous run
-        (DAY - dt.timedelta(days=30), [1, 2, 3]),  # but at most a week back
+        (None, DAY, True),  # first run: the day's games
+        (None, DAY - dt.timedelta(days=2), False),  # first run: only the day counts
+        (DAY - dt.timedelta(days=3), DAY - dt.timedelta(days=2), True),  # since the last run
+        (DAY - dt.timedelta(days=30), DAY - dt.timedelta(days=6), True),  # a week back at most
+        (DAY - dt.timedelta(days=30), DAY - dt.timedelta(days=8), False),
     ],
 )
-async def test_the_daily_job_asks_for_players_with_games_since_the_previous_run(
-    previous: dt.date | None, asked: list[int]
+async def test_the_daily_job_retrains_every_stat_once_when_players_have_new_games(
+    previous: dt.date | None, played: dt.date, asks: bool
 ) -> None:
     rt, requests = recording(runtime())
-    await with_games(
-        rt,
-        (1, DAY - dt.timedelta(days=6)),
-        (2, DAY - dt.timedelta(days=2)),
-        (3, DAY),
-        (4, DAY - dt.timedelta(days=8)),
-    )
+    await with_games(rt, (1, played), (2, played))
     if previous is not None:
         await rt.runs.record(DAILY, previous.isoformat(), {})
     detail = await Jobs(rt).daily(DAY)
     sent = requests.messages
-    assert sorted({r.player_id for r in sent}) == asked
-    assert len(sent) == len(asked) * len(Stat)
-    assert {(r.model_kind, r.reason, r.requested_by, r.promote) for r in sent} == {
-        ("per_player", "schedule", "scheduler", False)
+    if not asks:
+        assert sent == []
+        assert detail["player_requests"] == 0
+        return
+    # One per stat, not one per player and stat: a per_player request retrains the stat, and
+    # that refits every player's head.
+    assert [r.stat for r in sent] == list(Stat)
+    assert {(r.model_kind, r.player_id, r.reason, r.requested_by, r.promote) for r in sent} == {
+        ("per_player", None, "schedule", "scheduler", False)
     }
     assert {key for key, _ in requests.sent} == {s.value.encode() for s in Stat}
     assert detail == {
         "predictions": 0,
         "drifted": [],
         "drift_requests": 0,
-        "player_requests": len(sent),
+        "player_requests": len(Stat),
     }
 
 

@@ -1,6 +1,7 @@
 """The fitted count model: a bundle (`.npz`: numpy arrays plus a JSON header, loaded without
 pickle) of a pooled regressor or ensemble, per-player heads, a negative binomial spread, a
-calibration map and the line blend; `CountModel` maps feature vectors to distributions."""
+calibration map, the line blend and the market layer; `CountModel` maps feature vectors to
+distributions."""
 
 import datetime as dt
 import io
@@ -13,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.distributions import Tabulated
+from statmuse_shared.models.market import MarketLayer
 from statmuse_shared.models.output import Contribution, ModelInputError, ModelOutput
 from statmuse_shared.models.regressors import LinearPart, TreePart, part_from_arrays
 
@@ -69,6 +71,11 @@ class CountModelHeader(BaseModel):
     line_blend: LineBlend | None = Field(
         default=None, description="How P(over) at a sportsbook line weighs the line"
     )
+    market_layer: MarketLayer | None = Field(
+        default=None,
+        description="How P(over) at a sportsbook line weighs the books' de-vigged price, "
+        "when the price is known",
+    )
 
 
 class CountModel:
@@ -77,7 +84,8 @@ class CountModel:
     with a per-player phi; an isotonic recalibration of the CDF. Players without enough
     history get a league baseline by minutes. `fallback` says which: None (own model),
     "pooled", "league_baseline". With a `line_blend`, P(over) at a sportsbook line also weighs
-    the line (`ModelOutput.line_odds`); the distribution itself stays the model's own."""
+    the line, and with a `market_layer` the books' price at it (`ModelOutput.at_line`); the
+    model's own distribution stays beside it."""
 
     model_type = "count_model"
     TOP_CONTRIBUTIONS = 5
@@ -103,6 +111,7 @@ class CountModel:
         self.cal_y = np.asarray(arrays["cal_y"]) if h.calibrated else None
         blend = h.line_blend
         self.blend = None if blend is None else (blend.weight, blend.offset)
+        self.market = h.market_layer
         self.heads: dict[int, LinearPart] = {}
         head_ids = arrays.get("head_ids", np.zeros(0, dtype=np.int64)).tolist()
         for i, pid in enumerate(head_ids):
@@ -286,6 +295,7 @@ class CountModel:
                     float(mu[i]),
                     float(r[i]),
                     self.blend,
+                    self.market,
                 )
             )
         return out

@@ -4,7 +4,7 @@ the features that drove it (`ModelOutput`), and the interface every model serves
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.distributions import (
@@ -12,7 +12,13 @@ from statmuse_shared.models.distributions import (
     LineOdds,
     NegativeBinomial,
     line_probabilities,
+    tabulate,
 )
+from statmuse_shared.models.market import MarketLayer, centre_for_over, over_given_no_push
+
+# How the distribution at a line was made: the market layer (the books' price and the model),
+# the line blend (the line and the model's mean), or the model alone.
+Method = Literal["market_layer", "line_blend", "model"]
 
 
 class ModelInputError(ValueError):
@@ -36,20 +42,49 @@ class ModelOutput:
     mean: float = math.nan
     dispersion: float = math.nan
     blend: tuple[float, float] | None = None
+    # Set by a model that weighs the books' de-vigged price with its own view (`MarketLayer`).
+    market: MarketLayer | None = None
 
-    def line_odds(self, line: float) -> LineOdds:
-        """P(under), P(push), P(over) at a sportsbook's line.
+    def at_line(
+        self, line: float, books_over: float | None = None
+    ) -> tuple[CountDistribution, Method]:
+        """The distribution P(over), P(under) and P(push) at a sportsbook's line come from,
+        and how it was made; the chart draws the same one.
 
-        Without a blend: from the model's own distribution. With one: from the negative
-        binomial (the model's dispersion) centred on w * mean + (1 - w) * (line + offset), so
-        the line counts as the books' evidence about the player's game (see `LineBlend`)."""
-        if self.blend is None:
-            return line_probabilities(self.distribution, line)
+        - With the books' de-vigged P(over) at this line and a market layer: the negative
+          binomial (the model's dispersion) whose P(over | no push) at the line is the layer's.
+        - Else with a line blend: the negative binomial centred on
+          w * mean + (1 - w) * (line + offset), so the line counts as the books' evidence
+          about the player's game (see `LineBlend`).
+        - Else the model's own distribution."""
         if not math.isfinite(line) or line < 0:
             raise ValueError(f"line must be a non-negative number, got {line}")
+        if self.blend is None and self.market is None:
+            return self.distribution, "model"
+        phi = self.dispersion
+        if books_over is not None and self.market is not None:
+            own = NegativeBinomial(max(self.mean, 0.05), max(self.mean, 0.05) / (phi - 1.0))
+            target = self.market.over(books_over, over_given_no_push(own, line))
+            centre = centre_for_over(target, line, phi, start=max(self.mean, line, 1.0))
+            return tabulate(NegativeBinomial(centre, centre / (phi - 1.0))), "market_layer"
+        if self.blend is None:
+            return self.distribution, "model"
         weight, offset = self.blend
         centre = max(weight * self.mean + (1.0 - weight) * (line + offset), 0.05)
-        return line_probabilities(NegativeBinomial(centre, centre / (self.dispersion - 1.0)), line)
+        return tabulate(NegativeBinomial(centre, centre / (phi - 1.0))), "line_blend"
+
+    def line_odds(self, line: float, books_over: float | None = None) -> LineOdds:
+        """P(under), P(push), P(over) at a sportsbook's line, from `at_line`'s distribution."""
+        if not math.isfinite(line) or line < 0:
+            raise ValueError(f"line must be a non-negative number, got {line}")
+        if self.blend is not None and (books_over is None or self.market is None):
+            # The slate's hot path: one cdf sum, no table.
+            weight, offset = self.blend
+            centre = max(weight * self.mean + (1.0 - weight) * (line + offset), 0.05)
+            return line_probabilities(
+                NegativeBinomial(centre, centre / (self.dispersion - 1.0)), line
+            )
+        return line_probabilities(self.at_line(line, books_over)[0], line)
 
 
 class Model(Protocol):

@@ -1,9 +1,12 @@
 """A prop priced from a model output: P(over/under/push) at a sportsbook's line (through the
-model's line blend where it has one), the value and stake of each side at the offered odds,
-and the model's own view beside it; plus the distribution summaries the predictions topic and
-the dashboard show. Pure: the model has already run (`serving.predict` runs it, then calls
-`quote`; the gateway runs a whole batch through `predict_many` first)."""
+model's market layer when the books' price is known, else its line blend, where it has them),
+the value and stake of each side at the offered odds, and the model's own view beside it; plus
+the distribution summaries the predictions topic and the dashboard show. One distribution: the
+summary, the chart and the headline P(over) all come from the distribution at the line. Pure:
+the model has already run (`serving.predict` runs it, then calls `quote`; the gateway runs a
+whole batch through `predict_many` first)."""
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -15,8 +18,8 @@ from statmuse_shared.models.distributions import (
     pmf,
     quantiles,
 )
-from statmuse_shared.models.output import Contribution, ModelOutput
-from statmuse_shared.models.pricing import DEFAULT_AMERICAN_ODDS, Pricing, price
+from statmuse_shared.models.output import Contribution, Method, ModelOutput
+from statmuse_shared.models.pricing import DEFAULT_AMERICAN_ODDS, Pricing, devig, price
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +31,8 @@ class Prediction:
     under_probability: float
     push_probability: float
     pricing: Pricing
-    distribution: DistributionSummary
-    dist: CountDistribution  # the model's output itself, for charts and more lines
+    distribution: DistributionSummary  # of `dist`
+    dist: CountDistribution  # the distribution the probabilities come from (charts draw it)
     contributions: tuple[Contribution, ...]
     model_version: str
     fallback: str | None
@@ -37,6 +40,16 @@ class Prediction:
     # the line (None: the model does not weigh the line; see `models.LineBlend`).
     model_over_probability: float
     line_weight: float | None
+    # How `dist` was made, and the books' de-vigged P(over) it weighed (None: no price given).
+    method: Method = "model"
+    books_over_probability: float | None = None
+
+
+def books_over(odds_over: int | None, odds_under: int | None) -> float | None:
+    """The books' de-vigged P(over) from both sides' American odds; None without both."""
+    if odds_over is None or odds_under is None:
+        return None
+    return devig(odds_over, odds_under)
 
 
 def quote(
@@ -46,26 +59,39 @@ def quote(
     line: float,
     odds_over: int = DEFAULT_AMERICAN_ODDS,
     odds_under: int = DEFAULT_AMERICAN_ODDS,
+    books_over: float | None = None,
 ) -> Prediction:
-    """The prop at `line` from the output of the model `info` describes."""
-    dist = output.distribution
-    odds = output.line_odds(line)
-    alone = odds if output.blend is None else line_probabilities(dist, line)
+    """The prop at `line` from the output of the model `info` describes; `books_over`, the
+    books' de-vigged P(over) at this line when known, feeds the market layer."""
+    dist, method = output.at_line(line, books_over)
+    odds = line_probabilities(dist, line)
+    alone = odds if method == "model" else line_probabilities(output.distribution, line)
+    pricing = price(odds, odds_over=odds_over, odds_under=odds_under)
+    if method == "market_layer" and pricing.recommendation != "PASS":
+        assert output.market is not None
+        assert books_over is not None
+        decided = odds.over_probability + odds.under_probability
+        edge = abs(odds.over_probability / decided - books_over) if decided > 0 else 0.0
+        threshold = output.market.min_edge
+        if threshold is None or edge < threshold:  # no out-of-sample record at this edge
+            pricing = dataclasses.replace(pricing, recommendation="PASS", kelly_fraction=0.0)
     return Prediction(
         stat=info.stat,
         line=line,
-        predicted_value=dist.mean,
+        predicted_value=output.distribution.mean,
         over_probability=odds.over_probability,
         under_probability=odds.under_probability,
         push_probability=odds.push_probability,
-        pricing=price(odds, odds_over=odds_over, odds_under=odds_under),
+        pricing=pricing,
         distribution=summarise(dist),
         dist=dist,
         contributions=output.contributions,
         model_version=info.version,
         fallback=output.fallback,
         model_over_probability=alone.over_probability,
-        line_weight=None if output.blend is None else output.blend[0],
+        line_weight=None if output.blend is None or method != "line_blend" else output.blend[0],
+        method=method,
+        books_over_probability=books_over if method == "market_layer" else None,
     )
 
 
@@ -97,8 +123,13 @@ def line_table(dist: CountDistribution) -> list[LineProbability]:
     return out
 
 
-def chart(dist: CountDistribution) -> list[tuple[int, float]]:
-    """(value, probability) pairs covering the bulk of the distribution, for the dashboard."""
+def chart(dist: CountDistribution, tail: float = 1e-5) -> list[tuple[int, float]]:
+    """(value, probability) pairs for the dashboard: every value but the `tail` of mass at
+    each end, so the bars above a line add up to the P(over) shown beside them."""
     lo = max(0, math.floor(dist.mean - 4 * dist.sd))
+    while lo > 0 and dist.cdf(lo - 1) > tail:
+        lo -= 1
     hi = math.ceil(dist.mean + 4 * dist.sd)
+    while dist.cdf(hi) < 1.0 - tail:
+        hi += 1
     return list(zip(range(lo, hi + 1), pmf(dist, lo, hi), strict=True))

@@ -138,7 +138,15 @@ def predict(
     odds_over: int = DEFAULT_AMERICAN_ODDS,
     odds_under: int = DEFAULT_AMERICAN_ODDS,
     player_id: int | None = None,
+    books_over: float | None = None,
 ) -> Prediction:
     """The served model's output for one feature vector, priced at `line` (`quote`)."""
     output = served.model.predict(features, player_id)
-    return quote(served.info, output, line=line, odds_over=odds_over, odds_under=odds_under)
+    return quote(
+        served.info,
+        output,
+        line=line,
+        odds_over=odds_over,
+        odds_under=odds_under,
+        books_over=books_over,
+    )

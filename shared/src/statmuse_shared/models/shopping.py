@@ -89,6 +89,13 @@ def median_price(prices: Sequence[int]) -> int:
     return american_from_decimal(statistics.median(decimal_odds(p) for p in prices))
 
 
+def books_fair_over(posted: Sequence[Posted]) -> float | None:
+    """The books' median de-vigged P(over) (books with both sides' prices); None without one.
+    What `shop` reports as `fair_over`, before any model's view is known."""
+    fair = [devig(p.over_price, p.under_price) for p in posted if p.under_price is not None]
+    return statistics.median(fair) if fair else None
+
+
 def shop(
     posted: Sequence[Posted],
     *,
@@ -130,7 +137,6 @@ def shop(
             candidates.append(Best(p.book, "over", p.over_price, ev_over))
         if ev_under is not None and p.under_price is not None and not u_out:
             candidates.append(Best(p.book, "under", p.under_price, ev_under))
-    fair = [q.fair_over for q in quotes if q.fair_over is not None]
     unders = [p.under_price for p in with_under if p.under_price is not None]
     # Ties go to the book listed first: sources list books in a stable order.
     best = max(candidates, key=lambda b: b.expected_value) if candidates else None
@@ -139,7 +145,7 @@ def shop(
         recommendation = "OVER" if best.side == "over" else "UNDER"
     return Shopped(
         books=tuple(quotes),
-        fair_over=statistics.median(fair) if fair else None,
+        fair_over=books_fair_over(posted),
         consensus_over=median_price([p.over_price for p in posted]),
         consensus_under=median_price(unders) if unders else None,
         best=best,

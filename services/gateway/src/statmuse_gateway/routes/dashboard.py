@@ -119,10 +119,11 @@ async def predict_page() -> HTMLResponse:
     <div><dt>Kelly fraction</dt><dd id="kelly"></dd></div>
   </dl>
   <figure>
-    <figcaption>Predictive distribution; the dashed line is the prop line.
-      <span class="key over">over</span> <span class="key under">under</span>
+    <figcaption>Predictive distribution P(over) comes from: the bars past the dashed prop
+      line add up to it. <span class="key over">over</span> <span class="key under">under</span>
       <span class="key push">push</span></figcaption>
     <div id="dist-chart"></div>
+    <p class="meta" id="method"></p>
   </figure>
   <figure>
     <figcaption>Why: each feature's contribution to the prediction</figcaption>

@@ -114,6 +114,19 @@ function setNumber(id, value, shown) {
   node.dataset.value = String(value);
 }
 
+function methodText(r) {
+  const own = `The model alone says ${pct(r.model_over_probability)} over.`;
+  if (r.method === "market_layer") {
+    return `How: the books' price (${pct(r.books_over_probability)} over, de-vigged from ` +
+      `the odds you gave) weighed with the model's own view. ${own}`;
+  }
+  if (r.method === "line_blend") {
+    return `How: our mean weighed against the line itself (weight ${r.line_weight.toFixed(2)} ` +
+      `on our mean); give both odds to weigh the books' price too. ${own}`;
+  }
+  return "How: the model alone.";
+}
+
 function showResult(r) {
   document.getElementById("result-title").textContent =
     `${r.player}: ${r.stat} ${r.line}`;
@@ -141,6 +154,7 @@ function showResult(r) {
   fallback.hidden = !r.fallback;
   fallback.textContent = r.fallback ? `Fallback: ${r.fallback}` : "";
   document.getElementById("dist-chart").replaceChildren(distributionChart(r.distribution, r.line));
+  document.getElementById("method").textContent = methodText(r);
   document.getElementById("explain-chart").replaceChildren(
     r.explanation.length ? explanationChart(r.explanation) : el("p", {}, "No explanation."));
   document.getElementById("result").hidden = false;

@@ -205,8 +205,13 @@ class BacktestEngine:
                 matrix = frame[[f"f_{c}" for c in model.header.features]].to_numpy(np.float64)
                 mu, r, _ = model.means(matrix, [int(p) for p in frame["player_id"]])
                 values = np.array([i[1] for i in items])
+                # The books' median de-vigged P(over) at the line: the price the predictor's
+                # slate weighs (`shopping.books_fair_over`), for a model with a market layer.
+                fair = np.array(
+                    [statistics.median(b.fair_over for b in i[2]) for i in items], dtype=float
+                )
                 under, push, over = line_odds(
-                    model, mu, r, values, calibrated=True, use_line=True
+                    model, mu, r, values, calibrated=True, use_line=True, books=fair
                 )  # what the predictor serves
                 labels = frame[f"label_{stat}"].to_numpy(np.float64)
                 season = frame.get(f"f_{stat}_season_avg")

@@ -3,7 +3,7 @@ sets as Enums, refused with the messages and exit codes they always had) and cal
 application function of the capability it belongs to:
 
 - `serve`, `migrate`: the service (`statmuse_shared.platform.runtime.service_cli`);
-- `dataset`, `train`, `fit-lines` (cli/training.py): training/;
+- `dataset`, `train`, `fit-lines`, `fit-market` (cli/training.py): training/;
 - `evaluate`, `replay-report`, `backtest` (cli/evaluation.py): evaluation/, backtest/;
 - `import-model`, `promote`, `rollback` (cli/registry.py): registry/;
 - `monitor`, `schedule-run` (cli/monitoring.py): monitoring/, schedule.py.
@@ -25,6 +25,7 @@ app.command()(training.dataset)
 app.command()(training.train)
 app.command("import-model")(registry.import_model)
 app.command("fit-lines")(training.fit_lines_command)
+app.command("fit-market")(training.fit_market_command)
 app.command()(evaluation.evaluate)
 app.command("replay-report")(evaluation.replay_report)
 app.command()(evaluation.backtest)

@@ -34,12 +34,31 @@ def evaluate(
     date_to: Annotated[
         str | None, typer.Option("--to", help="Only the real lines on or before YYYY-MM-DD")
     ] = None,
+    walk_forward: Annotated[
+        bool,
+        typer.Option(
+            "--walk-forward",
+            help="Instead: train and score one fold per season of --seasons (fit on the "
+            "seasons before it, choose on the last of those); writes its own section",
+        ),
+    ] = False,
+    seasons: Annotated[
+        str, typer.Option(help="--walk-forward: the seasons to score, comma-separated")
+    ] = "2020-21,2021-22,2022-23,2023-24",
+    stats: Annotated[
+        str, typer.Option(help="--walk-forward: the stats, comma-separated")
+    ] = "points,rebounds,assists,threes,pra",
+    jobs: Annotated[int, typer.Option(min=1, help="--walk-forward: worker processes")] = 2,
 ) -> None:
     """Our served models on a season they never saw: against season-average, last-10 and
     EWMA baselines (MAE, RMSE), and on the real lines against the books' de-vigged P(over)
-    (Brier, log loss, ECE), each with a bootstrap 95% interval."""
+    (Brier, log loss, ECE), each with a bootstrap 95% interval. With --walk-forward, the
+    training protocol itself, season by season."""
     from statmuse_trainer.evaluation.report import run
 
+    if walk_forward:
+        _walk_forward(dataset, seasons, stats, jobs, rounds, write)
+        return
     dataset = dataset_dir(dataset)
     # The newest training run's bundles, else the ones shipped in models/.
     models = (
@@ -56,20 +75,93 @@ def evaluate(
         )
     except ValueError as exc:
         fail(str(exc))
+    from statmuse_trainer.training.served import InSampleError
+
     pictures = Path("reports/evaluation") / season
-    text = run(
-        dataset=dataset,
-        models=models,
-        lines_dir=lines_dir,
-        season=season,
-        rounds=rounds,
-        pictures=pictures,
-        window=window,
-    )
+    try:
+        text = run(
+            dataset=dataset,
+            models=models,
+            lines_dir=lines_dir,
+            season=season,
+            rounds=rounds,
+            pictures=pictures,
+            window=window,
+        )
+    except InSampleError as exc:
+        fail(str(exc))
     typer.echo(f"reliability diagrams: {pictures}", err=True)
     typer.echo(text)
     if write is not None:
-        write.write_text(text)
+        _write_section(write, text, walk_forward=False)
+        typer.echo(f"written to {write}", err=True)
+
+
+WALK_FORWARD_MARK = "<!-- walk-forward: written by `statmuse evaluate --walk-forward` -->"
+
+
+def _write_section(path: Path, text: str, *, walk_forward: bool) -> None:
+    """The held-out report and the walk-forward section share one file: each run replaces
+    its own part and keeps the other."""
+    old = path.read_text() if path.exists() else ""
+    report, _, section = old.partition(WALK_FORWARD_MARK)
+    if walk_forward:
+        section = "\n" + text
+    else:
+        report = text
+    joined = report.rstrip("\n") + "\n\n" if report.strip() else ""
+    if section.strip():
+        joined += WALK_FORWARD_MARK + "\n" + section.lstrip("\n")
+    path.write_text(joined)
+
+
+def _walk_forward(
+    dataset: Path | None, seasons: str, stats: str, jobs: int, rounds: int, write: Path | None
+) -> None:
+    import shlex
+    import sys
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from statmuse_trainer.evaluation.walkforward import WalkForwardError, table, walk_forward
+    from statmuse_trainer.training.run import load_dataset
+
+    found = dataset_dir(dataset)
+    loaded = None if found is None else load_dataset(found)
+    if loaded is None:
+        fail("no dataset found; run `statmuse-trainer dataset` first")
+    version, df = loaded
+    folds = [s.strip() for s in seasons.split(",") if s.strip()]
+    wanted = [s.strip() for s in stats.split(",") if s.strip()]
+    known = {"points", "rebounds", "assists", "threes", "pra"}
+    if not folds or not wanted or set(wanted) - known:
+        fail(f"--stats must name some of {sorted(known)}; --seasons at least one season")
+    out = Path("var/walk-forward") / version
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+    ) as bar:
+        task = bar.add_task("walk-forward", total=len(folds) * len(wanted))
+        last = [""]
+
+        def tick(message: str) -> None:
+            if message.count(" ") == 1 and message.split()[0] in folds:  # "<season> <stat>"
+                if last[0]:
+                    bar.advance(task)
+                last[0] = message
+            bar.update(task, description=f"walk-forward {last[0]}: {message}"[:110])
+
+        try:
+            scores = walk_forward(
+                df, stats=wanted, seasons=folds, jobs=jobs, rounds=rounds, models_out=out, tick=tick
+            )
+        except WalkForwardError as exc:
+            fail(str(exc))
+    command = "statmuse evaluate " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    text = table(scores, command=command.strip())
+    typer.echo(text)
+    typer.echo(f"fold models: {out}", err=True)
+    if write is not None:
+        _write_section(write, text, walk_forward=True)
         typer.echo(f"written to {write}", err=True)
 
 

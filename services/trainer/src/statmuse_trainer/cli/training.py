@@ -1,5 +1,5 @@
-"""`dataset`, `train`, `fit-lines`: building the dataset, training every stat's model, and
-fitting the line weights into the bundles (training/)."""
+"""`dataset`, `train`, `fit-lines`, `fit-market`: building the dataset, training every stat's
+model, and fitting the line weights and the market layer into the bundles (training/)."""
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -19,6 +19,8 @@ from statmuse_trainer.cli.common import (
 from statmuse_trainer.training.dataset import Built, Split, build_dataset
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from rich.progress import Progress
 
     from statmuse_shared.contract.messages import ModelPublished
@@ -116,6 +118,20 @@ def train(
     ] = True,
     promote: Annotated[bool, typer.Option(help="Register as production, not staging")] = False,
     jobs: Annotated[int, typer.Option(min=1, help="Worker processes and threads")] = 2,
+    final: Annotated[
+        bool,
+        typer.Option(
+            help="The production refit: train on every season of the dataset but the last, "
+            "choose and calibrate on the last, hold nothing out"
+        ),
+    ] = False,
+    line_weights_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Give each bundle the line blend and market layer of <stat>.npz here "
+            "(fitted where that model had not seen the games)"
+        ),
+    ] = None,
 ) -> None:
     """Train every stat's model (candidates, search, ensembles, per-player heads,
     calibration), write the report, and register the models."""
@@ -135,7 +151,19 @@ def train(
     if loaded is None:
         raise typer.BadParameter(f"no parquet files in {dataset}", param_hint="--dataset")
     version, df = loaded
-    console.print(f"dataset {version}: {len(df)} rows")
+    if final:
+        from statmuse_trainer.training.run import final_frame
+
+        try:
+            df = final_frame(df)
+        except ValueError as exc:
+            fail(str(exc))
+    if line_weights_from is not None and not any(line_weights_from.glob("*.npz")):
+        fail(f"no bundles (*.npz) in {line_weights_from} to take line weights from")
+    console.print(
+        f"dataset {version}: {len(df)} rows"
+        + (" (final: every season trains or validates)" if final else "")
+    )
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -151,6 +179,7 @@ def train(
             jobs=jobs,
             out=out,
             progress=_Bar(bar, len(stats)),
+            carry_from=line_weights_from,
         )
     console.print(
         f"trained {len(trained.fitted)} stats in {trained.seconds:.0f}s; report: {trained.folder}"
@@ -167,44 +196,102 @@ def train(
         echo_events(run(_register(settings, trained, promote)))
 
 
-def fit_lines_command(
-    before: Annotated[
-        str, typer.Option(help="Fit on real lines of game days before this date (YYYY-MM-DD)")
-    ],
-    models: Annotated[Path, typer.Option(help="Directory of <stat>.npz bundles")] = Path("models"),
-    dataset: Annotated[
-        Path | None, typer.Option(help="Dataset version directory; default: the newest")
-    ] = None,
-    lines_dir: Annotated[Path, typer.Option("--lines", help="Real prop lines")] = Path(
-        "data/nba/prop_lines"
-    ),
-    out: Annotated[
-        Path | None, typer.Option(help="Where the bundles go; default: over the originals")
-    ] = None,
-) -> None:
-    """Fit how far P(over) at a sportsbook line trusts the line against our mean (weight and
-    offset per stat, maximum likelihood on real lines before --before) and write it into the
-    bundles. The days used are recorded in each bundle: `evaluate` scores only later lines and
-    `backtest` refuses a period that overlaps them."""
-    import datetime as dt
+# The options `fit-lines` and `fit-market` share.
+Before = Annotated[
+    str, typer.Option(help="Fit on real lines of game days before this date (YYYY-MM-DD)")
+]
+BundlesDir = Annotated[Path, typer.Option(help="Directory of <stat>.npz bundles")]
+DatasetDir = Annotated[
+    Path | None, typer.Option(help="Dataset version directory; default: the newest")
+]
+LinesDir = Annotated[Path, typer.Option("--lines", help="Real prop lines")]
+OutDir = Annotated[
+    Path | None, typer.Option(help="Where the bundles go; default: over the originals")
+]
 
-    from statmuse_shared.models.output import ModelInputError
-    from statmuse_trainer.training.lineblend import LineFitError, describe, fit_lines
+
+def _cutoff_and_dataset(before: str, dataset: Path | None) -> tuple["dt.date", Path]:
+    import datetime as dt
 
     try:
         cutoff = dt.date.fromisoformat(before)
     except ValueError:
         fail(f"--before must be a date (YYYY-MM-DD), got {before!r}")
-    dataset = dataset_dir(dataset)
-    if dataset is None or not (dataset / "test.parquet").exists():
+    found = dataset_dir(dataset)
+    if found is None or not (found / "test.parquet").exists():
         fail("no dataset found; run `statmuse-trainer dataset` first")
+    return cutoff, found
+
+
+def fit_lines_command(
+    before: Before,
+    models: BundlesDir = Path("models"),
+    dataset: DatasetDir = None,
+    lines_dir: LinesDir = Path("data/nba/prop_lines"),
+    out: OutDir = None,
+) -> None:
+    """Fit how far P(over) at a sportsbook line trusts the line against our mean (weight and
+    offset per stat, maximum likelihood on real lines before --before) and write it into the
+    bundles. The days used are recorded in each bundle: `evaluate` scores only later lines and
+    `backtest` refuses a period that overlaps them."""
+    from statmuse_shared.models.output import ModelInputError
+    from statmuse_trainer.training.lineblend import LineFitError, describe, fit_lines
+    from statmuse_trainer.training.served import InSampleError
+
+    cutoff, dataset = _cutoff_and_dataset(before, dataset)
     try:
         results = fit_lines(
             models=models, dataset=dataset, lines_dir=lines_dir, before=cutoff, out=out or models
         )
-    except (LineFitError, OSError, ModelInputError) as exc:
+    except (LineFitError, InSampleError, OSError, ModelInputError) as exc:
         fail(str(exc))
     for result in results:
         typer.echo(describe(result))
     if not any(r.fit for r in results):
         fail(f"no stat had enough real lines before {cutoff}")
+
+
+def fit_market_command(
+    before: Before,
+    models: BundlesDir = Path("models"),
+    dataset: DatasetDir = None,
+    lines_dir: LinesDir = Path("data/nba/prop_lines"),
+    out: OutDir = None,
+    rounds: Annotated[int, typer.Option(min=100, help="Bootstrap rounds")] = 1000,
+    write: Annotated[
+        Path | None, typer.Option(help="Write the report (markdown) here, e.g. docs/MARKET.md")
+    ] = None,
+) -> None:
+    """Fit the market layer (P(over) from the books' de-vigged price and the model's own, one
+    logistic regression over every stat's props before --before), score it per stat on later
+    props against the books and the line blend, and write it into the bundles of the stats
+    where it beat the line blend. Prints (or writes) the report, edges by size included."""
+    import shlex
+    import sys
+
+    from statmuse_shared.models.output import ModelInputError
+    from statmuse_trainer.training.market import MarketFitError, fit_market, report
+    from statmuse_trainer.training.served import InSampleError
+
+    cutoff, dataset = _cutoff_and_dataset(before, dataset)
+    try:
+        fit = fit_market(
+            models=models,
+            dataset=dataset,
+            lines_dir=lines_dir,
+            before=cutoff,
+            out=out or models,
+            rounds=rounds,
+        )
+    except (MarketFitError, InSampleError, OSError, ModelInputError) as exc:
+        fail(str(exc))
+    command = "statmuse fit-market " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    text = report(fit, command=command.strip())
+    if write is not None:
+        write.parent.mkdir(parents=True, exist_ok=True)
+        write.write_text(text)
+        typer.echo(f"wrote {write}")
+    else:
+        typer.echo(text)
+    if not any(s.served for s in fit.scores):
+        typer.echo("the layer beat the line blend for no stat: no bundle serves it", err=True)

@@ -9,11 +9,17 @@ import numpy as np
 import pandas as pd
 
 from statmuse_shared.models.count import CountModel, LineBlend
+from statmuse_shared.models.market import MarketLayer
 from statmuse_trainer.evaluation.tables import lines_table, model_vs_baselines
 from statmuse_trainer.figures import reliability_png
 from statmuse_trainer.lines import join_lines, match_frame
 from statmuse_trainer.scoring import Estimate, bootstrap, pair_brier, pair_ece, reliability
-from statmuse_trainer.training.served import given_no_push, line_odds, served_means
+from statmuse_trainer.training.served import (
+    given_no_push,
+    line_odds,
+    refuse_in_sample,
+    served_means,
+)
 from statmuse_trainer.training.stat_data import pooled_rows, reference_lines
 
 
@@ -45,9 +51,11 @@ def run(
     head_rows: list[dict[str, Any]] = []
     ref_rows: list[dict[str, Any]] = []
     blends: dict[str, LineBlend] = {}
+    layers: dict[str, MarketLayer] = {}
     if pictures is not None:
         pictures.mkdir(parents=True, exist_ok=True)
     for bundle in sorted(models.glob("*.npz")):
+        refuse_in_sample(bundle, season)
         model = CountModel.from_bytes(bundle.read_bytes())
         stat = model.stat.value
         mu, r, flags = served_means(model, test)
@@ -84,15 +92,27 @@ def run(
             )
         point_rows.append(model_vs_baselines(test, stat, mu, rounds=rounds))
         blend = model.header.line_blend
+        layer = model.header.market_layer
         usable_lines = matched
-        if blend is not None:  # its weights were fitted on these days: score only later ones
+        fitted_until = max(
+            [b.last_day for b in (blend, layer) if b is not None], default=dt.date.min
+        )
+        if blend is not None:
             blends[stat] = blend
-            usable_lines = [(p, x) for p, x in matched if x.game_date > blend.last_day]
+        if layer is not None:
+            layers[stat] = layer
+        # The line weights and the layer were fitted on these days: score only later ones.
+        usable_lines = [(p, x) for p, x in matched if x.game_date > fitted_until]
         joined = join_lines(test, usable_lines, stat)
         if len(joined.row) == 0:
             continue
         probs = {}
-        for label, use_line in (("model", True), ("model_alone", False)):
+        # `model` is what the gateway serves at a book's line given that book's two prices;
+        # with a market layer, `model_line_blend` is what it serves without the prices.
+        variants = [("model", True, joined.books), ("model_alone", False, None)]
+        if layer is not None:
+            variants.insert(1, ("model_line_blend", True, None))
+        for label, use_line, books in variants:
             under, _, over = line_odds(
                 model,
                 mu[joined.row],
@@ -100,6 +120,7 @@ def run(
                 joined.line,
                 calibrated=True,
                 use_line=use_line,
+                books=books,
             )
             probs[label] = given_no_push(under, over)  # like the books' price
         line_rows.append(lines_table(joined, probs, stat, rounds=rounds))
@@ -124,7 +145,9 @@ def run(
         + (f" --to {window[1]}" if window[1] != dt.date.max else "")
         + " --write docs/EVALUATION.md` (brackets are 95% bootstrap "
         "intervals). The dataset directory comes from `statmuse-trainer dataset` on a stack "
-        "that ingested the seven bundled seasons; see models/README.md.",
+        "that ingested the seven bundled seasons, or from "
+        "`bench/research/dataset_from_files.py` (the same feature code run on the files, "
+        "without a stack); see models/README.md.",
         "",
         "The models were trained on 2017-18 to 2021-22, tuned and calibrated on 2022-23, and "
         f"their means and spreads never saw {season}"
@@ -132,6 +155,7 @@ def run(
         + ". Every number comes from the bundle the predictor serves.",
         "",
         *_blend_note(blends, season),
+        *_layer_note(layers, season),
         "## Summary",
         "",
         *_summary(points, ref_rows, lines),
@@ -248,6 +272,24 @@ def _summary(
             f"{by.loc['books_devigged', 'ece'].value:.4f}."
         )
     return out
+
+
+def _layer_note(layers: dict[str, MarketLayer], season: str) -> list[str]:
+    """The market layer: what it weighs, and which lines it saw."""
+    if not layers:
+        return []
+    one = next(iter(layers.values()))
+    return [
+        "Given a book's two prices, the served P(over) at its line is the market layer's "
+        f"(`statmuse-trainer fit-market`, docs/MARKET.md): expit({one.intercept:+.3f} "
+        f"{one.book_weight:+.3f} × logit(the book's de-vigged P(over)) "
+        f"{one.model_weight:+.3f} × logit(the model's own P(over))), fitted on {season}'s "
+        f"real lines of {one.first_day} to {one.last_day}, all stats pooled, and served for "
+        f"{', '.join(sorted(layers))}, where it beat the line blend on later lines. `model` "
+        "below is that answer at each book's own price; `model_line_blend` is the answer "
+        "without prices.",
+        "",
+    ]
 
 
 def _blend_note(blends: dict[str, LineBlend], season: str) -> list[str]:

@@ -299,19 +299,21 @@ async def alert(
 async def request_player_retrains(
     rt: TrainerRuntime, day: dt.date, *, after: dt.date
 ) -> list[TrainRequested]:
-    """A per-player TrainRequested for every stat, for players with games in (after, day]."""
+    """When players have games in (after, day]: one retrain of every stat, which refits every
+    player's head (`model_kind="per_player"`, answered by the stat's full retrain). Nothing
+    when nobody played."""
     players = await rt.examples.players_with_games(after=after, until=day)
+    if not players:
+        return []
     requests = [
         TrainRequested(
-            event_id=ids.event_id("train-request", "schedule", stat.value, player_id, day),
+            event_id=ids.event_id("train-request", "daily", stat.value, day),
             stat=stat,
-            player_id=player_id,
             model_kind="per_player",
             reason="schedule",
             requested_by="scheduler",
             promote=rt.settings.retrain_promote,
         )
-        for player_id in players
         for stat in Stat
     ]
     await _publish(rt, requests)

@@ -20,7 +20,12 @@ from scipy import optimize
 from statmuse_shared.models.count import CountModel, LineBlend
 from statmuse_trainer.lines import join_lines, match_frame
 from statmuse_trainer.scoring import log_loss
-from statmuse_trainer.training.served import given_no_push, nb_line_odds, served_means
+from statmuse_trainer.training.served import (
+    given_no_push,
+    nb_line_odds,
+    refuse_in_sample,
+    served_means,
+)
 
 MIN_LINES = 200  # fewer real lines than this cannot pin down two numbers honestly
 
@@ -96,6 +101,9 @@ def fit_lines(
         raise LineFitError(f"no model bundles (*.npz) in {models}")
     out.mkdir(parents=True, exist_ok=True)
     results = []
+    for path in bundles:
+        for season in {str(s) for s in test["season"].unique()}:
+            refuse_in_sample(path, season)
     for path in bundles:
         data = path.read_bytes()
         model = CountModel.from_bytes(data)

@@ -1,6 +1,8 @@
 """Training on request (`TrainRequested`): labelled examples -> fitted model -> artifact ->
 registry -> event. `model_kind="pooled"` retrains the stat's full model (`statmuse train` for
-one stat); `baseline` fits the naive rolling-mean model."""
+one stat); so does `per_player`: a player's head is refitted with the stat's model (the heads
+are fitted on the pooled model's residuals), so a request for one player is answered by the
+stat's retrain of the day; `baseline` fits the naive rolling-mean model."""
 
 import asyncio
 import datetime as dt
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
+
+# Model kinds answered by retraining the stat's full model.
+POOLED_KINDS = frozenset({"pooled", "per_player"})
 
 # Where a pooled retrain gets its dataset: (examples, settings) -> (version, frame).
 Load = Callable[[ExampleRepository, TrainerSettings], Awaitable[tuple[str, "pd.DataFrame"]]]
@@ -43,14 +48,17 @@ async def train(
     today: dt.date | None = None,
     load: Load | None = None,
 ) -> ModelPublished:
-    if request.model_kind == "pooled":
+    if request.model_kind in POOLED_KINDS:
         return await train_pooled(rt, request, today=today, load=load)
     if request.model_kind != "baseline":
         raise TrainingRefused(
-            f"model kind {request.model_kind!r} is not trained on request (baseline or pooled)"
+            f"model kind {request.model_kind!r} is not trained on request "
+            "(baseline, pooled or per_player)"
         )
     if request.player_id is not None:
-        raise TrainingRefused("per-player models are not available yet")
+        raise TrainingRefused(
+            "a baseline is fitted for the stat, not for one player: ask for per_player"
+        )
     fsv = await rt.examples.latest_feature_set()
     if fsv is None:
         raise TrainingRefused("no training examples yet")

@@ -3,15 +3,42 @@ fallback flags (`served_means`) and (under, push, over) at each row's line (`lin
 exactly what `statmuse_shared.models.serving.predict` gives one row at a time. The evaluation,
 the backtest and the line-weight fit read the bundles through these."""
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from statmuse_shared.models.distributions import NegativeBinomial, line_probabilities
+from statmuse_shared.models.market import centre_for_over
 from statmuse_trainer.training.negbin import nb_cdf
 
 if TYPE_CHECKING:
     from statmuse_shared.models.count import CountModel
+    from statmuse_shared.models.market import MarketLayer
+
+
+def seen_seasons(bundle: Path) -> set[str]:
+    """The seasons a bundle's model was fitted, chosen or calibrated on (its sidecar's
+    training window); empty when the sidecar does not say."""
+    sidecar = bundle.with_suffix(".json")
+    if not sidecar.exists():
+        return set()
+    window = json.loads(sidecar.read_text()).get("training_window") or {}
+    return {str(s) for s in window.get("seasons", [])}
+
+
+class InSampleError(ValueError):
+    """Scoring or fitting on games the model already saw."""
+
+
+def refuse_in_sample(bundle: Path, season: str) -> None:
+    if season in seen_seasons(bundle):
+        raise InSampleError(
+            f"{bundle} was fitted on {season}: its numbers there would be in-sample; use "
+            f"bundles that never saw it (the shipped ones that did not: models/holdout-2023-24)"
+        )
 
 
 def served_means(
@@ -31,17 +58,50 @@ def line_odds(
     *,
     calibrated: bool,
     use_line: bool = False,
+    books: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(under, push, over) at each row's line from NB(mu, r), through the model's isotonic
-    map when `calibrated`. With `use_line` and a model that weighs sportsbook lines
-    (`LineBlend`), from NB(blend centre, r) instead: what `serving.predict` gives at a book's
-    line. Either way the same numbers `serving.predict` gives one row at a time."""
+    map when `calibrated`. With `use_line`: at a book's line the way `serving.predict` prices
+    it: with the books' de-vigged P(over) (`books`) and a model with a `MarketLayer`, the
+    layer's distribution; else, with a `LineBlend`, NB(blend centre, r). Either way the same
+    numbers `serving.predict` gives one row at a time."""
+    layer = model.header.market_layer if use_line else None
+    if layer is not None and books is not None:
+        return market_odds(layer, mu, r, lines, books)
     blend = model.header.line_blend if use_line else None
     if blend is not None:
         return nb_line_odds(blend.centre(mu, lines), r, lines)
     if calibrated and model.cal_x is not None and model.cal_y is not None:
         return nb_line_odds(mu, r, lines, calibration=(model.cal_x, model.cal_y))
     return nb_line_odds(mu, r, lines)
+
+
+def market_odds(
+    layer: "MarketLayer", mu: np.ndarray, r: np.ndarray, lines: np.ndarray, books: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(under, push, over) from the market layer (`ModelOutput.at_line`, vectorised): P(over
+    | no push) is the layer's; a whole-number line's push comes from the layer's negative
+    binomial (solved row by row, as served)."""
+    own_mu = np.maximum(mu, 0.05)
+    u, _, o = nb_line_odds(own_mu, r, lines)
+    own = given_no_push(u, o)
+    b, m = np.clip(books, 1e-6, 1 - 1e-6), np.clip(own, 1e-6, 1 - 1e-6)  # as market.logit
+    z = (
+        layer.intercept
+        + layer.book_weight * np.log(b / (1 - b))
+        + layer.model_weight * np.log(m / (1 - m))
+    )
+    p = 1.0 / (1.0 + np.exp(-z))
+    under, push, over = 1.0 - p, np.zeros_like(p), p.copy()
+    for i in np.flatnonzero(lines == np.floor(lines)):
+        c = centre_for_over(float(p[i]), float(lines[i]), float(r[i]), start=max(own_mu[i], 1.0))
+        odds = line_probabilities(NegativeBinomial(c, c / (float(r[i]) - 1.0)), float(lines[i]))
+        under[i], push[i], over[i] = (
+            odds.under_probability,
+            odds.push_probability,
+            odds.over_probability,
+        )
+    return under, push, over
 
 
 def nb_line_odds(
