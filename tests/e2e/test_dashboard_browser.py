@@ -75,6 +75,14 @@ def test_dashboard_predicts_and_shows_the_calibration_reports(gateway, browser):
     )
     assert len([h for h in heights if h > 0]) > 5
     assert len(heights) == len(api["distribution"])
+    # One distribution: the over bars drawn add up to the P(over) shown beside them.
+    over_bars = page.eval_on_selector_all(
+        "#dist-svg rect.bar.over", "rs => rs.map(r => Number(r.dataset.probability))"
+    )
+    assert sum(over_bars) == pytest.approx(api["over_probability"], abs=1e-4)
+    how = {"line_blend": "against the line itself", "market_layer": "the books' price"}
+    assert how[api["method"]] in page.inner_text("#method")
+    assert f"{api['model_over_probability'] * 100:.1f}%" in page.inner_text("#method")
     # Bars right of the line are "over", left of it "under".
     assert page.locator("#dist-svg rect.bar.over[data-value='26']").count() == 1
     assert page.locator("#dist-svg rect.bar.under[data-value='25']").count() == 1

@@ -222,7 +222,13 @@ def replay(
     date_to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD")],
     run_dir: RunDir = None,
     data_dir: Annotated[Path, typer.Option(help="Bundled data")] = Path("data/nba"),
-    models_dir: Annotated[Path, typer.Option(help="Model bundles to serve")] = Path("models"),
+    models_dir: Annotated[
+        Path,
+        typer.Option(
+            help="Model bundles to serve; the default never saw 2023-24, the replayed season "
+            "(models/ holds the production refit, which did)"
+        ),
+    ] = Path("models/holdout-2023-24"),
     out: Annotated[
         Path | None, typer.Option(help="The answers and slates (default reports/replay/…)")
     ] = None,

@@ -145,6 +145,15 @@ def import_models(stack: Stack, models_dir: Path) -> list[str]:
     return [line.split(":")[0] for line in out.splitlines() if line.strip()]
 
 
+def trained_on(models_dir: Path) -> set[str]:
+    """The seasons the bundles' sidecars say their models were fitted or calibrated on."""
+    seen: set[str] = set()
+    for sidecar in models_dir.glob("*.json"):
+        window = json.loads(sidecar.read_text()).get("training_window") or {}
+        seen.update(str(s) for s in window.get("seasons", []))
+    return seen
+
+
 def run_tonight(
     stack: Stack, *, data_dir: Path, season: str, say: Say, models_dir: Path, tonight: dt.date
 ) -> dict[str, Any]:
@@ -161,6 +170,14 @@ def run_tonight(
     say(f"{tonight}: its schedule, availability and the books' lines published")
     slate = replay.slate(tonight)
     say(f"ok: {len(slate)} props of {tonight} priced and on the slate")
+    seen = trained_on(models_dir)
+    if season in seen:
+        say(
+            f"note: the served models were fitted on {', '.join(sorted(seen))}, this day's "
+            "season included (the production refit): this slate shows how the product works, "
+            "not how well it predicts; docs/EVALUATION.md scores models on seasons they never "
+            "saw"
+        )
     body = {"player": "LeBron James", "stat": "points", "line": 25.5, "game_date": str(tonight)}
     answer = replay.gateway.post("/api/predict", json=body)
     if answer.status_code != 200:

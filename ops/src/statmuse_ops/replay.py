@@ -73,6 +73,7 @@ SLATE_FIELDS = (
     "over_probability",
     "under_probability",
     "push_probability",
+    "model_over_probability",
     "books_over_probability",
     "edge",
     "consensus_over",

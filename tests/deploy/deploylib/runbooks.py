@@ -30,6 +30,7 @@ PASSTHROUGH = {
     "evaluate": ("statmuse-trainer", ("evaluate",)),
     "backtest": ("statmuse-trainer", ("backtest",)),
     "fit-lines": ("statmuse-trainer", ("fit-lines",)),
+    "fit-market": ("statmuse-trainer", ("fit-market",)),
     "apikey": ("statmuse-gateway", ("apikey",)),
 }
 

@@ -70,7 +70,11 @@ def cache_params(prop: Prop) -> dict[str, Any]:
         "line": body.line,
         "odds_over": prop.odds_over,
         "odds_under": prop.odds_under,
-        "books_over": books_over(body.odds_over, body.odds_under),  # None: odds not both given
+        # The books' price changes the answer only for a model with a market layer: for the
+        # others, odds spelled out as the defaults are the same entry as no odds.
+        "books_over": books_over(body.odds_over, body.odds_under)
+        if getattr(prop.served.model, "market", None) is not None
+        else None,
         "game_date": body.game_date,
         "opponent": body.opponent,
         "model_version": prop.served.info.version,

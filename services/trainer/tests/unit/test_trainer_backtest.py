@@ -31,7 +31,7 @@ from statmuse_trainer.lines import PropLine
 
 REPO = Path(__file__).resolve().parents[4]
 DATA = REPO / "data" / "nba"
-MODELS = REPO / "models"
+MODELS = REPO / "models" / "holdout-2023-24"  # never saw 2023-24
 D1, D2, D3 = dt.date(2024, 3, 2), dt.date(2024, 3, 3), dt.date(2024, 3, 4)
 
 
@@ -467,3 +467,14 @@ def test_cli_writes_the_report_and_refuses_an_overlapping_model(
     doc = (tmp_path / "BACKTEST.md").read_text()
     assert "| high_confidence | best |" in doc
     assert "out/2024-03-16_2024-04-29/equity.png" in doc
+
+
+def test_the_best_price_is_never_a_stale_books_outlier():
+    from statmuse_trainer.backtest.market import best_price
+
+    # +150 (40% implied) against a median near -110 (52%): a stale line, not a price to take.
+    posted = [(-110, "fanduel"), (-115, "draftkings"), (-105, "betmgm"), (150, "stalebook")]
+    assert best_price(posted) == (-105, "betmgm")
+    # Without the outlier the most generous price wins, ties by book name.
+    assert best_price([(-105, "b"), (-105, "a"), (-110, "c")]) == (-105, "a")
+    assert best_price([(120, "only")]) == (120, "only")

@@ -55,3 +55,24 @@ def test_a_bundle_is_never_scored_on_a_season_it_saw(tmp_path: Path):
     with pytest.raises(InSampleError, match="fitted on 2023-24"):
         refuse_in_sample(bundle, "2023-24")
     refuse_in_sample(bundle, "2024-25")
+
+
+def test_the_held_out_report_and_the_walk_forward_share_a_file_without_erasing_each_other(
+    tmp_path: Path,
+):
+    from statmuse_trainer.cli.evaluation import WALK_FORWARD_MARK, _write_section
+
+    path = tmp_path / "EVALUATION.md"
+    _write_section(path, "# Held out\n\nv1\n", walk_forward=False)
+    _write_section(path, "## Walk-forward\n\nw1\n", walk_forward=True)
+    _write_section(path, "# Held out\n\nv2\n", walk_forward=False)
+    text = path.read_text()
+    assert "v2" in text
+    assert "v1" not in text
+    assert text.index("v2") < text.index(WALK_FORWARD_MARK) < text.index("w1")
+    _write_section(path, "## Walk-forward\n\nw2\n", walk_forward=True)
+    text = path.read_text()
+    assert "w2" in text
+    assert "w1" not in text
+    assert "v2" in text
+    assert text.count(WALK_FORWARD_MARK) == 1

@@ -15,7 +15,7 @@ from statmuse_trainer.training.served import line_odds, served_means
 
 from .test_trainer_evaluation import DATA, real_test_frame
 
-MODELS = DATA.parents[1] / "models"
+MODELS = DATA.parents[1] / "models" / "holdout-2023-24"  # never saw 2023-24
 START, END = dt.date(2024, 3, 16), dt.date(2024, 3, 31)
 PLAYERS = {"LeBron James", "Anthony Davis", "Jalen Brunson", "Domantas Sabonis"}
 

@@ -59,7 +59,7 @@ function distributionChart(points, line) {
     const h = Math.max(0, top + plotH - y(p.probability));
     const rect = svg("rect", {
       x: x(p.value) - barW / 2, y: top + plotH - h, width: barW, height: h,
-      class: `bar ${side}`, "data-value": p.value,
+      class: `bar ${side}`, "data-value": p.value, "data-probability": p.probability,
     });
     rect.append(svg("title", {}, `${p.value}: ${pct(p.probability)} (${side})`));
     bars.append(rect);

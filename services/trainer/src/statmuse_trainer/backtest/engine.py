@@ -13,7 +13,8 @@ What each day may use, and the guard rails that enforce it:
   predictions.
 
 Two pricing modes: `consensus` bets each market at the books' consensus (the line most books
-post, the median price of those books), `best` at the best price any book posts on that line.
+post, the median price of those books), `best` at the best price posted on that line that is
+not an outlier (a stale book: more than 0.05 implied probability more generous than the median).
 Player props are void when the player does not play, so only lines on games he played count.
 """
 

@@ -16,6 +16,7 @@ import pandas as pd
 from statmuse_shared.models.count import CountModel
 from statmuse_shared.models.output import ModelInputError
 from statmuse_shared.models.pricing import decimal_odds, expected_value
+from statmuse_shared.models.shopping import outliers
 from statmuse_trainer.backtest.strategies import Choice, Option
 from statmuse_trainer.lines import PropLine
 
@@ -157,5 +158,10 @@ def consensus_market(
 
 
 def best_price(prices: Iterable[tuple[int, str]]) -> tuple[int, str]:
-    """The best price; between equal prices, the book first by name (deterministic)."""
-    return max(sorted(prices, key=lambda p: p[1]), key=lambda p: decimal_odds(p[0]))
+    """The best price that is not an outlier (`shopping.outliers`: more generous than the
+    books' median by more than 0.05 implied probability, a stale book's); between equal
+    prices, the book first by name (deterministic)."""
+    posted = list(prices)
+    flags = outliers([price for price, _ in posted])
+    kept = [p for p, out in zip(posted, flags, strict=True) if not out]
+    return max(sorted(kept, key=lambda p: p[1]), key=lambda p: decimal_odds(p[0]))

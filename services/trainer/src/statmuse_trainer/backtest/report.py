@@ -230,9 +230,12 @@ def markdown(
         f"Regenerate with `{command}`.",
         "",
         f"Models: {', '.join(result.models)} (trained on games before the period; a model "
-        "whose training window overlaps it is refused). Features: the pipeline's pre-game "
-        f"vectors (dataset `{result.dataset or '?'}`: the seasons ingested on the stack, then "
-        "`statmuse-trainer dataset`; `var/` is not in the repository). Lines: the books' "
+        "whose training window overlaps it is refused). P(over) is what the predictor serves "
+        "for a posted line: with a market layer, the books' median de-vigged price at the line "
+        "weighed with the model's own P(over). Features: the pre-game vectors (dataset "
+        f"`{result.dataset or '?'}`: `statmuse-trainer dataset` on a stack that ingested the "
+        "seasons, or `bench/research/dataset_from_files.py`, the same feature code on the files; "
+        "`var/` is not in the repository). Lines: the books' "
         "last snapshot before tip-off from `data/nba/prop_lines/` "
         f"({c.get('lines', 0):,} lines matched to players; {c.get('quotes', 0):,} markets "
         f"priced; {c.get('markets_not_played', 0):,} markets void because the player did not "
@@ -242,7 +245,8 @@ def markdown(
         "down pro rata when the picks ask for more).",
         "",
         "Pricing modes: **consensus** bets at the line most books post and the median price "
-        "of those books; **best** at the best price any book posts on that line.",
+        "of those books; **best** at the best price posted on that line that is not an outlier "
+        "(more than 0.05 implied probability more generous than the books' median: a stale book).",
         "",
         "Intervals are bootstrap 95% intervals over betting days (resampled with replacement, "
         f"{rounds} rounds). Closing-line value (CLV) is what the price taken is worth at the "

@@ -5,7 +5,9 @@ lines (`statmuse evaluate --from --to`: the served bundle on the dataset's game 
 The two must agree: the pre-game vector the gateway served is, field for field, the game
 vector the dataset holds (the features service's parity test), and the gateway prices with the
 bundle `evaluate` loads. Lines are the rows of the prop_lines files, as `evaluate` reads them:
-one per book, pushes and games the player missed left out.
+one per book, pushes and games the player missed left out. The replay asks each line as a
+user who gives no odds would, so both sides are the line blend's P(over) (evaluate's
+`model_line_blend` row for a bundle with a market layer).
 """
 
 import csv
@@ -246,8 +248,9 @@ def report(
         "reads them; pushes and games the player missed left out), scored with the gateway's "
         "P(over) and with the offline evaluation's on the same line: the same bundle on the "
         "dataset's vector of that game (`statmuse evaluate --from "
-        f"{start} --to {end}` computes it). They agree when the Brier scores differ by at "
-        f"most {AGREEMENT} per stat. P(over) is taken given no push, like the books' "
+        f"{start} --to {end}` computes it; asked without odds, both are the line blend's "
+        "P(over), evaluate's `model_line_blend` row). They agree when the Brier scores "
+        f"differ by at most {AGREEMENT} per stat. P(over) is taken given no push, like the books' "
         "de-vigged price. Gap: our Brier minus the books' (paired bootstrap 95% interval; "
         "negative is better than the books). Hit rate: how often the side a probability "
         "favours won.",

@@ -90,6 +90,14 @@ class FittedStat:
             "heads": {"kept": self.heads_kept, "tried": self.heads_tried},
             "validation": self.validation_note or "the validation season",
             "training_window": self.window,
+            **{
+                key: value.model_dump(mode="json")
+                for key, value in (
+                    ("line_blend", self.header.line_blend),
+                    ("market_layer", self.header.market_layer),
+                )
+                if value is not None
+            },
         }
 
 
