@@ -40,3 +40,30 @@ def reliability_png(path: Path, curves: dict[str, pd.DataFrame], title: str) -> 
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def intervals_png(
+    path: Path,
+    rows: list[tuple[str, float, float, float]],
+    *,
+    title: str,
+    xlabel: str,
+    zero_label: str,
+) -> None:
+    """Estimates with their 95% intervals, one row each ((label, value, low, high)), against a
+    dashed zero line."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(rows) + 1.4), dpi=110)
+    ys = list(range(len(rows)))[::-1]
+    for y, (_, value, low, high) in zip(ys, rows, strict=True):
+        colour = COLOURS[1] if low > 0 else COLOURS[0] if high < 0 else "#555"
+        ax.plot([low, high], [y, y], color=colour, lw=2)
+        ax.plot([value], [y], marker="o", color=colour)
+    ax.axvline(0, color="#999", lw=1, ls="--", label=zero_label)
+    ax.set_yticks(ys, [r[0] for r in rows])
+    ax.xaxis.set_major_locator(plt.MaxNLocator(5))
+    ax.set(xlabel=xlabel, title=title)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -266,11 +266,12 @@ def fit_market_command(
     logistic regression over every stat's props before --before), score it per stat on later
     props against the books and the line blend, and write it into the bundles of the stats
     where it beat the line blend. Prints (or writes) the report, edges by size included."""
+    import os
     import shlex
     import sys
 
     from statmuse_shared.models.output import ModelInputError
-    from statmuse_trainer.training.market import MarketFitError, fit_market, report
+    from statmuse_trainer.training.market import MarketFitError, figures, fit_market, report
     from statmuse_trainer.training.served import InSampleError
 
     cutoff, dataset = _cutoff_and_dataset(before, dataset)
@@ -286,7 +287,14 @@ def fit_market_command(
     except (MarketFitError, InSampleError, OSError, ModelInputError) as exc:
         fail(str(exc))
     command = "statmuse fit-market " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-    text = report(fit, command=command.strip())
+    pictures = None
+    if write is not None:
+        # Beside the other reports' pictures, linked from the document relative to it.
+        drawn = figures(fit, Path("reports/market"))
+        pictures = tuple(
+            os.path.relpath(p, write.parent.resolve()) for p in map(Path.resolve, drawn)
+        )
+    text = report(fit, command=command.strip(), pictures=pictures)  # type: ignore[arg-type]
     if write is not None:
         write.parent.mkdir(parents=True, exist_ok=True)
         write.write_text(text)

@@ -372,7 +372,40 @@ def _bucket_rows(buckets: list[Bucket]) -> list[str]:
     return rows
 
 
-def report(fit: MarketFit, *, command: str) -> str:
+def figures(fit: MarketFit, folder: Path) -> tuple[Path, Path]:
+    """Two pictures for the report: each stat's Brier gap to the books, and the ROI of the
+    layer's edges by size, both with their intervals."""
+    from statmuse_trainer.figures import intervals_png
+
+    folder.mkdir(parents=True, exist_ok=True)
+    gaps, edges = folder / "market_brier_gap.png", folder / "market_edges_roi.png"
+    intervals_png(
+        gaps,
+        [(s.stat, *s.gap_books) for s in fit.scores],
+        title="Layer minus books, Brier (later lines)",
+        xlabel="Brier difference (below zero: better than the books)",
+        zero_label="the books",
+    )
+    bounds = [*EDGE_BUCKETS, float("inf")]
+    intervals_png(
+        edges,
+        [
+            (
+                (f"{b.low:.2f}+" if high == float("inf") else f"{b.low:.2f}-{high:.2f}")
+                + f" ({b.bets})",
+                *(100 * v for v in b.roi),
+            )
+            for b, high in zip(fit.buckets, bounds[1:], strict=False)
+            if b.bets
+        ],
+        title="Bets on the layer's side by edge size: ROI at the median price",
+        xlabel="ROI % (95% interval)",
+        zero_label="break-even",
+    )
+    return gaps, edges
+
+
+def report(fit: MarketFit, *, command: str, pictures: tuple[str, str] | None = None) -> str:
     """The fit as markdown: the coefficients, each stat's later-days score, the edges."""
     c = fit.coef
     out = [
@@ -409,6 +442,7 @@ def report(fit: MarketFit, *, command: str) -> str:
         "",
         "A stat is served the layer only where its Brier beat the line blend's here.",
         "",
+        *([f"![Brier gap by stat]({pictures[0]})", ""] if pictures else []),
         "## Edges and their record (later days, served stats pooled)",
         "",
         "A bet on the side the layer favours against the books, by the size of the edge "
@@ -418,6 +452,7 @@ def report(fit: MarketFit, *, command: str) -> str:
         "|---|---|---|---|",
         *_bucket_rows(fit.buckets),
         "",
+        *([f"![ROI by edge size]({pictures[1]})", ""] if pictures else []),
         (
             f"Recommendations come only from edges of {fit.min_edge:.2f} up, where every "
             "bucket's ROI interval lies above zero."
