@@ -393,7 +393,9 @@ def figures(fit: MarketFit, folder: Path) -> tuple[Path, Path]:
             (
                 (f"{b.low:.2f}+" if high == float("inf") else f"{b.low:.2f}-{high:.2f}")
                 + f" ({b.bets})",
-                *(100 * v for v in b.roi),
+                100 * b.roi[0],
+                100 * b.roi[1],
+                100 * b.roi[2],
             )
             for b, high in zip(fit.buckets, bounds[1:], strict=False)
             if b.bets
