@@ -75,9 +75,18 @@ class MarketLayer(BaseModel):
 
 
 def over_given_no_push(dist: NegativeBinomial, line: float) -> float:
-    below = math.ceil(line) - 1
-    under = dist.cdf(below)
-    over = 1.0 - dist.cdf(math.floor(line))
+    """P(over) / (P(over) + P(under)) at `line`: one pass of the pmf recurrence up to it."""
+    top = math.floor(line)
+    p = dist.r / (dist.r + dist.mu)
+    term = math.exp(dist.r * math.log(p))  # P(X = 0)
+    at_or_below = term
+    for i in range(top):
+        term *= (i + dist.r) / (i + 1) * (1 - p)
+        at_or_below += term
+    at_or_below = min(at_or_below, 1.0)
+    # A whole line pushes on P(X = line): under is what lies strictly below it.
+    under = at_or_below - term if float(line).is_integer() else at_or_below
+    over = 1.0 - at_or_below
     return over / max(over + under, 1e-300)
 
 
