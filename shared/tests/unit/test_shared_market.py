@@ -19,6 +19,7 @@ from statmuse_shared.models.distributions import (
     tabulate,
 )
 from statmuse_shared.models.market import (
+    MIN_CENTRE,
     LayerScore,
     MarketLayer,
     centre_for_over,
@@ -81,8 +82,17 @@ def output(mean: float = 24.0, *, market: MarketLayer | None = None) -> ModelOut
 @settings(max_examples=200, deadline=None)
 def test_the_centre_gives_the_asked_over_probability(target: float, line: float, phi: float):
     c = centre_for_over(target, line, phi, start=line)
+    smallest = NegativeBinomial(MIN_CENTRE, MIN_CENTRE / (phi - 1))
+    if c is None:  # only when even the smallest mean makes the over more likely than asked
+        assert over_given_no_push(smallest, line) > target
+        return
     got = over_given_no_push(NegativeBinomial(c, c / (phi - 1)), line)
-    assert got == pytest.approx(target, abs=1e-6) or c == 0.05  # below the smallest mean
+    assert got == pytest.approx(target, abs=1e-6)
+
+
+def test_no_centre_at_a_whole_line_of_zero():
+    # Nothing lands under 0: P(over | no push) is 1 whatever the mean.
+    assert centre_for_over(0.5, 0.0, PHI, start=20.0) is None
 
 
 def test_a_more_likely_over_needs_a_higher_centre():

@@ -238,6 +238,14 @@ def test_bundles_without_a_training_window_are_refused(tmp_path: Path):
     (tmp_path / "points.json").write_text(json.dumps(meta))
     # the training window, or the line weights' window when it ends later
     assert ModelSet.load(tmp_path).last_day == dt.date(2024, 3, 15)
+    # ...and the market layer's, which prices the backtest's lines too.
+    model = CountModel.from_bytes((tmp_path / "points.npz").read_bytes())
+    assert model.header.market_layer is not None
+    later = model.header.market_layer.model_copy(update={"last_day": dt.date(2024, 4, 30)})
+    (tmp_path / "points.npz").write_bytes(
+        CountModel.with_header((tmp_path / "points.npz").read_bytes(), market_layer=later)
+    )
+    assert ModelSet.load(tmp_path).last_day == dt.date(2024, 4, 30)
 
 
 # --- on real box scores, with the shipped models ---------------------------------------------
@@ -352,11 +360,11 @@ def test_the_walk_prices_with_the_model_of_each_day(lebron: pd.DataFrame, tmp_pa
 
 
 def without_line_weights(folder: Path) -> Path:
-    """The shipped models without their line weights (fitted on lines through 2024-03-15),
-    so that a backtest may start in January."""
+    """The shipped models without their line weights and market layer (fitted on lines
+    through 2024-03-15), so that a backtest may start in January."""
     folder.mkdir()
     for bundle in MODELS.glob("*.npz"):
-        stripped = CountModel.with_header(bundle.read_bytes(), line_blend=None)
+        stripped = CountModel.with_header(bundle.read_bytes(), line_blend=None, market_layer=None)
         (folder / bundle.name).write_bytes(stripped)
         shutil.copy(bundle.with_suffix(".json"), folder / f"{bundle.stem}.json")
     return folder

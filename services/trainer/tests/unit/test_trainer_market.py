@@ -7,6 +7,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from statmuse_shared.models.count import LineBlend
 from statmuse_shared.models.distributions import line_probabilities
 from statmuse_shared.models.market import LayerScore, MarketLayer
 from statmuse_shared.models.output import ModelOutput
@@ -69,7 +70,7 @@ def test_the_vectorised_odds_are_the_served_ones():
     lines = np.floor(rng.uniform(0.5, 45, 60)) + rng.choice([0.0, 0.5], 60)
     books = rng.uniform(0.2, 0.8, 60)
     m = layer()
-    under, push, over = market_odds(m, mu, phi, lines, books)
+    under, push, over = market_odds(m, None, mu, phi, lines, books)
     for i in range(60):
         out = ModelOutput(
             distribution=None,  # type: ignore[arg-type] - the layer never reads it
@@ -101,3 +102,33 @@ def test_bets_only_from_the_edge_where_every_bucket_made_money():
     assert min_edge([bucket(0.0, -0.05), bucket(0.02, 0.01), bucket(0.05, -0.01)]) is None
     assert min_edge([bucket(0.0, -0.05), bucket(0.02, 0.01), bucket(0.05, 0.02, bets=0)]) is None
     assert min_edge([]) is None
+
+
+BLEND = LineBlend(weight=0.4, offset=0.2, first_day=DAY, last_day=DAY, lines=500)
+
+
+@pytest.mark.parametrize(
+    ("line", "books"),
+    [(0.0, 0.5), (0.5, 0.001)],  # nothing lands under 0; a P(over) no mean gives at 0.5
+)
+def test_where_no_distribution_gives_the_layers_number_the_line_blend_answers(
+    line: float, books: float
+):
+    m = layer()
+    out = ModelOutput(
+        distribution=None,  # type: ignore[arg-type] - neither path reads it
+        contributions=(),
+        mean=20.0,
+        dispersion=1.6,
+        blend=(BLEND.weight, BLEND.offset),
+        market=m,
+    )
+    dist, method = out.at_line(line, books)
+    assert method == "line_blend"
+    want = line_probabilities(dist, line)
+    under, push, over = market_odds(
+        m, BLEND, np.array([20.0]), np.array([1.6]), np.array([line]), np.array([books])
+    )
+    assert (under[0], push[0], over[0]) == pytest.approx(
+        (want.under_probability, want.push_probability, want.over_probability), abs=1e-9
+    )

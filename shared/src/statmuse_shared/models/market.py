@@ -4,14 +4,16 @@ and the model's distribution together, and the one distribution that answer come
 A price carries what the books know and the box scores do not (injuries, minutes, lineups,
 news of the day); the model carries what the box scores say. `MarketLayer` is a logistic
 regression of the outcome on logit(books' P(over)) and logit(the model's own P(over) at the
-line), fitted on real lines of earlier days (`statmuse-trainer fit-market`): it learns how
+line), fitted on real lines of days before a cutoff (`statmuse-trainer fit-market`): it learns how
 far, and in which direction, the price is wrong where the model disagrees with it, and the
 books' known bias (de-vigged overs are a little too likely). A bundle carries a layer only
-where, scored week by week on lines it was not fitted on, it beat the `LineBlend`.
+where, scored on the lines of later days, it beat the `LineBlend`.
 
 The layer gives a number, not a distribution. `centre_for_over` turns it into one: the
 negative binomial with the model's dispersion whose P(over | no push) at the line is that
-number. The headline, the push probability and the chart all come from it.
+number. The headline, the push probability and the chart all come from it. Where no such
+negative binomial exists (a whole line of 0; a P(over) below what the smallest mean gives at
+a low line), the line blend answers instead.
 """
 
 import datetime as dt
@@ -22,6 +24,8 @@ from pydantic import BaseModel, Field
 from statmuse_shared.models.distributions import NegativeBinomial
 
 _EDGE = 1e-6  # probabilities are clipped to [_EDGE, 1 - _EDGE] before logit
+MIN_CENTRE, MAX_CENTRE = 0.05, 1e5  # the means the solve may answer with
+PINNED = 1e-6  # logit distance from the target beyond which the smallest mean cannot give it
 
 
 def logit(p: float) -> float:
@@ -90,10 +94,12 @@ def over_given_no_push(dist: NegativeBinomial, line: float) -> float:
     return over / max(over + under, 1e-300)
 
 
-def centre_for_over(target: float, line: float, dispersion: float, *, start: float) -> float:
+def centre_for_over(target: float, line: float, dispersion: float, *, start: float) -> float | None:
     """The mean c of NB(c, variance dispersion * c) whose P(over | no push) at `line` is
     `target` (P(over) grows with c). Illinois regula falsi on the logit scale, bracketed:
-    a few cdf evaluations, well under a millisecond."""
+    a few cdf evaluations, well under a millisecond. None when no mean in [MIN_CENTRE,
+    MAX_CENTRE] gives it (a whole line of 0, where nothing lands under; a P(over) below what
+    the smallest mean gives at a low line): the caller answers another way."""
     if not 0.0 < target < 1.0 or not math.isfinite(line) or line < 0:
         raise ValueError(f"cannot centre on P(over)={target} at line {line}")
     if not dispersion > 1.0:
@@ -103,15 +109,15 @@ def centre_for_over(target: float, line: float, dispersion: float, *, start: flo
     def gap(c: float) -> float:
         return logit(over_given_no_push(NegativeBinomial(c, c / (dispersion - 1.0)), line)) - goal
 
-    lo, hi = 0.05, max(start, line, 1.0)
+    lo, hi = MIN_CENTRE, max(start, line, 1.0)
     f_lo, f_hi = gap(lo), gap(hi)
     if f_lo >= 0:
-        return lo
+        return None if f_lo > PINNED else lo
     while f_hi < 0:  # grow the bracket until the over is likely enough
         lo, f_lo = hi, f_hi
         hi *= 2.0
-        if hi > 1e5:
-            return lo
+        if hi > MAX_CENTRE:
+            return None
         f_hi = gap(hi)
     side = 0
     c = hi

@@ -66,7 +66,10 @@ class ModelOutput:
             own = NegativeBinomial(max(self.mean, 0.05), max(self.mean, 0.05) / (phi - 1.0))
             target = self.market.over(books_over, over_given_no_push(own, line))
             centre = centre_for_over(target, line, phi, start=max(self.mean, line, 1.0))
-            return tabulate(NegativeBinomial(centre, centre / (phi - 1.0))), "market_layer"
+            if centre is not None:
+                return tabulate(NegativeBinomial(centre, centre / (phi - 1.0))), "market_layer"
+            # No negative binomial gives the layer's number here (a whole line of 0): the
+            # line blend answers, as without a price.
         if self.blend is None:
             return self.distribution, "model"
         weight, offset = self.blend

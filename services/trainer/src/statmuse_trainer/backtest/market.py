@@ -58,9 +58,11 @@ class ModelSet:
                 )
             firsts.append(dt.date.fromisoformat(window["first_day"]))
             lasts.append(dt.date.fromisoformat(window["last_day"]))
-            if (blend := model.header.line_blend) is not None:  # it saw those days' lines too
-                firsts.append(blend.first_day)
-                lasts.append(blend.last_day)
+            # The line blend and the market layer saw those days' lines too.
+            for fitted in (model.header.line_blend, model.header.market_layer):
+                if fitted is not None:
+                    firsts.append(fitted.first_day)
+                    lasts.append(fitted.last_day)
             models[model.stat.value] = model
             versions[model.stat.value] = f"{directory.name}/{model.header.name}"
         if not models:

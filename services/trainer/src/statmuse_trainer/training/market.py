@@ -271,9 +271,11 @@ def fit_market(
     days = np.concatenate([p.day for p in early.values()])
     first, last = min(days), max(days)
     scores = []
+    scored_after: dict[Path, dt.date] = {}
     for path, p in props.items():
         blend = loaded[path].header.line_blend
         after = max(last, blend.last_day) if blend is not None else last
+        scored_after[path] = after
         later = p.where(p.day > after)
         if len(later) == 0:
             continue
@@ -295,7 +297,7 @@ def fit_market(
                 lines=fitted,
                 min_edge=threshold,
                 out_of_sample=LayerScore(
-                    first_day=min(props[path].day[props[path].day > last]),
+                    first_day=min(props[path].day[props[path].day > scored_after[path]]),
                     last_day=max(props[path].day),
                     lines=s.props,
                     brier=round(s.brier, 6),

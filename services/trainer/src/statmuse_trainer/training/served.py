@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from statmuse_shared.models.distributions import NegativeBinomial, line_probabilities
-from statmuse_shared.models.market import centre_for_over
+from statmuse_shared.models.market import MIN_CENTRE, PINNED, centre_for_over
 from statmuse_trainer.training.negbin import nb_cdf
 
 if TYPE_CHECKING:
-    from statmuse_shared.models.count import CountModel
+    from statmuse_shared.models.count import CountModel, LineBlend
     from statmuse_shared.models.market import MarketLayer
 
 
@@ -67,7 +67,7 @@ def line_odds(
     numbers `serving.predict` gives one row at a time."""
     layer = model.header.market_layer if use_line else None
     if layer is not None and books is not None:
-        return market_odds(layer, mu, r, lines, books)
+        return market_odds(layer, model.header.line_blend, mu, r, lines, books)
     blend = model.header.line_blend if use_line else None
     if blend is not None:
         return nb_line_odds(blend.centre(mu, lines), r, lines)
@@ -77,11 +77,19 @@ def line_odds(
 
 
 def market_odds(
-    layer: "MarketLayer", mu: np.ndarray, r: np.ndarray, lines: np.ndarray, books: np.ndarray
+    layer: "MarketLayer",
+    blend: "LineBlend | None",
+    mu: np.ndarray,
+    r: np.ndarray,
+    lines: np.ndarray,
+    books: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(under, push, over) from the market layer (`ModelOutput.at_line`, vectorised): P(over
     | no push) is the layer's; a whole-number line's push comes from the layer's negative
-    binomial (solved row by row, as served)."""
+    binomial (solved row by row, as served). Where no negative binomial gives the layer's
+    number (a whole line of 0; a P(over) below what the smallest mean gives), the line blend's,
+    as served (a bundle without one: the model's NB uncalibrated here, its calibrated table
+    when served)."""
     own_mu = np.maximum(mu, 0.05)
     u, _, o = nb_line_odds(own_mu, r, lines)
     own = given_no_push(u, o)
@@ -93,14 +101,27 @@ def market_odds(
     )
     p = 1.0 / (1.0 + np.exp(-z))
     under, push, over = 1.0 - p, np.zeros_like(p), p.copy()
-    for i in np.flatnonzero(lines == np.floor(lines)):
+    # The smallest mean's P(over | no push): a layer's number below it has no distribution.
+    lu, _, lo = nb_line_odds(np.full(len(p), MIN_CENTRE), r, lines)
+    floor = np.clip(given_no_push(lu, lo), 1e-6, 1 - 1e-6)
+    pc = np.clip(p, 1e-6, 1 - 1e-6)
+    pinned = np.log(floor / (1 - floor)) - np.log(pc / (1 - pc)) > PINNED
+    whole = lines == np.floor(lines)
+    for i in np.flatnonzero(whole & ~pinned):
         c = centre_for_over(float(p[i]), float(lines[i]), float(r[i]), start=max(own_mu[i], 1.0))
+        if c is None:
+            pinned[i] = True
+            continue
         odds = line_probabilities(NegativeBinomial(c, c / (float(r[i]) - 1.0)), float(lines[i]))
         under[i], push[i], over[i] = (
             odds.under_probability,
             odds.push_probability,
             odds.over_probability,
         )
+    if pinned.any():
+        centre = blend.centre(mu[pinned], lines[pinned]) if blend is not None else own_mu[pinned]
+        fu, fp, fo = nb_line_odds(centre, r[pinned], lines[pinned])
+        under[pinned], push[pinned], over[pinned] = fu, fp, fo
     return under, push, over
 
 
