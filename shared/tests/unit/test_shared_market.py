@@ -192,3 +192,12 @@ def test_a_tabulated_negative_binomial_is_the_same_distribution(mu: float, phi: 
     for k in range(int(mu + 5 * nb.sd)):
         assert table.cdf(k) == pytest.approx(nb.cdf(k), abs=1e-9)
     assert table.mean == pytest.approx(mu, rel=1e-6)
+
+
+def test_a_bet_needs_an_edge_with_a_record():
+    assert not layer().recommends(0.2)  # no min_edge: no edge size earned it
+    with_record = layer().model_copy(update={"min_edge": 0.03})
+    assert with_record.recommends(0.03)
+    assert with_record.recommends(-0.05)  # either side
+    assert not with_record.recommends(0.029)
+    assert not with_record.recommends(None)

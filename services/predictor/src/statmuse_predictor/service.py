@@ -199,6 +199,4 @@ def recommendation(
     if method != "market_layer" or shopped.recommendation == "PASS":
         return shopped.recommendation
     assert layer is not None
-    if layer.min_edge is None or edge is None or abs(edge) < layer.min_edge:
-        return "PASS"
-    return shopped.recommendation
+    return shopped.recommendation if layer.recommends(edge) else "PASS"

@@ -11,13 +11,8 @@ from statmuse_shared.models.count import LineBlend
 from statmuse_shared.models.distributions import line_probabilities
 from statmuse_shared.models.market import LayerScore, MarketLayer
 from statmuse_shared.models.output import ModelOutput
-from statmuse_trainer.training.market import (
-    Bucket,
-    fit_coefficients,
-    layer_over,
-    min_edge,
-)
-from statmuse_trainer.training.served import given_no_push, market_odds, nb_line_odds
+from statmuse_trainer.training.market import Bucket, fit_coefficients, min_edge
+from statmuse_trainer.training.served import given_no_push, layer_over, market_odds, nb_line_odds
 
 DAY = dt.date(2024, 3, 1)
 

@@ -23,13 +23,13 @@ from pydantic import BaseModel, Field
 
 from statmuse_shared.models.distributions import NegativeBinomial
 
-_EDGE = 1e-6  # probabilities are clipped to [_EDGE, 1 - _EDGE] before logit
+LOGIT_EDGE = 1e-6  # probabilities are clipped to [LOGIT_EDGE, 1 - LOGIT_EDGE] before logit
 MIN_CENTRE, MAX_CENTRE = 0.05, 1e5  # the means the solve may answer with
 PINNED = 1e-6  # logit distance from the target beyond which the smallest mean cannot give it
 
 
 def logit(p: float) -> float:
-    p = min(max(p, _EDGE), 1.0 - _EDGE)
+    p = min(max(p, LOGIT_EDGE), 1.0 - LOGIT_EDGE)
     return math.log(p / (1.0 - p))
 
 
@@ -41,8 +41,8 @@ def expit(z: float) -> float:
 
 
 class LayerScore(BaseModel):
-    """Out-of-sample Brier on the same lines (each week scored by a layer fitted on the weeks
-    before it): the layer's, the line blend's and the books'."""
+    """Out-of-sample Brier on the same lines, of days after both the layer and the line blend
+    were fitted: the layer's, the line blend's and the books'."""
 
     first_day: dt.date
     last_day: dt.date
@@ -76,6 +76,11 @@ class MarketLayer(BaseModel):
         return expit(
             self.intercept + self.book_weight * logit(books) + self.model_weight * logit(model)
         )
+
+    def recommends(self, edge: float | None) -> bool:
+        """Whether a bet at this edge (our P(over | no push) minus the books') has an
+        out-of-sample record to stand on: never without `min_edge`."""
+        return self.min_edge is not None and edge is not None and abs(edge) >= self.min_edge
 
 
 def over_given_no_push(dist: NegativeBinomial, line: float) -> float:

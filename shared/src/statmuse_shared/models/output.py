@@ -78,15 +78,6 @@ class ModelOutput:
 
     def line_odds(self, line: float, books_over: float | None = None) -> LineOdds:
         """P(under), P(push), P(over) at a sportsbook's line, from `at_line`'s distribution."""
-        if not math.isfinite(line) or line < 0:
-            raise ValueError(f"line must be a non-negative number, got {line}")
-        if self.blend is not None and (books_over is None or self.market is None):
-            # The slate's hot path: one cdf sum, no table.
-            weight, offset = self.blend
-            centre = max(weight * self.mean + (1.0 - weight) * (line + offset), 0.05)
-            return line_probabilities(
-                NegativeBinomial(centre, centre / (self.dispersion - 1.0)), line
-            )
         return line_probabilities(self.at_line(line, books_over)[0], line)
 
 

@@ -71,9 +71,8 @@ def quote(
         assert output.market is not None
         assert books_over is not None
         decided = odds.over_probability + odds.under_probability
-        edge = abs(odds.over_probability / decided - books_over) if decided > 0 else 0.0
-        threshold = output.market.min_edge
-        if threshold is None or edge < threshold:  # no out-of-sample record at this edge
+        edge = odds.over_probability / decided - books_over if decided > 0 else None
+        if not output.market.recommends(edge):  # no out-of-sample record at this edge
             pricing = dataclasses.replace(pricing, recommendation="PASS", kelly_fraction=0.0)
     return Prediction(
         stat=info.stat,

@@ -31,6 +31,8 @@ from statmuse_shared.models.shopping import median_price
 from statmuse_trainer.lines import LineRows, join_lines, match_frame
 from statmuse_trainer.training.served import (
     given_no_push,
+    layer_over,
+    logits,
     nb_line_odds,
     refuse_in_sample,
     served_means,
@@ -38,16 +40,10 @@ from statmuse_trainer.training.served import (
 
 MIN_LINES = 500  # fewer props than this before the cutoff cannot pin three numbers down
 EDGE_BUCKETS = (0.0, 0.01, 0.02, 0.03, 0.05)  # |our P(over) - the books'|, lower bounds
-_CLIP = 1e-6
 
 
 class MarketFitError(ValueError):
     """The layer cannot be fitted as asked; the message says why."""
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, _CLIP, 1 - _CLIP)
-    return np.asarray(np.log(p / (1 - p)), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -118,14 +114,9 @@ def fit_coefficients(books: np.ndarray, model: np.ndarray, went: np.ndarray) -> 
     logit(books) and logit(model)."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.column_stack([_logit(books), _logit(model)])
+    x = np.column_stack([logits(books), logits(model)])
     fit = LogisticRegression(C=1.0).fit(x, went)
     return np.array([fit.intercept_[0], *fit.coef_[0]])
-
-
-def layer_over(coef: np.ndarray, books: np.ndarray, model: np.ndarray) -> np.ndarray:
-    z = coef[0] + coef[1] * _logit(books) + coef[2] * _logit(model)
-    return np.asarray(1 / (1 + np.exp(-z)), dtype=np.float64)
 
 
 def _ci(values: np.ndarray, rounds: int, seed: int = 0) -> tuple[float, float, float]:

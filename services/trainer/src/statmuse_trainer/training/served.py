@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from statmuse_shared.models.distributions import NegativeBinomial, line_probabilities
-from statmuse_shared.models.market import MIN_CENTRE, PINNED, centre_for_over
+from statmuse_shared.models.market import LOGIT_EDGE, MIN_CENTRE, PINNED, centre_for_over
 from statmuse_trainer.training.negbin import nb_cdf
 
 if TYPE_CHECKING:
@@ -76,6 +76,18 @@ def line_odds(
     return nb_line_odds(mu, r, lines)
 
 
+def logits(p: np.ndarray) -> np.ndarray:
+    """logit, clipped as `statmuse_shared.models.market.logit` clips."""
+    p = np.clip(p, LOGIT_EDGE, 1 - LOGIT_EDGE)
+    return np.asarray(np.log(p / (1 - p)), dtype=np.float64)
+
+
+def layer_over(coef: np.ndarray, books: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """`MarketLayer.over` for many rows; coef = (intercept, book weight, model weight)."""
+    z = coef[0] + coef[1] * logits(books) + coef[2] * logits(model)
+    return np.asarray(1 / (1 + np.exp(-z)), dtype=np.float64)
+
+
 def market_odds(
     layer: "MarketLayer",
     blend: "LineBlend | None",
@@ -92,20 +104,12 @@ def market_odds(
     when served)."""
     own_mu = np.maximum(mu, 0.05)
     u, _, o = nb_line_odds(own_mu, r, lines)
-    own = given_no_push(u, o)
-    b, m = np.clip(books, 1e-6, 1 - 1e-6), np.clip(own, 1e-6, 1 - 1e-6)  # as market.logit
-    z = (
-        layer.intercept
-        + layer.book_weight * np.log(b / (1 - b))
-        + layer.model_weight * np.log(m / (1 - m))
-    )
-    p = 1.0 / (1.0 + np.exp(-z))
+    coef = np.array([layer.intercept, layer.book_weight, layer.model_weight])
+    p = layer_over(coef, books, given_no_push(u, o))
     under, push, over = 1.0 - p, np.zeros_like(p), p.copy()
     # The smallest mean's P(over | no push): a layer's number below it has no distribution.
     lu, _, lo = nb_line_odds(np.full(len(p), MIN_CENTRE), r, lines)
-    floor = np.clip(given_no_push(lu, lo), 1e-6, 1 - 1e-6)
-    pc = np.clip(p, 1e-6, 1 - 1e-6)
-    pinned = np.log(floor / (1 - floor)) - np.log(pc / (1 - pc)) > PINNED
+    pinned = logits(given_no_push(lu, lo)) - logits(p) > PINNED
     whole = lines == np.floor(lines)
     for i in np.flatnonzero(whole & ~pinned):
         c = centre_for_over(float(p[i]), float(lines[i]), float(r[i]), start=max(own_mu[i], 1.0))
