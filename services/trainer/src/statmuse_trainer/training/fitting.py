@@ -24,6 +24,7 @@ from statmuse_trainer.training.negbin import (
     over_probability,
     player_dispersions,
 )
+from statmuse_trainer.training.selection import Selection, select
 from statmuse_trainer.training.stat_data import (
     MIN_HISTORY,
     StatData,
@@ -53,6 +54,7 @@ class FittedStat:
     reliability_before: pd.DataFrame
     reliability_after: pd.DataFrame
     importance: pd.DataFrame
+    selection: Selection
     seconds: dict[str, float] = field(default_factory=dict)
     validation_note: str | None = None
     window: dict[str, Any] = field(default_factory=dict)
@@ -99,6 +101,11 @@ class FittedStat:
                 if value is not None
             },
         }
+
+
+def protected_columns(stat: str) -> set[str]:
+    """The columns the served model reads by name, which feature selection must keep."""
+    return {f"{stat}_career_n", f"{stat}_sma_10", *LEAGUE_MINUTES, *head_columns(stat)}
 
 
 def training_window(df: pd.DataFrame) -> dict[str, Any]:
@@ -188,8 +195,19 @@ def fit_stat(
             f"{stat}: too few rows to train ({len(data.train)} train, "
             f"{len(data.validation)} validation)"
         )
-    singles = {}
+    # XGBoost's study first: its best model decides which features every family gets.
+    t0 = time.perf_counter()
+    searched = search(data, "xgboost", jobs=jobs, tick=tick)
+    seconds["xgboost"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    data, singles_xgb, selection = select(
+        data, searched, protected=protected_columns(stat), jobs=jobs, tick=tick
+    )
+    seconds["selection"] = time.perf_counter() - t0
+    singles = {"xgboost": singles_xgb}
     for family in FAMILIES:
+        if family in singles:
+            continue
         t0 = time.perf_counter()
         singles[family] = search(data, family, jobs=jobs, tick=tick)
         seconds[family] = time.perf_counter() - t0
@@ -295,6 +313,7 @@ def fit_stat(
         chosen=chosen.name,
         candidates=candidates,
         trials=[t for c in parts for t in c.trials],
+        selection=selection,
         heads_kept=len(heads),
         heads_tried=tried,
         n_train=len(data.train),

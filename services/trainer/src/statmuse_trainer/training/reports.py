@@ -39,7 +39,7 @@ def write(out: Path, fitted: Sequence[FittedStat], *, dataset_version: str) -> l
                     "params": json.dumps(c.params),
                 }
             )
-    paths = [out / "metrics.csv", out / "trials.csv", out / "served.csv"]
+    paths = [out / "metrics.csv", out / "trials.csv", out / "served.csv", out / "selection.csv"]
     pd.DataFrame(rows).to_csv(paths[0], index=False)
     pd.DataFrame([{"stat": f.stat, **t} for f in fitted for t in f.trials]).to_csv(
         paths[1], index=False
@@ -56,6 +56,7 @@ def write(out: Path, fitted: Sequence[FittedStat], *, dataset_version: str) -> l
             for f in fitted
         ]
     ).to_csv(paths[2], index=False)
+    pd.DataFrame([r for f in fitted for r in f.selection.rows()]).to_csv(paths[3], index=False)
     for f in fitted:
         p = out / f"reliability_{f.stat}.png"
         reliability_png(
@@ -94,6 +95,28 @@ def write(out: Path, fitted: Sequence[FittedStat], *, dataset_version: str) -> l
             f"{v['ece_uncalibrated']:.4f} | {v['ece']:.4f} |"
         )
     lines += [f"\n{f.stat}: {f.validation_note}." for f in fitted if f.validation_note]
+    lines += [
+        "",
+        "## Search and feature selection",
+        "",
+        "XGBoost and ElasticNet are searched by Optuna (seeded TPE, starting from the old grid;",
+        "XGBoost trials pruned on validation RMSE), the forest over its two configurations;",
+        "every trial is in `trials.csv`. Then each feature's permutation importance: how much",
+        "the validation Brier worsens when its column is shuffled, with the searched XGBoost.",
+        "Features at or below zero are dropped if XGBoost refitted without them scores no",
+        "worse on validation (`selection.csv` has every feature's importance).",
+        "",
+        "| stat | features | importance ≤ 0 | Brier, all | Brier, without them | adopted | kept |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for f in fitted:
+        sel = f.selection
+        without = "" if sel.brier_kept is None else f"{sel.brier_kept:.5f}"
+        lines.append(
+            f"| {f.stat} | {sel.features_before} | {len(sel.candidates)} | "
+            f"{sel.brier_all:.5f} | {without} | {'yes' if sel.adopted else 'no'} | "
+            f"{len(sel.kept)} |"
+        )
     lines += ["", "Pictures: `reliability_<stat>.png`, `importance.png`."]
     readme.write_text("\n".join(lines) + "\n")
     return [*paths, imp, readme]
