@@ -36,7 +36,14 @@ from statmuse_shared.features import (
     possessions,
     walk,
 )
-from statmuse_shared.features.player import EMA_ALPHA, MAX_REST_DAYS, WINDOWS, WMA_WINDOWS
+from statmuse_shared.features.player import (
+    CHANGED_TEAM_PRIOR_SHARE,
+    EMA_ALPHA,
+    MAX_REST_DAYS,
+    PRIOR_GAMES,
+    WINDOWS,
+    WMA_WINDOWS,
+)
 from statmuse_shared.features.teams import TEAM_UTC_OFFSET
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "nba"
@@ -54,6 +61,8 @@ CONTEXT_KEYS = (
     "opp_pace",
     "opp_def_rank",
     "opp_team_games",
+    "new_team",
+    "games_missed",
 )
 # Features that only exist with a known opponent: None in a 'next' vector.
 OPPONENT_KEYS = CONTEXT_KEYS + tuple(f"{s}_vs_opp_{k}" for s in STATS for k in ("avg", "last"))
@@ -171,7 +180,11 @@ def vectors(history: list[PlayerGame], league: League | None = None) -> list[Fea
 
 
 def reference_stat_features(
-    before: list[PlayerGame], stat: str, season: str, opponent: str | None
+    before: list[PlayerGame],
+    stat: str,
+    season: str,
+    opponent: str | None,
+    prior_weight: float = 1.0,
 ) -> Features:
     """A slow, obvious re-implementation (stdlib statistics) of one stat's history features."""
     games = [g for g in before if g.value(stat) is not None]
@@ -203,6 +216,16 @@ def reference_stat_features(
     out[f"{stat}_season_n"] = float(len(this_season))
     out[f"{stat}_career_avg"] = statistics.fmean(values_f) if values_f else None
     out[f"{stat}_career_n"] = float(len(values_f))
+    earlier = [g.season for g in games if g.season != season]
+    prior = [float(g.value(stat) or 0) for g in games if earlier and g.season == earlier[-1]]
+    out[f"{stat}_prior_season_avg"] = statistics.fmean(prior) if prior else None
+    out[f"{stat}_prior_season_n"] = float(len(prior))
+    k = PRIOR_GAMES * prior_weight
+    out[f"{stat}_season_shrunk"] = (
+        (sum(this_season) + k * statistics.fmean(prior)) / (len(this_season) + k)
+        if prior
+        else out[f"{stat}_season_avg"]
+    )
     last10 = values_f[-10:]
     out[f"{stat}_slope_10"] = (
         statistics.linear_regression(range(len(last10)), last10).slope if len(last10) >= 3 else None
@@ -314,6 +337,82 @@ def test_engine_matches_a_slow_reference_on_every_game_and_stat() -> None:
         for stat in STATS:
             ref = reference_stat_features(h[:i], stat, game.season, game.opponent)
             assert_same({k: v[k] for k in ref}, ref, where=f"game {i} {stat}")
+
+
+def test_prior_season_and_shrunk_season_mean_on_a_real_history() -> None:
+    """The four 2022-23 playoff games are LeBron's prior season for 2023-24."""
+    vs = vectors(lebron())
+    first, eleventh = vs[4], vs[14]
+    assert first["points_prior_season_avg"] == pytest.approx(111 / 4)
+    assert first["points_prior_season_n"] == 4
+    assert first["points_season_shrunk"] == pytest.approx(111 / 4)  # nothing this season yet
+    assert first["team_changed"] == 0
+    assert first["with_team_games"] == 4
+    # ten 2023-24 games (243 points) against ten games' worth of the prior mean
+    k = PRIOR_GAMES
+    assert eleventh["points_season_shrunk"] == pytest.approx((243 + k * 111 / 4) / (10 + k))
+    assert eleventh["points_prior_season_avg"] == pytest.approx(111 / 4)
+    # the playoff games had no threes: no prior for them, the season mean stands
+    assert eleventh["threes_prior_season_avg"] is None
+    assert eleventh["threes_prior_season_n"] == 0
+    assert eleventh["threes_season_shrunk"] == eleventh["threes_season_avg"]
+    # before any 2023-24 game the prior is the season of the last game
+    assert vs[3]["points_prior_season_avg"] is None  # 2022-23 was the first season here
+
+
+def _game(day: str, season: str, team: str, points: int) -> PlayerGame:
+    return PlayerGame(
+        dt.date.fromisoformat(day), season, "Regular Season", team, "DEN", True, 30.0,
+        points, 5, 5, 1,
+    )  # fmt: skip
+
+
+def test_a_team_change_halves_the_prior_and_shows_in_the_team_features() -> None:
+    h = [
+        _game("2022-03-01", "2021-22", "LAL", 20),
+        _game("2022-03-03", "2021-22", "LAL", 30),
+        _game("2022-10-20", "2022-23", "BOS", 10),  # signed in the summer
+        _game("2022-10-22", "2022-23", "BOS", 14),
+        _game("2023-01-10", "2022-23", "MIA", 8),  # traded
+    ]
+    vs = vectors(h)
+    opening = vs[2]
+    assert opening["team_changed"] == 1
+    assert opening["new_team"] == 1
+    assert opening["with_team_games"] == 0
+    k = PRIOR_GAMES * CHANGED_TEAM_PRIOR_SHARE
+    assert opening["points_season_shrunk"] == pytest.approx(25.0)
+    assert vs[3]["points_season_shrunk"] == pytest.approx((10 + k * 25) / (1 + k))
+    assert vs[3]["new_team"] == 0
+    assert vs[3]["with_team_games"] == 1
+    assert vs[4]["new_team"] == 1
+    assert vs[4]["with_team_games"] == 0
+    assert vs[4]["team_changed"] == 1
+    assert vs[1]["team_changed"] is None  # no season before this one
+    # the same history on one team: the full prior weight
+    same = vectors([dataclasses.replace(g, team="LAL") for g in h])
+    assert same[3]["team_changed"] == 0
+    assert same[3]["points_season_shrunk"] == pytest.approx((10 + PRIOR_GAMES * 25) / 11)
+    assert same[3]["with_team_games"] == 3
+    for ref_weight, v in ((CHANGED_TEAM_PRIOR_SHARE, vs[3]), (1.0, same[3])):
+        ref = reference_stat_features(h[:3], "points", "2022-23", "DEN", ref_weight)
+        assert_same({n: v[n] for n in ref}, ref, where=f"weight {ref_weight}")
+
+
+def test_games_missed_counts_the_teams_games_between_from_the_box_scores() -> None:
+    h = history(LEBRON, "2023-24")
+    teams = _team_games("2023-24")
+    lal = sorted(g.game_date for g in teams if g.team == "LAL")
+    vs = vectors(h, league_of(teams))
+    missed = []
+    for i, (game, v) in enumerate(zip(h, vs, strict=True)):
+        after = h[i - 1].game_date if i else None
+        expected = sum(1 for d in lal if (after is None or d > after) and d < game.game_date)
+        assert v["games_missed"] == expected, game.game_date
+        missed.append(expected)
+    assert max(missed) >= 2  # he did miss games that season: the check is not vacuous
+    assert vs[0]["games_missed"] == 0  # opening night
+    assert vectors(h, None)[5]["games_missed"] is None  # no team data, no count
 
 
 def test_std_needs_two_games_and_slope_three() -> None:
@@ -599,6 +698,34 @@ def test_team_games_on_or_after_the_game_day_never_reach_its_vector(seed: int) -
             assert_same(vectors(h[: i + 1], league)[i], base[i], where=f"{pid} {i} box {k}")
 
 
+@pytest.mark.parametrize("seed", [21, 22])
+def test_team_games_that_appear_on_or_after_the_game_day_never_reach_its_vector(seed: int) -> None:
+    """games_missed counts games, not box contents: team boxes that exist only from the game
+    day on (here: removed, as if they had not arrived yet) must not change the vector."""
+    teams = _team_games("2023-24")
+    full = league_of(teams)
+    rng = random.Random(seed)
+    for pid in _random_players(seed, 2, "2023-24", min_games=40):
+        h = history(pid, "2023-24")
+        base = vectors(h, full)
+        # a game after one he missed, so that the control below has something to remove
+        gaps = [i for i in range(5, len(h)) if (base[i]["games_missed"] or 0) >= 1]
+        i = rng.choice(gaps) if gaps else rng.randrange(5, len(h))
+        day = h[i].game_date
+        cut = league_of([g for g in teams if g.game_date < day])
+        assert_same(vectors(h[: i + 1], cut)[i], base[i], where=f"player {pid} game {i}")
+        if not gaps:
+            continue
+        # the control: one of his team's games that he missed, removed, is seen
+        missed = next(
+            k
+            for k, g in enumerate(teams)
+            if g.team == h[i].team and h[i - 1].game_date < g.game_date < day
+        )
+        gone = league_of([g for k, g in enumerate(teams) if k != missed])
+        assert vectors(h[: i + 1], gone)[i]["games_missed"] == base[i]["games_missed"] - 1
+
+
 def test_a_team_game_before_the_game_day_does_reach_its_vector() -> None:
     """The control for the leakage test: the same perturbation one day earlier is seen."""
     h = history(LEBRON, "2023-24")
@@ -757,7 +884,8 @@ def test_the_catalogue_declares_exactly_what_player_state_computes() -> None:
 def test_every_declared_feature_is_computed_somewhere() -> None:
     """Not a key filled with None by default: each feature has a value in some game vector of
     the hand-checked history (with its context and the real league)."""
-    walked, _ = walk(lebron(), league=real_league("2022-23", "2023-24"))
+    h = history(LEBRON, "2021-22")[-3:] + lebron()  # 2021-22 has threes: a prior for them
+    walked, _ = walk(h, league=real_league("2021-22", "2022-23", "2023-24"))
     valued = {n for _, v in walked for n, x in v.items() if x is not None}
     assert _declared() - valued == set()
 
@@ -774,8 +902,8 @@ def test_declared_types_hold_in_every_vector() -> None:
 
 
 def test_next_vectors_have_none_exactly_where_the_catalogue_says() -> None:
-    league = real_league("2022-23", "2023-24")
-    _, state = walk(lebron(), league=league)
+    league = real_league("2021-22", "2022-23", "2023-24")
+    _, state = walk(history(LEBRON, "2021-22")[-3:] + lebron(), league=league)
     v = state.vector(None, league=league)
     assert {n for n, x in v.items() if x is None} == {f.name for f in CATALOGUE if not f.on_next}
     assert {f.name for f in CATALOGUE if not f.on_next} == set(OPPONENT_KEYS)

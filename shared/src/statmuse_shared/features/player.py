@@ -26,6 +26,10 @@ WMA_WINDOWS = (3, 5)
 EMA_ALPHA = 0.3
 TOP_DEFENCE, BOTTOM_DEFENCE = 10, 21  # rank <= 10: top-10 defence; >= 21: bottom-10 of 30
 MAX_REST_DAYS = 30
+# The shrunk season mean counts the prior season as this many games of the current one; half as
+# many when the player has changed team since (his role there says less about his role here).
+PRIOR_GAMES = 10
+CHANGED_TEAM_PRIOR_SHARE = 0.5
 
 Features = dict[str, float | None]
 
@@ -103,6 +107,7 @@ class _StatState:
     ema: float | None = None
     season: str = ""
     season_split: _Split = field(default_factory=_Split)
+    prior: _Split = field(default_factory=_Split)  # the latest earlier season with values
     career: _Split = field(default_factory=_Split)
     vs_opponent: dict[str, _Split] = field(default_factory=dict)
     vs_top: _Split = field(default_factory=_Split)
@@ -115,6 +120,8 @@ class _StatState:
         self.recent_minutes.append(minutes)
         self.ema = value if self.ema is None else EMA_ALPHA * value + (1 - EMA_ALPHA) * self.ema
         if season != self.season:
+            if self.season:
+                self.prior = self.season_split
             self.season, self.season_split = season, _Split()
         self.season_split.add(value)
         self.career.add(value)
@@ -149,7 +156,9 @@ def _slope(values: list[float]) -> float | None:
     return math.fsum((i - x_mean) * (v - y_mean) for i, v in enumerate(values)) / sxx
 
 
-def _stat_features(stat: str, st: _StatState, season: str, opponent: str | None) -> Features:
+def _stat_features(
+    stat: str, st: _StatState, season: str, opponent: str | None, prior_weight: float
+) -> Features:
     out: Features = {}
     recent = list(st.recent)
     for w in WINDOWS:
@@ -172,6 +181,17 @@ def _stat_features(stat: str, st: _StatState, season: str, opponent: str | None)
     same_season = st.season == season
     out[f"{stat}_season_avg"] = st.season_split.mean if same_season else None
     out[f"{stat}_season_n"] = float(st.season_split.n if same_season else 0)
+    if same_season:
+        prior, current = st.prior, st.season_split
+    else:  # the game opens a season: the last one with values is the prior
+        prior, current = (st.season_split if st.season else _Split()), _Split()
+    out[f"{stat}_prior_season_avg"] = prior.mean
+    out[f"{stat}_prior_season_n"] = float(prior.n)
+    if prior.mean is None:
+        out[f"{stat}_season_shrunk"] = current.mean
+    else:
+        k = PRIOR_GAMES * prior_weight
+        out[f"{stat}_season_shrunk"] = (current.total + k * prior.mean) / (current.n + k)
     out[f"{stat}_career_avg"] = st.career.mean
     out[f"{stat}_career_n"] = float(st.career.n)
     out[f"{stat}_slope_10"] = _slope(recent)
@@ -200,6 +220,8 @@ class PlayerState:
     season: str = ""
     season_games: int = 0
     career_games: int = 0
+    prior_team: str | None = None  # the team of the last game of the season before `season`
+    team_streak: int = 0  # games in a row with the team of the last game
     vs_opponent_games: dict[str, int] = field(default_factory=dict)
 
     def add(self, game: PlayerGame, *, opponent_rank: int | None = None) -> None:
@@ -214,7 +236,10 @@ class PlayerState:
             if value is not None:
                 st.add(value, game.minutes, game.season, game.opponent, opponent_rank)
         if game.season != self.season:
+            self.prior_team = self.last.team if self.last is not None else None
             self.season, self.season_games = game.season, 0
+        same_team = self.last is not None and self.last.team == game.team
+        self.team_streak = self.team_streak + 1 if same_team else 1
         self.season_games += 1
         self.career_games += 1
         self.vs_opponent_games[game.opponent] = self.vs_opponent_games.get(game.opponent, 0) + 1
@@ -226,13 +251,23 @@ class PlayerState:
         (history only: the context features are None)."""
         season = context.season if context else (self.last.season if self.last else "")
         opponent = context.opponent if context else None
+        team = context.team if context else (self.last.team if self.last else None)
+        prior_team = (
+            self.prior_team if self.season == season else (self.last.team if self.last else None)
+        )
+        changed = None if prior_team is None or team is None else float(prior_team != team)
+        weight = CHANGED_TEAM_PRIOR_SHARE if changed else 1.0
         out: Features = {}
         for stat, st in self.stats.items():
-            out.update(_stat_features(stat, st, season, opponent))
+            out.update(_stat_features(stat, st, season, opponent, weight))
         sma3, sma10 = out["minutes_sma_3"], out["minutes_sma_10"]
         out["minutes_trend"] = sma3 - sma10 if sma3 is not None and sma10 is not None else None
         out["career_games"] = float(self.career_games)
         out["season_games"] = float(self.season_games if self.season == season else 0)
+        out["team_changed"] = changed
+        out["with_team_games"] = float(
+            self.team_streak if self.last is not None and self.last.team == team else 0
+        )
         out.update(self._context(context, league))
         return out
 
@@ -250,6 +285,8 @@ class PlayerState:
             "opp_pace",
             "opp_def_rank",
             "opp_team_games",
+            "new_team",
+            "games_missed",
         )
         out: Features = dict.fromkeys(keys)
         if ctx is None:
@@ -269,7 +306,11 @@ class PlayerState:
             there = TEAM_UTC_OFFSET.get(self.last.home_team)
             if here is not None and there is not None:
                 out["tz_shift_hours"] = float(here - there)
+            out["new_team"] = float(ctx.team != self.last.team)
         if league is not None:
+            after = self.last.game_date if self.last and self.last.season == ctx.season else None
+            missed = league.games_between(ctx.team, ctx.season, after=after, before=ctx.game_date)
+            out["games_missed"] = float(missed)
             rating = league.rating(ctx.opponent, ctx.season, ctx.game_date)
             if rating is not None:
                 out["opp_def_rating"] = rating.defensive_rating

@@ -140,6 +140,18 @@ class League:
         s = self._seasons.get((team, season))
         return None if s is None else s.as_of(day)
 
+    def games_between(
+        self, team: str, season: str, *, after: dt.date | None, before: dt.date
+    ) -> int:
+        """The team's games of the season strictly after `after` (None: from the start) and
+        strictly before `before` (0 when none of that team's season is known: whether a
+        season is known must not depend on games from `before` on)."""
+        s = self._seasons.get((team, season))
+        if s is None:
+            return 0
+        start = 0 if after is None else bisect.bisect_right(s.dates, after)
+        return max(bisect.bisect_left(s.dates, before) - start, 0)
+
     def defensive_ranks(self, season: str, day: dt.date) -> dict[str, int]:
         """1 = best defence (lowest rating) among teams with enough games before `day`."""
         cached = self._ranks.get((season, day))

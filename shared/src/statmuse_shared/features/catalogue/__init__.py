@@ -30,8 +30,10 @@ from typing import Literal
 
 from statmuse_shared.features.player import (
     BOTTOM_DEFENCE,
+    CHANGED_TEAM_PRIOR_SHARE,
     EMA_ALPHA,
     MAX_REST_DAYS,
+    PRIOR_GAMES,
     STATS,
     TOP_DEFENCE,
     WINDOWS,
@@ -39,8 +41,8 @@ from statmuse_shared.features.player import (
 )
 from statmuse_shared.features.teams import ALTITUDE_TEAM, MIN_TEAM_GAMES, TEAM_UTC_OFFSET
 
-VERSION = "fs-2"
-FINGERPRINT = "5f01ebb1e6be"
+VERSION = "fs-3"
+FINGERPRINT = "1a670dafba65"
 STALE_FINGERPRINT = (
     "the catalogue changed: bump the feature-set version and record the new fingerprint"
 )
@@ -49,7 +51,7 @@ STALE_FINGERPRINT = (
 Dtype = Literal["float", "count", "flag"]
 # How much of the past a feature reads: the last n games, the season so far, every past game,
 # the week before the game day; None for a fact of the game itself.
-Window = int | Literal["season", "career", "7 days"] | None
+Window = int | Literal["season", "prior season", "career", "7 days"] | None
 
 DTYPES: dict[Dtype, str] = {
     "float": "any number",
@@ -174,6 +176,29 @@ PER_STAT: tuple[Family, ...] = (
         ("season",),
         "Number of values behind `{stat}_season_avg` (0 if none in that season).",
     ),
+    _per_stat(
+        "prior_season_avg",
+        "float",
+        ("prior season",),
+        "Mean of the values in the prior season: the latest season before the game's season "
+        "(`next` vectors: before the last game's season) in which the player has values of "
+        "the stat. None with no such season.",
+    ),
+    _per_stat(
+        "prior_season_n",
+        "count",
+        ("prior season",),
+        "Number of values behind `{stat}_prior_season_avg` (0 if none).",
+    ),
+    _per_stat(
+        "season_shrunk",
+        "float",
+        ("season",),
+        "The season mean shrunk towards the prior season's: (sum of this season's values + k × "
+        f"`{{stat}}_prior_season_avg`) / (this season's count + k), k = {PRIOR_GAMES} games, "
+        f"× {CHANGED_TEAM_PRIOR_SHARE:g} when `team_changed` is 1. Without a prior season, "
+        "`{stat}_season_avg`; None with neither.",
+    ),
     _per_stat("career_avg", "float", ("career",), "Mean of all values. None with no values."),
     _per_stat("career_n", "count", ("career",), "Number of all values."),
     _per_stat(
@@ -245,6 +270,39 @@ GENERAL: tuple[Family, ...] = (
         "count",
         "season",
         "Number of past games in the season of the game (`next`: of the last game).",
+    ),
+    _general(
+        "team_changed",
+        "flag",
+        "prior season",
+        "1 if the game's team (`next` vectors: the last game's team) is not the team of the "
+        "player's last game of the season before the game's season, else 0. None before the "
+        "player's first season is over.",
+    ),
+    _general(
+        "with_team_games",
+        "count",
+        "career",
+        "Games in a row the player has played for the game's team (`next`: the last game's "
+        "team), up to the last game; 0 when the game's team is not the last game's.",
+    ),
+    _general(
+        "new_team",
+        "flag",
+        1,
+        "1 if the game's team is not the team of the player's last game (a trade or a "
+        "signing), else 0. None before a debut.",
+        on_next=False,
+    ),
+    _general(
+        "games_missed",
+        "count",
+        "season",
+        "The team's games of this season strictly after the player's last game (from the "
+        "start of the season if his last game was in an earlier one) and strictly before the "
+        "game day: games he missed, or had not yet joined for. From the team box scores known "
+        "(0 with none of them); None without team data at all.",
+        on_next=False,
     ),
     _general(
         "is_home",
