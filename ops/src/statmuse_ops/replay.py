@@ -158,6 +158,13 @@ class Replay:
                 self.urls["features"], "statmuse_features_messages_total", topic=topics.GAMES_RAW
             )
         )
+        # Schedule messages published, as the features service counts them once it has
+        # published the pre-game vectors they call for.
+        self.schedules_published = int(
+            metric_total(
+                self.urls["features"], "statmuse_features_messages_total", topic=topics.SCHEDULE
+            )
+        )
         self.lines_published = int(
             metric_total(self.urls["predictor"], "statmuse_predictor_lines_total")
         )
@@ -278,7 +285,8 @@ class Replay:
         self.games_published += counts["published"]
         self.say(f"{counts['published']} box scores before {start} published")
         # The games already played are on the schedule too (a date can name one of them).
-        self._ingest("schedule", "--to", str(start - dt.timedelta(days=1)))
+        played = self._ingest("schedule", "--to", str(start - dt.timedelta(days=1)))
+        self.schedules_published += played["published"]
         versions = import_models(self.stack, models_dir)
         self.say(f"serving the shipped models: {', '.join(versions)}")
         self._wait(
@@ -292,7 +300,8 @@ class Replay:
 
     def morning(self, day: dt.date) -> None:
         at = ("--from", str(day), "--to", str(day))
-        self._ingest("schedule", *at)
+        schedule = self._ingest("schedule", *at)
+        self.schedules_published += schedule["published"]
         self._ingest("availability", *at)
         lines = self._ingest("lines", *at)
         self.lines_published += lines["published"]
@@ -371,7 +380,18 @@ class Replay:
         """The day's slate as the gateway serves it, once the predictor has priced every line
         the ingestor published."""
         predictor, gateway = self.urls["predictor"], self.urls["gateway"]
-        self.vectors_consumed()  # the pre-game vectors price the lines posted before them
+        # The pre-game vectors price the lines posted before them: every schedule message
+        # handled (its vectors published) first, or the count below could be taken before them.
+        self._wait(
+            "the features read the schedule",
+            lambda: (
+                metric_total(
+                    self.urls["features"], "statmuse_features_messages_total", topic=topics.SCHEDULE
+                )
+                >= self.schedules_published
+            ),
+        )
+        self.vectors_consumed()
         self._wait(
             "the predictor consumed the lines",
             lambda: (
