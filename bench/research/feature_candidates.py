@@ -46,6 +46,9 @@ from scipy import optimize, special, stats
 from statmuse_shared.contract.names import normalize_name
 
 REPO = Path(__file__).resolve().parents[2]
+# The dataset the documented run used (feature set fs-2). The feature code now builds fs-3,
+# whose 240 features already hold group A and B's prior-season and games-missed inputs, so a
+# dataset built today (bench/research/dataset_from_files.py) makes "base" include them.
 DATASET = REPO / "var/datasets/9ab7292c6e5f609a"
 DATA = REPO / "data/nba"
 STATS = ("points", "rebounds", "assists", "pra")
@@ -451,13 +454,14 @@ def main() -> None:
         help="added to every config's xgboost seed (replicates)",
     )
     ap.add_argument("--skip-leak-check", action="store_true")
+    ap.add_argument("--dataset", type=Path, default=DATASET, help="a dataset version directory")
     args = ap.parse_args()
     outdir = Path(args.out)
     outdir.mkdir(parents=True, exist_ok=True)
 
     log("loading dataset and logs")
     D = pd.concat(
-        [pd.read_parquet(DATASET / f"{s}.parquet") for s in ("train", "validation", "test")],
+        [pd.read_parquet(args.dataset / f"{s}.parquet") for s in ("train", "validation", "test")],
         ignore_index=True,
     )
     D["game_date"] = pd.to_datetime(D["game_date"]).astype("datetime64[ns]")

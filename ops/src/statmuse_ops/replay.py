@@ -158,13 +158,7 @@ class Replay:
                 self.urls["features"], "statmuse_features_messages_total", topic=topics.GAMES_RAW
             )
         )
-        # Schedule messages published, as the features service counts them once it has
-        # published the pre-game vectors they call for.
-        self.schedules_published = int(
-            metric_total(
-                self.urls["features"], "statmuse_features_messages_total", topic=topics.SCHEDULE
-            )
-        )
+        self.schedules_published = int(self.schedules_read())
         self.lines_published = int(
             metric_total(self.urls["predictor"], "statmuse_predictor_lines_total")
         )
@@ -260,6 +254,13 @@ class Replay:
     def vectors_in(self) -> bool:
         vectors = metric_total(self.urls["features"], "statmuse_features_vectors_total")
         return metric_total(self.urls["gateway"], "statmuse_gateway_vectors_total") >= vectors
+
+    def schedules_read(self) -> float:
+        """Schedule messages the features service has handled: it counts one once the
+        pre-game vectors it calls for are published."""
+        return metric_total(
+            self.urls["features"], "statmuse_features_messages_total", topic=topics.SCHEDULE
+        )
 
     def vectors_consumed(self) -> None:
         vectors = metric_total(self.urls["features"], "statmuse_features_vectors_total")
@@ -384,12 +385,7 @@ class Replay:
         # handled (its vectors published) first, or the count below could be taken before them.
         self._wait(
             "the features read the schedule",
-            lambda: (
-                metric_total(
-                    self.urls["features"], "statmuse_features_messages_total", topic=topics.SCHEDULE
-                )
-                >= self.schedules_published
-            ),
+            lambda: self.schedules_read() >= self.schedules_published,
         )
         self.vectors_consumed()
         self._wait(

@@ -312,7 +312,7 @@ def fit_stat(
         header=header,
         chosen=chosen.name,
         candidates=candidates,
-        trials=[t for c in parts for t in c.trials],
+        trials=[t for c in parts for t in c.trials] + selection.trials,
         selection=selection,
         heads_kept=len(heads),
         heads_tried=tried,

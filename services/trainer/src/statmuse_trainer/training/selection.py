@@ -35,7 +35,7 @@ class Selection:
     brier_all: float
     brier_kept: float | None  # None when nothing was dropped (no refit)
     adopted: bool
-    trials: list[dict[str, Any]] = field(default_factory=list)
+    trials: list[dict[str, Any]] = field(default_factory=list)  # the refit without them
 
     @property
     def dropped(self) -> list[str]:
@@ -123,7 +123,4 @@ def select(
         adopted,
         [{**row, "selection": True}],
     )
-    if not adopted:
-        return data, best, record
-    refit.trials = [*best.trials, *record.trials]
-    return reduced, refit, record
+    return (reduced, refit, record) if adopted else (data, best, record)
