@@ -220,6 +220,85 @@ def test_big_batches_are_walked_in_blocks(monkeypatch: pytest.MonkeyPatch) -> No
     np.testing.assert_array_equal(part.contributions(x)[1], contrib)
 
 
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_a_merged_walk_is_the_weighted_sum_of_its_parts(seed: int) -> None:
+    """A boosted (strict) and a forest-like (non-strict) part of different depths, merged with
+    weights as a served ensemble merges them: predictions, bias and contributions are the
+    weighted sums of each part's brute-force walk, a row at a time as in a batch."""
+    rng = np.random.default_rng(seed)
+    boosted = random_ensemble(rng, strict=True, n_features=4)
+    forest = random_ensemble(rng, strict=False, n_features=4)
+    merged = regressors.TreeWalk.merged([(0.7, boosted.walk), (-0.3, forest.walk)])
+    assert merged.n_trees == boosted.n_trees + forest.n_trees
+    assert merged.max_depth == max(boosted.max_depth, forest.max_depth)
+    x = random_rows(rng, 150, 4)
+    (pred_a, bias_a, contrib_a), (pred_b, bias_b, contrib_b) = walk(boosted, x), walk(forest, x)
+    np.testing.assert_allclose(merged.predict(x), 0.7 * pred_a - 0.3 * pred_b, rtol=1e-12)
+    bias, contrib = merged.contributions(x)
+    np.testing.assert_allclose(bias, 0.7 * bias_a - 0.3 * bias_b, rtol=1e-12)
+    np.testing.assert_allclose(contrib, 0.7 * contrib_a - 0.3 * contrib_b, rtol=1e-9, atol=1e-12)
+    assert merged.predict(x[:0]).shape == (0,)  # no rows: empty answers, no error
+    assert merged.contributions(x[:0])[1].shape == (0, 4)
+    for i in (0, 7, 149):  # one row alone (no per-row offsets) gives the batch's answer
+        np.testing.assert_allclose(merged.predict(x[i : i + 1]), merged.predict(x)[i : i + 1])
+        np.testing.assert_allclose(merged.contributions(x[i : i + 1])[1][0], contrib[i])
+
+
+def test_merging_refuses_nothing_and_walks_of_different_widths() -> None:
+    with pytest.raises(ValueError, match="nothing to merge"):
+        regressors.TreeWalk.merged([])
+    rng = np.random.default_rng(3)
+    narrow = random_ensemble(rng, strict=True, n_features=3)
+    wide = random_ensemble(rng, strict=True, n_features=4)
+    with pytest.raises(ValueError, match="differ in their number of features"):
+        regressors.TreeWalk.merged([(1.0, narrow.walk), (1.0, wide.walk)])
+
+
+def test_a_count_model_serves_its_tree_parts_merged_and_its_linear_parts_alone() -> None:
+    """The served ensemble (a boosted part, a forest, a linear part, weights as a stacking
+    fits them) gives the weighted sum of its parts, mean and contributions alike."""
+    from statmuse_shared.models.count import CountModel, CountModelHeader
+
+    rng = np.random.default_rng(5)
+    boosted = random_ensemble(rng, strict=True, n_features=4)
+    forest = random_ensemble(rng, strict=False, n_features=4)
+    lin = LinearPart(
+        impute=[0.0] * 4, mean=[0.1] * 4, scale=[2.0] * 4, coef=[0.5, -1.0, 0.0, 2.0], intercept=3
+    )
+    parts, weights = [boosted, lin, forest], [0.6, 0.25, -0.2]
+    arrays: dict[str, Any] = {}
+    for i, part in enumerate(parts):
+        arrays.update(part.to_arrays(f"p{i}_"))
+    header = CountModelHeader(
+        stat="points",
+        name="points-stacking",
+        feature_set_version="fs-test",
+        features=["a", "b", "c", "d"],
+        parts=["p0_", "p1_", "p2_"],
+        part_names=["xgboost", "elasticnet", "random_forest"],
+        weights=weights,
+        intercept=0.5,
+        dispersion=1.5,
+        history_feature="a",
+        centre_feature="b",
+        min_history=0,
+        league_rate_per_minute=0.5,
+        league_minutes_features=["c"],
+        league_default_minutes=20.0,
+        league_dispersion=1.5,
+        calibrated=False,
+    )
+    model = CountModel(header, arrays)
+    x = random_rows(rng, 120, 4)
+    x = np.where(np.isinf(x), 1.0, x)  # finite inputs for the linear part
+    expected = 0.5 + sum(w * p.predict(x) for w, p in zip(weights, parts, strict=True))
+    np.testing.assert_allclose(model.pooled_mean(x), expected, rtol=1e-9, atol=1e-9)
+    mean, total = model.pooled(x)
+    np.testing.assert_allclose(mean, expected, rtol=1e-9, atol=1e-9)
+    by_part = sum(w * p.contributions(x)[1] for w, p in zip(weights, parts, strict=True))
+    np.testing.assert_allclose(total, by_part, rtol=1e-9, atol=1e-9)
+
+
 # -- linear --------------------------------------------------------------------------------
 def linear() -> LinearPart:
     return LinearPart(

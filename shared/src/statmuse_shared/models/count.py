@@ -16,7 +16,7 @@ from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.distributions import Tabulated
 from statmuse_shared.models.market import MarketLayer
 from statmuse_shared.models.output import Contribution, ModelInputError, ModelOutput
-from statmuse_shared.models.regressors import LinearPart, TreePart, part_from_arrays
+from statmuse_shared.models.regressors import LinearPart, TreePart, TreeWalk, part_from_arrays
 
 Part = LinearPart | TreePart
 
@@ -101,6 +101,13 @@ class CountModel:
             if part.n_features != width:
                 raise ModelInputError(f"a part expects {part.n_features} features, not {width}")
         self.weights = np.asarray(h.weights, dtype=np.float64)
+        # The ensemble as served: its linear parts one by one, its tree parts (a forest and a
+        # boosted model, say) merged into one walk, so their trees go down level by level
+        # together (one single prediction's cost is mostly numpy calls per level).
+        weighted = list(zip(h.weights, self.parts, strict=True))
+        self._linear = [(w, p) for w, p in weighted if isinstance(p, LinearPart)]
+        trees = [(w, p.walk) for w, p in weighted if isinstance(p, TreePart)]
+        self._trees = TreeWalk.merged(trees) if trees else None
         self._index = {n: i for i, n in enumerate(h.features)}
         self._getter = operator.itemgetter(*h.features)
         ids = arrays.get("player_r_ids", np.zeros(0, dtype=np.int64))
@@ -162,23 +169,34 @@ class CountModel:
         except KeyError:
             return np.array([[row.get(n) for n in names] for row in rows], dtype=np.float64)
 
-    def pooled_mean(self, x: np.ndarray) -> np.ndarray:
-        return self.pooled(x)[0]
-
     def pooled(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The pooled mean and its per-feature contributions (one pass through each part)."""
         mean = np.full(x.shape[0], self.header.intercept)
         total = np.zeros(x.shape)
-        for w, part in zip(self.weights, self.parts, strict=True):
+        for w, part in self._linear:
             bias, contributions = part.contributions(x)
             mean += w * (bias + contributions.sum(axis=1))
             total += w * contributions
+        if self._trees is not None:
+            bias, contributions = self._trees.contributions(x)
+            mean += bias + contributions.sum(axis=1)
+            total += contributions
         return mean, total
+
+    def pooled_mean(self, x: np.ndarray) -> np.ndarray:
+        """`pooled`'s mean without the contributions."""
+        mean = np.full(x.shape[0], self.header.intercept)
+        for w, part in self._linear:
+            mean += w * part.predict(x)
+        if self._trees is not None:
+            mean += self._trees.predict(x)
+        return mean
 
     def _usable(self, x: np.ndarray) -> np.ndarray:
         h = self.header
-        history = np.nan_to_num(x[:, self._index[h.history_feature]], nan=0.0)
-        usable = (history >= h.min_history) & ~np.isnan(x[:, self._index[h.centre_feature]])
+        history = x[:, self._index[h.history_feature]]
+        enough = history >= h.min_history if h.min_history > 0 else ~(history < 0)  # NaN: 0 games
+        usable = enough & ~np.isnan(x[:, self._index[h.centre_feature]])
         return np.asarray(usable)
 
     def _league(self, x: np.ndarray) -> np.ndarray:
@@ -205,12 +223,7 @@ class CountModel:
         mu = self._league(x)
         total = None
         if usable.any():
-            if explain:
-                pooled, total = self.pooled(x)
-            else:
-                pooled = np.full(x.shape[0], h.intercept)
-                for w, part in zip(self.weights, self.parts, strict=True):
-                    pooled += w * part.predict(x)
+            pooled, total = self.pooled(x) if explain else (self.pooled_mean(x), None)
             mu = np.where(usable, pooled, mu)
         r = np.full(x.shape[0], h.dispersion)
         flags: list[str | None] = []
@@ -250,9 +263,7 @@ class CountModel:
             values = x[self._head_cols]
             total = contrib[0]
         else:
-            total = np.zeros(x.shape[0])
-            for w, part in zip(self.weights, self.parts, strict=True):
-                total += w * part.contributions(row)[1][0]
+            total = self.pooled(row)[1][0]
             names, values = self.header.features, x
         return self._top(names, values, total)
 
@@ -272,12 +283,12 @@ class CountModel:
         names = self.header.features
         k = min(self.TOP_CONTRIBUTIONS, x.shape[1])
         if totals is not None:  # every row's top k at once (as lists: no numpy scalars below)
+            every = np.arange(x.shape[0])[:, None]
             part = np.argpartition(-np.abs(totals), k - 1, axis=1)[:, :k]
-            order = np.argsort(-np.abs(np.take_along_axis(totals, part, axis=1)), axis=1)
-            top = np.take_along_axis(part, order, axis=1)
+            top = part[every, np.argsort(-np.abs(totals[every, part]), axis=1)]
             top_idx = top.tolist()
-            top_values = np.take_along_axis(x, top, axis=1).tolist()
-            top_totals = np.take_along_axis(totals, top, axis=1).tolist()
+            top_values = x[every, top].tolist()
+            top_totals = totals[every, top].tolist()
         out = []
         for i, flag in enumerate(flags):
             if flag == "pooled" and totals is not None:

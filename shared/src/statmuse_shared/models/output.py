@@ -57,28 +57,37 @@ class ModelOutput:
           w * mean + (1 - w) * (line + offset), so the line counts as the books' evidence
           about the player's game (see `LineBlend`).
         - Else the model's own distribution."""
+        made, method = self._at_line(line, books_over)
+        return (self.distribution if made is None else tabulate(made)), method
+
+    def _at_line(
+        self, line: float, books_over: float | None
+    ) -> tuple[NegativeBinomial | None, Method]:
+        """`at_line`'s negative binomial before it is tabulated (None: the model's own)."""
         if not math.isfinite(line) or line < 0:
             raise ValueError(f"line must be a non-negative number, got {line}")
         if self.blend is None and self.market is None:
-            return self.distribution, "model"
+            return None, "model"
         phi = self.dispersion
         if books_over is not None and self.market is not None:
             own = NegativeBinomial(max(self.mean, 0.05), max(self.mean, 0.05) / (phi - 1.0))
             target = self.market.over(books_over, over_given_no_push(own, line))
             centre = centre_for_over(target, line, phi, start=max(self.mean, line, 1.0))
             if centre is not None:
-                return tabulate(NegativeBinomial(centre, centre / (phi - 1.0))), "market_layer"
+                return NegativeBinomial(centre, centre / (phi - 1.0)), "market_layer"
             # No negative binomial gives the layer's number here (a whole line of 0): the
             # line blend answers, as without a price.
         if self.blend is None:
-            return self.distribution, "model"
+            return None, "model"
         weight, offset = self.blend
         centre = max(weight * self.mean + (1.0 - weight) * (line + offset), 0.05)
-        return tabulate(NegativeBinomial(centre, centre / (phi - 1.0))), "line_blend"
+        return NegativeBinomial(centre, centre / (phi - 1.0)), "line_blend"
 
     def line_odds(self, line: float, books_over: float | None = None) -> LineOdds:
-        """P(under), P(push), P(over) at a sportsbook's line, from `at_line`'s distribution."""
-        return line_probabilities(self.at_line(line, books_over)[0], line)
+        """P(under), P(push), P(over) at a sportsbook's line, from `at_line`'s distribution
+        (its CDF up to the line only: the same sums as the table's, without the tail)."""
+        made, _ = self._at_line(line, books_over)
+        return line_probabilities(self.distribution if made is None else made, line)
 
 
 class Model(Protocol):

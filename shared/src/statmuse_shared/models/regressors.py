@@ -5,19 +5,20 @@ The trainer fits scikit-learn and XGBoost models and converts them
 serving time:
 
 - `LinearPart`: impute, standardise, dot product (ElasticNet, Ridge).
-- `TreePart`: an ensemble of binary trees in flat arrays (RandomForest, XGBoost), evaluated
-  for all rows and all trees at once, one tree level per step.
+- `TreePart`: an ensemble of binary trees in flat arrays (RandomForest, XGBoost), compiled
+  to a `TreeWalk` that evaluates all rows and all trees at once, one tree level per step;
+  the tree parts of a weighted ensemble merge into one walk.
 
 Both predict from a float64 matrix (rows x features, NaN = missing), explain a prediction as a
 bias plus one contribution per feature, and round-trip through `np.savez` under a key prefix,
 so several parts share one bundle.
 
 One module, over 400 lines: the two parts share the array checks and the bundle layout that
-`part_from_arrays` reads back, and `TreePart` alone is most of it.
+`part_from_arrays` reads back, and the trees (their layout and their walk) are most of it.
 """
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -168,23 +169,129 @@ class LinearPart:
 
 # -- trees ---------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
-class _Walk:
-    """The ensemble rewritten for a branch-free, vectorised walk (see `TreePart._compile`).
+class TreeWalk:
+    """One or more tree ensembles rewritten for a branch-free, vectorised walk: what a
+    `TreePart` compiles to (`TreePart.walk`), and what several weighted parts merge into
+    (`TreeWalk.merged`), so that an ensemble of a forest and a boosted model walks its trees
+    once, level by level, instead of once per part.
+
+    prediction = base + sum over trees of the reached leaf's value (weights folded into value).
 
     The walk's state is 2 * node. Every internal node asks one question of a float32 value
     v = x[f] or -x[f] (column `column` of [X, -X]): is v <= threshold? A yes leads to
     child[2 * node + 1], a no to child[2 * node]. Choosing the column's sign per node makes a
     NaN (every comparison false) land on the node's default side, so no NaN test is needed.
-    Leaves loop back to themselves and carry column -1, which lets one `max()` tell when every
-    walk has reached a leaf (reading column -1 wraps to a valid, ignored cell).
+    Leaves lead on to a "done" state that loops on itself; both carry column -1, which lets one
+    `max()` tell when every walk has reached a leaf (reading column -1 wraps to a valid,
+    ignored cell).
     """
 
+    n_features: int
+    max_depth: int
+    base: float
     column: npt.NDArray[np.intp]  # per state: column of [X, -X], -1 at leaves
     threshold: npt.NDArray[np.float32]  # per state
     child: npt.NDArray[np.intp]  # per state + answer: next state
-    feature: npt.NDArray[np.intp]  # per state: split feature for contributions (0 at leaves)
-    value: FloatArray  # per state
+    split: npt.NDArray[np.intp]  # per state: the parent's split feature (0 at roots)
+    delta: FloatArray  # per state: its value minus its parent's (0 at roots), for contributions
+    value: FloatArray  # per state, times the tree's weight
     start: npt.NDArray[np.intp]  # per tree: 2 * root
+
+    @property
+    def n_trees(self) -> int:
+        return int(self.start.size)
+
+    @classmethod
+    def merged(cls, weighted: Sequence[tuple[float, "TreeWalk"]]) -> "TreeWalk":
+        """sum(weight * walk) as one walk: the states of each walk after the previous ones'."""
+        if not weighted:
+            raise ValueError("nothing to merge")
+        widths = {w.n_features for _, w in weighted}
+        if len(widths) != 1:
+            raise ValueError(f"walks differ in their number of features: {sorted(widths)}")
+        offsets = np.cumsum([0] + [w.value.size for _, w in weighted[:-1]])
+        return cls(
+            n_features=widths.pop(),
+            max_depth=max(w.max_depth for _, w in weighted),
+            base=float(sum(k * w.base for k, w in weighted)),
+            column=np.concatenate([w.column for _, w in weighted]),
+            threshold=np.concatenate([w.threshold for _, w in weighted]),
+            child=np.concatenate(
+                [w.child + o for (_, w), o in zip(weighted, offsets, strict=True)]
+            ),
+            split=np.concatenate([w.split for _, w in weighted]),
+            delta=np.concatenate([k * w.delta for k, w in weighted]),
+            value=np.concatenate([k * w.value for k, w in weighted]),
+            start=np.concatenate(
+                [w.start + o for (_, w), o in zip(weighted, offsets, strict=True)]
+            ),
+        )
+
+    def _signed(self, arr: FloatArray) -> npt.NDArray[np.float32]:
+        """[X, -X] as float32 (the libraries' cast), flattened row by row."""
+        both = np.empty((arr.shape[0], 2 * self.n_features), dtype=np.float32)
+        both[:, : self.n_features] = arr
+        np.negative(both[:, : self.n_features], out=both[:, self.n_features :])
+        return both.reshape(-1)
+
+    def _blocks(self, x: Any) -> Iterator[FloatArray]:
+        """Row blocks small enough that a (rows x trees) state array stays a few MB."""
+        arr = _matrix(x, self.n_features)
+        step = max(1, _BLOCK_STATES // max(self.n_trees, 1))
+        for start in range(0, max(arr.shape[0], 1), step):
+            yield arr[start : start + step]
+
+    def _states(self, block: FloatArray) -> Iterator[npt.NDArray[np.intp]]:
+        """Every row down every tree at once: the states (rows x trees), roots first, then
+        one level per step until every walk sits on a leaf."""
+        rows = block.shape[0]
+        flat = self._signed(block)
+        state = np.broadcast_to(self.start, (rows, self.n_trees))
+        yield state
+        if state.size == 0:
+            return
+        # One row (a single prediction, the common case) needs no per-row offset.
+        offset = (
+            (np.arange(rows, dtype=np.intp) * (2 * self.n_features))[:, None] if rows > 1 else 0
+        )
+        column, threshold, child = self.column, self.threshold, self.child
+        for _ in range(self.max_depth):
+            at = column[state]
+            if at.max() < 0:
+                return
+            value = flat[at + offset] if rows > 1 else flat[at]
+            state = child[state + (value <= threshold[state])]
+            yield state
+
+    def predict(self, x: FloatArray) -> FloatArray:
+        out = []
+        for block in self._blocks(x):
+            leaves = deque(self._states(block), maxlen=1)[0]  # keep only the last level
+            out.append(self.base + self.value[leaves].sum(axis=1))
+        return np.concatenate(out)
+
+    def contributions(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Saabas contributions: each step down a tree adds the change in node value to the
+        split's feature; bias = base + the sum of the roots' values."""
+        nf = self.n_features
+        out = []
+        for block in self._blocks(x):
+            rows = block.shape[0]
+            # Every level at once (levels x rows x trees): the per-level numpy calls are most
+            # of a single row's cost, so the (feature slot, change in node value) pairs are
+            # computed and summed in a few calls on the stacked states.
+            below_roots = list(self._states(block))[1:]
+            contrib: FloatArray = np.zeros(rows * nf, dtype=np.float64)
+            if below_roots:
+                levels = np.stack(below_roots)
+                slots = (np.arange(rows, dtype=np.intp) * nf)[None, :, None] + self.split[levels]
+                contrib = np.bincount(
+                    slots.ravel(), weights=self.delta[levels].ravel(), minlength=rows * nf
+                ).astype(np.float64, copy=False)
+            out.append(contrib.reshape(rows, nf))
+        contributions = np.concatenate(out)
+        bias = self.base + float(self.value[self.start].sum())
+        return np.full(contributions.shape[0], bias), contributions
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -214,7 +321,7 @@ class TreePart:
     base: float = 0.0
     tree_weight: float = 1.0
     max_depth: int = field(init=False)
-    _walk: _Walk = field(init=False, repr=False)
+    walk: TreeWalk = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.n_features, bool) or not isinstance(self.n_features, int | np.integer):
@@ -240,7 +347,7 @@ class TreePart:
         self._validate_nodes()
         depth = self._max_depth()
         object.__setattr__(self, "max_depth", depth)
-        object.__setattr__(self, "_walk", self._compile())
+        object.__setattr__(self, "walk", self._compile())
 
     @property
     def n_trees(self) -> int:
@@ -290,7 +397,7 @@ class TreePart:
             frontier = np.concatenate([self.left[frontier], self.right[frontier]]).astype(np.intp)
             depth += 1
 
-    def _compile(self) -> _Walk:
+    def _compile(self) -> TreeWalk:
         n, nf = self.n_nodes, self.n_features
         inner = self.feature >= 0
         lowest, highest = np.float32(-np.inf), np.float32(np.inf)
@@ -316,87 +423,50 @@ class TreePart:
         # value goes the same way.
         yes = np.where(never_left & ~flip, right, yes)
         yes = np.where(never_right & flip, left, yes)
+        # A leaf leads on to a "done" node of its own (n + its rank among the leaves), which
+        # loops on itself: a walk's arrival at a leaf is the one step that counts towards the
+        # contributions, the later ones (waiting for the deepest tree) add nothing.
+        leaf = ~inner
+        done = np.full(n, -1, dtype=np.intp)
+        done[leaf] = n + np.arange(int(leaf.sum()), dtype=np.intp)
+        yes = np.concatenate([np.where(inner, yes, done), done[leaf]])
+        no = np.concatenate([np.where(inner, no, done), done[leaf]])
+        value = self.tree_weight * np.concatenate([self.value, self.value[leaf]])
+        # Each node's parent's split feature and the change in value on the way down from it
+        # (0 at roots and done nodes), for Saabas contributions.
+        parent = np.full(n, -1, dtype=np.intp)
+        parent[self.left[inner]] = nodes[inner]
+        parent[self.right[inner]] = nodes[inner]
+        has_parent = parent >= 0
+        split = np.where(has_parent, self.feature[parent], 0).astype(np.intp)
+        delta = np.where(has_parent, value[:n] - value[parent], 0.0)
+        extra = np.zeros(int(leaf.sum()))
         # Per state (2 * node) + answer (0 no, 1 yes): the next state.
-        per_state = np.empty(2 * n, dtype=np.intp)
+        per_state = np.empty(2 * no.size, dtype=np.intp)
         per_state[0::2] = 2 * no
         per_state[1::2] = 2 * yes
-        return _Walk(
-            column=np.repeat(np.where(inner, column, -1), 2),
-            threshold=np.repeat(threshold, 2),
+        return TreeWalk(
+            n_features=nf,
+            max_depth=self.max_depth,
+            base=self.base,
+            column=np.repeat(np.concatenate([np.where(inner, column, -1), extra - 1]), 2).astype(
+                np.intp
+            ),
+            threshold=np.repeat(np.concatenate([threshold, extra]), 2).astype(np.float32),
             child=per_state,
-            feature=np.repeat(np.where(inner, self.feature, 0).astype(np.intp), 2),
-            value=np.repeat(self.value, 2),
+            split=np.repeat(np.concatenate([split, extra]).astype(np.intp), 2),
+            delta=np.repeat(np.concatenate([delta, extra]), 2),
+            value=np.repeat(value, 2),
             start=2 * self.roots.astype(np.intp),
         )
 
-    def _signed(self, arr: FloatArray) -> npt.NDArray[np.float32]:
-        """[X, -X] as float32 (the libraries' cast), flattened row by row."""
-        both = np.empty((arr.shape[0], 2 * self.n_features), dtype=np.float32)
-        both[:, : self.n_features] = arr
-        np.negative(both[:, : self.n_features], out=both[:, self.n_features :])
-        return both.reshape(-1)
-
-    def _blocks(self, x: Any) -> Iterator[FloatArray]:
-        """Row blocks small enough that a (rows x trees) state array stays a few MB."""
-        arr = _matrix(x, self.n_features)
-        step = max(1, _BLOCK_STATES // max(self.n_trees, 1))
-        for start in range(0, max(arr.shape[0], 1), step):
-            yield arr[start : start + step]
-
-    def _states(self, block: FloatArray) -> Iterator[npt.NDArray[np.intp]]:
-        """Every row down every tree at once: the states (rows x trees), roots first, then
-        one level per step until every walk sits on a leaf."""
-        walk = self._walk
-        rows = block.shape[0]
-        flat = self._signed(block)
-        offset = (np.arange(rows, dtype=np.intp) * (2 * self.n_features))[:, None]
-        state = np.broadcast_to(walk.start, (rows, self.n_trees)).copy()
-        yield state
-        if state.size == 0:
-            return
-        for _ in range(self.max_depth):
-            column = walk.column[state]
-            if column.max() < 0:
-                return
-            answer = flat[offset + column] <= walk.threshold[state]
-            state = walk.child[state + answer]
-            yield state
-
     def predict(self, x: FloatArray) -> FloatArray:
-        out = []
-        for block in self._blocks(x):
-            leaves = deque(self._states(block), maxlen=1)[0]  # keep only the last level
-            out.append(self.base + self.tree_weight * self._walk.value[leaves].sum(axis=1))
-        return np.concatenate(out)
+        return self.walk.predict(x)
 
     def contributions(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Saabas contributions: each step down a tree adds the change in node value to the
-        split's feature; bias = base + tree_weight * the sum of the roots' values."""
-        walk, nf = self._walk, self.n_features
-        out = []
-        for block in self._blocks(x):
-            rows = block.shape[0]
-            row_offset = (np.arange(rows, dtype=np.intp) * nf)[:, None]
-            states = self._states(block)
-            parent = next(states)
-            # Every level's (feature slot, change in node value), summed in one bincount at
-            # the end: one call instead of one per level (most of a single row's cost).
-            slots, changes = [], []
-            for child in states:
-                slots.append((row_offset + walk.feature[parent]).ravel())
-                changes.append((walk.value[child] - walk.value[parent]).ravel())
-                parent = child
-            contrib = (
-                np.bincount(
-                    np.concatenate(slots), weights=np.concatenate(changes), minlength=rows * nf
-                ).astype(np.float64)
-                if slots
-                else np.zeros(rows * nf, dtype=np.float64)
-            )
-            out.append(self.tree_weight * contrib.reshape(rows, nf))
-        contributions = np.concatenate(out)
-        bias = self.base + self.tree_weight * float(self.value[self.roots].sum())
-        return np.full(contributions.shape[0], bias), contributions
+        """Saabas contributions (`TreeWalk.contributions`); bias = base + tree_weight * the
+        sum of the roots' values."""
+        return self.walk.contributions(x)
 
     def to_arrays(self, prefix: str) -> dict[str, npt.NDArray[Any]]:
         return {
