@@ -268,6 +268,42 @@ def build_features(P: pd.DataFrame, T: pd.DataFrame) -> pd.DataFrame:
         out[f"d_{stat}_per100"] = (100.0 * s10 / poss_10).values
     out["d_team_pace_season"] = pj["d_team_pace_season"].values
     out["d_team_pace_10"] = pj["d_team_pace_10"].values
+
+    # ---------------- U: usage and shooting (FGA/FTA only where the source has them)
+    tj = P[["TEAM_ABBREVIATION", "GAME_DATE"]].merge(
+        TT[["TEAM_ABBREVIATION", "GAME_DATE", "MIN", "FGA", "FTA", "TOV"]].rename(
+            columns={"MIN": "T_MIN", "FGA": "T_FGA", "FTA": "T_FTA", "TOV": "T_TOV"}
+        ),
+        on=["TEAM_ABBREVIATION", "GAME_DATE"],
+        how="left",
+    )
+    plays = P["FGA"] + 0.44 * P["FTA"] + P["TOV"]
+    team_plays = tj["T_FGA"].to_numpy() + 0.44 * tj["T_FTA"].to_numpy() + tj["T_TOV"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        usage = 100.0 * plays * (tj["T_MIN"].to_numpy() / 5.0) / (P["MIN"] * team_plays)
+    usage = usage.where(P["MIN"] > 0)
+
+    def last10(values: pd.Series) -> pd.Series:
+        return values.groupby(P["PLAYER_ID"]).transform(
+            lambda s: s.shift(1).rolling(10, min_periods=1).sum()
+        )
+
+    has = P["FGA"].notna()
+    shots = (P["FGA"] + 0.44 * P["FTA"]).where(has)
+    pts = P["PTS"].astype(float).where(has)
+    minutes = P["MIN"].astype(float).where(has)
+    out["u_usage_10"] = (
+        usage.groupby(P["PLAYER_ID"])
+        .transform(lambda s: s.shift(1).rolling(10, min_periods=1).mean())
+        .values
+    )
+    out["u_ts_10"] = (last10(pts) / (2.0 * last10(shots))).values
+    out["u_fga_per_min_10"] = (last10(P["FGA"].where(has)) / last10(minutes)).values
+    out["u_fta_per_fga_10"] = (last10(P["FTA"].where(has)) / last10(P["FGA"].where(has))).values
+    turnovers, played = P["TOV"].astype(float), P["MIN"].astype(float)
+    out["u_tov_per_min_10"] = (last10(turnovers) / last10(played)).values
+    u_cols = ["u_usage_10", "u_ts_10", "u_fga_per_min_10", "u_fta_per_fga_10", "u_tov_per_min_10"]
+    out[u_cols] = out[u_cols].replace([np.inf, -np.inf], np.nan)  # a zero denominator: no value
     return out
 
 
@@ -299,6 +335,8 @@ GROUPS = {
         "d_team_pace_season",
         "d_team_pace_10",
     ],
+    "U": ["u_usage_10", "u_ts_10", "u_fga_per_min_10", "u_fta_per_fga_10", "u_tov_per_min_10"],
+    "Uown": ["u_ts_10", "u_fga_per_min_10", "u_fta_per_fga_10", "u_tov_per_min_10"],
     "C15": ["c15_out_min", "c15_out_pts", "c15_out_reb", "c15_out_ast", "c15_out_share"],
     "Clag": ["clag_out_min", "clag_out_pts", "clag_out_reb", "clag_out_ast", "clag_out_share"],
 }
@@ -512,6 +550,8 @@ def main() -> None:
         "C": (fcols + GROUPS["C"], 0),
         "D": (fcols + GROUPS["D"], 0),
         "all": (fcols + GROUPS["A"] + GROUPS["B"] + GROUPS["C"] + GROUPS["D"], 0),
+        "U": (fcols + GROUPS["U"], 0),
+        "Uown": (fcols + GROUPS["Uown"], 0),
         "C15": (fcols + GROUPS["C15"], 0),
         "Clag": (fcols + GROUPS["Clag"], 0),
     }
