@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from statmuse_shared.models import regressors
+from statmuse_shared.models.count import CountModel, CountModelHeader
 from statmuse_shared.models.regressors import LinearPart, TreePart, part_from_arrays
 
 F32 = np.float32
@@ -257,8 +258,6 @@ def test_merging_refuses_nothing_and_walks_of_different_widths() -> None:
 def test_a_count_model_serves_its_tree_parts_merged_and_its_linear_parts_alone() -> None:
     """The served ensemble (a boosted part, a forest, a linear part, weights as a stacking
     fits them) gives the weighted sum of its parts, mean and contributions alike."""
-    from statmuse_shared.models.count import CountModel, CountModelHeader
-
     rng = np.random.default_rng(5)
     boosted = random_ensemble(rng, strict=True, n_features=4)
     forest = random_ensemble(rng, strict=False, n_features=4)

@@ -250,10 +250,9 @@ class TreeWalk:
         yield state
         if state.size == 0:
             return
-        # One row (a single prediction, the common case) needs no per-row offset.
-        offset = (
-            (np.arange(rows, dtype=np.intp) * (2 * self.n_features))[:, None] if rows > 1 else 0
-        )
+        # Each row's cells start 2 * n_features further on; one row (a single prediction, the
+        # common case) skips the addition.
+        offset = (np.arange(rows, dtype=np.intp) * (2 * self.n_features))[:, None]
         column, threshold, child = self.column, self.threshold, self.child
         for _ in range(self.max_depth):
             at = column[state]
