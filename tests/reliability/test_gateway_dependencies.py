@@ -182,9 +182,24 @@ async def stack(tmp_path_factory: pytest.TempPathFactory, kit: Any) -> AsyncIter
             s = Stack(root, postgres, redis, broker, gateway, services, url=gateway.url)
             await seed(s, kit)
             await services.ready(gateway)
+            conn = await asyncpg.connect(postgres.url)
+            try:
+                ingested = await conn.fetchval(
+                    "SELECT (SELECT count(*) FROM ingest.player_game_stats"
+                    "        WHERE published_at IS NOT NULL)"
+                    "     + (SELECT count(*) FROM ingest.team_game_stats"
+                    "        WHERE published_at IS NOT NULL)"
+                )
+            finally:
+                await conn.close()
             async with httpx.AsyncClient(base_url=s.url, timeout=10) as client:
 
                 async def serving() -> bool:
+                    # Every box score folded in first: an answer read before the league is
+                    # complete would differ from one read after (the tests compare answers).
+                    games = await kit.metric(s.url, "statmuse_gateway_games_total")
+                    if games < ingested:
+                        return False
                     models = await client.get("/api/models")
                     if models.status_code != 200 or len(models.json()) < 5:
                         return False

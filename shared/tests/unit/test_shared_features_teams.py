@@ -348,3 +348,21 @@ def test_rank_cache_survives_games_of_another_season() -> None:
     ranks = dict(league.defensive_ranks(SEASON, day))
     league.add(TeamGame(D("2024-11-01"), "2024-25", "DEN", 300, 90.0, 240.0))
     assert league.defensive_ranks(SEASON, day) == ranks
+
+
+def test_the_fingerprint_names_the_set_of_box_scores_whatever_their_order() -> None:
+    games = list(team_games(SEASON))
+    shuffled = games[:]
+    random.Random(11).shuffle(shuffled)
+    league = league_of(games)
+    assert league.fingerprint == league_of(shuffled).fingerprint
+    assert league.fingerprint != League().fingerprint
+    assert league.fingerprint != league_of(games[:-1]).fingerprint
+    before = league.fingerprint
+    league.add(games[100])  # the same box again: nothing new
+    assert league.fingerprint == before
+    fixed = dataclasses.replace(games[100], points_allowed=games[100].points_allowed + 1)
+    league.add(fixed)
+    assert league.fingerprint != before
+    league.add(games[100])  # corrected back
+    assert league.fingerprint == before

@@ -28,12 +28,15 @@ async def context_of(
     opponent: str | None,
     is_home: bool | None,
 ) -> dict[str, Any]:
-    """The player's context before the game; `ItemFailed` (404) for an unknown name."""
+    """The player's context before the game; `ItemFailed` (404) for an unknown name. Cached
+    by the request and the league it read: a new box score of the player drops the player's
+    entries, and any new team box (every team's ratings and ranks move) makes a new key."""
     params = {
         "name": normalize_name(name),
         "game_date": str(game_date),
         "opponent": opponent,
         "is_home": is_home,
+        "league": rt.league.fingerprint,
     }
     cached = await rt.context_cache.get(params)
     if cached is not None:

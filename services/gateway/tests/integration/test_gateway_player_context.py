@@ -159,6 +159,41 @@ async def test_context_is_cached_and_dropped_for_exactly_the_touched_players(gat
         assert fresh["recent_games"][0]["game_date"] == later["GAME_DATE"]
 
 
+async def test_a_new_team_box_of_the_opponent_is_seen_though_the_player_is_untouched(gateway):
+    """The context reads the league (the opponent's rating and rank), which any team box
+    moves: the cached answer must not outlive it."""
+    state, broker, redis = gateway
+    lebron = sorted(
+        (r for r in rows("player_game_logs") if r["PLAYER_ID"] == "2544"),
+        key=lambda r: r["GAME_DATE"],
+    )[:20]
+    cutoff = lebron[-1]["GAME_DATE"]
+    teams = rows("team_game_logs")
+    nuggets = sorted(
+        (r for r in teams if r["TEAM_ABBREVIATION"] == "DEN"), key=lambda r: r["GAME_DATE"]
+    )
+    later = next(r for r in nuggets if r["GAME_DATE"] > cutoff)
+    async with TestKafkaBroker(broker) as br:
+        await publish(br, [*(team_event(r) for r in teams if r["GAME_DATE"] <= cutoff)])
+        await publish(br, [player_event(r) for r in lebron])
+        # LeBron's next game, asked for after Denver has played again.
+        day = dt.date.fromisoformat(later["GAME_DATE"]) + dt.timedelta(days=1)
+
+        async def ask():
+            return await _context(
+                state, name="LeBron James", game_date=day, opponent="DEN", is_home=False
+            )
+
+        first = await ask()
+        assert await ask() == first  # a hit
+        await publish(br, [team_event(later)])
+        assert await redis.scard("ctx-keys:2544") == 1  # LeBron's entry was not dropped...
+        second = await ask()
+    # ... but not read either: Denver has one more game in its rating.
+    assert second["opponent"]["games"] == first["opponent"]["games"] + 1
+    assert second["recent_games"] == first["recent_games"]
+
+
 async def test_redis_down_gives_the_same_answer(gateway):
     state, broker, _ = gateway
     lebron = sorted(

@@ -7,6 +7,7 @@ date, strictly before the day asked about: a rating "as of D" never sees a game 
 
 import bisect
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
@@ -83,14 +84,17 @@ class _Season:
     allowed: list[float] = field(default_factory=list)
     minutes: list[float] = field(default_factory=list)
 
-    def insert(self, game: TeamGame) -> None:
+    def insert(self, game: TeamGame) -> TeamGame | None:
+        """Adds `game`; returns the box score it replaced (same day), if any."""
         i = bisect.bisect_left(self.dates, game.game_date)
+        replaced = None
         if i < len(self.dates) and self.dates[i] == game.game_date:
-            self.games[i] = game  # a corrected box score replaces the old one
+            replaced, self.games[i] = self.games[i], game  # a corrected box score
         else:
             self.dates.insert(i, game.game_date)
             self.games.insert(i, game)
         self._totals_from(i)
+        return replaced
 
     def _totals_from(self, i: int) -> None:
         del self.possessions[i:], self.allowed[i:], self.minutes[i:]
@@ -119,6 +123,12 @@ class _Season:
         )
 
 
+def _digest(game: TeamGame) -> int:
+    """A stable 64-bit digest of one box score (Python's hash() differs between processes)."""
+    fields_ = "|".join(str(getattr(game, name)) for name in _TEAM_GAME_FIELDS)
+    return int.from_bytes(hashlib.blake2b(fields_.encode(), digest_size=8).digest(), "big")
+
+
 class League:
     """Every team's season so far; answers ratings and ranks as of a day."""
 
@@ -126,13 +136,25 @@ class League:
         self._seasons: dict[tuple[str, str], _Season] = {}
         self._by_season: dict[str, list[tuple[str, _Season]]] = {}
         self._ranks: dict[tuple[str, dt.date], dict[str, int]] = {}
+        self._fingerprint = 0
+
+    @property
+    def fingerprint(self) -> str:
+        """What the league holds, as a short digest: equal for equal sets of box scores
+        whatever order they came in (so processes that have seen the same games agree), and
+        different once a game is added or corrected. A cache of answers that read the league
+        keys them by it."""
+        return f"{self._fingerprint:016x}"
 
     def add(self, game: TeamGame) -> None:
         key = (game.team, game.season)
         if key not in self._seasons:
             self._seasons[key] = _Season()
             self._by_season.setdefault(game.season, []).append((game.team, self._seasons[key]))
-        self._seasons[key].insert(game)
+        replaced = self._seasons[key].insert(game)
+        if replaced is not None:
+            self._fingerprint ^= _digest(replaced)
+        self._fingerprint ^= _digest(game)
         # Ranks of this season may have changed on any later day.
         self._ranks = {k: v for k, v in self._ranks.items() if k[0] != game.season}
 
