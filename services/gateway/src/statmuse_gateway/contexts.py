@@ -18,6 +18,7 @@ from statmuse_shared.features.context import player_context
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+LEAGUE_SYNC_S = 1.0  # how late a context may see a team box another instance stored
 
 
 async def context_of(
@@ -31,6 +32,11 @@ async def context_of(
     """The player's context before the game; `ItemFailed` (404) for an unknown name. Cached
     by the request and the league it read: a new box score of the player drops the player's
     entries, and any new team box (every team's ratings and ranks move) makes a new key."""
+    try:
+        # The boxes other instances stored, at most LEAGUE_SYNC_S late.
+        await rt.sync_league(max_age_s=LEAGUE_SYNC_S)
+    except Exception as exc:  # PostgreSQL down: a cached answer may still do
+        log.warning("league not synced, answering with the one held: %s", exc)
     params = {
         "name": normalize_name(name),
         "game_date": str(game_date),

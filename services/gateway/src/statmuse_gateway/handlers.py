@@ -28,13 +28,14 @@ from statmuse_shared.platform.consumers import batch_subscriber, consumer_router
 
 
 async def on_raw_games(games: list[PlayerGameIngested | TeamGameIngested], rt: Runtime) -> None:
-    """Box scores into the read model, together; the league learns the new team boxes, and
-    exactly the players these games touch lose their cached context."""
+    """Box scores into the read model, together; the league learns the new team boxes (these
+    and what other instances stored meanwhile), and exactly the players these games touch
+    lose their cached context."""
     players = [g for g in games if isinstance(g, PlayerGameIngested)]
     teams = [g for g in games if isinstance(g, TeamGameIngested)]
     touched, team_games = await rt.read_model.store_games(players, teams)
-    for game in team_games:
-        rt.league.add(game)
+    if team_games:
+        await rt.sync_league()
     await rt.context_cache.invalidate(touched)
     metrics.GAMES.inc(len(games))
 

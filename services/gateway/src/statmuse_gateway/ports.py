@@ -103,8 +103,9 @@ class ReadModel(Protocol):
         complete team boxes that are."""
         ...
 
-    async def team_games(self) -> list[TeamGame]:
-        """Every complete team box (the league's ratings at start)."""
+    async def team_games_since(self, version: int) -> tuple[list[TeamGame], int]:
+        """The complete team boxes any instance stored after league version `version` (0:
+        every one), and the version they bring the reader to."""
         ...
 
     async def players_named(self, name: str) -> list[Player]:

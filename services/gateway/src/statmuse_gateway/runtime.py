@@ -1,6 +1,9 @@
 """The gateway's runtime: everything its handlers, routes and middleware use, built once by
 `app.build_runtime`."""
 
+import asyncio
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Annotated, ClassVar
 
@@ -16,13 +19,16 @@ from statmuse_shared.features import League
 from statmuse_shared.models.serving import ModelBook
 from statmuse_shared.platform.runtime import RUNTIME, ServiceRuntime
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(kw_only=True)
 class GatewayRuntime(ServiceRuntime[GatewaySettings]):
     service: ClassVar[str] = "gateway"
 
     book: ModelBook  # the production models served
-    league: League  # every team's ratings, from team box scores as they arrive
+    # Every team's ratings, from the team box scores any instance stored (`sync_league`).
+    league: League
     read_model: ReadModel
     context_cache: ContextCache
     prediction_cache: PredictionCache
@@ -32,10 +38,29 @@ class GatewayRuntime(ServiceRuntime[GatewaySettings]):
     # The client the caches and the limiter share, closed with the app (None: all are fakes).
     redis: Redis | None = None
     names: PlayerNames = field(default_factory=PlayerNames)
+    # The read model's league version the league has caught up to, and when (monotonic).
+    league_version: int = field(default=0, init=False)
+    league_synced: float = field(default=float("-inf"), init=False)
+    _league_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
 
     async def started(self) -> None:
-        for game in await self.read_model.team_games():
-            self.league.add(game)
+        await self.sync_league()
+
+    async def sync_league(self, *, max_age_s: float = 0.0) -> None:
+        """Fold into the league the team boxes stored since the last sync, by this instance
+        or another one (the instances share the box scores' partitions, so each handler sees
+        only some), unless the last sync is younger than `max_age_s`. Raises what the read
+        model raises."""
+        if time.monotonic() - self.league_synced < max_age_s:
+            return
+        async with self._league_lock:
+            if time.monotonic() - self.league_synced < max_age_s:
+                return  # another request synced meanwhile
+            games, version = await self.read_model.team_games_since(self.league_version)
+            for game in games:
+                self.league.add(game)
+            self.league_version = version
+            self.league_synced = time.monotonic()
 
     async def close(self) -> None:
         if self.redis is not None:

@@ -194,6 +194,45 @@ async def test_a_new_team_box_of_the_opponent_is_seen_though_the_player_is_untou
     assert second["recent_games"] == first["recent_games"]
 
 
+async def test_another_instance_answers_with_the_team_boxes_this_one_stored(
+    gateway, database_url, tmp_path, monkeypatch
+):
+    """Two instances on one PostgreSQL; only the first one's consumer gets the box scores
+    (a consumer group gives each instance some partitions). The second one answers with the
+    same league, once its sync interval has passed."""
+    state, broker, _ = gateway
+    pool = await create_pool(database_url)
+    other = build_runtime(
+        GatewaySettings(database_url="postgresql://x", group_id="gw-other"),
+        db=Database.of(pool),
+        redis=Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2),
+        book=ModelBook(store=LocalArtifactStore(tmp_path)),
+    )
+    await other.started()
+    lebron = sorted(
+        (r for r in rows("player_game_logs") if r["PLAYER_ID"] == "2544"),
+        key=lambda r: r["GAME_DATE"],
+    )[:20]
+    cutoff = lebron[-1]["GAME_DATE"]
+    teams = [team_event(r) for r in rows("team_game_logs") if r["GAME_DATE"] <= cutoff]
+    async with TestKafkaBroker(broker) as br:
+        await publish(br, [*teams, *(player_event(r) for r in lebron)])
+
+    async def ask(rt):
+        return await _context(
+            rt, name="LeBron James", game_date=None, opponent="DEN", is_home=False
+        )
+
+    here = await ask(state)
+    assert here["opponent"]["defensive_rating"] is not None
+    assert other.league.fingerprint != state.league.fingerprint  # nothing folded in yet
+    monkeypatch.setattr("statmuse_gateway.contexts.LEAGUE_SYNC_S", 0.0)
+    assert await ask(other) == here
+    assert other.league.fingerprint == state.league.fingerprint
+    assert other.league_version == state.league_version > 0
+    await pool.close()
+
+
 async def test_redis_down_gives_the_same_answer(gateway):
     state, broker, _ = gateway
     lebron = sorted(

@@ -66,6 +66,8 @@ class InMemoryReadModel:
         self.models_stored: dict[str, tuple[ModelPublished, dt.datetime]] = {}
         self.player_games: dict[tuple[int, str], PlayerGameIngested] = {}
         self.team_boxes: dict[tuple[str, str], TeamGameIngested] = {}
+        self.team_versions: dict[tuple[str, str], int] = {}  # the league version of each box
+        self.league_version = 0
         self.schedule: dict[str, GameScheduled] = {}
         self.props: dict[tuple[int, dt.date, str, float], PropPriced] = {}
         self.calls: list[str] = []  # which query each step made, in order
@@ -142,16 +144,25 @@ class InMemoryReadModel:
                 self.player_games[(g.player_id, g.game_key)] = g
                 touched.add(g.player_id)
         new = []
+        if teams:
+            self.league_version += 1
         for t in teams:
             known_team = self.team_boxes.get((t.game_key, t.team))
             if known_team is None or known_team.event_id != t.event_id:
                 self.team_boxes[(t.game_key, t.team)] = t
-                new.append(_team_game(t))
+                self.team_versions[(t.game_key, t.team)] = self.league_version
+                if _complete(t):
+                    new.append(_team_game(t))
         return touched, new
 
-    async def team_games(self) -> list[TeamGame]:
-        self.calls.append("team_games")
-        return [_team_game(t) for t in self.team_boxes.values()]
+    async def team_games_since(self, version: int) -> tuple[list[TeamGame], int]:
+        self.calls.append("team_games_since")
+        found = [
+            (self.team_versions[k], _team_game(t))
+            for k, t in self.team_boxes.items()
+            if self.team_versions[k] > version and _complete(t)
+        ]
+        return [g for _, g in found], max((v for v, _ in found), default=version)
 
     def _by_name(self, normalized: str) -> list[Player]:
         found = [
@@ -233,6 +244,11 @@ class InMemoryReadModel:
 
 def _json(features: dict[str, float | None]) -> str:
     return json.dumps(features)
+
+
+def _complete(t: TeamGameIngested) -> bool:
+    """What a rating can use (as the PostgreSQL read model keeps)."""
+    return t.opponent_points is not None and possessions_of(t) is not None and bool(t.minutes)
 
 
 def _team_game(t: TeamGameIngested) -> TeamGame:

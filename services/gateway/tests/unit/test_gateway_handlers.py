@@ -248,6 +248,36 @@ async def test_a_published_model_is_served_listed_and_orphans_every_cached_predi
     assert prediction_cache(rt).generation == 2
 
 
+async def test_an_instance_learns_the_team_boxes_another_instance_stored(
+    wired: tuple[GatewayRuntime, Any, Probe],
+) -> None:
+    """Instances share the box scores' partitions: each handler sees only some team boxes,
+    and every league follows all of them through the read model."""
+    a, br, _ = wired
+    b = fake_runtime(read_model=a.read_model)  # another instance, its consumer idle
+    await b.started()
+    rated = DAY + dt.timedelta(days=5)
+    lal = [team_game("LAL", "DEN", day=DAY + dt.timedelta(days=d)) for d in range(5)]
+    await publish(br, topics.GAMES_RAW, *lal)
+    rating = a.league.rating("LAL", "2023-24", rated)
+    assert rating is not None
+    assert rating.games == 5
+    await b.sync_league(max_age_s=60)  # synced at start, less than a minute ago: kept
+    assert b.league.rating("LAL", "2023-24", rated) is None
+    await b.sync_league(max_age_s=0)
+    assert b.league.rating("LAL", "2023-24", rated) == rating
+    assert b.league.fingerprint == a.league.fingerprint
+
+    # A corrected box, stored by the first instance, reaches the second one too.
+    fixed = lal[2].model_copy(update={"event_id": "tg-fixed", "opponent_points": 150})
+    await publish(br, topics.GAMES_RAW, fixed)
+    assert a.league.fingerprint != b.league.fingerprint
+    await b.sync_league()
+    assert b.league.rating("LAL", "2023-24", rated) == a.league.rating("LAL", "2023-24", rated)
+    assert b.league.fingerprint == a.league.fingerprint
+    assert b.league_version == read_model(a).league_version == 2
+
+
 async def test_the_league_is_loaded_from_the_read_model_at_start() -> None:
     rt = fake_runtime()
     days = [DAY + dt.timedelta(days=d) for d in range(5)]

@@ -138,9 +138,9 @@ class PostgresReadModel:
             team_games = await upsert_team_games(conn=conn, games=teams) if teams else []
         return touched, team_games
 
-    async def team_games(self) -> list[TeamGame]:
+    async def team_games_since(self, version: int) -> tuple[list[TeamGame], int]:
         async with self.db.acquire() as conn:
-            return await all_team_games(conn=conn)
+            return await team_games_since(conn=conn, version=version)
 
     async def players_named(self, name: str) -> list[Player]:
         async with self.db.acquire() as conn:
@@ -333,15 +333,22 @@ async def upsert_player_games(
 async def upsert_team_games(
     *, conn: asyncpg.Connection, games: Sequence[TeamGameIngested]
 ) -> list[TeamGame]:
-    """Store team boxes; returns the complete ones that are new or changed."""
+    """Store team boxes (inside the caller's transaction), tagged with the next league
+    version; returns the complete ones that are new or changed. Taking the version locks its
+    row until the transaction ends, so versions commit in order: a reader that has seen
+    version v never sees a box of version <= v appear later."""
+    version = await conn.fetchval(
+        "UPDATE gateway.league_version SET version = version + 1 RETURNING version"
+    )
     rows = await conn.fetch(
         """INSERT INTO gateway.team_games (game_key, team, game_date, season, points,
-               points_allowed, possessions, minutes, event_id)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::integer[],
-               $6::integer[], $7::float8[], $8::float8[], $9::text[])
+               points_allowed, possessions, minutes, event_id, version)
+           SELECT *, $10::bigint FROM unnest($1::text[], $2::text[], $3::date[], $4::text[],
+               $5::integer[], $6::integer[], $7::float8[], $8::float8[], $9::text[])
            ON CONFLICT (game_key, team) DO UPDATE SET points = EXCLUDED.points,
                points_allowed = EXCLUDED.points_allowed, possessions = EXCLUDED.possessions,
-               minutes = EXCLUDED.minutes, event_id = EXCLUDED.event_id
+               minutes = EXCLUDED.minutes, event_id = EXCLUDED.event_id,
+               version = EXCLUDED.version
            WHERE gateway.team_games.event_id IS DISTINCT FROM EXCLUDED.event_id
            RETURNING game_date, season, team, points_allowed, possessions, minutes""",
         *zip(
@@ -361,6 +368,7 @@ async def upsert_team_games(
             ],
             strict=True,
         ),
+        version,
     )
     return [
         TeamGame.of(r)
@@ -369,13 +377,16 @@ async def upsert_team_games(
     ]
 
 
-async def all_team_games(*, conn: asyncpg.Connection) -> list[TeamGame]:
+async def team_games_since(*, conn: asyncpg.Connection, version: int) -> tuple[list[TeamGame], int]:
+    """The complete team boxes stored (or changed) after league version `version`, and the
+    version they bring the reader to."""
     rows = await conn.fetch(
-        """SELECT game_date, season, team, points_allowed, possessions, minutes
-           FROM gateway.team_games WHERE points_allowed IS NOT NULL
-             AND possessions IS NOT NULL AND minutes > 0"""
+        """SELECT game_date, season, team, points_allowed, possessions, minutes, version
+           FROM gateway.team_games WHERE version > $1 AND points_allowed IS NOT NULL
+             AND possessions IS NOT NULL AND minutes > 0""",
+        version,
     )
-    return [TeamGame.of(r) for r in rows]
+    return [TeamGame.of(r) for r in rows], max((r["version"] for r in rows), default=version)
 
 
 async def history(*, conn: asyncpg.Connection, player_id: int) -> list[tuple[PlayerGame, Shooting]]:
