@@ -63,6 +63,8 @@ CONTEXT_KEYS = (
     "opp_team_games",
     "new_team",
     "games_missed",
+    "usage_10",
+    "usage_n_10",
 )
 # Features that only exist with a known opponent: None in a 'next' vector.
 OPPONENT_KEYS = CONTEXT_KEYS + tuple(f"{s}_vs_opp_{k}" for s in STATS for k in ("avg", "last"))
@@ -92,6 +94,9 @@ def _player_game(row: dict[str, str]) -> PlayerGame:
         rebounds=int(row["REB"]),
         assists=int(row["AST"]),
         threes=int(row["FG3M"]) if row["FG3M"] else None,
+        fga=int(row["FGA"]) if row["FGA"] else None,
+        fta=int(row["FTA"]) if row["FTA"] else None,
+        turnovers=int(row["TOV"]) if row["TOV"] else None,
     )
 
 
@@ -131,6 +136,7 @@ def _team_games(season: str) -> tuple[TeamGame, ...]:
                     int(other["PTS"]),
                     poss,
                     float(row["MIN"]),
+                    int(row["FGA"]) + 0.44 * int(row["FTA"]) + int(row["TOV"]),
                 )
             )
     return tuple(sorted(out, key=lambda g: (g.game_date, g.team)))
@@ -415,6 +421,57 @@ def test_games_missed_counts_the_teams_games_between_from_the_box_scores() -> No
     assert vectors(h, None)[5]["games_missed"] is None  # no team data, no count
 
 
+def test_usage_and_true_shooting_on_a_real_history() -> None:
+    """Computed again here from the raw CSV rows (LeBron's 2023-24 and the Lakers' boxes),
+    not through PlayerGame or TeamGame: the last up-to-10 games with the columns, before the
+    game day; the usage rate only where the team's box is known."""
+    rows = [r for r in _player_rows("2023-24") if int(r["PLAYER_ID"]) == LEBRON]
+    rows.sort(key=lambda r: r["GAME_DATE"])
+    with gzip.open(DATA / "team_game_logs" / "2023-24.csv.gz", "rt", newline="") as f:
+        lal = {r["GAME_DATE"]: r for r in csv.DictReader(f) if r["TEAM_ABBREVIATION"] == "LAL"}
+    h = history(LEBRON, "2023-24")
+    teams = _team_games("2023-24")
+    vs = vectors(h, league_of(teams))
+    i = 14
+    before = [r for r in rows[:i] if r["FGA"] and r["FTA"] and r["TOV"]][-10:]
+    assert len(before) == 10  # the check reads ten real games
+    usage = []
+    for r in before:
+        t = lal[r["GAME_DATE"]]
+        plays = int(r["FGA"]) + 0.44 * int(r["FTA"]) + int(r["TOV"])
+        team_plays = int(t["FGA"]) + 0.44 * int(t["FTA"]) + int(t["TOV"])
+        usage.append(100 * plays * (float(t["MIN"]) / 5) / (float(r["MIN"]) * team_plays))
+    assert vs[i]["usage_10"] == pytest.approx(sum(usage) / 10, rel=1e-12)
+    assert vs[i]["usage_n_10"] == 10
+    assert 20 < vs[i]["usage_10"] < 40  # a star's share, not a fraction or a count
+    points = sum(int(r["PTS"]) for r in before)
+    shots = sum(int(r["FGA"]) + 0.44 * int(r["FTA"]) for r in before)
+    assert vs[i]["true_shooting_10"] == pytest.approx(points / (2 * shots), rel=1e-12)
+    assert vs[i]["true_shooting_n_10"] == 10
+    # Opening night: nothing before it. Without team data: no usage, true shooting still.
+    assert vs[0]["usage_10"] is None
+    assert vs[0]["usage_n_10"] == 0
+    assert vs[0]["true_shooting_10"] is None
+    assert vs[0]["true_shooting_n_10"] == 0
+    alone = vectors(h, None)[i]
+    assert alone["usage_10"] is None
+    assert alone["usage_n_10"] is None
+    assert alone["true_shooting_10"] == vs[i]["true_shooting_10"]
+    # A new season starts without usage (the window keeps to the game's season: stale marks
+    # after a late team box are per season), true shooting carries over.
+    both = history(LEBRON, "2021-22", "2022-23", "2023-24")
+    opener = next(k for k, g in enumerate(both) if g.season == "2023-24")
+    league = league_of(_team_games("2021-22") + _team_games("2022-23") + _team_games("2023-24"))
+    across = vectors(both, league)
+    assert across[opener]["usage_n_10"] == 0
+    assert across[opener]["usage_10"] is None
+    assert across[opener + 1]["usage_n_10"] == 1
+    assert across[opener]["true_shooting_n_10"] == 10  # his last ten of 2021-22 with FGA
+    # A season without the columns (2022-23 has no FGA in the source): no values, zero counts.
+    old = vectors(history(LEBRON, "2022-23"), league_of(_team_games("2022-23")))
+    assert all(v["usage_n_10"] == 0 and v["true_shooting_10"] is None for v in old)
+
+
 def test_std_needs_two_games_and_slope_three() -> None:
     v = vectors(lebron())
     assert v[1]["points_std_3"] is None
@@ -639,6 +696,11 @@ def _random_players(seed: int, k: int, season: str, min_games: int = 30) -> list
 def _perturbed(game: PlayerGame, stat: str) -> PlayerGame:
     if stat == "threes":
         return dataclasses.replace(game, threes=2 if game.threes is None else game.threes + 3)
+    if stat in ("fga", "turnovers"):  # the columns all present (2022-23 has none), one moved
+        filled = dataclasses.replace(
+            game, fga=game.fga or 0, fta=game.fta or 0, turnovers=game.turnovers or 0
+        )
+        return dataclasses.replace(filled, **{stat: getattr(filled, stat) + 3})
     if stat == "minutes":
         return dataclasses.replace(game, minutes=game.minutes + 7.0)
     return dataclasses.replace(game, **{stat: getattr(game, stat) + 5})
@@ -652,7 +714,7 @@ def test_a_games_own_stats_never_reach_its_vector(seed: int) -> None:
         h = history(pid, "2022-23", "2023-24")
         base = vectors(h, league)
         for i in rng.sample(range(len(h) - 1), 3):
-            for stat in ("points", "rebounds", "assists", "minutes", "threes"):
+            for stat in ("points", "rebounds", "assists", "minutes", "threes", "fga", "turnovers"):
                 changed = h[:i] + [_perturbed(h[i], stat)] + h[i + 1 :]
                 got = vectors(changed, league)
                 for j in range(i + 1):
@@ -666,6 +728,7 @@ def _shift_box(game: TeamGame) -> TeamGame:
         points_allowed=game.points_allowed + 9,
         possessions=game.possessions * 0.93,
         minutes=game.minutes + 25,
+        plays=None if game.plays is None else game.plays * 1.1,
     )
 
 

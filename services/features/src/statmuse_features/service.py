@@ -52,6 +52,9 @@ def player_game(e: PlayerGameIngested) -> PlayerGame:
         e.rebounds,
         e.assists,
         e.fg3m,
+        e.fga,
+        e.fta,
+        e.turnovers,
     )
 
 

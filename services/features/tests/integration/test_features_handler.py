@@ -62,9 +62,35 @@ def real_games(player_id: int, n: int) -> list[PlayerGameIngested]:
                 rebounds=int(r["REB"]),
                 assists=int(r["AST"]),
                 fg3m=int(r["FG3M"]) if r["FG3M"] else None,
+                fga=int(r["FGA"]),
+                fta=int(r["FTA"]),
+                turnovers=int(r["TOV"]),
             )
         )
     return games
+
+
+def _given(count: int | None) -> int:
+    assert count is not None
+    return count
+
+
+def usage_by_hand(
+    games: list[PlayerGameIngested], teams: list[TeamGameIngested], before: dt.date
+) -> tuple[float, float]:
+    """(usage rate, true shooting) over the player's last 10 games before `before`, from the
+    box scores with the textbook formulas (no feature code)."""
+    box = {(t.team, t.game_date): t for t in teams}
+    last = [g for g in games if g.game_date < before][-10:]
+    rates = []
+    for g in last:
+        t = box[(g.team, g.game_date)]
+        plays = _given(g.fga) + 0.44 * _given(g.fta) + _given(g.turnovers)
+        team_plays = _given(t.fga) + 0.44 * _given(t.fta) + _given(t.tov)
+        rates.append(100 * plays * (t.minutes / 5) / (g.minutes * team_plays))
+    points = sum(g.points for g in last)
+    shots = sum(2 * (g.fga + 0.44 * g.fta) for g in last if g.fga is not None and g.fta is not None)
+    return sum(rates) / len(rates), points / shots
 
 
 def real_team_games(until: dt.date) -> list[TeamGameIngested]:
@@ -206,6 +232,41 @@ async def test_handler_in_memory_with_opponent_strength(pool, unique):
     late = [v for v in probe.vectors if v.kind == "game" and v.as_of > games[12].game_date]
     assert all(v.features["opp_def_rating"] is not None for v in late[-5:])
     assert all(v.features["opp_def_rank"] is not None for v in late[-5:])
+    # Usage and true shooting through the stored columns and the team boxes' plays (SQL).
+    last = next(v for v in reversed(probe.vectors) if v.as_of == games[-1].game_date)
+    usage, true_shooting = usage_by_hand(games, teams, games[-1].game_date)
+    assert last.features["usage_10"] == pytest.approx(usage, rel=1e-9)
+    assert last.features["usage_n_10"] == 10
+    assert last.features["true_shooting_10"] == pytest.approx(true_shooting, rel=1e-9)
+
+
+async def test_a_replay_fills_the_columns_a_stored_row_lacks(pool, unique):
+    """Rows stored before migration 0005 have no FGA, FTA or turnovers; replaying the same
+    box scores (same event ids) stores them and recomputes the vectors."""
+    games = real_games(203999, 15)
+    teams = real_team_games(games[-1].game_date)
+    bare = [g.model_copy(update={"fga": None, "fta": None, "turnovers": None}) for g in games]
+    broker, probe, engine = await wire("localhost:9092", pool, unique, dt.date.max)
+    async with TestKafkaBroker(broker) as br:
+        await feed(br, by_date(bare, teams), poison=False)
+    await engine.reconcile()
+    last = games[-1].game_date
+    before = next(v for v in reversed(probe.vectors) if v.as_of == last)
+    assert before.features["usage_10"] is None
+    assert before.features["true_shooting_10"] is None
+    broker, probe, engine = await wire("localhost:9092", pool, f"{unique}b", dt.date.max)
+    async with TestKafkaBroker(broker) as br:
+        await feed(br, by_date(games, teams), poison=False)
+    await engine.reconcile()
+    republished = [v for v in probe.vectors if v.as_of == last]
+    assert republished, "the replay changed no stored row, so no vector was recomputed"
+    after = republished[-1]
+    usage, _ = usage_by_hand(games, teams, last)
+    assert after.features["usage_10"] == pytest.approx(usage, rel=1e-9)
+    stored = await pool.fetchval(
+        "SELECT count(*) FROM features.player_games WHERE player_id = 203999 AND fga IS NULL"
+    )
+    assert stored == 0
 
 
 async def test_replay_in_any_order_gives_identical_rows(pool, unique, database_url, infra):

@@ -16,6 +16,7 @@ from statmuse_features.ports import GameKey, History, Progress, StaleRange
 from statmuse_features.service import player_game, vectors_and_state
 from statmuse_shared.contract.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
 from statmuse_shared.features import TeamGame, possessions_of
+from statmuse_shared.features.teams import plays
 
 
 class Crash(RuntimeError):
@@ -64,6 +65,7 @@ class _TeamRow:
     points_allowed: int | None = None
     possessions: float | None = None
     minutes: float | None = None
+    plays: float | None = None
     revision: int = 0
 
 
@@ -116,6 +118,7 @@ class InMemoryFeatures:
                 possessions_of(g),
                 g.minutes,
             )
+            row.plays = plays(fga=g.fga, tov=g.tov, fta=g.fta)
             row.revision = self.revision
             self.team_rows[(g.game_key, g.team)] = row
             changed.add(g.game_key)
@@ -154,7 +157,9 @@ class InMemoryFeatures:
         ]
         rows.sort(key=lambda t: (t.season, t.team, t.game_date))
         return [
-            TeamGame(t.game_date, t.season, t.team, t.points_allowed, t.possessions, t.minutes)
+            TeamGame(
+                t.game_date, t.season, t.team, t.points_allowed, t.possessions, t.minutes, t.plays
+            )
             for t in rows
             if t.points_allowed is not None and t.possessions is not None and t.minutes is not None
         ]

@@ -83,6 +83,11 @@ def player_line(
         rebounds=rebounds,
         assists=assists,
         fg3m=threes,
+        # Shooting and turnovers (for the usage rate), absent where threes are, as in the
+        # bundled seasons that lack those columns.
+        fga=None if threes is None else points // 2 + minutes // 10,
+        fta=None if threes is None else points % 7,
+        turnovers=None if threes is None else (assists + minutes) % 5,
     )
 
 

@@ -285,7 +285,7 @@ class FeaturesComputed(Message):
     as_of: dt.date = Field(description="Nothing from this day on was used")
     kind: Literal["next", "game"] = Field(default="next", description="See the model's doc")
     game: GameRef | None = Field(default=None, description="The game, for kind 'game'")
-    feature_set_version: str = Field(examples=["fs-3"])
+    feature_set_version: str = Field(examples=["fs-4"])
     features: dict[str, float | None] = Field(
         description="Named features (docs/FEATURES.md); None where history is too short or "
         "the context is unknown, never a silent 0",

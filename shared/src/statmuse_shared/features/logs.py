@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 
 from statmuse_shared.features.player import PlayerGame
-from statmuse_shared.features.teams import TeamGame, possessions
+from statmuse_shared.features.teams import TeamGame, plays, possessions
 
 
 def player_game(row: Mapping[str, str], season: str) -> PlayerGame:
@@ -24,7 +24,15 @@ def player_game(row: Mapping[str, str], season: str) -> PlayerGame:
         int(row["REB"]),
         int(row["AST"]),
         int(row["FG3M"]) if row["FG3M"] else None,
+        _count(row.get("FGA")),
+        _count(row.get("FTA")),
+        _count(row.get("TOV")),
     )
+
+
+def _count(value: str | None) -> int | None:
+    """A box-score count; None where the source left the column empty."""
+    return int(float(value)) if value else None
 
 
 def team_games(rows: Iterable[Mapping[str, str]], season: str) -> list[TeamGame]:
@@ -41,6 +49,7 @@ def team_games(rows: Iterable[Mapping[str, str]], season: str) -> list[TeamGame]
                 fga=int(r["FGA"]), oreb=int(r["OREB"]), tov=int(r["TOV"]), fta=int(r["FTA"])
             ),
             float(r["MIN"]),
+            plays(fga=int(r["FGA"]), tov=int(r["TOV"]), fta=int(r["FTA"])),
         )
         for r in rows
     ]

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from statmuse_shared.features.teams import ALTITUDE_TEAM, TEAM_UTC_OFFSET, League
+from statmuse_shared.features.teams import ALTITUDE_TEAM, TEAM_UTC_OFFSET, League, TeamGame
 
 STATS = ("points", "rebounds", "assists", "threes", "pra", "minutes")
 WINDOWS = (3, 5, 10)
@@ -30,6 +30,9 @@ MAX_REST_DAYS = 30
 # many when the player has changed team since (his role there says less about his role here).
 PRIOR_GAMES = 10
 CHANGED_TEAM_PRIOR_SHARE = 0.5
+# Usage and true shooting read the player's last games that have the box-score columns.
+USAGE_WINDOW = 10
+TRUE_SHOOTING_FTA_WEIGHT = 0.44
 
 Features = dict[str, float | None]
 
@@ -47,12 +50,33 @@ class PlayerGame:
     rebounds: int
     assists: int
     threes: int | None
+    # Shooting and ball handling, for the usage and true-shooting features; None where the
+    # source has no such column (FGA and FTA are missing from some bundled seasons).
+    fga: int | None = None
+    fta: int | None = None
+    turnovers: int | None = None
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> "PlayerGame":
         """From a stored row whose columns carry the fields' names (every service that keeps
-        box scores names them so)."""
-        return cls(*(row[name] for name in _PLAYER_GAME_FIELDS))
+        box scores names them so); a store without the optional columns gives None."""
+        return cls(
+            *(row[name] for name in _PLAYER_GAME_FIELDS[:_REQUIRED]),
+            *(_optional(row, name) for name in _PLAYER_GAME_FIELDS[_REQUIRED:]),
+        )
+
+    @property
+    def shots(self) -> float | None:
+        """True-shooting attempts: FGA + 0.44 FTA."""
+        if self.fga is None or self.fta is None:
+            return None
+        return self.fga + TRUE_SHOOTING_FTA_WEIGHT * self.fta
+
+    @property
+    def plays(self) -> float | None:
+        """Plays the player ended: FGA + 0.44 FTA + turnovers."""
+        shots = self.shots
+        return None if shots is None or self.turnovers is None else shots + self.turnovers
 
     def value(self, stat: str) -> float | None:
         if stat == "pra":
@@ -66,6 +90,14 @@ class PlayerGame:
 
 
 _PLAYER_GAME_FIELDS = tuple(f.name for f in fields(PlayerGame))
+_REQUIRED = _PLAYER_GAME_FIELDS.index("fga")
+
+
+def _optional(row: Mapping[str, Any], name: str) -> Any:
+    try:
+        return row[name]
+    except KeyError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +255,11 @@ class PlayerState:
     prior_team: str | None = None  # the team of the last game of the season before `season`
     team_streak: int = 0  # games in a row with the team of the last game
     vs_opponent_games: dict[str, int] = field(default_factory=dict)
+    # The last games with the columns: those with plays (for the usage rate, which reads
+    # their team box scores when a vector is made: a team box that comes late changes no
+    # state) and (points, true-shooting attempts).
+    played: deque[PlayerGame] = field(default_factory=lambda: deque(maxlen=USAGE_WINDOW))
+    shooting: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=USAGE_WINDOW))
 
     def add(self, game: PlayerGame, *, opponent_rank: int | None = None) -> None:
         """Fold in a played game. `opponent_rank`: the opponent's defensive rank as of that
@@ -245,6 +282,11 @@ class PlayerState:
         self.vs_opponent_games[game.opponent] = self.vs_opponent_games.get(game.opponent, 0) + 1
         self.dates.append(game.game_date)
         self.last = game
+        shots = game.shots
+        if shots is not None:
+            self.shooting.append((float(game.points), shots))
+        if game.plays is not None and game.minutes > 0:
+            self.played.append(game)
 
     def vector(self, context: GameContext | None, *, league: League | None) -> Features:
         """Features before `context`'s game; with no context, before the player's next game
@@ -268,6 +310,11 @@ class PlayerState:
         out["with_team_games"] = float(
             self.team_streak if self.last is not None and self.last.team == team else 0
         )
+        attempts = math.fsum(a for _, a in self.shooting)
+        out["true_shooting_10"] = (
+            math.fsum(p for p, _ in self.shooting) / (2.0 * attempts) if attempts > 0 else None
+        )
+        out["true_shooting_n_10"] = float(len(self.shooting))
         out.update(self._context(context, league))
         return out
 
@@ -287,6 +334,8 @@ class PlayerState:
             "opp_team_games",
             "new_team",
             "games_missed",
+            "usage_10",
+            "usage_n_10",
         )
         out: Features = dict.fromkeys(keys)
         if ctx is None:
@@ -308,6 +357,16 @@ class PlayerState:
                 out["tz_shift_hours"] = float(here - there)
             out["new_team"] = float(ctx.team != self.last.team)
         if league is not None:
+            # This season's games only: the stale marks that recompute a vector after a late
+            # team box are kept per season, so a vector must not read an earlier season's.
+            rates = [
+                rate
+                for g in self.played
+                if g.season == ctx.season
+                and (rate := usage_rate(g, league.box(g.team, g.season, g.game_date))) is not None
+            ]
+            out["usage_10"] = math.fsum(rates) / len(rates) if rates else None
+            out["usage_n_10"] = float(len(rates))
             after = self.last.game_date if self.last and self.last.season == ctx.season else None
             missed = league.games_between(ctx.team, ctx.season, after=after, before=ctx.game_date)
             out["games_missed"] = float(missed)
@@ -319,6 +378,18 @@ class PlayerState:
                 rank = league.rank(ctx.opponent, ctx.season, ctx.game_date)
                 out["opp_def_rank"] = None if rank is None else float(rank)
         return out
+
+
+def usage_rate(game: PlayerGame, team_box: TeamGame | None) -> float | None:
+    """The share of his team's plays a player ended while on the floor, in percent:
+    100 × plays × (team minutes / 5) / (minutes × team plays), plays = FGA + 0.44 FTA +
+    turnovers. None without the columns, the team's box or any minutes."""
+    plays = game.plays
+    if plays is None or game.minutes <= 0 or team_box is None:
+        return None
+    if team_box.plays is None or team_box.plays <= 0 or team_box.minutes <= 0:
+        return None
+    return 100.0 * plays * (team_box.minutes / 5.0) / (game.minutes * team_box.plays)
 
 
 def context_of(game: PlayerGame) -> GameContext:

@@ -58,11 +58,16 @@ class TeamGame:
     points_allowed: int
     possessions: float
     minutes: float
+    plays: float | None = None  # FGA + 0.44 FTA + turnovers, for the players' usage rates
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> "TeamGame":
-        """From a stored row whose columns carry the fields' names."""
-        return cls(*(row[name] for name in _TEAM_GAME_FIELDS))
+        """From a stored row whose columns carry the fields' names (`plays` may be absent)."""
+        try:
+            plays = row["plays"]
+        except KeyError:
+            plays = None
+        return cls(**{name: row[name] for name in _TEAM_GAME_FIELDS[:-1]}, plays=plays)
 
 
 _TEAM_GAME_FIELDS = tuple(f.name for f in fields(TeamGame))
@@ -162,6 +167,14 @@ class League:
         s = self._seasons.get((team, season))
         return None if s is None else s.as_of(day)
 
+    def box(self, team: str, season: str, day: dt.date) -> TeamGame | None:
+        """The team's box score of the game on `day`, if known."""
+        s = self._seasons.get((team, season))
+        if s is None:
+            return None
+        i = bisect.bisect_left(s.dates, day)
+        return s.games[i] if i < len(s.dates) and s.dates[i] == day else None
+
     def games_between(
         self, team: str, season: str, *, after: dt.date | None, before: dt.date
     ) -> int:
@@ -194,6 +207,13 @@ class League:
 
 def possessions(*, fga: int, oreb: int, tov: int, fta: int) -> float:
     return fga - oreb + tov + 0.44 * fta
+
+
+def plays(*, fga: int | None, tov: int | None, fta: int | None) -> float | None:
+    """Plays a team ended: FGA + 0.44 FTA + turnovers (None without one of them)."""
+    if fga is None or tov is None or fta is None:
+        return None
+    return fga + 0.44 * fta + tov
 
 
 class TeamBox(Protocol):

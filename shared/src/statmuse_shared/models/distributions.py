@@ -8,7 +8,7 @@ stays well under a millisecond.
 
 import bisect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 _QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -196,6 +196,8 @@ class Tabulated:
 
     table: tuple[float, ...]
     family: str = "tabulated"
+    # (mean, sd), summed once when first asked (a prediction asks for them several times).
+    _moments: tuple[float, float] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         t = self.table
@@ -211,18 +213,27 @@ class Tabulated:
         obj = object.__new__(cls)
         object.__setattr__(obj, "table", table)
         object.__setattr__(obj, "family", "tabulated")
+        object.__setattr__(obj, "_moments", None)
         return obj
+
+    def _mean_sd(self) -> tuple[float, float]:
+        moments = self._moments
+        if moments is None:
+            # E[X] = sum over k >= 0 of P(X > k); E[X^2] = sum of (2k + 1) P(X > k).
+            above = [1.0 - c for c in self.table[:-1]]
+            mean = math.fsum(above)
+            second = math.fsum((2 * k + 1) * a for k, a in enumerate(above))
+            moments = (mean, math.sqrt(max(second - mean * mean, 1e-12)))
+            object.__setattr__(self, "_moments", moments)
+        return moments
 
     @property
     def mean(self) -> float:
-        # E[X] = sum over k >= 0 of P(X > k)
-        return math.fsum(1.0 - c for c in self.table[:-1])
+        return self._mean_sd()[0]
 
     @property
     def sd(self) -> float:
-        mean = self.mean
-        second = math.fsum((2 * k + 1) * (1.0 - c) for k, c in enumerate(self.table[:-1]))
-        return math.sqrt(max(second - mean * mean, 1e-12))
+        return self._mean_sd()[1]
 
     def cdf(self, k: int) -> float:
         if k < 0:

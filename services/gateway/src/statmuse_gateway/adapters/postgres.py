@@ -392,7 +392,7 @@ async def team_games_since(*, conn: asyncpg.Connection, version: int) -> tuple[l
 async def history(*, conn: asyncpg.Connection, player_id: int) -> list[tuple[PlayerGame, Shooting]]:
     rows = await conn.fetch(
         """SELECT game_date, season, season_type, team, opponent, is_home, minutes, points,
-                  rebounds, assists, threes, fga, fta, tov
+                  rebounds, assists, threes, fga, fta, tov, tov AS turnovers
            FROM gateway.player_games WHERE player_id = $1 ORDER BY game_date""",
         player_id,
     )

@@ -36,13 +36,14 @@ from statmuse_shared.features.player import (
     PRIOR_GAMES,
     STATS,
     TOP_DEFENCE,
+    USAGE_WINDOW,
     WINDOWS,
     WMA_WINDOWS,
 )
 from statmuse_shared.features.teams import ALTITUDE_TEAM, MIN_TEAM_GAMES, TEAM_UTC_OFFSET
 
-VERSION = "fs-3"
-FINGERPRINT = "1a670dafba65"
+VERSION = "fs-4"
+FINGERPRINT = "bfd893358f02"
 STALE_FINGERPRINT = (
     "the catalogue changed: bump the feature-set version and record the new fingerprint"
 )
@@ -285,6 +286,36 @@ GENERAL: tuple[Family, ...] = (
         "career",
         "Games in a row the player has played for the game's team (`next`: the last game's "
         "team), up to the last game; 0 when the game's team is not the last game's.",
+    ),
+    _general(
+        "usage_10",
+        "float",
+        USAGE_WINDOW,
+        "Usage rate, the mean over the player's last up-to-{w} games that have FGA, FTA, "
+        "turnovers and minutes, of those in the game's season whose team box score is known "
+        "(before the game day): per game 100 × plays × (team minutes / 5) / (minutes × "
+        "team plays), plays = FGA + 0.44 FTA + turnovers (the share of his team's plays a "
+        "player ended while on "
+        "the floor, in percent). None with no such game. A team box score that comes late "
+        "makes later vectors stale, as for the opponent ratings.",
+        on_next=False,
+    ),
+    _general(
+        "usage_n_10",
+        "count",
+        USAGE_WINDOW,
+        "Number of games behind `usage_10` (0 with none); None without team data at all.",
+        on_next=False,
+    ),
+    _general(
+        "true_shooting_10",
+        "float",
+        USAGE_WINDOW,
+        "True shooting over the last up-to-{w} games that have FGA and FTA: Σ points / (2 × "
+        "Σ (FGA + 0.44 FTA)). None with no such game or no attempt.",
+    ),
+    _general(
+        "true_shooting_n_10", "count", USAGE_WINDOW, "Number of games behind `true_shooting_10`."
     ),
     _general(
         "new_team",
