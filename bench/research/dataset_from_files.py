@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from statmuse_features.service import _round
+from statmuse_features.service import _round, team_report
+from statmuse_ingestor.availability_rows import normalise_availability
+from statmuse_ingestor.sources import FileSource
 from statmuse_shared.features import League, PlayerGame, walk
 from statmuse_shared.features.logs import player_game, team_games
 from statmuse_trainer.training.dataset import DEFAULT_SPLIT, Row, check, frame, save
@@ -44,6 +46,14 @@ def load(data: Path) -> tuple[League, dict[int, tuple[str, list[PlayerGame]]]]:
     for season in SEASONS:
         for game in team_games(_rows(data, "team_game_logs", season), season):
             league.add(game)
+        # Who is out: the files source's stand-in, as `statmuse ingest availability` publishes.
+        reports, rejects = normalise_availability(
+            FileSource(data).availability_rows(season), source="files"
+        )
+        if rejects:
+            raise SystemExit(f"{len(rejects)} availability rows rejected in {season}")
+        for reported in reports:
+            league.report(team_report(reported.report))
         for r in _rows(data, "player_game_logs", season):
             _, history = players.setdefault(int(r["PLAYER_ID"]), (r["PLAYER_NAME"], []))
             history.append(player_game(r, season))

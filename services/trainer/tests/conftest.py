@@ -2,6 +2,7 @@
 
 import datetime as dt
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,12 @@ def make_synthetic_frame(seed: int = 3) -> pd.DataFrame:
                 )
                 history.append(y)
     return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def synthetic_frames() -> Callable[[int], pd.DataFrame]:
+    """`make_synthetic_frame`, for a test that changes its own copy (by seed)."""
+    return make_synthetic_frame
 
 
 @pytest.fixture(scope="session")

@@ -44,7 +44,7 @@ from statmuse_shared.features.player import (
     WINDOWS,
     WMA_WINDOWS,
 )
-from statmuse_shared.features.teams import TEAM_UTC_OFFSET
+from statmuse_shared.features.teams import TEAM_UTC_OFFSET, Absent, TeamReport
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "nba"
 LEBRON = 2544
@@ -65,6 +65,11 @@ CONTEXT_KEYS = (
     "games_missed",
     "usage_10",
     "usage_n_10",
+    "out_n",
+    "out_minutes",
+    "out_points",
+    "out_rebounds",
+    "out_assists",
 )
 # Features that only exist with a known opponent: None in a 'next' vector.
 OPPONENT_KEYS = CONTEXT_KEYS + tuple(f"{s}_vs_opp_{k}" for s in STATS for k in ("avg", "last"))
@@ -948,9 +953,53 @@ def test_every_declared_feature_is_computed_somewhere() -> None:
     """Not a key filled with None by default: each feature has a value in some game vector of
     the hand-checked history (with its context and the real league)."""
     h = history(LEBRON, "2021-22")[-3:] + lebron()  # 2021-22 has threes: a prior for them
-    walked, _ = walk(h, league=real_league("2021-22", "2022-23", "2023-24"))
+    league = real_league("2021-22", "2022-23", "2023-24")
+    league.report(REPORT)  # who is out comes from the availability feed, not the box scores
+    walked, _ = walk(h, league=league)
     valued = {n for _, v in walked for n, x in v.items() if x is not None}
     assert _declared() - valued == set()
+
+
+# One of LeBron's 2023-24 games with a made-up report of two teammates out (the files
+# stand-in's real reports are tested in the ingestor): one with recent means, one without.
+REPORT_DAY = dt.date(2023, 11, 8)
+REPORT = TeamReport(
+    REPORT_DAY,
+    "2023-24",
+    "LAL",
+    (Absent(203076, 35.5, 24.25, 12.0, 3.5), Absent(1, None, None, None, None)),
+)
+
+
+def test_teammates_out_sums_the_recent_means_of_the_players_listed_out() -> None:
+    games = lebron()
+    day = next(i for i, g in enumerate(games) if g.game_date == REPORT_DAY)
+    league = real_league("2022-23", "2023-24")
+    league.report(REPORT)
+    walked, _ = walk(games, league=league)
+    got = {n: walked[day][1][n] for n in ("out_n", "out_minutes", "out_points")}
+    assert got == {"out_n": 2.0, "out_minutes": 35.5, "out_points": 24.25}
+    assert walked[day][1]["out_rebounds"] == 12.0
+    assert walked[day][1]["out_assists"] == 3.5
+    # A report is for its game only: the games before and after have none.
+    for i in (day - 1, day + 1):
+        assert all(walked[i][1][n] is None for n in ("out_n", "out_minutes")), i
+    # An empty report says nobody is out: zeros, not None.
+    league.report(TeamReport(REPORT_DAY, "2023-24", "LAL", ()))
+    walked, _ = walk(games, league=league)
+    assert [walked[day][1][n] for n in ("out_n", "out_minutes", "out_assists")] == [0.0] * 3
+
+
+def test_a_later_report_changes_no_earlier_vector() -> None:
+    games = lebron()
+    league = real_league("2022-23", "2023-24")
+    before, _ = walk(games, league=league)
+    later = TeamReport(REPORT_DAY, "2023-24", "LAL", (Absent(203076, 35.5, 24.25, 12.0, 3.5),))
+    league.report(later)
+    after, _ = walk(games, league=league)
+    for (g, a), (_, b) in zip(before, after, strict=True):
+        if g.game_date < REPORT_DAY:
+            assert_same(a, b, where=str(g.game_date))
 
 
 def test_declared_types_hold_in_every_vector() -> None:

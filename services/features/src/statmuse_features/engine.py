@@ -30,6 +30,7 @@ from statmuse_features import core
 from statmuse_features.core import Assignment, BatchPlan, Known
 from statmuse_features.ports import FeatureRepository, StaleRange
 from statmuse_shared.contract.messages import (
+    AvailabilityReported,
     FeaturesComputed,
     GameScheduled,
     PlayerGameIngested,
@@ -84,11 +85,14 @@ class Engine:
         return self.assignment.partitions
 
     async def load(self) -> None:
-        """Team ratings from the stored team games (player states load lazily)."""
+        """Team ratings and who is out, from the stored team games and reports (player states
+        load lazily)."""
         async with self.features.session() as store:
             head = await store.league_revision()
             for game in await store.team_games(upto=head):
                 self.league.add(game)
+            for report in await store.reports(upto=head):
+                self.league.report(report)
             self.played_through = await store.last_game_date()
         self.revision = head
 
@@ -117,6 +121,10 @@ class Engine:
         if step.read_after is not None:
             for game in await store.team_games(after=step.read_after, upto=head):
                 self.league.add(game)
+            for report in await store.reports(after=step.read_after, upto=head):
+                self.league.report(report)
+                # Whoever stored it: the pre-game vectors of its team change.
+                self._pregame_teams.add(report.team)
             self.revision = head
         if step.check:
             await store.mark_stale(partitions=self.assignment.checked, upto=self.revision)
@@ -204,6 +212,20 @@ class Engine:
                 # Their states; the vectors this gives are stored already.
                 await self._rebuild([(p, None) for p in missing])
             return await self._pregame(set(rostered), teams=teams)
+
+    async def reported(self, reports: Sequence[AvailabilityReported]) -> int:
+        """Who is out for games (lists new or changed): stored as league data, so that the
+        refresh marks the vectors computed without them stale (every instance's, from the
+        report's day) and their teams' pre-game vectors are redone once idle (`reconcile`).
+        Returns how many lists changed."""
+        async with self.lock:
+            self._apply_assignment()
+            async with self.features.session() as store:
+                changed = await store.store_reports(reports)
+                await self._refresh(store)
+        if changed:
+            self.activity.set()
+        return changed
 
     def _next_games(self, games: Iterable[GameScheduled]) -> dict[str, GameScheduled]:
         """Each team's next game, if within the horizon of the last day played (none before

@@ -1,7 +1,7 @@
 """Thin subscribers: raw games in, the engine, changed vectors out; the schedule in, the
-pre-game vectors of the games to come out; the rebalance listener that tells the engine which
-partitions (which players) are its own; and the idle-time reconcile that publishes what it
-recomputed."""
+pre-game vectors of the games to come out; who is out in, stored for the engine's league; the
+rebalance listener that tells the engine which partitions (which players) are its own; and the
+idle-time reconcile that publishes what it recomputed."""
 
 import logging
 import time
@@ -18,6 +18,7 @@ from statmuse_features.runtime import FeaturesRuntime, Runtime
 from statmuse_features.settings import FeaturesSettings
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import (
+    AvailabilityReported,
     FeaturesComputed,
     GameScheduled,
     PlayerGameIngested,
@@ -52,6 +53,14 @@ async def on_schedule(games: list[GameScheduled], rt: Runtime) -> None:
     vectors = await rt.engine.scheduled(games)
     await publish_vectors(rt, vectors)
     metrics.MESSAGES.labels(topics.SCHEDULE, "scheduled_game").inc(len(games))
+
+
+async def on_availability(reports: list[AvailabilityReported], rt: Runtime) -> None:
+    """Who is out for games: stored (the vectors they change are recomputed and published by
+    the idle-time reconcile, on whichever instance owns their players)."""
+    await rt.engine.reported(reports)
+    report(rt.engine)
+    metrics.MESSAGES.labels(topics.AVAILABILITY, "availability").inc(len(reports))
 
 
 async def reconcile_when_idle(rt: FeaturesRuntime) -> None:
@@ -150,6 +159,15 @@ def channels(settings: FeaturesSettings, *, engine: Engine | None = None) -> Cha
         description="The schedule, read whole by every instance (a group of its own each): "
         "each computes the pre-game vectors of its own players.",
     )(on_schedule)
+    batch_subscriber(
+        router,
+        topics.AVAILABILITY,
+        group_id=f"{settings.group_id}-availability",
+        payload=AvailabilityReported,
+        description="Who is out for each team's game (key: the game key): stored as league "
+        "data by whichever instance reads it; every instance recomputes what it changes for "
+        "its own players.",
+    )(on_availability)
     return Channels(router, features)
 
 

@@ -14,8 +14,13 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import NamedTuple, Protocol
 
-from statmuse_shared.contract.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
-from statmuse_shared.features import PlayerGame, TeamGame
+from statmuse_shared.contract.messages import (
+    AvailabilityReported,
+    FeaturesComputed,
+    PlayerGameIngested,
+    TeamGameIngested,
+)
+from statmuse_shared.features import PlayerGame, TeamGame, TeamReport
 
 GameKey = tuple[int, str]
 """A stored player game: (player_id, game_key)."""
@@ -73,6 +78,17 @@ class FeatureRepository(Protocol):
         in (after, upto]; by season, team and day."""
         ...
 
+    async def store_reports(self, reports: Sequence[AvailabilityReported]) -> int:
+        """Store who is out for these games (the latest report per game and team); new or
+        changed ones take the next league revision. Returns how many changed."""
+        ...
+
+    async def reports(
+        self, *, after: int | None = None, upto: int | None = None
+    ) -> list[TeamReport]:
+        """The stored reports: all, or those whose league revision is in (after, upto]."""
+        ...
+
     async def record_progress(self, *, latest: Progress, revision: int) -> None:
         """Vectors of these (partition, season)s up to the day given are being computed with
         the league at `revision` (the latest day only grows; the checked revision only falls:
@@ -80,9 +96,10 @@ class FeatureRepository(Protocol):
         ...
 
     async def mark_stale(self, *, partitions: Sequence[int] | None, upto: int) -> None:
-        """Check the team boxes of revisions up to `upto` these partitions (None: all) have not
-        been checked against: a box of a day before a partition's latest day makes its vectors
-        from the next day on stale."""
+        """Check the team boxes and reports of revisions up to `upto` these partitions (None:
+        all) have not been checked against: a box of a day before a partition's latest day
+        makes its vectors from the next day on stale, a report of a day up to it from that
+        day on."""
         ...
 
     async def stale_ranges(self, *, partitions: Sequence[int] | None) -> list[StaleRange]:

@@ -11,6 +11,7 @@ from aiokafka.partitioner import murmur2
 from statmuse_shared.contract import ids, topics
 from statmuse_shared.contract.messages import (
     SCHEMA_VERSION,
+    AvailabilityReported,
     FeaturesComputed,
     GameRef,
     PlayerGameIngested,
@@ -18,11 +19,13 @@ from statmuse_shared.contract.messages import (
 )
 from statmuse_shared.features import (
     FEATURE_SET_VERSION,
+    Absent,
     Features,
     GameContext,
     League,
     PlayerGame,
     PlayerState,
+    TeamReport,
     context_of,
     feature_names,
     pack,
@@ -56,6 +59,21 @@ def player_game(e: PlayerGameIngested) -> PlayerGame:
         e.fta,
         e.turnovers,
     )
+
+
+def team_report(r: AvailabilityReported) -> TeamReport:
+    """Who is out for the team's game: the players the report says are out (not the doubtful
+    or questionable ones, who may play), with their recent means where it gives them."""
+    absent = tuple(
+        Absent(a.player_id, None, None, None, None)
+        if a.recent is None
+        else Absent(
+            a.player_id, a.recent.minutes, a.recent.points, a.recent.rebounds, a.recent.assists
+        )
+        for a in r.absences
+        if a.status == "out"
+    )
+    return TeamReport(r.game_date, r.season, r.team, absent)
 
 
 def stat_line(g: PlayerGame) -> StatLine:

@@ -1,8 +1,9 @@
 """The unit tests' consumer-group scenario (tests/unit/group.py) over PostgreSQL: random arrival
 orders, batches, rebalances, restarts, failures and reconciles by two engines sharing one
-database end with the vectors a batch build from the same tables gives, and a replay of the
-whole topic stores and publishes nothing. The same property as the unit test over the
-in-memory repository, which it also keeps honest: the fake must behave as these statements do.
+database, with who is out for some of the games coming in between, end with the vectors a batch
+build from the same tables gives, and a replay of the whole topic stores and publishes nothing.
+The same property as the unit test over the in-memory repository, which it also keeps honest:
+the fake must behave as these statements do.
 """
 
 import datetime as dt
@@ -18,7 +19,7 @@ from statmuse_shared.platform.migrations import migrate
 
 from ..unit.fakes import Faulty
 from ..unit.group import play, player_games, reconcile_again, replay, start
-from ..unit.season import RawEvent, seasons
+from ..unit.season import RawEvent, reports, seasons
 from .test_features_handler import batch_build
 
 pytestmark = pytest.mark.integration
@@ -54,10 +55,10 @@ async def test_any_arrival_and_delivery_over_postgres(
 ) -> None:
     await pool.execute(
         "TRUNCATE features.player_games, features.team_games, features.feature_vectors, "
-        "features.partitions; UPDATE features.league SET revision = 1"
+        "features.partitions, features.availability; UPDATE features.league SET revision = 1"
     )
     features = PostgresFeatures(Database.of(pool))
-    group = await start(Faulty(features), events, data)
+    group = await start(Faulty(features), events, data, data.draw(reports(events)))
     await play(group, data)
 
     batch, stored = await batch_build(pool), await rows(pool)

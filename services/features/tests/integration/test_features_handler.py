@@ -15,13 +15,16 @@ from faststream.kafka import TestKafkaBroker
 from statmuse_features.adapters.postgres import PostgresFeatures
 from statmuse_features.app import build_runtime
 from statmuse_features.engine import Engine
-from statmuse_features.service import partition_of, vectors_for
+from statmuse_features.service import partition_of, player_game, vectors_and_state, vectors_for
 from statmuse_features.settings import FeaturesSettings
 from statmuse_shared.contract import ids, topics
 from statmuse_shared.contract.messages import (
+    Absence,
+    AvailabilityReported,
     DeadLetter,
     FeaturesComputed,
     PlayerGameIngested,
+    RecentForm,
     TeamGameIngested,
 )
 from statmuse_shared.platform.broker import ensure_topics
@@ -406,3 +409,61 @@ async def test_engines_of_one_group_share_the_league_and_split_the_players(pool)
     # (Streaming also leaves each earlier `next` vector: a batch build has the latest only.)
     batch, stored = await batch_build(pool), await stored_ids(pool)
     assert {k: stored.get(k) for k in batch} == batch
+
+
+async def test_who_is_out_from_the_topic_reaches_the_vectors_of_its_day(pool, unique):
+    """LeBron James out on 2024-03-26 (his recent means from the file), read from
+    nba.availability.v1 after the box scores: the Lakers' vectors of that day are stale, the
+    reconcile recomputes them over PostgreSQL, and they equal a batch build's."""
+    day = dt.date(2024, 3, 26)
+    with gzip.open(REAL, "rt", newline="") as f:
+        lal = [r for r in csv.DictReader(f) if r["TEAM_ABBREVIATION"] == "LAL"]
+    last_10 = sorted({r["GAME_DATE"][:10] for r in lal if r["GAME_DATE"][:10] < str(day)})[-10:]
+    his = [r for r in lal if r["PLAYER_ID"] == "2544" and r["GAME_DATE"][:10] in last_10]
+    form = RecentForm(
+        games=len(his),
+        minutes=sum(float(r["MIN"]) for r in his) / len(his),
+        points=sum(int(r["PTS"]) for r in his) / len(his),
+        rebounds=sum(int(r["REB"]) for r in his) / len(his),
+        assists=sum(int(r["AST"]) for r in his) / len(his),
+    )
+    key = f"{day}:LAL@MIL"
+    lakers = AvailabilityReported(
+        event_id=ids.event_id("test", key, "LAL"),
+        source="test",
+        season="2023-24",
+        season_type="Regular Season",
+        game_key=key,
+        game_date=day,
+        team="LAL",
+        opponent="MIL",
+        absences=[Absence(player_id=2544, player_name="LeBron James", recent=form)],
+    )
+    davis = sum(1 for r in lal if r["PLAYER_ID"] == "203076" and r["GAME_DATE"][:10] <= str(day))
+    games = real_games(203076, davis)  # Anthony Davis, who played that day
+    assert games[-1].game_date == day
+    teams = real_team_games(day)
+    broker, probe, engine = await wire("localhost:9092", pool, unique, dt.date.max)
+    async with TestKafkaBroker(broker) as br:
+        await feed(br, by_date(games, teams), poison=False)
+        await engine.reconcile()
+        before = {(r[0], r[1]) for r in await stored(pool)}
+        await br.publish(lakers.model_dump_json().encode(), topics.AVAILABILITY, key=b"k")
+    assert engine.stale, "a report of a day already computed makes it stale"
+    recomputed = await engine.reconcile()  # what the idle-time reconcile would publish
+    assert not engine.stale
+    after = next(v for v in recomputed if v.as_of == day and v.kind == "game")
+    assert after.features["out_n"] == 1
+    assert after.features["out_minutes"] == pytest.approx(form.minutes)
+    assert after.features["out_points"] == pytest.approx(form.points)
+    assert {(r[0], r[1]) for r in await stored(pool)} == before  # recomputed in place
+    reader = Engine(repository(pool))
+    await reader.load()
+    batch, _ = vectors_and_state(
+        player_id=203076,
+        player_name="Anthony Davis",
+        history=[player_game(g) for g in games],
+        league=reader.league,
+    )
+    by_day = {v.as_of: v for v in batch if v.kind == "game"}
+    assert by_day[day].features == after.features

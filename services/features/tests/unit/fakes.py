@@ -13,9 +13,14 @@ from typing import Any
 
 from statmuse_features.engine import Engine
 from statmuse_features.ports import GameKey, History, Progress, StaleRange
-from statmuse_features.service import player_game, vectors_and_state
-from statmuse_shared.contract.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
-from statmuse_shared.features import TeamGame, possessions_of
+from statmuse_features.service import player_game, team_report, vectors_and_state
+from statmuse_shared.contract.messages import (
+    AvailabilityReported,
+    FeaturesComputed,
+    PlayerGameIngested,
+    TeamGameIngested,
+)
+from statmuse_shared.features import TeamGame, TeamReport, possessions_of
 from statmuse_shared.features.teams import plays
 
 
@@ -84,6 +89,8 @@ class InMemoryFeatures:
         self.revision = 1  # features.league starts at 1
         self.partitions: dict[tuple[int, str], _Partition] = {}
         self.vectors: dict[tuple[int, dt.date, str], FeaturesComputed] = {}
+        # (game_key, team) -> (revision, the report as stored)
+        self.report_rows: dict[tuple[str, str], tuple[int, TeamReport]] = {}
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator["InMemoryFeatures"]:
@@ -164,6 +171,30 @@ class InMemoryFeatures:
             if t.points_allowed is not None and t.possessions is not None and t.minutes is not None
         ]
 
+    async def store_reports(self, reports: Sequence[AvailabilityReported]) -> int:
+        if not reports:
+            return 0
+        self.revision += 1  # as PostgreSQL: the counter moves whether anything changes or not
+        changed = 0
+        for r in {(r.game_key, r.team): r for r in reports}.values():
+            report = team_report(r)
+            known = self.report_rows.get((r.game_key, r.team))
+            if known is None or known[1] != report:
+                self.report_rows[(r.game_key, r.team)] = (self.revision, report)
+                changed += 1
+        return changed
+
+    async def reports(
+        self, *, after: int | None = None, upto: int | None = None
+    ) -> list[TeamReport]:
+        rows = [
+            (revision, report)
+            for revision, report in self.report_rows.values()
+            if (after is None or revision > after) and (upto is None or revision <= upto)
+        ]
+        rows.sort(key=lambda x: (x[0], x[1].game_date, x[1].team))
+        return [report for _, report in rows]
+
     async def record_progress(self, *, latest: Progress, revision: int) -> None:
         for at, day in latest.items():
             row = self.partitions.get(at)
@@ -176,15 +207,22 @@ class InMemoryFeatures:
     async def mark_stale(self, *, partitions: Sequence[int] | None, upto: int) -> None:
         mine = {at: row for at, row in self.partitions.items() if _among(at[0], partitions)}
         for (_, season), row in mine.items():
+            # A team box of day d: vectors from d + 1 on; a report of day d: from d on.
             late = [
-                t.game_date
+                t.game_date + dt.timedelta(days=1)
                 for t in self.team_rows.values()
                 if t.season == season
                 and row.checked_revision < t.revision <= upto
                 and t.game_date < row.latest_day
+            ] + [
+                report.game_date
+                for revision, report in self.report_rows.values()
+                if report.season == season
+                and row.checked_revision < revision <= upto
+                and report.game_date <= row.latest_day
             ]
             if late:
-                first = min(late) + dt.timedelta(days=1)
+                first = min(late)
                 row.stale_since = first if row.stale_since is None else min(row.stale_since, first)
                 row.stale_version += 1
         for row in mine.values():

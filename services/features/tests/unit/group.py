@@ -1,15 +1,22 @@
 """A consumer group of engines over one store, driven by hypothesis: the raw topic as the
 ingestor keys it (players by id, team boxes by team) in a random arrival order, split among
 two instances, delivered in random batches with rebalances, restarts, reconciles and failures
-in between (`play`), then delivered again from the start (`replay`). The unit tests run it
-over the in-memory repository, the integration tests over PostgreSQL."""
+in between (`play`), then delivered again from the start (`replay`). Who is out
+(nba.availability.v1, a consumer group of its own) comes in its own batches to any instance,
+between those steps. The unit tests run it over the in-memory repository, the integration
+tests over PostgreSQL."""
 
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
 from statmuse_features.engine import Engine
-from statmuse_shared.contract.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
+from statmuse_shared.contract.messages import (
+    AvailabilityReported,
+    FeaturesComputed,
+    PlayerGameIngested,
+    TeamGameIngested,
+)
 
 from .fakes import Crash, Faulty
 from .season import RawEvent, partition
@@ -37,8 +44,17 @@ RECONCILE_CRASHES = (
     "store_vectors",
     "clear_stale",
 )
+# Where a batch of reports may crash: every repository operation `Engine.reported` calls.
+REPORT_CRASHES = (
+    "store_reports",
+    "league_revision",
+    "team_games",
+    "reports",
+    "mark_stale",
+    "stale_ranges",
+)
 
-STEPS = ("poll", "poll", "poll", "rebalance", "rebalance", "reconcile", "restart")
+STEPS = ("poll", "poll", "poll", "report", "rebalance", "rebalance", "reconcile", "restart")
 ENDINGS = ("nothing", "rebalance", "restart")
 OUTCOMES = ("commit", "commit", "commit", "uncommitted", "twice", "crash")
 SPLITS = st.lists(st.integers(0, INSTANCES - 1), min_size=PARTITIONS, max_size=PARTITIONS)
@@ -57,6 +73,8 @@ class Group:
     committed: list[int] = field(default_factory=lambda: [0] * PARTITIONS)
     position: list[int] = field(default_factory=lambda: [0] * PARTITIONS)
     published: list[FeaturesComputed] = field(default_factory=list)
+    reports: list[AvailabilityReported] = field(default_factory=list)  # one partition
+    reports_read: int = 0  # the availability group's committed offset
 
     def rebalance(self, owner: list[int]) -> None:
         """A new split; every member fetches from the committed offsets again."""
@@ -112,6 +130,26 @@ class Group:
                     counts[p] = end - self.position[p]
             assert not await self.poll(instance, counts)
 
+    async def report(
+        self, instance: int, count: int, *, outcome: str = "commit", crash: str | None = None
+    ) -> bool:
+        """The next `count` reports to `instance`, once or twice (any member of the
+        availability group may read them). False: the batch failed, and is fetched again."""
+        batch = self.reports[self.reports_read : self.reports_read + count]
+        if not batch:
+            return True
+        for _ in range(2 if outcome == "twice" else 1):
+            self.store.fail_on = crash
+            try:
+                await self.engines[instance].reported(batch)
+            except Crash:
+                return False
+            finally:
+                self.store.fail_on = None
+        if outcome != "uncommitted":
+            self.reports_read += len(batch)
+        return True
+
     async def _process(self, instance: int, batch: list[RawEvent], *, crash: str | None) -> bool:
         players = [e for e in batch if isinstance(e, PlayerGameIngested)]
         teams = [e for e in batch if isinstance(e, TeamGameIngested)]
@@ -140,8 +178,15 @@ class Group:
         )
 
     async def deliver_everything(self, data: st.DataObject) -> None:
-        """Batches of random sizes for random instances, all committed, until none is left."""
-        while waiting := self.waiting():
+        """Batches of random sizes for random instances, all committed, raw events and reports
+        in a random interleaving, until none is left."""
+        while (waiting := self.waiting()) or self.reports_read < len(self.reports):
+            if not waiting or (
+                self.reports_read < len(self.reports) and data.draw(st.booleans(), label="report")
+            ):
+                instance = data.draw(st.integers(0, INSTANCES - 1))
+                assert await self.report(instance, data.draw(st.integers(1, 4)))
+                continue
             instance = data.draw(st.sampled_from(waiting))
             await self.poll(instance, data.draw(COUNTS.map(lambda c: [n + 1 for n in c])))
 
@@ -161,15 +206,22 @@ def arrival_order(events: list[RawEvent], shifts: list[int]) -> list[RawEvent]:
     ]
 
 
-async def start(store: Faulty, events: list[RawEvent], data: st.DataObject) -> Group:
-    """The events on the topic in a random arrival order, and two instances of the group,
-    each with the league loaded, sharing the partitions."""
+async def start(
+    store: Faulty,
+    events: list[RawEvent],
+    data: st.DataObject,
+    reports: list[AvailabilityReported] | None = None,
+) -> Group:
+    """The events on the topic in a random arrival order, the reports on theirs in the order
+    sent, and two instances of the group, each with the league loaded, sharing the
+    partitions."""
     late = data.draw(st.sampled_from((0, 0, 1, 4)), label="how late team boxes come, at most")
     shifts = data.draw(st.lists(st.integers(-1, late), min_size=len(events), max_size=len(events)))
     log: list[list[RawEvent]] = [[] for _ in range(PARTITIONS)]
     for e in arrival_order(events, shifts):
         log[partition(e, PARTITIONS)].append(e)
     group = Group(store, log, [Engine(store, owned=frozenset()) for _ in range(INSTANCES)])
+    group.reports = list(reports or [])
     for engine in group.engines:
         await engine.load()
     group.rebalance(data.draw(SPLITS, label="first split"))
@@ -194,6 +246,15 @@ async def play(group: Group, data: st.DataObject) -> None:
             if failed and data.draw(st.booleans(), label="the instance dies"):
                 await group.restart(instance, data.draw(SPLITS))
             await group.redeliver(failed)
+        elif step == "report":
+            outcome = data.draw(st.sampled_from(OUTCOMES))
+            crash = data.draw(st.sampled_from(REPORT_CRASHES)) if outcome == "crash" else None
+            instance = data.draw(st.integers(0, INSTANCES - 1))
+            count = data.draw(st.integers(1, 4))
+            if not await group.report(instance, count, outcome=outcome, crash=crash):
+                if data.draw(st.booleans(), label="the instance dies"):
+                    await group.restart(instance, data.draw(SPLITS))
+                assert await group.report(instance, count)  # fetched again at once
         elif step == "rebalance":
             group.rebalance(data.draw(SPLITS))
         elif step == "reconcile":
@@ -230,6 +291,7 @@ async def replay(group: Group, data: st.DataObject) -> list[FeaturesComputed]:
         for i in range(INSTANCES):
             await group.restart(i, data.draw(SPLITS))
     group.committed = [0] * PARTITIONS
+    group.reports_read = 0
     group.rebalance(data.draw(SPLITS, label="replay split"))
     await group.deliver_everything(data)
     for i in range(INSTANCES):

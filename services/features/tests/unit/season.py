@@ -2,7 +2,8 @@
 three days (every team plays each day, so opponent ratings exist from the sixth day on), a
 few players (ids spread over the raw topic's partitions) who play some of their team's
 games, team boxes of which some lack the points allowed (a broken PLUS_MINUS: the opponent's
-box supplies them). As raw events, and as a hypothesis strategy."""
+box supplies them). As raw events, and as a hypothesis strategy; who is out for some of the
+games (`reports`), another strategy over a drawn season."""
 
 import datetime as dt
 from dataclasses import dataclass
@@ -11,7 +12,13 @@ from aiokafka.partitioner import murmur2
 from hypothesis import strategies as st
 
 from statmuse_shared.contract import ids, topics
-from statmuse_shared.contract.messages import PlayerGameIngested, TeamGameIngested
+from statmuse_shared.contract.messages import (
+    Absence,
+    AvailabilityReported,
+    PlayerGameIngested,
+    RecentForm,
+    TeamGameIngested,
+)
 
 TEAMS = ("BOS", "DEN", "LAL", "MIA")
 PAIRINGS = (
@@ -139,6 +146,50 @@ def seasons(draw: st.DrawFn) -> list[RawEvent]:
                             events.append(player_line(game, team, p, line=draw(LINES)))
             events.extend(teams)
     return events
+
+
+FORMS = st.builds(
+    RecentForm,
+    games=st.integers(1, 10),
+    minutes=st.integers(0, 40).map(float),
+    points=st.integers(0, 30).map(float),
+    rebounds=st.integers(0, 12).map(float),
+    assists=st.integers(0, 10).map(float),
+)
+ABSENCES = st.builds(
+    Absence,
+    player_id=st.sampled_from(PLAYER_IDS),
+    player_name=st.just("A player"),
+    status=st.sampled_from(("out", "out", "questionable")),
+    recent=st.none() | FORMS,
+)
+
+
+@st.composite
+def reports(draw: st.DrawFn, events: list[RawEvent]) -> list[AvailabilityReported]:
+    """Who is out for about two team games in three of `events` (players of the season or
+    not, listed out or questionable, with a recent form or without; possibly nobody), some
+    lists sent again changed: in game order, a game's lists in the order they were sent."""
+    out: list[AvailabilityReported] = []
+    for box in (e for e in events if isinstance(e, TeamGameIngested)):
+        if draw(st.integers(0, 2)) == 0:
+            continue
+        for version in range(draw(st.integers(1, 2))):
+            absent = draw(st.lists(ABSENCES, max_size=3, unique_by=lambda a: a.player_id))
+            out.append(
+                AvailabilityReported(
+                    event_id=ids.event_id("test", box.game_key, box.team, str(version)),
+                    source="test",
+                    season=box.season,
+                    season_type=box.season_type,
+                    game_key=box.game_key,
+                    game_date=box.game_date,
+                    team=box.team,
+                    opponent=box.opponent,
+                    absences=absent,
+                )
+            )
+    return out
 
 
 def schedule(season: str, days: int) -> list[Game]:

@@ -8,7 +8,10 @@ as two instances of one group. Between random steps (a batch of a random size pe
 committed, processed but not committed, delivered twice, or failing at a random repository
 operation, possibly killing its instance, and delivered again before anything else; a
 rebalance to a random split; a reconcile, possibly failing; an instance restarted with nothing
-in memory), everything is delivered, and each engine reconciles once (group.py). Then:
+in memory), everything is delivered, and each engine reconciles once (group.py). Who is out
+for some of the games (season.py's `reports`, lists sent again changed) comes between those
+steps, to either instance, in batches that may fail, be delivered twice or not be committed.
+Then:
 
 - the stored vectors equal, field for field, those of a batch build over the same tables
   (`vectors_and_state` per player with the whole league); the only other rows are earlier
@@ -25,7 +28,7 @@ from statmuse_shared.features import FEATURE_SET_VERSION
 
 from .fakes import Faulty, InMemoryFeatures, batch_build, differing, stored
 from .group import play, player_games, reconcile_again, replay, start
-from .season import RawEvent, seasons
+from .season import RawEvent, reports, seasons
 
 
 @settings(
@@ -38,7 +41,7 @@ async def test_any_arrival_and_delivery_gives_the_batch_builds_vectors_and_a_rep
     events: list[RawEvent], data: st.DataObject
 ) -> None:
     features = InMemoryFeatures()
-    group = await start(Faulty(features), events, data)
+    group = await start(Faulty(features), events, data, data.draw(reports(events)))
     await play(group, data)
 
     assert {version for _, _, version in features.vectors} <= {FEATURE_SET_VERSION}

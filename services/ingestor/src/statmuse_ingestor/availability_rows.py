@@ -1,9 +1,10 @@
 """Availability rows, pure: who is out for a team in a game.
 
 A row is one absent player of one team in one game (GAME_KEY, GAME_ID, GAME_DATE, SEASON,
-SEASON_TYPE, TEAM, OPPONENT, PLAYER_ID, PLAYER_NAME, STATUS, REASON), or the team alone with
-PLAYER_ID empty: the source names nobody for it. `normalise_availability` groups a source's
-rows into one `AvailabilityReported` per team and game.
+SEASON_TYPE, TEAM, OPPONENT, PLAYER_ID, PLAYER_NAME, STATUS, REASON, and optionally his recent
+means for the team: RECENT_GAMES, RECENT_MIN, RECENT_PTS, RECENT_REB, RECENT_AST), or the team
+alone with PLAYER_ID empty: the source names nobody for it. `normalise_availability` groups a
+source's rows into one `AvailabilityReported` per team and game.
 
 The files source's rows come from `absences_from_box_scores`, a stand-in for the NBA's
 inactive list and injury report (public before tip-off) where the bundled seasons have none:
@@ -95,20 +96,21 @@ def absences_from_box_scores(
             out = _rotation_missing(recent[g.team], team_game, last_team, min_games, min_minutes)
             if not out:
                 yield RawRow(location, base | {"PLAYER_ID": "", "PLAYER_NAME": ""})
-            for player_id, name, played, minutes in out:
+            for missing in out:
                 reason = (
-                    f"not in the box score; rotation: {played} of the team's last "
-                    f"{len(recent[g.team])} games, {minutes:.1f} min"
+                    f"not in the box score; rotation: {len(missing.boxes)} of the team's last "
+                    f"{len(recent[g.team])} games, {missing.minutes:.1f} min"
                 )
                 yield RawRow(
                     location,
                     base
                     | {
-                        "PLAYER_ID": str(player_id),
-                        "PLAYER_NAME": name,
+                        "PLAYER_ID": str(missing.player_id),
+                        "PLAYER_NAME": missing.boxes[-1].player_name,
                         "STATUS": "out",
                         "REASON": reason,
-                    },
+                    }
+                    | _recent_columns(missing.boxes),
                 )
         # Only once the whole day is out: a day's games do not see each other.
         for team_game in today:
@@ -117,14 +119,32 @@ def absences_from_box_scores(
                 last_team[player_id] = (day, team_game.game.team)
 
 
+class _Missing(NamedTuple):
+    player_id: int
+    boxes: list[PlayerGameIngested]  # his appearances in the window, in date order
+    minutes: float  # their mean
+
+
+def _recent_columns(boxes: list[PlayerGameIngested]) -> dict[str, str]:
+    """A player's means over these box scores, as the RECENT_* columns."""
+    n = len(boxes)
+    return {
+        "RECENT_GAMES": str(n),
+        "RECENT_MIN": f"{sum(b.minutes for b in boxes) / n:.4f}",
+        "RECENT_PTS": f"{sum(b.points for b in boxes) / n:.4f}",
+        "RECENT_REB": f"{sum(b.rebounds for b in boxes) / n:.4f}",
+        "RECENT_AST": f"{sum(b.assists for b in boxes) / n:.4f}",
+    }
+
+
 def _rotation_missing(
     recent: Iterable[_TeamGame],
     team_game: _TeamGame,
     last_team: Mapping[int, tuple[dt.date, str]],
     min_games: int,
     min_minutes: float,
-) -> list[tuple[int, str, int, float]]:
-    """(player id, name, appearances, mean minutes) of the rotation players not playing."""
+) -> list[_Missing]:
+    """The rotation players not playing, the most minutes first."""
     appearances: dict[int, list[PlayerGameIngested]] = defaultdict(list)
     for earlier in recent:
         if earlier.game.season != team_game.game.season:
@@ -139,8 +159,8 @@ def _rotation_missing(
         seen = last_team.get(player_id)
         if minutes < min_minutes or seen is None or seen[1] != team_game.game.team:
             continue  # not in the rotation, or last seen with another team
-        out.append((player_id, boxes[-1].player_name, len(boxes), minutes))
-    return sorted(out, key=lambda o: (-o[3], o[0]))
+        out.append(_Missing(player_id, boxes, minutes))
+    return sorted(out, key=lambda o: (-o.minutes, o.player_id))
 
 
 def normalise_availability(
@@ -162,6 +182,29 @@ def normalise_availability(
     return reports, rejects
 
 
+_RECENT = {
+    "games": "RECENT_GAMES",
+    "minutes": "RECENT_MIN",
+    "points": "RECENT_PTS",
+    "rebounds": "RECENT_REB",
+    "assists": "RECENT_AST",
+}
+
+
+def _recent(record: Mapping[str, str], location: str) -> dict[str, float] | None:
+    """The RECENT_* columns as RecentForm's fields: all of them or none (None)."""
+    given = {field: record.get(column) or "" for field, column in _RECENT.items()}
+    if not any(given.values()):
+        return None
+    missing = sorted(_RECENT[f] for f, v in given.items() if not v)
+    if missing:
+        raise RejectedRow(f"recent form without {', '.join(missing)} ({location})")
+    try:
+        return {f: int(v) if f == "games" else float(v) for f, v in given.items()}
+    except ValueError:
+        raise RejectedRow(f"recent form is not numbers: {given} ({location})") from None
+
+
 def _report(group: list[RawRow], *, source: str) -> Reported:
     first = group[0].record
     absences = []
@@ -180,6 +223,7 @@ def _report(group: list[RawRow], *, source: str) -> Reported:
                 player_name=record.get("PLAYER_NAME", ""),
                 status=(record.get("STATUS") or "out").lower(),
                 reason=record.get("REASON") or None,
+                recent=_recent(record, raw.location),
             )
         )
     try:

@@ -2,7 +2,9 @@
 made-up box scores and on the bundled season, the reports it makes, and storing and publishing
 them once per change (TestKafkaBroker over the in-memory feeds)."""
 
+import csv
 import datetime as dt
+import gzip
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +122,49 @@ def test_reports_group_the_rows_by_game_and_team() -> None:
     )
 
 
+def test_an_absence_carries_his_recent_means_for_the_team() -> None:
+    rows = games(range(3), {1: 30, 2: 30}) + games(range(3, 5), {1: 36, 2: 30})
+    rows += games(range(5, 6), {2: 30})
+    reports, rejects = normalise_availability(absences_from_box_scores(rows), source="files")
+    assert rejects == []
+    (absent,) = reports[-1].report.absences
+    assert absent.recent is not None
+    assert absent.recent.model_dump() == {
+        "games": 5,
+        "minutes": pytest.approx((3 * 30 + 2 * 36) / 5),
+        "points": 10.0,
+        "rebounds": 5.0,
+        "assists": 3.0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"RECENT_PTS": ""}, "recent form without RECENT_PTS"),
+        ({"RECENT_MIN": "lots"}, "recent form is not numbers"),
+        ({"RECENT_REB": "-1"}, "invalid Absence: recent.rebounds"),
+        ({"RECENT_GAMES": "0"}, "invalid Absence: recent.games"),
+    ],
+)
+def test_a_broken_recent_form_rejects_its_team_list(change: dict[str, str], reason: str) -> None:
+    rows = list(absences_from_box_scores(games(range(5), {1: 34}) + games(range(5, 6), {2: 30})))
+    rows[-1].record.update(change)
+    reports, rejects = normalise_availability(rows, source="files")
+    assert len(reports) == 5
+    assert [r for _, r in rejects if not r.startswith(reason)] == []
+    assert len(rejects) == 1
+
+
+def test_a_source_without_recent_form_gives_none() -> None:
+    rows = list(absences_from_box_scores(games(range(5), {1: 34}) + games(range(5, 6), {2: 30})))
+    for column in ("RECENT_GAMES", "RECENT_MIN", "RECENT_PTS", "RECENT_REB", "RECENT_AST"):
+        del rows[-1].record[column]
+    reports, rejects = normalise_availability(rows, source="files")
+    assert rejects == []
+    assert [a.recent for a in reports[-1].report.absences] == [None]
+
+
 def test_a_bad_row_rejects_its_whole_team_list() -> None:
     rows = list(absences_from_box_scores(games(range(5), {1: 34}) + games(range(5, 6), {2: 30})))
     rows[-1].record["PLAYER_ID"] = "one"
@@ -142,6 +187,18 @@ def test_the_bundled_season_lists_the_stars_who_sat() -> None:
     # next day (MEM @ LAL): both rotation players, both listed, and nobody else.
     assert [a.player_name for a in lakers[dt.date(2024, 3, 26)].absences] == ["LeBron James"]
     assert [a.player_name for a in lakers[dt.date(2024, 3, 27)].absences] == ["Anthony Davis"]
+    # His recent form: his box scores in the Lakers' last 10 games, read from the file here.
+    with gzip.open(DATA / "player_game_logs" / "2023-24.csv.gz", "rt", newline="") as f:
+        lakers_rows = [r for r in csv.DictReader(f) if r["TEAM_ABBREVIATION"] == "LAL"]
+    last_10 = sorted({r["GAME_DATE"][:10] for r in lakers_rows if r["GAME_DATE"] < "2024-03-26"})
+    his = [r for r in lakers_rows if r["PLAYER_NAME"] == "LeBron James"]
+    his = [r for r in his if r["GAME_DATE"][:10] in last_10[-10:]]
+    recent = lakers[dt.date(2024, 3, 26)].absences[0].recent
+    assert recent is not None
+    assert recent.games == len(his) >= 3
+    for field_, column in (("minutes", "MIN"), ("points", "PTS"), ("assists", "AST")):
+        expected = sum(float(r[column]) for r in his) / len(his)
+        assert getattr(recent, field_) == pytest.approx(expected, abs=1e-4), field_
     assert min(r.report.game_date for r in reports) == dt.date(2024, 3, 26)
 
 

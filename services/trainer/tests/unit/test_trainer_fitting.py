@@ -4,6 +4,7 @@ same numbers the trainer measured, one row at a time and vectorised."""
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from statmuse_shared.contract.messages import ModelPublished
@@ -17,6 +18,7 @@ from statmuse_trainer.training.candidates import vote
 from statmuse_trainer.training.fitting import fit_stat
 from statmuse_trainer.training.negbin import fit_dispersion_mle, nb_cdf
 from statmuse_trainer.training.served import line_odds, served_means
+from statmuse_trainer.training.stat_data import without_reports
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +234,23 @@ def test_the_served_candidate_is_the_smallest_within_the_parsimony_margin():
     assert serve_choice([vote3, far, singles["a"]], {**singles, "b": far}) is vote3
     vote2 = cand("voting", 0.2000 + PARSIMONY_BRIER / 3, [0.0, 0.7, 0.3])
     assert serve_choice([vote3, vote2, far], {**singles, "b": far}) is vote2
+
+
+def test_a_fixed_share_of_training_rows_goes_without_the_who_is_out_features() -> None:
+    days = pd.date_range("2023-10-24", periods=400).date
+    train = pd.DataFrame(
+        {
+            "player_id": np.arange(400) % 37,
+            "game_date": days,
+            "f_out_n": 1.0,
+            "f_out_minutes": 30.0,
+            "f_points_sma_10": 20.0,
+        }
+    )
+    out = without_reports(train)
+    blank = out["f_out_n"].isna()
+    assert 0.15 < blank.mean() < 0.35
+    assert (out.loc[blank, "f_out_minutes"].isna()).all()
+    assert out["f_points_sma_10"].notna().all()  # nothing else is touched
+    assert train["f_out_n"].notna().all()  # a copy
+    assert without_reports(train)["f_out_n"].isna().equals(blank)  # the same rows again

@@ -24,8 +24,10 @@ from statmuse_trainer.backtest.engine import BacktestEngine
 from statmuse_trainer.backtest.market import BacktestError, ModelSet
 from statmuse_trainer.cli import app
 from statmuse_trainer.training.fitting import fit_stat
-from statmuse_trainer.training.lineblend import MIN_LINES, LineFitError, fit_blend
+from statmuse_trainer.training.lineblend import MIN_LINES, LineFitError, fit_blend, fit_lines
+from statmuse_trainer.training.market import fit_market
 from statmuse_trainer.training.served import line_odds, served_means
+from statmuse_trainer.training.stat_data import without_reports
 
 DAY = dt.date(2024, 3, 1)
 PHI = 1.8
@@ -184,18 +186,8 @@ def test_a_backtest_over_the_days_the_weights_were_fitted_on_is_refused(tmp_path
     )
 
 
-def test_the_cli_fits_on_lines_before_the_cutoff_and_writes_the_bundle(
-    synthetic_frame, points_bundle, tmp_path: Path
-):
-    """Synthetic games and lines (unit scale): two books' lines around each test game's true
-    level; the weights land in the written bundle and sidecar, with the days they saw."""
-    test = synthetic_frame[synthetic_frame["split"] == "test"]
-    dataset, models, lines, out = (tmp_path / d for d in ("ds", "models", "lines", "out"))
-    for d in (dataset, models, lines):
-        d.mkdir()
-    test.to_parquet(dataset / "test.parquet")
-    (models / "points.npz").write_bytes(points_bundle)
-    (models / "points.json").write_text(json.dumps({"dataset_version": "synthetic"}))
+def write_lines(test: pd.DataFrame, lines: Path) -> None:
+    """Two books' points lines around each test game's outcome (-110 both ways)."""
     rng = np.random.default_rng(1)
     with gzip.open(lines / "books.csv.gz", "wt", newline="") as f:
         w = csv.writer(f)
@@ -232,6 +224,21 @@ def test_the_cli_fits_on_lines_before_the_cutoff_and_writes_the_bundle(
                         -110,
                     ]
                 )
+
+
+def test_the_cli_fits_on_lines_before_the_cutoff_and_writes_the_bundle(
+    synthetic_frame, points_bundle, tmp_path: Path
+):
+    """Synthetic games and lines (unit scale): two books' lines around each test game's true
+    level; the weights land in the written bundle and sidecar, with the days they saw."""
+    test = synthetic_frame[synthetic_frame["split"] == "test"]
+    dataset, models, lines, out = (tmp_path / d for d in ("ds", "models", "lines", "out"))
+    for d in (dataset, models, lines):
+        d.mkdir()
+    test.to_parquet(dataset / "test.parquet")
+    (models / "points.npz").write_bytes(points_bundle)
+    (models / "points.json").write_text(json.dumps({"dataset_version": "synthetic"}))
+    write_lines(test, lines)
     days = sorted(test["game_date"].dt.date.unique())
     cutoff = days[len(days) // 2]
     base = [
@@ -264,6 +271,76 @@ def test_the_cli_fits_on_lines_before_the_cutoff_and_writes_the_bundle(
     bad = runner.invoke(app, [*base, "--before", "March"])
     assert bad.exit_code == 2
     assert "must be a date" in bad.output
+
+
+@pytest.fixture(scope="module")
+def reported_frame(synthetic_frames) -> pd.DataFrame:
+    """The synthetic games with who is out: in about a third of them a teammate worth 12
+    points (30 minutes) sits out, and the player scores about 6 more."""
+    frame = synthetic_frames(4)
+    rng = np.random.default_rng(9)
+    out = rng.random(len(frame)) < 1 / 3
+    for name, value in (("out_n", 1.0), ("out_minutes", 30.0), ("out_points", 12.0)):
+        frame[f"f_{name}"] = np.where(out, value, 0.0)
+    frame.loc[out, "label_points"] += rng.poisson(6.0, int(out.sum()))
+    return frame
+
+
+@pytest.fixture(scope="module")
+def reported_bundle(reported_frame) -> bytes:
+    return fit_stat(reported_frame, "points", jobs=1).bundle
+
+
+def datasets_with_and_without_reports(test: pd.DataFrame, root: Path) -> list[Path]:
+    paths = []
+    for name, frame in (("reported", test), ("unreported", without_reports(test, share=1.0))):
+        (root / name).mkdir()
+        frame.to_parquet(root / name / "test.parquet")
+        paths.append(root / name)
+    return paths
+
+
+def test_the_weights_are_fitted_on_our_means_without_who_is_out(
+    reported_frame, reported_bundle, tmp_path: Path
+):
+    """The files stand-in knows every player who sat out, and a deployment may have no
+    availability feed: the weight is fitted on our means with the who-is-out features
+    blanked, so a dataset whose reports move our means gives the weight a dataset without
+    reports gives. So does the market layer's fit."""
+    test = reported_frame[reported_frame["split"] == "test"].reset_index(drop=True)
+    model = CountModel.from_bytes(reported_bundle)
+    reported, _, _ = served_means(model, test)
+    blanked, _, _ = served_means(model, without_reports(test, share=1.0))
+    assert np.abs(reported - blanked).mean() > 1.0, "the model reads the reports"
+    models, lines = tmp_path / "models", tmp_path / "lines"
+    for d in (models, lines):
+        d.mkdir()
+    (models / "points.npz").write_bytes(reported_bundle)
+    write_lines(test, lines)
+    days = sorted(test["game_date"].dt.date.unique())
+    blends, layers = [], []
+    for dataset in datasets_with_and_without_reports(test, tmp_path):
+        [result] = fit_lines(
+            models=models,
+            dataset=dataset,
+            lines_dir=lines,
+            before=days[len(days) // 2],
+            out=tmp_path / f"blend-{dataset.name}",
+        )
+        assert result.fit is not None
+        blends.append(result.fit.blend)
+        layers.append(
+            fit_market(
+                models=models,
+                dataset=dataset,
+                lines_dir=lines,
+                before=days[2 * len(days) // 3],
+                out=tmp_path / f"layer-{dataset.name}",
+                rounds=100,
+            ).coef.tolist()
+        )
+    assert blends[0] == blends[1]
+    assert layers[0] == layers[1]
 
 
 def test_a_refit_carries_the_line_weights_of_the_model_that_had_not_seen_the_games(

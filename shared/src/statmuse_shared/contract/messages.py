@@ -176,6 +176,19 @@ class GameScheduled(Message):
     status: ScheduleStatus = "scheduled"
 
 
+class RecentForm(BaseModel):
+    """What a player has been giving his team lately: his means over his recent appearances
+    for it (the games the source's rotation rule looked at)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    games: int = Field(ge=1, description="Appearances averaged", examples=[9])
+    minutes: float = Field(ge=0, le=70, examples=[34.2])
+    points: float = Field(ge=0, examples=[24.1])
+    rebounds: float = Field(ge=0, examples=[7.3])
+    assists: float = Field(ge=0, examples=[8.0])
+
+
 class Absence(BaseModel):
     """A player who will not, or may not, play."""
 
@@ -189,6 +202,11 @@ class Absence(BaseModel):
     )
     reason: str | None = Field(
         default=None, examples=["Injury/Illness - Left Ankle; Sprain", "not in the box score"]
+    )
+    recent: RecentForm | None = Field(
+        default=None,
+        description="His recent means for this team, what his absence takes from it (the "
+        "input of the teammates-out features); None when the source has no box scores of his",
     )
 
 
@@ -285,7 +303,7 @@ class FeaturesComputed(Message):
     as_of: dt.date = Field(description="Nothing from this day on was used")
     kind: Literal["next", "game"] = Field(default="next", description="See the model's doc")
     game: GameRef | None = Field(default=None, description="The game, for kind 'game'")
-    feature_set_version: str = Field(examples=["fs-4"])
+    feature_set_version: str = Field(examples=["fs-5"])
     features: dict[str, float | None] = Field(
         description="Named features (docs/FEATURES.md); None where history is too short or "
         "the context is unknown, never a silent 0",

@@ -18,10 +18,19 @@ from statmuse_shared.features.player import (
     context_of,
     walk,
 )
-from statmuse_shared.features.teams import League, TeamGame, TeamRating, possessions, possessions_of
+from statmuse_shared.features.teams import (
+    Absent,
+    League,
+    TeamGame,
+    TeamRating,
+    TeamReport,
+    possessions,
+    possessions_of,
+)
 
 __all__ = [
     "CATALOGUE",
+    "Absent",
     "FEATURE_SET_VERSION",
     "STATS",
     "Feature",
@@ -32,6 +41,7 @@ __all__ = [
     "PlayerState",
     "TeamGame",
     "TeamRating",
+    "TeamReport",
     "context_of",
     "feature_names",
     "pack",

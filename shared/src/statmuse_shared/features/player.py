@@ -18,7 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from statmuse_shared.features.teams import ALTITUDE_TEAM, TEAM_UTC_OFFSET, League, TeamGame
+from statmuse_shared.features.teams import (
+    ALTITUDE_TEAM,
+    TEAM_UTC_OFFSET,
+    League,
+    TeamGame,
+    TeamReport,
+)
 
 STATS = ("points", "rebounds", "assists", "threes", "pra", "minutes")
 WINDOWS = (3, 5, 10)
@@ -336,6 +342,7 @@ class PlayerState:
             "games_missed",
             "usage_10",
             "usage_n_10",
+            *OUT_FEATURES,
         )
         out: Features = dict.fromkeys(keys)
         if ctx is None:
@@ -367,6 +374,7 @@ class PlayerState:
             ]
             out["usage_10"] = math.fsum(rates) / len(rates) if rates else None
             out["usage_n_10"] = float(len(rates))
+            out.update(teammates_out(league.out(ctx.team, ctx.game_date)))
             after = self.last.game_date if self.last and self.last.season == ctx.season else None
             missed = league.games_between(ctx.team, ctx.season, after=after, before=ctx.game_date)
             out["games_missed"] = float(missed)
@@ -378,6 +386,25 @@ class PlayerState:
                 rank = league.rank(ctx.opponent, ctx.season, ctx.game_date)
                 out["opp_def_rank"] = None if rank is None else float(rank)
         return out
+
+
+OUT_FEATURES = ("out_n", "out_minutes", "out_points", "out_rebounds", "out_assists")
+
+
+def teammates_out(report: TeamReport | None) -> Features:
+    """What the players listed out take from the team: how many, and the sums of their recent
+    means (minutes, points, rebounds, assists; an absent player without them counts in `out_n`
+    only). All None without a report for the game."""
+    if report is None:
+        return dict.fromkeys(OUT_FEATURES)
+    absent = report.absent
+    return {
+        "out_n": float(len(absent)),
+        "out_minutes": math.fsum(a.minutes for a in absent if a.minutes is not None),
+        "out_points": math.fsum(a.points for a in absent if a.points is not None),
+        "out_rebounds": math.fsum(a.rebounds for a in absent if a.rebounds is not None),
+        "out_assists": math.fsum(a.assists for a in absent if a.assists is not None),
+    }
 
 
 def usage_rate(game: PlayerGame, team_box: TeamGame | None) -> float | None:

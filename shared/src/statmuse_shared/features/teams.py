@@ -67,7 +67,7 @@ class TeamGame:
             plays = row["plays"]
         except KeyError:
             plays = None
-        return cls(**{n: row[n] for n in _TEAM_GAME_FIELDS if n != "plays"}, plays=plays)
+        return cls(**{name: row[name] for name in _TEAM_GAME_FIELDS[:-1]}, plays=plays)
 
 
 _TEAM_GAME_FIELDS = tuple(f.name for f in fields(TeamGame))
@@ -134,6 +134,29 @@ def _digest(game: TeamGame) -> int:
     return int.from_bytes(hashlib.blake2b(fields_.encode(), digest_size=8).digest(), "big")
 
 
+@dataclass(frozen=True, slots=True)
+class Absent:
+    """A player listed out for a game, with his recent means for the team (None where the
+    source does not say): what his absence takes from the ones who play."""
+
+    player_id: int
+    minutes: float | None
+    points: float | None
+    rebounds: float | None
+    assists: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TeamReport:
+    """Who is out for a team's game on a day, as the availability source last said it (an
+    empty `absent`: nobody)."""
+
+    game_date: dt.date
+    season: str
+    team: str
+    absent: tuple[Absent, ...]
+
+
 class League:
     """Every team's season so far; answers ratings and ranks as of a day."""
 
@@ -141,7 +164,8 @@ class League:
         self._seasons: dict[tuple[str, str], _Season] = {}
         self._by_season: dict[str, list[tuple[str, _Season]]] = {}
         self._ranks: dict[tuple[str, dt.date], dict[str, int]] = {}
-        self._fingerprint = 0
+        self._fingerprint = 0  # of the team boxes (the reports are not in it)
+        self._reports: dict[tuple[str, dt.date], TeamReport] = {}
 
     @property
     def fingerprint(self) -> str:
@@ -166,6 +190,16 @@ class League:
     def rating(self, team: str, season: str, day: dt.date) -> TeamRating | None:
         s = self._seasons.get((team, season))
         return None if s is None else s.as_of(day)
+
+    def report(self, report: TeamReport) -> None:
+        """Who is out for a team's game: the latest report for (team, day) replaces the one
+        before it."""
+        self._reports[(report.team, report.game_date)] = report
+
+    def out(self, team: str, day: dt.date) -> TeamReport | None:
+        """The report of the team's game on `day`, if any came (not the days before: a report
+        says who is out for one game)."""
+        return self._reports.get((team, day))
 
     def box(self, team: str, season: str, day: dt.date) -> TeamGame | None:
         """The team's box score of the game on `day`, if known."""

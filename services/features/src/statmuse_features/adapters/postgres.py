@@ -3,14 +3,21 @@ that report what actually changed, so a replay of the raw topic stores nothing n
 publishes nothing new."""
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import asyncpg
 
 from statmuse_features.ports import GameKey, History, Progress, StaleRange
-from statmuse_shared.contract.messages import FeaturesComputed, PlayerGameIngested, TeamGameIngested
-from statmuse_shared.features import PlayerGame, TeamGame, pack, possessions_of
+from statmuse_features.service import team_report
+from statmuse_shared.contract.messages import (
+    AvailabilityReported,
+    FeaturesComputed,
+    PlayerGameIngested,
+    TeamGameIngested,
+)
+from statmuse_shared.features import Absent, PlayerGame, TeamGame, TeamReport, pack, possessions_of
 from statmuse_shared.platform.db import Database
 
 
@@ -87,6 +94,62 @@ class PostgresFeatures:
             )
         return [TeamGame.of(r) for r in rows]
 
+    async def store_reports(self, reports: Sequence[AvailabilityReported]) -> int:
+        if not reports:
+            return 0
+        latest = {(r.game_key, r.team): r for r in reports}  # the last one of the batch
+        rows = [(r, team_report(r)) for r in latest.values()]
+        async with self._connection() as conn, conn.transaction():
+            # The league's revision counter, as for team boxes: its row lock makes revisions
+            # commit in order.
+            revision = await conn.fetchval(
+                "UPDATE features.league SET revision = revision + 1 RETURNING revision"
+            )
+            changed = await conn.fetch(
+                """INSERT INTO features.availability (game_key, team, game_date, season, absent,
+                       event_id, revision)
+                   SELECT g, t, d, s, a::jsonb, e, $7::bigint
+                   FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[],
+                               $6::text[]) AS x(g, t, d, s, a, e)
+                   ON CONFLICT (game_key, team) DO UPDATE SET game_date = EXCLUDED.game_date,
+                       season = EXCLUDED.season, absent = EXCLUDED.absent,
+                       event_id = EXCLUDED.event_id, revision = EXCLUDED.revision
+                   WHERE features.availability.absent IS DISTINCT FROM EXCLUDED.absent
+                      OR features.availability.game_date IS DISTINCT FROM EXCLUDED.game_date
+                   RETURNING game_key""",
+                [r.game_key for r, _ in rows],
+                [r.team for r, _ in rows],
+                [r.game_date for r, _ in rows],
+                [r.season for r, _ in rows],
+                [json.dumps([list(_absent_row(a)) for a in t.absent]) for _, t in rows],
+                [r.event_id for r, _ in rows],
+                revision,
+            )
+        return len(changed)
+
+    async def reports(
+        self, *, after: int | None = None, upto: int | None = None
+    ) -> list[TeamReport]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                """SELECT game_date, season, team, absent::text AS absent
+                   FROM features.availability
+                   WHERE ($1::bigint IS NULL OR revision > $1)
+                     AND ($2::bigint IS NULL OR revision <= $2)
+                   ORDER BY revision, game_date, team""",
+                after,
+                upto,
+            )
+        return [
+            TeamReport(
+                r["game_date"],
+                r["season"],
+                r["team"],
+                tuple(Absent(*a) for a in json.loads(r["absent"])),
+            )
+            for r in rows
+        ]
+
     async def record_progress(self, *, latest: Progress, revision: int) -> None:
         if not latest:
             return
@@ -107,16 +170,26 @@ class PostgresFeatures:
 
     async def mark_stale(self, *, partitions: Sequence[int] | None, upto: int) -> None:
         async with self._connection() as conn, conn.transaction():
+            # A team box of day d changes vectors from d + 1 on (ratings as of the day
+            # before), a report of day d the vectors of d itself.
             await conn.execute(
                 """WITH late AS (
-                       SELECT p.partition, p.season, min(t.game_date) AS first_day
-                       FROM features.partitions p JOIN features.team_games t
-                         ON t.season = p.season AND t.revision > p.checked_revision
-                        AND t.revision <= $2 AND t.game_date < p.latest_day
-                       WHERE ($1::integer[] IS NULL OR p.partition = ANY($1))
-                       GROUP BY p.partition, p.season)
+                       SELECT partition, season, min(first_day) AS first_day FROM (
+                           SELECT p.partition, p.season, t.game_date + 1 AS first_day
+                           FROM features.partitions p JOIN features.team_games t
+                             ON t.season = p.season AND t.revision > p.checked_revision
+                            AND t.revision <= $2 AND t.game_date < p.latest_day
+                           WHERE ($1::integer[] IS NULL OR p.partition = ANY($1))
+                           UNION ALL
+                           SELECT p.partition, p.season, a.game_date
+                           FROM features.partitions p JOIN features.availability a
+                             ON a.season = p.season AND a.revision > p.checked_revision
+                            AND a.revision <= $2 AND a.game_date <= p.latest_day
+                           WHERE ($1::integer[] IS NULL OR p.partition = ANY($1))
+                       ) AS changed
+                       GROUP BY partition, season)
                    UPDATE features.partitions p
-                   SET stale_since = LEAST(p.stale_since, late.first_day + 1),
+                   SET stale_since = LEAST(p.stale_since, late.first_day),
                        stale_version = p.stale_version + 1
                    FROM late WHERE p.partition = late.partition AND p.season = late.season""",
                 partitions,
@@ -377,3 +450,7 @@ async def _upsert_team_games(
             revision,
         )
     return {(r["team"], r["season"]) for r in rows}
+
+
+def _absent_row(a: Absent) -> tuple[int, float | None, float | None, float | None, float | None]:
+    return (a.player_id, a.minutes, a.points, a.rebounds, a.assists)

@@ -5,6 +5,12 @@ line is better taken from a centre between our mean and the line. The weight and
 fitted by maximum likelihood on the over/under outcomes of real lines from game days *before*
 a cutoff; the evaluation and the backtest then use only later lines (the fitted days are in
 the bundle, and both refuse them).
+
+The weight is fitted on our means *without* who is out (`without_reports`): the dataset's
+reports come from the files stand-in, which knows every player who sat out, late scratches
+included, so trust learnt from them is more than a real pre-game report earns, and a
+deployment without an availability feed has no report at all. A report can then only make
+our mean better than the weight assumes, never worse.
 """
 
 import datetime as dt
@@ -26,6 +32,7 @@ from statmuse_trainer.training.served import (
     refuse_in_sample,
     served_means,
 )
+from statmuse_trainer.training.stat_data import without_reports
 
 MIN_LINES = 200  # fewer real lines than this cannot pin down two numbers honestly
 
@@ -91,7 +98,8 @@ def fit_lines(
     *, models: Path, dataset: Path, lines_dir: Path, before: dt.date, out: Path
 ) -> list[StatResult]:
     """Fit each bundle's blend on the real lines of game days before `before` (joined to the
-    dataset's test split) and write the bundle, with its sidecar, to `out`."""
+    dataset's test split, without who is out) and write the bundle, with its sidecar, to
+    `out`."""
     if not any(lines_dir.glob("*.csv.gz")):
         raise LineFitError(f"no prop line files (*.csv.gz) in {lines_dir}")
     test = pd.read_parquet(dataset / "test.parquet")
@@ -112,7 +120,7 @@ def fit_lines(
         if len(joined.row) < MIN_LINES:
             results.append(StatResult(stat, None, f"{len(joined.row)} lines before {before}"))
             continue
-        mu, phi, _ = served_means(model, test)
+        mu, phi, _ = served_means(model, without_reports(test, share=1.0))
         days = pd.to_datetime(test["game_date"]).dt.date.to_numpy()[joined.row]
         fit = fit_blend(mu[joined.row], phi[joined.row], joined.line, joined.went_over, list(days))
         (out / path.name).write_bytes(CountModel.with_header(data, line_blend=fit.blend))

@@ -12,6 +12,10 @@ layer only where it beat the line blend there. The edges it finds on those later
 reported by size with their hit rate and ROI at the books' median price, and the smallest
 edge whose ROI interval lies above zero, if any, is the only one the layer recommends bets
 from (`MarketLayer.min_edge`).
+
+The layer is fitted on the model's P(over) without who is out, as the line blend is (see
+`lineblend`): the stand-in's reports are perfect, a real one is not, and a deployment without
+the feed has none. It is scored on the props as the dataset has them.
 """
 
 import datetime as dt
@@ -37,6 +41,7 @@ from statmuse_trainer.training.served import (
     refuse_in_sample,
     served_means,
 )
+from statmuse_trainer.training.stat_data import without_reports
 
 MIN_LINES = 500  # fewer props than this before the cutoff cannot pin three numbers down
 EDGE_BUCKETS = (0.0, 0.01, 0.02, 0.03, 0.05)  # |our P(over) - the books'|, lower bounds
@@ -232,9 +237,9 @@ def score(stat: str, p: np.ndarray, props: Props, rounds: int) -> StatScore:
 def fit_market(
     *, models: Path, dataset: Path, lines_dir: Path, before: dt.date, out: Path, rounds: int
 ) -> MarketFit:
-    """Fit the layer on the props of days before `before` (pooled over stats), score each
-    stat on the props after both its line blend's and the layer's fitting days, and write
-    every bundle, with the layer where it beat the line blend, to `out`."""
+    """Fit the layer on the props of days before `before` (pooled over stats, without who is
+    out), score each stat on the props after both its line blend's and the layer's fitting
+    days, and write every bundle, with the layer where it beat the line blend, to `out`."""
     if not any(lines_dir.glob("*.csv.gz")):
         raise MarketFitError(f"no prop line files (*.csv.gz) in {lines_dir}")
     bundles = sorted(models.glob("*.npz"))
@@ -246,11 +251,13 @@ def fit_market(
             refuse_in_sample(path, season)
     matched, _ = match_frame(test, lines_dir)
     loaded = {path: CountModel.from_bytes(path.read_bytes()) for path in bundles}
-    props = {
-        path: props_of(model, test, join_lines(test, matched, model.stat.value))
+    joined = {path: join_lines(test, matched, model.stat.value) for path, model in loaded.items()}
+    props = {path: props_of(model, test, joined[path]) for path, model in loaded.items()}
+    unreported = without_reports(test, share=1.0)
+    early = {
+        path: props_of(model, unreported, joined[path]).where(props[path].day < before)
         for path, model in loaded.items()
     }
-    early = {path: p.where(p.day < before) for path, p in props.items()}
     fitted = sum(len(p) for p in early.values())
     if fitted < MIN_LINES:
         raise MarketFitError(f"{fitted} props before {before}; at least {MIN_LINES} needed")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from statmuse_shared.features import feature_names
+from statmuse_shared.features.player import OUT_FEATURES
 
 STATS = ("points", "rebounds", "assists", "threes", "pra")
 _STAT_PREFIXES = {"points", "rebounds", "assists", "threes", "pra", "minutes"}
@@ -77,6 +78,24 @@ def pooled_rows(df: pd.DataFrame, stat: str) -> pd.Series:
 
 MIN_VALIDATION_ROWS = 200
 HOLDOUT_SHARE = 0.25
+# Who is out comes from a feed that a game may lack (no report yet, or a deployment without
+# the feed, as the live nba_api path is today), while every training game has one: a share
+# of the training rows go without it, so that a model answers a game without a report from
+# what it learnt on such rows, not down branches no training row took. Which rows: a hash of
+# the player and the day, so a retrain on the same data blanks the same ones.
+UNREPORTED_SHARE = 0.25
+
+
+def without_reports(train: pd.DataFrame, share: float = UNREPORTED_SHARE) -> pd.DataFrame:
+    """`train` with the who-is-out features blanked on a fixed `share` of its rows."""
+    columns = [f"f_{n}" for n in OUT_FEATURES if f"f_{n}" in train.columns]
+    if not columns or train.empty:
+        return train
+    keys = pd.util.hash_pandas_object(train[["player_id", "game_date"]], index=False)
+    blank = (keys.to_numpy() % 1000) < share * 1000
+    out = train.copy()
+    out.loc[blank, columns] = np.nan
+    return out
 
 
 def stat_data(df: pd.DataFrame, stat: str) -> StatData:
@@ -88,7 +107,7 @@ def stat_data(df: pd.DataFrame, stat: str) -> StatData:
     train = part[part["split"] == "train"].reset_index(drop=True)
     validation = part[part["split"] == "validation"].reset_index(drop=True)
     if len(validation) >= MIN_VALIDATION_ROWS or train.empty:
-        return StatData(stat, feature_columns(stat), train, validation)
+        return StatData(stat, feature_columns(stat), without_reports(train), validation)
     days = np.sort(train["game_date"].unique())
     cut = days[int(len(days) * (1 - HOLDOUT_SHARE))]
     note = (
@@ -98,7 +117,7 @@ def stat_data(df: pd.DataFrame, stat: str) -> StatData:
     return StatData(
         stat,
         feature_columns(stat),
-        train[train["game_date"] < cut].reset_index(drop=True),
+        without_reports(train[train["game_date"] < cut].reset_index(drop=True)),
         train[train["game_date"] >= cut].reset_index(drop=True),
         note,
     )

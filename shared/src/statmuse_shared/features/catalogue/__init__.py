@@ -42,8 +42,8 @@ from statmuse_shared.features.player import (
 )
 from statmuse_shared.features.teams import ALTITUDE_TEAM, MIN_TEAM_GAMES, TEAM_UTC_OFFSET
 
-VERSION = "fs-4"
-FINGERPRINT = "bfd893358f02"
+VERSION = "fs-5"
+FINGERPRINT = "1e8859c97bdb"
 STALE_FINGERPRINT = (
     "the catalogue changed: bump the feature-set version and record the new fingerprint"
 )
@@ -305,6 +305,44 @@ GENERAL: tuple[Family, ...] = (
         "count",
         USAGE_WINDOW,
         "Number of games behind `usage_10` (0 with none); None without team data at all.",
+        on_next=False,
+    ),
+    _general(
+        "out_n",
+        "count",
+        None,
+        "Players of his team listed out for the game (the availability report: the official "
+        "injury report's 'out', or the files stand-in, the rotation players missing from the "
+        "box score). None without a report for the game.",
+        on_next=False,
+    ),
+    _general(
+        "out_minutes",
+        "float",
+        None,
+        "Σ of the recent minutes per game (their means for the team, from the report) of the "
+        "players listed out: the minutes the ones who play share out. None without a report.",
+        on_next=False,
+    ),
+    _general(
+        "out_points",
+        "float",
+        None,
+        "Σ of the recent points per game of the players listed out. None without a report.",
+        on_next=False,
+    ),
+    _general(
+        "out_rebounds",
+        "float",
+        None,
+        "Σ of the recent rebounds per game of the players listed out. None without a report.",
+        on_next=False,
+    ),
+    _general(
+        "out_assists",
+        "float",
+        None,
+        "Σ of the recent assists per game of the players listed out. None without a report.",
         on_next=False,
     ),
     _general(
