@@ -239,8 +239,10 @@ def test_the_channels_in_the_asyncapi_document() -> None:
     document = AsyncAPI(broker, title="t", schema_version="3.0.0").to_specification()
     found = document.to_jsonable()
     assert sorted(found["channels"]) == [
+        "features-availability:nba.availability.v1",
         "features-schedule:nba.schedule.v1",
         "features:nba.games.raw.v1",
+        "nba.availability.v1.dlq:features-availability",
         "nba.features.v1:features",
         "nba.games.raw.v1.dlq:features",
         "nba.schedule.v1.dlq:features-schedule",
@@ -251,5 +253,6 @@ def test_the_channels_in_the_asyncapi_document() -> None:
         "PlayerGameIngested",
         "TeamGameIngested",
         "GameScheduled",
+        "AvailabilityReported",
         "FeaturesComputed",
     } <= set(schemas)
