@@ -127,6 +127,9 @@ class Engine:
                 self._pregame_teams.add(report.team)
             self.revision = head
         if step.check:
+            # The league above is already this revision's: should the check fail, the next
+            # refresh must make it even with nothing new to read.
+            self._check_all = True
             await store.mark_stale(partitions=self.assignment.checked, upto=self.revision)
         self._check_all = False
         ranges = await store.stale_ranges(partitions=self.assignment.checked)

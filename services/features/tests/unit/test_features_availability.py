@@ -5,11 +5,13 @@ straight away; a replay changes nothing; another instance learns it from the sto
 
 import datetime as dt
 
+import pytest
+
 from statmuse_features.engine import Engine
 from statmuse_shared.contract import ids
 from statmuse_shared.contract.messages import Absence, AvailabilityReported, RecentForm
 
-from .fakes import InMemoryFeatures, batch_build, differing, stored
+from .fakes import Crash, Faulty, InMemoryFeatures, batch_build, differing, stored
 from .season import Game, boxes, plays, schedule
 
 SEASON = "2023-24"
@@ -108,5 +110,25 @@ async def test_another_instance_learns_a_report_from_the_store() -> None:
     await first.reported(REPORTS)  # read by the first instance only
     await second.reconcile()
     assert second.league.out("BOS", DAY) is not None
+    assert out_of(features, X, DAY) == [1.0, 30.0, 12.0, 4.0]
+    assert not differing(features, await batch_build(features))
+
+
+async def test_a_check_that_failed_is_made_on_the_next_refresh_whatever_comes() -> None:
+    """An instance reads another's report on its idle refresh, then fails to mark what the
+    report makes stale (the store went away): the next refresh, with nothing new in the
+    league, must still make that check, or the day's vectors stay as computed without it."""
+    features = InMemoryFeatures()
+    store = Faulty(features)
+    owner, other = Engine(store), Engine(features, owned=frozenset())
+    for engine in (owner, other):
+        await engine.load()
+    await owner.process(LINES, TEAMS)
+    await owner.reconcile()
+    await other.reported(REPORTS)  # stored by an instance that owns none of the players
+    store.fail_on = "mark_stale"
+    with pytest.raises(Crash):
+        await owner.reconcile()
+    await owner.reconcile()
     assert out_of(features, X, DAY) == [1.0, 30.0, 12.0, 4.0]
     assert not differing(features, await batch_build(features))

@@ -6,7 +6,6 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -17,7 +16,7 @@ from statmuse_gateway import observability
 from statmuse_gateway.adapters.apikeys import PostgresApiKeys
 from statmuse_gateway.adapters.cache import RedisContextCache, RedisPredictionCache
 from statmuse_gateway.adapters.counter import RedisWindowCounter
-from statmuse_gateway.adapters.postgres import PostgresReadModel
+from statmuse_gateway.adapters.postgres import UNAVAILABLE, PostgresReadModel
 from statmuse_gateway.handlers import channels
 from statmuse_gateway.ports import (
     ApiKeys,
@@ -152,17 +151,9 @@ def create_app(settings: GatewaySettings, *, runtime: GatewayRuntime | None = No
             content={"detail": f"a dependency is unavailable: {type(exc).__name__}"},
         )
 
-    # A refused connection is an OSError; a PostgreSQL that is shutting down or starting up
-    # answers CannotConnectNow or AdminShutdown (operator intervention, class 57P), and a
-    # connection dropped mid-query surfaces as a connection error (class 08) or as asyncpg's
-    # InternalClientError. All of them mean "try again shortly", never a 500.
-    for unavailable in (
-        OSError,
-        asyncpg.exceptions.OperatorInterventionError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        asyncpg.exceptions.InternalClientError,
-    ):
+    # PostgreSQL unavailable (`adapters.postgres.UNAVAILABLE`): "try again shortly", never a
+    # 500.
+    for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, dependency_down)
 
     return app

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from statmuse_gateway.adapters.postgres import UNAVAILABLE
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.schemas import DISCLAIMER, ItemStatus, PlayerContextQuery
 from statmuse_gateway.service import ItemFailed, unknown_player
@@ -35,7 +36,7 @@ async def context_of(
     try:
         # The boxes other instances stored, at most LEAGUE_SYNC_S late.
         await rt.sync_league(max_age_s=LEAGUE_SYNC_S)
-    except Exception as exc:  # PostgreSQL down: a cached answer may still do
+    except UNAVAILABLE as exc:  # PostgreSQL down: a cached answer may still do
         log.warning("league not synced, answering with the one held: %s", exc)
     params = {
         "name": normalize_name(name),

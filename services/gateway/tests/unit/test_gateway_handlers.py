@@ -11,6 +11,7 @@ import pytest
 from faststream.kafka import TestKafkaBroker
 
 from statmuse_gateway import metrics
+from statmuse_gateway.contexts import context_of
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import (
@@ -22,6 +23,7 @@ from statmuse_shared.contract.messages import (
     TeamGameIngested,
 )
 from statmuse_shared.contract.stats import Stat
+from statmuse_shared.features import TeamGame
 from statmuse_shared.models.baseline import RollingMeanArtifact
 from statmuse_shared.models.serving import ModelBook
 
@@ -285,3 +287,33 @@ async def test_the_league_is_loaded_from_the_read_model_at_start() -> None:
     assert rt.league.rating("BOS", "2023-24", DAY + dt.timedelta(days=5)) is None
     await rt.started()
     assert rt.league.rating("BOS", "2023-24", DAY + dt.timedelta(days=5)) is not None
+
+
+class _DownRead(InMemoryReadModel):
+    """The league sync fails with `error` once set (the other queries still answer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.error: Exception | None = None
+
+    async def team_games_since(self, version: int) -> tuple[list[TeamGame], int]:
+        if self.error is not None:
+            raise self.error
+        return await super().team_games_since(version)
+
+
+async def test_a_context_is_still_answered_from_the_cache_when_the_league_cannot_sync() -> None:
+    read = _DownRead()
+    rt = fake_runtime(read_model=read)
+    await rt.started()
+    read.player(1, "Player 1", seen=DAY)
+    await read.store_games([player_game(1)], [])
+    ask = {"name": "Player 1", "game_date": None, "opponent": None, "is_home": None}
+    first = await context_of(rt, **ask)
+    read.error = ConnectionRefusedError("PostgreSQL is down")
+    rt.league_synced = float("-inf")  # due for a sync
+    assert await context_of(rt, **ask) == first
+    # Anything but an unavailable database is a bug, not an outage: it is not swallowed.
+    read.error = TypeError("a bug")
+    with pytest.raises(TypeError):
+        await context_of(rt, **ask)

@@ -67,7 +67,7 @@ class TeamGame:
             plays = row["plays"]
         except KeyError:
             plays = None
-        return cls(**{name: row[name] for name in _TEAM_GAME_FIELDS[:-1]}, plays=plays)
+        return cls(**{n: row[n] for n in _TEAM_GAME_FIELDS if n != "plays"}, plays=plays)
 
 
 _TEAM_GAME_FIELDS = tuple(f.name for f in fields(TeamGame))

@@ -28,6 +28,19 @@ from statmuse_shared.features import PlayerGame, TeamGame, possessions_of
 from statmuse_shared.features.context import Shooting
 from statmuse_shared.platform.db import Database
 
+# What "PostgreSQL is unavailable, try again shortly" looks like from asyncpg: a refused
+# connection is an OSError; a PostgreSQL that is shutting down or starting up answers
+# CannotConnectNow or AdminShutdown (operator intervention, class 57P), and a connection
+# dropped mid-query surfaces as a connection error (class 08) or as asyncpg's
+# InternalClientError.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+
 
 class PostgresReadModel:
     def __init__(self, db: Database) -> None:
@@ -392,14 +405,14 @@ async def team_games_since(*, conn: asyncpg.Connection, version: int) -> tuple[l
 async def history(*, conn: asyncpg.Connection, player_id: int) -> list[tuple[PlayerGame, Shooting]]:
     rows = await conn.fetch(
         """SELECT game_date, season, season_type, team, opponent, is_home, minutes, points,
-                  rebounds, assists, threes, fga, fta, tov, tov AS turnovers
+                  rebounds, assists, threes, fga, fta, tov AS turnovers
            FROM gateway.player_games WHERE player_id = $1 ORDER BY game_date""",
         player_id,
     )
     return [
         (
             PlayerGame.of(r),
-            Shooting(r["fga"], r["fta"], r["tov"]),
+            Shooting(r["fga"], r["fta"], r["turnovers"]),
         )
         for r in rows
     ]
