@@ -86,14 +86,15 @@ HOLDOUT_SHARE = 0.25
 UNREPORTED_SHARE = 0.25
 
 
-def without_reports(train: pd.DataFrame, share: float = UNREPORTED_SHARE) -> pd.DataFrame:
-    """`train` with the who-is-out features blanked on a fixed `share` of its rows."""
-    columns = [f"f_{n}" for n in OUT_FEATURES if f"f_{n}" in train.columns]
-    if not columns or train.empty:
-        return train
-    keys = pd.util.hash_pandas_object(train[["player_id", "game_date"]], index=False)
+def without_reports(frame: pd.DataFrame, share: float = UNREPORTED_SHARE) -> pd.DataFrame:
+    """`frame` with the who-is-out features blanked on a fixed `share` of its rows (training
+    rows; every row, share 1, where fit-lines and fit-market read the test split)."""
+    columns = [f"f_{n}" for n in OUT_FEATURES if f"f_{n}" in frame.columns]
+    if not columns or frame.empty:
+        return frame
+    keys = pd.util.hash_pandas_object(frame[["player_id", "game_date"]], index=False)
     blank = (keys.to_numpy() % 1000) < share * 1000
-    out = train.copy()
+    out = frame.copy()
     out.loc[blank, columns] = np.nan
     return out
 
