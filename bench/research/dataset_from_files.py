@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from statmuse_features.service import _round, team_report
+from statmuse_features.service import _round, stat_line, team_report
 from statmuse_ingestor.availability_rows import normalise_availability
 from statmuse_ingestor.sources import FileSource
 from statmuse_shared.features import League, PlayerGame, walk
@@ -73,13 +73,7 @@ def rows(league: League, players: dict[int, tuple[str, list[PlayerGame]]]) -> li
                     game_date=game.game_date,
                     as_of=game.game_date,
                     features={n: _round(v) for n, v in features.items()},
-                    outcome={
-                        "minutes": game.minutes,
-                        "points": game.points,
-                        "rebounds": game.rebounds,
-                        "assists": game.assists,
-                        "threes": game.threes,
-                    },
+                    outcome=stat_line(game).model_dump(exclude={"game_date"}),
                     player_name=name,
                 )
             )

@@ -8,6 +8,10 @@ from pathlib import Path
 
 from statmuse_shared.features import feature_names
 from statmuse_shared.features.catalogue import FAMILIES, FEATURE_SET_VERSION, document
+from statmuse_shared.features.player import COMPACT_STATS
+from statmuse_shared.features.player import STATS as FULL_STATS
+
+STATS = (*FULL_STATS, *COMPACT_STATS)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "FEATURES.md"
 
@@ -45,7 +49,7 @@ def test_the_name_list_matches_the_code_exactly():
 def test_every_feature_template_is_defined_in_the_tables():
     text = DOC.read_text().split("## All ", 1)[0]
     for name in feature_names():
-        template = re.sub(r"^(points|rebounds|assists|threes|pra|minutes)_", "{stat}_", name)
+        template = re.sub(rf"^({'|'.join(STATS)})_", "{stat}_", name)
         windowed = re.sub(r"_(3|5|10)$", "_{w}", template)
         wma = re.sub(r"_(3|5)$", "_{3,5}", template)
         assert any(f"`{form}`" in text for form in (name, template, windowed, wma)), (

@@ -160,7 +160,7 @@ def test_one_season_flows_end_to_end(running_stack, next_game_vectors):
     # Bad input is refused with a reason, an unknown player gets suggestions.
     assert (
         httpx.post(
-            f"{gateway}/api/predict", json={"player": "LeBron James", "stat": "steals", "line": 1.5}
+            f"{gateway}/api/predict", json={"player": "LeBron James", "stat": "dunks", "line": 1.5}
         ).status_code
         == 422
     )

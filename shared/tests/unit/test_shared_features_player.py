@@ -99,6 +99,8 @@ def _player_game(row: dict[str, str]) -> PlayerGame:
         rebounds=int(row["REB"]),
         assists=int(row["AST"]),
         threes=int(row["FG3M"]) if row["FG3M"] else None,
+        steals=int(row["STL"]) if row["STL"] else None,
+        blocks=int(row["BLK"]) if row["BLK"] else None,
         fga=int(row["FGA"]) if row["FGA"] else None,
         fta=int(row["FTA"]) if row["FTA"] else None,
         turnovers=int(row["TOV"]) if row["TOV"] else None,
@@ -719,7 +721,17 @@ def test_a_games_own_stats_never_reach_its_vector(seed: int) -> None:
         h = history(pid, "2022-23", "2023-24")
         base = vectors(h, league)
         for i in rng.sample(range(len(h) - 1), 3):
-            for stat in ("points", "rebounds", "assists", "minutes", "threes", "fga", "turnovers"):
+            for stat in (
+                "points",
+                "rebounds",
+                "assists",
+                "minutes",
+                "threes",
+                "steals",
+                "blocks",
+                "fga",
+                "turnovers",
+            ):
                 changed = h[:i] + [_perturbed(h[i], stat)] + h[i + 1 :]
                 got = vectors(changed, league)
                 for j in range(i + 1):
@@ -839,6 +851,8 @@ def histories(draw: st.DrawFn) -> list[PlayerGame]:
                 rebounds=draw(st.integers(0, 25)),
                 assists=draw(st.integers(0, 20)),
                 threes=draw(st.none() | st.integers(0, 12)),
+                steals=draw(st.none() | st.integers(0, 6)),
+                blocks=draw(st.none() | st.integers(0, 6)),
             )
         )
         day += dt.timedelta(days=draw(st.integers(1, 4) | st.integers(60, 200)))
@@ -1019,3 +1033,33 @@ def test_next_vectors_have_none_exactly_where_the_catalogue_says() -> None:
     v = state.vector(None, league=league)
     assert {n for n, x in v.items() if x is None} == {f.name for f in CATALOGUE if not f.on_next}
     assert {f.name for f in CATALOGUE if not f.on_next} == set(OPPONENT_KEYS)
+
+
+# --- 7. the stats of feature set fs-6 -----------------------------------------------------------
+
+
+def test_steals_blocks_and_turnovers_have_their_compact_features_by_hand() -> None:
+    h = lebron()
+    walked, _ = walk(h, league=None)
+    i = 12
+    v, before = walked[i][1], h[:i]
+    for stat in ("steals", "blocks", "turnovers"):
+        values = [getattr(g, stat) for g in before]
+        assert v[f"{stat}_sma_5"] == pytest.approx(sum(values[-5:]) / 5), stat
+        assert v[f"{stat}_career_n"] == len(values)
+        minutes = sum(g.minutes for g in before[-10:])
+        assert v[f"{stat}_per_min_10"] == pytest.approx(sum(values[-10:]) / minutes), stat
+        # compact: no extremes, splits or trends
+        assert f"{stat}_max_10" not in v
+        assert f"{stat}_vs_opp_avg" not in v
+
+
+def test_a_sum_of_stats_adds_its_parts_and_is_missing_with_one_of_them() -> None:
+    g = lebron()[0]
+    assert g.steals is not None
+    assert g.blocks is not None
+    assert g.value("stocks") == g.steals + g.blocks
+    assert g.value("pr") == g.points + g.rebounds
+    assert g.value("ra") == g.rebounds + g.assists
+    assert g.value("pra") == g.points + g.rebounds + g.assists
+    assert dataclasses.replace(g, blocks=None).value("stocks") is None

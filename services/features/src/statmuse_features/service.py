@@ -55,9 +55,11 @@ def player_game(e: PlayerGameIngested) -> PlayerGame:
         e.rebounds,
         e.assists,
         e.fg3m,
-        e.fga,
-        e.fta,
-        e.turnovers,
+        steals=e.steals,
+        blocks=e.blocks,
+        fga=e.fga,
+        fta=e.fta,
+        turnovers=e.turnovers,
     )
 
 
@@ -84,6 +86,9 @@ def stat_line(g: PlayerGame) -> StatLine:
         rebounds=g.rebounds,
         assists=g.assists,
         threes=g.threes,
+        steals=g.steals,
+        blocks=g.blocks,
+        turnovers=g.turnovers,
     )
 
 

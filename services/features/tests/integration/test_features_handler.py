@@ -65,6 +65,8 @@ def real_games(player_id: int, n: int) -> list[PlayerGameIngested]:
                 rebounds=int(r["REB"]),
                 assists=int(r["AST"]),
                 fg3m=int(r["FG3M"]) if r["FG3M"] else None,
+                steals=int(r["STL"]),
+                blocks=int(r["BLK"]),
                 fga=int(r["FGA"]),
                 fta=int(r["FTA"]),
                 turnovers=int(r["TOV"]),
@@ -244,11 +246,13 @@ async def test_handler_in_memory_with_opponent_strength(pool, unique):
 
 
 async def test_a_replay_fills_the_columns_a_stored_row_lacks(pool, unique):
-    """Rows stored before migration 0005 have no FGA, FTA or turnovers; replaying the same
-    box scores (same event ids) stores them and recomputes the vectors."""
+    """Rows stored before migrations 0005 and 0007 have no FGA, FTA, turnovers, steals or
+    blocks; replaying the same box scores (same event ids) stores them and recomputes the
+    vectors."""
     games = real_games(203999, 15)
     teams = real_team_games(games[-1].game_date)
-    bare = [g.model_copy(update={"fga": None, "fta": None, "turnovers": None}) for g in games]
+    lacking = {"fga": None, "fta": None, "turnovers": None, "steals": None, "blocks": None}
+    bare = [g.model_copy(update=lacking) for g in games]
     broker, probe, engine = await wire("localhost:9092", pool, unique, dt.date.max)
     async with TestKafkaBroker(broker) as br:
         await feed(br, by_date(bare, teams), poison=False)
@@ -257,6 +261,8 @@ async def test_a_replay_fills_the_columns_a_stored_row_lacks(pool, unique):
     before = next(v for v in reversed(probe.vectors) if v.as_of == last)
     assert before.features["usage_10"] is None
     assert before.features["true_shooting_10"] is None
+    assert before.features["steals_sma_10"] is None
+    assert before.features["blocks_career_n"] == 0
     broker, probe, engine = await wire("localhost:9092", pool, f"{unique}b", dt.date.max)
     async with TestKafkaBroker(broker) as br:
         await feed(br, by_date(games, teams), poison=False)
@@ -266,8 +272,13 @@ async def test_a_replay_fills_the_columns_a_stored_row_lacks(pool, unique):
     after = republished[-1]
     usage, _ = usage_by_hand(games, teams, last)
     assert after.features["usage_10"] == pytest.approx(usage, rel=1e-9)
+    earlier = [g for g in games if g.game_date < last]
+    steals = [_given(g.steals) for g in earlier[-10:]]
+    assert after.features["steals_sma_10"] == pytest.approx(sum(steals) / len(steals))
+    assert after.features["blocks_career_n"] == len(earlier)
     stored = await pool.fetchval(
-        "SELECT count(*) FROM features.player_games WHERE player_id = 203999 AND fga IS NULL"
+        "SELECT count(*) FROM features.player_games WHERE player_id = 203999 "
+        "AND (fga IS NULL OR steals IS NULL OR blocks IS NULL)"
     )
     assert stored == 0
 

@@ -51,6 +51,8 @@ def player_event(r: dict[str, str]) -> PlayerGameIngested:
         rebounds=int(r["REB"]),
         assists=int(r["AST"]),
         fg3m=int(r["FG3M"]) if r["FG3M"] else None,
+        steals=int(r["STL"]),
+        blocks=int(r["BLK"]),
         fga=int(r["FGA"]) if r["FGA"] else None,
         fta=int(r["FTA"]) if r["FTA"] else None,
         turnovers=int(r["TOV"]),
@@ -129,6 +131,15 @@ async def test_context_is_cached_and_dropped_for_exactly_the_touched_players(gat
         points = [int(r["PTS"]) for r in first]
         assert ctx["season_averages"]["points"] == pytest.approx(sum(points) / len(points))
         assert ctx["rolling_averages"]["points"]["last_5"] == pytest.approx(sum(points[-5:]) / 5)
+        # Every stat the models predict, the sums of two among them (stored steals and blocks).
+        stocks = [int(r["STL"]) + int(r["BLK"]) for r in first]
+        assert ctx["season_averages"]["stocks"] == pytest.approx(sum(stocks) / len(stocks))
+        assert ctx["rolling_averages"]["stocks"]["last_5"] == pytest.approx(sum(stocks[-5:]) / 5)
+        steals = [int(r["STL"]) for r in first]
+        assert ctx["rolling_averages"]["steals"]["last_10"] == pytest.approx(sum(steals[-10:]) / 10)
+        assert ctx["recent_games"][0]["blocks"] == int(first[-1]["BLK"])
+        pr = [int(r["PTS"]) + int(r["REB"]) for r in first]
+        assert ctx["rolling_averages"]["pr"]["last_3"] == pytest.approx(sum(pr[-3:]) / 3)
         assert [g["game_date"] for g in ctx["recent_games"]] == [
             r["GAME_DATE"] for r in reversed(first[-5:])
         ]

@@ -10,7 +10,7 @@ the files and the live source are validated by the same code. The API key is a s
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
@@ -35,7 +35,24 @@ MARKETS = {
     "player_assists": "assists",
     "player_threes": "threes",
     "player_points_rebounds_assists": "pra",
+    "player_steals": "steals",
+    "player_blocks": "blocks",
+    "player_turnovers": "turnovers",
+    "player_points_rebounds": "pr",
+    "player_points_assists": "pa",
+    "player_rebounds_assists": "ra",
+    "player_blocks_steals": "stocks",
 }
+# What is asked for by default: the markets the bundled lines have and the models are judged
+# on. The API bills each market of each event, so the others (steals, blocks, turnovers and
+# the sums of two) are asked for only when given (`markets=`); their rows map as above.
+DEFAULT_MARKETS = (
+    "player_points",
+    "player_rebounds",
+    "player_assists",
+    "player_threes",
+    "player_points_rebounds_assists",
+)
 DEFAULT_MIN_INTERVAL_S = 1.0
 
 
@@ -72,6 +89,7 @@ class TheOddsApiSource:
         *,
         api_key: str,
         regions: str = "us",
+        markets: Sequence[str] = DEFAULT_MARKETS,
         min_interval_s: float = DEFAULT_MIN_INTERVAL_S,
         bucket: TokenBucket | None = None,
         retry: RetryPolicy | None = None,
@@ -83,8 +101,12 @@ class TheOddsApiSource:
     ) -> None:
         if not api_key:
             raise ValueError("The Odds API needs a key (INGESTOR_ODDS_API_KEY)")
+        unknown = sorted(set(markets) - set(MARKETS))
+        if unknown or not markets:
+            raise ValueError(f"unknown Odds API markets {unknown}; known: {sorted(MARKETS)}")
         self._key = api_key
         self.regions = regions
+        self.markets = tuple(markets)
         self.client = NbaStatsClient(
             bucket=bucket if bucket is not None else TokenBucket.every(min_interval_s),
             retry=retry if retry is not None else RetryPolicy(),
@@ -119,7 +141,7 @@ class TheOddsApiSource:
                     {
                         "apiKey": self._key,
                         "regions": self.regions,
-                        "markets": ",".join(MARKETS),
+                        "markets": ",".join(self.markets),
                         "oddsFormat": "american",
                         "dateFormat": "iso",
                     },

@@ -90,7 +90,7 @@ def test_a_shared_name_is_the_player_of_one_of_the_two_teams() -> None:
     ("overrides", "reason"),
     [
         ({"line": ""}, "missing critical fields: line"),
-        ({"market": "blocks"}, "unknown market 'blocks'"),
+        ({"market": "dunks"}, "unknown market 'dunks'"),
         ({"home_team": "Seattle SuperSonics"}, "unknown team 'Seattle SuperSonics'"),
         ({"line": "nan"}, "line out of range 0..200: 'nan'"),
         ({"line": "1e309"}, "line out of range 0..200: '1e309'"),
@@ -258,6 +258,48 @@ def test_no_key_no_source() -> None:
         TheOddsApiSource(api_key="")
 
 
+def test_the_markets_asked_for_are_given_and_their_rows_are_ours(
+    mocked: responses.RequestsMock,
+) -> None:
+    """Steals + blocks asked for by name (the default asks for the five markets the bundled
+    lines have): the API's market key becomes `stocks`; an unknown market is refused."""
+    serve_events(mocked)
+    query = {
+        "apiKey": KEY,
+        "regions": "us",
+        "markets": "player_points,player_blocks_steals",
+        "oddsFormat": "american",
+        "dateFormat": "iso",
+    }
+    for event in (MIL_PHX, DET_MIA):
+        payload = recorded(f"event_odds_{event}.json")
+        for book in payload["bookmakers"]:
+            for market in book["markets"]:
+                if market["key"] == "player_assists":  # as if the book had posted stocks
+                    market["key"] = "player_blocks_steals"
+        mocked.add(
+            responses.GET,
+            f"{BASE_URL}/sports/basketball_nba/events/{event}/odds",
+            json=payload,
+            match=[responses.matchers.query_param_matcher(query)],
+        )
+    time = FakeTime()
+    source = TheOddsApiSource(
+        api_key=KEY,
+        markets=("player_points", "player_blocks_steals"),
+        bucket=TokenBucket.every(1.0, clock=time.monotonic, sleep=time.sleep),
+        sleep=time.sleep,
+        clock=time.monotonic,
+    )
+    day = dt.date(2024, 3, 17)
+    rows = [r.record for r in source.lines_rows("2023-24", date_from=day, date_to=day)]
+    markets = {r["market"] for r in rows}
+    assert "stocks" in markets
+    assert "assists" not in markets
+    with pytest.raises(ValueError, match="player_dunks"):
+        TheOddsApiSource(api_key=KEY, markets=("player_dunks",))
+
+
 # -- stored and published once per move -----------------------------------------------------------
 
 
@@ -359,8 +401,8 @@ async def test_a_row_that_is_not_a_line_goes_to_the_dead_letter_topic(
     wired: tuple[IngestorRuntime, Probe],
 ) -> None:
     rt, probe = wired
-    run = await ingest_lines(rt, source=Rows([line(), line(market="steals")]), seasons=["2023-24"])
+    run = await ingest_lines(rt, source=Rows([line(), line(market="dunks")]), seasons=["2023-24"])
     assert (run.stored, run.rejected, run.published) == (1, 1, 1)
     [letter] = probe.dead
     assert (letter.original_topic, letter.key) == (topics.LINES, "Devin Booker")
-    assert letter.error == "lines.csv:3: unknown market 'steals'"
+    assert letter.error == "lines.csv:3: unknown market 'dunks'"

@@ -20,8 +20,8 @@ from statmuse_trainer.schedule import Job
         (["backtest", "--mode", "all"], "Invalid value for --mode: consensus, best or both"),
         (["backtest", "--staking", "martingale"], "Invalid value for --staking: flat or kelly"),
         (
-            ["train", "--stats", "points,steals"],
-            "Invalid value for --stats: unknown stats ['steals']",
+            ["train", "--stats", "points,dunks"],
+            "Invalid value for --stats: unknown stats ['dunks']",
         ),
         (["schedule-run", "hourly"], "Invalid value: job must be daily or weekly"),
     ],
@@ -41,4 +41,7 @@ def test_accepted_values_are_the_old_ones() -> None:
     # Stats: comma-separated, blanks and spaces ignored, order and repeats kept.
     assert list(parse_stats(" pra, points,,points ")) == [Stat.PRA, Stat.POINTS, Stat.POINTS]
     assert list(ALL_STATS) == list(Stat)
-    assert str(ALL_STATS) == "points,rebounds,assists,threes,pra"
+    assert (
+        str(ALL_STATS)
+        == "points,rebounds,assists,threes,pra,steals,blocks,turnovers,pr,pa,ra,stocks"
+    )

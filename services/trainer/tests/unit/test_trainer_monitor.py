@@ -20,6 +20,7 @@ from statmuse_trainer.monitoring.performance import (
     monitored_line,
     negative_roi_streak,
     settle,
+    stat_value,
 )
 
 D = dt.date(2024, 3, 10)
@@ -251,3 +252,23 @@ def test_settle_pass_is_not_a_bet():
     assert e.recommendation == "PASS"  # EV(under) = 0.48 * 0.909 - 0.52 < 0.02
     assert e.result is None
     assert e.profit == 0.0
+
+
+def test_a_settled_sum_of_stats_adds_its_parts_and_needs_all_of_them() -> None:
+    box: dict[str, float | None] = {
+        "points": 20.0,
+        "rebounds": 8.0,
+        "assists": 6.0,
+        "threes": None,
+        "steals": 2.0,
+        "blocks": 0.0,
+        "turnovers": 3.0,
+    }
+    assert stat_value(Stat.PRA, box) == 34.0
+    assert stat_value(Stat.PR, box) == 28.0
+    assert stat_value(Stat.PA, box) == 26.0
+    assert stat_value(Stat.RA, box) == 14.0
+    assert stat_value(Stat.STOCKS, box) == 2.0  # a zero part counts
+    assert stat_value(Stat.TURNOVERS, box) == 3.0
+    assert stat_value(Stat.THREES, box) is None
+    assert stat_value(Stat.STOCKS, {**box, "blocks": None}) is None

@@ -274,6 +274,9 @@ class StatLine(BaseModel):
     rebounds: NonNegInt
     assists: NonNegInt
     threes: NonNegInt | None = None
+    steals: NonNegInt | None = None
+    blocks: NonNegInt | None = None
+    turnovers: NonNegInt | None = None
 
 
 class GameRef(BaseModel):
@@ -303,7 +306,7 @@ class FeaturesComputed(Message):
     as_of: dt.date = Field(description="Nothing from this day on was used")
     kind: Literal["next", "game"] = Field(default="next", description="See the model's doc")
     game: GameRef | None = Field(default=None, description="The game, for kind 'game'")
-    feature_set_version: str = Field(examples=["fs-5"])
+    feature_set_version: str = Field(examples=["fs-6"])
     features: dict[str, float | None] = Field(
         description="Named features (docs/FEATURES.md); None where history is too short or "
         "the context is unknown, never a silent 0",

@@ -1,4 +1,4 @@
-"""The stats we predict."""
+"""The stats we predict: box-score stats, and combinations that are the sum of two or three."""
 
 from enum import StrEnum
 
@@ -9,3 +9,50 @@ class Stat(StrEnum):
     ASSISTS = "assists"
     THREES = "threes"
     PRA = "pra"
+    STEALS = "steals"
+    BLOCKS = "blocks"
+    TURNOVERS = "turnovers"
+    PR = "pr"
+    PA = "pa"
+    RA = "ra"
+    STOCKS = "stocks"
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """The box-score stats it adds up (itself for a single stat)."""
+        return PARTS.get(self.value, (self.value,))
+
+    @property
+    def label(self) -> str:
+        """What a bettor calls it."""
+        return LABELS[self.value]
+
+
+# What a box score gives, of the stats above.
+BOX_STATS = ("points", "rebounds", "assists", "threes", "steals", "blocks", "turnovers")
+
+# The sums of stats that have no features of their own: their models read their parts'.
+# (pra, the oldest market, has features of its own as well.)
+PARTS: dict[str, tuple[str, ...]] = {
+    "pra": ("points", "rebounds", "assists"),
+    "pr": ("points", "rebounds"),
+    "pa": ("points", "assists"),
+    "ra": ("rebounds", "assists"),
+    "stocks": ("steals", "blocks"),
+}
+COMBINATIONS = ("pr", "pa", "ra", "stocks")
+
+LABELS = {
+    "points": "points",
+    "rebounds": "rebounds",
+    "assists": "assists",
+    "threes": "threes made",
+    "pra": "points + rebounds + assists",
+    "steals": "steals",
+    "blocks": "blocks",
+    "turnovers": "turnovers",
+    "pr": "points + rebounds",
+    "pa": "points + assists",
+    "ra": "rebounds + assists",
+    "stocks": "steals + blocks",
+}

@@ -6,10 +6,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from statmuse_shared.features.player import GameContext, PlayerGame, PlayerState
+from statmuse_shared.contract.stats import PARTS, Stat
+from statmuse_shared.features.player import Features, GameContext, PlayerGame, PlayerState
 from statmuse_shared.features.teams import League
 
-STAT_KEYS = ("points", "rebounds", "assists", "threes", "pra", "minutes")
+# Every stat the models predict, and minutes.
+STAT_KEYS = (*(s.value for s in Stat), "minutes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +21,17 @@ class Shooting:
     fga: int | None
     fta: int | None
     tov: int | None
+
+
+def _rolling(vector: Features, stat: str, window: int) -> float | None:
+    """The stat's mean over the last `window` games, as the model saw it: the vector's own
+    feature, or for a sum of stats without features of its own the sum of its parts' (over
+    the same games: the parts come from one box score)."""
+    name = f"{stat}_sma_{window}"
+    if name in vector or stat not in PARTS:
+        return vector[name]
+    parts = [vector[f"{p}_sma_{window}"] for p in PARTS[stat]]
+    return None if None in parts else math.fsum(p for p in parts if p is not None)
 
 
 def _mean(values: list[float]) -> float | None:
@@ -94,12 +107,15 @@ def player_context(
                 "rebounds": g.rebounds,
                 "assists": g.assists,
                 "threes": g.threes,
+                "steals": g.steals,
+                "blocks": g.blocks,
+                "turnovers": g.turnovers,
             }
             for g, _ in reversed(before[-recent:])
         ],
         "season_averages": averages,
         "rolling_averages": {
-            stat: {f"last_{w}": vector[f"{stat}_sma_{w}"] for w in (3, 5, 10)} for stat in STAT_KEYS
+            stat: {f"last_{w}": _rolling(vector, stat, w) for w in (3, 5, 10)} for stat in STAT_KEYS
         },
         "advanced": {
             "true_shooting": pts / shots if shots > 0 else None,

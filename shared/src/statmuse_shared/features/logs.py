@@ -24,9 +24,11 @@ def player_game(row: Mapping[str, str], season: str) -> PlayerGame:
         int(row["REB"]),
         int(row["AST"]),
         int(row["FG3M"]) if row["FG3M"] else None,
-        _count(row.get("FGA")),
-        _count(row.get("FTA")),
-        _count(row.get("TOV")),
+        steals=_count(row.get("STL")),
+        blocks=_count(row.get("BLK")),
+        fga=_count(row.get("FGA")),
+        fta=_count(row.get("FTA")),
+        turnovers=_count(row.get("TOV")),
     )
 
 

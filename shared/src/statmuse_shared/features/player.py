@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from statmuse_shared.contract.stats import PARTS
 from statmuse_shared.features.teams import (
     ALTITUDE_TEAM,
     TEAM_UTC_OFFSET,
@@ -27,6 +28,10 @@ from statmuse_shared.features.teams import (
 )
 
 STATS = ("points", "rebounds", "assists", "threes", "pra", "minutes")
+# Box-score stats with a compact set of features (the means, spreads, counts and rates of
+# `COMPACT_FAMILIES`, not the splits and extremes): steals, blocks and turnovers have their own
+# models, and the combinations of two stats read the features of their parts.
+COMPACT_STATS = ("steals", "blocks", "turnovers")
 WINDOWS = (3, 5, 10)
 WMA_WINDOWS = (3, 5)
 EMA_ALPHA = 0.3
@@ -56,6 +61,8 @@ class PlayerGame:
     rebounds: int
     assists: int
     threes: int | None
+    steals: int | None = None
+    blocks: int | None = None
     # Shooting and ball handling, for the usage and true-shooting features; None where the
     # source has no such column (FGA and FTA are missing from some bundled seasons).
     fga: int | None = None
@@ -85,8 +92,12 @@ class PlayerGame:
         return None if shots is None or self.turnovers is None else shots + self.turnovers
 
     def value(self, stat: str) -> float | None:
-        if stat == "pra":
-            return float(self.points + self.rebounds + self.assists)
+        """The game's value of a stat; a sum of stats (pra, pr, stocks, ...) adds up its parts
+        (None when one is missing)."""
+        parts = PARTS.get(stat)
+        if parts is not None:
+            values = [self.value(p) for p in parts]
+            return None if None in values else math.fsum(v for v in values if v is not None)
         raw: float | int | None = getattr(self, stat)
         return None if raw is None else float(raw)
 
@@ -96,7 +107,7 @@ class PlayerGame:
 
 
 _PLAYER_GAME_FIELDS = tuple(f.name for f in fields(PlayerGame))
-_REQUIRED = _PLAYER_GAME_FIELDS.index("fga")
+_REQUIRED = _PLAYER_GAME_FIELDS.index("steals")
 
 
 def _optional(row: Mapping[str, Any], name: str) -> Any:
@@ -195,8 +206,15 @@ def _slope(values: list[float]) -> float | None:
 
 
 def _stat_features(
-    stat: str, st: _StatState, season: str, opponent: str | None, prior_weight: float
+    stat: str,
+    st: _StatState,
+    season: str,
+    opponent: str | None,
+    prior_weight: float,
+    *,
+    compact: bool = False,
 ) -> Features:
+    """The stat's features; `compact`: only those of `COMPACT_FAMILIES`."""
     out: Features = {}
     recent = list(st.recent)
     for w in WINDOWS:
@@ -204,17 +222,6 @@ def _stat_features(
         out[f"{stat}_n_{w}"] = float(len(window))
         out[f"{stat}_sma_{w}"] = math.fsum(window) / len(window) if window else None
         out[f"{stat}_std_{w}"] = _sd(window)
-        out[f"{stat}_min_{w}"] = min(window) if window else None
-        out[f"{stat}_max_{w}"] = max(window) if window else None
-        out[f"{stat}_median_{w}"] = _median(window) if window else None
-    for w in WMA_WINDOWS:
-        window = recent[-w:]
-        weights = range(1, len(window) + 1)
-        out[f"{stat}_wma_{w}"] = (
-            math.fsum(v * k for v, k in zip(window, weights, strict=True)) / sum(weights)
-            if window
-            else None
-        )
     out[f"{stat}_ema"] = st.ema
     same_season = st.season == season
     out[f"{stat}_season_avg"] = st.season_split.mean if same_season else None
@@ -232,12 +239,27 @@ def _stat_features(
         out[f"{stat}_season_shrunk"] = (current.total + k * prior.mean) / (current.n + k)
     out[f"{stat}_career_avg"] = st.career.mean
     out[f"{stat}_career_n"] = float(st.career.n)
-    out[f"{stat}_slope_10"] = _slope(recent)
-    sma5 = out[f"{stat}_sma_5"]
-    out[f"{stat}_momentum"] = recent[-1] - sma5 if recent and sma5 is not None else None
     if stat != "minutes":
         minutes = math.fsum(st.recent_minutes)
         out[f"{stat}_per_min_10"] = math.fsum(recent) / minutes if minutes > 0 else None
+    if compact:
+        return out
+    for w in WINDOWS:
+        window = recent[-w:]
+        out[f"{stat}_min_{w}"] = min(window) if window else None
+        out[f"{stat}_max_{w}"] = max(window) if window else None
+        out[f"{stat}_median_{w}"] = _median(window) if window else None
+    for w in WMA_WINDOWS:
+        window = recent[-w:]
+        weights = range(1, len(window) + 1)
+        out[f"{stat}_wma_{w}"] = (
+            math.fsum(v * k for v, k in zip(window, weights, strict=True)) / sum(weights)
+            if window
+            else None
+        )
+    out[f"{stat}_slope_10"] = _slope(recent)
+    sma5 = out[f"{stat}_sma_5"]
+    out[f"{stat}_momentum"] = recent[-1] - sma5 if recent and sma5 is not None else None
     out[f"{stat}_vs_top10_avg"] = st.vs_top.mean
     out[f"{stat}_vs_top10_n"] = float(st.vs_top.n)
     out[f"{stat}_vs_bottom10_avg"] = st.vs_bottom.mean
@@ -251,7 +273,7 @@ def _stat_features(
 @dataclass
 class PlayerState:
     stats: dict[str, _StatState] = field(
-        default_factory=lambda: {stat: _StatState() for stat in STATS}
+        default_factory=lambda: {stat: _StatState() for stat in (*STATS, *COMPACT_STATS)}
     )
     dates: deque[dt.date] = field(default_factory=lambda: deque(maxlen=8))
     last: PlayerGame | None = None
@@ -307,7 +329,8 @@ class PlayerState:
         weight = CHANGED_TEAM_PRIOR_SHARE if changed else 1.0
         out: Features = {}
         for stat, st in self.stats.items():
-            out.update(_stat_features(stat, st, season, opponent, weight))
+            compact = stat in COMPACT_STATS
+            out.update(_stat_features(stat, st, season, opponent, weight, compact=compact))
         sma3, sma10 = out["minutes_sma_3"], out["minutes_sma_10"]
         out["minutes_trend"] = sma3 - sma10 if sma3 is not None and sma10 is not None else None
         out["career_games"] = float(self.career_games)

@@ -232,8 +232,8 @@ class PostgresFeatures:
         async with self._connection() as conn:
             rows = await conn.fetch(
                 """SELECT player_id, player_name, game_date, season, season_type, team, opponent,
-                          is_home, minutes, points, rebounds, assists, threes, fga, fta,
-                          turnovers
+                          is_home, minutes, points, rebounds, assists, threes, steals,
+                          blocks, fga, fta, turnovers
                    FROM features.player_games WHERE player_id = ANY($1::integer[])
                    ORDER BY player_id, game_date""",
                 list(player_ids),
@@ -342,20 +342,23 @@ async def _upsert_player_games(
     rows = await conn.fetch(
         """INSERT INTO features.player_games (player_id, game_key, game_date, season,
                season_type, team, opponent, is_home, player_name, minutes, points, rebounds,
-               assists, threes, fga, fta, turnovers, event_id)
+               assists, threes, steals, blocks, fga, fta, turnovers, event_id)
            SELECT * FROM unnest($1::integer[], $2::text[], $3::date[], $4::text[], $5::text[],
                $6::text[], $7::text[], $8::boolean[], $9::text[], $10::float8[], $11::integer[],
                $12::integer[], $13::integer[], $14::integer[], $15::integer[], $16::integer[],
-               $17::integer[], $18::text[])
+               $17::integer[], $18::integer[], $19::integer[], $20::text[])
            ON CONFLICT (player_id, game_key) DO UPDATE SET game_date = EXCLUDED.game_date,
                season = EXCLUDED.season, season_type = EXCLUDED.season_type,
                team = EXCLUDED.team, opponent = EXCLUDED.opponent, is_home = EXCLUDED.is_home,
                player_name = EXCLUDED.player_name, minutes = EXCLUDED.minutes,
                points = EXCLUDED.points, rebounds = EXCLUDED.rebounds,
-               assists = EXCLUDED.assists, threes = EXCLUDED.threes, fga = EXCLUDED.fga,
+               assists = EXCLUDED.assists, threes = EXCLUDED.threes,
+               steals = EXCLUDED.steals, blocks = EXCLUDED.blocks, fga = EXCLUDED.fga,
                fta = EXCLUDED.fta, turnovers = EXCLUDED.turnovers, event_id = EXCLUDED.event_id
            WHERE features.player_games.event_id IS DISTINCT FROM EXCLUDED.event_id
-              -- a replay brings the columns a row stored before migration 0005 lacks
+              -- a replay brings the columns a row stored before migrations 0005 and 0007 lack
+              OR (features.player_games.steals IS NULL AND EXCLUDED.steals IS NOT NULL)
+              OR (features.player_games.blocks IS NULL AND EXCLUDED.blocks IS NOT NULL)
               OR (features.player_games.fga IS NULL AND EXCLUDED.fga IS NOT NULL)
               OR (features.player_games.fta IS NULL AND EXCLUDED.fta IS NOT NULL)
               OR (features.player_games.turnovers IS NULL
@@ -378,6 +381,8 @@ async def _upsert_player_games(
                     g.rebounds,
                     g.assists,
                     g.fg3m,
+                    g.steals,
+                    g.blocks,
                     g.fga,
                     g.fta,
                     g.turnovers,

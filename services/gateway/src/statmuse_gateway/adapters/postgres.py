@@ -299,20 +299,24 @@ async def upsert_player_games(
     """Returns the players whose games are new or changed (their cached context is stale)."""
     rows = await conn.fetch(
         """INSERT INTO gateway.player_games (player_id, game_key, game_date, season, season_type,
-               team, opponent, is_home, minutes, points, rebounds, assists, threes, fga, fta,
-               tov, event_id)
+               team, opponent, is_home, minutes, points, rebounds, assists, threes, steals,
+               blocks, fga, fta, tov, event_id)
            SELECT * FROM unnest($1::integer[], $2::text[], $3::date[], $4::text[], $5::text[],
                $6::text[], $7::text[], $8::boolean[], $9::float8[], $10::integer[],
                $11::integer[], $12::integer[], $13::integer[], $14::integer[], $15::integer[],
-               $16::integer[], $17::text[])
+               $16::integer[], $17::integer[], $18::integer[], $19::text[])
            ON CONFLICT (player_id, game_key) DO UPDATE SET game_date = EXCLUDED.game_date,
                season = EXCLUDED.season, season_type = EXCLUDED.season_type,
                team = EXCLUDED.team, opponent = EXCLUDED.opponent, is_home = EXCLUDED.is_home,
                minutes = EXCLUDED.minutes, points = EXCLUDED.points,
                rebounds = EXCLUDED.rebounds, assists = EXCLUDED.assists,
-               threes = EXCLUDED.threes, fga = EXCLUDED.fga, fta = EXCLUDED.fta,
-               tov = EXCLUDED.tov, event_id = EXCLUDED.event_id
+               threes = EXCLUDED.threes, steals = EXCLUDED.steals, blocks = EXCLUDED.blocks,
+               fga = EXCLUDED.fga, fta = EXCLUDED.fta, tov = EXCLUDED.tov,
+               event_id = EXCLUDED.event_id
            WHERE gateway.player_games.event_id IS DISTINCT FROM EXCLUDED.event_id
+              -- a replay brings the columns a row stored before migration 0008 lacks
+              OR (gateway.player_games.steals IS NULL AND EXCLUDED.steals IS NOT NULL)
+              OR (gateway.player_games.blocks IS NULL AND EXCLUDED.blocks IS NOT NULL)
            RETURNING player_id""",
         *zip(
             *[
@@ -330,6 +334,8 @@ async def upsert_player_games(
                     g.rebounds,
                     g.assists,
                     g.fg3m,
+                    g.steals,
+                    g.blocks,
                     g.fga,
                     g.fta,
                     g.turnovers,
@@ -405,7 +411,7 @@ async def team_games_since(*, conn: asyncpg.Connection, version: int) -> tuple[l
 async def history(*, conn: asyncpg.Connection, player_id: int) -> list[tuple[PlayerGame, Shooting]]:
     rows = await conn.fetch(
         """SELECT game_date, season, season_type, team, opponent, is_home, minutes, points,
-                  rebounds, assists, threes, fga, fta, tov AS turnovers
+                  rebounds, assists, threes, steals, blocks, fga, fta, tov AS turnovers
            FROM gateway.player_games WHERE player_id = $1 ORDER BY game_date""",
         player_id,
     )

@@ -82,7 +82,7 @@ async def root() -> RedirectResponse:
 
 @router.get("/dashboard")
 async def predict_page() -> HTMLResponse:
-    stats = "".join(f'<option value="{s.value}">{s.value}</option>' for s in Stat)
+    stats = "".join(f'<option value="{s.value}">{s.label}</option>' for s in Stat)
     body = f"""
 <form id="predict-form" novalidate>
   <div class="field"><label for="player">Player</label>
@@ -141,7 +141,7 @@ async def predict_page() -> HTMLResponse:
 @router.get("/dashboard/tonight")
 async def tonight_page() -> HTMLResponse:
     """The day's posted props as the predictor priced them (GET /api/slate), with filters."""
-    stats = "".join(f'<option value="{s.value}">{s.value}</option>' for s in Stat)
+    stats = "".join(f'<option value="{s.value}">{s.label}</option>' for s in Stat)
     body = f"""
 <p>Every prop line the books post for the day's games, priced by our model: our P(over), the
 books' own de-vigged P(over) and the difference (the edge). The best price skips a book whose

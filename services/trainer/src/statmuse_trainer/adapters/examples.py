@@ -5,7 +5,7 @@ import json
 from collections.abc import Sequence
 
 from statmuse_shared.contract.messages import FeaturesComputed
-from statmuse_shared.contract.stats import Stat
+from statmuse_shared.contract.stats import BOX_STATS, Stat
 from statmuse_shared.platform.db import Database
 from statmuse_trainer.monitoring.performance import PlayedGame
 from statmuse_trainer.training.baseline import Example
@@ -58,12 +58,7 @@ class PostgresExamples:
     async def labelled(
         self, *, stat: Stat, feature_set_version: str, seasons: Sequence[str]
     ) -> list[Example]:
-        label = (
-            "(outcome->>'points')::float + (outcome->>'rebounds')::float"
-            " + (outcome->>'assists')::float"
-            if stat is Stat.PRA
-            else f"(outcome->>'{stat.value}')::float"
-        )
+        label = " + ".join(f"(outcome->>'{part}')::float" for part in stat.parts)
         async with self.db.acquire() as conn:
             rows = await conn.fetch(
                 f"""SELECT features::text AS features, {label} AS label
@@ -121,7 +116,7 @@ class PostgresExamples:
                     r["player_id"],
                     r["game_date"],
                     float(outcome.get("minutes") or 0),
-                    {k: outcome.get(k) for k in ("points", "rebounds", "assists", "threes")},
+                    {k: outcome.get(k) for k in BOX_STATS},
                 )
             )
         return out

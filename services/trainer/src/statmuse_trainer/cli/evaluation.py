@@ -9,9 +9,12 @@ from typing import Annotated
 
 import typer
 
+from statmuse_shared.contract.stats import Stat
 from statmuse_trainer.backtest.run import Pricing
 from statmuse_trainer.backtest.strategies import Staking
 from statmuse_trainer.cli.common import dataset_dir, fail, latest
+
+ALL_STATS = ",".join(stat.value for stat in Stat)
 
 
 def evaluate(
@@ -47,7 +50,7 @@ def evaluate(
     ] = "2020-21,2021-22,2022-23,2023-24",
     stats: Annotated[
         str, typer.Option(help="--walk-forward: the stats, comma-separated")
-    ] = "points,rebounds,assists,threes,pra",
+    ] = ALL_STATS,
     jobs: Annotated[int, typer.Option(min=1, help="--walk-forward: worker processes")] = 2,
 ) -> None:
     """Our served models on a season they never saw: against season-average, last-10 and
@@ -133,7 +136,7 @@ def _walk_forward(
     version, df = loaded
     folds = [s.strip() for s in seasons.split(",") if s.strip()]
     wanted = [s.strip() for s in stats.split(",") if s.strip()]
-    known = {"points", "rebounds", "assists", "threes", "pra"}
+    known = {s.value for s in Stat}
     if not folds or not wanted or set(wanted) - known:
         fail(f"--stats must name some of {sorted(known)}; --seasons at least one season")
     out = Path("var/walk-forward") / version

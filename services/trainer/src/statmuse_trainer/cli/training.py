@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from statmuse_trainer.settings import TrainerSettings
     from statmuse_trainer.training.run import TrainingRun
 
-DEFAULT_STATS = "points,rebounds,assists,threes,pra"
+DEFAULT_STATS = ",".join(s.value for s in Stat)
 
 
 class Stats(tuple[Stat, ...]):

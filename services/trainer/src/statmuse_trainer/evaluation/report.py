@@ -271,6 +271,13 @@ def _summary(
             f"ECE {by.loc['model', 'ece'].value:.4f}, the books' "
             f"{by.loc['books_devigged', 'ece'].value:.4f}."
         )
+    scored = set(lines["stat"].unique()) if len(lines) else set()
+    without = sorted({r["stat"] for r in ref_rows} - scored)
+    if without:
+        out.append(
+            f"- No real lines for {', '.join(without)} in the bundled files (they have none of "
+            "those markets): scored at the reference line above and in the walk-forward below."
+        )
     return out
 
 

@@ -62,7 +62,7 @@ class PlayedGame:
     player_id: int
     game_date: dt.date
     minutes: float
-    outcome: dict[str, float | None]  # the StatLine's numbers: points, rebounds, assists, threes
+    outcome: dict[str, float | None]  # the StatLine's numbers: points, rebounds, ... turnovers
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +126,10 @@ class DayMetrics:
 
 
 def stat_value(stat: Stat, outcome: dict[str, float | None]) -> float | None:
-    """The stat's value in a game; None when the source did not record it (threes)."""
-    if stat is Stat.PRA:
-        parts = [outcome.get("points"), outcome.get("rebounds"), outcome.get("assists")]
-        return None if any(p is None for p in parts) else math.fsum(p for p in parts if p)
-    value = outcome.get(stat.value)
-    return None if value is None else float(value)
+    """The stat's value in a game (a sum of stats adds up its parts); None when the source did
+    not record it (threes in some seasons)."""
+    parts = [outcome.get(part) for part in stat.parts]
+    return None if any(p is None for p in parts) else math.fsum(p for p in parts if p)
 
 
 def monitored_line(prediction: StoredPrediction) -> LineQuote | None:

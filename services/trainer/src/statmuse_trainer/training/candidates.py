@@ -107,6 +107,23 @@ XGBOOST_START: list[dict[str, Any]] = [
     for d, mcw in ((4, 20), (6, 50))
 ]
 ELASTICNET_START: list[dict[str, Any]] = [{"alpha": 0.003, "l1_ratio": 0.5}]
+# The light search (stats without bundled lines: steals, blocks, turnovers and the sums of
+# two) fits one configuration of each: the grid's first XGBoost at twice the learning rate
+# (half the rounds), and the ElasticNet start.
+LIGHT: dict[str, dict[str, Any]] = {
+    "xgboost": {**XGBOOST_START[0], "learning_rate": 2 * LEARNING_RATE},
+    "elasticnet": ELASTICNET_START[0],
+}
+
+
+def fit_light(
+    data: StatData, family: str, *, jobs: int, tick: Callable[[str], None] = lambda _: None
+) -> Candidate:
+    """The light search's one configuration of a family, fitted and scored on validation."""
+    candidate, row = fit_and_score(data, family, LIGHT[family], jobs=jobs)
+    candidate.trials = [{**row, "pruned": False}]
+    tick(f"{data.stat} {family} (light): brier {candidate.scores.brier:.4f}")
+    return candidate
 
 
 def _xgboost_space(trial: Any) -> dict[str, Any]:

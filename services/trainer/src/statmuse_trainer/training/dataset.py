@@ -17,12 +17,21 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from statmuse_shared.contract.stats import COMBINATIONS, PARTS
 from statmuse_shared.features import FEATURE_SET_VERSION, feature_names
 
 if TYPE_CHECKING:
     from statmuse_trainer.ports import ExampleRepository
 
-LABELS = ("points", "rebounds", "assists", "threes", "pra", "minutes")
+# What a game's outcome gives (box-score stats and minutes), then the sums of them we predict.
+BOX_LABELS = ("points", "rebounds", "assists", "threes", "steals", "blocks", "turnovers", "minutes")
+LABELS = (*BOX_LABELS, "pra", *COMBINATIONS)
+# The features a combination with no features of its own gets in the frame, from its parts':
+# means add up (over the same games: the parts come from one box score), counts are the
+# fewest. For its reference line, which rows the pooled model covers and the baselines; not
+# model inputs (those are the parts' own features, which the served vector has).
+COMBINED_MEANS = ("sma_3", "sma_5", "sma_10", "season_avg", "ema", "career_avg")
+COMBINED_COUNTS = ("n_10", "career_n")
 META = ("player_id", "player_name", "season", "game_date", "as_of")
 
 
@@ -79,9 +88,12 @@ def frame(rows: Sequence[Row], split: Split = DEFAULT_SPLIT) -> pd.DataFrame:
         if part is None:
             continue
         o = r.outcome
-        pts, reb, ast = o.get("points"), o.get("rebounds"), o.get("assists")
-        pra = None if pts is None or reb is None or ast is None else pts + reb + ast
-        labels = {f"label_{k}": o.get(k) for k in LABELS if k != "pra"} | {"label_pra": pra}
+        labels = {f"label_{k}": o.get(k) for k in BOX_LABELS}
+        for combined in ("pra", *COMBINATIONS):
+            values = [o.get(part) for part in PARTS[combined]]
+            labels[f"label_{combined}"] = (
+                None if any(v is None for v in values) else sum(v for v in values if v is not None)
+            )
         records.append(
             {
                 "player_id": r.player_id,
@@ -100,7 +112,24 @@ def frame(rows: Sequence[Row], split: Split = DEFAULT_SPLIT) -> pd.DataFrame:
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
     df["game_date"] = pd.to_datetime(df["game_date"])
     df["as_of"] = pd.to_datetime(df["as_of"])
+    df = with_combinations(df)
     return df.sort_values(["game_date", "player_id"], kind="stable").reset_index(drop=True)
+
+
+def with_combinations(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with the combinations' columns (`COMBINED_MEANS`, `COMBINED_COUNTS`) made
+    from their parts' features; a frame that has them already is returned as it is."""
+    made = {}
+    for combined in COMBINATIONS:
+        parts = PARTS[combined]
+        for suffix in COMBINED_MEANS:
+            made[f"f_{combined}_{suffix}"] = sum(df[f"f_{p}_{suffix}"] for p in parts)
+        for suffix in COMBINED_COUNTS:
+            made[f"f_{combined}_{suffix}"] = pd.concat(
+                [df[f"f_{p}_{suffix}"] for p in parts], axis=1
+            ).min(axis=1, skipna=False)
+    missing = {k: v for k, v in made.items() if k not in df.columns}
+    return pd.concat([df, pd.DataFrame(missing, index=df.index)], axis=1) if missing else df
 
 
 def check(df: pd.DataFrame, split: Split) -> None:

@@ -17,7 +17,14 @@ from statmuse_shared.models.regressors import LinearPart, TreePart
 from statmuse_trainer import scoring
 from statmuse_trainer.training import export
 from statmuse_trainer.training.calibration import calibrated_over, cdf_pairs, fit_calibration
-from statmuse_trainer.training.candidates import PARSIMONY_BRIER, Candidate, search, stack, vote
+from statmuse_trainer.training.candidates import (
+    PARSIMONY_BRIER,
+    Candidate,
+    fit_light,
+    search,
+    stack,
+    vote,
+)
 from statmuse_trainer.training.heads import fit_heads
 from statmuse_trainer.training.negbin import (
     fit_dispersion_mle,
@@ -28,13 +35,22 @@ from statmuse_trainer.training.selection import Selection, select
 from statmuse_trainer.training.stat_data import (
     MIN_HISTORY,
     StatData,
+    centre_feature,
     head_columns,
+    history_feature,
+    is_light,
     pooled_rows,
     stat_data,
 )
 
 LEAGUE_MINUTES = ("minutes_sma_3", "minutes_season_avg", "minutes_career_avg")
 FAMILIES = ("random_forest", "xgboost", "elasticnet")  # the order of the 0.4/0.4/0.2 start
+# The light fit of the stats without bundled lines (steals, blocks, turnovers and the sums of
+# two; `LINE_STATS` get the full one), so that every stat trains within the 15-minute budget:
+# the compact feature families only, one XGBoost and one ElasticNet configuration
+# (`candidates.LIGHT`), no forest, no feature selection and no per-player heads (the full fit
+# keeps a handful of a few hundred), then the same vote, stack, spread and calibration.
+LIGHT_FAMILIES = ("xgboost", "elasticnet")
 
 
 @dataclass
@@ -105,7 +121,7 @@ class FittedStat:
 
 def protected_columns(stat: str) -> set[str]:
     """The columns the served model reads by name, which feature selection must keep."""
-    return {f"{stat}_career_n", f"{stat}_sma_10", *LEAGUE_MINUTES, *head_columns(stat)}
+    return {history_feature(stat), centre_feature(stat), *LEAGUE_MINUTES, *head_columns(stat)}
 
 
 def training_window(df: pd.DataFrame) -> dict[str, Any]:
@@ -195,23 +211,35 @@ def fit_stat(
             f"{stat}: too few rows to train ({len(data.train)} train, "
             f"{len(data.validation)} validation)"
         )
+    light = is_light(stat)
+    families = LIGHT_FAMILIES if light else FAMILIES
     # XGBoost's study first: its best model decides which features every family gets.
     t0 = time.perf_counter()
-    searched = search(data, "xgboost", jobs=jobs, tick=tick)
+    if light:
+        searched = fit_light(data, "xgboost", jobs=jobs, tick=tick)
+    else:
+        searched = search(data, "xgboost", jobs=jobs, tick=tick)
     seconds["xgboost"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    data, singles_xgb, selection = select(
-        data, searched, protected=protected_columns(stat), jobs=jobs, tick=tick
-    )
+    if light:
+        singles_xgb, selection = searched, Selection.skipped(data, searched)
+    else:
+        data, singles_xgb, selection = select(
+            data, searched, protected=protected_columns(stat), jobs=jobs, tick=tick
+        )
     seconds["selection"] = time.perf_counter() - t0
     singles = {"xgboost": singles_xgb}
-    for family in FAMILIES:
+    for family in families:
         if family in singles:
             continue
         t0 = time.perf_counter()
-        singles[family] = search(data, family, jobs=jobs, tick=tick)
+        singles[family] = (
+            fit_light(data, family, jobs=jobs, tick=tick)
+            if light
+            else search(data, family, jobs=jobs, tick=tick)
+        )
         seconds[family] = time.perf_counter() - t0
-    parts = [singles[f] for f in FAMILIES]
+    parts = [singles[f] for f in families]
     voting, stacking = vote(data, parts), stack(data, parts)
     tick(
         f"{stat} voting: brier {voting.scores.brier:.4f}; "
@@ -230,7 +258,7 @@ def fit_stat(
 
     # Per-player heads, kept only where they beat the pooled model.
     t0 = time.perf_counter()
-    heads, tried = fit_heads(data, pooled_v, dispersion, jobs=jobs)
+    heads, tried = ([], 0) if light else fit_heads(data, pooled_v, dispersion, jobs=jobs)
     seconds["heads"] = time.perf_counter() - t0
     tick(f"{stat} per-player: {len(heads)} of {tried} beat the pooled model")
     served_v = pooled_v.copy()
@@ -275,8 +303,8 @@ def fit_stat(
         weights=weights,
         intercept=intercept,
         dispersion=dispersion,
-        history_feature=f"{stat}_career_n",
-        centre_feature=f"{stat}_sma_10",
+        history_feature=history_feature(stat),
+        centre_feature=centre_feature(stat),
         min_history=MIN_HISTORY,
         head_features=head_columns(stat) if heads else [],
         league_rate_per_minute=rate,

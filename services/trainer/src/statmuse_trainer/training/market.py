@@ -424,9 +424,10 @@ def report(fit: MarketFit, *, command: str, pictures: tuple[str, str] | None = N
         f"Fitted on {fit.fitted_props} props of {fit.first_day} to {fit.last_day} (one per "
         "player, stat and day: the books' modal line, their mean de-vigged price at it), all "
         "stats pooled: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(fit.per_stat_fitted.items()))
-        + ". Every number below comes from later days: lines neither the layer nor the "
-        "line blend was fitted on. Bets are settled at the books' median price of the side.",
+        + ", ".join(f"{k} {v}" for k, v in sorted(fit.per_stat_fitted.items()) if v)
+        + " (the other stats have no lines in the bundled files). Every number below comes "
+        "from later days: lines neither the layer nor the line blend was fitted on. Bets are "
+        "settled at the books' median price of the side.",
         "",
         "## Brier against the books and the line blend (later days)",
         "",

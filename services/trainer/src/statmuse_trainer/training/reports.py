@@ -104,7 +104,10 @@ def write(out: Path, fitted: Sequence[FittedStat], *, dataset_version: str) -> l
         "every trial is in `trials.csv`. Then each feature's permutation importance: how much",
         "the validation Brier worsens when its column is shuffled, with the searched XGBoost.",
         "Features at or below zero are dropped if XGBoost refitted without them scores no",
-        "worse on validation (`selection.csv` has every feature's importance).",
+        "worse on validation (`selection.csv` has every feature's importance). The stats",
+        "without bundled lines (steals, blocks, turnovers and the sums of two) get a light",
+        "search instead: XGBoost's two starting configurations and two ElasticNet trials,",
+        'no forest and no selection ("not run" below).',
         "",
         "| stat | features | importance ≤ 0 | Brier, all | Brier, without them | adopted | kept |",
         "|---|---|---|---|---|---|---|",
@@ -112,6 +115,12 @@ def write(out: Path, fitted: Sequence[FittedStat], *, dataset_version: str) -> l
     for f in fitted:
         sel = f.selection
         without = "" if sel.brier_kept is None else f"{sel.brier_kept:.5f}"
+        if not sel.ran:
+            lines.append(
+                f"| {f.stat} | {sel.features_before} | not run | {sel.brier_all:.5f} | | | "
+                f"{len(sel.kept)} |"
+            )
+            continue
         lines.append(
             f"| {f.stat} | {sel.features_before} | {len(sel.candidates)} | "
             f"{sel.brier_all:.5f} | {without} | {'yes' if sel.adopted else 'no'} | "

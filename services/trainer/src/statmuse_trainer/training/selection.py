@@ -36,6 +36,21 @@ class Selection:
     brier_kept: float | None  # None when nothing was dropped (no refit)
     adopted: bool
     trials: list[dict[str, Any]] = field(default_factory=list)  # the refit without them
+    ran: bool = True  # False: the light search, which keeps every feature without measuring
+
+    @classmethod
+    def skipped(cls, data: StatData, best: Candidate) -> "Selection":
+        """No selection (the light search): every column kept, nothing measured."""
+        return cls(
+            data.stat,
+            len(data.columns),
+            data.columns,
+            {},
+            best.scores.brier,
+            None,
+            False,
+            ran=False,
+        )
 
     @property
     def dropped(self) -> list[str]:

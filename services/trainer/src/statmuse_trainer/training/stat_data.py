@@ -7,11 +7,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from statmuse_shared.contract.stats import PARTS, Stat
 from statmuse_shared.features import feature_names
-from statmuse_shared.features.player import OUT_FEATURES
+from statmuse_shared.features.player import COMPACT_STATS, OUT_FEATURES
+from statmuse_shared.features.player import STATS as FEATURE_STATS
 
-STATS = ("points", "rebounds", "assists", "threes", "pra")
-_STAT_PREFIXES = {"points", "rebounds", "assists", "threes", "pra", "minutes"}
+STATS = tuple(s.value for s in Stat)
+# The stats with markets in the bundled lines, fitted with the full search; the others
+# (steals, blocks, turnovers and the sums of two) with the light one (training/fitting.py).
+LINE_STATS = ("points", "rebounds", "assists", "threes", "pra")
+_STAT_PREFIXES = {*FEATURE_STATS, *COMPACT_STATS}
 MIN_HISTORY = 3  # games of the stat before the pooled model is trusted; fewer -> league baseline
 HEAD_FEATURES = (
     "{s}_sma_10",
@@ -28,17 +33,55 @@ HEAD_FEATURES = (
 )
 
 
+def is_light(stat: str) -> bool:
+    """Whether the stat gets the light fit (no bundled lines to judge a full search by)."""
+    return stat not in LINE_STATS
+
+
 def feature_columns(stat: str) -> list[str]:
-    """The features a stat's model sees: its own, minutes, the game context; pra also sees
-    its three components."""
-    own = {stat, "minutes"} | ({"points", "rebounds", "assists"} if stat == "pra" else set())
+    """The features a stat's model sees: its own, minutes, the game context; a sum of stats
+    (pra, pr, stocks, ...) also sees its parts'. A stat of the light fit sees only the compact
+    families of those stats (the means, spreads, counts and rates)."""
+    own = {stat, "minutes", *PARTS.get(stat, ())}
+    compact = _compact_names() if is_light(stat) else None
     return [
-        n for n in feature_names() if (p := n.split("_", 1)[0]) in own or p not in _STAT_PREFIXES
+        n
+        for n in feature_names()
+        if ((p := n.split("_", 1)[0]) in own and (compact is None or n in compact))
+        or p not in _STAT_PREFIXES
     ]
 
 
+def _compact_names() -> set[str]:
+    """The features of the compact families, for every stat that has them."""
+    from statmuse_shared.features.catalogue import CATALOGUE
+
+    families = {f.family for f in CATALOGUE if f.stat in COMPACT_STATS}
+    return {f.name for f in CATALOGUE if f.family in families}
+
+
+def has_features(stat: str) -> bool:
+    """Whether the vector has features of the stat itself (the sums of two have none)."""
+    return stat in _STAT_PREFIXES
+
+
 def head_columns(stat: str) -> list[str]:
-    return [f.format(s=stat) for f in HEAD_FEATURES]
+    """The per-player heads' inputs: the stat's means (its parts' for a sum of two), the
+    minutes and the game."""
+    own = [f for f in HEAD_FEATURES if "{s}" in f]
+    shared = [f for f in HEAD_FEATURES if "{s}" not in f]
+    stats = [stat] if has_features(stat) else list(PARTS[stat])
+    return [f.format(s=s) for s in stats for f in own] + shared
+
+
+def history_feature(stat: str) -> str:
+    """The served model's count of past values: too few, and the league baseline answers."""
+    return f"{stat if has_features(stat) else PARTS[stat][0]}_career_n"
+
+
+def centre_feature(stat: str) -> str:
+    """The served model's recent mean: without one, the league baseline answers."""
+    return f"{stat if has_features(stat) else PARTS[stat][0]}_sma_10"
 
 
 def reference_lines(df: pd.DataFrame, stat: str) -> np.ndarray:
@@ -99,12 +142,28 @@ def without_reports(frame: pd.DataFrame, share: float = UNREPORTED_SHARE) -> pd.
     return out
 
 
+def _read_by_fit(df: pd.DataFrame, stat: str) -> list[str]:
+    """The frame's columns a stat's fit reads (a copy of only these is much smaller than the
+    whole frame's hundreds of columns)."""
+    wanted = {
+        "player_id",
+        "season",
+        "game_date",
+        "split",
+        f"label_{stat}",
+        *(f"f_{c}" for c in (*feature_columns(stat), *head_columns(stat))),
+        *(f"f_{stat}_{s}" for s in ("sma_10", "season_avg", "career_n")),
+        *(f"f_{n}" for n in OUT_FEATURES),
+    }
+    return [c for c in df.columns if c in wanted]
+
+
 def stat_data(df: pd.DataFrame, stat: str) -> StatData:
     """Training and validation rows of a stat. When the validation season lacks the stat (the
     source has no threes for 2022-23), the last quarter of the training days validates
     instead: still strictly after every training game, and the test season stays unseen."""
     keep = pooled_rows(df, stat)
-    part = df.loc[keep].sort_values("game_date", kind="stable")
+    part = df.loc[keep, _read_by_fit(df, stat)].sort_values("game_date", kind="stable")
     train = part[part["split"] == "train"].reset_index(drop=True)
     validation = part[part["split"] == "validation"].reset_index(drop=True)
     if len(validation) >= MIN_VALIDATION_ROWS or train.empty:

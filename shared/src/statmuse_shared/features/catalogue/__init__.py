@@ -31,6 +31,7 @@ from typing import Literal
 from statmuse_shared.features.player import (
     BOTTOM_DEFENCE,
     CHANGED_TEAM_PRIOR_SHARE,
+    COMPACT_STATS,
     EMA_ALPHA,
     MAX_REST_DAYS,
     PRIOR_GAMES,
@@ -42,8 +43,8 @@ from statmuse_shared.features.player import (
 )
 from statmuse_shared.features.teams import ALTITUDE_TEAM, MIN_TEAM_GAMES, TEAM_UTC_OFFSET
 
-VERSION = "fs-5"
-FINGERPRINT = "1e8859c97bdb"
+VERSION = "fs-6"
+FINGERPRINT = "c3d128a5f228"
 STALE_FINGERPRINT = (
     "the catalogue changed: bump the feature-set version and record the new fingerprint"
 )
@@ -118,8 +119,11 @@ def _per_stat(
     description: str,
     *,
     stats: tuple[str, ...] = STATS,
+    compact: bool = False,
     on_next: bool = True,
 ) -> Family:
+    """A per-stat family; `compact`: the compact stats (`COMPACT_STATS`) have it too."""
+    stats = (*stats, *COMPACT_STATS) if compact else stats
     return Family(f"{{stat}}_{template}", dtype, windows, description, stats, on_next)
 
 
@@ -132,14 +136,25 @@ def _general(
 _KEEP = 1 - EMA_ALPHA
 PER_STAT: tuple[Family, ...] = (
     _per_stat(
-        "n_{w}", "count", WINDOWS, "Number of values in the window: min({w}, values so far)."
+        "n_{w}",
+        "count",
+        WINDOWS,
+        "Number of values in the window: min({w}, values so far).",
+        compact=True,
     ),
-    _per_stat("sma_{w}", "float", WINDOWS, "Mean of the last {w} values. None with no values."),
+    _per_stat(
+        "sma_{w}",
+        "float",
+        WINDOWS,
+        "Mean of the last {w} values. None with no values.",
+        compact=True,
+    ),
     _per_stat(
         "std_{w}",
         "float",
         WINDOWS,
         "Sample standard deviation (ddof 1) of the last {w} values. None under 2.",
+        compact=True,
     ),
     _per_stat("min_{w}", "float", WINDOWS, "Minimum of the last {w} values. None with no values."),
     _per_stat("max_{w}", "float", WINDOWS, "Maximum of the last {w} values. None with no values."),
@@ -162,6 +177,7 @@ PER_STAT: tuple[Family, ...] = (
         ("career",),
         f"Exponential moving average, alpha {EMA_ALPHA:g}, over the whole career: seeded with "
         f"the first value, then {EMA_ALPHA:g}·v + {_KEEP:g}·ema per value. None with no values.",
+        compact=True,
     ),
     _per_stat(
         "season_avg",
@@ -170,12 +186,14 @@ PER_STAT: tuple[Family, ...] = (
         "Mean of the values in the season of the game (`game` vectors) or of the last game "
         "(`next` vectors); resets at a new season. A season is the season string (e.g. "
         "`2023-24`): regular season, play-in and playoffs together. None with no values.",
+        compact=True,
     ),
     _per_stat(
         "season_n",
         "count",
         ("season",),
         "Number of values behind `{stat}_season_avg` (0 if none in that season).",
+        compact=True,
     ),
     _per_stat(
         "prior_season_avg",
@@ -184,12 +202,14 @@ PER_STAT: tuple[Family, ...] = (
         "Mean of the values in the prior season: the latest season before the game's season "
         "(`next` vectors: before the last game's season) in which the player has values of "
         "the stat. None with no such season.",
+        compact=True,
     ),
     _per_stat(
         "prior_season_n",
         "count",
         ("prior season",),
         "Number of values behind `{stat}_prior_season_avg` (0 if none).",
+        compact=True,
     ),
     _per_stat(
         "season_shrunk",
@@ -199,9 +219,12 @@ PER_STAT: tuple[Family, ...] = (
         f"`{{stat}}_prior_season_avg`) / (this season's count + k), k = {PRIOR_GAMES} games, "
         f"× {CHANGED_TEAM_PRIOR_SHARE:g} when `team_changed` is 1. Without a prior season, "
         "`{stat}_season_avg`; None with neither.",
+        compact=True,
     ),
-    _per_stat("career_avg", "float", ("career",), "Mean of all values. None with no values."),
-    _per_stat("career_n", "count", ("career",), "Number of all values."),
+    _per_stat(
+        "career_avg", "float", ("career",), "Mean of all values. None with no values.", compact=True
+    ),
+    _per_stat("career_n", "count", ("career",), "Number of all values.", compact=True),
     _per_stat(
         "slope_10",
         "float",
@@ -217,6 +240,7 @@ PER_STAT: tuple[Family, ...] = (
         "Sum of the last up-to-10 values / sum of the minutes of those same games. None if "
         "that minute sum is 0.",
         stats=tuple(s for s in STATS if s != "minutes"),
+        compact=True,
     ),
     _per_stat(
         "vs_top10_avg",

@@ -22,7 +22,10 @@ from statmuse_shared.features.catalogue import (
     Window,
     fingerprint,
 )
-from statmuse_shared.features.player import STATS
+from statmuse_shared.features.player import COMPACT_STATS
+from statmuse_shared.features.player import STATS as FULL_STATS
+
+STATS = (*FULL_STATS, *COMPACT_STATS)
 
 TEMPLATE = "FEATURES.template.md"
 DOC = Path(__file__).resolve().parents[5] / "docs" / "FEATURES.md"
