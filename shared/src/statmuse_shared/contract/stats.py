@@ -1,5 +1,7 @@
 """The stats we predict: box-score stats, and combinations that are the sum of two or three."""
 
+import math
+from collections.abc import Callable
 from enum import StrEnum
 
 
@@ -56,3 +58,10 @@ LABELS = {
     "ra": "rebounds + assists",
     "stocks": "steals + blocks",
 }
+
+
+def total(stat: str, value: "Callable[[str], float | int | None]") -> float | None:
+    """A stat's value from its parts' (`value` of a box-score stat): their sum for a sum of
+    stats, the value itself for one stat; None when a part is missing."""
+    values = [value(part) for part in PARTS.get(stat, (stat,))]
+    return None if any(v is None for v in values) else math.fsum(v for v in values if v is not None)

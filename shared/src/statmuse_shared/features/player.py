@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from statmuse_shared.contract.stats import PARTS
+from statmuse_shared.contract.stats import PARTS, total
 from statmuse_shared.features.teams import (
     ALTITUDE_TEAM,
     TEAM_UTC_OFFSET,
@@ -94,10 +94,8 @@ class PlayerGame:
     def value(self, stat: str) -> float | None:
         """The game's value of a stat; a sum of stats (pra, pr, stocks, ...) adds up its parts
         (None when one is missing)."""
-        parts = PARTS.get(stat)
-        if parts is not None:
-            values = [self.value(p) for p in parts]
-            return None if None in values else math.fsum(v for v in values if v is not None)
+        if stat in PARTS:
+            return total(stat, self.value)
         raw: float | int | None = getattr(self, stat)
         return None if raw is None else float(raw)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from statmuse_shared.contract.stats import Stat
+from statmuse_shared.contract.stats import Stat, total
 from statmuse_shared.models.distributions import LineOdds
 from statmuse_shared.models.pricing import (
     DEFAULT_AMERICAN_ODDS,
@@ -128,8 +128,7 @@ class DayMetrics:
 def stat_value(stat: Stat, outcome: dict[str, float | None]) -> float | None:
     """The stat's value in a game (a sum of stats adds up its parts); None when the source did
     not record it (threes in some seasons)."""
-    parts = [outcome.get(part) for part in stat.parts]
-    return None if any(p is None for p in parts) else math.fsum(p for p in parts if p)
+    return total(stat.value, outcome.get)
 
 
 def monitored_line(prediction: StoredPrediction) -> LineQuote | None:

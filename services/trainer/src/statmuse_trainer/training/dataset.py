@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from statmuse_shared.contract.stats import COMBINATIONS, PARTS
+from statmuse_shared.contract.stats import COMBINATIONS, PARTS, total
 from statmuse_shared.features import FEATURE_SET_VERSION, feature_names
 
 if TYPE_CHECKING:
@@ -90,10 +90,7 @@ def frame(rows: Sequence[Row], split: Split = DEFAULT_SPLIT) -> pd.DataFrame:
         o = r.outcome
         labels = {f"label_{k}": o.get(k) for k in BOX_LABELS}
         for combined in ("pra", *COMBINATIONS):
-            values = [o.get(part) for part in PARTS[combined]]
-            labels[f"label_{combined}"] = (
-                None if any(v is None for v in values) else sum(v for v in values if v is not None)
-            )
+            labels[f"label_{combined}"] = total(combined, o.get)
         records.append(
             {
                 "player_id": r.player_id,
