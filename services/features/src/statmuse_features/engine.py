@@ -140,6 +140,7 @@ class Engine:
         self, players: list[PlayerGameIngested], teams: list[TeamGameIngested]
     ) -> list[FeaturesComputed]:
         """Store a batch, update the state, return the vectors that changed (to publish)."""
+        self.activity.set()
         async with self.lock:
             try:
                 return await self._process(players, teams)
@@ -148,6 +149,8 @@ class Engine:
                 for g in players:
                     self.players.pop(g.player_id, None)
                 raise
+            finally:
+                self.activity.set()  # idle counts from the end of the last batch
 
     async def _process(
         self, players: list[PlayerGameIngested], teams: list[TeamGameIngested]
@@ -176,7 +179,6 @@ class Engine:
             # Stored already, by an instance that had this partition before: this state
             # missed it, so rebuild it from the table on the player's next game.
             del self.players[player_id]
-        self.activity.set()
         stored = await self._store(await self._compute(plan))
         days = [g.game_date for g in players] + [g.game_date for g in teams]
         if self.played_through is not None:
@@ -291,16 +293,20 @@ class Engine:
     async def reconcile_when_idle(
         self, publish: Callable[[list[FeaturesComputed]], Awaitable[None]], *, idle_s: float
     ) -> None:
-        """Forever: whenever no batch has arrived for `idle_s`, catch up with the league (team
-        boxes other instances stored) and reconcile what is stale; `publish` gets what changed
-        (possibly nothing) each time."""
+        """Forever: whenever no batch has been in progress for `idle_s`, catch up with the
+        league (team boxes other instances stored) and reconcile what is stale; `publish` gets
+        what changed (possibly nothing) each time. A batch that takes longer than `idle_s` is
+        not idleness: while a backlog is consumed, a reconcile between its batches would
+        recompute the stale range again and again."""
         while True:
             self.activity.clear()
             try:
                 await asyncio.wait_for(self.activity.wait(), timeout=idle_s)
-                continue  # still busy
+                continue  # a batch started or ended meanwhile
             except TimeoutError:
                 pass
+            if self.lock.locked():
+                continue  # busy (a batch, the schedule, a report): not idle
             try:
                 await publish(await self.reconcile())
             except Exception:

@@ -170,26 +170,24 @@ def vectors_and_state(
 ) -> tuple[list[FeaturesComputed], PlayerState]:
     """The game vectors of every game on or after `since` (all when None), then the vector
     for the player's next game, and the state after the history. One walk: the batch path."""
-    walked, state = walk(history, league=league)
+    walked, state = walk(history, league=league, since=since)
     if not history:
         return [], state
-    out = []
-    previous: PlayerGame | None = None
-    for game, features in walked:
-        if since is None or game.game_date >= since:
-            out.append(
-                message(
-                    player_id=player_id,
-                    player_name=player_name,
-                    kind="game",
-                    game=game,
-                    last=previous,
-                    features=features,
-                    team=game.team,
-                    season=game.season,
-                )
-            )
-        previous = game
+    # The game before each game (its vector's last game), by day: a player plays once a day.
+    previous = {g.game_date: before for before, g in zip(history, history[1:], strict=False)}
+    out = [
+        message(
+            player_id=player_id,
+            player_name=player_name,
+            kind="game",
+            game=game,
+            last=previous.get(game.game_date),
+            features=features,
+            team=game.team,
+            season=game.season,
+        )
+        for game, features in walked
+    ]
     last = history[-1]
     out.append(
         message(

@@ -4,6 +4,7 @@ a game stored but never given a vector, the partitions a rebalance or a restart 
 another instance stored, and the batch build. Every scenario ends as a batch build of the same
 store would (docs/FEATURES.md, "Several instances")."""
 
+import asyncio
 import dataclasses
 import datetime as dt
 
@@ -16,6 +17,7 @@ from statmuse_shared.contract.messages import (
     PlayerGameIngested,
     TeamGameIngested,
 )
+from statmuse_shared.platform.runtime import background
 
 from .fakes import Crash, Faulty, InMemoryFeatures, batch_build, differing, stored
 from .season import boxes, plays, schedule
@@ -231,3 +233,34 @@ async def test_a_reconcile_between_a_failed_batch_and_its_redelivery() -> None:
 def test_lines_are_bos_games() -> None:
     assert all(isinstance(g, PlayerGameIngested) and g.team == "BOS" for g in LINES)
     assert len(LINES) == len(GAMES) // 2
+
+
+async def test_a_batch_longer_than_the_idle_time_is_not_idleness() -> None:
+    """While a backlog is consumed a batch can outlast `idle_s`: no reconcile starts while it
+    is in progress (one between batches would recompute the stale range again and again);
+    one starts once it has ended and nothing else came for `idle_s`."""
+    engine = engine_of(InMemoryFeatures())
+    await engine.load()
+    started: list[bool] = []  # per reconcile: was a batch in progress when it started?
+    in_batch = False
+    reconcile = engine.reconcile
+
+    async def watched() -> list[FeaturesComputed]:
+        started.append(in_batch)
+        return await reconcile()
+
+    engine.reconcile = watched  # type: ignore[method-assign]
+    published: asyncio.Queue[list[FeaturesComputed]] = asyncio.Queue()
+    idle_s = 0.02
+    async with background(engine.reconcile_when_idle(published.put, idle_s=idle_s)):
+        await asyncio.wait_for(published.get(), timeout=5)  # idle from the start
+        started.clear()
+        async with engine.lock:  # a batch in progress for 25 idle periods
+            engine.activity.set()
+            in_batch = True
+            await asyncio.sleep(25 * idle_s)
+            in_batch = False
+        engine.activity.set()
+        await asyncio.wait_for(published.get(), timeout=5)
+    assert started
+    assert not any(started)

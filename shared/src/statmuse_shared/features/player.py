@@ -447,13 +447,16 @@ def context_of(game: PlayerGame) -> GameContext:
 
 
 def walk(
-    history: list[PlayerGame], *, league: League | None
+    history: list[PlayerGame], *, league: League | None, since: dt.date | None = None
 ) -> tuple[list[tuple[PlayerGame, Features]], PlayerState]:
-    """The batch path: each game's pre-game vector, in date order, and the state after them."""
+    """The batch path: each game's pre-game vector, in date order, and the state after them.
+    `since`: only the vectors of the games on or after that day (the state still folds in
+    every game; a vector costs far more than folding a game in)."""
     state = PlayerState()
     out = []
     for game in history:
-        out.append((game, state.vector(context_of(game), league=league)))
+        if since is None or game.game_date >= since:
+            out.append((game, state.vector(context_of(game), league=league)))
         rank = league.rank(game.opponent, game.season, game.game_date) if league else None
         state.add(game, opponent_rank=rank)
     return out, state

@@ -20,6 +20,13 @@ log = logging.getLogger(__name__)
 # the broker itself for a one-off message to a topic named at the call.
 Publisher = DefaultPublisher | KafkaBroker
 
+# Producer batches per partition: up to this many bytes, waiting up to this long to fill one.
+# aiokafka's default (16 KiB, no wait) holds two or three feature vectors, so a backlog of
+# vectors became one produce request per two or three messages, each acknowledged by the
+# broker: most of the broker's CPU and the features service's time went there.
+MAX_BATCH_BYTES = 512 * 1024
+LINGER_MS = 5
+
 
 def make_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
     """A FastStream Kafka broker. Producers wait for all in-sync replicas (no silent loss)."""
@@ -28,6 +35,8 @@ def make_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
         client_id=client_id,
         acks="all",
         enable_idempotence=False,  # tansu (local broker) lacks idempotent producer support
+        max_batch_size=MAX_BATCH_BYTES,
+        linger_ms=LINGER_MS,
         # On shutdown, wait this long for handlers in flight to finish (then offsets commit).
         graceful_timeout=15.0,
         logger=logging.getLogger(f"{client_id}.broker"),
