@@ -62,7 +62,7 @@ BROKEN = {
         d,
         "ScaledObject",
         "features",
-        lambda s: s["spec"]["triggers"][0]["metadata"].update(topic="nba.features.v1"),
+        lambda s: s["spec"]["triggers"][0]["metadata"].update(topic="nba.features.v2"),
     ),
     "too-many-replicas": lambda d: _edit(
         d, "ScaledObject", "features", lambda s: s["spec"].update(maxReplicaCount=12)

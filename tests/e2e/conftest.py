@@ -80,9 +80,7 @@ def compute_next_game_vectors(players: tuple[str, ...]) -> list[FeaturesComputed
                 season=SEASON,
                 as_of=as_of,
                 feature_set_version=fsv,
-                features={
-                    n: None if v is None else float(f"{v:.10g}") for n, v in features.items()
-                },
+                features=features,
                 last_game=StatLine(
                     game_date=history[-1].game_date,
                     minutes=history[-1].minutes,

@@ -19,8 +19,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from statmuse_ops import demo, stack
-from statmuse_shared.contract import topics
-from statmuse_shared.contract.messages import FeaturesComputed, PredictionMade
+from statmuse_shared.contract import topics, vectors
+from statmuse_shared.contract.messages import PredictionMade
 from statmuse_shared.models.count import CountModel
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -84,10 +84,10 @@ def prediction_of(player_id: int, stat: str) -> Callable[[bytes], PredictionMade
 
 
 def next_vector_of(player_id: int, as_of: str) -> Callable[[bytes], dict[str, Any] | None]:
-    """The features service's "next" vector for the player as of `as_of`."""
+    """The features service's "next" vector for the player as of `as_of` (records packed)."""
 
     def keep(value: bytes) -> dict[str, Any] | None:
-        v = FeaturesComputed.model_validate_json(value)
+        v = vectors.decode(value)
         wanted = (v.player_id, v.as_of.isoformat(), v.kind) == (player_id, as_of, "next")
         return dict(v.features) if wanted else None
 

@@ -56,7 +56,8 @@ from statmuse_features.engine import Engine
 from statmuse_features.service import partition_of, vectors_for
 from statmuse_ops.infra import Started, free_port, spawn_service, start_broker, stop
 from statmuse_ops.stack import wait_ready
-from statmuse_shared.contract import topics
+from statmuse_shared.contract import topics, vectors
+from statmuse_shared.contract.messages import FeaturesComputed
 from statmuse_shared.platform.broker import ensure_topics
 from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
@@ -180,7 +181,7 @@ async def read_topic(bootstrap: str, topic: str, expected: int, *, deadline_s: f
 
 
 class Watch:
-    """`nba.features.v1` read from the start (no group) and the instances' own counters, to
+    """`topics.FEATURES` read from the start (no group) and the instances' own counters, to
     wait for the group to finish what was fed: a poll with a deadline, never a guess."""
 
     def __init__(self, bootstrap: str, instances: list[Instance]) -> None:
@@ -192,7 +193,7 @@ class Watch:
             enable_auto_commit=False,
         )
         self.client = httpx.AsyncClient(timeout=5)
-        self.vectors: list[dict[str, Any]] = []
+        self.vectors: list[FeaturesComputed] = []
         self.samples: list[dict[tuple[str, frozenset[Any]], float]] = []
 
     async def __aenter__(self) -> "Watch":
@@ -218,7 +219,7 @@ class Watch:
         while True:
             batch = await self.consumer.getmany(timeout_ms=200, max_records=5000)
             for records in batch.values():
-                self.vectors.extend(json.loads(r.value) for r in records)
+                self.vectors.extend(vectors.decode(r.value) for r in records)
             self.samples = [await i.metrics(self.client) for i in self.instances]
             consumed = sum(
                 self.consumed(i, k)
@@ -257,7 +258,7 @@ class Run:
     assignments_before: list[int]  # how many assignments each instance had logged by then
     raw: list[Any]  # every record of nba.games.raw.v1
     samples: list[dict[tuple[str, frozenset[Any]], float]]  # the instances' final metrics
-    vectors: list[dict[str, Any]]  # every record of nba.features.v1, decoded
+    vectors: list[FeaturesComputed]  # every record of topics.FEATURES, decoded
     backlog_vectors: int  # how many of them came out for the backlog (the first ones)
     expected: set[tuple[int, dt.date]]  # (player, game day) of every published player game
 
@@ -391,19 +392,13 @@ async def test_each_raw_message_was_consumed_once_by_the_owner_of_its_partition(
 
 def game_vectors(run: Run) -> collections.Counter[tuple[int, dt.date]]:
     """How many times each (player, game day) game vector was published."""
-    return collections.Counter(
-        (v["player_id"], dt.date.fromisoformat(v["as_of"]))
-        for v in run.vectors
-        if v["kind"] == "game"
-    )
+    return collections.Counter((v.player_id, v.as_of) for v in run.vectors if v.kind == "game")
 
 
 async def test_every_players_game_vector_was_published_and_stored(run):
     assert set(game_vectors(run)) == run.expected
     # Every player's latest vector (for his next game) came out too.
-    assert {v["player_id"] for v in run.vectors if v["kind"] == "next"} == {
-        p for p, _ in run.expected
-    }
+    assert {v.player_id for v in run.vectors if v.kind == "next"} == {p for p, _ in run.expected}
     conn = await asyncpg.connect(run.database_url)
     try:
         stored = await conn.fetch(
@@ -419,9 +414,7 @@ async def test_every_players_game_features_were_computed_exactly_once(run):
     """Once the backlog is done (whose stale vectors are republished by design), each day's
     games come out exactly once each and nothing else does."""
     daily = collections.Counter(
-        (v["player_id"], dt.date.fromisoformat(v["as_of"]))
-        for v in run.vectors[run.backlog_vectors :]
-        if v["kind"] == "game"
+        (v.player_id, v.as_of) for v in run.vectors[run.backlog_vectors :] if v.kind == "game"
     )
     expected = {(p, d) for p, d in run.expected if d in DAILY}
     more = {k for k, n in daily.items() if n > 1 and k in expected}

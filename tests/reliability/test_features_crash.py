@@ -17,7 +17,6 @@ gives. Values are therefore not compared with a batch build here (stale vectors 
 without the reconcile; the features integration tests compare them)."""
 
 import datetime as dt
-import json
 
 import asyncpg
 import pytest
@@ -26,7 +25,7 @@ from statmuse_ingestor.app import connected
 from statmuse_ingestor.backfill import backfill
 from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import FileSource
-from statmuse_shared.contract import topics
+from statmuse_shared.contract import topics, vectors
 from statmuse_shared.platform.migrations import migrate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
@@ -132,11 +131,11 @@ async def test_kill_9_mid_season_then_restart_gives_complete_rows(
             f"{len(missing)} of {len(consumed)} games have no game vector after the restart "
             f"({missing_at_kill} had none at the kill; first: {[tuple(r) for r in missing[:3]]})"
         )
-        vectors = await pool.fetch(
+        twice = await pool.fetch(
             "SELECT player_id, as_of, count(*) AS n FROM features.feature_vectors "
             "GROUP BY 1, 2 HAVING count(*) > 1"
         )
-        assert not vectors, "a vector is stored twice"
+        assert not twice, "a vector is stored twice"
         # The latest vector of every player is the one for the game after his last.
         stale_next = await pool.fetchval(
             """SELECT count(*) FROM (SELECT player_id, max(game_date) AS last
@@ -153,7 +152,7 @@ async def test_kill_9_mid_season_then_restart_gives_complete_rows(
         }
 
         def all_published(records: list) -> bool:
-            return wanted <= {json.loads(r.value)["event_id"] for r in records}
+            return wanted <= {vectors.decode(r.value).event_id for r in records}
 
         await kit.read_topic(bootstrap, topics.FEATURES, until=all_published, deadline_s=30)
         assert second.alive(), second.log_tail()

@@ -38,6 +38,7 @@ from statmuse_shared.contract.messages import (
     PlayerGameIngested,
     TeamGameIngested,
 )
+from statmuse_shared.contract.vectors import PACKED
 from statmuse_shared.features import League, TeamGame, possessions_of
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.count import CountModel
@@ -146,6 +147,7 @@ async def seed(stack: Stack, kit: Any) -> None:
             broker,
             [(topics.player_key(v.player_id), v) for v in await vectors(pool)],
             topic=topics.FEATURES,
+            encoding=PACKED,
         )
     finally:
         await broker.stop()

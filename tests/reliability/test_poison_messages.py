@@ -1,7 +1,8 @@
-"""Poison messages: bytes that are not JSON, and a well-formed message of an unknown
-schema_version, on every topic a service consumes. Each consumer must send each of them to
-`<topic>.dlq` with the reason and the original bytes, and go on: the good message behind them
-(same key, so same partition, so after them) is processed.
+"""Poison messages: bytes that cannot be read (not JSON; on the packed vectors' topic, a vector
+cut short), and a well-formed message of an unknown schema_version, on every topic a service
+consumes. Each consumer must send each of them to `<topic>.dlq` with the reason and the original
+bytes, and go on: the good message behind them (same key, so same partition, so after them) is
+processed.
 
 The four consuming services run as `statmuse-<svc> serve` processes on a broker, a database
 and a Redis of the test's own."""
@@ -9,14 +10,13 @@ and a Redis of the test's own."""
 import asyncio
 import base64
 import datetime as dt
-import json
 import uuid
 
 import pytest
 
 from statmuse_features.service import player_game, vectors_and_state
 from statmuse_ops.infra import start_redis
-from statmuse_shared.contract import ids, topics
+from statmuse_shared.contract import ids, topics, vectors
 from statmuse_shared.contract.messages import (
     DeadLetter,
     ModelAliasRequested,
@@ -87,8 +87,13 @@ def shipped_points_model(store: LocalArtifactStore, kit) -> ModelPublished:
     )
 
 
-def unknown_version(message) -> bytes:
-    return message.model_copy(update={"schema_version": UNKNOWN_VERSION}).model_dump_json().encode()
+def poisons(topic: str, message) -> dict[bytes, str]:
+    """The two poisoned twins of `message`, as a producer of `topic` would write them, by kind:
+    a record that cannot be read, and one of an unknown schema_version."""
+    newer = message.model_copy(update={"schema_version": UNKNOWN_VERSION})
+    if topic == topics.FEATURES:
+        return {vectors.encode(message)[:-8]: "unreadable", vectors.encode(newer): "version"}
+    return {NOT_JSON: "unreadable", newer.model_dump_json().encode(): "version"}
 
 
 def matches(group: str, pattern: str) -> bool:
@@ -142,10 +147,13 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
             (topics.TRAIN_REQUESTS, b"points", train, train.model_dump_json().encode()),
             (topics.MODEL_COMMANDS, b"points", rollback, rollback.model_dump_json().encode()),
         ]
+        kinds: dict[bytes, str] = {}
         async with kit.producer(bootstrap) as producer:
             for topic, key, message, good in sent:
-                await producer.send_and_wait(topic, NOT_JSON, key=key)
-                await producer.send_and_wait(topic, unknown_version(message), key=key)
+                poisoned = poisons(topic, message)
+                kinds.update(poisoned)
+                for poison in poisoned:
+                    await producer.send_and_wait(topic, poison, key=key)
                 if good is not None:
                     await producer.send_and_wait(topic, good, key=key)
 
@@ -174,7 +182,7 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
             (t, g, kind)
             for t, groups in CONSUMERS.items()
             for g in groups
-            for kind in ("json", "version")
+            for kind in ("unreadable", "version")
         }
         wanted.add((topics.MODEL_COMMANDS, "trainer-model-commands", "refused"))
         letters: dict[tuple[str, str, str], DeadLetter] = {}
@@ -184,14 +192,7 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
             for r in records:
                 letter = DeadLetter.model_validate_json(r.value)
                 assert r.topic == topics.dead_letter(letter.original_topic)
-                original = base64.b64decode(letter.payload_b64)
-                kind = (
-                    "json"
-                    if original == NOT_JSON
-                    else "version"
-                    if json.loads(original).get("schema_version") == UNKNOWN_VERSION
-                    else "refused"
-                )
+                kind = kinds.get(base64.b64decode(letter.payload_b64), "refused")
                 group = next(
                     (
                         g
@@ -209,10 +210,11 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_goes_on(
         await kit.read_topic(
             bootstrap, [topics.dead_letter(t) for t in CONSUMERS], until=complete, deadline_s=30
         )
-        for (_, _, kind), letter in sorted(letters.items()):
-            if kind == "json":
+        for (topic, _, kind), letter in sorted(letters.items()):
+            if kind == "unreadable":
                 assert letter.error.startswith("invalid"), letter
-                assert "JSON" in letter.error, letter
+                unread = "truncated or over-long" if topic == topics.FEATURES else "JSON"
+                assert unread in letter.error, letter
             elif kind == "version":
                 assert letter.error == f"unsupported schema_version {UNKNOWN_VERSION}", letter
             assert letter.key in (player.decode(), "points"), letter

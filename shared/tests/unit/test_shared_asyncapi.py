@@ -9,7 +9,7 @@ import sys
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from statmuse_shared.contract import topics
+from statmuse_shared.contract import topics, vectors
 from statmuse_shared.contract.asyncapi import generate, payload_names, render, stored
 
 
@@ -59,6 +59,24 @@ def test_the_prediction_schema_is_the_message_model():
     prediction = document["components"]["schemas"]["PredictionMade"]
     for field in ("player_id", "stat", "lines", "model_version", "predicted_value"):
         assert field in prediction["properties"], field
+
+
+def test_the_vector_topic_documents_its_header_and_its_binary_layout():
+    document = generate()
+    channels, messages = document["channels"], document["components"]["messages"]
+    published = channels[f"{topics.FEATURES}:features"]
+    assert vectors.LAYOUT in published["description"]
+    [message] = published["messages"].values()
+    payload = messages[message["$ref"].rsplit("/", 1)[-1]]["payload"]
+    assert payload == {"$ref": "#/components/schemas/FeaturesHeader"}
+    header = document["components"]["schemas"]["FeaturesHeader"]
+    assert "features" not in header["properties"]
+    assert {"player_id", "as_of", "kind", "feature_set_version", "outcome"} <= set(
+        header["properties"]
+    )
+    for group in ("predictor", "trainer", "gateway"):
+        assert channels[f"{group}:{topics.FEATURES}"]["description"].startswith(vectors.DECODED)
+    assert vectors.CONTENT_TYPE in document["info"]["description"]
 
 
 def test_the_committed_document_is_the_generated_one():

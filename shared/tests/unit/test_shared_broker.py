@@ -1,5 +1,6 @@
 import base64
 import json
+from typing import Any
 
 import pytest
 from aiokafka.structs import ConsumerRecord
@@ -101,6 +102,29 @@ def test_decode_with_a_discriminated_union(lebron_game: PlayerGameIngested) -> N
     assert good[0][1] == lebron_game
 
 
+def test_a_decode_function_reads_the_values_and_its_value_error_is_the_reason(
+    lebron_game: PlayerGameIngested,
+) -> None:
+    """A topic that is not JSON: the subscriber's own decode reads each value; what it cannot
+    read is dead-lettered with its words, and the schema_version check still applies."""
+
+    def decode(value: bytes) -> PlayerGameIngested:
+        if not value.startswith(b"v:"):
+            raise ValueError("no v: prefix")
+        return PlayerGameIngested.model_validate_json(value[2:])
+
+    good_bytes = lebron_game.model_dump_json().encode()
+    newer = lebron_game.model_copy(update={"schema_version": 2}).model_dump_json().encode()
+    batch = [record(b"v:" + good_bytes, 0), record(good_bytes, 1), record(b"v:" + newer, 2)]
+    good, bad = decode_records(batch, PlayerGameIngested, consumer="c", decode=decode)
+    assert [(r.offset, m) for r, m in good] == [(0, lebron_game)]
+    assert [(r.offset, letter.error) for r, letter in bad] == [
+        (1, "invalid PlayerGameIngested: no v: prefix"),
+        (2, "unsupported schema_version 2"),
+    ]
+    assert base64.b64decode(bad[0][1].payload_b64) == good_bytes
+
+
 def test_dead_letter_truncates_long_errors_and_decodes_keys_leniently() -> None:
     rec = Record(topic="t", partition=None, offset=None, key=b"\xff23", value=b"abc")
     letter = dead_letter(rec, error="x" * 5000, consumer="g")
@@ -132,3 +156,36 @@ async def test_publish_many_gives_up_with_a_count_when_the_broker_never_acknowle
         await publish_many(Silent(), items, ack_seconds=0.05)  # type: ignore[arg-type]
     assert len(futures) == 3
     assert all(f.cancelled() for f in futures)
+
+
+async def test_publish_many_writes_each_record_as_its_encoding_says():
+    """JSON by default; the feature vectors packed, with the content-type that says so."""
+    from statmuse_shared.contract import vectors
+    from statmuse_shared.contract.messages import FeaturesComputed, TrainRequested
+    from statmuse_shared.features import FEATURE_SET_VERSION, feature_names
+    from statmuse_shared.platform.broker import publish_many
+
+    sent: list[tuple[bytes, bytes, dict[str, str]]] = []
+
+    class Recording:
+        async def publish(self, body, topic, *, key, headers, no_confirm):
+            sent.append((body, key, headers))
+
+    request = TrainRequested(event_id="e", stat="points", reason="admin")
+    vector = FeaturesComputed(
+        event_id="v",
+        player_id=2544,
+        player_name="LeBron James",
+        team="LAL",
+        season="2023-24",
+        as_of="2024-03-12",
+        feature_set_version=FEATURE_SET_VERSION,
+        features={**dict.fromkeys(feature_names()), "points_sma_10": 25.4},
+    )
+    publisher: Any = Recording()
+    assert await publish_many(publisher, [(b"points", request)]) == 1
+    assert await publish_many(publisher, [(b"2544", vector)], encoding=vectors.PACKED) == 1
+    assert sent == [
+        (request.model_dump_json().encode(), b"points", {"content-type": "application/json"}),
+        (vectors.encode(vector), b"2544", {"content-type": "application/vnd.statmuse.vector"}),
+    ]

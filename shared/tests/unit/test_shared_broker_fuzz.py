@@ -1,6 +1,6 @@
-"""Random bytes and malformed JSON into every consumer's decoder: each record comes out either
-as a valid message or as a dead letter with a reason and the exact payload; nothing raises, and
-a good message after the poison is still delivered."""
+"""Random bytes and malformed JSON into every consumer's decoder (the packed vectors' too):
+each record comes out either as a valid message or as a dead letter with a reason and the exact
+payload; nothing raises, and a good message after the poison is still delivered."""
 
 import base64
 import json
@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
+from statmuse_shared.contract import vectors
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
     ModelAliasRequested,
@@ -19,14 +20,15 @@ from statmuse_shared.contract.messages import (
 )
 from statmuse_shared.platform.consumers import Record, decode_records
 
-# What the consumers subscribe with (features, gateway, predictor, trainer handlers).
-MODELS = [
-    TypeAdapter(RawGame),
-    FeaturesComputed,
-    ModelPublished,
-    TrainRequested,
-    ModelAliasRequested,
-    PredictionMade,
+# What the consumers subscribe with (features, gateway, predictor, trainer handlers): the
+# payload, and the decode function of a topic that is not JSON.
+SUBSCRIBED = [
+    (TypeAdapter(RawGame), None),
+    (FeaturesComputed, vectors.decode),
+    (ModelPublished, None),
+    (TrainRequested, None),
+    (ModelAliasRequested, None),
+    (PredictionMade, None),
 ]
 GOOD = TrainRequested(event_id="e-1", stat="points", reason="admin").model_dump_json().encode()
 
@@ -64,10 +66,11 @@ payloads = st.one_of(
 
 
 @settings(max_examples=500, deadline=None)
-@given(model=st.sampled_from(MODELS), values=st.lists(payloads, min_size=1, max_size=5))
-def test_every_record_is_a_message_or_an_explained_dead_letter(model, values: list[bytes]):
+@given(subscribed=st.sampled_from(SUBSCRIBED), values=st.lists(payloads, min_size=1, max_size=5))
+def test_every_record_is_a_message_or_an_explained_dead_letter(subscribed, values: list[bytes]):
+    model, decode = subscribed
     batch = [Record("t", 0, i, None if i % 2 else b"\xff\xfekey", v) for i, v in enumerate(values)]
-    good, bad = decode_records(batch, model, consumer="fuzz")
+    good, bad = decode_records(batch, model, consumer="fuzz", decode=decode)
     assert len(good) + len(bad) == len(batch)
     assert sorted(r.offset for r, _ in [*good, *bad]) == list(range(len(batch)))  # type: ignore[type-var]
     for record, letter in bad:

@@ -20,11 +20,13 @@ from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import (
     AvailabilityReported,
     FeaturesComputed,
+    FeaturesHeader,
     GameScheduled,
     PlayerGameIngested,
     RawGame,
     TeamGameIngested,
 )
+from statmuse_shared.contract.vectors import LAYOUT, PACKED
 from statmuse_shared.platform.broker import publish_many
 from statmuse_shared.platform.consumers import batch_subscriber, consumer_router, publisher
 
@@ -75,7 +77,13 @@ async def reconcile_when_idle(rt: FeaturesRuntime) -> None:
 
 
 async def publish_vectors(rt: FeaturesRuntime, vectors: list[FeaturesComputed]) -> None:
-    await publish_many(rt.publish_features, [(topics.player_key(v.player_id), v) for v in vectors])
+    """Packed (contract.vectors): about 3 KB each where their JSON took 8, on the topic three
+    services read whole."""
+    await publish_many(
+        rt.publish_features,
+        [(topics.player_key(v.player_id), v) for v in vectors],
+        encoding=PACKED,
+    )
     metrics.VECTORS.inc(len(vectors))
 
 
@@ -128,13 +136,13 @@ def channels(settings: FeaturesSettings, *, engine: Engine | None = None) -> Cha
     features = publisher(
         router,
         topics.FEATURES,
-        payload=FeaturesComputed,
+        payload=FeaturesHeader,
         service="features",
         description="A player's pre-game feature vectors (key: player id): one per game played "
         "(kind 'game', with its outcome), one for his team's next game on the schedule (kind "
         "'game', no outcome yet: computed as that game's vector will be once played) and one "
         "for his next game whatever it is (kind 'next', without its context), whenever one "
-        "is new or changed.",
+        f"is new or changed. {LAYOUT}",
     )
     listener = None if engine is None else PartitionListener(engine)
     subscriber = batch_subscriber(

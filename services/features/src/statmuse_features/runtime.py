@@ -19,7 +19,7 @@ class FeaturesRuntime(ServiceRuntime[FeaturesSettings]):
 
     engine: Engine  # the league and the player states, over `features`
     features: FeatureRepository
-    publish_features: DefaultPublisher  # nba.features.v1
+    publish_features: DefaultPublisher  # topics.FEATURES, packed vectors
 
     async def started(self) -> None:
         """The league from the stored team boxes (player states load lazily)."""

@@ -3,7 +3,6 @@ events -> engine records, engine vectors -> FeaturesComputed. No broker, no data
 
 import datetime as dt
 import hashlib
-import math
 from typing import Literal
 
 from aiokafka.partitioner import murmur2
@@ -33,7 +32,6 @@ from statmuse_shared.features import (
 )
 
 NAMES = tuple(feature_names())
-SIGNIFICANT = 10  # digits kept on the wire: well inside 1e-9 relative, much shorter JSON
 
 
 def partition_of(player_id: int, partitions: int) -> int:
@@ -92,12 +90,6 @@ def stat_line(g: PlayerGame) -> StatLine:
     )
 
 
-def _round(value: float | None) -> float | None:
-    if value is None or value == 0 or not math.isfinite(value):
-        return value
-    return float(f"{value:.{SIGNIFICANT}g}")
-
-
 def digest(features: Features) -> str:
     """A short hash of the vector's values (its stored form), part of its event id."""
     return hashlib.sha256(pack(features)).hexdigest()[:16]
@@ -118,7 +110,8 @@ def message(
     """A vector as a message. kind 'game': `game` is the game (played: outcome attached), or
     `scheduled` is a game not played yet (no outcome); kind 'next': `last` is the game just
     played."""
-    rounded = {n: _round(features[n]) for n in NAMES}
+    # Exact values, the catalogue's names only: the packed wire form carries float64 as is.
+    values = {n: features[n] for n in NAMES}
     if kind == "game":
         context = scheduled if game is None else context_of(game)
         assert context is not None
@@ -152,7 +145,7 @@ def message(
         kind=kind,
         game=ref,
         feature_set_version=FEATURE_SET_VERSION,
-        features=rounded,
+        features=values,
         last_game=stat_line(last) if last is not None else None,
         outcome=outcome,
         occurred_at=dt.datetime.now(dt.UTC),

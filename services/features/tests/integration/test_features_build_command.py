@@ -59,7 +59,7 @@ async def stored(database_url: str) -> Any:
 
 
 async def published(bootstrap: str, *, expected: int) -> list[bytes]:
-    """The keys of the records on nba.features.v1, read from the start until `expected` are
+    """The keys of the records on topics.FEATURES, read from the start until `expected` are
     in (or a deadline passes), then one more poll for any beyond."""
     consumer = AIOKafkaConsumer(
         topics.FEATURES, bootstrap_servers=bootstrap, auto_offset_reset="earliest"

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 from faststream.kafka import TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 
 from statmuse_features.adapters.postgres import PostgresFeatures
 from statmuse_features.app import build_runtime
 from statmuse_features.engine import Engine
 from statmuse_features.service import partition_of, player_game, vectors_and_state, vectors_for
 from statmuse_features.settings import FeaturesSettings
-from statmuse_shared.contract import ids, topics
+from statmuse_shared.contract import ids, topics, vectors
 from statmuse_shared.contract.messages import (
     Absence,
     AvailabilityReported,
@@ -167,7 +168,8 @@ async def wire(
     probe = Probe(last_as_of)
 
     @broker.subscriber(topics.FEATURES, group_id=f"probe-{unique}", auto_offset_reset="earliest")
-    async def vectors(body: FeaturesComputed) -> None:
+    async def packed(msg: KafkaMessage) -> None:
+        body = vectors.decode(msg.body)
         probe.vectors.append(body)
         if body.kind == "next" and body.as_of == probe.last_as_of:
             probe.latest_seen.set()

@@ -1,6 +1,6 @@
 """The features handler through FastStream's TestKafkaBroker, with the repository in memory:
-raw games in, vectors out on nba.features.v1 (key: player id), poison records to the dead
-letters, team boxes into the league; the idle-time reconcile publishing what a late team box
+raw games in, vectors out packed on nba.features.v2 (key: player id), poison records to the
+dead letters, team boxes into the league; the idle-time reconcile publishing what a late team box
 made stale; the rebalance listener; the channels in the AsyncAPI document."""
 
 import asyncio
@@ -23,7 +23,7 @@ from statmuse_features.engine import Engine
 from statmuse_features.handlers import PartitionListener, asyncapi_router, reconcile_when_idle
 from statmuse_features.runtime import FeaturesRuntime
 from statmuse_features.settings import FeaturesSettings
-from statmuse_shared.contract import topics
+from statmuse_shared.contract import topics, vectors
 from statmuse_shared.contract.messages import (
     DeadLetter,
     FeaturesComputed,
@@ -47,6 +47,7 @@ class Probe:
     """What the service published, read back from the test broker."""
 
     vectors: list[tuple[bytes, FeaturesComputed]] = field(default_factory=list)
+    content_types: set[str | None] = field(default_factory=set)
     dead: list[DeadLetter] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -60,8 +61,9 @@ async def wired() -> AsyncIterator[tuple[FeaturesRuntime, Any, Probe]]:
     probe = Probe()
 
     @rt.broker.subscriber(topics.FEATURES, group_id="probe")
-    async def vectors(body: FeaturesComputed, msg: KafkaMessage) -> None:
-        probe.vectors.append((msg.raw_message.key, body))
+    async def packed(msg: KafkaMessage) -> None:
+        probe.vectors.append((msg.raw_message.key, vectors.decode(msg.body)))
+        probe.content_types.add(msg.content_type)
         probe.arrived.set()
 
     @rt.broker.subscriber(topics.dead_letter(topics.GAMES_RAW), group_id="probe-dlq")
@@ -110,6 +112,7 @@ async def test_player_games_in_game_and_next_vectors_out_keyed_by_player(
     assert last.last_game.points == 12
     assert consumed("player_game") - before == 5
     assert len(store(rt).vectors) == 7
+    assert probe.content_types == {vectors.CONTENT_TYPE}
     # The same records again: nothing new, nothing published.
     await publish(br, *BOS[:3])
     assert len(probe.vectors) == 7
@@ -243,7 +246,7 @@ def test_the_channels_in_the_asyncapi_document() -> None:
         "features-schedule:nba.schedule.v1",
         "features:nba.games.raw.v1",
         "nba.availability.v1.dlq:features-availability",
-        "nba.features.v1:features",
+        "nba.features.v2:features",
         "nba.games.raw.v1.dlq:features",
         "nba.schedule.v1.dlq:features-schedule",
     ]
@@ -254,5 +257,7 @@ def test_the_channels_in_the_asyncapi_document() -> None:
         "TeamGameIngested",
         "GameScheduled",
         "AvailabilityReported",
-        "FeaturesComputed",
+        "FeaturesHeader",
     } <= set(schemas)
+    assert "features" not in schemas["FeaturesHeader"]["properties"]
+    assert vectors.LAYOUT in found["channels"]["nba.features.v2:features"]["description"]

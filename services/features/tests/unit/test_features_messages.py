@@ -1,5 +1,6 @@
 """The features service's pure glue (statmuse_features.service): engine vectors as
-FeaturesComputed messages, on LeBron James' real games (data/nba, gzip CSV read here).
+FeaturesComputed messages, on LeBron James' real games (data/nba, gzip CSV read here), and
+those messages in their packed form on the wire.
 
 One module, over 400 lines: every test here is of `service.py`'s message glue on the same
 real games.
@@ -10,12 +11,13 @@ import dataclasses
 import datetime as dt
 import functools
 import gzip
-import math
+import struct
 from pathlib import Path
 
 import pytest
 
 from statmuse_features.service import NAMES, digest, message, player_game, stat_line, vectors_for
+from statmuse_shared.contract import vectors
 from statmuse_shared.contract.messages import FeaturesComputed, GameRef, PlayerGameIngested
 from statmuse_shared.features import (
     FEATURE_SET_VERSION,
@@ -144,15 +146,10 @@ def messages(history: list[PlayerGame], league: League) -> list[FeaturesComputed
     return vectors_for(player_id=LEBRON, player_name="LeBron James", history=history, league=league)
 
 
-def assert_close(on_wire: dict[str, float | None], engine: Features) -> None:
+def assert_exact(on_wire: dict[str, float | None], engine: Features) -> None:
+    """The message carries the engine's values as they are, every name of the catalogue."""
     assert set(on_wire) == set(engine) == set(NAMES)
-    for name in NAMES:
-        x, y = on_wire[name], engine[name]
-        if y is None:
-            assert x is None, name
-        else:
-            assert x is not None, name
-            assert abs(x - y) <= 1e-9 * abs(y), f"{name}: {x} vs {y}"
+    assert on_wire == engine
 
 
 # --- player_game and NAMES --------------------------------------------------------------------
@@ -200,7 +197,7 @@ def test_one_game_vector_per_game_then_the_next_vector(
         assert (m.team, m.season) == (game.team, game.season)
         assert (m.player_id, m.player_name) == (LEBRON, "LeBron James")
         assert m.feature_set_version == FEATURE_SET_VERSION
-        assert_close(m.features, walked[i][1])
+        assert_exact(m.features, walked[i][1])
     assert messages[0].last_game is None
     assert messages[3].outcome is not None
     assert messages[3].outcome.threes is None
@@ -227,7 +224,7 @@ def test_the_next_vector(
         if name.endswith(("_vs_opp_avg", "_vs_opp_last")):
             assert nxt.features[name] is None, name
     _, state = walk(history, league=league)
-    assert_close(nxt.features, state.vector(None, league=league))
+    assert_exact(nxt.features, state.vector(None, league=league))
     assert nxt.features["points_sma_3"] == pytest.approx((17 + 26 + 37) / 3)
     assert nxt.features["career_games"] == 19
     assert nxt.features["season_games"] == 15
@@ -247,7 +244,7 @@ def test_since_keeps_game_vectors_on_or_after_it_and_the_next(
     assert len(on_a_game_day) == 10
     assert [m.event_id for m in on_a_game_day] == [m.event_id for m in messages[10:]]
     assert on_a_game_day[0].last_game == stat_line(history[9])  # history before `since` counts
-    assert_close(on_a_game_day[0].features, walk(history, league=league)[0][10][1])
+    assert_exact(on_a_game_day[0].features, walk(history, league=league)[0][10][1])
 
     between = since(history[10].game_date + dt.timedelta(days=1))
     assert [m.as_of for m in between[:-1]] == [g.game_date for g in history[11:]]
@@ -329,35 +326,13 @@ def test_digest_is_the_one_event_ids_always_had() -> None:
     assert digest(features) == "413d393260188c0d"
 
 
-# --- rounding ---------------------------------------------------------------------------------
+# --- exact values, packed on the wire ---------------------------------------------------------
 
 
-def test_values_on_the_wire_keep_ten_significant_digits(
-    history: list[PlayerGame], league: League, messages: list[FeaturesComputed]
-) -> None:
-    walked, state = walk(history, league=league)
-    engine = [f for _, f in walked] + [state.vector(None, league=league)]
-    rounded_any = False
-    for m, f in zip(messages, engine, strict=True):
-        assert_close(m.features, f)
-        for name, v in m.features.items():
-            if v is not None:
-                assert float(f"{v:.10g}") == v, (name, v)
-                rounded_any |= v != f[name]
-    assert rounded_any  # e.g. points_wma_3 = 130 / 6 is not exact in 10 digits
-
-
-def test_rounding_by_hand(history: list[PlayerGame]) -> None:
-    values = {
-        NAMES[0]: 1 / 3,
-        NAMES[1]: -200 / 3,
-        NAMES[2]: 123456.78901234567,
-        NAMES[3]: 0.0,
-        NAMES[4]: None,
-        NAMES[5]: 2.5e-7 / 3,
-        NAMES[6]: 30.0,
-    }
-    features: Features = {**dict.fromkeys(NAMES, 1.0), **values}
+def test_values_are_the_engines_to_the_bit(history: list[PlayerGame]) -> None:
+    """No rounding: the packed wire form carries float64, so the message keeps every bit (the
+    JSON of v1 kept ten significant digits)."""
+    features: Features = {**dict.fromkeys(NAMES, 1.0), NAMES[0]: 1 / 3, NAMES[1]: -200 / 3}
     m = message(
         player_id=LEBRON,
         player_name="LeBron James",
@@ -368,17 +343,30 @@ def test_rounding_by_hand(history: list[PlayerGame]) -> None:
         team="LAL",
         season="2023-24",
     )
-    got = m.features
-    assert got[NAMES[0]] == 0.3333333333
-    assert got[NAMES[1]] == -66.66666667
-    assert got[NAMES[2]] == 123456.7890
-    assert got[NAMES[3]] == 0.0
-    assert got[NAMES[4]] is None
-    assert got[NAMES[5]] == 8.333333333e-8
-    assert got[NAMES[6]] == 30.0
-    for name, v in values.items():
-        if v:
-            assert math.isclose(got[name] or 0.0, v, rel_tol=1e-9), name
+    assert m.features == features
+    assert m.features is not features  # a copy: the engine's dict may change after
+    assert struct.pack("<d", m.features[NAMES[0]] or 0.0) == struct.pack("<d", 1 / 3)
+
+
+def test_every_real_message_round_trips_through_its_packed_form(
+    messages: list[FeaturesComputed],
+) -> None:
+    for m in messages:
+        back = vectors.decode(vectors.encode(m))
+        assert back == m
+        assert [struct.pack("<d", v) for v in back.features.values() if v is not None] == [
+            struct.pack("<d", v) for v in m.features.values() if v is not None
+        ]
+
+
+def test_a_real_vector_packs_to_well_under_half_its_json(
+    messages: list[FeaturesComputed],
+) -> None:
+    """The point of the packed form (docs/ARCHITECTURE.md): a real vector, its JSON (exact,
+    as the message would serialise now) against its packed bytes."""
+    for m in (messages[14], messages[-1]):  # a played game's vector with its outcome; a next
+        packed, as_json = len(vectors.encode(m)), len(m.model_dump_json())
+        assert packed < 0.45 * as_json, (m.kind, packed, as_json)
 
 
 def _corrected(history: list[PlayerGame]) -> list[FeaturesComputed]:

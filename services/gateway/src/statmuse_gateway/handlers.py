@@ -24,7 +24,12 @@ from statmuse_shared.contract.messages import (
     RawGame,
     TeamGameIngested,
 )
-from statmuse_shared.platform.consumers import batch_subscriber, consumer_router, publisher
+from statmuse_shared.platform.consumers import (
+    batch_subscriber,
+    consumer_router,
+    publisher,
+    vectors_subscriber,
+)
 
 
 async def on_raw_games(games: list[PlayerGameIngested | TeamGameIngested], rt: Runtime) -> None:
@@ -93,9 +98,12 @@ def channels(settings: GatewaySettings) -> Channels:
     batch_subscriber(
         router, topics.GAMES_RAW, group_id=f"{settings.group_id}-games", payload=RawGame
     )(on_raw_games)
-    batch_subscriber(router, topics.FEATURES, group_id=settings.group_id, payload=FeaturesComputed)(
-        on_features
-    )
+    vectors_subscriber(
+        router,
+        group_id=settings.group_id,
+        description="Stored in the gateway's read model; a player's new vector drops his "
+        "cached predictions.",
+    )(on_features)
     batch_subscriber(
         router, topics.SCHEDULE, group_id=f"{settings.group_id}-schedule", payload=GameScheduled
     )(on_schedule)

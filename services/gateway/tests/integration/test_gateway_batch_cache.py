@@ -17,9 +17,10 @@ from statmuse_gateway.adapters.postgres import PostgresReadModel
 from statmuse_gateway.app import build_runtime
 from statmuse_gateway.routes import admin, models, players, predictions
 from statmuse_gateway.settings import GatewaySettings
-from statmuse_shared.contract import ids, topics
+from statmuse_shared.contract import ids, topics, vectors
 from statmuse_shared.contract.messages import FeaturesComputed, ModelMetrics, ModelPublished
 from statmuse_shared.contract.stats import Stat
+from statmuse_shared.features import FEATURE_SET_VERSION, feature_names
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.baseline import RollingMeanArtifact
 from statmuse_shared.models.serving import ModelBook
@@ -38,8 +39,13 @@ def vector(as_of: dt.date, sma_10: float) -> FeaturesComputed:
         team="LAL",
         season="2023-24",
         as_of=as_of,
-        feature_set_version="fs-2",
-        features={"points_sma_10": sma_10, "points_season_avg": 24.0, "points_n_10": 10},
+        feature_set_version=FEATURE_SET_VERSION,
+        features={
+            **dict.fromkeys(feature_names()),  # a whole vector, as the topic carries
+            "points_sma_10": sma_10,
+            "points_season_avg": 24.0,
+            "points_n_10": 10,
+        },
     )
 
 
@@ -103,7 +109,7 @@ async def gateway(database_url, infra, tmp_path, unique):
 async def test_predictions_are_cached_until_the_model_or_the_features_change(gateway):
     rt, br, redis, client, store = gateway
     await br.publish(
-        vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
+        vectors.encode(vector(dt.date(2024, 1, 10), 25.0)),
         topics.FEATURES,
         key=topics.player_key(2544),
     )
@@ -144,7 +150,7 @@ async def test_predictions_are_cached_until_the_model_or_the_features_change(gat
 
     # A new feature vector for the player: his predictions are recomputed.
     await br.publish(
-        vector(dt.date(2024, 1, 12), 31.0).model_dump_json().encode(),
+        vectors.encode(vector(dt.date(2024, 1, 12), 31.0)),
         topics.FEATURES,
         key=topics.player_key(2544),
     )
@@ -159,7 +165,7 @@ async def test_a_new_model_is_never_served_a_stale_answer_even_without_the_drop(
     still keeps the old answer out."""
     rt, br, redis, client, store = gateway
     await br.publish(
-        vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
+        vectors.encode(vector(dt.date(2024, 1, 10), 25.0)),
         topics.FEATURES,
         key=topics.player_key(2544),
     )
@@ -177,7 +183,7 @@ async def test_a_new_model_is_never_served_a_stale_answer_even_without_the_drop(
 async def test_batch_predict_gives_partial_results(gateway):
     _, br, _, client, store = gateway
     await br.publish(
-        vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
+        vectors.encode(vector(dt.date(2024, 1, 10), 25.0)),
         topics.FEATURES,
         key=topics.player_key(2544),
     )
@@ -220,7 +226,7 @@ async def test_batch_predict_gives_partial_results(gateway):
 async def test_redis_down_gives_the_same_answer(gateway):
     rt, br, _, client, store = gateway
     await br.publish(
-        vector(dt.date(2024, 1, 10), 25.0).model_dump_json().encode(),
+        vectors.encode(vector(dt.date(2024, 1, 10), 25.0)),
         topics.FEATURES,
         key=topics.player_key(2544),
     )
@@ -279,9 +285,7 @@ async def test_a_batch_goes_through_as_a_batch(gateway):
                 "event_id": ids.event_id("t", player_id),
             }
         )
-        await br.publish(
-            event.model_dump_json().encode(), topics.FEATURES, key=topics.player_key(player_id)
-        )
+        await br.publish(vectors.encode(event), topics.FEATURES, key=topics.player_key(player_id))
     await br.publish(
         model(store, "v1", 7.0).model_dump_json().encode(), topics.MODELS_PUBLISHED, key=b"points"
     )

@@ -13,7 +13,7 @@ from faststream.kafka import TestKafkaBroker
 from statmuse_gateway import metrics
 from statmuse_gateway.contexts import context_of
 from statmuse_gateway.runtime import GatewayRuntime
-from statmuse_shared.contract import topics
+from statmuse_shared.contract import topics, vectors
 from statmuse_shared.contract.messages import (
     DeadLetter,
     FeaturesComputed,
@@ -23,7 +23,7 @@ from statmuse_shared.contract.messages import (
     TeamGameIngested,
 )
 from statmuse_shared.contract.stats import Stat
-from statmuse_shared.features import TeamGame
+from statmuse_shared.features import FEATURE_SET_VERSION, TeamGame, feature_names
 from statmuse_shared.models.baseline import RollingMeanArtifact
 from statmuse_shared.models.serving import ModelBook
 
@@ -91,8 +91,13 @@ def vector(pid: int, *, as_of: dt.date = DAY) -> FeaturesComputed:
         team="LAL",
         season="2023-24",
         as_of=as_of,
-        feature_set_version="fs-0.1",
-        features={"points_sma_10": 25.0, "points_n_10": 10.0, "points_season_avg": 24.0},
+        feature_set_version=FEATURE_SET_VERSION,
+        features={
+            **dict.fromkeys(feature_names()),  # a whole vector, as the topic carries
+            "points_sma_10": 25.0,
+            "points_n_10": 10.0,
+            "points_season_avg": 24.0,
+        },
     )
 
 
@@ -164,8 +169,16 @@ def prediction_cache(rt: GatewayRuntime) -> InMemoryPredictionCache:
 
 
 async def publish(br: Any, topic: str, *messages: Any) -> None:
+    """As their producers write them: vectors packed, everything else JSON (bytes: as given)."""
     await br.publish_batch(
-        *(m if isinstance(m, bytes) else m.model_dump_json().encode() for m in messages),
+        *(
+            m
+            if isinstance(m, bytes)
+            else vectors.encode(m)
+            if topic == topics.FEATURES
+            else m.model_dump_json().encode()
+            for m in messages
+        ),
         topic=topic,
     )
 
@@ -218,16 +231,20 @@ async def test_features_fill_the_read_model_and_drop_exactly_those_players_predi
     wired: tuple[GatewayRuntime, Any, Probe],
 ) -> None:
     rt, br, probe = wired
-    vectors = metrics.VECTORS._value.get()
+    counted = metrics.VECTORS._value.get()
     await publish(br, topics.FEATURES, vector(7), vector(8), vector(7, as_of=DAY.replace(day=12)))
     assert sorted(read_model(rt).vectors) == [(7, DAY), (7, DAY.replace(day=12)), (8, DAY)]
     assert read_model(rt).players[7] == ("Player 7", "LAL", DAY.replace(day=12))
     assert prediction_cache(rt).player_generations == {7: 1, 8: 1}
     assert prediction_cache(rt).generation == 0
-    assert metrics.VECTORS._value.get() == vectors + 3
-    await publish(br, topics.FEATURES, b'{"player_id": "nine"}')
-    assert len(probe.dead) == 1
-    assert probe.dead[0].error.startswith("invalid FeaturesComputed: ")
+    assert metrics.VECTORS._value.get() == counted + 3
+    cut = vectors.encode(vector(9))[:-1]
+    await publish(br, topics.FEATURES, cut)
+    [letter] = probe.dead
+    assert letter.error.startswith("invalid FeaturesComputed: ")
+    assert "truncated or over-long" in letter.error
+    assert base64.b64decode(letter.payload_b64) == cut
+    assert (9, DAY) not in read_model(rt).vectors
 
 
 async def test_a_published_model_is_served_listed_and_orphans_every_cached_prediction(

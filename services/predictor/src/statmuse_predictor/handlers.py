@@ -22,7 +22,12 @@ from statmuse_shared.contract.messages import (
 )
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.platform.broker import publish_many
-from statmuse_shared.platform.consumers import batch_subscriber, consumer_router, publisher
+from statmuse_shared.platform.consumers import (
+    batch_subscriber,
+    consumer_router,
+    publisher,
+    vectors_subscriber,
+)
 
 
 async def on_model_published(events: list[ModelPublished], rt: Runtime) -> None:
@@ -145,9 +150,12 @@ def channels(settings: PredictorSettings) -> Channels:
         per_instance=True,
         payload=ModelPublished,
     )(on_model_published)
-    batch_subscriber(router, topics.FEATURES, group_id=settings.group_id, payload=FeaturesComputed)(
-        on_features
-    )
+    vectors_subscriber(
+        router,
+        group_id=settings.group_id,
+        description="Next-game vectors are kept and predicted for every stat; pre-game "
+        "vectors of scheduled games price their posted lines.",
+    )(on_features)
     batch_subscriber(
         router, topics.LINES, group_id=f"{settings.group_id}-lines", payload=PropLinePosted
     )(on_lines)

@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from statmuse_predictor.adapters.postgres import PostgresPredictions
 from statmuse_predictor.app import build_runtime
 from statmuse_predictor.settings import PredictorSettings
-from statmuse_shared.contract import topics
+from statmuse_shared.contract import topics, vectors
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
     GameRef,
@@ -24,6 +24,7 @@ from statmuse_shared.contract.messages import (
     PredictionMade,
 )
 from statmuse_shared.contract.stats import Stat
+from statmuse_shared.features import FEATURE_SET_VERSION, feature_names
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.baseline import RollingMeanArtifact
 from statmuse_shared.models.serving import ModelBook, ab_bucket
@@ -58,8 +59,13 @@ def vector(pid: int) -> FeaturesComputed:
         season="2023-24",
         as_of=as_of(pid),
         game=game,
-        feature_set_version="fs-0.1",
-        features={"points_sma_10": 20.0 + pid % 7, "points_n_10": 10.0, "points_season_avg": 21.0},
+        feature_set_version=FEATURE_SET_VERSION,
+        features={
+            **dict.fromkeys(feature_names()),  # a whole vector, as the topic carries
+            "points_sma_10": 20.0 + pid % 7,
+            "points_n_10": 10.0,
+            "points_season_avg": 21.0,
+        },
     )
 
 
@@ -133,7 +139,7 @@ async def test_ab_routing_through_the_handlers(pool: Any, tmp_path: Path, unique
         assert await publish_model(model(store, v2, "staging", 5.0)) == []
         for pid in PLAYERS:
             await br.publish(
-                vector(pid).model_dump_json().encode(), topics.FEATURES, key=topics.player_key(pid)
+                vectors.encode(vector(pid)), topics.FEATURES, key=topics.player_key(pid)
             )
         first = list(seen)
 

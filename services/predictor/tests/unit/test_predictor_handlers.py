@@ -13,7 +13,7 @@ from faststream.kafka import TestKafkaBroker
 from statmuse_predictor.app import build_runtime
 from statmuse_predictor.runtime import PredictorRuntime
 from statmuse_predictor.settings import PredictorSettings
-from statmuse_shared.contract import topics
+from statmuse_shared.contract import topics, vectors
 from statmuse_shared.contract.messages import (
     DeadLetter,
     FeaturesComputed,
@@ -24,12 +24,20 @@ from statmuse_shared.contract.messages import (
     StatLine,
 )
 from statmuse_shared.contract.stats import Stat
+from statmuse_shared.features import FEATURE_SET_VERSION, feature_names
 from statmuse_shared.models.pricing import devig, expected_value
 from statmuse_shared.models.serving import ModelBook
 
 from .fakes import InMemoryPredictions, posted
 
 AS_OF = dt.date(2024, 3, 12)
+
+
+def features(points_sma_10: float) -> dict[str, float | None]:
+    """A whole vector of the current feature set (what the topic carries): the baseline's
+    inputs set, the rest unknown."""
+    given = {"points_sma_10": points_sma_10, "points_n_10": 10.0, "points_season_avg": 21.0}
+    return {**dict.fromkeys(feature_names()), **given}
 
 
 def vector(pid: int, *, kind: str = "next", as_of: dt.date = AS_OF) -> FeaturesComputed:
@@ -45,8 +53,8 @@ def vector(pid: int, *, kind: str = "next", as_of: dt.date = AS_OF) -> FeaturesC
         as_of=as_of,
         kind=kind,
         game=game,
-        feature_set_version="fs-0.1",
-        features={"points_sma_10": 20.0 + pid, "points_n_10": 10.0, "points_season_avg": 21.0},
+        feature_set_version=FEATURE_SET_VERSION,
+        features=features(20.0 + pid),
     )
 
 
@@ -88,8 +96,16 @@ def repo(rt: PredictorRuntime) -> InMemoryPredictions:
 
 
 async def publish(br: Any, topic: str, *messages: Any) -> None:
+    """As their producers write them: vectors packed, everything else JSON (bytes: as given)."""
     await br.publish_batch(
-        *(m if isinstance(m, bytes) else m.model_dump_json().encode() for m in messages),
+        *(
+            m
+            if isinstance(m, bytes)
+            else vectors.encode(m)
+            if topic == topics.FEATURES
+            else m.model_dump_json().encode()
+            for m in messages
+        ),
         topic=topic,
     )
 
@@ -137,13 +153,21 @@ async def test_a_poison_record_is_dead_lettered_and_the_rest_of_the_batch_goes_o
 ) -> None:
     _, br, probe = wired
     serve(Stat.POINTS)
-    bad = b'{"player_id": "not a number"}'
-    await publish(br, topics.FEATURES, vector(1), bad, b"\xff not json", vector(2))
+    cut = vectors.encode(vector(5))[:-8]
+    # A vector of a feature set this code does not know (the header names it first; the same
+    # length, so the header's length holds): the order of its values is not ours.
+    known = FEATURE_SET_VERSION.encode()
+    other_set = vectors.encode(vector(6)).replace(known, known[:-1] + b"?", 1)
+    as_json = vector(7).model_dump_json().encode()  # what v1 carried
+    await publish(br, topics.FEATURES, vector(1), cut, other_set, as_json, vector(2))
     assert sorted(p.player_id for p in probe.predictions) == [1, 2]
-    assert [base64.b64decode(d.payload_b64) for d in probe.dead] == [bad, b"\xff not json"]
+    assert [base64.b64decode(d.payload_b64) for d in probe.dead] == [cut, other_set, as_json]
     assert all(d.original_topic == topics.FEATURES for d in probe.dead)
     assert all(d.consumer == "predictor" for d in probe.dead)
-    assert probe.dead[0].error.startswith("invalid FeaturesComputed: ")
+    assert all(d.error.startswith("invalid FeaturesComputed: ") for d in probe.dead)
+    assert "truncated or over-long" in probe.dead[0].error
+    assert f"feature set '{FEATURE_SET_VERSION[:-1]}?' is not this code's" in probe.dead[1].error
+    assert "not a packed vector" in probe.dead[2].error
 
 
 GAME_DAY = AS_OF + dt.timedelta(days=2)
@@ -163,8 +187,8 @@ def pregame(pid: int, *, played: bool = False, points_sma: float = 20.0) -> Feat
         game=GameRef(
             game_date=GAME_DAY, season_type="Regular Season", opponent="DEN", is_home=True
         ),
-        feature_set_version="fs-0.1",
-        features={"points_sma_10": points_sma, "points_n_10": 10.0, "points_season_avg": 21.0},
+        feature_set_version=FEATURE_SET_VERSION,
+        features=features(points_sma),
         last_game=StatLine(game_date=AS_OF, minutes=30, points=20, rebounds=5, assists=5),
         outcome=StatLine(game_date=GAME_DAY, minutes=30, points=25, rebounds=5, assists=5)
         if played

@@ -22,6 +22,7 @@ from statmuse_shared.platform.consumers import (
     batch_subscriber,
     consumer_router,
     publisher,
+    vectors_subscriber,
 )
 from statmuse_trainer import metrics
 from statmuse_trainer.registry.moves import MOVES, RegistryError
@@ -116,7 +117,12 @@ def channels(settings: TrainerSettings) -> Channels:
         "schedule (key: stat).",
     )
     group = settings.group_id
-    batch_subscriber(router, topics.FEATURES, group_id=group, payload=FeaturesComputed)(on_features)
+    vectors_subscriber(
+        router,
+        group_id=group,
+        description="The vectors of played games (with their outcome) are stored as training "
+        "examples.",
+    )(on_features)
     # One at a time: a pooled retrain is about a minute of CPU, and the consumer must poll
     # again well within max.poll.interval.ms (5 min) or it is thrown out of its group.
     batch_subscriber(

@@ -20,6 +20,7 @@ from statmuse_shared.contract.messages import (
     StatLine,
 )
 from statmuse_shared.contract.stats import Stat
+from statmuse_shared.features import FEATURE_SET_VERSION, feature_names
 from statmuse_shared.models.artifacts import ArtifactError, sha256
 from statmuse_trainer.app import build_runtime
 from statmuse_trainer.monitoring.drift import SeriesDrift
@@ -362,7 +363,8 @@ NOW = dt.datetime(2024, 3, 21, 11, 0, tzinfo=dt.UTC)
 def game_vector(
     pid: int, day: dt.date, *, points: int = 20, sma: float | None = 19.0, kind: str = "game"
 ) -> FeaturesComputed:
-    """A played game's vector with its outcome (what the trainer keeps as an example)."""
+    """A played game's vector with its outcome (what the trainer keeps as an example): a whole
+    vector of the current feature set, as the topic carries, the baseline's inputs set."""
     played = kind == "game"
     return FeaturesComputed(
         event_id=f"fv-{pid}-{day}-{kind}",
@@ -375,8 +377,13 @@ def game_vector(
         game=GameRef(game_date=day, season_type="Regular Season", opponent="DEN", is_home=True)
         if played
         else None,
-        feature_set_version="fs-2",
-        features={"points_sma_10": sma, "points_n_10": 10.0, "points_season_avg": 18.0},
+        feature_set_version=FEATURE_SET_VERSION,
+        features={
+            **dict.fromkeys(feature_names()),
+            "points_sma_10": sma,
+            "points_n_10": 10.0,
+            "points_season_avg": 18.0,
+        },
         outcome=StatLine(game_date=day, minutes=30, points=points, rebounds=5, assists=4)
         if played
         else None,

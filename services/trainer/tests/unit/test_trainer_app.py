@@ -76,7 +76,7 @@ def test_create_app_serves_the_runtime_and_registers_the_trainers_channels() -> 
         (s.group_id, str(getattr(t, "name", t))) for s in rt.broker.subscribers for t in s.topics
     }
     assert groups == {
-        ("trainer", "nba.features.v1"),
+        ("trainer", "nba.features.v2"),
         ("trainer-commands", "nba.train.requests.v1"),
         ("trainer-model-commands", "nba.models.commands.v1"),
         ("trainer-monitor", "nba.predictions.v1"),

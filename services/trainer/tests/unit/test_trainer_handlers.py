@@ -11,7 +11,7 @@ import pytest
 from faststream.kafka import TestKafkaBroker
 from prometheus_client import REGISTRY
 
-from statmuse_shared.contract import topics
+from statmuse_shared.contract import topics, vectors
 from statmuse_shared.contract.messages import (
     DeadLetter,
     DistributionSummary,
@@ -91,8 +91,16 @@ def counter(name: str, **labels: str) -> float:
 
 
 async def publish(br: Any, topic: str, *messages: Any) -> None:
+    """As their producers write them: vectors packed, everything else JSON (bytes: as given)."""
     await br.publish_batch(
-        *(m if isinstance(m, bytes) else m.model_dump_json().encode() for m in messages),
+        *(
+            m
+            if isinstance(m, bytes)
+            else vectors.encode(m)
+            if topic == topics.FEATURES
+            else m.model_dump_json().encode()
+            for m in messages
+        ),
         topic=topic,
     )
 
@@ -106,7 +114,7 @@ async def test_played_games_become_examples_and_poison_is_dead_lettered(
     rt, br, probe = wired
     seen = counter("statmuse_trainer_vectors_total")
     stored = counter("statmuse_trainer_examples_total")
-    bad = b'{"player_id": "not a number"}'
+    bad = vectors.encode(game_vector(9, DAY))[:-8]  # a value short
     upcoming = game_vector(3, DAY, kind="next")
     await publish(br, topics.FEATURES, game_vector(1, DAY), bad, upcoming, game_vector(2, DAY))
     # A next-game vector has no outcome yet: it is no example.
@@ -117,6 +125,7 @@ async def test_played_games_become_examples_and_poison_is_dead_lettered(
     assert base64.b64decode(letter.payload_b64) == bad
     assert letter.consumer == "trainer"
     assert letter.error.startswith("invalid FeaturesComputed: ")
+    assert "truncated or over-long" in letter.error
     # A replay stores nothing new.
     await publish(br, topics.FEATURES, game_vector(1, DAY))
     assert len(examples(rt).rows) == 2
@@ -129,12 +138,12 @@ async def test_a_baseline_request_trains_registers_and_announces(
     wired: tuple[TrainerRuntime, Any, Probe],
 ) -> None:
     rt, br, probe = wired
-    vectors = [
+    played = [
         game_vector(pid, DAY - dt.timedelta(days=k), points=18 + k % 5)
         for pid in range(1, 5)
         for k in range(10)
     ]
-    await publish(br, topics.FEATURES, *vectors)
+    await publish(br, topics.FEATURES, *played)
     before = counter("statmuse_trainer_trainings_total", stat="points", outcome="published")
     request = TrainRequested(event_id="r1", stat=Stat.POINTS, reason="admin", promote=False)
     await publish(br, topics.TRAIN_REQUESTS, request)

@@ -25,12 +25,17 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
+from statmuse_shared.contract import topics, vectors
+
 ENTRY_POINT_GROUP = "statmuse.asyncapi"
 TITLE = "StatMusePicks topics"
 DESCRIPTION = (
     "Every Kafka topic of StatMusePicks, as the services subscribe and publish: each "
     "consumer's dead letters go to `<topic>.dlq` with the reason and the original bytes. "
-    "Downstream consumers read `nba.predictions.v1` (key: player id)."
+    "Downstream consumers read `nba.predictions.v1` (key: player id). Every record is JSON "
+    f"but the feature vectors': `{topics.FEATURES}` carries them packed (content-type "
+    f"{vectors.CONTENT_TYPE}): the schema there is the header's, the layout is on the "
+    "publisher's channel."
 )
 FILE = "asyncapi.json"
 

@@ -290,33 +290,49 @@ class GameRef(BaseModel):
     is_home: bool
 
 
-class FeaturesComputed(Message):
-    """A player's pre-game feature vector, knowing only what happened before `as_of`.
-
-    kind "next": after a game, for the player's next (not yet known) game: history features
-    only, the game-context ones are None; what the predictor serves. kind "game": for a known
-    game (date, opponent, home/away), with its context; once the game is played it carries the
-    result in `outcome`, which makes it a training example. Never use `outcome` as a feature.
-    """
+class FeaturesHeader(Message):
+    """Everything a feature vector message says besides its values: the header of a packed
+    vector on `nba.features.v2` (statmuse_shared.contract.vectors), which carries the values
+    apart as float64 in the order of `feature_set_version`. See `FeaturesComputed`."""
 
     player_id: PlayerId
     player_name: str
     team: TeamAbbr
     season: str = Field(pattern=r"^\d{4}-\d{2}$")
     as_of: dt.date = Field(description="Nothing from this day on was used")
-    kind: Literal["next", "game"] = Field(default="next", description="See the model's doc")
+    kind: Literal["next", "game"] = Field(
+        default="next",
+        description="next: for the player's next game, whatever it is (history only); game: "
+        "for the game in `game` (with its context, and its outcome once played)",
+    )
     game: GameRef | None = Field(default=None, description="The game, for kind 'game'")
-    feature_set_version: str = Field(examples=["fs-6"])
-    features: dict[str, float | None] = Field(
-        description="Named features (docs/FEATURES.md); None where history is too short or "
-        "the context is unknown, never a silent 0",
-        examples=[{"points_sma_10": 25.4, "points_n_10": 10, "opp_def_rating": 112.3}],
+    feature_set_version: str = Field(
+        description="Names the features and their order (docs/FEATURES.md)", examples=["fs-6"]
     )
     last_game: StatLine | None = Field(
         default=None, description="The latest game the vector knows of (None before a debut)"
     )
     outcome: StatLine | None = Field(
         default=None, description="For kind 'game' once played: what happened (the label)"
+    )
+
+
+class FeaturesComputed(FeaturesHeader):
+    """A player's pre-game feature vector, knowing only what happened before `as_of`.
+
+    kind "next": after a game, for the player's next (not yet known) game: history features
+    only, the game-context ones are None; what the predictor serves. kind "game": for a known
+    game (date, opponent, home/away), with its context; once the game is played it carries the
+    result in `outcome`, which makes it a training example. Never use `outcome` as a feature.
+
+    On the wire (`nba.features.v2`) it travels packed: its header, then its values
+    (statmuse_shared.contract.vectors). A subclass of its header, so the two cannot drift.
+    """
+
+    features: dict[str, float | None] = Field(
+        description="Named features (docs/FEATURES.md); None where history is too short or "
+        "the context is unknown, never a silent 0",
+        examples=[{"points_sma_10": 25.4, "points_n_10": 10, "opp_def_rating": 112.3}],
     )
 
 

@@ -9,7 +9,8 @@ SCHEDULE: Final = "nba.schedule.v1"
 AVAILABILITY: Final = "nba.availability.v1"
 # The books' prop lines: again whenever a book moves one.
 LINES: Final = "nba.lines.v1"
-FEATURES: Final = "nba.features.v1"
+# Packed feature vectors (contract.vectors), not JSON: v1 carried them as JSON, ~6 KB each.
+FEATURES: Final = "nba.features.v2"
 MODELS_PUBLISHED: Final = "nba.models.published.v1"
 PREDICTIONS: Final = "nba.predictions.v1"
 # Every posted prop line of an upcoming game, priced at each book (key: player id).

@@ -1,10 +1,11 @@
 """Kafka plumbing shared by every service: the broker factory, topic creation and publishing
-(one message, or many pipelined with a deadline). Consuming is in `consumers`."""
+(one message, or many pipelined with a deadline; JSON unless told another encoding). Consuming
+is in `consumers`."""
 
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -13,8 +14,11 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 from pydantic import BaseModel
 
 from statmuse_shared.contract import topics
+from statmuse_shared.contract.encoding import JSON, Encoding
 
 log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
 
 # A declared publisher (`router.publisher(topic, ...)`, which the AsyncAPI document lists), or
 # the broker itself for a one-off message to a topic named at the call.
@@ -71,10 +75,7 @@ async def publish(publisher: Publisher, message: BaseModel, *, key: bytes, topic
     """One message as JSON, acknowledged. `publisher`: a router's declared publisher (its topic),
     or a broker with `topic`."""
     await publisher.publish(
-        message.model_dump_json().encode(),
-        topic,
-        key=key,
-        headers={"content-type": "application/json"},
+        JSON.encode(message), topic, key=key, headers={"content-type": JSON.content_type}
     )
 
 
@@ -84,14 +85,16 @@ class PublishTimeout(TimeoutError):
 
 async def publish_many(
     publisher: Publisher,
-    items: Sequence[tuple[bytes, BaseModel]],
+    items: Sequence[tuple[bytes, M]],
     *,
     topic: str = "",
+    encoding: Encoding[M] = JSON,
     chunk: int = 2000,
     ack_seconds: float = 120.0,
 ) -> int:
     """Publish (key, message) pairs through `publisher` in order, pipelined, waiting for every
-    acknowledgement (`topic`: only with a broker for a publisher).
+    acknowledgement (`topic`: only with a broker for a publisher); each record's value and
+    content-type header as `encoding` says (the feature vectors: `vectors.PACKED`).
 
     Per-key order holds because one producer sends to a partition in call order. Each chunk
     must be acknowledged within `ack_seconds`, else PublishTimeout: a caller with an outbox
@@ -105,10 +108,10 @@ async def publish_many(
             async with asyncio.timeout(ack_seconds):
                 for key, message in items[start : start + chunk]:
                     result = await publisher.publish(
-                        message.model_dump_json().encode(),
+                        encoding.encode(message),
                         topic,
                         key=key,
-                        headers={"content-type": "application/json"},
+                        headers={"content-type": encoding.content_type},
                         no_confirm=True,
                     )
                     if isinstance(result, asyncio.Future):

@@ -3,18 +3,21 @@
 A service's handlers are typed functions registered on a `KafkaRouter` made by
 `consumer_router()`:
 
-    batch_subscriber(router, topics.FEATURES, group_id="predictor", payload=FeaturesComputed)(
-        on_features
+    batch_subscriber(router, topics.TRAIN_REQUESTS, group_id="trainer", payload=TrainRequested)(
+        on_train_requested
     )
 
-    async def on_features(vectors: list[FeaturesComputed], rt: PredictorContext) -> None: ...
+    async def on_train_requested(requests: list[TrainRequested], rt: TrainerRuntime) -> None:
+        ...
 
-Each batch is validated record by record (`DeadLetterDecoder`): a record that is not JSON,
-breaks the schema or carries an unknown `schema_version` never reaches the handler. Once the
-handler has processed the rest, the router's `DeadLetterMiddleware` sends each such record to
-`<topic>.dlq` as a `DeadLetter` with the reason and the original bytes. A handler can refuse
-messages it cannot carry out (a command for something that does not exist) by returning
-`Refused(message, reason)` items; they go to the dead-letter topic the same way.
+Each batch is decoded record by record (`DeadLetterDecoder`): a record that is not JSON,
+breaks the schema or carries an unknown `schema_version` never reaches the handler. Records
+that are not JSON (the packed vectors of `topics.FEATURES`, read by `vectors_subscriber`) are
+read by the `decode` function the subscriber is given, and one it cannot read is held back the
+same way. Once the handler has processed the rest, the router's `DeadLetterMiddleware` sends
+each such record to `<topic>.dlq` as a `DeadLetter` with the reason and the original bytes. A
+handler can refuse messages it cannot carry out (a command for something that does not exist)
+by returning `Refused(message, reason)` items; they go to the dead-letter topic the same way.
 
 Offsets commit only after the handler returns and its dead letters are sent
 (`AckPolicy.NACK_ON_ERROR`): an unexpected error (PostgreSQL down) leaves the batch
@@ -36,13 +39,17 @@ from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy, BaseMiddleware
 from pydantic import TypeAdapter, ValidationError
 
-from statmuse_shared.contract import topics
-from statmuse_shared.contract.messages import SCHEMA_VERSION, DeadLetter
+from statmuse_shared.contract import topics, vectors
+from statmuse_shared.contract.messages import SCHEMA_VERSION, DeadLetter, FeaturesComputed
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M")
 SUPPORTED_VERSIONS = frozenset({SCHEMA_VERSION})
+
+Decode = Callable[[bytes], M]
+"""A record value to its message, or a ValueError saying why it cannot be one (pydantic's
+ValidationError is a ValueError): the reason its dead letter gives."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,16 @@ def dead_letter(record: Record, *, error: str, consumer: str) -> DeadLetter:
     )
 
 
+def _reason(exc: ValueError) -> str:
+    """A decode error in one line: a ValidationError's first errors with where they are."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
+            for e in exc.errors()[:10]
+        )
+    return str(exc)
+
+
 def decode_records(
     batch: Sequence[Record],
     model: type[M] | TypeAdapter[M],
@@ -94,22 +111,22 @@ def decode_records(
     consumer: str,
     name: str | None = None,
     supported_versions: frozenset[int] = SUPPORTED_VERSIONS,
+    decode: Decode[M] | None = None,
 ) -> tuple[list[tuple[Record, M]], list[tuple[Record, DeadLetter]]]:
-    """Split a batch into valid messages and dead letters (bad JSON, schema, unknown version);
-    `name` names the message in the reasons (default: the model's class name)."""
-    adapter: TypeAdapter[M] = model if isinstance(model, TypeAdapter) else TypeAdapter(model)
+    """Split a batch into valid messages and dead letters (undecodable, bad schema, unknown
+    version). Each value is `model` as JSON unless `decode` reads it; `name` names the message
+    in the reasons (default: the model's class name)."""
+    if decode is None:
+        adapter: TypeAdapter[M] = model if isinstance(model, TypeAdapter) else TypeAdapter(model)
+        decode = adapter.validate_json
     name = name or getattr(model, "__name__", "message")
     good: list[tuple[Record, M]] = []
     bad: list[tuple[Record, DeadLetter]] = []
     for record in batch:
         try:
-            message = adapter.validate_json(record.value)
-        except ValidationError as exc:
-            errors = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
-                for e in exc.errors()[:10]
-            )
-            error = f"invalid {name}: {errors}"
+            message = decode(record.value)
+        except ValueError as exc:
+            error = f"invalid {name}: {_reason(exc)}"
             bad.append((record, dead_letter(record, error=error, consumer=consumer)))
             continue
         version = getattr(message, "schema_version", None)
@@ -146,17 +163,30 @@ _BATCH: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
 
 class DeadLetterDecoder:
     """A subscriber's decoder: the batch's valid messages, in order; the rest are noted for
-    the dead-letter topic."""
+    the dead-letter topic. `decode`: how to read a record's value (default: `payload` as
+    JSON)."""
 
-    def __init__(self, payload: Any, *, consumer: str, dead_letters: DefaultPublisher) -> None:
+    def __init__(
+        self,
+        payload: Any,
+        *,
+        consumer: str,
+        dead_letters: DefaultPublisher,
+        decode: Decode[Any] | None = None,
+    ) -> None:
         self.adapter: TypeAdapter[Any] = TypeAdapter(payload)
         self.name = getattr(payload, "__name__", None) or "message"
         self.consumer = consumer
         self.dead_letters = dead_letters
+        self.decode = decode
 
     async def __call__(self, msg: StreamMessage[Any]) -> list[Any]:
         good, bad = decode_records(
-            records(msg.raw_message), self.adapter, consumer=self.consumer, name=self.name
+            records(msg.raw_message),
+            self.adapter,
+            consumer=self.consumer,
+            name=self.name,
+            decode=self.decode,
         )
         batch = _BATCH.get()
         if batch is None:
@@ -228,10 +258,12 @@ def batch_subscriber(
     listener: ConsumerRebalanceListener | None = None,
     per_instance: bool = False,
     description: str | None = None,
+    decode: Decode[Any] | None = None,
 ) -> Any:
     """Every consumer's subscriber: batches of up to `max_records` from the start of `topic`
     in `group_id`, acknowledged after the handler returns; `payload` (a message model or a
-    union of them) is what each record must validate as. Decorate (or call with) the handler.
+    union of them) is what each record must validate as, as JSON unless `decode` reads the
+    topic's records (ValueError: dead-lettered). Decorate (or call with) the handler.
     `listener` is told of the group's assignments; the subscriber's `.consumer` is the running
     aiokafka consumer. `per_instance`: a group of its own for this process (`<group_id>-<random
     suffix>`), so that every instance reads every message (what each serves, e.g. the
@@ -255,7 +287,23 @@ def batch_subscriber(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         heartbeat_interval_ms=1000,
         listener=listener,
-        decoder=DeadLetterDecoder(payload, consumer=group_id, dead_letters=dead_letters),
+        decoder=DeadLetterDecoder(
+            payload, consumer=group_id, dead_letters=dead_letters, decode=decode
+        ),
         title=f"{name}:{topic}",
         description=description,
+    )
+
+
+def vectors_subscriber(router: KafkaRouter, *, group_id: str, description: str) -> Any:
+    """A `batch_subscriber` of the packed feature vectors (`topics.FEATURES`): each record
+    unpacked by `vectors.decode` into the FeaturesComputed its handler receives, one that cannot
+    be dead-lettered; the AsyncAPI document says so before `description`."""
+    return batch_subscriber(
+        router,
+        topics.FEATURES,
+        group_id=group_id,
+        payload=FeaturesComputed,
+        decode=vectors.decode,
+        description=f"{vectors.DECODED} {description}",
     )
