@@ -176,6 +176,7 @@ def demo(
                 say=_say,
                 models_dir=models_dir.resolve(),
                 tonight=day,
+                console=err,
             )
         else:
             result = demo_mod.run(
@@ -184,6 +185,7 @@ def demo(
                 season=season,
                 say=_say,
                 models_dir=None if baseline else models_dir.resolve(),
+                console=err,
             )
     except (demo_mod.DemoError, InfraError) as exc:
         err.print(f"[red]demo failed:[/] {exc}")
@@ -284,10 +286,12 @@ def replay(
         run = replay_mod.Replay(
             stack, data_dir=data_dir.resolve(), season=season, out=out, say=_say
         )
+        run.console = err  # bars while the stack catches up; the days draw their own below
         if prepare:
             run.prepare(start, models_dir.resolve(), history=history)
         else:
             run.resume()
+        run.console = None
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
