@@ -52,9 +52,11 @@ def _print_stack(stack: stack_mod.Stack) -> None:
     table.add_column("pid", justify="right")
     table.add_column("address", overflow="fold")
     table.add_column("state")
+    table.add_column("consumer lag (records not read yet)", overflow="fold")
     for row in stack_mod.status(stack):
         colour = "green" if row["state"] in ("up", "ready") else "red"
-        table.add_row(row["name"], str(row["pid"]), row["url"], f"[{colour}]{row['state']}[/]")
+        lag = "\n".join(f"{where}: {count:,.0f}" for where, count in row["lag"].items())
+        table.add_row(row["name"], str(row["pid"]), row["url"], f"[{colour}]{row['state']}[/]", lag)
     console.print(table)
     for key in ("DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "ARTIFACT_STORE_URL"):
         console.print(f"{key}={stack.env.get(key, '')}", soft_wrap=True)

@@ -16,6 +16,9 @@ handler has processed the rest, the router's `DeadLetterMiddleware` sends each s
 messages it cannot carry out (a command for something that does not exist) by returning
 `Refused(message, reason)` items; they go to the dead-letter topic the same way.
 
+Each batch also sets the consumer's lag gauge (`lag.record`: per partition, the high watermark
+of the fetch minus the next offset to read).
+
 Offsets commit only after the handler returns and its dead letters are sent
 (`AckPolicy.NACK_ON_ERROR`): an unexpected error (PostgreSQL down) leaves the batch
 uncommitted, so it is redelivered and handlers must be idempotent.
@@ -38,6 +41,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import SCHEMA_VERSION, DeadLetter
+from statmuse_shared.platform import lag
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +159,14 @@ class DeadLetterDecoder:
         self.dead_letters = dead_letters
 
     async def __call__(self, msg: StreamMessage[Any]) -> list[Any]:
+        batch_records = records(msg.raw_message)
+        lag.record(
+            getattr(msg, "consumer", None),
+            self.consumer,
+            [(r.topic, r.partition, r.offset) for r in batch_records],
+        )
         good, bad = decode_records(
-            records(msg.raw_message), self.adapter, consumer=self.consumer, name=self.name
+            batch_records, self.adapter, consumer=self.consumer, name=self.name
         )
         batch = _BATCH.get()
         if batch is None:
