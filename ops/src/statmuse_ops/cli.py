@@ -52,9 +52,11 @@ def _print_stack(stack: stack_mod.Stack) -> None:
     table.add_column("pid", justify="right")
     table.add_column("address", overflow="fold")
     table.add_column("state")
+    table.add_column("consumer lag (records not read yet)", overflow="fold")
     for row in stack_mod.status(stack):
         colour = "green" if row["state"] in ("up", "ready") else "red"
-        table.add_row(row["name"], str(row["pid"]), row["url"], f"[{colour}]{row['state']}[/]")
+        lag = "\n".join(f"{where}: {count:,.0f}" for where, count in row["lag"].items())
+        table.add_row(row["name"], str(row["pid"]), row["url"], f"[{colour}]{row['state']}[/]", lag)
     console.print(table)
     for key in ("DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "ARTIFACT_STORE_URL"):
         console.print(f"{key}={stack.env.get(key, '')}", soft_wrap=True)
@@ -176,6 +178,7 @@ def demo(
                 say=_say,
                 models_dir=models_dir.resolve(),
                 tonight=day,
+                console=err,
             )
         else:
             result = demo_mod.run(
@@ -184,6 +187,7 @@ def demo(
                 season=season,
                 say=_say,
                 models_dir=None if baseline else models_dir.resolve(),
+                console=err,
             )
     except (demo_mod.DemoError, InfraError) as exc:
         err.print(f"[red]demo failed:[/] {exc}")
@@ -284,10 +288,12 @@ def replay(
         run = replay_mod.Replay(
             stack, data_dir=data_dir.resolve(), season=season, out=out, say=_say
         )
+        run.console = err  # bars while the stack catches up; the days draw their own below
         if prepare:
             run.prepare(start, models_dir.resolve(), history=history)
         else:
             run.resume()
+        run.console = None
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),

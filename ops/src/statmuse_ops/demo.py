@@ -22,7 +22,9 @@ from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console
 
+from statmuse_ops.progress import Stalled, watch
 from statmuse_ops.stack import Stack, stack_env
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import TrainRequested
@@ -45,10 +47,6 @@ def metric_total(url: str, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 total += sample.value
     return total
-
-
-def _reached(url: str, metric: str, target: float) -> bool:
-    return metric_total(url, metric) >= target
 
 
 def wait_until(what: str, check: Callable[[], bool], *, deadline_s: float, say: Say) -> None:
@@ -155,7 +153,14 @@ def trained_on(models_dir: Path) -> set[str]:
 
 
 def run_tonight(
-    stack: Stack, *, data_dir: Path, season: str, say: Say, models_dir: Path, tonight: dt.date
+    stack: Stack,
+    *,
+    data_dir: Path,
+    season: str,
+    say: Say,
+    models_dir: Path,
+    tonight: dt.date,
+    console: Console | None = None,
 ) -> dict[str, Any]:
     """End on a replayed day: the season up to the day before `tonight`, the shipped models,
     then that morning's schedule, availability and lines, priced into the slate (the first
@@ -164,6 +169,7 @@ def run_tonight(
 
     replay = Replay(stack, data_dir=data_dir, season=season, out=stack.run_dir, say=say)
     replay.verbose = True
+    replay.console = console
     say(f"ingesting {season} up to {tonight - dt.timedelta(days=1)} from {data_dir}")
     replay.prepare(tonight, models_dir)
     replay.morning(tonight)
@@ -199,8 +205,11 @@ def run(
     say: Say,
     models_dir: Path | None = None,
     deadline_s: float = 300,
+    console: Console | None = None,
 ) -> dict[str, Any]:
-    """`models_dir`: shipped bundles to serve; None asks the trainer for baselines instead."""
+    """`models_dir`: shipped bundles to serve; None asks the trainer for baselines instead.
+    `console`: where the waits draw their progress bars. A wait for a service to catch up
+    fails only when its counter has not moved for `deadline_s`."""
     urls = {s.name: s.url for s in stack.started if s.url.startswith("http")}
     missing = {"features", "trainer", "predictor", "gateway"} - urls.keys()
     if missing:
@@ -213,32 +222,34 @@ def run(
     ingest_schedule(stack, data_dir, season)
     say(f"the {season} schedule published on {topics.SCHEDULE}")
 
+    def caught_up(what: str, value: Callable[[], float], target: float | None, **kw: Any) -> None:
+        try:
+            watch(what, value, target, stall_s=deadline_s, console=console, **kw)
+        except Stalled as exc:
+            raise DemoError(str(exc)) from None
+        say(f"ok: {what}")
+
     # Every event (player and team box scores) is counted once under some outcome.
-    wait_until(
+    features = urls["features"]
+    caught_up(
         f"features consumed {published} events",
-        partial(_reached, urls["features"], "statmuse_features_messages_total", published),
-        deadline_s=deadline_s,
-        say=say,
+        partial(metric_total, features, "statmuse_features_messages_total"),
+        published,
     )
     # Partitions run at their own pace, so some vectors used a partial league table; the
     # features service recomputes those once idle.
-    wait_until(
-        "features reconciled late team box scores",
-        lambda: metric_total(urls["features"], "statmuse_features_stale_seasons") == 0,
-        deadline_s=deadline_s,
-        say=say,
+    caught_up(
+        "features reconciled late team box scores (vectors recomputed)",
+        partial(metric_total, features, "statmuse_features_vectors_total"),
+        None,
+        done=lambda: metric_total(features, "statmuse_features_stale_seasons") == 0,
     )
-    vectors = metric_total(urls["features"], "statmuse_features_vectors_total")
-    for name, metric in (
-        ("trainer", "statmuse_trainer_vectors_total"),
-        ("predictor", "statmuse_predictor_vectors_total"),
-        ("gateway", "statmuse_gateway_vectors_total"),
-    ):
-        wait_until(
+    vectors = metric_total(features, "statmuse_features_vectors_total")
+    for name in ("trainer", "predictor", "gateway"):
+        caught_up(
             f"{name} consumed {int(vectors)} feature vectors",
-            partial(_reached, urls[name], metric, vectors),
-            deadline_s=deadline_s,
-            say=say,
+            partial(metric_total, urls[name], f"statmuse_{name}_vectors_total"),
+            vectors,
         )
 
     stats = list(Stat)

@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from rich.console import Console
 
-from statmuse_ops.demo import DemoError, _reached, import_models, metric_total, wait_until
+from statmuse_ops.demo import DemoError, import_models, metric_total, wait_until
+from statmuse_ops.progress import Stalled, watch
 from statmuse_ops.stack import Stack, stack_env
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.books import american_odds
@@ -164,6 +166,7 @@ class Replay:
         )
         self.progress = Progress()
         self.verbose = False  # say each wait as it ends (the demo), or not (a long replay)
+        self.console: Console | None = None  # where the waits draw their bars (None: nowhere)
 
     # ---- the ingestor's commands ---------------------------------------------------------
 
@@ -213,15 +216,12 @@ class Replay:
             ),
             self.games_published,
         )
-        # A late team box score can make whole seasons stale: recomputing them takes minutes,
-        # so this waits while the features service keeps publishing vectors.
+        # A late team box score can make whole seasons stale: recomputing them takes a while,
+        # so this waits as long as the features service keeps publishing vectors.
         self._wait_progress(
-            "features reconciled",
-            lambda: (
-                metric_total(features, "statmuse_features_vectors_total")
-                * (metric_total(features, "statmuse_features_stale_seasons") > 0)
-            ),
-            0,
+            "features reconciled (vectors recomputed)",
+            partial(metric_total, features, "statmuse_features_vectors_total"),
+            None,
             done=lambda: metric_total(features, "statmuse_features_stale_seasons") == 0,
         )
         self.vectors_consumed()
@@ -230,24 +230,17 @@ class Replay:
         self,
         what: str,
         value: Callable[[], float],
-        target: float,
+        target: float | None,
         *,
         done: Callable[[], bool] | None = None,
     ) -> None:
-        """Until `value()` reaches `target` (or `done()`); a ReplayError when `value()` has not
-        moved for the deadline (a backlog of several seasons takes longer than any fixed
-        deadline)."""
-        finished = done or (lambda: False)
-        last, moved = value(), time.monotonic()
-        while last < target and not finished():
-            if time.monotonic() - moved > self.deadline_s:
-                raise ReplayError(
-                    f"stalled for {self.deadline_s:.0f}s at {last:.0f} of {target:.0f}: {what}"
-                )
-            time.sleep(0.25)
-            now = value()
-            if now != last:
-                last, moved = now, time.monotonic()
+        """`progress.watch` (a bar on `self.console`, if any); a ReplayError when `value()`
+        has not moved for the deadline (a backlog of several seasons takes longer than any
+        fixed deadline)."""
+        try:
+            watch(what, value, target, stall_s=self.deadline_s, done=done, console=self.console)
+        except Stalled as exc:
+            raise ReplayError(str(exc)) from None
         if self.verbose:
             self.say(f"ok: {what}")
 
@@ -265,8 +258,8 @@ class Replay:
     def vectors_consumed(self) -> None:
         vectors = metric_total(self.urls["features"], "statmuse_features_vectors_total")
         for name in ("trainer", "predictor", "gateway"):
-            check = partial(_reached, self.urls[name], f"statmuse_{name}_vectors_total", vectors)
-            self._wait(f"{name} consumed the vectors", check)
+            count = partial(metric_total, self.urls[name], f"statmuse_{name}_vectors_total")
+            self._wait_progress(f"{name} consumed the vectors", count, vectors)
 
     # ---- the steps -----------------------------------------------------------------------
 

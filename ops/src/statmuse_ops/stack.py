@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from statmuse_ops.infra import (
     InfraError,
@@ -30,6 +31,7 @@ from statmuse_ops.infra import (
 )
 from statmuse_shared.contract import topics
 from statmuse_shared.platform.broker import ensure_topics
+from statmuse_shared.platform.lag import by_topic
 from statmuse_shared.platform.migrations import migrate
 
 # Service name -> (console script, default port). Gateway first in the table, last to start.
@@ -197,14 +199,33 @@ def down(stack: Stack, *, say: Say) -> list[str]:
 
 
 def status(stack: Stack) -> list[dict[str, Any]]:
+    """Each component: up, ready (its /ready), and for a service its consumer groups' lag
+    (`lag`: "group topic" -> records not read yet, from the service's own /metrics)."""
     rows = []
     for s in stack.started:
         state = "up" if s.is_running() else "down"
+        lag: dict[str, float] = {}
         if state == "up" and s.url.startswith("http"):
             try:
                 r = httpx.get(f"{s.url}/ready", timeout=2)
                 state = "ready" if r.status_code == 200 else f"up, not ready ({r.status_code})"
+                lag = consumer_lag(httpx.get(f"{s.url}/metrics", timeout=2).text)
             except httpx.HTTPError:
                 state = "up, not answering"
-        rows.append({"name": s.name, "pid": s.pid, "url": s.url, "state": state, "log": s.log})
+        rows.append(
+            {"name": s.name, "pid": s.pid, "url": s.url, "state": state, "log": s.log, "lag": lag}
+        )
     return rows
+
+
+def consumer_lag(metrics_text: str) -> dict[str, float]:
+    """ "group topic" -> lag summed over partitions, from a service's /metrics text."""
+    samples = [
+        (sample.labels, sample.value)
+        for family in text_string_to_metric_families(metrics_text)
+        for sample in family.samples
+        if sample.name == "statmuse_consumer_lag"
+    ]
+    return {
+        f"{group} {topic}": value for (group, topic), value in sorted(by_topic(samples).items())
+    }

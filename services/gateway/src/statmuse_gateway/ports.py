@@ -41,6 +41,7 @@ class StoredVector(NamedTuple):
     features: str  # JSON text, parsed by the caller off the event loop
     game: str | None  # the GameRef's JSON when the vector is for a known game
     data_as_of: dt.date | None  # the last game it includes
+    event_id: str  # names the vector's values: a model's output on it is reused by this key
 
 
 class ScheduledGame(NamedTuple):

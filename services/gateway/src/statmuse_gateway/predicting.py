@@ -30,6 +30,7 @@ from statmuse_gateway.schemas import (
 )
 from statmuse_gateway.service import (
     ItemFailed,
+    Outputs,
     check_scheduled,
     check_served_game,
     unknown_player,
@@ -181,7 +182,7 @@ async def predict_props(
     # The models run off the event loop (one thread hop for the whole batch), so other
     # requests go on meanwhile.
     freshness = Freshness(rt.settings.stale_after_days, dt.datetime.now(dt.UTC).date())
-    computed = await asyncio.to_thread(compute, list(jobs.values()), freshness)
+    computed = await asyncio.to_thread(compute, list(jobs.values()), freshness, rt.outputs)
     done = [prop for _, props in jobs.values() for prop, _ in props]
     for prop, answer in zip(done, computed, strict=True):
         answers[prop.index] = answer
@@ -223,15 +224,42 @@ class Freshness:
         return (reference - data_as_of).days > self.after_days
 
 
+def model_outputs(
+    served: Served, props: list[tuple[Prop, StoredVector]], known: Outputs
+) -> list[ModelOutput | Exception]:
+    """Each prop's model output: those known by (model version, vector) reused, the rest
+    computed in one vectorised call (each vector parsed once, however many props share it)
+    and remembered."""
+    version = served.info.version
+    found: list[ModelOutput | Exception | None] = [
+        known.get((version, vector.event_id)) for _, vector in props
+    ]
+    todo: dict[str, list[int]] = {}  # vector event id -> the props waiting for it
+    for i, (_, vector) in enumerate(props):
+        if found[i] is None:
+            todo.setdefault(vector.event_id, []).append(i)
+    if todo:
+        firsts = [positions[0] for positions in todo.values()]
+        rows = [json.loads(props[i][1].features) for i in firsts]
+        computed = outputs(served.model, rows, [props[i][0].player.player_id for i in firsts])
+        for (event_id, positions), output in zip(todo.items(), computed, strict=True):
+            if not isinstance(output, Exception):
+                known.put((version, event_id), output)
+            for i in positions:
+                found[i] = output
+    return [output for output in found if output is not None]
+
+
 def compute(
-    jobs: list[tuple[Served, list[tuple[Prop, StoredVector]]]], freshness: Freshness
+    jobs: list[tuple[Served, list[tuple[Prop, StoredVector]]]],
+    freshness: Freshness,
+    known: Outputs,
 ) -> list[Answer]:
     """Per model, its props' answers as JSON (run in a worker thread: parsing the vectors, the
-    model, pricing and serialising are all CPU)."""
+    model, pricing and serialising are all CPU); model outputs reused from `known`."""
     answers: list[Answer] = []
     for served, props in jobs:
-        rows = [json.loads(vector.features) for _, vector in props]
-        found = outputs(served.model, rows, [p.player.player_id for p, _ in props])
+        found = model_outputs(served, props, known)
         for (prop, vector), output in zip(props, found, strict=True):
             if isinstance(output, Exception):
                 answers.append(output)

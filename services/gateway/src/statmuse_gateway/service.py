@@ -1,15 +1,18 @@
-"""Pure gateway logic: player-name suggestions, the in-process map of recent name answers, what
-an item comes to when it is not a result (`ItemFailed`), and the checks of a prop's date and
-opponent against the schedule."""
+"""Pure gateway logic: player-name suggestions, the in-process maps of recent name answers and
+model outputs, what an item comes to when it is not a result (`ItemFailed`), and the checks of
+a prop's date and opponent against the schedule."""
 
 import datetime as dt
 import difflib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from statmuse_gateway.ports import Player, ScheduledGame
 from statmuse_gateway.schemas import ErrorBody, GameInfo, ItemStatus
 from statmuse_shared.contract.names import normalize_name
+from statmuse_shared.models.output import ModelOutput
 
 
 def suggest(query: str, names: list[str], *, n: int = 5) -> list[str]:
@@ -128,3 +131,32 @@ class PlayerNames:
         expires = now + self.ttl_s
         for key, player in found.items():
             self._known[key] = (expires, player)
+
+
+class Outputs:
+    """The model outputs computed lately, by (model version, vector event id): an output
+    depends on the vector and the model, not on the line or the odds, so a user trying lines
+    (or a slate pricing every book's) pays for the model once. Bounded; least recently used
+    first out. Shared by the worker threads that compute answers."""
+
+    def __init__(self, capacity: int = 5_000) -> None:
+        self.capacity = capacity
+        self._outputs: OrderedDict[tuple[str, str], ModelOutput] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> ModelOutput | None:
+        with self._lock:
+            output = self._outputs.get(key)
+            if output is not None:
+                self._outputs.move_to_end(key)
+            return output
+
+    def put(self, key: tuple[str, str], output: ModelOutput) -> None:
+        with self._lock:
+            self._outputs[key] = output
+            self._outputs.move_to_end(key)
+            while len(self._outputs) > self.capacity:
+                self._outputs.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._outputs)

@@ -205,6 +205,7 @@ class InMemoryReadModel:
                     _json(v.features),
                     v.game.model_dump_json() if v.game is not None else None,
                     v.last_game.game_date if v.last_game is not None else None,
+                    v.event_id,
                 )
         return out
 

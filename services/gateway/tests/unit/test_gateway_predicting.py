@@ -404,3 +404,45 @@ async def test_with_both_prices_the_market_layer_answers_and_draws_what_it_says(
     # The price is part of the cache key: the unpriced answer is not served for a priced ask.
     [again] = await answer(rt, {**LEBRON, "odds_over": -140, "odds_under": 115})
     assert PredictResponse.model_validate_json(again).method == "market_layer"  # type: ignore[arg-type]
+
+
+async def test_a_model_output_is_reused_across_lines_and_odds_until_the_vector_changes(
+    rt: GatewayRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = rt.book.for_stat(Stat.POINTS)
+    assert served is not None
+    props = [LEBRON, {**LEBRON, "line": 30.5}, {**LEBRON, "odds_over": 150, "odds_under": -180}]
+    wants = [
+        predict(
+            served,
+            vector(2544, "LeBron James", 25.0).features,
+            line=prop["line"],
+            odds_over=prop.get("odds_over", -110),
+            odds_under=prop.get("odds_under", -110),
+            player_id=2544,
+        )
+        for prop in props
+    ]
+    real, seen = served.model.predict, []
+
+    def counted(features: dict[str, Any], player_id: int | None = None) -> Any:
+        seen.append(features["points_sma_10"])
+        return real(features, player_id)
+
+    monkeypatch.setattr(served.model, "predict", counted)
+    answers = [(await answer(rt, prop))[0] for prop in props]
+    assert seen == [25.0]  # one model call for three answers (the cache missed each time)
+    for raw, want in zip(answers, wants, strict=True):
+        assert isinstance(raw, bytes)
+        got = PredictResponse.model_validate_json(raw)
+        assert (got.over_probability, got.expected_value) == (
+            want.over_probability,
+            want.pricing.expected_value,
+        )
+    # A later game's vector (a new event id) is the model's input from then on.
+    later = AS_OF + dt.timedelta(days=2)
+    await rt.read_model.store_vectors([vector(2544, "LeBron James", 31.0, as_of=later)])
+    [newer] = await answer(rt, {**LEBRON, "line": 26.5})
+    assert seen == [25.0, 31.0]
+    assert isinstance(newer, bytes)
+    assert PredictResponse.model_validate_json(newer).as_of == later

@@ -19,6 +19,9 @@ each such record to `<topic>.dlq` as a `DeadLetter` with the reason and the orig
 handler can refuse messages it cannot carry out (a command for something that does not exist)
 by returning `Refused(message, reason)` items; they go to the dead-letter topic the same way.
 
+Each batch also sets the consumer's lag gauge (`lag.record`: per partition, the high watermark
+of the fetch minus the next offset to read).
+
 Offsets commit only after the handler returns and its dead letters are sent
 (`AckPolicy.NACK_ON_ERROR`): an unexpected error (PostgreSQL down) leaves the batch
 uncommitted, so it is redelivered and handlers must be idempotent.
@@ -41,6 +44,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from statmuse_shared.contract import topics, vectors
 from statmuse_shared.contract.messages import SCHEMA_VERSION, DeadLetter, FeaturesComputed
+from statmuse_shared.platform import lag
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +185,14 @@ class DeadLetterDecoder:
         self.decode = decode
 
     async def __call__(self, msg: StreamMessage[Any]) -> list[Any]:
+        batch_records = records(msg.raw_message)
+        lag.record(
+            getattr(msg, "consumer", None),
+            self.consumer,
+            [(r.topic, r.partition, r.offset) for r in batch_records],
+        )
         good, bad = decode_records(
-            records(msg.raw_message),
+            batch_records,
             self.adapter,
             consumer=self.consumer,
             name=self.name,

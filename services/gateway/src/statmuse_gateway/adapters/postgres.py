@@ -269,10 +269,10 @@ async def vectors_for_many(
     parsed by the caller off the event loop). Pairs without a vector are absent."""
     pairs = list(dict.fromkeys(wanted))
     rows = await conn.fetch(
-        """SELECT q.i, v.as_of, v.f, v.g, v.data_as_of
+        """SELECT q.i, v.as_of, v.f, v.g, v.data_as_of, v.event_id
            FROM unnest($1::integer[], $2::date[]) WITH ORDINALITY AS q(player_id, game_date, i)
            CROSS JOIN LATERAL (
-               SELECT as_of, features::text AS f, game::text AS g, data_as_of
+               SELECT as_of, features::text AS f, game::text AS g, data_as_of, event_id
                FROM gateway.feature_vectors fv
                WHERE fv.player_id = q.player_id
                  AND (q.game_date IS NULL OR fv.as_of <= q.game_date)
@@ -281,7 +281,8 @@ async def vectors_for_many(
         [d for _, d in pairs],
     )
     return {
-        pairs[r["i"] - 1]: StoredVector(r["as_of"], r["f"], r["g"], r["data_as_of"]) for r in rows
+        pairs[r["i"] - 1]: StoredVector(r["as_of"], r["f"], r["g"], r["data_as_of"], r["event_id"])
+        for r in rows
     }
 
 
