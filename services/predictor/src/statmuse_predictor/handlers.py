@@ -2,6 +2,7 @@
 (split by the group), predictions and priced props out."""
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from faststream.kafka import KafkaRouter
@@ -47,8 +48,10 @@ async def on_model_published(events: list[ModelPublished], rt: Runtime) -> None:
 
 async def on_features(vectors: list[FeaturesComputed], rt: Runtime) -> None:
     """Each player's next-game vector is kept (for re-predictions) and predicted for every
-    stat; vectors of games already played (kind "game") are training data, not predictions."""
-    upcoming = [v for v in vectors if v.kind == "next"]
+    stat; vectors of games already played (kind "game") are training data, not predictions.
+    Of a player's next-game vectors in one batch only the newest is predicted: the others are
+    superseded already (a backlog brings one per game he played)."""
+    upcoming = newest_per_player(v for v in vectors if v.kind == "next")
     await rt.predictions.keep_latest(upcoming)
     rows = [
         Latest(v.player_id, v.player_name, v.as_of, routing_date(v), v.features) for v in upcoming
@@ -60,6 +63,16 @@ async def on_features(vectors: list[FeaturesComputed], rt: Runtime) -> None:
     if changed:
         await _price(rt, changed)
     metrics.VECTORS.inc(len(vectors))
+
+
+def newest_per_player(vectors: Iterable[FeaturesComputed]) -> list[FeaturesComputed]:
+    """Each player's vector with the latest `as_of` (of equal ones, the later in the batch)."""
+    newest: dict[int, FeaturesComputed] = {}
+    for v in vectors:
+        kept = newest.get(v.player_id)
+        if kept is None or v.as_of >= kept.as_of:
+            newest[v.player_id] = v
+    return list(newest.values())
 
 
 async def on_lines(lines: list[PropLinePosted], rt: Runtime) -> None:

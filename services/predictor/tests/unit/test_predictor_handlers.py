@@ -127,6 +127,28 @@ async def test_next_vectors_are_kept_predicted_and_published(
     assert first.as_of == AS_OF
 
 
+async def test_of_a_players_next_vectors_in_one_batch_only_the_newest_is_predicted(
+    wired: tuple[PredictorRuntime, Any, Probe], serve: Callable[..., ModelPublished]
+) -> None:
+    rt, br, probe = wired
+    serve(Stat.POINTS)
+    day = dt.timedelta(days=1)
+    # A backlog: one next vector per game the player played, the newest in the middle.
+    await publish(
+        br,
+        topics.FEATURES,
+        vector(5, as_of=AS_OF - 2 * day),
+        vector(5, as_of=AS_OF),
+        vector(5, as_of=AS_OF - day),
+        vector(6, as_of=AS_OF - day),
+    )
+    assert sorted((p.player_id, p.as_of) for p in probe.predictions) == [
+        (5, AS_OF),
+        (6, AS_OF - day),
+    ]
+    assert repo(rt).latest_by_player[5].as_of == AS_OF
+
+
 async def test_without_a_model_a_vector_is_kept_for_later(
     wired: tuple[PredictorRuntime, Any, Probe], event: Callable[..., ModelPublished]
 ) -> None:
