@@ -157,6 +157,3 @@ class Outputs:
             self._outputs.move_to_end(key)
             while len(self._outputs) > self.capacity:
                 self._outputs.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._outputs)

@@ -1,6 +1,6 @@
 import pytest
 
-from statmuse_gateway.service import suggest
+from statmuse_gateway.service import Outputs, suggest
 from statmuse_shared.contract.names import normalize_name
 
 # Real 2023-24 names (player_game_logs/2023-24.csv.gz).
@@ -77,3 +77,16 @@ def test_suggest_limits_and_finds_nothing_for_nonsense() -> None:
 def test_nicknames_find_the_player():
     assert suggest("Herb Jones", ["Herbert Jones", "Tyus Jones"])[0] == "Herbert Jones"
     assert normalize_name("Moe Wagner") == normalize_name("Moritz Wagner")
+
+
+def test_model_outputs_are_bounded_and_the_least_recently_used_leaves_first():
+    outputs = Outputs(capacity=2)
+    a, b, c = object(), object(), object()
+    outputs.put(("v1", "a"), a)  # type: ignore[arg-type]
+    outputs.put(("v1", "b"), b)  # type: ignore[arg-type]
+    assert outputs.get(("v1", "a")) is a  # a used last: b is the oldest now
+    outputs.put(("v1", "c"), c)  # type: ignore[arg-type]
+    assert outputs.get(("v1", "b")) is None
+    assert outputs.get(("v1", "a")) is a
+    assert outputs.get(("v1", "c")) is c
+    assert outputs.get(("v2", "a")) is None  # another model version is another entry

@@ -25,9 +25,10 @@ M = TypeVar("M", bound=BaseModel)
 Publisher = DefaultPublisher | KafkaBroker
 
 # Producer batches per partition: up to this many bytes, waiting up to this long to fill one.
-# aiokafka's default (16 KiB, no wait) holds two or three feature vectors, so a backlog of
-# vectors became one produce request per two or three messages, each acknowledged by the
-# broker: most of the broker's CPU and the features service's time went there.
+# aiokafka's default (16 KiB, no wait) held two or three JSON feature vectors (five packed
+# ones), so a backlog of vectors became one produce request per few messages, each
+# acknowledged by the broker: most of the broker's CPU and the features service's time went
+# there.
 MAX_BATCH_BYTES = 512 * 1024
 LINGER_MS = 5
 
