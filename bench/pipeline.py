@@ -191,8 +191,8 @@ async def naive(stack: Stack, watch: Predictions, *, season: str, rows: int) -> 
 @dataclass
 class Sample:
     t: float
-    published: float  # raw events the ingestor has marked published (its outbox)
-    features_in: float  # raw events the features service consumed
+    published: float  # raw messages the ingestor has published (a team box: one per partition)
+    features_in: float  # raw messages the features service consumed
     stale: float
     vectors: float  # vectors the features service published
     predictor_in: float
@@ -239,8 +239,9 @@ async def season_run(stack: Stack, watch: Predictions, *, season: str, deadline_
             )
             published = await pool.fetchval(
                 "SELECT (SELECT count(*) FROM ingest.player_game_stats WHERE published_at "
-                "IS NOT NULL) + (SELECT count(*) FROM ingest.team_game_stats WHERE "
-                "published_at IS NOT NULL)"
+                "IS NOT NULL) + $1::int * (SELECT count(*) FROM ingest.team_game_stats WHERE "
+                "published_at IS NOT NULL)",
+                topics.DEFAULT_PARTITIONS,
             )
             return Sample(
                 t=t,
@@ -280,7 +281,7 @@ async def season_run(stack: Stack, watch: Predictions, *, season: str, deadline_
                 s.stale = raw.stale
                 out.samples.append(s)
                 if out.ingest_done is not None:
-                    events = out.summary["published"]
+                    events = out.summary["messages"]
                     if out.features_done is None and s.features_in >= events and s.stale == 0:
                         out.features_done = now
                     if out.features_done is not None:
@@ -377,10 +378,11 @@ def report(season: str, took: list[float], run: Season) -> None:
     teams = run.summary.get("team_stored", 0)
     print(
         f"season {season}: {players:,} player rows read ({run.summary.get('stored', 0):,} "
-        f"stored), {teams:,} team rows, {run.summary.get('published', 0):,} events; machine "
+        f"stored), {teams:,} team rows, {run.summary.get('published', 0):,} events as "
+        f"{run.summary.get('messages', 0):,} messages (a team box to every partition); machine "
         f"{run.busy:.0%} busy during the run"
     )
-    print("lag over time (backlogs: events or vectors published upstream, not yet consumed):")
+    print("lag over time (backlogs: messages or vectors published upstream, not yet consumed):")
     print(
         f"{'t s':>6} {'published':>9} {'features':>9} {'f. lag':>7} {'vectors':>8} "
         f"{'predictor':>9} {'p. lag':>7} {'predictions':>11} {'read back':>9}"
@@ -403,7 +405,7 @@ def report(season: str, took: list[float], run: Season) -> None:
         f"{_at(run.trainer_done)}, gateway {_at(run.gateway_done)}"
     )
     print(
-        f"largest backlogs: features {f_lag.features_lag:,.0f} events (at {f_lag.t:.0f} s), "
+        f"largest backlogs: features {f_lag.features_lag:,.0f} messages (at {f_lag.t:.0f} s), "
         f"predictor {p_lag.predictor_lag:,.0f} vectors (at {p_lag.t:.0f} s)"
     )
     if run.predictions_done is None:
@@ -455,7 +457,7 @@ def report(season: str, took: list[float], run: Season) -> None:
             value=tail,
             unit="s",
             measured=f"predictions caught up {tail:.1f} s after ingest finished; largest "
-            f"backlogs: features {f_lag.features_lag:,.0f} events, predictor "
+            f"backlogs: features {f_lag.features_lag:,.0f} messages, predictor "
             f"{p_lag.predictor_lag:,.0f} vectors; the last games' first prediction at "
             f"{_at(run.last_day_first)}",
             command="same",

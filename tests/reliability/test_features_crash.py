@@ -10,11 +10,12 @@ takes over; one more day is ingested after the restart, so that every partition 
 after the kill and "consumed everything" is observable without looking at offsets.
 
 The idle reconcile is off in both instances (FEATURES_RECONCILE_IDLE_S=3600): it exists to
-recompute vectors made stale by late team box scores, and today it recomputes a whole season
-whenever a team box arrives, which sometimes (not always: it depends on how the redelivered
-batches are cut) hides what a crash leaves behind. Off, the test sees what the restart alone
-gives. Values are therefore not compared with a batch build here (stale vectors are expected
-without the reconcile; the features integration tests compare them)."""
+recompute vectors made stale by late team box scores, and when it ran (it recomputed a whole
+season whenever a team box came late, which, before each team box went to every partition,
+was at the end of every backlog) it sometimes hid what a crash leaves behind. Off, the test
+sees what the restart alone gives. Values are therefore not compared with a batch build here
+(stale vectors are expected without the reconcile; the features integration tests compare
+them)."""
 
 import datetime as dt
 
@@ -40,7 +41,8 @@ GAP = """SELECT count(*) FROM features.player_games g WHERE NOT EXISTS (
 
 
 async def ingest(database_url: str, bootstrap: str, kit, window: tuple[dt.date, dt.date]) -> int:
-    """The real ingest path (rows stored, then published from the outbox); events published."""
+    """The real ingest path (rows stored, then published from the outbox); messages published
+    (a team box is one per partition)."""
     settings = IngestorSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap)
     async with connected(settings) as rt:
         summary = await backfill(
@@ -50,7 +52,7 @@ async def ingest(database_url: str, bootstrap: str, kit, window: tuple[dt.date, 
             date_from=window[0],
             date_to=window[1],
         )
-    return summary.published
+    return summary.messages
 
 
 async def test_kill_9_mid_season_then_restart_gives_complete_rows(
@@ -72,7 +74,7 @@ async def test_kill_9_mid_season_then_restart_gives_complete_rows(
         fed = await ingest(database_url, bootstrap, kit, FIRST)
         try:
             await kit.eventually(
-                f"{fed} events consumed",
+                f"{fed} messages consumed",
                 lambda: _at_least(kit.metric(first.url, "statmuse_features_messages_total"), fed),
                 deadline_s=60,
             )

@@ -217,8 +217,11 @@ def run(
     say(f"ingesting {season} from {data_dir}")
     counts = ingest(stack, data_dir, season)
     env = stack_env(stack)
-    published = counts["published"]
-    say(f"{published} box scores (players and teams) published on {topics.GAMES_RAW}")
+    published = counts["messages"]  # a team box is on every partition
+    say(
+        f"{counts['published']} box scores (players and teams) published on {topics.GAMES_RAW} "
+        f"as {published} messages (each team box to every partition)"
+    )
     ingest_schedule(stack, data_dir, season)
     say(f"the {season} schedule published on {topics.SCHEDULE}")
 
@@ -229,17 +232,17 @@ def run(
             raise DemoError(str(exc)) from None
         say(f"ok: {what}")
 
-    # Every event (player and team box scores) is counted once under some outcome.
+    # Every message (player and team box scores) is counted once under some outcome.
     features = urls["features"]
     caught_up(
-        f"features consumed {published} events",
+        f"features consumed {published} messages",
         partial(metric_total, features, "statmuse_features_messages_total"),
         published,
     )
-    # Partitions run at their own pace, so some vectors used a partial league table; the
-    # features service recomputes those once idle.
+    # Every partition carries each team box before its later games, so a backlog leaves no
+    # vector stale; one that a late team box (a correction) left stale is recomputed once idle.
     caught_up(
-        "features reconciled late team box scores (vectors recomputed)",
+        "features reconciled any late team box scores",
         partial(metric_total, features, "statmuse_features_vectors_total"),
         None,
         done=lambda: metric_total(features, "statmuse_features_stale_seasons") == 0,

@@ -276,7 +276,7 @@ class Replay:
         counts = self._ingest(
             "backfill", "--to", str(start - dt.timedelta(days=1)), seasons=seasons
         )
-        self.games_published += counts["published"]
+        self.games_published += counts["messages"]  # a team box is on every partition
         self.say(f"{counts['published']} box scores before {start} published")
         # The games already played are on the schedule too (a date can name one of them).
         played = self._ingest("schedule", "--to", str(start - dt.timedelta(days=1)))
@@ -417,7 +417,7 @@ class Replay:
 
     def night(self, day: dt.date) -> None:
         counts = self._ingest("backfill", "--from", str(day), "--to", str(day))
-        self.games_published += counts["published"]
+        self.games_published += counts["messages"]
         self.caught_up()
 
     def run_day(self, day: dt.date, props: set[Any]) -> tuple[list[Any], list[Any]]:

@@ -159,17 +159,20 @@ async def test_publish_many_gives_up_with_a_count_when_the_broker_never_acknowle
 
 
 async def test_publish_many_writes_each_record_as_its_encoding_says():
-    """JSON by default; the feature vectors packed, with the content-type that says so."""
+    """JSON by default; the feature vectors packed, with the content-type that says so; to the
+    key's partition unless told one per record."""
     from statmuse_shared.contract import vectors
     from statmuse_shared.contract.messages import FeaturesComputed, TrainRequested
     from statmuse_shared.features import FEATURE_SET_VERSION, feature_names
     from statmuse_shared.platform.broker import publish_many
 
     sent: list[tuple[bytes, bytes, dict[str, str]]] = []
+    placed: list[int | None] = []
 
     class Recording:
-        async def publish(self, body, topic, *, key, headers, no_confirm):
+        async def publish(self, body, topic, *, key, partition, headers, no_confirm):
             sent.append((body, key, headers))
+            placed.append(partition)
 
     request = TrainRequested(event_id="e", stat="points", reason="admin")
     vector = FeaturesComputed(
@@ -189,3 +192,9 @@ async def test_publish_many_writes_each_record_as_its_encoding_says():
         (request.model_dump_json().encode(), b"points", {"content-type": "application/json"}),
         (vectors.encode(vector), b"2544", {"content-type": "application/vnd.statmuse.vector"}),
     ]
+    assert placed == [None, None]
+    items = [(b"points", request), (b"rebounds", request)]
+    assert await publish_many(publisher, items, partitions=[3, None]) == 2
+    assert placed[2:] == [3, None]
+    with pytest.raises(ValueError, match="1 partitions for 2 messages"):
+        await publish_many(publisher, items, partitions=[0])

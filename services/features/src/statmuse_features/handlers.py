@@ -22,9 +22,8 @@ from statmuse_shared.contract.messages import (
     FeaturesComputed,
     FeaturesHeader,
     GameScheduled,
-    PlayerGameIngested,
     RawGame,
-    TeamGameIngested,
+    split_games,
 )
 from statmuse_shared.contract.vectors import LAYOUT, PACKED
 from statmuse_shared.platform.broker import publish_many
@@ -35,15 +34,15 @@ log = logging.getLogger(__name__)
 
 async def on_raw_games(games: list[RawGame], rt: Runtime) -> None:
     """A batch of box scores: stored, the own players' vectors computed, those that changed
-    published (key: player id)."""
+    published (key: player id). Each team box comes once per partition the instance owns."""
     started = time.perf_counter()
-    players = [g for g in games if isinstance(g, PlayerGameIngested)]
-    teams = [g for g in games if isinstance(g, TeamGameIngested)]
+    players, teams = split_games(games)
     vectors = await rt.engine.process(players, teams)
     await publish_vectors(rt, vectors)
     report(rt.engine)
-    metrics.MESSAGES.labels(topics.GAMES_RAW, "player_game").inc(len(players))
-    metrics.MESSAGES.labels(topics.GAMES_RAW, "team_game").inc(len(teams))
+    # Messages consumed, copies included: what the topic's offsets count.
+    for kind in ("player_game", "team_game"):
+        metrics.MESSAGES.labels(topics.GAMES_RAW, kind).inc(sum(g.kind == kind for g in games))
     metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
     if games:
         metrics.PER_MESSAGE_SECONDS.observe((time.perf_counter() - started) / len(games))

@@ -1,5 +1,6 @@
 """A consumer group of engines over one store, driven by hypothesis: the raw topic as the
-ingestor keys it (players by id, team boxes by team) in a random arrival order, split among
+ingestor fills it (players by id, each team box on every partition) in a random arrival order
+(`start`) or in the ingestor's own date order (`start_in_order`), split among
 two instances, delivered in random batches with rebalances, restarts, reconciles and failures
 in between (`play`), then delivered again from the start (`replay`). Who is out
 (nba.availability.v1, a consumer group of its own) comes in its own batches to any instance,
@@ -16,6 +17,7 @@ from statmuse_shared.contract.messages import (
     FeaturesComputed,
     PlayerGameIngested,
     TeamGameIngested,
+    split_games,
 )
 
 from .fakes import Crash, Faulty
@@ -151,8 +153,7 @@ class Group:
         return True
 
     async def _process(self, instance: int, batch: list[RawEvent], *, crash: str | None) -> bool:
-        players = [e for e in batch if isinstance(e, PlayerGameIngested)]
-        teams = [e for e in batch if isinstance(e, TeamGameIngested)]
+        players, teams = split_games(batch)  # as the handler does: a team box once
         self.store.fail_on = crash
         try:
             self.published += await self.engines[instance].process(players, teams)
@@ -217,9 +218,38 @@ async def start(
     partitions."""
     late = data.draw(st.sampled_from((0, 0, 1, 4)), label="how late team boxes come, at most")
     shifts = data.draw(st.lists(st.integers(-1, late), min_size=len(events), max_size=len(events)))
+    return await _group(store, placed(arrival_order(events, shifts)), data, reports)
+
+
+async def start_in_order(store: Faulty, events: list[RawEvent], data: st.DataObject) -> Group:
+    """The events on the topic as the ingestor publishes a backlog: in date order, a day's
+    players before its team boxes; two instances as `start` gives them."""
+    return await _group(store, placed(ingestor_order(events)), data, None)
+
+
+def ingestor_order(events: list[RawEvent]) -> list[RawEvent]:
+    """The ingestor's outbox order: by game date, a day's players first, then its teams."""
+    return sorted(events, key=lambda e: (e.game_date, isinstance(e, TeamGameIngested)))
+
+
+def placed(events: list[RawEvent]) -> list[list[RawEvent]]:
+    """Each partition's records: a player's game on his key's partition, a team box on every
+    partition (as the ingestor publishes them), each in the order given."""
     log: list[list[RawEvent]] = [[] for _ in range(PARTITIONS)]
-    for e in arrival_order(events, shifts):
-        log[partition(e, PARTITIONS)].append(e)
+    for e in events:
+        for p in (
+            range(PARTITIONS) if isinstance(e, TeamGameIngested) else [partition(e, PARTITIONS)]
+        ):
+            log[p].append(e)
+    return log
+
+
+async def _group(
+    store: Faulty,
+    log: list[list[RawEvent]],
+    data: st.DataObject,
+    reports: list[AvailabilityReported] | None,
+) -> Group:
     group = Group(store, log, [Engine(store, owned=frozenset()) for _ in range(INSTANCES)])
     group.reports = list(reports or [])
     for engine in group.engines:

@@ -23,6 +23,7 @@ from statmuse_shared.contract.messages import (
     PropPriced,
     RawGame,
     TeamGameIngested,
+    split_games,
 )
 from statmuse_shared.platform.consumers import (
     batch_subscriber,
@@ -36,8 +37,7 @@ async def on_raw_games(games: list[PlayerGameIngested | TeamGameIngested], rt: R
     """Box scores into the read model, together; the league learns the new team boxes (these
     and what other instances stored meanwhile), and exactly the players these games touch
     lose their cached context."""
-    players = [g for g in games if isinstance(g, PlayerGameIngested)]
-    teams = [g for g in games if isinstance(g, TeamGameIngested)]
+    players, teams = split_games(games)  # a team box comes once per partition consumed
     touched, team_games = await rt.read_model.store_games(players, teams)
     if team_games:
         await rt.sync_league()

@@ -6,7 +6,7 @@ for a one-shot command (database open, broker connected to publish).
 """
 
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -25,7 +25,8 @@ from statmuse_ingestor.ratelimit import RetryPolicy
 from statmuse_ingestor.runtime import IngestorRuntime, SourceFactory
 from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import FileSource, Source, SourceName
-from statmuse_shared.platform.broker import make_broker
+from statmuse_shared.contract import topics
+from statmuse_shared.platform.broker import make_broker, partition_count
 from statmuse_shared.platform.db import Database
 from statmuse_shared.platform.runtime import service_app
 
@@ -69,9 +70,11 @@ def build_runtime(
     reports: ReportRepository | None = None,
     feeds: FeedRepository | None = None,
     sources: SourceFactory | None = None,
+    games_partitions: Callable[[], Awaitable[int]] | None = None,
 ) -> IngestorRuntime:
     """The runtime `create_app` serves; tests pass in-memory `ingest`, `reports` and
-    `feeds`, their own `sources`, or a `db` over a pool they opened."""
+    `feeds`, their own `sources`, a `db` over a pool they opened, or `games_partitions` in
+    place of asking the broker."""
     broker = make_broker(settings.kafka_bootstrap_servers, client_id=IngestorRuntime.service)
     wired = channels()
     broker.include_router(wired.router)
@@ -85,6 +88,11 @@ def build_runtime(
         feeds=PostgresFeeds(db) if feeds is None else feeds,
         sources=functools.partial(make_source, settings) if sources is None else sources,
         publish_games=wired.games,
+        games_partitions=(
+            functools.partial(partition_count, settings.kafka_bootstrap_servers, topics.GAMES_RAW)
+            if games_partitions is None
+            else games_partitions
+        ),
         publish_rejects=wired.rejects,
         publish_schedule=wired.schedule,
         publish_schedule_rejects=wired.schedule_rejects,

@@ -13,11 +13,10 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
-from pydantic import BaseModel
 
 from statmuse_ingestor import metrics, quality
 from statmuse_ingestor.outliers import flag_outliers
@@ -38,7 +37,12 @@ from statmuse_ingestor.service import (
 )
 from statmuse_ingestor.sources import RawRow, Source, SourceError
 from statmuse_shared.contract import topics
-from statmuse_shared.contract.messages import DeadLetter, PlayerGameIngested, TeamGameIngested
+from statmuse_shared.contract.messages import (
+    DeadLetter,
+    PlayerGameIngested,
+    RawGame,
+    TeamGameIngested,
+)
 from statmuse_shared.contract.seasons import season_of
 from statmuse_shared.platform.broker import publish_many
 
@@ -101,6 +105,7 @@ class Summary(Counts):
     run_id: str = ""
     flagged: int = 0
     team_stored: int = 0
+    messages: int = 0  # on the topic: a team box is one per partition
     warnings: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -113,6 +118,7 @@ class Summary(Counts):
             "flagged": self.flagged,
             "team_stored": self.team_stored,
             "published": base["published"],
+            "messages": self.messages,
         }
 
 
@@ -146,13 +152,31 @@ def _parse(rows: Iterator[RawRow], *, source: str, kind: Kind, into: _Parsed) ->
     return read
 
 
-def _event(row: Unpublished) -> tuple[bytes, BaseModel]:
-    """A stored box score as it goes on the topic: (key, message)."""
-    if row.kind == "player":
-        return topics.player_key(int(row.subject)), PlayerGameIngested.model_validate_json(
-            row.payload
-        )
-    return topics.team_key(row.subject), TeamGameIngested.model_validate_json(row.payload)
+def _events(
+    rows: Sequence[Unpublished], *, partitions: int
+) -> tuple[list[tuple[bytes, RawGame]], list[int | None]]:
+    """Stored box scores as they go on the topic: (key, message) and the partition of each. A
+    player's goes to his key's partition; a team's to every partition, so that each partition
+    holds the league in date order before its players' later games (the features service
+    computes a partition's vectors with every team box before their day, instead of
+    recomputing them once a team box that went elsewhere arrives)."""
+    events: list[tuple[bytes, RawGame]] = []
+    placed: list[int | None] = []
+    for row in rows:
+        if row.kind == "player":
+            events.append(
+                (
+                    topics.player_key(int(row.subject)),
+                    PlayerGameIngested.model_validate_json(row.payload),
+                )
+            )
+            placed.append(None)
+            continue
+        team = TeamGameIngested.model_validate_json(row.payload)
+        for partition in range(partitions):
+            events.append((topics.team_key(row.subject), team))
+            placed.append(partition)
+    return events, placed
 
 
 async def publish_outbox(
@@ -161,18 +185,24 @@ async def publish_outbox(
     chunk: int = BATCH,
     ack_seconds: float = ACK_SECONDS,
     progress: Progress | None = None,
-) -> int:
+) -> tuple[int, int]:
     """Publish every committed-but-unpublished row in game-date order, a chunk at a time, each
-    chunk marked once the broker has acknowledged all of it; returns how many. A chunk not
-    acknowledged in time raises PublishTimeout and stays unpublished for the next run."""
-    total = 0
+    chunk marked once the broker has acknowledged all of it; returns how many rows and how many
+    messages (a team box is one per partition). A chunk not acknowledged in time raises
+    PublishTimeout and stays unpublished for the next run."""
+    rows_sent = messages = 0
+    partitions: int | None = None
     while True:
         rows = await rt.ingest.unpublished(limit=chunk)
         if not rows:
-            return total
-        await publish_many(rt.publish_games, [_event(r) for r in rows], ack_seconds=ack_seconds)
+            return rows_sent, messages
+        if partitions is None:
+            partitions = await rt.games_partitions()
+        events, placed = _events(rows, partitions=partitions)
+        await publish_many(rt.publish_games, events, partitions=placed, ack_seconds=ack_seconds)
         await rt.ingest.mark_published(rows)
-        total += len(rows)
+        rows_sent += len(rows)
+        messages += len(events)
         metrics.EVENTS_PUBLISHED.inc(len(rows))
         if progress:
             progress("publish", len(rows))
@@ -222,7 +252,7 @@ async def backfill(
                 progress("read", sum(map(len, parsed.raw.values())))
             await _store_season(rt, source.name, parsed, summary, progress)
             await _reject(rt, run_id, source.name, parsed.rejects, summary)
-        summary.published = await publish_outbox(rt, progress=progress)
+        summary.published, summary.messages = await publish_outbox(rt, progress=progress)
     except Exception as exc:
         await rt.ingest.finish_run(
             run_id=run_id, status="failed", counts=summary.counts(), error=repr(exc)

@@ -45,9 +45,12 @@ def channels() -> Channels:
         topics.GAMES_RAW,
         payload=RawGame,
         service=SERVICE,
-        description="Every validated box score, a player's (key: player id) or a team's (key: "
-        "team:<abbreviation>), published in game-date order once it is stored; a corrected "
-        "row is published again with a new event id.",
+        description="Every validated box score, a player's (key: player id, on that key's "
+        "partition) or a team's (key: team:<abbreviation>, a copy on every partition), "
+        "published in game-date order once it is stored, a day's players before its teams; "
+        "a corrected row is published again with a new event id. Each partition thus holds "
+        "every team box before its players' later games; a consumer of several partitions "
+        "gets a team box once from each (same event id).",
     )
     rejects = publisher(
         router,

@@ -5,7 +5,7 @@ The ingestor has no handlers, so there is no `Annotated[..., Context(RUNTIME)]` 
 application functions (`backfill`, `ingest_day`, the schedule) take the runtime as an argument.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -30,6 +30,8 @@ class IngestorRuntime(ServiceRuntime[IngestorSettings]):
     feeds: FeedRepository  # the schedule, availability and lines: latest per key, and outbox
     sources: SourceFactory  # a source by name (files, nba_api), as the settings configure it
     publish_games: DefaultPublisher  # nba.games.raw.v1
+    # How many partitions nba.games.raw.v1 has (asked of the broker): a team box goes to each.
+    games_partitions: Callable[[], Awaitable[int]]
     publish_rejects: DefaultPublisher  # nba.games.raw.v1.dlq
     publish_schedule: DefaultPublisher  # nba.schedule.v1
     publish_schedule_rejects: DefaultPublisher  # nba.schedule.v1.dlq

@@ -98,6 +98,10 @@ async def test_backfill_twice_changes_nothing_and_publishes_nothing_new(env, tmp
         0,
         GOOD_ROWS + 60,
     )
+    # Each team box went to every partition of the raw topic.
+    partitions = await rt.games_partitions()
+    assert partitions == topics.DEFAULT_PARTITIONS
+    assert first.messages == GOOD_ROWS + 60 * partitions
     assert await pool.fetchval("SELECT count(*) FROM ingest.raw_records") == GOOD_ROWS + 60
     games = await pool.fetchval("SELECT count(*) FROM ingest.games")
     assert games >= 30
@@ -123,10 +127,11 @@ async def test_backfill_twice_changes_nothing_and_publishes_nothing_new(env, tmp
         == snapshot
     )
 
-    messages = await read_topic(bootstrap, topics.GAMES_RAW, GOOD_ROWS + 60)
-    assert len(messages) == GOOD_ROWS + 60
+    messages = await read_topic(bootstrap, topics.GAMES_RAW, first.messages)
+    assert len(messages) == first.messages
     teams = [TeamGameIngested.model_validate_json(v) for v in messages if b'"team_game"' in v]
-    assert len(teams) == 60
+    assert len(teams) == 60 * partitions
+    assert len({t.event_id for t in teams}) == 60
     assert {t.game_key for t in teams} <= {
         r["game_key"] for r in await pool.fetch("SELECT game_key FROM ingest.games")
     }

@@ -287,16 +287,25 @@ class MemorySource:
         return (r for r in rows if lo <= r.record["GAME_DATE"] <= hi)
 
 
+RAW_PARTITIONS = 3  # of nba.games.raw.v1, in the in-memory runtime
+
+
 def memory_runtime(**options: Any) -> IngestorRuntime:
     """The service's runtime over the in-memory ports (no database, broker not connected);
-    `options`: settings fields, and `build_runtime`'s own (`db`, `sources`)."""
+    `options`: settings fields, and `build_runtime`'s own (`db`, `sources`). The raw topic
+    has `RAW_PARTITIONS` partitions."""
     wiring = {k: options.pop(k) for k in ("db", "sources") if k in options}
     ingest = InMemoryIngest()
+
+    async def partitions() -> int:
+        return RAW_PARTITIONS
+
     return build_runtime(
         IngestorSettings(database_url="postgresql://unused@localhost/none", **options),
         ingest=ingest,
         reports=InMemoryReports(ingest),
         feeds=InMemoryFeeds(),
+        games_partitions=partitions,
         **wiring,
     )
 

@@ -22,7 +22,7 @@ from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import DeadLetter, PlayerGameIngested, TeamGameIngested
 from statmuse_shared.platform.broker import PublishTimeout
 
-from .fakes import InMemoryIngest, InMemoryReports, MemorySource, memory_runtime
+from .fakes import RAW_PARTITIONS, InMemoryIngest, InMemoryReports, MemorySource, memory_runtime
 
 Row = Callable[..., dict[str, str]]
 SEASON = "2023-24"
@@ -34,6 +34,7 @@ class Probe:
     """What the ingestor published, read back from the test broker: (key, message)."""
 
     games: list[tuple[bytes, PlayerGameIngested | TeamGameIngested]] = field(default_factory=list)
+    partitions: list[int] = field(default_factory=list)  # of each game message
     dead: list[tuple[bytes, DeadLetter]] = field(default_factory=list)
     block_at: int | None = None  # the game message (1-based) whose delivery never completes
 
@@ -53,6 +54,7 @@ async def wired() -> AsyncIterator[tuple[IngestorRuntime, Probe]]:
             await asyncio.Event().wait()  # never acknowledged
         model = PlayerGameIngested if body["kind"] == "player_game" else TeamGameIngested
         probe.games.append((msg.raw_message.key, model.model_validate(body)))
+        probe.partitions.append(msg.raw_message.partition)
 
     @rt.broker.subscriber(topics.dead_letter(topics.GAMES_RAW), group_id="probe-dlq")
     async def dead(body: DeadLetter, msg: KafkaMessage) -> None:
@@ -123,18 +125,22 @@ async def test_rows_are_stored_then_published_in_game_date_order_with_their_keys
     summary = await backfill(rt, source=season_source(row), seasons=[SEASON])
 
     assert (summary.read, summary.stored, summary.team_stored, summary.rejected) == (5, 5, 2, 0)
-    assert summary.published == 7
+    # Seven rows; each team box goes to every partition of the raw topic (three here).
+    assert (summary.published, summary.messages) == (7, 5 + 2 * RAW_PARTITIONS)
     opening = f"{OPENING}:LAL@DEN"
     # The day's players in (game, player id) order, then its teams; then the later days.
     assert probe.game_keys() == [
         (opening, "2544"),
         (opening, "202704"),
         (opening, "203999"),
-        (opening, "team:DEN"),
-        (opening, "team:LAL"),
+        *[(opening, "team:DEN")] * RAW_PARTITIONS,
+        *[(opening, "team:LAL")] * RAW_PARTITIONS,
         ("2023-10-26:PHX@LAL", "2544"),
         ("2023-10-29:ORL@LAL", "2544"),
     ]
+    # A player's box score goes to his key's partition (the producer's choice, 0 in the test
+    # broker), a team's to each partition in turn.
+    assert probe.partitions[3:9] == [*range(RAW_PARTITIONS)] * 2
     # What is published is what was stored, event id included; all of it is marked.
     stored = {r.payload for r in repo(rt).rows.values()}
     assert {m.model_dump_json() for _, m in probe.games} == stored
@@ -207,7 +213,7 @@ async def test_a_publish_not_acknowledged_in_time_leaves_exactly_the_unacknowled
 
     # The next run publishes exactly those.
     probe.block_at = None
-    assert await publish_outbox(rt, chunk=2, ack_seconds=0.2) == 2
+    assert await publish_outbox(rt, chunk=2, ack_seconds=0.2) == (2, 2)
     assert [m.game_date for _, m in probe.games[4:]] == days[4:]
     assert repo(rt).waiting() == []
 

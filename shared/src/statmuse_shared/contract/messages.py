@@ -5,6 +5,7 @@ The AsyncAPI document is generated from these models, so every field is document
 """
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -138,6 +139,23 @@ RawGame = TypeAliasType(
     "RawGame", Annotated[PlayerGameIngested | TeamGameIngested, Field(discriminator="kind")]
 )
 """What `nba.games.raw.v1` carries: player or team box scores, told apart by `kind`."""
+
+
+def split_games(
+    games: Iterable[PlayerGameIngested | TeamGameIngested],
+) -> tuple[list[PlayerGameIngested], list[TeamGameIngested]]:
+    """A batch of raw games as players' and teams' box scores, one per natural key (the last
+    message for it wins). A team box is on every partition of the raw topic, so a consumer of
+    several partitions gets it more than once; a corrected row comes again with a new event
+    id. A store that upserts a batch in one statement must not see a key twice."""
+    players: dict[tuple[int, str], PlayerGameIngested] = {}
+    teams: dict[tuple[str, str], TeamGameIngested] = {}
+    for g in games:
+        if isinstance(g, PlayerGameIngested):
+            players[(g.player_id, g.game_key)] = g
+        else:
+            teams[(g.team, g.game_key)] = g
+    return list(players.values()), list(teams.values())
 
 
 ScheduleStatus = Annotated[

@@ -72,6 +72,20 @@ async def ensure_topics(
         await admin.close()
 
 
+async def partition_count(bootstrap_servers: str, topic: str) -> int:
+    """How many partitions `topic` has, from the broker's metadata (the topic must exist)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="statmuse-admin")
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    count = len(described["partitions"])
+    if described["error_code"] or not count:
+        raise LookupError(f"topic {topic!r}: no partitions (error code {described['error_code']})")
+    return count
+
+
 async def publish(publisher: Publisher, message: BaseModel, *, key: bytes, topic: str = "") -> None:
     """One message as JSON, acknowledged. `publisher`: a router's declared publisher (its topic),
     or a broker with `topic`."""
@@ -90,28 +104,34 @@ async def publish_many(
     *,
     topic: str = "",
     encoding: Encoding[M] = JSON,
+    partitions: Sequence[int | None] | None = None,
     chunk: int = 2000,
     ack_seconds: float = 120.0,
 ) -> int:
     """Publish (key, message) pairs through `publisher` in order, pipelined, waiting for every
     acknowledgement (`topic`: only with a broker for a publisher); each record's value and
     content-type header as `encoding` says (the feature vectors: `vectors.PACKED`).
+    `partitions`, one per item: the partition to send it to (None: the key's).
 
     Per-key order holds because one producer sends to a partition in call order. Each chunk
     must be acknowledged within `ack_seconds`, else PublishTimeout: a caller with an outbox
     (the ingestor) leaves the rest unpublished for the next run instead of waiting forever
     on a broker that is gone.
     """
+    if partitions is not None and len(partitions) != len(items):
+        raise ValueError(f"{len(partitions)} partitions for {len(items)} messages")
     sent = 0
     for start in range(0, len(items), chunk):
         pending: list[asyncio.Future[Any]] = []
         try:
             async with asyncio.timeout(ack_seconds):
-                for key, message in items[start : start + chunk]:
+                for i in range(start, min(start + chunk, len(items))):
+                    key, message = items[i]
                     result = await publisher.publish(
                         encoding.encode(message),
                         topic,
                         key=key,
+                        partition=None if partitions is None else partitions[i],
                         headers={"content-type": encoding.content_type},
                         no_confirm=True,
                     )
