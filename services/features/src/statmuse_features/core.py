@@ -300,7 +300,7 @@ def build_chunk(
     not on the event loop) and the final states."""
     histories = {player_id: History(name, games) for player_id, name, games in part}
     vectors, states = rebuild(histories, since={}, league=league)
-    return vectors, [pack(v.features) for v in vectors], states
+    return vectors, [v.packed() or pack(v.features) for v in vectors], states
 
 
 def latest_per_key(vectors: Sequence[FeaturesComputed]) -> list[int]:

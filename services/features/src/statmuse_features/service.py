@@ -27,6 +27,7 @@ from statmuse_shared.features import (
     TeamReport,
     context_of,
     feature_names,
+    in_order,
     pack,
     walk,
 )
@@ -90,9 +91,9 @@ def stat_line(g: PlayerGame) -> StatLine:
     )
 
 
-def digest(features: Features) -> str:
-    """A short hash of the vector's values (its stored form), part of its event id."""
-    return hashlib.sha256(pack(features)).hexdigest()[:16]
+def digest(packed: bytes) -> str:
+    """A short hash of the vector's values (their stored form), part of its event id."""
+    return hashlib.sha256(packed).hexdigest()[:16]
 
 
 def message(
@@ -111,7 +112,9 @@ def message(
     `scheduled` is a game not played yet (no outcome); kind 'next': `last` is the game just
     played."""
     # Exact values, the catalogue's names only: the packed wire form carries float64 as is.
-    values = {n: features[n] for n in NAMES}
+    # Packed once, here: the event id hashes these bytes, the store and the topic take them.
+    values = in_order(features)
+    packed = pack(values)
     if kind == "game":
         context = scheduled if game is None else context_of(game)
         assert context is not None
@@ -127,14 +130,14 @@ def message(
         as_of, ref = last.game_date + dt.timedelta(days=1), None
     outcome = stat_line(game) if kind == "game" and game is not None else None
     # Built from trusted, already-typed values: skip validation (a large share of the cost).
-    return FeaturesComputed.model_construct(
+    vector = FeaturesComputed.model_construct(
         event_id=ids.event_id(
             "features",
             player_id,
             as_of,
             kind,
             FEATURE_SET_VERSION,
-            digest(features),
+            digest(packed),
             outcome.model_dump_json() if outcome else None,
         ),
         player_id=player_id,
@@ -151,6 +154,8 @@ def message(
         occurred_at=dt.datetime.now(dt.UTC),
         schema_version=SCHEMA_VERSION,
     )
+    vector.remember_packed(packed)
+    return vector
 
 
 def vectors_and_state(

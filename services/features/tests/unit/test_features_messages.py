@@ -26,6 +26,7 @@ from statmuse_shared.features import (
     PlayerGame,
     TeamGame,
     feature_names,
+    pack,
     possessions,
     walk,
 )
@@ -305,15 +306,19 @@ def test_an_event_id_changes_when_any_feature_changes(history: list[PlayerGame])
             seen.add(m.event_id)
 
 
+def digest_of(features: Features) -> str:
+    return digest(pack(features))
+
+
 def test_digest_is_stable_and_sees_none() -> None:
     features: Features = dict.fromkeys(NAMES, 1.5)
-    d = digest(features)
+    d = digest_of(features)
     assert len(d) == 16
     assert int(d, 16) >= 0
-    assert digest(dict(features)) == d
-    assert digest({**features, NAMES[0]: None}) != d
-    assert digest({**features, NAMES[0]: 0.0}) != digest({**features, NAMES[0]: None})
-    assert digest({**features, NAMES[-1]: 1.5 + 1e-9}) != d
+    assert digest_of(dict(features)) == d
+    assert digest_of({**features, NAMES[0]: None}) != d
+    assert digest_of({**features, NAMES[0]: 0.0}) != digest_of({**features, NAMES[0]: None})
+    assert digest_of({**features, NAMES[-1]: 1.5 + 1e-9}) != d
 
 
 def test_digest_is_the_one_event_ids_always_had() -> None:
@@ -323,7 +328,26 @@ def test_digest_is_the_one_event_ids_always_had() -> None:
     its 22 features, fs-4 its 4, fs-5 its 5 and fs-6 its 54 (a new feature set is a new stored
     form: its ids are new anyway)."""
     features: Features = {n: (i * 0.37 if i % 5 else None) for i, n in enumerate(NAMES)}
-    assert digest(features) == "413d393260188c0d"
+    assert digest_of(features) == "413d393260188c0d"
+
+
+def test_a_vector_is_packed_once_and_those_bytes_are_stored_and_sent(
+    history: list[PlayerGame],
+) -> None:
+    """The event id hashes the packed values; the message keeps those bytes, and the wire form
+    and the store take them (not packed again). A copy with other features does not reuse
+    them, and whether they are kept changes no equality."""
+    [*_, last] = vectors_for(player_id=1, player_name="P1", history=history, league=League())
+    packed = last.packed()
+    assert packed is not None
+    assert packed == pack(last.features)
+    assert vectors.encode(last).endswith(packed)
+    rebuilt = FeaturesComputed.model_validate(last.model_dump())
+    assert rebuilt.packed() is None
+    assert rebuilt == last
+    other = last.model_copy(update={"features": {**last.features, NAMES[0]: -1.0}})
+    assert other.packed() is None
+    assert vectors.decode(vectors.encode(other)).features[NAMES[0]] == -1.0
 
 
 # --- exact values, packed on the wire ---------------------------------------------------------

@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from typing_extensions import TypeAliasType
 
 from statmuse_shared.contract.stats import Stat
@@ -352,6 +352,29 @@ class FeaturesComputed(FeaturesHeader):
         "the context is unknown, never a silent 0",
         examples=[{"points_sma_10": 25.4, "points_n_10": 10, "opp_def_rating": 112.3}],
     )
+    # The packed values (statmuse_shared.features.pack) of the `features` dict they were
+    # packed from, when whoever built the message packed them already: the features service
+    # packs a vector once, for its event id, and stores and publishes those same bytes. Tied
+    # to that dict object, so a copy with other features never reuses them; not part of the
+    # message (equality ignores it).
+    _packed: tuple[dict[str, float | None], bytes] | None = PrivateAttr(default=None)
+
+    def remember_packed(self, values: bytes) -> None:
+        """`values` are `features` packed: reused by `packed`. The dict must not change."""
+        self._packed = (self.features, values)
+
+    def packed(self) -> bytes | None:
+        """The packed values remembered for the current `features` dict, if any."""
+        known = self._packed
+        return known[1] if known is not None and known[0] is self.features else None
+
+    def __eq__(self, other: object) -> bool:
+        # The fields only: whether the values were packed already changes nothing.
+        if not isinstance(other, FeaturesComputed):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as every message model here
 
 
 class ModelMetrics(BaseModel):

@@ -56,16 +56,18 @@ def _known(feature_set_version: str) -> None:
 
 def encode(message: FeaturesComputed) -> bytes:
     """The record value of `message`, which must have exactly its feature set's names (a
-    name missing or extra would be lost or guessed on the way)."""
+    name missing or extra would be lost or guessed on the way). Values packed already (the
+    features service packs each vector once) are taken as they are."""
     _known(message.feature_set_version)
-    given = set(message.features)
-    if given != NAMES:
-        missing, extra = sorted(NAMES - given)[:5], sorted(given - NAMES)[:5]
+    given = message.features
+    if len(given) != len(NAMES) or given.keys() != NAMES:
+        missing, extra = sorted(NAMES - given.keys())[:5], sorted(given.keys() - NAMES)[:5]
         raise ValueError(
             f"features are not {message.feature_set_version}'s: missing {missing}, extra {extra}"
         )
+    values = message.packed() or pack(given)
     header = message.model_dump_json(exclude={"features"}).encode()
-    return PREFIX.pack(MAGIC, FORMAT_VERSION, len(header)) + header + pack(message.features)
+    return PREFIX.pack(MAGIC, FORMAT_VERSION, len(header)) + header + values
 
 
 def decode(value: bytes) -> FeaturesComputed:

@@ -3,6 +3,7 @@ catalogue's, `feature_names()`), NaN for None. Stored vectors rely on the order,
 changes with a new feature-set version."""
 
 import math
+import operator
 import struct
 
 from statmuse_shared.features.catalogue import feature_names
@@ -10,11 +11,18 @@ from statmuse_shared.features.player import Features
 
 NAMES = tuple(feature_names())
 _LAYOUT = struct.Struct(f"<{len(NAMES)}d")
+_VALUES = operator.itemgetter(*NAMES)  # a dict's values in packing order, in one C call
+_NAN = math.nan
 
 
 def pack(features: Features) -> bytes:
     """`features` (every catalogue name; other keys are ignored) as stored bytes."""
-    return _LAYOUT.pack(*(math.nan if (v := features[n]) is None else v for n in NAMES))
+    return _LAYOUT.pack(*[_NAN if v is None else v for v in _VALUES(features)])
+
+
+def in_order(features: Features) -> dict[str, float | None]:
+    """`features` with exactly the catalogue's names, in packing order."""
+    return dict(zip(NAMES, _VALUES(features), strict=True))
 
 
 def unpack(data: bytes) -> Features:

@@ -286,7 +286,7 @@ class PostgresFeatures:
     ) -> list[FeaturesComputed]:
         if not vectors:
             return []
-        blobs = packed if packed is not None else [pack(v.features) for v in vectors]
+        blobs = packed if packed is not None else [v.packed() or pack(v.features) for v in vectors]
         records = [
             (
                 v.player_id,
