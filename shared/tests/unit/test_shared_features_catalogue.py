@@ -5,6 +5,7 @@ the document generated from it in test_shared_features_document.py."""
 
 import dataclasses
 import datetime as dt
+import json
 import math
 import struct
 
@@ -22,6 +23,7 @@ from statmuse_shared.features import (
     PlayerState,
     TeamGame,
     feature_names,
+    features_json,
     pack,
     unpack,
     walk,
@@ -160,3 +162,22 @@ def test_unpack_gives_back_what_was_packed() -> None:
 def test_pack_and_unpack_round_trip_any_values(values: list[float | None]) -> None:
     v = dict(zip(feature_names(), values, strict=True))
     assert unpack(pack(v)) == v
+
+
+@given(
+    st.lists(
+        st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+        min_size=303,
+        max_size=303,
+    )
+)
+def test_features_json_reads_back_as_the_same_values(values: list[float | None]) -> None:
+    """The JSON the services store a vector as (JSONB) keeps every float to the bit."""
+    v = dict(zip(feature_names(), values, strict=True))
+    text = features_json(v)
+    assert json.loads(text) == v
+    assert all(
+        math.copysign(1, a) == math.copysign(1, b)
+        for a, b in zip(json.loads(text).values(), values, strict=True)
+        if a is not None and b is not None
+    )

@@ -8,7 +8,7 @@ from statmuse_shared.features.catalogue import (
     Feature,
     feature_names,
 )
-from statmuse_shared.features.packing import in_order, pack, unpack
+from statmuse_shared.features.packing import features_json, in_order, pack, unpack
 from statmuse_shared.features.player import (
     STATS,
     Features,
@@ -44,6 +44,7 @@ __all__ = [
     "TeamReport",
     "context_of",
     "feature_names",
+    "features_json",
     "in_order",
     "pack",
     "possessions",

@@ -6,6 +6,8 @@ import math
 import operator
 import struct
 
+import pydantic_core
+
 from statmuse_shared.features.catalogue import feature_names
 from statmuse_shared.features.player import Features
 
@@ -30,3 +32,10 @@ def unpack(data: bytes) -> Features:
     return {
         n: None if math.isnan(v) else v for n, v in zip(NAMES, _LAYOUT.unpack(data), strict=True)
     }
+
+
+def features_json(features: Features) -> str:
+    """`features` as JSON text (a JSONB column's value), exact: each float in its shortest form
+    that reads back as the same float, None as null. pydantic's serializer, some six times
+    faster than `json.dumps` on a vector."""
+    return pydantic_core.to_json(features).decode()

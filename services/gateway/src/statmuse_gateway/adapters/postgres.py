@@ -3,7 +3,6 @@
 connection it runs on."""
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 
 import asyncpg
@@ -24,7 +23,7 @@ from statmuse_shared.contract.messages import (
     TeamGameIngested,
 )
 from statmuse_shared.contract.names import normalize_name
-from statmuse_shared.features import PlayerGame, TeamGame, possessions_of
+from statmuse_shared.features import PlayerGame, TeamGame, features_json, possessions_of
 from statmuse_shared.features.context import Shooting
 from statmuse_shared.platform.db import Database
 
@@ -199,7 +198,7 @@ async def upsert_vectors(*, conn: asyncpg.Connection, vectors: Sequence[Features
                     v.player_id,
                     v.as_of,
                     v.feature_set_version,
-                    json.dumps(v.features),
+                    features_json(v.features),
                     v.event_id,
                     v.game.model_dump_json() if v.game is not None else None,
                     v.last_game.game_date if v.last_game is not None else None,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from statmuse_predictor.ports import GameOf, Latest, Posted, Pregame
 from statmuse_shared.contract.messages import FeaturesComputed, PredictionMade, PropLinePosted
 from statmuse_shared.contract.stats import Stat
+from statmuse_shared.features import features_json
 from statmuse_shared.platform.db import Database
 
 
@@ -33,7 +34,7 @@ class PostgresPredictions:
                         v.player_name,
                         v.as_of,
                         v.feature_set_version,
-                        json.dumps(v.features),
+                        features_json(v.features),
                         v.game.game_date if v.game is not None else None,
                     )
                     for v in vectors
@@ -131,7 +132,7 @@ class PostgresPredictions:
                             v.game.is_home,
                             v.as_of,
                             v.last_game.game_date if v.last_game is not None else None,
-                            json.dumps(v.features),
+                            features_json(v.features),
                         )
                         for (pid, day), v in pregame.items()
                         if v.game is not None

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from statmuse_shared.contract.messages import FeaturesComputed
 from statmuse_shared.contract.stats import BOX_STATS, Stat
+from statmuse_shared.features import features_json
 from statmuse_shared.platform.db import Database
 from statmuse_trainer.monitoring.performance import PlayedGame
 from statmuse_trainer.training.baseline import Example
@@ -35,7 +36,7 @@ class PostgresExamples:
                         v.as_of,
                         v.feature_set_version,
                         v.season,
-                        json.dumps(v.features),
+                        features_json(v.features),
                         v.last_game.model_dump_json() if v.last_game else None,
                         v.outcome.model_dump_json() if v.outcome else None,
                         v.game.game_date if v.game else None,
