@@ -232,3 +232,22 @@ async def test_an_unknown_schema_version_in_the_header_is_dead_lettered(
     [letter] = dead
     assert letter.error == "unsupported schema_version 99"
     assert base64.b64decode(letter.payload_b64) == newer
+
+
+def test_a_whole_vector_of_this_feature_set_is_stored_packed_anything_else_as_json() -> None:
+    """What the gateway and the trainer store: packed values only where they can be read back
+    in this code's order; a partial vector or another set's keeps its names, as JSON."""
+    from statmuse_shared.features import pack
+
+    whole = vector()
+    assert vectors.stored_form(whole) == (pack(whole.features), None)
+    remembered = vector()
+    remembered.remember_packed(b"as packed by the features service")
+    assert vectors.stored_form(remembered) == (b"as packed by the features service", None)
+    partial = vector(features={"points_sma_10": 25.0})
+    other = vector(feature_set_version="fs-0")
+    for message in (partial, other):
+        kept, text = vectors.stored_form(message)
+        assert kept is None
+        assert text is not None
+        assert json.loads(text) == message.features

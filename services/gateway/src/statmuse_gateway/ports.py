@@ -2,6 +2,7 @@
 them in `adapters/`, the unit tests in memory."""
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -13,7 +14,7 @@ from statmuse_shared.contract.messages import (
     PropPriced,
     TeamGameIngested,
 )
-from statmuse_shared.features import PlayerGame, TeamGame
+from statmuse_shared.features import PlayerGame, TeamGame, unpack
 from statmuse_shared.features.context import Shooting
 
 if TYPE_CHECKING:  # the adapter module implements `ApiKeys` below and imports this one
@@ -38,10 +39,19 @@ class StoredVector(NamedTuple):
     """A vector as the read model keeps it."""
 
     as_of: dt.date
-    features: str  # JSON text, parsed by the caller off the event loop
+    # Its values, parsed by the caller off the event loop (`values`): packed (bytes, this
+    # code's feature set), or the JSON text of a row stored before vectors were packed.
+    features: bytes | str
     game: str | None  # the GameRef's JSON when the vector is for a known game
     data_as_of: dt.date | None  # the last game it includes
     event_id: str  # names the vector's values: a model's output on it is reused by this key
+
+    def values(self) -> dict[str, float | None]:
+        """The named features."""
+        if isinstance(self.features, bytes):
+            return unpack(self.features)
+        parsed: dict[str, float | None] = json.loads(self.features)
+        return parsed
 
 
 class ScheduledGame(NamedTuple):

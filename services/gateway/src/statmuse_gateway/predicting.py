@@ -240,7 +240,7 @@ def model_outputs(
             todo.setdefault(vector.event_id, []).append(i)
     if todo:
         firsts = [positions[0] for positions in todo.values()]
-        rows = [json.loads(props[i][1].features) for i in firsts]
+        rows = [props[i][1].values() for i in firsts]
         computed = outputs(served.model, rows, [props[i][0].player.player_id for i in firsts])
         for (event_id, positions), output in zip(todo.items(), computed, strict=True):
             if not isinstance(output, Exception):

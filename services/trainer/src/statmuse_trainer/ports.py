@@ -21,6 +21,7 @@ from statmuse_shared.contract.messages import (
     PredictionMade,
 )
 from statmuse_shared.contract.stats import Stat
+from statmuse_shared.features import Features
 from statmuse_shared.platform.scheduler import RunLog
 from statmuse_trainer.monitoring.drift import SeriesDrift
 from statmuse_trainer.monitoring.performance import DayMetrics, PlayedGame, StoredPrediction
@@ -63,8 +64,8 @@ class ExampleRepository(Protocol):
         last: dt.date | None,
         seasons: Sequence[str] = (),
         limit: int,
-    ) -> list[str]:
-        """Game vectors (features as JSON text) dated in [first, last] (open ends allowed)
+    ) -> list[Features]:
+        """Game vectors' features dated in [first, last] (open ends allowed)
         and in `seasons` (empty: any), at most `limit`, the same rows every run."""
         ...
 

@@ -5,7 +5,6 @@ runtime over them."""
 import asyncio
 import copy
 import datetime as dt
-import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -113,9 +112,9 @@ class InMemoryExamples:
         last: dt.date | None,
         seasons: Sequence[str] = (),
         limit: int,
-    ) -> list[str]:
+    ) -> list[dict[str, float | None]]:
         found = [
-            json.dumps(v.features)
+            dict(v.features)
             for v in self.rows.values()
             if v.feature_set_version == feature_set_version
             and (first is None or v.as_of >= first)

@@ -18,7 +18,13 @@ from typing import Final
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.encoding import Encoding
 from statmuse_shared.contract.messages import FeaturesComputed, FeaturesHeader
-from statmuse_shared.features import FEATURE_SET_VERSION, feature_names, pack, unpack
+from statmuse_shared.features import (
+    FEATURE_SET_VERSION,
+    feature_names,
+    features_json,
+    pack,
+    unpack,
+)
 
 CONTENT_TYPE: Final = "application/vnd.statmuse.vector"
 MAGIC: Final = b"SMFV"
@@ -100,3 +106,15 @@ def decode(value: bytes) -> FeaturesComputed:
 
 
 PACKED: Final[Encoding[FeaturesComputed]] = Encoding(CONTENT_TYPE, encode)
+
+
+def stored_form(message: FeaturesComputed) -> tuple[bytes | None, str | None]:
+    """How a service stores the vector's values: (packed, None) for a whole vector of this
+    code's feature set (its packed values reused when it has them), else (None, its JSON
+    text): a packed column can only be read back in a known order, so anything else (another
+    set's vector, a partial one) keeps its names."""
+    if (packed := message.packed()) is not None:
+        return packed, None
+    if message.feature_set_version == FEATURE_SET_VERSION and message.features.keys() == NAMES:
+        return pack(message.features), None
+    return None, features_json(message.features)

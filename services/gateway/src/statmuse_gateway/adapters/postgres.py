@@ -23,7 +23,8 @@ from statmuse_shared.contract.messages import (
     TeamGameIngested,
 )
 from statmuse_shared.contract.names import normalize_name
-from statmuse_shared.features import PlayerGame, TeamGame, features_json, possessions_of
+from statmuse_shared.contract.vectors import stored_form
+from statmuse_shared.features import FEATURE_SET_VERSION, PlayerGame, TeamGame, possessions_of
 from statmuse_shared.features.context import Shooting
 from statmuse_shared.platform.db import Database
 
@@ -186,11 +187,12 @@ async def upsert_vectors(*, conn: asyncpg.Connection, vectors: Sequence[Features
     async with conn.transaction():
         await conn.executemany(
             """INSERT INTO gateway.feature_vectors (player_id, as_of, feature_set_version,
-                   features, event_id, game, data_as_of)
-               VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb, $7)
+                   vector, features, event_id, game, data_as_of)
+               VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8)
                ON CONFLICT (player_id, as_of) DO UPDATE
                SET feature_set_version = EXCLUDED.feature_set_version,
-                   features = EXCLUDED.features, event_id = EXCLUDED.event_id,
+                   vector = EXCLUDED.vector, features = EXCLUDED.features,
+                   event_id = EXCLUDED.event_id,
                    game = EXCLUDED.game, data_as_of = EXCLUDED.data_as_of
                WHERE gateway.feature_vectors.event_id IS DISTINCT FROM EXCLUDED.event_id""",
             [
@@ -198,7 +200,7 @@ async def upsert_vectors(*, conn: asyncpg.Connection, vectors: Sequence[Features
                     v.player_id,
                     v.as_of,
                     v.feature_set_version,
-                    features_json(v.features),
+                    *stored_form(v),
                     v.event_id,
                     v.game.model_dump_json() if v.game is not None else None,
                     v.last_game.game_date if v.last_game is not None else None,
@@ -264,23 +266,34 @@ async def vectors_for_many(
     *, conn: asyncpg.Connection, wanted: Sequence[tuple[int, dt.date | None]]
 ) -> Vectors:
     """For each (player_id, game_date), in one query, the latest vector usable for a game on
-    that date (as_of <= game_date; no date: the latest), as (as_of, the features' JSON text,
-    parsed by the caller off the event loop). Pairs without a vector are absent."""
+    that date (as_of <= game_date; no date: the latest), as (as_of, its values: packed bytes,
+    or the JSON text of a row stored before they were packed, parsed by the caller off the
+    event loop). A packed row of another feature set than this code's is not usable (its
+    order is unknown here). Pairs without a vector are absent."""
     pairs = list(dict.fromkeys(wanted))
     rows = await conn.fetch(
-        """SELECT q.i, v.as_of, v.f, v.g, v.data_as_of, v.event_id
+        """SELECT q.i, v.as_of, v.p, v.f, v.g, v.data_as_of, v.event_id
            FROM unnest($1::integer[], $2::date[]) WITH ORDINALITY AS q(player_id, game_date, i)
            CROSS JOIN LATERAL (
-               SELECT as_of, features::text AS f, game::text AS g, data_as_of, event_id
+               SELECT as_of, vector AS p, CASE WHEN vector IS NULL THEN features::text END AS f,
+                      game::text AS g, data_as_of, event_id
                FROM gateway.feature_vectors fv
                WHERE fv.player_id = q.player_id
                  AND (q.game_date IS NULL OR fv.as_of <= q.game_date)
+                 AND (fv.vector IS NULL OR fv.feature_set_version = $3)
                ORDER BY as_of DESC LIMIT 1) v""",
         [p for p, _ in pairs],
         [d for _, d in pairs],
+        FEATURE_SET_VERSION,
     )
     return {
-        pairs[r["i"] - 1]: StoredVector(r["as_of"], r["f"], r["g"], r["data_as_of"], r["event_id"])
+        pairs[r["i"] - 1]: StoredVector(
+            r["as_of"],
+            r["f"] if r["p"] is None else r["p"],
+            r["g"],
+            r["data_as_of"],
+            r["event_id"],
+        )
         for r in rows
     }
 

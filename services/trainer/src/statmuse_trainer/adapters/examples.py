@@ -2,15 +2,33 @@
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from statmuse_shared.contract.messages import FeaturesComputed
 from statmuse_shared.contract.stats import BOX_STATS, Stat
-from statmuse_shared.features import features_json
+from statmuse_shared.contract.vectors import stored_form
+from statmuse_shared.features import FEATURE_SET_VERSION, Features, unpack
 from statmuse_shared.platform.db import Database
 from statmuse_trainer.monitoring.performance import PlayedGame
 from statmuse_trainer.training.baseline import Example
 from statmuse_trainer.training.dataset import Row
+
+# A row's values: packed (`vector`), or the JSON text of a row stored before they were.
+VALUES = "vector, CASE WHEN vector IS NULL THEN features::text END AS f"
+
+
+def values(row: Mapping[str, Any], feature_set_version: str) -> Features:
+    """The named features of a row selected with `VALUES`."""
+    if row["vector"] is None:
+        parsed: Features = json.loads(row["f"])
+        return parsed
+    if feature_set_version != FEATURE_SET_VERSION:
+        raise ValueError(
+            f"examples of feature set {feature_set_version} are packed in its order, which "
+            f"this code ({FEATURE_SET_VERSION}) does not know: read them with that version"
+        )
+    return unpack(row["vector"])
 
 
 class PostgresExamples:
@@ -22,10 +40,12 @@ class PostgresExamples:
         async with self.db.acquire() as conn:
             await conn.executemany(
                 """INSERT INTO registry.training_examples (player_id, as_of, feature_set_version,
-                       season, features, last_game, outcome, game_date, event_id, player_name)
-                   VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $9, $10)
+                       season, features, vector, last_game, outcome, game_date, event_id,
+                       player_name)
+                   VALUES ($1, $2, $3, $4, $6::jsonb, $5, $7::jsonb, $8::jsonb, $9, $10, $11)
                    ON CONFLICT (player_id, as_of, feature_set_version) DO UPDATE
                    SET season = EXCLUDED.season, features = EXCLUDED.features,
+                       vector = EXCLUDED.vector,
                        player_name = EXCLUDED.player_name,
                        last_game = EXCLUDED.last_game, outcome = EXCLUDED.outcome,
                        game_date = EXCLUDED.game_date, event_id = EXCLUDED.event_id
@@ -36,7 +56,7 @@ class PostgresExamples:
                         v.as_of,
                         v.feature_set_version,
                         v.season,
-                        features_json(v.features),
+                        *stored_form(v),  # packed, or JSON for any other vector
                         v.last_game.model_dump_json() if v.last_game else None,
                         v.outcome.model_dump_json() if v.outcome else None,
                         v.game.game_date if v.game else None,
@@ -62,7 +82,7 @@ class PostgresExamples:
         label = " + ".join(f"(outcome->>'{part}')::float" for part in stat.parts)
         async with self.db.acquire() as conn:
             rows = await conn.fetch(
-                f"""SELECT features::text AS features, {label} AS label
+                f"""SELECT {VALUES}, {label} AS label
                     FROM registry.training_examples
                     WHERE feature_set_version = $1 AND outcome IS NOT NULL
                       AND (cardinality($2::text[]) = 0 OR season = ANY($2::text[]))""",
@@ -70,13 +90,15 @@ class PostgresExamples:
                 list(seasons),
             )
         return [
-            Example(json.loads(r["features"]), r["label"]) for r in rows if r["label"] is not None
+            Example(values(r, feature_set_version), r["label"])
+            for r in rows
+            if r["label"] is not None
         ]
 
     async def dataset_rows(self, *, feature_set_version: str, seasons: Sequence[str]) -> list[Row]:
         async with self.db.acquire() as conn:
             records = await conn.fetch(
-                """SELECT player_id, season, game_date, as_of, features::text AS f,
+                f"""SELECT player_id, season, game_date, as_of, {VALUES},
                           outcome::text AS o, player_name
                    FROM registry.training_examples
                    WHERE feature_set_version = $1 AND outcome IS NOT NULL
@@ -91,7 +113,7 @@ class PostgresExamples:
                 r["season"],
                 r["game_date"],
                 r["as_of"],
-                json.loads(r["f"]),
+                values(r, feature_set_version),
                 json.loads(r["o"]),
                 r["player_name"],
             )
@@ -130,11 +152,11 @@ class PostgresExamples:
         last: dt.date | None,
         seasons: Sequence[str] = (),
         limit: int,
-    ) -> list[str]:
+    ) -> list[Features]:
         """Sampled by a hash of the row's key, so the same rows come back every run."""
         async with self.db.acquire() as conn:
             records = await conn.fetch(
-                """SELECT features::text AS f FROM registry.training_examples
+                f"""SELECT {VALUES} FROM registry.training_examples
                    WHERE feature_set_version = $1 AND game_date IS NOT NULL
                      AND ($2::date IS NULL OR game_date >= $2)
                      AND ($3::date IS NULL OR game_date <= $3)
@@ -146,7 +168,7 @@ class PostgresExamples:
                 list(seasons),
                 limit,
             )
-        return [r["f"] for r in records]
+        return [values(r, feature_set_version) for r in records]
 
     async def players_with_games(self, *, after: dt.date, until: dt.date) -> list[int]:
         async with self.db.acquire() as conn:

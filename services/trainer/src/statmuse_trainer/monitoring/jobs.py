@@ -5,7 +5,6 @@ runtime's repositories and publishers."""
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import math
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 from statmuse_shared.contract import ids
 from statmuse_shared.contract.messages import TrainRequested
 from statmuse_shared.contract.stats import Stat
+from statmuse_shared.features import Features
 from statmuse_shared.platform import broker
 from statmuse_trainer import metrics
 from statmuse_trainer.monitoring import drift
@@ -182,8 +182,8 @@ async def check_drift(
     predictions_first = recent_first - dt.timedelta(days=settings.monitor_prediction_reference_days)
     stored: dict[Stat, list[StoredPrediction]] = {}
     fsv = await rt.examples.latest_feature_set()
-    reference_rows: list[str] = []
-    recent_rows: list[str] = []
+    reference_rows: list[Features] = []
+    recent_rows: list[Features] = []
     if fsv is not None:
         first, last, seasons, summary.reference = await _reference_window(rt, recent_first)
         reference_rows = await rt.examples.feature_sample(
@@ -206,8 +206,7 @@ async def check_drift(
     summary.reference_rows, summary.recent_rows = len(reference_rows), len(recent_rows)
 
     def compute() -> None:
-        reference = [json.loads(r) for r in reference_rows]
-        recent = [json.loads(r) for r in recent_rows]
+        reference, recent = reference_rows, recent_rows
         names = sorted(set().union(*reference, *recent))
         summary.features = drift.compare_all(
             feature_columns(reference, names), feature_columns(recent, names), rule=rule
