@@ -36,7 +36,7 @@ from statmuse_gateway.service import (
     unknown_player,
 )
 from statmuse_shared.contract.names import normalize_name
-from statmuse_shared.models.output import Model, ModelOutput
+from statmuse_shared.models.output import ModelOutput, predict_rows
 from statmuse_shared.models.prediction import books_over, chart, quote
 from statmuse_shared.models.pricing import DEFAULT_AMERICAN_ODDS
 from statmuse_shared.models.serving import Served
@@ -191,24 +191,6 @@ async def predict_props(
     )
 
 
-def outputs(model: Model, rows: list[dict[str, Any]], pids: list[int]) -> list[Any]:
-    """Each row's ModelOutput (or the exception it raised): one vectorised call where the
-    model has one (`CountModel.predict_many`), else row by row."""
-    many = getattr(model, "predict_many", None)
-    if many is not None and len(rows) > 1:
-        try:
-            return list(many(rows, pids))
-        except Exception:  # one bad row must not fail the others: row by row below
-            log.warning("vectorised prediction failed; predicting row by row", exc_info=True)
-    out: list[Any] = []
-    for row, pid in zip(rows, pids, strict=True):
-        try:
-            out.append(model.predict(row, pid))
-        except Exception as exc:
-            out.append(exc)
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class Freshness:
     """When an answer's data is stale: more than `after_days` before the game it is for, or
@@ -241,7 +223,7 @@ def model_outputs(
     if todo:
         firsts = [positions[0] for positions in todo.values()]
         rows = [props[i][1].values() for i in firsts]
-        computed = outputs(served.model, rows, [props[i][0].player.player_id for i in firsts])
+        computed = predict_rows(served.model, rows, [props[i][0].player.player_id for i in firsts])
         for (event_id, positions), output in zip(todo.items(), computed, strict=True):
             if not isinstance(output, Exception):
                 known.put((version, event_id), output)

@@ -11,7 +11,7 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 from statmuse_predictor import metrics
 from statmuse_predictor.ports import GameOf, Latest
 from statmuse_predictor.runtime import PredictorRuntime, Runtime
-from statmuse_predictor.service import Routed, predictions_for, price_props, routing_date
+from statmuse_predictor.service import Routed, predictions_for_many, price_props, routing_date
 from statmuse_predictor.settings import PredictorSettings
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import (
@@ -100,19 +100,7 @@ async def _price(rt: PredictorRuntime, games: list[GameOf] | None) -> None:
 def _predict(rt: PredictorRuntime, rows: list[Latest], stats: tuple[Stat, ...]) -> list[Routed]:
     """Each player's next game through the served models of `stats`, routed by (player,
     game date) as `ModelBook.route` decides."""
-    return [
-        p
-        for row in rows
-        for p in predictions_for(
-            rt.book,
-            player_id=row.player_id,
-            player_name=row.player_name,
-            as_of=row.as_of,
-            game_date=row.game_date,
-            features=row.features,
-            stats=stats,
-        )
-    ]
+    return predictions_for_many(rt.book, rows, stats)
 
 
 async def _publish(rt: PredictorRuntime, routed: list[Routed]) -> None:

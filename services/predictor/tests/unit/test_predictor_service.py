@@ -129,3 +129,64 @@ def test_a_model_that_cannot_use_the_vector_is_skipped(book: ModelBook, serve: S
     made = {p.stat: p for p in run(book)}
     assert set(made) == {Stat.POINTS, Stat.ASSISTS}
     assert made[Stat.ASSISTS].predicted_value == 7.2
+
+
+def test_a_batch_predicts_what_each_row_alone_would_in_the_same_order(
+    book: ModelBook, serve: Serve
+) -> None:
+    """`predictions_for_many` (one model call per served model) gives exactly the predictions
+    of `predictions_for` row by row, row by row and stat by stat; a row without a usable
+    history for a stat gets none for it."""
+    from statmuse_predictor.ports import Latest
+    from statmuse_predictor.service import predictions_for_many
+
+    serve(Stat.POINTS)
+    serve(Stat.THREES, family="poisson")
+
+    class Picky:  # a rebounds model that needs the threes history (no predict_many)
+        stat = Stat.REBOUNDS
+        model_type = "fake"
+
+        def predict(
+            self, features: Mapping[str, float | None], player_id: int | None = None
+        ) -> ModelOutput:
+            if features.get("threes_sma_10") is None:
+                raise ModelInputError("too little history")
+            return ModelOutput(DiscretizedNormal(9.0, 3.0), ())
+
+    info = book.production["points"].info
+    book.production["rebounds"] = Served(
+        info.model_copy(update={"stat": Stat.REBOUNDS, "version": "r1"}), Picky()
+    )
+    no_threes = {k: v for k, v in FEATURES.items() if not k.startswith("threes")}
+    rows = [
+        Latest(2544, "LeBron James", AS_OF, None, FEATURES),
+        Latest(203999, "Nikola Jokic", AS_OF, None, no_threes),
+        Latest(201939, "Stephen Curry", AS_OF + dt.timedelta(days=1), None, FEATURES),
+    ]
+    alone = [
+        r
+        for row in rows
+        for r in predictions_for(
+            book,
+            player_id=row.player_id,
+            player_name=row.player_name,
+            as_of=row.as_of,
+            features=row.features,
+        )
+    ]
+    batched = predictions_for_many(book, rows)
+    assert [(r.prediction.player_id, r.prediction.stat) for r in batched] == [
+        (2544, Stat.POINTS),
+        (2544, Stat.REBOUNDS),
+        (2544, Stat.THREES),
+        (203999, Stat.POINTS),
+        (203999, Stat.THREES),
+        (201939, Stat.POINTS),
+        (201939, Stat.REBOUNDS),
+        (201939, Stat.THREES),
+    ]
+    strip = {"occurred_at"}
+    assert [r.prediction.model_dump(exclude=strip) for r in batched] == [
+        r.prediction.model_dump(exclude=strip) for r in alone
+    ]

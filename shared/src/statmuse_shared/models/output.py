@@ -1,8 +1,9 @@
 """What a served model gives for one feature vector: a predictive distribution of the stat and
 the features that drove it (`ModelOutput`), and the interface every model serves through."""
 
+import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -97,3 +98,27 @@ class Model(Protocol):
     def predict(
         self, features: Mapping[str, float | None], player_id: int | None = None
     ) -> ModelOutput: ...
+
+
+log = logging.getLogger(__name__)
+
+
+def predict_rows(
+    model: Model, rows: Sequence[Mapping[str, float | None]], player_ids: Sequence[int | None]
+) -> list[ModelOutput | Exception]:
+    """Each row's ModelOutput, or the exception it raised: one vectorised call where the model
+    has one (`CountModel.predict_many`: a batch costs little more than one row), else, or when
+    that call fails (one bad row must not fail the others), row by row."""
+    many = getattr(model, "predict_many", None)
+    if many is not None and len(rows) > 1:
+        try:
+            return list(many(rows, player_ids))
+        except Exception:
+            log.warning("vectorised prediction failed; predicting row by row", exc_info=True)
+    out: list[ModelOutput | Exception] = []
+    for row, pid in zip(rows, player_ids, strict=True):
+        try:
+            out.append(model.predict(row, pid))
+        except Exception as exc:
+            out.append(exc)
+    return out
