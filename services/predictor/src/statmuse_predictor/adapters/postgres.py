@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from statmuse_predictor.ports import GameOf, Latest, Posted, Pregame
 from statmuse_shared.contract.messages import FeaturesComputed, PredictionMade, PropLinePosted
 from statmuse_shared.contract.stats import Stat
-from statmuse_shared.features import features_json
+from statmuse_shared.contract.vectors import stored_form
+from statmuse_shared.features import FEATURE_SET_VERSION, features_json, unpack
 from statmuse_shared.platform.db import Database
 
 
@@ -21,12 +22,12 @@ class PostgresPredictions:
         async with self.db.acquire() as conn:
             await conn.executemany(
                 """INSERT INTO predictions.latest_features (player_id, player_name, as_of,
-                       feature_set_version, features, game_date)
-                   VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+                       feature_set_version, vector, features, game_date)
+                   VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
                    ON CONFLICT (player_id) DO UPDATE SET player_name = EXCLUDED.player_name,
                        as_of = EXCLUDED.as_of, feature_set_version = EXCLUDED.feature_set_version,
-                       features = EXCLUDED.features, game_date = EXCLUDED.game_date,
-                       updated_at = now()
+                       vector = EXCLUDED.vector, features = EXCLUDED.features,
+                       game_date = EXCLUDED.game_date, updated_at = now()
                    WHERE predictions.latest_features.as_of <= EXCLUDED.as_of""",
                 [
                     (
@@ -34,7 +35,7 @@ class PostgresPredictions:
                         v.player_name,
                         v.as_of,
                         v.feature_set_version,
-                        features_json(v.features),
+                        *stored_form(v),  # packed, or JSON for any other vector
                         v.game.game_date if v.game is not None else None,
                     )
                     for v in vectors
@@ -42,13 +43,24 @@ class PostgresPredictions:
             )
 
     async def latest(self) -> list[Latest]:
+        """Every player's latest vector; a packed one of another feature set than this code's
+        is left out (its order is unknown here: the features service republishes it)."""
         async with self.db.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT player_id, player_name, as_of, game_date, features::text AS f "
-                "FROM predictions.latest_features"
+                """SELECT player_id, player_name, as_of, game_date, vector,
+                          CASE WHEN vector IS NULL THEN features::text END AS f
+                   FROM predictions.latest_features
+                   WHERE vector IS NULL OR feature_set_version = $1""",
+                FEATURE_SET_VERSION,
             )
         return [
-            Latest(r["player_id"], r["player_name"], r["as_of"], r["game_date"], json.loads(r["f"]))
+            Latest(
+                r["player_id"],
+                r["player_name"],
+                r["as_of"],
+                r["game_date"],
+                json.loads(r["f"]) if r["vector"] is None else unpack(r["vector"]),
+            )
             for r in rows
         ]
 
