@@ -5,9 +5,9 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from statmuse_ops.stack import Stack
@@ -138,6 +138,30 @@ def local_stack(
             shutil.rmtree(root, ignore_errors=True)
         else:
             print(f"the stack's logs are kept in {logs}", file=sys.stderr)
+
+
+def cpu_seconds(started: Iterable[Any]) -> dict[str, float]:
+    """CPU seconds (user + system) each started process (`statmuse_ops.infra.Started`) and its
+    live children have used so far, by name: PostgreSQL's are its backends, where the
+    services' queries run. The difference of two readings is a stretch's CPU per process."""
+    import psutil
+
+    out: dict[str, float] = {}
+    for s in started:
+        try:
+            proc = psutil.Process(s.pid)
+            procs = [proc, *proc.children(recursive=True)]
+        except psutil.Error:
+            continue
+        total = 0.0
+        for p in procs:
+            try:
+                t = p.cpu_times()
+            except psutil.Error:
+                continue
+            total += t.user + t.system
+        out[s.name] = total
+    return out
 
 
 def machine_busy() -> tuple[float, float]:

@@ -12,6 +12,8 @@ backfill starts:
 - predictions caught up: the predictor has consumed every vector the features service
   published, and every PredictionMade it counted has been read back from
   `nba.predictions.v1` (the end-to-end time is when the last of them arrived);
+- CPU seconds per process over the run (each service; PostgreSQL with its backends, where
+  the services' queries run; the broker; Redis; the backfill), to see where the work goes;
 - throughput (player rows per second, end to end) and lag over time: each consumer's backlog,
   events or vectors published upstream minus what its own counters say it consumed, sampled
   every half second. (Group offsets from the broker would be the usual measure, but tansu
@@ -38,6 +40,7 @@ import datetime as dt
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import sys
@@ -50,7 +53,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
-from _infra import fresh_database, local_stack, machine_busy  # noqa: E402
+from _infra import cpu_seconds, fresh_database, local_stack, machine_busy  # noqa: E402
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 from ingest import naive_insert  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
@@ -222,6 +225,7 @@ class Season:
     gateway_done: float | None = None
     last_day_first: float | None = None  # first prediction for the season's last games
     busy: float = 0.0  # share of the machine's cores busy during the run
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process, the run
 
 
 async def season_run(stack: Stack, watch: Predictions, *, season: str, deadline_s: float) -> Season:
@@ -259,6 +263,8 @@ async def season_run(stack: Stack, watch: Predictions, *, season: str, deadline_
 
         zero = await sample(0.0)  # the counters before the season (the baseline's messages)
         jiffies = machine_busy()
+        cpu_before = cpu_seconds(stack.started)
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         log = await asyncio.to_thread((run_dir / "ingest.log").open, "wb")
         with log:
             t0 = time.perf_counter()
@@ -310,6 +316,12 @@ async def season_run(stack: Stack, watch: Predictions, *, season: str, deadline_
         busy, total = machine_busy()
         if total > jiffies[1]:
             out.busy = (busy - jiffies[0]) / (total - jiffies[1])
+        cpu_after = cpu_seconds(stack.started)
+        out.cpu = {n: cpu_after[n] - cpu_before.get(n, 0.0) for n in cpu_after}
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the backfill, once exited
+        out.cpu["backfill"] = (children.ru_utime + children.ru_stime) - (
+            children_before.ru_utime + children_before.ru_stime
+        )
     await pool.close()
     if out.ingest_done is not None:  # kept otherwise: the backfill's log says why
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -382,6 +394,13 @@ def report(season: str, took: list[float], run: Season) -> None:
         f"{run.summary.get('messages', 0):,} messages (a team box to every partition); machine "
         f"{run.busy:.0%} busy during the run"
     )
+    if run.cpu:
+        spent = sorted(run.cpu.items(), key=lambda kv: -kv[1])
+        print(
+            f"CPU over the run, {sum(run.cpu.values()):.1f} s in all (PostgreSQL's includes the "
+            "queries the services sent it): "
+            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in spent if seconds >= 0.05)
+        )
     print("lag over time (backlogs: messages or vectors published upstream, not yet consumed):")
     print(
         f"{'t s':>6} {'published':>9} {'features':>9} {'f. lag':>7} {'vectors':>8} "
