@@ -155,7 +155,7 @@ class Replay:
         if missing:
             raise ReplayError(f"services not running: {sorted(missing)}")
         self.gateway = httpx.Client(base_url=self.urls["gateway"], timeout=30)
-        self.games_published = int(  # box scores only: the features also count schedules
+        self.games_published = int(  # raw messages only: the features also count schedules
             metric_total(
                 self.urls["features"], "statmuse_features_messages_total", topic=topics.GAMES_RAW
             )
@@ -210,14 +210,15 @@ class Replay:
         service downstream has consumed every vector the features published."""
         features = self.urls["features"]
         self._wait_progress(
-            f"features consumed {self.games_published} box scores",
+            f"features consumed {self.games_published} messages",
             partial(
                 metric_total, features, "statmuse_features_messages_total", topic=topics.GAMES_RAW
             ),
             self.games_published,
         )
-        # A late team box score can make whole seasons stale: recomputing them takes a while,
-        # so this waits as long as the features service keeps publishing vectors.
+        # A team box score that really comes late (a correction) makes the vectors after its
+        # day stale: recomputing them takes a while, so this waits as long as the features
+        # service keeps publishing vectors.
         self._wait_progress(
             "features reconciled (vectors recomputed)",
             partial(metric_total, features, "statmuse_features_vectors_total"),
