@@ -20,6 +20,17 @@ from statmuse_shared.contract.messages import (
 from statmuse_shared.features import Absent, PlayerGame, TeamGame, TeamReport, pack, possessions_of
 from statmuse_shared.platform.db import Database
 
+# Up to this many vectors, one INSERT from arrays; more, COPY through a temporary table (three
+# round trips and a transaction, which a message at a time paid in full).
+SMALL_STORE = 256
+_VECTOR_COLUMNS = "player_id, as_of, feature_set_version, kind, season, game_date, vector, event_id"
+# Only a vector whose values changed is written and returned (to publish).
+_VECTOR_UPSERT = """ON CONFLICT (player_id, as_of, feature_set_version) DO UPDATE
+    SET kind = EXCLUDED.kind, season = EXCLUDED.season, game_date = EXCLUDED.game_date,
+        vector = EXCLUDED.vector, event_id = EXCLUDED.event_id, computed_at = now()
+    WHERE features.feature_vectors.event_id IS DISTINCT FROM EXCLUDED.event_id
+    RETURNING player_id, as_of"""
+
 
 class PostgresFeatures:
     """Each operation checks a connection out of the pool, unless the object is a `session`
@@ -48,9 +59,11 @@ class PostgresFeatures:
     async def store_games(
         self, *, players: Sequence[PlayerGameIngested], teams: Sequence[TeamGameIngested]
     ) -> set[GameKey]:
-        async with self._connection() as conn, conn.transaction():
-            new = await _upsert_player_games(conn, players) if players else set()
-            if teams:
+        async with self._connection() as conn:
+            if not teams:  # one statement: no transaction to open and commit
+                return await _upsert_player_games(conn, players) if players else set()
+            async with conn.transaction():
+                new = await _upsert_player_games(conn, players) if players else set()
                 await _upsert_team_games(conn, teams)
         return new
 
@@ -300,37 +313,31 @@ class PostgresFeatures:
             )
             for v, blob in zip(vectors, blobs, strict=True)
         ]
-        async with self._connection() as conn, conn.transaction():
-            await conn.execute(
-                "CREATE TEMP TABLE incoming_vectors (LIKE features.feature_vectors "
-                "INCLUDING DEFAULTS) ON COMMIT DROP"
-            )
-            await conn.copy_records_to_table(
-                "incoming_vectors",
-                records=records,
-                columns=[
-                    "player_id",
-                    "as_of",
-                    "feature_set_version",
-                    "kind",
-                    "season",
-                    "game_date",
-                    "vector",
-                    "event_id",
-                ],
-            )
-            rows = await conn.fetch(
-                """INSERT INTO features.feature_vectors (player_id, as_of, feature_set_version,
-                       kind, season, game_date, vector, event_id)
-                   SELECT player_id, as_of, feature_set_version, kind, season, game_date, vector,
-                          event_id FROM incoming_vectors
-                   ON CONFLICT (player_id, as_of, feature_set_version) DO UPDATE
-                   SET kind = EXCLUDED.kind, season = EXCLUDED.season,
-                       game_date = EXCLUDED.game_date, vector = EXCLUDED.vector,
-                       event_id = EXCLUDED.event_id, computed_at = now()
-                   WHERE features.feature_vectors.event_id IS DISTINCT FROM EXCLUDED.event_id
-                   RETURNING player_id, as_of"""
-            )
+        if len(records) <= SMALL_STORE:
+            # A message's worth (the streaming path): one statement, one round trip.
+            async with self._connection() as conn:
+                rows = await conn.fetch(
+                    f"""INSERT INTO features.feature_vectors ({_VECTOR_COLUMNS})
+                        SELECT * FROM unnest($1::integer[], $2::date[], $3::text[], $4::text[],
+                            $5::text[], $6::date[], $7::bytea[], $8::text[])
+                        {_VECTOR_UPSERT}""",
+                    *(list(column) for column in zip(*records, strict=True)),
+                )
+        else:
+            # A backlog's or the batch build's: COPY into a temporary table, then one upsert.
+            async with self._connection() as conn, conn.transaction():
+                await conn.execute(
+                    "CREATE TEMP TABLE incoming_vectors (LIKE features.feature_vectors "
+                    "INCLUDING DEFAULTS) ON COMMIT DROP"
+                )
+                await conn.copy_records_to_table(
+                    "incoming_vectors", records=records, columns=_VECTOR_COLUMNS.split(", ")
+                )
+                rows = await conn.fetch(
+                    f"""INSERT INTO features.feature_vectors ({_VECTOR_COLUMNS})
+                        SELECT {_VECTOR_COLUMNS} FROM incoming_vectors
+                        {_VECTOR_UPSERT}"""
+                )
         changed = {(r["player_id"], r["as_of"]) for r in rows}
         return [v for v in vectors if (v.player_id, v.as_of) in changed]
 
