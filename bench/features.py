@@ -48,7 +48,7 @@ async def main(seasons: list[str]) -> None:
     with servers() as (admin, _bootstrap):
         dsn = await fresh_database(admin, "bench_features")
         await migrate(dsn, schemas=["features"])
-        pool = await create_pool(dsn)
+        pool = await create_pool(dsn, session_state=False)  # as the service opens it
         try:
             features = PostgresFeatures(Database.of(pool))
             async with features.session() as store:

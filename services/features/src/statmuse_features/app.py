@@ -29,7 +29,9 @@ def build_runtime(
     consumer group owns no partition until the group assigns some; `standalone` computes every
     player (the batch build, and tests on FastStream's test broker, which assigns none)."""
     broker = make_broker(settings.kafka_bootstrap_servers, client_id=FeaturesRuntime.service)
-    db = Database(settings.dsn)
+    # No session state on its connections (no LISTEN, session locks, SET or open cursor):
+    # a checkout costs no reset query, which a message at a time paid on every message.
+    db = Database(settings.dsn, session_state=False)
     if features is None:
         features = PostgresFeatures(db)
     engine = Engine(

@@ -9,9 +9,25 @@ from typing import Any
 import asyncpg
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def _rollback_only(conn: asyncpg.Connection) -> None:
+    """A pool's reset for connections without session state: asyncpg has already rolled back
+    an open transaction (and dropped listeners) before calling this; nothing else to undo."""
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, session_state: bool = True
+) -> asyncpg.Pool:
+    """`session_state=False`: the caller keeps no session state on its connections (no LISTEN,
+    no session advisory lock, no SET, no cursor left open), so a connection goes back to the
+    pool without asyncpg's reset query, one round trip per checkout that a message-at-a-time
+    consumer pays on every message. An open transaction is still rolled back."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, command_timeout=30, timeout=5
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=30,
+        timeout=5,
+        reset=None if session_state else _rollback_only,
     )
     if pool is None:  # asyncpg types it Optional
         raise RuntimeError("asyncpg returned no pool")
@@ -23,9 +39,10 @@ class Database:
     the service starts (`open`, in the lifespan: an asyncpg pool belongs to the event loop it
     was made in) and closed when it stops. `pool` before `open` (or after `close`) raises."""
 
-    def __init__(self, dsn: str, *, max_size: int = 4) -> None:
+    def __init__(self, dsn: str, *, max_size: int = 4, session_state: bool = True) -> None:
         self._dsn = dsn
         self._max_size = max_size
+        self._session_state = session_state  # see `create_pool`
         self._pool: asyncpg.Pool | None = None
 
     @classmethod
@@ -37,7 +54,9 @@ class Database:
 
     async def open(self) -> None:
         if self._pool is None:
-            self._pool = await create_pool(self._dsn, max_size=self._max_size)
+            self._pool = await create_pool(
+                self._dsn, max_size=self._max_size, session_state=self._session_state
+            )
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
