@@ -164,6 +164,27 @@ def cpu_seconds(started: Iterable[Any]) -> dict[str, float]:
     return out
 
 
+def memory_mb(started: Iterable[Any]) -> dict[str, float]:
+    """Resident memory (MB) of each started process with its live children, by name."""
+    import psutil
+
+    out: dict[str, float] = {}
+    for s in started:
+        try:
+            proc = psutil.Process(s.pid)
+            procs = [proc, *proc.children(recursive=True)]
+        except psutil.Error:
+            continue
+        rss = 0
+        for p in procs:
+            try:
+                rss += p.memory_info().rss
+            except psutil.Error:
+                continue
+        out[s.name] = rss / 1e6
+    return out
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of all cores since boot (Linux): the machine's load during a run
     is the difference of two readings."""

@@ -29,6 +29,9 @@ no batching anywhere); its rate, extrapolated to the season, against the batched
 
     uv run python bench/pipeline.py [--season 2023-24] [--naive-rows 60]
 
+Several seasons at once: `--season 2017-18..2023-24 --naive-rows 0` (no baseline: the season
+before the first is not bundled).
+
 One script, over 400 lines, read top to bottom as one measurement: the stack, the watcher of
 the predictions topic, the samples and the report belong together.
 """
@@ -53,7 +56,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
-from _infra import cpu_seconds, fresh_database, local_stack, machine_busy  # noqa: E402
+from _infra import cpu_seconds, fresh_database, local_stack, machine_busy, memory_mb  # noqa: E402
 from aiokafka import AIOKafkaConsumer  # noqa: E402
 from ingest import naive_insert  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
@@ -226,6 +229,7 @@ class Season:
     last_day_first: float | None = None  # first prediction for the season's last games
     busy: float = 0.0  # share of the machine's cores busy during the run
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process, the run
+    memory: dict[str, float] = field(default_factory=dict)  # resident MB per process, after
 
 
 async def season_run(stack: Stack, watch: Predictions, *, season: str, deadline_s: float) -> Season:
@@ -317,6 +321,7 @@ async def season_run(stack: Stack, watch: Predictions, *, season: str, deadline_
         if total > jiffies[1]:
             out.busy = (busy - jiffies[0]) / (total - jiffies[1])
         cpu_after = cpu_seconds(stack.started)
+        out.memory = memory_mb(stack.started)
         out.cpu = {n: cpu_after[n] - cpu_before.get(n, 0.0) for n in cpu_after}
         children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the backfill, once exited
         out.cpu["backfill"] = (children.ru_utime + children.ru_stime) - (
@@ -400,6 +405,11 @@ def report(season: str, took: list[float], run: Season) -> None:
             f"CPU over the run, {sum(run.cpu.values()):.1f} s in all (PostgreSQL's includes the "
             "queries the services sent it): "
             + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in spent if seconds >= 0.05)
+        )
+    if run.memory:
+        print(
+            "resident memory after the run: "
+            + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in sorted(run.memory.items()))
         )
     print("lag over time (backlogs: messages or vectors published upstream, not yet consumed):")
     print(
