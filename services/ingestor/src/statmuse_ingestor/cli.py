@@ -27,7 +27,7 @@ from statmuse_ingestor.schedule import ingest_schedule
 from statmuse_ingestor.settings import IngestorSettings
 from statmuse_ingestor.sources import FileSource, SourceError, SourceName
 from statmuse_shared.contract.seasons import parse_seasons
-from statmuse_shared.platform.broker import PublishTimeout
+from statmuse_shared.platform.broker import PublishTimeout, TopicMissing
 from statmuse_shared.platform.logging import setup_logging
 from statmuse_shared.platform.runtime import service_cli
 from statmuse_shared.platform.scheduler import yesterday
@@ -258,7 +258,7 @@ def _run_or_exit(settings: IngestorSettings, run: Callable[[IngestorRuntime], Aw
     except SourceError as exc:
         console.print(f"[red]source failed:[/] {exc}")
         raise typer.Exit(3) from exc
-    except PublishTimeout as exc:
+    except (PublishTimeout, TopicMissing) as exc:
         # Stored rows stay in the outbox; the next run publishes them.
         console.print(
             f"[red]broker unavailable:[/] {exc}; the stored rows are published by the next run"

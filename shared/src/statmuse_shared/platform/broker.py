@@ -87,8 +87,15 @@ async def partition_count(bootstrap_servers: str, topic: str) -> int:
         await admin.close()
     count = len(described["partitions"])
     if described["error_code"] or not count:
-        raise LookupError(f"topic {topic!r}: no partitions (error code {described['error_code']})")
+        raise TopicMissing(
+            f"topic {topic!r} has no partitions on the broker (error code "
+            f"{described['error_code']}): create the topics first (`statmuse up` does)"
+        )
     return count
+
+
+class TopicMissing(LookupError):
+    """A topic the caller must publish to by partition does not exist on the broker."""
 
 
 async def publish(publisher: Publisher, message: BaseModel, *, key: bytes, topic: str = "") -> None:
