@@ -140,49 +140,46 @@ def local_stack(
             print(f"the stack's logs are kept in {logs}", file=sys.stderr)
 
 
-def cpu_seconds(started: Iterable[Any]) -> dict[str, float]:
-    """CPU seconds (user + system) each started process (`statmuse_ops.infra.Started`) and its
-    live children have used so far, by name: PostgreSQL's are its backends, where the
-    services' queries run. The difference of two readings is a stretch's CPU per process."""
+def _trees(started: Iterable[Any]) -> Iterator[tuple[str, list[Any]]]:
+    """Each started process (`statmuse_ops.infra.Started`) that is alive, by name, with its
+    live children (PostgreSQL's are its backends, where the services' queries run)."""
     import psutil
 
-    out: dict[str, float] = {}
     for s in started:
         try:
             proc = psutil.Process(s.pid)
-            procs = [proc, *proc.children(recursive=True)]
+            yield s.name, [proc, *proc.children(recursive=True)]
         except psutil.Error:
             continue
-        total = 0.0
-        for p in procs:
-            try:
-                t = p.cpu_times()
-            except psutil.Error:
-                continue
-            total += t.user + t.system
-        out[s.name] = total
-    return out
+
+
+def _summed(procs: list[Any], read: Any) -> float:
+    """`read(process)` summed over the processes still there to read."""
+    import psutil
+
+    total = 0.0
+    for p in procs:
+        try:
+            total += read(p)
+        except psutil.Error:
+            continue
+    return total
+
+
+def cpu_seconds(started: Iterable[Any]) -> dict[str, float]:
+    """CPU seconds (user + system) each started process and its live children have used so
+    far, by name. The difference of two readings is a stretch's CPU per process."""
+    return {
+        name: _summed(procs, lambda p: p.cpu_times().user + p.cpu_times().system)
+        for name, procs in _trees(started)
+    }
 
 
 def memory_mb(started: Iterable[Any]) -> dict[str, float]:
     """Resident memory (MB) of each started process with its live children, by name."""
-    import psutil
-
-    out: dict[str, float] = {}
-    for s in started:
-        try:
-            proc = psutil.Process(s.pid)
-            procs = [proc, *proc.children(recursive=True)]
-        except psutil.Error:
-            continue
-        rss = 0
-        for p in procs:
-            try:
-                rss += p.memory_info().rss
-            except psutil.Error:
-                continue
-        out[s.name] = rss / 1e6
-    return out
+    return {
+        name: _summed(procs, lambda p: p.memory_info().rss) / 1e6 for name, procs in _trees(started)
+    }
 
 
 def machine_busy() -> tuple[float, float]:

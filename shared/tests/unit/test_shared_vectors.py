@@ -235,12 +235,14 @@ async def test_an_unknown_schema_version_in_the_header_is_dead_lettered(
 
 
 def test_a_whole_vector_of_this_feature_set_is_stored_packed_anything_else_as_json() -> None:
-    """What the gateway and the trainer store: packed values only where they can be read back
-    in this code's order; a partial vector or another set's keeps its names, as JSON."""
+    """What the gateway, the trainer and the predictor store: packed values only where they can
+    be read back in this code's order; a partial vector or another set's keeps its names, as
+    JSON. `from_stored` reads either back."""
     from statmuse_shared.features import pack
 
     whole = vector()
     assert vectors.stored_form(whole) == (pack(whole.features), None)
+    assert vectors.from_stored(pack(whole.features)) == whole.features  # read back, to the bit
     remembered = vector()
     remembered.remember_packed(b"as packed by the features service")
     assert vectors.stored_form(remembered) == (b"as packed by the features service", None)
@@ -250,4 +252,4 @@ def test_a_whole_vector_of_this_feature_set_is_stored_packed_anything_else_as_js
         kept, text = vectors.stored_form(message)
         assert kept is None
         assert text is not None
-        assert json.loads(text) == message.features
+        assert vectors.from_stored(text) == message.features

@@ -2,7 +2,6 @@
 them in `adapters/`, the unit tests in memory."""
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -14,7 +13,8 @@ from statmuse_shared.contract.messages import (
     PropPriced,
     TeamGameIngested,
 )
-from statmuse_shared.features import PlayerGame, TeamGame, unpack
+from statmuse_shared.contract.vectors import from_stored
+from statmuse_shared.features import PlayerGame, TeamGame
 from statmuse_shared.features.context import Shooting
 
 if TYPE_CHECKING:  # the adapter module implements `ApiKeys` below and imports this one
@@ -48,10 +48,7 @@ class StoredVector(NamedTuple):
 
     def values(self) -> dict[str, float | None]:
         """The named features."""
-        if isinstance(self.features, bytes):
-            return unpack(self.features)
-        parsed: dict[str, float | None] = json.loads(self.features)
-        return parsed
+        return from_stored(self.features)
 
 
 class ScheduledGame(NamedTuple):

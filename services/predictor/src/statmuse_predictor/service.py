@@ -43,18 +43,6 @@ def routing_date(vector: FeaturesComputed) -> dt.date | None:
     return vector.game.game_date if vector.game is not None else None
 
 
-def prediction_for(
-    served: Served,
-    *,
-    player_id: int,
-    player_name: str,
-    as_of: dt.date,
-    features: dict[str, float | None],
-) -> PredictionMade:
-    output = served.model.predict(features, player_id)
-    return prediction_of(served, output, player_id=player_id, player_name=player_name, as_of=as_of)
-
-
 def prediction_of(
     served: Served, output: ModelOutput, *, player_id: int, player_name: str, as_of: dt.date
 ) -> PredictionMade:
@@ -85,23 +73,10 @@ def predictions_for(
     game_date: dt.date | None = None,
     stats: tuple[Stat, ...] = tuple(Stat),
 ) -> list[Routed]:
-    out = []
-    for stat in stats:
-        served = book.route(stat, player_id, game_date or as_of)
-        if served is None:
-            continue
-        try:
-            made = prediction_for(
-                served,
-                player_id=player_id,
-                player_name=player_name,
-                as_of=as_of,
-                features=features,
-            )
-        except (ModelInputError, ValueError):
-            continue  # e.g. no usable history for this stat; nothing honest to say
-        out.append(Routed(made, served.arm))
-    return out
+    """One player's vector through the served models of `stats` (`predictions_for_many` of
+    one row)."""
+    row = Latest(player_id, player_name, as_of, game_date, features)
+    return predictions_for_many(book, [row], stats)
 
 
 def predictions_for_many(

@@ -12,6 +12,7 @@ consumer dead-letters it rather than put values under the wrong names.
 that is not a whole, known vector: consumers dead-letter on it.
 """
 
+import json
 import struct
 from typing import Final
 
@@ -118,3 +119,12 @@ def stored_form(message: FeaturesComputed) -> tuple[bytes | None, str | None]:
     if message.feature_set_version == FEATURE_SET_VERSION and message.features.keys() == NAMES:
         return pack(message.features), None
     return None, features_json(message.features)
+
+
+def from_stored(stored: bytes | str) -> dict[str, float | None]:
+    """The values a service stored by `stored_form`: packed bytes unpacked (the caller reads
+    only rows of this code's feature set), JSON text parsed."""
+    if isinstance(stored, bytes):
+        return unpack(stored)
+    parsed: dict[str, float | None] = json.loads(stored)
+    return parsed

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from statmuse_predictor.ports import GameOf, Latest, Posted, Pregame
 from statmuse_shared.contract.messages import FeaturesComputed, PredictionMade, PropLinePosted
 from statmuse_shared.contract.stats import Stat
-from statmuse_shared.contract.vectors import stored_form
-from statmuse_shared.features import FEATURE_SET_VERSION, features_json, unpack
+from statmuse_shared.contract.vectors import from_stored, stored_form
+from statmuse_shared.features import FEATURE_SET_VERSION, features_json
 from statmuse_shared.platform.db import Database
 
 
@@ -59,7 +59,7 @@ class PostgresPredictions:
                 r["player_name"],
                 r["as_of"],
                 r["game_date"],
-                json.loads(r["f"]) if r["vector"] is None else unpack(r["vector"]),
+                from_stored(r["f"] if r["vector"] is None else r["vector"]),
             )
             for r in rows
         ]

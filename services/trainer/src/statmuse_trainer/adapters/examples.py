@@ -7,8 +7,8 @@ from typing import Any
 
 from statmuse_shared.contract.messages import FeaturesComputed
 from statmuse_shared.contract.stats import BOX_STATS, Stat
-from statmuse_shared.contract.vectors import stored_form
-from statmuse_shared.features import FEATURE_SET_VERSION, Features, unpack
+from statmuse_shared.contract.vectors import from_stored, stored_form
+from statmuse_shared.features import FEATURE_SET_VERSION, Features
 from statmuse_shared.platform.db import Database
 from statmuse_trainer.monitoring.performance import PlayedGame
 from statmuse_trainer.training.baseline import Example
@@ -21,14 +21,13 @@ VALUES = "vector, CASE WHEN vector IS NULL THEN features::text END AS f"
 def values(row: Mapping[str, Any], feature_set_version: str) -> Features:
     """The named features of a row selected with `VALUES`."""
     if row["vector"] is None:
-        parsed: Features = json.loads(row["f"])
-        return parsed
+        return from_stored(row["f"])
     if feature_set_version != FEATURE_SET_VERSION:
         raise ValueError(
             f"examples of feature set {feature_set_version} are packed in its order, which "
             f"this code ({FEATURE_SET_VERSION}) does not know: read them with that version"
         )
-    return unpack(row["vector"])
+    return from_stored(row["vector"])
 
 
 class PostgresExamples:
