@@ -149,6 +149,38 @@ async def test_rows_are_stored_then_published_in_game_date_order_with_their_keys
     assert (run.status, run.counts["published"], run.counts["read"]) == ("succeeded", 7, 5)
 
 
+async def test_seasons_go_out_in_time_order_each_published_before_the_next_is_read(
+    wired: tuple[IngestorRuntime, Probe], row: Row
+) -> None:
+    """Consumers start on a season while the next is read, and see the seasons in date order
+    whatever order they were asked in."""
+    rt, probe = wired
+    later = "2024-25"
+    next_opening = dt.date(2024, 10, 22)
+    source = season_source(row)
+    source.players[later] = [
+        row("lebron_lal_away", SEASON=later, GAME_DATE=next_opening.isoformat(), GAME_ID="")
+    ]
+    source.teams[later] = []
+    published_when_asked: dict[str, int] = {}
+    player_rows = source.player_rows
+
+    def counting(season: str, **window: Any) -> Any:
+        published_when_asked[season] = len(probe.games)
+        return player_rows(season, **window)
+
+    source.player_rows = counting  # type: ignore[method-assign]
+
+    summary = await backfill(rt, source=source, seasons=[later, SEASON])
+
+    first = 5 + 2 * RAW_PARTITIONS  # 2023-24's messages
+    assert published_when_asked == {SEASON: 0, later: first}
+    assert (summary.published, summary.messages) == (8, first + 1)
+    days = [m.game_date for _, m in probe.games]
+    assert days == sorted(days)
+    assert days[-1] == next_opening
+
+
 async def test_a_second_run_stores_and_publishes_nothing(
     wired: tuple[IngestorRuntime, Probe], row: Row
 ) -> None:

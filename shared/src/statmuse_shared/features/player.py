@@ -243,7 +243,6 @@ def _stat_features(
     stat: str,
     st: _StatState,
     season: str,
-    opponent: str | None,
     prior_weight: float,
     *,
     compact: bool = False,
@@ -298,9 +297,9 @@ def _stat_features(
     out[key["vs_top10_n"]] = float(st.vs_top.n)
     out[key["vs_bottom10_avg"]] = st.vs_bottom.mean
     out[key["vs_bottom10_n"]] = float(st.vs_bottom.n)
-    versus = st.vs_opponent.get(opponent) if opponent else None
-    out[key["vs_opp_avg"]] = versus.mean if versus else None
-    out[key["vs_opp_last"]] = versus.last if versus else None
+    # Against the game's opponent: filled in by `PlayerState.vector`.
+    out[key["vs_opp_avg"]] = None
+    out[key["vs_opp_last"]] = None
     return out
 
 
@@ -322,6 +321,17 @@ class PlayerState:
     # state) and (points, true-shooting attempts).
     played: deque[PlayerGame] = field(default_factory=lambda: deque(maxlen=USAGE_WINDOW))
     shooting: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=USAGE_WINDOW))
+    # The history part of the last vector, by (season, team) it was made for: a player's
+    # 'next' vector and his next game's vector read the same history, so the second reuses
+    # it (about half of a backlog's vector work). Cleared by `add`; not pickled.
+    _history: tuple[tuple[str, str | None], Features] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_history"] = None
+        return state
 
     def add(self, game: PlayerGame, *, opponent_rank: int | None = None) -> None:
         """Fold in a played game. `opponent_rank`: the opponent's defensive rank as of that
@@ -330,6 +340,7 @@ class PlayerState:
             raise ValueError(
                 f"games must be added in date order: {game.game_date} after {self.last.game_date}"
             )
+        self._history = None
         for stat, st in self.stats.items():
             value = game.value(stat)
             if value is not None:
@@ -354,8 +365,24 @@ class PlayerState:
         """Features before `context`'s game; with no context, before the player's next game
         (history only: the context features are None)."""
         season = context.season if context else (self.last.season if self.last else "")
-        opponent = context.opponent if context else None
         team = context.team if context else (self.last.team if self.last else None)
+        made = self._history
+        if made is None or made[0] != (season, team):
+            made = self._history = ((season, team), self._history_features(season, team))
+        out = dict(made[1])
+        if context is not None:
+            for stat, st in self.stats.items():
+                if stat not in COMPACT_STATS:
+                    key = _keys(stat)
+                    versus = st.vs_opponent.get(context.opponent)
+                    out[key["vs_opp_avg"]] = versus.mean if versus else None
+                    out[key["vs_opp_last"]] = versus.last if versus else None
+        out.update(self._context(context, league))
+        return out
+
+    def _history_features(self, season: str, team: str | None) -> Features:
+        """What a vector for a game of `season` with `team` reads from the history alone (the
+        splits against an opponent left None)."""
         prior_team = (
             self.prior_team if self.season == season else (self.last.team if self.last else None)
         )
@@ -364,7 +391,7 @@ class PlayerState:
         out: Features = {}
         for stat, st in self.stats.items():
             compact = stat in COMPACT_STATS
-            out.update(_stat_features(stat, st, season, opponent, weight, compact=compact))
+            out.update(_stat_features(stat, st, season, weight, compact=compact))
         sma3, sma10 = out["minutes_sma_3"], out["minutes_sma_10"]
         out["minutes_trend"] = sma3 - sma10 if sma3 is not None and sma10 is not None else None
         out["career_games"] = float(self.career_games)
@@ -378,7 +405,6 @@ class PlayerState:
             math.fsum(p for p, _ in self.shooting) / (2.0 * attempts) if attempts > 0 else None
         )
         out["true_shooting_n_10"] = float(len(self.shooting))
-        out.update(self._context(context, league))
         return out
 
     def _context(self, ctx: GameContext | None, league: League | None) -> Features:
