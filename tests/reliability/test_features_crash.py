@@ -67,6 +67,8 @@ async def test_kill_9_mid_season_then_restart_gives_complete_rows(
         DATABASE_URL=database_url,
         KAFKA_BOOTSTRAP_SERVERS=bootstrap,
         FEATURES_RECONCILE_IDLE_S="3600",
+        # Batches smaller than the default, so that the week killed in comes in several.
+        FEATURES_MAX_BATCH="300",
     )
     try:
         first = services.start("features")

@@ -96,9 +96,12 @@ def test_a_round_trip_gives_back_the_message_with_every_value_to_the_bit() -> No
     message = vector()
     assert message.features[NAMES[4]] is None
     assert bits(message.features[NAMES[3]]) == bits(-0.0) != bits(0.0)
-    back = decode(encode(message))
+    record = encode(message)
+    back = decode(record)
     assert back == message
     assert list(back.features) == NAMES
+    # A consumer stores the values it received, not packed again.
+    assert back.packed() == record[-8 * len(NAMES) :]
     # Equality does not see the sign of zero, nor tell None from NaN: the bits do.
     assert [bits(back.features[n]) for n in NAMES] == [bits(message.features[n]) for n in NAMES]
 

@@ -8,7 +8,11 @@ class FeaturesSettings(BaseServiceSettings):
 
     http_port: int = 8102
     group_id: str = "features"
-    max_batch: int = 500
+    # Raw games per batch at most (a backlog comes in batches this big; live, a day is one
+    # small batch). Bigger batches mean fewer round trips per game here and bigger batches of
+    # vectors downstream, where the predictor keeps only a player's newest: seven seasons took
+    # 180 s with 500, 148 s with 2,000, 138 s with 5,000 (docs/BENCHMARKS.md).
+    max_batch: int = 2000
     reconcile_idle_s: float = 1.0  # recompute stale vectors once no batch came for this long
     # Pre-game vectors only for games this close to the last day played: a backlog being
     # consumed (last day played far behind the schedule) does not recompute them for every

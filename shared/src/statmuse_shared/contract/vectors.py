@@ -103,7 +103,9 @@ def decode(value: bytes) -> FeaturesComputed:
             f"{len(NAMES)} features take {VALUES_BYTES}: truncated or over-long"
         )
     # The header is validated and the values are floats by construction: no second pass.
-    return FeaturesComputed.model_construct(**dict(header), features=unpack(values))
+    message = FeaturesComputed.model_construct(**dict(header), features=unpack(values))
+    message.remember_packed(values)  # stored as received (`stored_form`), not packed again
+    return message
 
 
 PACKED: Final[Encoding[FeaturesComputed]] = Encoding(CONTENT_TYPE, encode)
