@@ -279,9 +279,11 @@ class Outage:
 
 @pytest.fixture(scope="module")
 async def postgres_outage(stack: Stack, kit: Any) -> Outage:
-    """Requests keep coming, three at a time (each predict asks a line never asked, so it needs
-    PostgreSQL), while PostgreSQL is stopped (pg_ctl stop -m fast), stays down, and is started
-    again on the same data directory and port. The gateway process is never touched."""
+    """Requests keep coming, three at a time (each predict asks a line never asked, so it is
+    never a cache hit; it needs PostgreSQL unless the gateway read the player's vector lately,
+    under his current cache generation), while PostgreSQL is stopped (pg_ctl stop -m fast),
+    stays down, and is started again on the same data directory and port. The gateway process
+    is never touched."""
     answers: list[Answer] = []
     stop_load = asyncio.Event()
 
@@ -338,11 +340,18 @@ async def test_postgres_down_503_within_a_second_and_recovers_by_itself(postgres
     log.info("PostgreSQL outage: %s", summary)
     down = outage.while_down
     assert down, summary
-    assert all(a.status == 503 for a in down), (
+    # What needs PostgreSQL is a 503. A prediction of a player whose vector the gateway read
+    # lately needs nothing of it (his vector is in memory, fresh by the cache generation):
+    # that is answered, as it would be with PostgreSQL up.
+    answered = [a for a in down if a.status == 200]
+    assert all(a.what == "predict" for a in answered), summary
+    unanswered = [a for a in down if a.status != 200]
+    assert {a.what for a in unanswered} >= {"models", "ready"}, summary
+    assert all(a.status == 503 for a in unanswered), (
         summary,
-        [(a.what, a.status, a.body[:120]) for a in down if a.status != 503][:5],
+        [(a.what, a.status, a.body[:120]) for a in unanswered if a.status != 503][:5],
     )
-    assert all(a.retry_after for a in down), "every 503 says when to retry"
+    assert all(a.retry_after for a in unanswered), "every 503 says when to retry"
     assert all(a.seconds < ANSWER_S for a in down), summary
     first_503 = min(
         a.sent + a.seconds for a in outage.answers if a.sent > outage.down and a.status == 503

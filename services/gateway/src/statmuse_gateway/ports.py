@@ -152,9 +152,16 @@ class ContextCache(Protocol):
         ...
 
 
+def cache_generation(key: str) -> str:
+    """A prediction cache key is `<prefix>:<digest of the inputs>`; its prefix names the player
+    and the cache generations it was made under, which change when he gets a new vector (or
+    a model changes). What is keyed by it is as fresh as the predictions."""
+    return key.rpartition(":")[0]
+
+
 class PredictionCache(Protocol):
     """Predictions as the JSON bytes sent, by every input and the model version; any failure
-    is a miss."""
+    is a miss. Keys are `<prefix>:<digest>` (`cache_generation`)."""
 
     async def lookup(
         self, wanted: Sequence[tuple[int, dict[str, Any]]]

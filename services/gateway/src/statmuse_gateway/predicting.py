@@ -2,7 +2,8 @@
 
 `predict_props` takes every prop of a request through each step together: the players behind
 the names (most from the in-process map, the rest from the read model in one query), the
-prediction cache in one round trip, the feature vectors of the misses in one query, one
+prediction cache in one round trip, the feature vectors of the misses (from memory when
+read lately under the player's current cache generation, the rest in one query), one
 vectorised model call per model in one worker thread (`CountModel.predict_many`), each output
 priced at its prop's line (`models.prediction.quote`), the new answers cached in one round
 trip. A cache hit is the stored JSON, sent as it is. The single endpoint is a batch of one.
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from statmuse_gateway.ports import Player, StoredVector
+from statmuse_gateway.ports import Player, StoredVector, Vectors, cache_generation
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.schemas import (
     DISCLAIMER,
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 # What a prop comes to: the JSON of its PredictResponse, why there is none (ItemFailed), the
 # exception that stopped it, or None while it is not done.
 Answer = bytes | ItemFailed | Exception | None
+INLINE_PROPS = 4  # at most this many props with known model outputs are priced on the loop
 
 
 @dataclass(slots=True)
@@ -155,9 +157,7 @@ async def predict_props(
     if not misses:
         return
 
-    vectors = await rt.read_model.vectors_for(
-        [(p.player.player_id, p.body.game_date) for p in misses]
-    )
+    vectors = await recent_vectors(rt, misses)
     jobs: dict[int, tuple[Served, list[tuple[Prop, StoredVector]]]] = {}
     for prop in misses:
         vector = vectors.get((prop.player.player_id, prop.body.game_date))
@@ -180,15 +180,53 @@ async def predict_props(
     if not jobs:
         return
     # The models run off the event loop (one thread hop for the whole batch), so other
-    # requests go on meanwhile.
+    # requests go on meanwhile; a few props whose model outputs are known are only priced,
+    # which costs less than the hop.
     freshness = Freshness(rt.settings.stale_after_days, dt.datetime.now(dt.UTC).date())
-    computed = await asyncio.to_thread(compute, list(jobs.values()), freshness, rt.outputs)
+    work = list(jobs.values())
+    if sum(len(props) for _, props in work) <= INLINE_PROPS and all(
+        rt.outputs.get((served.info.version, vector.event_id)) is not None
+        for served, props in work
+        for _, vector in props
+    ):
+        computed = compute(work, freshness, rt.outputs)
+    else:
+        computed = await asyncio.to_thread(compute, work, freshness, rt.outputs)
     done = [prop for _, props in jobs.values() for prop, _ in props]
     for prop, answer in zip(done, computed, strict=True):
         answers[prop.index] = answer
     await rt.prediction_cache.put(
         [(p.key, a) for p, a in zip(done, computed, strict=True) if isinstance(a, bytes)]
     )
+
+
+async def recent_vectors(rt: GatewayRuntime, props: Sequence[Prop]) -> Vectors:
+    """Each prop's vector: those read lately under the player's current cache generation from
+    memory (`RecentVectors`), the rest from the read model in one query."""
+    out: Vectors = {}
+    wanted: list[Prop] = []
+    for prop in props:
+        at = (prop.player.player_id, prop.body.game_date)
+        known = None if prop.key is None else rt.vectors.get(recent_key(prop))
+        if known is not None:
+            out[at] = known
+        else:
+            wanted.append(prop)
+    if wanted:
+        read = await rt.read_model.vectors_for(
+            [(p.player.player_id, p.body.game_date) for p in wanted]
+        )
+        out.update(read)
+        for prop in wanted:
+            vector = read.get((prop.player.player_id, prop.body.game_date))
+            if vector is not None and prop.key is not None:
+                rt.vectors.put(recent_key(prop), vector)
+    return out
+
+
+def recent_key(prop: Prop) -> tuple[str, dt.date | None]:
+    assert prop.key is not None
+    return cache_generation(prop.key), prop.body.game_date
 
 
 @dataclass(frozen=True, slots=True)

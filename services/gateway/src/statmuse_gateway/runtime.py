@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from statmuse_gateway.ports import ApiKeys, ContextCache, PredictionCache, ReadModel
 from statmuse_gateway.security.limiter import RateLimiter
-from statmuse_gateway.service import Outputs, PlayerNames
+from statmuse_gateway.service import Outputs, PlayerNames, RecentVectors
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.features import League
 from statmuse_shared.models.serving import ModelBook
@@ -39,6 +39,7 @@ class GatewayRuntime(ServiceRuntime[GatewaySettings]):
     redis: Redis | None = None
     names: PlayerNames = field(default_factory=PlayerNames)
     outputs: Outputs = field(default_factory=Outputs)  # model outputs by (version, vector)
+    vectors: RecentVectors = field(default_factory=RecentVectors)  # by cache generation, day
     # The read model's league version the league has caught up to, and when (monotonic).
     league_version: int = field(default=0, init=False)
     league_synced: float = field(default=float("-inf"), init=False)

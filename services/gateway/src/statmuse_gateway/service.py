@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from statmuse_gateway.ports import Player, ScheduledGame
+from statmuse_gateway.ports import Player, ScheduledGame, StoredVector
 from statmuse_gateway.schemas import ErrorBody, GameInfo, ItemStatus
 from statmuse_shared.contract.names import normalize_name
 from statmuse_shared.models.output import ModelOutput
@@ -157,3 +157,28 @@ class Outputs:
             self._outputs.move_to_end(key)
             while len(self._outputs) > self.capacity:
                 self._outputs.popitem(last=False)
+
+
+class RecentVectors:
+    """The read model's vectors lately read, by (the cache generation they were read under,
+    the game date). The generation is the prefix of a prediction's cache key
+    (`ports.cache_generation`): it names the player and changes as soon as he has a new
+    vector (the handler bumps it after storing the vector), so an entry is never reused past
+    that, and an uncached prediction of a known player needs no database trip. Bounded; least
+    recently used first out; on the event loop only."""
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self.capacity = capacity
+        self._vectors: OrderedDict[tuple[str, dt.date | None], StoredVector] = OrderedDict()
+
+    def get(self, key: tuple[str, dt.date | None]) -> StoredVector | None:
+        vector = self._vectors.get(key)
+        if vector is not None:
+            self._vectors.move_to_end(key)
+        return vector
+
+    def put(self, key: tuple[str, dt.date | None], vector: StoredVector) -> None:
+        self._vectors[key] = vector
+        self._vectors.move_to_end(key)
+        while len(self._vectors) > self.capacity:
+            self._vectors.popitem(last=False)

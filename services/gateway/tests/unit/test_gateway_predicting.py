@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from statmuse_gateway.handlers import on_features
 from statmuse_gateway.predicting import Answer, predict_props
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.schemas import PredictRequest, PredictResponse
@@ -439,10 +440,36 @@ async def test_a_model_output_is_reused_across_lines_and_odds_until_the_vector_c
             want.over_probability,
             want.pricing.expected_value,
         )
-    # A later game's vector (a new event id) is the model's input from then on.
+    # A later game's vector (a new event id), as the handler takes it in (stored, then the
+    # player's cached predictions dropped), is the model's input from then on.
     later = AS_OF + dt.timedelta(days=2)
-    await rt.read_model.store_vectors([vector(2544, "LeBron James", 31.0, as_of=later)])
+    await on_features([vector(2544, "LeBron James", 31.0, as_of=later)], rt)
     [newer] = await answer(rt, {**LEBRON, "line": 26.5})
     assert seen == [25.0, 31.0]
     assert isinstance(newer, bytes)
     assert PredictResponse.model_validate_json(newer).as_of == later
+
+
+async def test_a_players_vector_is_read_once_until_he_has_a_new_one(rt: GatewayRuntime) -> None:
+    """Uncached answers (a new line each) of a player read lately take his vector from memory;
+    a new vector, as the handler stores it, is read at once; with the cache down (no
+    generation to tell a fresh vector from a stale one) every answer reads the table."""
+    calls = read_model(rt).calls
+    for line in (20.5, 21.5, 22.5):
+        [raw] = await answer(rt, {**LEBRON, "line": line})
+        assert isinstance(raw, bytes)
+    assert calls.count("vectors_for") == 1
+    later = AS_OF + dt.timedelta(days=2)
+    await on_features([vector(2544, "LeBron James", 31.0, as_of=later)], rt)
+    [raw] = await answer(rt, {**LEBRON, "line": 23.5})
+    assert isinstance(raw, bytes)
+    assert PredictResponse.model_validate_json(raw).as_of == later
+    assert calls.count("vectors_for") == 2
+    # Another player's vector is his own entry.
+    [raw] = await answer(rt, {**LEBRON, "player": "Stephen Curry", "line": 23.5})
+    assert calls.count("vectors_for") == 3
+    cache(rt).down = True
+    for line in (24.5, 25.5):
+        [raw] = await answer(rt, {**LEBRON, "line": line})
+        assert isinstance(raw, bytes)
+    assert calls.count("vectors_for") == 5
