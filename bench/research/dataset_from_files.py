@@ -1,11 +1,13 @@
 """The training dataset straight from the bundled files, without a stack: for model research.
 
 `statmuse-trainer dataset` frames the game vectors the features service stored; this script
-computes the same vectors with the same code (`statmuse_shared.features.walk`, rounded as the
-features service publishes them) from `data/nba/` and frames them with the trainer's `frame`,
-`check` and `save`. Loading seven seasons through the local stack takes about 55 minutes on 2
-cores; this takes a few. `--compare DIR` checks the result against a dataset the pipeline built
-(every common row's labels and features equal) and prints how many rows differ. Against a
+computes the same vectors with the same code (`statmuse_shared.features.walk`, exact, as the
+features service publishes them packed) from `data/nba/` and frames them with the trainer's
+`frame`, `check` and `save`. Loading seven seasons through the local stack takes about 2.5
+minutes on 2 cores (`bench/pipeline.py --season 2017-18..2023-24`), then the trainer's dataset
+command; this takes a minute and a half. `--compare DIR` checks the result against a dataset
+the pipeline built (every common row's labels and features equal) and prints how many rows
+differ. Against a
 dataset a replay stack built, labels and features agree except the opponent-strength ones
 (opp_def_rating and rank, the vs-top-10 and vs-bottom-10 splits) on about 12% of rows: the
 stack builds its league table from team box scores as they arrive, and its reconcile does not
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from statmuse_features.service import _round, stat_line, team_report
+from statmuse_features.service import stat_line, team_report
 from statmuse_ingestor.availability_rows import normalise_availability
 from statmuse_ingestor.sources import FileSource
 from statmuse_shared.features import League, PlayerGame, walk
@@ -72,7 +74,7 @@ def rows(league: League, players: dict[int, tuple[str, list[PlayerGame]]]) -> li
                     season=game.season,
                     game_date=game.game_date,
                     as_of=game.game_date,
-                    features={n: _round(v) for n, v in features.items()},
+                    features=dict(features),
                     outcome=stat_line(game).model_dump(exclude={"game_date"}),
                     player_name=name,
                 )
