@@ -54,6 +54,10 @@ RESULT {"id": "ingest.rerun", "what": "ingest re-run of the same seasons (idempo
 GATEWAY_OUTPUT = """\
 predict, uncached, paced at 200/s: n=2000 p50 3.7 ms, p95 10.4 ms, p99 18.3 ms, 200 \
 requests/s, 0 failed; load generator 9% of a core, machine 71% busy (2 cores)
+predict, uncached, model outputs known, paced at 500/s: n=2000 p50 1.2 ms, p95 2.6 ms, p99 \
+8.3 ms, 498 requests/s, 0 failed; load generator 8% of a core, machine 30% busy (2 cores)
+predict, uncached, model outputs known, 16 connections: n=6000 p50 10.0 ms, p95 14.2 ms, p99 \
+30.9 ms, 1,485 requests/s, 1 failed; load generator 8% of a core, machine 65% busy (2 cores)
 baseline: /health, 16 connections: n=10000 p50 7.1 ms, p95 15.2 ms, p99 22.0 ms, 2,190 \
 requests/s, 0 failed; load generator 31% of a core, machine 100% busy (2 cores)
 predict, warm cache, 16 connections: n=10000 p50 12.1 ms, p95 98.0 ms, p99 130.2 ms, 559 \
@@ -110,11 +114,18 @@ def test_a_broken_result_line_fails_loudly():
         report.parse_results('RESULT {"id": "x.y"}')  # no value, unit, ...
 
 
-def test_the_gateway_text_becomes_three_figures_with_their_baselines():
-    uncached, cached, batch = report.parse_gateway(GATEWAY_OUTPUT)
+def test_the_gateway_text_becomes_five_figures_with_their_baselines():
+    uncached, known_paced, known_rate, cached, batch = report.parse_gateway(GATEWAY_OUTPUT)
     assert uncached.id == "gateway.predict_uncached"
     assert (uncached.value, uncached.met) == (10.4, False)
     assert uncached.ratio == pytest.approx(10.4 / 98.0)
+    assert known_paced.id == "gateway.predict_uncached_known_paced"
+    assert (known_paced.value, known_paced.met) == (2.6, True)
+    assert known_paced.ratio == pytest.approx(2.6 / 10.4)
+    assert known_rate.id == "gateway.predict_uncached_known_rate"
+    assert (known_rate.value, known_rate.met) == (1485.0, False)
+    assert "1 failed of 6,000" in known_rate.measured
+    assert known_rate.ratio == pytest.approx(1485 / 559)
     assert cached.id == "gateway.predict_cached"
     assert (cached.value, cached.met) == (559.0, False)
     assert cached.ratio == pytest.approx(559 / 2190)
@@ -162,7 +173,7 @@ def test_render_fills_the_placeholders_and_keeps_the_prose():
     uncached = next(r for r in rows if "uncached (every body distinct)" in r)
     assert "| **not met** |" in uncached
     assert "0.11× the warm cache's p95" in uncached
-    assert len(rows) == 2 + 2 + 1 + 3  # header, ingest, train (not measured), gateway
+    assert len(rows) == 2 + 2 + 1 + 5  # header, ingest, train (not measured), gateway
     assert "Wall time per benchmark: ingest 1.7 min (load 4.1)." in text
 
 
