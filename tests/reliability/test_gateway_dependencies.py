@@ -236,6 +236,8 @@ async def ask(client: httpx.AsyncClient, what: str, n: int = 0) -> Answer:
     try:
         if what == "predict":
             r = await client.post("/api/predict", json=prop)
+        elif what == "unknown":  # a name the gateway never saw: only the database can say
+            r = await client.post("/api/predict", json={**PREDICT, "player": f"Nobody {n}"})
         elif what == "context":
             r = await client.get("/api/player_context", params=CONTEXT)
         else:
@@ -277,13 +279,18 @@ class Outage:
         )
 
 
+# What each request loop gets with PostgreSQL up: an unknown player is a 404 (with suggestions).
+UP = {"predict": 200, "models": 200, "ready": 200, "unknown": 404}
+
+
 @pytest.fixture(scope="module")
 async def postgres_outage(stack: Stack, kit: Any) -> Outage:
-    """Requests keep coming, three at a time (each predict asks a line never asked, so it is
+    """Requests keep coming, four at a time (each predict asks a line never asked, so it is
     never a cache hit; it needs PostgreSQL unless the gateway read the player's vector lately,
-    under his current cache generation), while PostgreSQL is stopped (pg_ctl stop -m fast),
-    stays down, and is started again on the same data directory and port. The gateway process
-    is never touched."""
+    under his current cache generation; each "unknown" asks for a name never seen, which only
+    the database can look up), while PostgreSQL is stopped (pg_ctl stop -m fast), stays down,
+    and is started again on the same data directory and port. The gateway process is never
+    touched."""
     answers: list[Answer] = []
     stop_load = asyncio.Event()
 
@@ -296,7 +303,7 @@ async def postgres_outage(stack: Stack, kit: Any) -> Outage:
     pid = stack.gateway.proc.pid
     data_dir = Path(stack.postgres.data_dir or "").parent
     async with httpx.AsyncClient(base_url=stack.url, timeout=5) as client:
-        loads = [asyncio.create_task(load(client, what)) for what in ("predict", "models", "ready")]
+        loads = [asyncio.create_task(load(client, what)) for what in UP]
         try:
             await kit.eventually(
                 "answers before the fault", lambda: len(answers) > 10, deadline_s=10
@@ -318,7 +325,7 @@ async def postgres_outage(stack: Stack, kit: Any) -> Outage:
 
             def recovered() -> bool:
                 after = [a for a in answers if a.sent > up]
-                return {a.what for a in after if a.status == 200} == {"predict", "models", "ready"}
+                return {a.what for a in after if a.status == UP[a.what]} == set(UP)
 
             try:
                 await kit.eventually("200 again", recovered, deadline_s=20)
@@ -346,7 +353,8 @@ async def test_postgres_down_503_within_a_second_and_recovers_by_itself(postgres
     answered = [a for a in down if a.status == 200]
     assert all(a.what == "predict" for a in answered), summary
     unanswered = [a for a in down if a.status != 200]
-    assert {a.what for a in unanswered} >= {"models", "ready"}, summary
+    # A prediction for a name the gateway never saw needs the database: a 503, not a 404.
+    assert {a.what for a in unanswered} == {"models", "ready", "unknown"}, summary
     assert all(a.status == 503 for a in unanswered), (
         summary,
         [(a.what, a.status, a.body[:120]) for a in unanswered if a.status != 503][:5],
@@ -361,12 +369,13 @@ async def test_postgres_down_503_within_a_second_and_recovers_by_itself(postgres
 
 
 async def test_postgres_stopping_and_starting_never_gives_a_500(postgres_outage):
-    """Nothing but 200 and 503 at any time, while PostgreSQL stops and starts included."""
+    """Nothing but the answer with PostgreSQL up (200, or 404 for an unknown player) and 503 at
+    any time, while PostgreSQL stops and starts included."""
     outage = postgres_outage
     odd = [
         (a.what, a.status, round(a.sent - outage.stopping, 3), a.body[:160])
         for a in outage.answers
-        if a.status not in (200, 503)
+        if a.status not in (UP[a.what], 503)
     ]
     assert not odd, (outage.summary(), odd[:8])
 

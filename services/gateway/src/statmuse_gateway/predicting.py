@@ -184,12 +184,9 @@ async def predict_props(
     # which costs less than the hop.
     freshness = Freshness(rt.settings.stale_after_days, dt.datetime.now(dt.UTC).date())
     work = list(jobs.values())
-    if sum(len(props) for _, props in work) <= INLINE_PROPS and all(
-        rt.outputs.get((served.info.version, vector.event_id)) is not None
-        for served, props in work
-        for _, vector in props
-    ):
-        computed = compute(work, freshness, rt.outputs)
+    known = known_outputs(work, rt.outputs)
+    if known is not None:
+        computed = compute(work, freshness, known)
     else:
         computed = await asyncio.to_thread(compute, work, freshness, rt.outputs)
     done = [prop for _, props in jobs.values() for prop, _ in props]
@@ -198,6 +195,25 @@ async def predict_props(
     await rt.prediction_cache.put(
         [(p.key, a) for p, a in zip(done, computed, strict=True) if isinstance(a, bytes)]
     )
+
+
+def known_outputs(
+    work: list[tuple[Served, list[tuple[Prop, StoredVector]]]], outputs: Outputs
+) -> Outputs | None:
+    """When there are at most `INLINE_PROPS` props and each one's model output is known: those
+    outputs, held apart (a worker thread can evict them from `outputs` meanwhile), so the
+    props are only priced."""
+    if sum(len(props) for _, props in work) > INLINE_PROPS:
+        return None
+    held = Outputs(capacity=INLINE_PROPS)
+    for served, props in work:
+        for _, vector in props:
+            key = (served.info.version, vector.event_id)
+            output = outputs.get(key)
+            if output is None:
+                return None
+            held.put(key, output)
+    return held
 
 
 async def recent_vectors(rt: GatewayRuntime, props: Sequence[Prop]) -> Vectors:

@@ -5,8 +5,9 @@ a prop's date and opponent against the schedule."""
 import datetime as dt
 import difflib
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from statmuse_gateway.ports import Player, ScheduledGame, StoredVector
@@ -105,6 +106,7 @@ def check_served_game(
 
 
 PLAYER_TTL_S = 30.0  # known names change once a day; a new player shows up within this
+RECENT_VECTOR_TTL_S = 60.0  # the most a vector is reused for when its cache generation is lost
 _MAX_NAMES = 10_000
 
 
@@ -163,22 +165,37 @@ class RecentVectors:
     """The read model's vectors lately read, by (the cache generation they were read under,
     the game date). The generation is the prefix of a prediction's cache key
     (`ports.cache_generation`): it names the player and changes as soon as he has a new
-    vector (the handler bumps it after storing the vector), so an entry is never reused past
-    that, and an uncached prediction of a known player needs no database trip. Bounded; least
-    recently used first out; on the event loop only."""
+    vector (the handler bumps it after storing the vector), so an uncached prediction of a
+    known player needs no database trip. A bump can be lost (Redis down when the vector came,
+    or restarted without its data, or the counter evicted), so an entry also lives at most
+    `ttl_s`: how stale an answer can then be. Bounded; least recently used first out; on the
+    event loop only."""
 
-    def __init__(self, capacity: int = 20_000) -> None:
+    def __init__(
+        self,
+        capacity: int = 20_000,
+        ttl_s: float = RECENT_VECTOR_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.capacity = capacity
-        self._vectors: OrderedDict[tuple[str, dt.date | None], StoredVector] = OrderedDict()
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._vectors: OrderedDict[tuple[str, dt.date | None], tuple[float, StoredVector]] = (
+            OrderedDict()
+        )
 
     def get(self, key: tuple[str, dt.date | None]) -> StoredVector | None:
-        vector = self._vectors.get(key)
-        if vector is not None:
-            self._vectors.move_to_end(key)
-        return vector
+        found = self._vectors.get(key)
+        if found is None:
+            return None
+        if found[0] <= self.clock():
+            del self._vectors[key]
+            return None
+        self._vectors.move_to_end(key)
+        return found[1]
 
     def put(self, key: tuple[str, dt.date | None], vector: StoredVector) -> None:
-        self._vectors[key] = vector
+        self._vectors[key] = (self.clock() + self.ttl_s, vector)
         self._vectors.move_to_end(key)
         while len(self._vectors) > self.capacity:
             self._vectors.popitem(last=False)

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from statmuse_gateway.handlers import on_features
+from statmuse_gateway.ports import StoredVector
 from statmuse_gateway.predicting import Answer, predict_props
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.schemas import PredictRequest, PredictResponse
-from statmuse_gateway.service import ItemFailed
+from statmuse_gateway.service import ItemFailed, RecentVectors
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
     GameRef,
@@ -473,3 +474,36 @@ async def test_a_players_vector_is_read_once_until_he_has_a_new_one(rt: GatewayR
         [raw] = await answer(rt, {**LEBRON, "line": line})
         assert isinstance(raw, bytes)
     assert calls.count("vectors_for") == 5
+
+
+def test_a_recent_vector_lives_at_most_its_ttl() -> None:
+    now = [0.0]
+    recent = RecentVectors(capacity=2, ttl_s=60.0, clock=lambda: now[0])
+    old = StoredVector(AS_OF, b"", None, None, "e1")
+    recent.put(("pred:0.0:2544", None), old)
+    now[0] = 59.0
+    assert recent.get(("pred:0.0:2544", None)) == old
+    now[0] = 60.0
+    assert recent.get(("pred:0.0:2544", None)) is None
+    for n in range(3):  # bounded: the least recently used goes first
+        recent.put((f"pred:0.0:{n}", None), old)
+    assert recent.get(("pred:0.0:0", None)) is None
+    assert recent.get(("pred:0.0:2", None)) == old
+
+
+async def test_a_lost_generation_bump_is_stale_at_most_the_ttl(rt: GatewayRuntime) -> None:
+    """A new vector stored without its bump (Redis was down): the vector read before is
+    reused until its TTL, then the new one is read."""
+    now = [0.0]
+    rt.vectors = RecentVectors(ttl_s=60.0, clock=lambda: now[0])
+    [raw] = await answer(rt, LEBRON)
+    later = AS_OF + dt.timedelta(days=2)
+    await rt.read_model.store_vectors([vector(2544, "LeBron James", 31.0, as_of=later)])
+    now[0] = 59.0
+    [raw] = await answer(rt, {**LEBRON, "line": 21.5})
+    assert isinstance(raw, bytes)
+    assert PredictResponse.model_validate_json(raw).as_of == AS_OF  # within the TTL
+    now[0] = 60.0
+    [raw] = await answer(rt, {**LEBRON, "line": 22.5})
+    assert isinstance(raw, bytes)
+    assert PredictResponse.model_validate_json(raw).as_of == later

@@ -227,7 +227,10 @@ async def backfill(
     summary.run_id = str(run_id)
     try:
         # Season by season in time order, each published once stored: the topic stays in
-        # date order, and consumers start on the first season while the next is read.
+        # date order, and consumers start on the first season while the next is read. Unless
+        # an earlier run left rows unpublished (they may be of a later season): then all at
+        # the end, in date order.
+        per_season = not await rt.ingest.unpublished(limit=1)
         for season in sorted(seasons):
             parsed = _Parsed()
             window = {"date_from": date_from, "date_to": date_to}
@@ -254,10 +257,11 @@ async def backfill(
                 progress("read", sum(map(len, parsed.raw.values())))
             await _store_season(rt, source.name, parsed, summary, progress)
             await _reject(rt, run_id, source.name, parsed.rejects, summary)
-            published, messages = await publish_outbox(rt, progress=progress)
-            summary.published += published
-            summary.messages += messages
-        if not seasons:  # what an earlier run left unpublished still goes out
+            if per_season:
+                published, messages = await publish_outbox(rt, progress=progress)
+                summary.published += published
+                summary.messages += messages
+        if not per_season or not seasons:
             summary.published, summary.messages = await publish_outbox(rt, progress=progress)
     except Exception as exc:
         await rt.ingest.finish_run(

@@ -181,6 +181,31 @@ async def test_seasons_go_out_in_time_order_each_published_before_the_next_is_re
     assert days[-1] == next_opening
 
 
+async def test_rows_an_earlier_run_left_unpublished_go_out_in_date_order_with_the_rest(
+    wired: tuple[IngestorRuntime, Probe], row: Row
+) -> None:
+    """An earlier run stored a later season's row and died before publishing it: this run
+    publishes once, at the end, so that row does not go out ahead of the seasons before it."""
+    rt, probe = wired
+    later = "2024-25"
+    left = row("lebron_lal_away", SEASON=later, GAME_DATE="2024-10-22", GAME_ID="")
+    await repo(rt).store_player_games([normalise_player_row(left, source="files", checksum="x")])
+    assert len(repo(rt).waiting()) == 1
+
+    source = season_source(row)
+    source.players["2022-23"] = [
+        row("lebron_lal_away", SEASON="2022-23", GAME_DATE="2022-10-18", GAME_ID="")
+    ]
+    source.teams["2022-23"] = []
+    summary = await backfill(rt, source=source, seasons=["2022-23", SEASON])
+
+    assert summary.published == 9
+    days = [m.game_date for _, m in probe.games]
+    assert days == sorted(days)
+    assert days[-1] == dt.date(2024, 10, 22)
+    assert repo(rt).waiting() == []
+
+
 async def test_a_second_run_stores_and_publishes_nothing(
     wired: tuple[IngestorRuntime, Probe], row: Row
 ) -> None:
