@@ -164,6 +164,8 @@ class Replay:
         self.lines_published = int(
             metric_total(self.urls["predictor"], "statmuse_predictor_lines_total")
         )
+        self.lines_today = 0  # lines the last `morning` published
+        self.priced_before = 0.0  # props the predictor had priced before them
         self.progress = Progress()
         self.verbose = False  # say each wait as it ends (the demo), or not (a long replay)
         self.console: Console | None = None  # where the waits draw their bars (None: nowhere)
@@ -298,8 +300,12 @@ class Replay:
         schedule = self._ingest("schedule", *at)
         self.schedules_published += schedule["published"]
         self._ingest("availability", *at)
+        self.priced_before = metric_total(
+            self.urls["predictor"], "statmuse_predictor_props_priced_total"
+        )
         lines = self._ingest("lines", *at)
         self.lines_published += lines["published"]
+        self.lines_today = lines["published"]
 
     def ask(self, day: dt.date, props: set[Any]) -> list[dict[str, Any]]:
         """Every posted prop of the day through POST /api/batch_predict. Until the player's
@@ -388,6 +394,19 @@ class Replay:
                 metric_total(predictor, "statmuse_predictor_lines_total") >= self.lines_published
             ),
         )
+        # A line that came before its player's pre-game vector is priced when the vector
+        # comes (after the waits above, when the idle-time reconcile publishes it): until the
+        # predictor has priced something of the day, "the gateway has every priced prop" would
+        # hold with nothing priced. A day whose lines match no vector prices nothing: then
+        # this gives up after the deadline, and the slate is what it is.
+        if self.lines_today:
+            deadline = time.monotonic() + self.deadline_s
+            while (
+                metric_total(predictor, "statmuse_predictor_props_priced_total")
+                <= self.priced_before
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.2)  # polling the predictor's counter, with a deadline
         self._wait(
             "the gateway consumed the priced props",
             lambda: (
