@@ -400,13 +400,16 @@ class Replay:
         # hold with nothing priced. A day whose lines match no vector prices nothing: then
         # this gives up after the deadline, and the slate is what it is.
         if self.lines_today:
-            deadline = time.monotonic() + self.deadline_s
-            while (
-                metric_total(predictor, "statmuse_predictor_props_priced_total")
-                <= self.priced_before
-                and time.monotonic() < deadline
-            ):
-                time.sleep(0.2)  # polling the predictor's counter, with a deadline
+            try:
+                self._wait(
+                    "the predictor priced some of the day's lines",
+                    lambda: (
+                        metric_total(predictor, "statmuse_predictor_props_priced_total")
+                        > self.priced_before
+                    ),
+                )
+            except DemoError:
+                self.say(f"{day}: none of the day's lines priced (no pre-game vector for them)")
         self._wait(
             "the gateway consumed the priced props",
             lambda: (
