@@ -200,3 +200,37 @@ def test_tonight_shows_the_slate_with_filters_and_a_chart(gateway, browser):
     page.wait_for_selector("#slate", state="hidden")
     assert "no posted props on 2030-01-01" in page.inner_text("#slate-status")
     assert "not betting advice" in page.inner_text("#disclaimer")
+
+
+def test_the_api_docs_work_offline_under_the_csp(gateway, browser):
+    """Swagger UI and the AsyncAPI viewer come from the gateway's own files: with every other
+    origin blocked they still render, and the page's Content-Security-Policy (no inline
+    script) reports no violation."""
+    page = browser.new_page()
+    page.set_default_timeout(20_000)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    elsewhere: list[str] = []
+
+    def only_the_gateway(route: Any) -> None:
+        if route.request.url.startswith(gateway):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_the_gateway)
+    answer = page.goto(f"{gateway}/docs")
+    assert answer is not None
+    assert "unsafe-inline" not in answer.headers["content-security-policy"]
+    page.wait_for_selector(".opblock-summary-path:has-text('/api/predict')")
+    assert page.locator(".opblock").count() >= 8
+
+    answer = page.goto(f"{gateway}/docs/asyncapi")
+    assert answer is not None
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    page.wait_for_selector("text=nba.predictions.v1")
+    assert page.locator("h2:has-text('Operations')").count() == 1
+    assert elsewhere == []
+    assert problems == []

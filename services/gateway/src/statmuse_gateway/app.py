@@ -7,10 +7,12 @@ import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 from starlette.middleware import Middleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from statmuse_gateway import observability
 from statmuse_gateway.adapters.apikeys import PostgresApiKeys
@@ -29,6 +31,7 @@ from statmuse_gateway.routes import (
     admin,
     asyncapi,
     dashboard,
+    docs,
     models,
     players,
     predictions,
@@ -37,6 +40,8 @@ from statmuse_gateway.routes import (
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.schemas import DISCLAIMER
 from statmuse_gateway.security.body import BodyLimitMiddleware
+from statmuse_gateway.security.errors import validation_failed
+from statmuse_gateway.security.headers import SecurityHeadersMiddleware
 from statmuse_gateway.security.keys import ReadKeyMiddleware
 from statmuse_gateway.security.limiter import RateLimiter
 from statmuse_gateway.security.ratelimit import RateLimitMiddleware
@@ -122,6 +127,9 @@ def create_app(settings: GatewaySettings, *, runtime: GatewayRuntime | None = No
         version="0.1.0",
         description="Calibrated NBA player-prop predictions. " + DISCLAIMER,
         lifespan=lifespan,
+        # /docs is served from packaged files (routes.docs); ReDoc would load from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.runtime = rt
     app.add_middleware(
@@ -132,7 +140,7 @@ def create_app(settings: GatewaySettings, *, runtime: GatewayRuntime | None = No
     )
     app.router.routes.extend(health_routes(rt.service, rt.ready))
     # The /api routers in this order keep the OpenAPI document's path order.
-    for routes in (predictions, slate, models, players, admin, dashboard, asyncapi):
+    for routes in (predictions, slate, models, players, admin, dashboard, docs, asyncapi):
         app.include_router(routes.router)
     # Appended, not add_middleware: that would put them outside CORS, and a 429, 401 or 413
     # without CORS headers reaches browser code as an opaque network error. Appended, they run
@@ -142,7 +150,12 @@ def create_app(settings: GatewaySettings, *, runtime: GatewayRuntime | None = No
     app.user_middleware.append(Middleware(RateLimitMiddleware, runtime=rt))
     if settings.require_key_for_reads:
         app.user_middleware.append(Middleware(ReadKeyMiddleware, runtime=rt))
-    observability.install(app)  # outermost: counts every answer, 429s and 413s included
+    observability.install(app)  # counts every answer, 429s and 413s included
+    app.add_middleware(SecurityHeadersMiddleware)  # on every answer, errors included
+    if settings.trusted_proxies:
+        # Outermost, so the rate limiter sees the client the trusted proxy names; the header
+        # from anyone else is ignored (serve() turns uvicorn's own trust of loopback off).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
 
     async def dependency_down(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(
@@ -151,6 +164,8 @@ def create_app(settings: GatewaySettings, *, runtime: GatewayRuntime | None = No
             content={"detail": f"a dependency is unavailable: {type(exc).__name__}"},
         )
 
+    # A body that does not validate: 422 whatever it held (non-finite numbers, huge strings).
+    app.add_exception_handler(RequestValidationError, validation_failed)
     # PostgreSQL unavailable (`adapters.postgres.UNAVAILABLE`): "try again shortly", never a
     # 500.
     for unavailable in UNAVAILABLE:

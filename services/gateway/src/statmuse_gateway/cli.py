@@ -60,6 +60,8 @@ def apikey_create(
     """Create a key and print it: this is the only time it is shown."""
     from statmuse_gateway.adapters import apikeys
 
+    if not name.strip():
+        raise typer.BadParameter("give the key a name (who or what it is for)", param_hint="--name")
     try:
         apikeys.normalize_scopes(scope or ["read"])
     except ValueError as exc:

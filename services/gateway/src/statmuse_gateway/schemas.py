@@ -10,12 +10,14 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    WithJsonSchema,
     field_validator,
     model_serializer,
 )
 
 from statmuse_shared.contract.messages import BestPrice, BookPrice
 from statmuse_shared.contract.stats import Stat
+from statmuse_shared.features.teams import TEAM_UTC_OFFSET
 
 DISCLAIMER = (
     "For information and entertainment only; not betting advice. Predictions are uncertain and "
@@ -28,17 +30,45 @@ HELP_LINKS = {
     "1-800-GAMBLER": "tel:1-800-426-2537",
 }
 
+# Realistic prices: a book's American odds lie within +/-10,000 (a 99% favourite is -9,900),
+# and a bigger number is a typo whose "expected value" would be absurd.
+MAX_ODDS = 10_000
 AmericanOdds = Annotated[
-    int, Field(description="American odds, <= -100 or >= +100", examples=[-110, 105])
+    int,
+    Field(
+        strict=True,
+        ge=-MAX_ODDS,
+        le=MAX_ODDS,
+        description=f"American odds, -{MAX_ODDS:,} to -100 or +100 to +{MAX_ODDS:,}",
+        examples=[-110, 105],
+    ),
 ]
+# A team code must be one of the 30 NBA teams (a 2-3 letter pattern lets 'XYZ' through).
+TEAM_CODES = tuple(sorted(TEAM_UTC_OFFSET))
+TeamCode = Annotated[
+    str,
+    Field(
+        strict=True,
+        pattern=r"^[A-Z]{2,3}$",
+        examples=["DEN"],
+        json_schema_extra={"enum": list(TEAM_CODES)},
+    ),
+]
+
+
+def _known_team(value: str | None) -> str | None:
+    if value is not None and value not in TEAM_UTC_OFFSET:
+        raise ValueError(f"unknown team code; one of {', '.join(TEAM_CODES)}")
+    return value
 
 
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    player: str = Field(min_length=2, max_length=80, examples=["LeBron James"])
+    player: str = Field(min_length=2, max_length=80, strict=True, examples=["LeBron James"])
     stat: Stat = Field(examples=["points"])
-    line: float = Field(ge=0, le=150, examples=[25.5])
+    # A JSON number only (not true, not "25.5"), finite (not NaN, Infinity or 1e309).
+    line: float = Field(ge=0, le=150, strict=True, allow_inf_nan=False, examples=[25.5])
     odds_over: AmericanOdds | None = None
     odds_under: AmericanOdds | None = None
     game_date: dt.date | None = Field(
@@ -46,11 +76,10 @@ class PredictRequest(BaseModel):
         description="The game's date: the player's team must play that day (404 otherwise); "
         "default: his next game",
     )
-    opponent: str | None = Field(
+    opponent: TeamCode | None = Field(
         default=None,
-        pattern=r"^[A-Z]{2,3}$",
-        examples=["DEN"],
-        description="Checked against the schedule (409 when it is not the game's opponent)",
+        description="An NBA team code, checked against the schedule (409 when it is not the "
+        "game's opponent)",
     )
 
     @field_validator("line")
@@ -66,6 +95,8 @@ class PredictRequest(BaseModel):
         if value is not None and -100 < value < 100:
             raise ValueError("American odds must be <= -100 or >= +100")
         return value
+
+    _team = field_validator("opponent")(_known_team)
 
 
 class FeatureContribution(BaseModel):
@@ -170,7 +201,17 @@ class ModelInfo(BaseModel):
 
 # Batches: at most this many items per request (the settings may lower it, never raise it).
 BATCH_MAX_ITEMS = 50
-ItemStatus = Literal["ok", "not_found", "error", "timeout"]
+
+
+def _items_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A batch's items as the API documents them: each one `model` (inline, its own types
+    referenced in the OpenAPI components), though each is validated on its own."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return {"type": "array", "items": schema, "minItems": 1, "maxItems": BATCH_MAX_ITEMS}
+
+
+ItemStatus = Literal["ok", "invalid", "not_found", "error", "timeout"]
 _PREDICT_EXAMPLE: dict[str, Any] = {
     "player": "LeBron James",
     "stat": "points",
@@ -195,10 +236,16 @@ class BatchPredictRequest(BaseModel):
         },
     )
 
-    items: list[PredictRequest] = Field(
+    # Each item is validated on its own (`PredictRequest`): an invalid one is answered with
+    # the status "invalid", the others as usual.
+    items: Annotated[
+        list[Any],
+        WithJsonSchema(_items_schema(PredictRequest)),
+    ] = Field(
         min_length=1,
         max_length=BATCH_MAX_ITEMS,
-        description=f"1 to {BATCH_MAX_ITEMS} props, each exactly the body of POST /api/predict",
+        description=f"1 to {BATCH_MAX_ITEMS} props, each exactly the body of POST /api/predict; "
+        "an item that is not a valid one gets the status invalid",
     )
 
 
@@ -207,11 +254,13 @@ class PlayerContextQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    player_name: str = Field(min_length=2, max_length=80, examples=["LeBron James"])
+    player_name: str = Field(min_length=2, max_length=80, strict=True, examples=["LeBron James"])
     stat_type: Stat | None = Field(default=None, description="Highlights this stat")
     game_date: dt.date | None = Field(default=None, description="Default: the next game")
-    opponent: str | None = Field(default=None, pattern=r"^[A-Z]{2,3}$", examples=["DEN"])
+    opponent: TeamCode | None = None
     is_home: bool | None = None
+
+    _team = field_validator("opponent")(_known_team)
 
 
 class BatchPlayerContextRequest(BaseModel):
@@ -229,13 +278,22 @@ class BatchPlayerContextRequest(BaseModel):
         },
     )
 
-    items: list[PlayerContextQuery] = Field(min_length=1, max_length=BATCH_MAX_ITEMS)
+    items: Annotated[
+        list[Any],
+        WithJsonSchema(_items_schema(PlayerContextQuery)),
+    ] = Field(
+        min_length=1,
+        max_length=BATCH_MAX_ITEMS,
+        description="Each item validated on its own; an invalid one gets the status invalid",
+    )
 
 
 class BatchItem(BaseModel):
     index: int = Field(ge=0, description="Position of the item in the request")
     status: ItemStatus = Field(
-        description="ok; not_found (unknown player, no games before the date); error (e.g. no "
+        description="ok; invalid (the item is not a valid request: `error` says why, and the "
+        "other items are still answered); not_found (unknown player, no games before the "
+        "date); error (e.g. no "
         "production model yet, a dependency down); timeout (the item or the batch ran out of "
         "time)"
     )

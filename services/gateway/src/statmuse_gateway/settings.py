@@ -15,6 +15,10 @@ class GatewaySettings(BaseServiceSettings):
     # Security (issue: gateway). Writes and admin always need a key; reads only when set.
     require_key_for_reads: bool = False
     rate_limit_per_minute: int = Field(default=100, ge=1)
+    # The reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the client.
+    # Empty (the default): the header is ignored from everyone, so a client cannot pick a
+    # fresh rate-limit budget by writing it; behind a proxy, set it to the proxy's address.
+    trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # An answer's data is stale when its last game is more than this many days before the
     # game it is for (or today, when that game is not known).

@@ -105,8 +105,9 @@ async def test_write_dependency_answers_401_403_and_200(tmp_path, database_url, 
             f"smp_{'0' * 16}_{'a' * 43}",
         ):
             refused = await http.post("/api/test/write", headers={"X-API-Key": bad})
-            assert refused.status_code == 403, bad
+            assert refused.status_code == 401, bad
             assert refused.json() == {"detail": "invalid API key"}
+            assert refused.headers["www-authenticate"] == 'ApiKey header="X-API-Key"'
 
         weak = await http.post("/api/test/write", headers={"X-API-Key": read_token})
         assert weak.status_code == 403
@@ -125,7 +126,7 @@ async def test_write_dependency_answers_401_403_and_200(tmp_path, database_url, 
         assert again is not None
         assert again.revoked_at == revoked.revoked_at  # the first revocation time stays
         gone = await http.post("/api/test/write", headers={"X-API-Key": write_token})
-        assert gone.status_code == 403
+        assert gone.status_code == 401
         assert "revoked" in gone.json()["detail"]
 
     assert await apikeys.revoke_key(conn=pool, key_id="f" * 16) is None
@@ -153,7 +154,7 @@ async def test_reads_need_a_key_only_when_configured(tmp_path, database_url, inf
         )
         assert predict.status_code == 401
         bad = await http.get("/api/test/ping", headers={"X-API-Key": read_token[:-1]})
-        assert bad.status_code == 403
+        assert bad.status_code == 401
         ok = await http.get("/api/test/ping", headers={"X-API-Key": read_token})
         assert ok.status_code == 200
         assert ok.json() == {"pong": "ok"}

@@ -235,7 +235,7 @@ async def test_the_batch_budget_cuts_items_off(settings):
     assert "budget" in body["results"][1]["error"]
 
 
-async def test_more_than_fifty_items_or_a_bad_item_is_422(settings):
+async def test_more_than_fifty_items_or_a_bad_envelope_is_422(settings):
     async with client(settings) as c:
         assert (
             await c.post("/api/batch_predict", json={"items": [item("LeBron James")] * 50})
@@ -244,9 +244,51 @@ async def test_more_than_fifty_items_or_a_bad_item_is_422(settings):
         assert too_many.status_code == 422
         assert "50" in str(too_many.json()["detail"])
         assert (await c.post("/api/batch_predict", json={"items": []})).status_code == 422
-        bad = await c.post("/api/batch_predict", json={"items": [item("LeBron James", 25.3)]})
-        assert bad.status_code == 422
         assert (await c.post("/api/batch_predict", json=[item("x y")])).status_code == 422
+        extra = await c.post("/api/batch_predict", json={"items": [item("x y")], "more": 1})
+        assert extra.status_code == 422
+
+
+async def test_an_invalid_item_gets_its_own_status_and_the_others_are_answered(settings):
+    items = [
+        item("LeBron James"),
+        item("LeBron James", 25.3),  # not a half point
+        {"player": "Stephen Curry", "stat": "points", "line": True},  # not a number
+        {"player": "x" * 5000, "stat": "points", "line": 20.5},  # too long, echoed cut
+        {**item("Stephen Curry"), "opponent": "XYZ"},  # no such team
+        "not an object",
+        item("Stephen Curry"),
+    ]
+    async with client(settings) as c:
+        r = await c.post("/api/batch_predict", json={"items": items})
+    assert r.status_code == 200
+    body = BatchPredictResponse.model_validate_json(r.content)
+    statuses = [x.status for x in body.results]
+    assert statuses == ["ok", "invalid", "invalid", "invalid", "invalid", "invalid", "ok"]
+    assert [x.prediction.player for x in body.results if x.prediction] == [
+        "LeBron James",
+        "Stephen Curry",
+    ]
+    errors = [x.error or "" for x in body.results]
+    assert "line" in errors[1]
+    assert "half" in errors[1]
+    assert "line" in errors[2]
+    assert "number" in errors[2]
+    assert "player" in errors[3]
+    assert len(errors[3]) < 300
+    assert "opponent" in errors[4]
+    assert "team" in errors[4]
+    assert (body.ok, body.failed) == (2, 5)
+
+
+async def test_an_invalid_context_item_gets_its_own_status(settings):
+    items = [{"player_name": "LeBron James"}, {"player_name": "LeBron James", "opponent": "XYZ"}]
+    async with client(settings) as c:
+        r = await c.post("/api/batch_player_context", json={"items": items})
+    assert r.status_code == 200
+    results = r.json()["results"]
+    assert [x["status"] for x in results] == ["ok", "invalid"]
+    assert "opponent" in results[1]["error"]
 
 
 async def test_a_lower_configured_limit_is_enforced(settings):

@@ -171,7 +171,7 @@ async def test_read_keys_when_required() -> None:
         free = await client.get("/dashboard")
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"] == 'ApiKey header="X-API-Key"'
-    assert bad.status_code == 403
+    assert bad.status_code == 401
     assert "revoked" in bad.json()["detail"]
     assert ok.json() == {"pong": "ok"}
     assert free.status_code == 200

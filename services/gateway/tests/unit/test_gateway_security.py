@@ -102,7 +102,7 @@ def test_higher_scopes_include_lower_ones(scopes, needed, granted):
     assert apikeys.grants(scopes, needed) is granted
 
 
-def test_authorize_says_401_for_no_key_and_403_for_a_bad_one():
+def test_authorize_says_401_without_valid_credentials_and_403_for_a_weak_key():
     missing = authorize(None, None, "write")
     assert missing is not None
     assert missing.status == 401
@@ -112,12 +112,14 @@ def test_authorize_says_401_for_no_key_and_403_for_a_bad_one():
 
     unknown = authorize("smp_x", None, "read")
     assert unknown is not None
-    assert (unknown.status, unknown.detail) == (403, "invalid API key")
-    assert unknown.headers == {}
+    # An unknown or revoked key is no credential at all (RFC 9110: 401 with a challenge);
+    # 403 is for a valid key that may not do this.
+    assert (unknown.status, unknown.detail) == (401, "invalid API key")
+    assert unknown.headers == {"WWW-Authenticate": 'ApiKey header="X-API-Key"'}
 
     revoked = authorize("t", key("admin", revoked=True), "read")
     assert revoked is not None
-    assert revoked.status == 403
+    assert revoked.status == 401
     assert "revoked" in revoked.detail
 
     weak = authorize("t", key("read"), "admin")

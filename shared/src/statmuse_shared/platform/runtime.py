@@ -126,6 +126,9 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=20,
+        # uvicorn would trust X-Forwarded-For from loopback by default: an app that wants a
+        # proxy's headers installs the middleware itself, for the proxies it is told to trust.
+        proxy_headers=False,
     )
 
 

@@ -22,7 +22,7 @@ from statmuse_shared.platform.broker import publish
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["predictions"])
 
-# Admin moves need a key with the "admin" scope (401 without a key, 403 with a weaker one).
+# Admin moves need a key with the "admin" scope (401 without a valid key, 403 with a weaker one).
 ADMIN = require_scope("admin")
 KeyPath = Annotated[
     str,
@@ -66,7 +66,7 @@ async def _model_command(
 
 
 _ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No or invalid API key"},
+    401: {"description": "No API key, or not a valid one (unknown, wrong or revoked)"},
     403: {"description": "The key lacks the admin scope"},
     422: {"description": "Not a serving key"},
     503: {"description": "The broker or the API-key store is unavailable"},

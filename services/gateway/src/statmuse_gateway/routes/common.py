@@ -1,9 +1,11 @@
 """What the /api routes share: the batch size check, JSON bytes as a response, an item that
-failed as the single endpoint's reply."""
+failed as the single endpoint's reply, a batch item that is not valid."""
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 
+from statmuse_gateway.security.errors import summary
 from statmuse_gateway.service import ItemFailed
 from statmuse_gateway.settings import GatewaySettings
 
@@ -21,3 +23,8 @@ def failure(failed: ItemFailed) -> JSONResponse:
     return JSONResponse(
         status_code=failed.http_status, content=failed.content, headers=failed.headers
     )
+
+
+def invalid_item(exc: ValidationError) -> ItemFailed:
+    """A batch item that is not a valid request: status "invalid", its errors in one line."""
+    return ItemFailed("invalid", 422, {"detail": summary(exc.errors())})

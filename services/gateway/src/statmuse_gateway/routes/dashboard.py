@@ -317,6 +317,8 @@ async def static_file(name: str) -> FileResponse:
 @router.get("/dashboard/reports/{path:path}")
 async def report_file(path: str, rt: Gateway) -> FileResponse:
     """Read-only: .png/.csv/.md files inside reports_dir; anything else (or outside) is 404."""
+    if "\x00" in path:  # no file has one; the path functions would raise on it
+        raise HTTPException(404)
     root = rt.settings.reports_dir.resolve()
     target = (root / path).resolve()
     if (

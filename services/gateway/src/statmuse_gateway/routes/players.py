@@ -5,12 +5,14 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import ValidationError
 
 from statmuse_gateway import contexts
 from statmuse_gateway.dependencies import Gateway
-from statmuse_gateway.routes.common import check_batch_size, failure
+from statmuse_gateway.routes.common import check_batch_size, failure, invalid_item
 from statmuse_gateway.schemas import (
+    TEAM_CODES,
     BatchPlayerContextItem,
     BatchPlayerContextRequest,
     BatchPlayerContextResponse,
@@ -37,6 +39,8 @@ async def get_player_context(
     opponent: Annotated[str | None, Query(pattern=r"^[A-Z]{2,3}$", examples=["DEN"])] = None,
     is_home: bool | None = None,
 ) -> Any:
+    if opponent is not None and opponent not in TEAM_CODES:
+        raise HTTPException(422, f"unknown team code {opponent!r}; one of {', '.join(TEAM_CODES)}")
     try:
         found = await contexts.context_of(
             rt, name=player_name, game_date=game_date, opponent=opponent, is_home=is_home
@@ -58,11 +62,20 @@ async def batch_player_context(
     settings = rt.settings
     check_batch_size(settings, len(body.items))
 
-    def maker(item: PlayerContextQuery) -> Callable[[], Awaitable[dict[str, Any]]]:
+    def maker(raw: Any) -> Callable[[], Awaitable[dict[str, Any]]]:
+        try:
+            item = PlayerContextQuery.model_validate(raw)
+        except ValidationError as exc:
+            failed = invalid_item(exc)
+
+            async def refuse() -> dict[str, Any]:
+                raise failed
+
+            return refuse
         return lambda: contexts.context_for_query(rt, item)
 
     outcomes = await contexts.run_batch(
-        [maker(item) for item in body.items],
+        [maker(raw) for raw in body.items],
         item_timeout_s=settings.batch_item_timeout_seconds,
         budget_s=settings.batch_budget_seconds,
     )

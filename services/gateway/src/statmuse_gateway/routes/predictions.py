@@ -6,12 +6,13 @@ import logging
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from statmuse_gateway import predicting
 from statmuse_gateway.batch_json import batch_json
 from statmuse_gateway.dependencies import Gateway
 from statmuse_gateway.predicting import Answer
-from statmuse_gateway.routes.common import check_batch_size, failure, json_bytes
+from statmuse_gateway.routes.common import check_batch_size, failure, invalid_item, json_bytes
 from statmuse_gateway.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
@@ -70,6 +71,13 @@ async def batch_predict(body: BatchPredictRequest, rt: Gateway) -> Response:
     settings = rt.settings
     check_batch_size(settings, len(body.items))
     answers: list[Answer] = [None] * len(body.items)
+    valid: list[tuple[int, PredictRequest]] = []
+    for i, raw in enumerate(body.items):
+        try:
+            valid.append((i, PredictRequest.model_validate(raw)))
+        except ValidationError as exc:
+            answers[i] = invalid_item(exc)
+    done: list[Answer] = [None] * len(valid)
     item_s, budget_s = settings.batch_item_timeout_seconds, settings.batch_budget_seconds
     late = (
         f"not done within {item_s:g} s"
@@ -77,14 +85,17 @@ async def batch_predict(body: BatchPredictRequest, rt: Gateway) -> Response:
         else f"batch budget of {budget_s:g} s spent"
     )
     try:
-        await asyncio.wait_for(
-            predicting.predict_props(rt, body.items, answers), min(item_s, budget_s)
-        )
+        if valid:
+            await asyncio.wait_for(
+                predicting.predict_props(rt, [b for _, b in valid], done), min(item_s, budget_s)
+            )
     except TimeoutError:
         pass  # what is not done is reported as a timeout
     except Exception as exc:  # a failed step fails the items it had not answered yet
         log.exception("batch step failed")
-        answers = [exc if a is None else a for a in answers]
+        done = [exc if a is None else a for a in done]
+    for (i, _), answer in zip(valid, done, strict=True):
+        answers[i] = answer
     for answer in answers:
         if isinstance(answer, Exception) and not isinstance(answer, ItemFailed):
             log.error("batch item failed", exc_info=answer)

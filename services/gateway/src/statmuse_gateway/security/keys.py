@@ -1,8 +1,9 @@
 """API keys on requests: who a request's key is (looked up once per request, whoever asks
 first), what it may do, the `require_scope` dependency of write and admin routes, and the
 middleware that asks for a "read" key on the read endpoints when `require_key_for_reads` is
-set. Missing key: 401 with a challenge; unknown, wrong, revoked or too weak a key: 403; the key
-table unreadable (PostgreSQL down): 503."""
+set. No valid credentials (a missing, malformed, unknown, wrong or revoked key): 401 with a
+challenge; a valid key without the scope the request needs: 403; the key table unreadable
+(PostgreSQL down): 503."""
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -54,9 +55,9 @@ def authorize(token: str | None, key: ApiKey | None, needed: KeyScope) -> Refusa
     if not token:
         return Refusal(401, f"an API key is required: send it in the {HEADER} header")
     if key is None:
-        return Refusal(403, "invalid API key")
+        return Refusal(401, "invalid API key")
     if key.revoked:
-        return Refusal(403, f"API key {key.key_id} was revoked")
+        return Refusal(401, f"API key {key.key_id} was revoked")
     if not key.allows(needed):
         return Refusal(403, f"API key {key.key_id} lacks the {needed!r} scope")
     return None
@@ -93,7 +94,7 @@ _api_key_header = APIKeyHeader(
 
 def require_scope(needed: KeyScope) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency: the request's API key, which must hold `needed` (or a higher scope).
-    Missing key: 401; unknown, wrong, revoked or too weak a key: 403."""
+    Missing, unknown, wrong or revoked key: 401; too weak a key: 403."""
     if needed not in apikeys.SCOPES:
         raise ValueError(f"unknown scope {needed!r}")
 

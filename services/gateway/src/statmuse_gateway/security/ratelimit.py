@@ -6,8 +6,10 @@ seconds left in the window; X-RateLimit-Limit and X-RateLimit-Remaining, which e
 that gets through carries too). The count comes before the route, so before any database
 query the request would make. The client is the API key when a valid one is sent, else the
 peer address. X-Forwarded-For is ignored on purpose: anyone can write it, so honouring it
-would let a client pick a fresh budget per request; behind a trusted proxy, run uvicorn with
-`--proxy-headers` so the peer address is already the real client.
+would let a client pick a fresh budget per request. Behind a reverse proxy, list it in
+GATEWAY_TRUSTED_PROXIES: its X-Forwarded-For (and only its) then names the peer
+(`security.headers`, uvicorn's ProxyHeadersMiddleware; uvicorn's own default trust of
+loopback is turned off in `serve`).
 """
 
 from typing import TYPE_CHECKING
