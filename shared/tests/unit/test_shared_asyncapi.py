@@ -91,16 +91,18 @@ def test_the_committed_document_is_the_generated_one():
 
 
 def test_the_gateway_serves_it():
-    from statmuse_gateway.routes import asyncapi
+    from statmuse_gateway.routes import asyncapi, docs
 
     app = FastAPI()
+    app.include_router(docs.router)
     app.include_router(asyncapi.router)
     client = TestClient(app)
     body = client.get("/docs/asyncapi.json")
     assert body.status_code == 200
     assert body.json() == json.loads(render(stored()))
     assert topics.PREDICTIONS in addresses(body.json())
+    # The viewer page loads the document from there (its script fetches it).
     page = client.get("/docs/asyncapi")
     assert page.status_code == 200
-    assert "/docs/asyncapi.json" in page.text
-    assert "nba.predictions.v1" in page.text
+    assert 'data-document-url="/docs/asyncapi.json"' in page.text
+    assert client.get("/docs/static/asyncapi.js").status_code == 200
