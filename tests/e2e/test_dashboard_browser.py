@@ -23,6 +23,18 @@ pytestmark = [
 ]
 
 
+def adult(browser: Any, **context: Any) -> Any:
+    """A page of a visitor who confirmed their age before (the dialog stays closed)."""
+    page = browser.new_context(**context).new_page()
+    page.add_init_script("localStorage.setItem('statmuse-age-confirmed', 'yes')")
+    page.set_default_timeout(15_000)
+    return page
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True}
+PAGES = ("/dashboard", "/dashboard/tonight", "/dashboard/models", "/dashboard/backtest")
+
+
 @pytest.fixture
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
@@ -36,8 +48,7 @@ def browser() -> Iterator[Any]:
 
 
 def test_dashboard_predicts_and_shows_the_calibration_reports(gateway, browser):
-    page = browser.new_page()
-    page.set_default_timeout(15_000)
+    page = adult(browser)
     page.goto(f"{gateway}/")
     assert page.url.endswith("/dashboard")
     assert "21+" in page.inner_text("#age-notice")
@@ -128,8 +139,7 @@ def test_dashboard_shows_the_newest_backtest(gateway, browser):
 
     newest = sorted((REPO / "reports" / "backtest").iterdir())[-1]
     summary = json.loads((newest / "summary.json").read_text())
-    page = browser.new_page()
-    page.set_default_timeout(15_000)
+    page = adult(browser)
     page.goto(f"{gateway}/dashboard")
     page.click("nav >> text=Backtest")
     page.wait_for_selector("#backtest-table tbody tr")
@@ -156,8 +166,7 @@ def test_tonight_shows_the_slate_with_filters_and_a_chart(gateway, browser):
         day = api["date"]
         rebounds = client.get("/api/slate", params={"stat": "rebounds", "date": day}).json()
         edged = client.get("/api/slate", params={"min_edge": 0.03, "date": day}).json()
-    page = browser.new_page()
-    page.set_default_timeout(15_000)
+    page = adult(browser)
     page.goto(f"{gateway}/dashboard")
     page.click("nav >> text=Tonight")
     page.wait_for_selector("#slate:not([hidden]) #slate-table tbody tr")
@@ -230,7 +239,100 @@ def test_the_api_docs_work_offline_under_the_csp(gateway, browser):
     answer = page.goto(f"{gateway}/docs/asyncapi")
     assert answer is not None
     assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
-    page.wait_for_selector("text=nba.predictions.v1")
-    assert page.locator("h2:has-text('Operations')").count() == 1
+    page.wait_for_selector("h2:has-text('Operations')")
+    assert page.get_by_text("nba.predictions.v1", exact=True).count() >= 1
     assert elsewhere == []
     assert problems == []
+
+
+def test_a_first_visit_asks_the_visitors_age_and_remembers_it(gateway, browser):
+    page = browser.new_context().new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{gateway}/dashboard")
+    gate = page.locator("#age-gate")
+    assert gate.is_visible()
+    assert page.evaluate("document.getElementById('age-gate').open")
+    # "I am not": no way in, the help links instead.
+    page.click("#age-no")
+    assert page.locator("#age-refused").is_visible()
+    assert "Gamblers Anonymous" in page.inner_text("#age-refused")
+    assert gate.is_visible()
+    page.keyboard.press("Escape")  # not an answer
+    assert gate.is_visible()
+    page.click("#age-yes")
+    page.wait_for_selector("#age-gate", state="hidden")
+    page.fill("#player", "LeBron James")  # the page is usable
+    page.reload()
+    assert not page.evaluate("document.getElementById('age-gate').open")
+    page.goto(f"{gateway}/dashboard/tonight")
+    assert not page.locator("#age-gate").is_visible()
+
+
+def test_an_error_clears_the_previous_answer_and_features_read_as_words(gateway, browser):
+    page = adult(browser)
+    page.goto(f"{gateway}/dashboard")
+    page.fill("#player", "LeBron James")
+    page.select_option("#stat", "points")
+    page.fill("#line", "25.5")
+    with page.expect_response(lambda r: r.url.endswith("/api/predict")) as answer:
+        page.click("#predict-button")
+    api = answer.value.json()
+    page.wait_for_selector("#result:not([hidden]) #explain-svg")
+    labels = page.eval_on_selector_all(
+        "#explain-svg text[data-feature]", "ts => ts.map(t => t.textContent)"
+    )
+    assert labels
+    assert not any("_" in label.split(" = ")[0] for label in labels), labels
+    # The model's own view and the weight on it are numbers on the card, each explained.
+    alone = page.locator("#model-alone")
+    assert float(alone.get_attribute("data-value")) == api["model_over_probability"]
+    assert page.locator("abbr[title]").count() >= 8
+    # The usual model is not flagged as a warning.
+    if api["fallback"] == "pooled":
+        assert page.locator("#fallback.warn").count() == 0
+    assert page.inner_text("#track-record")
+
+    page.fill("#player", "Nobody Atall")
+    with page.expect_response(lambda r: r.url.endswith("/api/predict")) as refused:
+        page.click("#predict-button")
+    assert refused.value.status == 404
+    page.wait_for_selector("#result", state="hidden")
+    assert page.locator("#dist-svg").count() == 0
+    assert "unknown player" in page.inner_text("#status")
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_reads_on_a_phone(gateway, browser, path):
+    """At 390 px nothing is off-screen sideways, chart text stays readable, and report
+    pictures open at full size."""
+    page = adult(browser, **PHONE)
+    page.goto(f"{gateway}{path}")
+    if path == "/dashboard":
+        page.fill("#player", "LeBron James")
+        page.fill("#line", "25.5")
+        page.click("#predict-button")
+        page.wait_for_selector("#result:not([hidden]) #dist-svg")
+    elif path == "/dashboard/tonight":
+        page.wait_for_selector("#slate:not([hidden]) #slate-svg")
+    elif path == "/dashboard/backtest":
+        page.wait_for_selector("#backtest-table tbody tr")
+    else:
+        page.wait_for_selector("#models-table:not([hidden]) tbody tr")
+    overflow = page.evaluate(
+        "document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
+    )
+    assert overflow <= 1, f"{path}: {overflow} px off-screen sideways"
+    # Every cell of the tables that were too wide is within the screen (as a card line).
+    for cell in page.locator("table.cards td").all()[:40]:
+        box = cell.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0, cell.inner_text()
+        assert box["x"] + box["width"] <= 391, cell.inner_text()
+    heights = page.eval_on_selector_all(
+        "svg text.tick", "ts => ts.map(t => t.getBoundingClientRect().height)"
+    )
+    if heights:
+        assert min(heights) >= 9, f"{path}: chart text {min(heights):.1f} px high"
+    for link in page.locator("figure.report a").all()[:3]:
+        href = link.get_attribute("href")
+        assert href == link.locator("img").get_attribute("src")

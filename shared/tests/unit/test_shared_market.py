@@ -201,3 +201,17 @@ def test_a_bet_needs_an_edge_with_a_record():
     assert with_record.recommends(-0.05)  # either side
     assert not with_record.recommends(0.029)
     assert not with_record.recommends(None)
+
+
+def test_the_line_blend_prices_but_never_recommends_a_bet():
+    # A mean far above the line at fair odds: worth a bet by EV, but the line blend's calls
+    # have no out-of-sample record, so the answer is PASS with its probability intact.
+    q = quote(INFO, output(mean=40.0), line=24.5, odds_over=150, odds_under=-180)
+    assert q.method == "line_blend"
+    assert q.pricing.expected_value_over > 0.02
+    assert q.pricing.recommendation == "PASS"
+    assert q.pricing.kelly_fraction == 0.0
+    assert q.over_probability > 0.6
+    # The model alone (no blend) still calls what its EV says, as before.
+    alone = ModelOutput(lumpy(40.0), (), None, 40.0, PHI, None, None)
+    assert quote(INFO, alone, line=24.5).pricing.recommendation == "OVER"

@@ -28,6 +28,7 @@ DISCLAIMER = (
 HELP_LINKS = {
     "National Council on Problem Gambling": "https://www.ncpgambling.org",
     "1-800-GAMBLER": "tel:1-800-426-2537",
+    "Gamblers Anonymous": "https://www.gamblersanonymous.org",
 }
 
 # Realistic prices: a book's American odds lie within +/-10,000 (a 99% favourite is -9,900),

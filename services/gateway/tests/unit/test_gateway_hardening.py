@@ -98,7 +98,10 @@ async def test_the_context_endpoint_refuses_an_unknown_team(http):
         "/api/player_context", params={"player_name": "LeBron James", "opponent": "XYZ"}
     )
     assert r.status_code == 422
-    assert "XYZ" in r.json()["detail"]
+    (error,) = r.json()["detail"]  # the documented 422 body: a list of field errors
+    assert error["loc"] == ["query", "opponent"]
+    assert error["input"] == "XYZ"
+    assert "team" in error["msg"]
 
 
 async def test_a_huge_value_is_not_echoed_back_whole(http):

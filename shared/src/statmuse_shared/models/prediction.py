@@ -67,6 +67,11 @@ def quote(
     odds = line_probabilities(dist, line)
     alone = odds if method == "model" else line_probabilities(output.distribution, line)
     pricing = price(odds, odds_over=odds_over, odds_under=odds_under)
+    if method == "line_blend" and pricing.recommendation != "PASS":
+        # A call from the line blend has no out-of-sample record to stand on: its edges lost
+        # money against the books at their median price on the later 2023-24 lines, at every
+        # edge size (docs/MARKET.md). The probability stands; the bet does not.
+        pricing = dataclasses.replace(pricing, recommendation="PASS", kelly_fraction=0.0)
     if method == "market_layer" and pricing.recommendation != "PASS":
         assert output.market is not None
         assert books_over is not None

@@ -55,6 +55,15 @@ def _page(title: str, active: str, body: str) -> HTMLResponse:
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
+<dialog id="age-gate" aria-labelledby="age-gate-title">
+<h2 id="age-gate-title">Are you 21 or older?</h2>
+<p>StatMusePicks shows sports-betting predictions. You must be 21 or older (or the legal age
+where you live) to bet. This browser remembers your answer.</p>
+<p class="gate-buttons"><button type="button" id="age-yes">I am 21 or older</button>
+<button type="button" id="age-no" class="secondary">I am not</button></p>
+<p id="age-refused" hidden>Then this site is not for you. If gambling is a problem for you or
+someone you know, help is free and confidential: {links}</p>
+</dialog>
 <header>
 <strong class="brand">StatMusePicks</strong>
 <nav aria-label="Dashboard">{nav}</nav>
@@ -78,6 +87,63 @@ older (or the legal age where you live) to bet.</p>
 @router.get("/")
 async def root() -> RedirectResponse:
     return RedirectResponse("/dashboard", status_code=307)
+
+
+# The predict card's numbers: (element id, label, what it means in plain words).
+NUMBERS = (
+    (
+        "p-over",
+        "P(over)",
+        "Our probability that the player goes over the line. With both odds "
+        "given it weighs the books' price with our model; without, our model's mean against the "
+        "line.",
+    ),
+    ("p-under", "P(under)", "Our probability that he stays under the line."),
+    (
+        "p-push",
+        "P(push)",
+        "The probability he lands exactly on a whole-number line: the bet is refunded.",
+    ),
+    (
+        "model-alone",
+        "Model alone",
+        "What our model says without the line or the books' price: "
+        "the box scores' view only. It is less accurate than the books on its own; P(over) above "
+        "leans on the line for that reason.",
+    ),
+    (
+        "line-weight",
+        "Weight on our model",
+        "How much P(over) trusts our model's mean against "
+        "the line (1 = only our model, 0 = only the line).",
+    ),
+    ("predicted", "Predicted", "Our expected value of the stat in this game."),
+    (
+        "ev",
+        "Expected value",
+        "What a 1-unit bet on the recommended side wins or loses on average "
+        "at these odds, if our probability is right. -0.02 means losing 2 cents per dollar.",
+    ),
+    (
+        "confidence",
+        "Confidence",
+        "Our probability for the side we lean to (over or under). On a "
+        "PASS it is still shown, but the price does not pay enough to bet it.",
+    ),
+    (
+        "kelly",
+        "Kelly fraction",
+        "The share of a bankroll the Kelly rule would stake on the "
+        "recommended side (0 on a PASS). Real staking should be smaller; this is not advice.",
+    ),
+)
+
+
+def _number(node_id: str, label: str, text: str) -> str:
+    return (
+        f'<div><dt><abbr title="{escape(text)}">{escape(label)}</abbr></dt>'
+        f'<dd id="{node_id}"></dd></div>'
+    )
 
 
 @router.get("/dashboard")
@@ -109,15 +175,16 @@ async def predict_page() -> HTMLResponse:
 <section id="result" hidden aria-labelledby="result-title">
   <h2 id="result-title"></h2>
   <p id="recommendation" class="rec"></p>
+  <p id="track-record" class="meta"></p>
   <dl class="numbers">
-    <div><dt>P(over)</dt><dd id="p-over"></dd></div>
-    <div><dt>P(under)</dt><dd id="p-under"></dd></div>
-    <div><dt>P(push)</dt><dd id="p-push"></dd></div>
-    <div><dt>Predicted</dt><dd id="predicted"></dd></div>
-    <div><dt>Expected value</dt><dd id="ev"></dd></div>
-    <div><dt>Confidence</dt><dd id="confidence"></dd></div>
-    <div><dt>Kelly fraction</dt><dd id="kelly"></dd></div>
+    {"".join(_number(*n) for n in NUMBERS)}
   </dl>
+  <details id="glossary"><summary>What these numbers mean</summary>
+    <dl>{"".join(f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>" for _, label, text in NUMBERS)}
+    <dt>Fallback</dt><dd>Which model answered: "pooled" is the usual one (one model for every
+      player); "league baseline" means the player has too few games for it, so a league
+      average for his minutes is used.</dd></dl>
+  </details>
   <figure>
     <figcaption>Predictive distribution P(over) comes from: the bars past the dashed prop
       line add up to it. <span class="key over">over</span> <span class="key under">under</span>
@@ -132,7 +199,7 @@ async def predict_page() -> HTMLResponse:
   <p class="meta"><span id="game"></span> Model <code id="model-version"></code>; odds
     <span id="odds"></span>; last game in the data <span id="data-as-of"></span>.
     <strong id="stale" class="warn" hidden>Stale: the data is old for this game.</strong>
-    <strong id="fallback" class="warn" hidden></strong></p>
+    <span id="fallback" hidden></span></p>
 </section>
 """
     return _page("Player prop prediction", "/dashboard", body)
@@ -172,7 +239,7 @@ price is worth at least 2% per unit.</p>
     </figcaption>
     <div id="slate-chart"></div>
   </figure>
-  <div class="table-wrap"><table id="slate-table">
+  <div class="table-wrap"><table id="slate-table" class="cards">
     <thead><tr><th scope="col">Player</th><th scope="col">Game</th><th scope="col">Stat</th>
       <th scope="col">Line</th><th scope="col">Ours</th><th scope="col">Books</th>
       <th scope="col">Edge</th><th scope="col">Best price</th><th scope="col">Call</th>
@@ -246,6 +313,20 @@ def _money(cell: Any) -> str:
     return f"{value:,.0f}" if isinstance(value, int | float) else "–"
 
 
+# On a phone each run is a card of "label: value" lines (CSS reads data-label), so no column
+# is off-screen.
+BACKTEST_COLUMNS = (
+    "Strategy",
+    "Price",
+    "Bets",
+    "Win rate",
+    "ROI",
+    "Final bankroll",
+    "Max drawdown",
+    "CLV",
+)
+
+
 @router.get("/dashboard/backtest")
 async def backtest_page(rt: Gateway) -> HTMLResponse:
     """The newest `statmuse backtest` report: its runs as a table and its pictures."""
@@ -261,15 +342,29 @@ async def backtest_page(rt: Gateway) -> HTMLResponse:
     assert newest is not None
     summary = json.loads(summary_file.read_text())
     rows = "".join(
-        f"<tr><td>{escape(str(r.get('strategy')))}</td><td>{escape(str(r.get('mode')))}</td>"
-        f"<td>{int(r.get('bets', 0))}</td><td>{_pct(r.get('win_rate'))}</td>"
-        f"<td>{_pct(r.get('roi'))}</td><td>{_money(r.get('final_bankroll'))}</td>"
-        f"<td>{_pct(r.get('max_drawdown'))}</td><td>{_pct(r.get('clv'))}</td></tr>"
+        "<tr>"
+        + "".join(
+            f'<td data-label="{label}">{cell}</td>'
+            for label, cell in zip(
+                BACKTEST_COLUMNS,
+                (
+                    escape(str(r.get("strategy"))),
+                    escape(str(r.get("mode"))),
+                    str(int(r.get("bets", 0))),
+                    _pct(r.get("win_rate")),
+                    _pct(r.get("roi")),
+                    _money(r.get("final_bankroll")),
+                    _pct(r.get("max_drawdown")),
+                    _pct(r.get("clv")),
+                ),
+                strict=True,
+            )
+        )
+        + "</tr>"
         for r in summary.get("runs", [])
     )
     figures = "".join(
-        f'<figure class="report"><img src="{escape(_report_url(newest / name, root))}" '
-        f'loading="lazy" alt="{escape(kind)}"><figcaption>{escape(kind)}</figcaption></figure>'
+        _figure(_report_url(newest / name, root), kind, kind)
         for kind, name in summary.get("figures", {}).items()
         if (newest / name).is_file()
     )
@@ -280,10 +375,8 @@ bankroll {_money({"value": summary.get("bankroll")})}, on the books' real closin
 the models trained before the period. Brackets: bootstrap 95% intervals.
 {f'<a href="{escape(_report_url(readme, root))}">The full report</a>.' if readme.is_file() else ""}
 </p>
-<div class="table-wrap"><table id="backtest-table">
-<thead><tr><th scope="col">Strategy</th><th scope="col">Price</th><th scope="col">Bets</th>
-<th scope="col">Win rate</th><th scope="col">ROI</th><th scope="col">Final bankroll</th>
-<th scope="col">Max drawdown</th><th scope="col">CLV</th></tr></thead>
+<div class="table-wrap"><table id="backtest-table" class="cards">
+<thead><tr>{"".join(f'<th scope="col">{c}</th>' for c in BACKTEST_COLUMNS)}</tr></thead>
 <tbody>{rows}</tbody></table></div>
 <section><h2>Pictures</h2><div class="gallery" id="backtest-figures">{figures}</div></section>
 """
@@ -294,11 +387,22 @@ def _report_url(path: Path, root: Path) -> str:
     return "/dashboard/reports/" + path.relative_to(root).as_posix()
 
 
+def _figure(url: str, alt: str, caption: str) -> str:
+    """A report picture: a thumbnail that opens the full-size image."""
+    return (
+        f'<figure class="report"><a href="{escape(url)}" target="_blank" rel="noopener" '
+        f'title="Open the full-size picture"><img src="{escape(url)}" loading="lazy" '
+        f'alt="{escape(alt)}"></a><figcaption>{escape(caption)}</figcaption></figure>'
+    )
+
+
 def _figures(title: str, images: list[Path], root: Path) -> str:
     figures = "".join(
-        f'<figure class="report"><img src="{escape(_report_url(p, root))}" loading="lazy" '
-        f'alt="{escape(p.stem.replace("_", " "))} reliability diagram">'
-        f"<figcaption>{escape(p.stem.split('_')[-1])}</figcaption></figure>"
+        _figure(
+            _report_url(p, root),
+            f"{p.stem.replace('_', ' ')} reliability diagram",
+            p.stem.split("_")[-1],
+        )
         for p in images
     )
     return (

@@ -5,7 +5,8 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from statmuse_gateway import contexts
@@ -40,7 +41,17 @@ async def get_player_context(
     is_home: bool | None = None,
 ) -> Any:
     if opponent is not None and opponent not in TEAM_CODES:
-        raise HTTPException(422, f"unknown team code {opponent!r}; one of {', '.join(TEAM_CODES)}")
+        # A field error like the others (the documented 422 body), not a bare message.
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "opponent"),
+                    "msg": f"unknown team code; one of {', '.join(TEAM_CODES)}",
+                    "input": opponent,
+                }
+            ]
+        )
     try:
         found = await contexts.context_of(
             rt, name=player_name, game_date=game_date, opponent=opponent, is_home=is_home

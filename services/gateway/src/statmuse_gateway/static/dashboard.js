@@ -25,13 +25,16 @@ function keyHeaders() {
 }
 
 const pct = (p) => `${(p * 100).toFixed(1)}%`;
+// A chart's drawing width: its box's, within [320, 640], so that on a phone the text is drawn
+// at about the size it is read (a 640-wide chart shrunk to 360 px made 11 px text 6 px).
+const chartWidth = (box) => Math.round(Math.min(640, Math.max(320, box.clientWidth || 640)));
 const signed = (x, digits = 3) => `${x >= 0 ? "+" : ""}${x.toFixed(digits)}`;
 const american = (o) => (o > 0 ? `+${o}` : `${o}`);
 
 // ---- Predict page -------------------------------------------------------------------------
 
-function distributionChart(points, line) {
-  const width = 640, height = 260, left = 44, right = 12, top = 12, bottom = 36;
+function distributionChart(points, line, width = 640) {
+  const height = 260, left = 44, right = 12, top = 12, bottom = 36;
   const plotW = width - left - right, plotH = height - top - bottom;
   const lo = Math.min(points[0].value, Math.floor(line)) - 0.5;
   const hi = Math.max(points[points.length - 1].value, Math.ceil(line)) + 0.5;
@@ -65,7 +68,7 @@ function distributionChart(points, line) {
     bars.append(rect);
   }
   root.append(bars);
-  const step = Math.max(1, Math.ceil((hi - lo) / 15));
+  const step = Math.max(1, Math.ceil((hi - lo) / Math.max(6, Math.floor(width / 42))));
   for (let v = Math.ceil(lo); v <= hi; v += step) {
     root.append(svg("text", { x: x(v), y: height - bottom + 16, "text-anchor": "middle",
       class: "tick" }, String(v)));
@@ -79,10 +82,73 @@ function distributionChart(points, line) {
   return root;
 }
 
-function explanationChart(items) {
+// Feature names in words: "points_sma_10" -> "Points, average of the last 10 games".
+const STAT_WORDS = { points: "Points", rebounds: "Rebounds", assists: "Assists",
+  threes: "Threes", pra: "Pts+reb+ast", pr: "Pts+reb", pa: "Pts+ast", ra: "Reb+ast",
+  steals: "Steals", blocks: "Blocks", turnovers: "Turnovers", stocks: "Steals+blocks",
+  minutes: "Minutes" };
+const SUFFIX_WORDS = [
+  [/^sma_(\d+)$/, (n) => `average of the last ${n} games`],
+  [/^wma_(\d+)$/, (n) => `weighted average of the last ${n} games`],
+  [/^median_(\d+)$/, (n) => `median of the last ${n} games`],
+  [/^std_(\d+)$/, (n) => `spread over the last ${n} games`],
+  [/^min_(\d+)$/, (n) => `lowest of the last ${n} games`],
+  [/^max_(\d+)$/, (n) => `highest of the last ${n} games`],
+  [/^n_(\d+)$/, (n) => `games counted (of the last ${n})`],
+  [/^ema$/, () => "recent form (weighted average)"],
+  [/^slope_10$/, () => "trend over the last 10 games"],
+  [/^momentum$/, () => "last 3 against last 10 games"],
+  [/^per_min_10$/, () => "per minute, last 10 games"],
+  [/^season_avg$/, () => "season average"],
+  [/^season_n$/, () => "games this season"],
+  [/^season_shrunk$/, () => "season average, steadied by last season"],
+  [/^prior_season_avg$/, () => "last season's average"],
+  [/^prior_season_n$/, () => "games last season"],
+  [/^career_avg$/, () => "career average"],
+  [/^career_n$/, () => "career games"],
+  [/^vs_opp_avg$/, () => "average against this opponent"],
+  [/^vs_opp_last$/, () => "last game against this opponent"],
+  [/^vs_top10_avg$/, () => "average against top-10 defences"],
+  [/^vs_bottom10_avg$/, () => "average against bottom-10 defences"],
+  [/^vs_top10_n$/, () => "games against top-10 defences"],
+  [/^vs_bottom10_n$/, () => "games against bottom-10 defences"],
+];
+const FEATURE_WORDS = {
+  days_rest: "Days of rest", back_to_back: "Second night of a back-to-back",
+  games_last_7_days: "Games in the last 7 days", is_home: "Home game",
+  is_playoffs: "Playoff game", at_altitude: "Game in Denver (altitude)",
+  tz_shift_hours: "Time zones travelled", opp_def_rating: "Opponent's defensive rating",
+  opp_def_rank: "Opponent's defensive rank", opp_pace: "Opponent's pace",
+  opp_team_games: "Opponent's games played", season_games: "Games this season",
+  career_games: "Career games", vs_opp_games: "Games against this opponent",
+  minutes_trend: "Minutes trend", games_missed: "Team games missed before this one",
+  new_team: "New to his team", team_changed: "Changed teams since last season",
+  with_team_games: "Games with this team", out_n: "Teammates out",
+  out_minutes: "Minutes of teammates out", out_points: "Points of teammates out",
+  out_rebounds: "Rebounds of teammates out", out_assists: "Assists of teammates out",
+  usage_10: "Usage rate, last 10 games", usage_n_10: "Games in the usage rate",
+  true_shooting_10: "True shooting, last 10 games",
+  true_shooting_n_10: "Games in true shooting",
+};
+function featureWords(name) {
+  if (FEATURE_WORDS[name]) return FEATURE_WORDS[name];
+  const stat = Object.keys(STAT_WORDS).sort((a, b) => b.length - a.length)
+    .find((s) => name.startsWith(`${s}_`));
+  if (stat) {
+    const rest = name.slice(stat.length + 1);
+    for (const [pattern, words] of SUFFIX_WORDS) {
+      const m = rest.match(pattern);
+      if (m) return `${STAT_WORDS[stat]}: ${words(m[1])}`;
+    }
+  }
+  return name.replace(/_/g, " ");
+}
+const clip = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
+
+function explanationChart(items, width = 640) {
   const rows = [...items].sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution))
     .slice(0, 12);
-  const width = 640, rowH = 22, labelW = 220, valueW = 70;
+  const rowH = 22, valueW = 56, labelW = Math.round(width * 0.5);
   const height = Math.max(1, rows.length) * rowH + 8;
   const plotW = width - labelW - valueW;
   const maxAbs = Math.max(...rows.map((r) => Math.abs(r.contribution)), 1e-9);
@@ -95,11 +161,14 @@ function explanationChart(items) {
     const w = (Math.abs(r.contribution) / maxAbs) * (plotW / 2);
     const x0 = r.contribution >= 0 ? zero : zero - w;
     const shown = r.value === null ? "n/a" : Number(r.value.toPrecision(4));
-    root.append(svg("text", { x: labelW - 6, y: yy + 15, "text-anchor": "end", class: "tick" },
-      `${r.feature} = ${shown}`));
+    const label = svg("text", { x: labelW - 6, y: yy + 15, "text-anchor": "end", class: "tick",
+      "data-feature": r.feature }, clip(`${featureWords(r.feature)} = ${shown}`,
+      Math.floor(labelW / 6.2)));
+    label.append(svg("title", {}, `${featureWords(r.feature)} (${r.feature}) = ${shown}`));
+    root.append(label);
     const rect = svg("rect", { x: x0, y: yy + 3, width: w, height: rowH - 6,
       class: r.contribution >= 0 ? "bar up" : "bar down" });
-    rect.append(svg("title", {}, `${r.feature}: ${signed(r.contribution)}`));
+    rect.append(svg("title", {}, `${featureWords(r.feature)}: ${signed(r.contribution)}`));
     root.append(rect);
     root.append(svg("text", { x: width - 4, y: yy + 15, "text-anchor": "end", class: "tick" },
       signed(r.contribution, 2)));
@@ -142,6 +211,11 @@ function showResult(r) {
   setNumber("ev", r.expected_value, `${signed(r.expected_value)} per unit`);
   setNumber("confidence", r.confidence, pct(r.confidence));
   setNumber("kelly", r.kelly_fraction, pct(r.kelly_fraction));
+  setNumber("model-alone", r.model_over_probability, `${pct(r.model_over_probability)} over`);
+  setNumber("line-weight", r.line_weight === null ? "" : r.line_weight,
+    r.line_weight === null ? (r.method === "market_layer" ? "books' price" : "1 (model only)")
+      : r.line_weight.toFixed(2));
+  document.getElementById("track-record").textContent = trackRecordText(r);
   document.getElementById("model-version").textContent = r.model_version;
   document.getElementById("odds").textContent =
     `${american(r.odds_over)} over / ${american(r.odds_under)} under`;
@@ -150,14 +224,41 @@ function showResult(r) {
     : `For the next game (not on the schedule yet: no opponent, rest or travel).`;
   document.getElementById("data-as-of").textContent = r.data_as_of || "unknown";
   document.getElementById("stale").hidden = !r.stale;
+  // "pooled" is the usual model, not a warning; only the league baseline (too few games of
+  // his own) is worth a flag.
   const fallback = document.getElementById("fallback");
   fallback.hidden = !r.fallback;
-  fallback.textContent = r.fallback ? `Fallback: ${r.fallback}` : "";
-  document.getElementById("dist-chart").replaceChildren(distributionChart(r.distribution, r.line));
+  fallback.className = r.fallback === "league_baseline" ? "warn" : "";
+  fallback.textContent = r.fallback === "league_baseline"
+    ? "Few games of his own: a league average for his minutes."
+    : r.fallback ? `Model: ${r.fallback} (one model for every player, the usual case).` : "";
+  document.getElementById("result").hidden = false;  // shown first: the charts fit its width
+  const dist = document.getElementById("dist-chart");
+  dist.replaceChildren(distributionChart(r.distribution, r.line, chartWidth(dist)));
   document.getElementById("method").textContent = methodText(r);
-  document.getElementById("explain-chart").replaceChildren(
-    r.explanation.length ? explanationChart(r.explanation) : el("p", {}, "No explanation."));
-  document.getElementById("result").hidden = false;
+  const explain = document.getElementById("explain-chart");
+  explain.replaceChildren(r.explanation.length
+    ? explanationChart(r.explanation, chartWidth(explain)) : el("p", {}, "No explanation."));
+}
+
+// What backs the call. No rule we backtested (our edge against the books' price, of any size,
+// from the market layer or the line blend) won money out of sample at the books' median price,
+// so the API answers PASS for them; only a stat without real lines to test on can still call.
+function trackRecordText(r) {
+  if (r.recommendation === "PASS") {
+    return "PASS: no bet. None of the betting rules we backtested on real lines won money " +
+      "out of sample at the books' median price (see the Backtest page); the probability " +
+      "above is still our best estimate.";
+  }
+  return "No backtested record for this call (no real lines to test it on): treat it as " +
+    "unproven.";
+}
+
+function clearResult() {
+  // An error must not leave the previous player's card and charts on screen.
+  document.getElementById("result").hidden = true;
+  document.getElementById("dist-chart").replaceChildren();
+  document.getElementById("explain-chart").replaceChildren();
 }
 
 function showSuggestions(names, form) {
@@ -196,6 +297,7 @@ function initPredict(form) {
     document.getElementById("suggestions").hidden = true;
     const line = Number.parseFloat(form.line.value);
     if (form.player.value.trim().length < 2 || Number.isNaN(line)) {
+      clearResult();
       status.textContent = "Enter a player and a line.";
       return;
     }
@@ -214,6 +316,7 @@ function initPredict(form) {
         body: JSON.stringify(body) });
       const data = await response.json().catch(() => null);
       if (!response.ok) {
+        clearResult();
         status.textContent = errorText(data, response.status);
         showSuggestions((data && data.suggestions) || [], form);
         return;
@@ -221,6 +324,7 @@ function initPredict(form) {
       showResult(data);
       status.textContent = `Prediction for ${data.player} ready.`;
     } catch (err) {
+      clearResult();
       status.textContent = `The API could not be reached: ${err.message}`;
     } finally {
       button.disabled = false;
@@ -231,8 +335,9 @@ function initPredict(form) {
 // ---- Tonight page -------------------------------------------------------------------------
 
 // Our P(over) (y) against the books' (x), one dot per prop, coloured by the call.
-function slateChart(props) {
-  const width = 640, height = 340, left = 48, right = 12, top = 12, bottom = 40;
+function slateChart(props, width = 640) {
+  const height = Math.round(Math.min(340, width * 0.75)), left = 48, right = 12, top = 12,
+    bottom = 40;
   const plotW = width - left - right, plotH = height - top - bottom;
   const shown = props.filter((p) => p.books_over_probability !== null);
   const values = shown.flatMap((p) => [p.books_over_probability, p.over_probability]);
@@ -273,6 +378,9 @@ function bestText(best) {
   return `${best.side} ${american(best.price)} ${best.book} (${signed(best.expected_value)})`;
 }
 
+const SLATE_COLUMNS = ["Player", "Game", "Stat", "Line", "Ours", "Books", "Edge", "Best price",
+  "Call", "Data to"];
+
 function showSlate(data) {
   document.getElementById("slate-title").textContent =
     `${data.date}: ${data.count} prop${data.count === 1 ? "" : "s"}`;
@@ -285,17 +393,17 @@ function showSlate(data) {
     const edge = p.edge === null ? "–" : `${signed(100 * p.edge, 1)} pts`;
     const cells = [p.player, game, p.stat, String(p.line), pct(p.over_probability), books, edge,
       bestText(p.best), p.recommendation, p.data_as_of || "–"];
-    for (const text of cells) row.append(el("td", {}, text));
+    cells.forEach((text, i) => row.append(el("td", { "data-label": SLATE_COLUMNS[i] }, text)));
     if (p.stale) {
       row.classList.add("stale");
       row.lastChild.append(el("strong", { class: "warn" }, " stale"));
     }
     body.append(row);
   }
-  document.getElementById("slate-chart").replaceChildren(
-    data.props.some((p) => p.books_over_probability !== null)
-      ? slateChart(data.props) : el("p", {}, "No book prices to compare."));
-  document.getElementById("slate").hidden = false;
+  document.getElementById("slate").hidden = false;  // shown first: the chart fits its width
+  const chart = document.getElementById("slate-chart");
+  chart.replaceChildren(data.props.some((p) => p.books_over_probability !== null)
+    ? slateChart(data.props, chartWidth(chart)) : el("p", {}, "No book prices to compare."));
   const others = document.getElementById("slate-dates");
   others.textContent = data.dates.length ? `Other days: ${data.dates.join(", ")}` : "";
 }
@@ -417,7 +525,25 @@ async function initTrainingTable(box) {
   }
 }
 
+// ---- Age confirmation ----------------------------------------------------------------------
+
+const AGE_OK = "statmuse-age-confirmed";
+function initAgeGate(dialog) {
+  if (localStorage.getItem(AGE_OK) === "yes") return;
+  dialog.addEventListener("cancel", (event) => event.preventDefault());  // Esc is no answer
+  document.getElementById("age-yes").addEventListener("click", () => {
+    localStorage.setItem(AGE_OK, "yes");
+    dialog.close();
+  });
+  document.getElementById("age-no").addEventListener("click", () => {
+    document.getElementById("age-refused").hidden = false;
+  });
+  dialog.showModal();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const gate = document.getElementById("age-gate");
+  if (gate) initAgeGate(gate);
   const form = document.getElementById("predict-form");
   if (form) initPredict(form);
   const slate = document.getElementById("slate-form");
