@@ -32,6 +32,7 @@ from statmuse_gateway.routes import (
     asyncapi,
     dashboard,
     docs,
+    keys,
     models,
     players,
     predictions,
@@ -140,7 +141,7 @@ def create_app(settings: GatewaySettings, *, runtime: GatewayRuntime | None = No
     )
     app.router.routes.extend(health_routes(rt.service, rt.ready))
     # The /api routers in this order keep the OpenAPI document's path order.
-    for routes in (predictions, slate, models, players, admin, dashboard, docs, asyncapi):
+    for routes in (predictions, slate, models, players, admin, keys, dashboard, docs, asyncapi):
         app.include_router(routes.router)
     # Appended, not add_middleware: that would put them outside CORS, and a 429, 401 or 413
     # without CORS headers reaches browser code as an opaque network error. Appended, they run

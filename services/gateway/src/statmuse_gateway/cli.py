@@ -56,6 +56,12 @@ def apikey_create(
         list[str] | None,
         typer.Option(help="read, write or admin; repeatable; default read (higher includes lower)"),
     ] = None,
+    rate_limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Requests a minute for this key; default: GATEWAY_RATE_LIMIT_PER_MINUTE"
+        ),
+    ] = None,
 ) -> None:
     """Create a key and print it: this is the only time it is shown."""
     from statmuse_gateway.adapters import apikeys
@@ -67,9 +73,12 @@ def apikey_create(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--scope") from exc
     key, token = _with_conn(
-        lambda conn: apikeys.create_key(conn=conn, name=name, scopes=scope or ["read"])
+        lambda conn: apikeys.create_key(
+            conn=conn, name=name, scopes=scope or ["read"], rate_limit=rate_limit
+        )
     )
-    typer.echo(f"created key {key.key_id} ({key.name}; {', '.join(key.scopes)})", err=True)
+    quota = f"; {key.rate_limit} requests a minute" if key.rate_limit else ""
+    typer.echo(f"created key {key.key_id} ({key.name}; {', '.join(key.scopes)}{quota})", err=True)
     typer.echo("store it now: it cannot be shown again", err=True)
     typer.echo(token)
 
@@ -85,8 +94,9 @@ def apikey_list() -> None:
         return
     for k in keys:
         revoked = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+        rate = f"{k.rate_limit}/min" if k.rate_limit else "default/min"
         typer.echo(
-            f"{k.key_id}  {k.name:20}  {','.join(k.scopes):16}  "
+            f"{k.key_id}  {k.name:20}  {','.join(k.scopes):16}  {rate:12}  "
             f"created {k.created_at:%Y-%m-%d %H:%M}  {revoked}"
         )
 

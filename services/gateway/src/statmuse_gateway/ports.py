@@ -18,7 +18,7 @@ from statmuse_shared.features import PlayerGame, TeamGame
 from statmuse_shared.features.context import Shooting
 
 if TYPE_CHECKING:  # the adapter module implements `ApiKeys` below and imports this one
-    from statmuse_gateway.adapters.apikeys import ApiKey
+    from statmuse_gateway.adapters.apikeys import ApiKey, DailyLimit
 
 
 class Player(NamedTuple):
@@ -191,13 +191,17 @@ class ApiKeys(Protocol):
         `KeysUnavailableError` when that cannot be said now."""
         ...
 
+    async def set_daily_limit(self, key_id: str, daily: "DailyLimit") -> None:
+        """Store the daily limit a key's holder set; `KeysUnavailableError` when it cannot."""
+        ...
+
 
 class CounterUnavailableError(RuntimeError):
     """The rate-limit counter could not be reached."""
 
 
 class WindowCounter(Protocol):
-    async def count(self, key: str, expire_s: int) -> int:
-        """Add one to `key`'s counter (which expires `expire_s` after its first count) and
+    async def count(self, key: str, expire_s: int, by: int = 1) -> int:
+        """Add `by` to `key`'s counter (which expires `expire_s` after its first count) and
         return it; `CounterUnavailableError` when it cannot."""
         ...

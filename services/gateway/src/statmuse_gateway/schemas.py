@@ -478,3 +478,34 @@ class SlateResponse(BaseModel):
         description="Other dates with posted props (up to 7 either side of this one)"
     )
     disclaimer: str = DISCLAIMER
+
+
+class DailyLimitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    daily_limit: int | None = Field(
+        ge=0,
+        le=10_000,
+        strict=True,
+        examples=[20],
+        description="Predictions a day for this key; null removes the limit. A lower limit "
+        "applies at once, a higher one (or none) from the next UTC day",
+    )
+
+
+class KeyLimits(BaseModel):
+    """An API key's own limits, as its holder sees them."""
+
+    key_id: str
+    name: str
+    scopes: list[str]
+    rate_limit_per_minute: int = Field(description="Requests a minute (set at creation)")
+    daily_limit: int | None = Field(description="Predictions a day in force today; null: none")
+    used_today: int = Field(description="Predictions so far today (UTC)")
+    pending_daily_limit: int | None = Field(
+        default=None, description="The limit that replaces it on pending_from (null: none)"
+    )
+    pending_from: dt.date | None = Field(
+        default=None, description="When a raise (or removal) of the daily limit takes effect"
+    )
+    help_links: dict[str, str] = Field(default_factory=lambda: dict(HELP_LINKS))

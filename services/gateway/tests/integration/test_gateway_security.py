@@ -309,3 +309,54 @@ async def test_keys_that_cannot_be_checked_get_503_not_500(tmp_path, database_ur
         assert read.status_code == 503
         assert (await http.get("/api/test/ping")).status_code == 401
         assert (await http.get("/health")).status_code == 200
+
+
+async def test_per_key_limits_live_in_postgresql_and_count_in_redis(
+    tmp_path, database_url, infra, pool, redis
+):
+    quota, quota_token = await apikeys.create_key(
+        conn=pool, name="small", scopes=["read"], rate_limit=2
+    )
+    assert quota.rate_limit == 2
+    _, plain_token = await apikeys.create_key(conn=pool, name="plain", scopes=["read"])
+    with pytest.raises(ValueError, match="at least 1"):
+        await apikeys.create_key(conn=pool, name="zero", scopes=["read"], rate_limit=0)
+    app = build(tmp_path, database_url, infra.redis_url, pool, redis, rate_limit_per_minute=50)
+    async with client(app) as http:
+        small = [
+            (await http.get("/api/test/ping", headers={"X-API-Key": quota_token})).status_code
+            for _ in range(3)
+        ]
+        assert small == [200, 200, 429]
+        plain = await http.get("/api/test/ping", headers={"X-API-Key": plain_token})
+        assert plain.headers["x-ratelimit-limit"] == "50"
+
+        # The holder's own daily limit: stored in PostgreSQL, counted in Redis.
+        headers = {"X-API-Key": plain_token}
+        set_to = await http.put(
+            "/api/keys/me/daily_limit", json={"daily_limit": 1}, headers=headers
+        )
+        assert set_to.status_code == 200, set_to.text
+        again = await apikeys.authenticate(conn=pool, token=plain_token)
+        assert again is not None
+        assert again.daily.limit == 1
+        body = {"player": "LeBron James", "stat": "points", "line": 25.5}
+        first = await http.post("/api/predict", json=body, headers=headers)
+        assert first.status_code != 429
+        second = await http.post("/api/predict", json=body, headers=headers)
+        assert second.status_code == 429
+        assert "help_links" in second.json()
+        me = (await http.get("/api/keys/me", headers=headers)).json()
+        assert (me["daily_limit"], me["used_today"]) == (1, 1)
+
+
+def test_cli_sets_a_keys_rate_limit(migrated, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", migrated)
+    runner = CliRunner()
+    refused = runner.invoke(gateway_cli, ["apikey", "create", "--name", "x", "--rate-limit", "0"])
+    assert refused.exit_code == 2
+    created = runner.invoke(gateway_cli, ["apikey", "create", "--name", "x", "--rate-limit", "7"])
+    assert created.exit_code == 0, created.output
+    assert "7 requests a minute" in created.stderr
+    listed = runner.invoke(gateway_cli, ["apikey", "list"])
+    assert "7/min" in listed.stdout

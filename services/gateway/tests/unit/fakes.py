@@ -1,12 +1,13 @@
 """In-memory stand-ins for the gateway's ports (see statmuse_gateway.ports), and a runtime
 built on them."""
 
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from statmuse_gateway.adapters.apikeys import ApiKey
+from statmuse_gateway.adapters.apikeys import ApiKey, DailyLimit
 from statmuse_gateway.adapters.cache import digest
 from statmuse_gateway.app import build_runtime
 from statmuse_gateway.ports import (
@@ -331,6 +332,13 @@ class InMemoryApiKeys:
             raise KeysUnavailableError("connection refused")
         return self.keys.get(token)
 
+    async def set_daily_limit(self, key_id: str, daily: DailyLimit) -> None:
+        if self.down:
+            raise KeysUnavailableError("connection refused")
+        for token, key in self.keys.items():
+            if key.key_id == key_id:
+                self.keys[token] = dataclasses.replace(key, daily=daily)
+
 
 class InMemoryCounter:
     def __init__(self, *, down: bool = False) -> None:
@@ -339,11 +347,11 @@ class InMemoryCounter:
         self.down = down
         self.calls = 0
 
-    async def count(self, key: str, expire_s: int) -> int:
+    async def count(self, key: str, expire_s: int, by: int = 1) -> int:
         self.calls += 1
         if self.down:
             raise CounterUnavailableError("connection refused")
-        self.counts[key] = self.counts.get(key, 0) + 1
+        self.counts[key] = self.counts.get(key, 0) + by
         self.expiry.setdefault(key, expire_s)
         return self.counts[key]
 

@@ -30,12 +30,39 @@ class InvalidKeyError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class DailyLimit:
+    """Predictions a day that a key's holder set for themselves (responsible gambling). A
+    lower limit applies at once; a higher one, or none, only from `raise_on` (the next UTC
+    day), so a limit cannot be lifted in the heat of the moment."""
+
+    limit: int | None = None
+    raised_to: int | None = None
+    raise_on: dt.date | None = None
+
+    def on(self, day: dt.date) -> int | None:
+        """The limit in force on `day` (None: no limit)."""
+        if self.raise_on is not None and day >= self.raise_on:
+            return self.raised_to
+        return self.limit
+
+    def set_to(self, wanted: int | None, today: dt.date) -> "DailyLimit":
+        """The limit after its holder asks for `wanted` today."""
+        current = self.on(today)
+        if wanted is not None and (current is None or wanted <= current):
+            return DailyLimit(wanted)  # stricter (or the same): at once, any pending raise gone
+        return DailyLimit(current, wanted, today + dt.timedelta(days=1))
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKey:
     key_id: str
     name: str
     scopes: tuple[Scope, ...]
     created_at: dt.datetime
     revoked_at: dt.datetime | None = None
+    # Requests a minute for this key (set at creation); None: the gateway's default.
+    rate_limit: int | None = None
+    daily: DailyLimit = DailyLimit()
 
     @property
     def revoked(self) -> bool:
@@ -99,6 +126,12 @@ def grants(scopes: Iterable[str], needed: Scope) -> bool:
     return any(rank.get(s, -1) >= rank[needed] for s in scopes)
 
 
+_COLUMNS = (
+    "key_id, name, scopes, created_at, revoked_at, rate_limit_per_minute, daily_limit, "
+    "daily_limit_raised_to, daily_limit_raise_on"
+)
+
+
 def _key(row: asyncpg.Record) -> ApiKey:
     return ApiKey(
         key_id=row["key_id"],
@@ -106,34 +139,43 @@ def _key(row: asyncpg.Record) -> ApiKey:
         scopes=normalize_scopes(row["scopes"]),
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
+        rate_limit=row["rate_limit_per_minute"],
+        daily=DailyLimit(
+            row["daily_limit"], row["daily_limit_raised_to"], row["daily_limit_raise_on"]
+        ),
     )
 
 
 async def create_key(
-    *, conn: asyncpg.Connection | asyncpg.Pool, name: str, scopes: Iterable[str]
+    *,
+    conn: asyncpg.Connection | asyncpg.Pool,
+    name: str,
+    scopes: Iterable[str],
+    rate_limit: int | None = None,
 ) -> tuple[ApiKey, str]:
-    """Store a new key; returns it and the full token (the only time the secret exists)."""
+    """Store a new key (with its own requests a minute, or the gateway's default); returns it
+    and the full token (the only time the secret exists)."""
     wanted = normalize_scopes(scopes)
     if not name.strip():
         raise ValueError("a key needs a name")
+    if rate_limit is not None and rate_limit < 1:
+        raise ValueError("a rate limit is at least 1 request a minute")
     new = generate()
     row = await conn.fetchrow(
-        "INSERT INTO gateway.api_keys (key_id, secret_sha256, name, scopes) "
-        "VALUES ($1, $2, $3, $4) RETURNING key_id, name, scopes, created_at, revoked_at",
+        "INSERT INTO gateway.api_keys (key_id, secret_sha256, name, scopes, "
+        f"rate_limit_per_minute) VALUES ($1, $2, $3, $4, $5) RETURNING {_COLUMNS}",
         new.key_id,
         hash_secret(new.secret),
         name.strip(),
         list(wanted),
+        rate_limit,
     )
     assert row is not None
     return _key(row), new.token
 
 
 async def list_keys(*, conn: asyncpg.Connection | asyncpg.Pool) -> list[ApiKey]:
-    rows = await conn.fetch(
-        "SELECT key_id, name, scopes, created_at, revoked_at FROM gateway.api_keys "
-        "ORDER BY created_at, key_id"
-    )
+    rows = await conn.fetch(f"SELECT {_COLUMNS} FROM gateway.api_keys ORDER BY created_at, key_id")
     return [_key(r) for r in rows]
 
 
@@ -141,7 +183,7 @@ async def revoke_key(*, conn: asyncpg.Connection | asyncpg.Pool, key_id: str) ->
     """Revoke a key (idempotent: the first revocation time stays); None if there is none."""
     row = await conn.fetchrow(
         "UPDATE gateway.api_keys SET revoked_at = coalesce(revoked_at, now()) "
-        "WHERE key_id = $1 RETURNING key_id, name, scopes, created_at, revoked_at",
+        f"WHERE key_id = $1 RETURNING {_COLUMNS}",
         key_id,
     )
     return None if row is None else _key(row)
@@ -155,9 +197,7 @@ async def authenticate(*, conn: asyncpg.Connection | asyncpg.Pool, token: str) -
     except InvalidKeyError:
         return None
     row = await conn.fetchrow(
-        "SELECT key_id, name, scopes, created_at, revoked_at, secret_sha256 "
-        "FROM gateway.api_keys WHERE key_id = $1",
-        key_id,
+        f"SELECT {_COLUMNS}, secret_sha256 FROM gateway.api_keys WHERE key_id = $1", key_id
     )
     if row is None or not secret_matches(secret, row["secret_sha256"]):
         return None
@@ -177,3 +217,24 @@ class PostgresApiKeys:
             return await authenticate(conn=self.db.pool, token=token)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise KeysUnavailableError(str(exc)) from exc
+
+    async def set_daily_limit(self, key_id: str, daily: DailyLimit) -> None:
+        if not self.db.is_open:
+            raise KeysUnavailableError("the database pool is not open")
+        try:
+            await store_daily_limit(conn=self.db.pool, key_id=key_id, daily=daily)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise KeysUnavailableError(str(exc)) from exc
+
+
+async def store_daily_limit(
+    *, conn: asyncpg.Connection | asyncpg.Pool, key_id: str, daily: DailyLimit
+) -> None:
+    await conn.execute(
+        "UPDATE gateway.api_keys SET daily_limit = $2, daily_limit_raised_to = $3, "
+        "daily_limit_raise_on = $4 WHERE key_id = $1",
+        key_id,
+        daily.limit,
+        daily.raised_to,
+        daily.raise_on,
+    )

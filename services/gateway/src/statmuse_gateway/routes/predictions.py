@@ -4,7 +4,7 @@
 import asyncio
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -20,6 +20,7 @@ from statmuse_gateway.schemas import (
     PredictRequest,
     PredictResponse,
 )
+from statmuse_gateway.security import daily
 from statmuse_gateway.service import ItemFailed
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,17 @@ router = APIRouter(prefix="/api", tags=["predictions"])
             "description": "The request does not fit the schedule: the opponent is not the "
             "game's, or the game's vector is not there yet (games before it to play)",
         },
+        429: {
+            "description": "Over the rate limit, or over the daily limit this API key's holder "
+            "set (PUT /api/keys/me/daily_limit; with help links)"
+        },
         503: {"model": ErrorBody},
     },
     summary="P(over/under/push), value and explanation for one player prop",
 )
-async def predict_prop(body: PredictRequest, rt: Gateway) -> Response:
+async def predict_prop(body: PredictRequest, rt: Gateway, request: Request) -> Response:
+    if (refused := await daily.spend(request, rt, 1)) is not None:
+        return refused
     answers: list[Answer] = [None]
     await predicting.predict_props(rt, [body], answers)
     answer = answers[0]
@@ -61,9 +68,10 @@ async def predict_prop(body: PredictRequest, rt: Gateway) -> Response:
 @router.post(
     "/batch_predict",
     response_model=BatchPredictResponse,
+    responses={429: {"description": "Over the rate limit or the key's daily limit"}},
     summary="Up to 50 props at once; partial results, a status per item",
 )
-async def batch_predict(body: BatchPredictRequest, rt: Gateway) -> Response:
+async def batch_predict(body: BatchPredictRequest, rt: Gateway, request: Request) -> Response:
     """The items go through together (see `predicting.predict_props`), so they share one
     deadline: the item timeout, within the batch budget. What is done by then is answered;
     the rest is a timeout. A step that fails (a dependency down) fails only the items not
@@ -77,6 +85,8 @@ async def batch_predict(body: BatchPredictRequest, rt: Gateway) -> Response:
             valid.append((i, PredictRequest.model_validate(raw)))
         except ValidationError as exc:
             answers[i] = invalid_item(exc)
+    if (refused := await daily.spend(request, rt, len(valid))) is not None:
+        return refused
     done: list[Answer] = [None] * len(valid)
     item_s, budget_s = settings.batch_item_timeout_seconds, settings.batch_budget_seconds
     late = (

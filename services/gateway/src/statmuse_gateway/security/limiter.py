@@ -84,8 +84,9 @@ class RateLimiter:
         self._skip_until = 0.0
         self._warn = ThrottledLog()
 
-    async def hit(self, kind: str, ident: str) -> Decision | None:
-        """Count one request of client (`kind`, `ident`); None when the counter cannot say
+    async def hit(self, kind: str, ident: str, limit: int | None = None) -> Decision | None:
+        """Count one request of client (`kind`, `ident`), against its own `limit` (an API
+        key's, set when it was created) or the default; None when the counter cannot say
         (then the request is served, and the counter is left alone for a while)."""
         if time.monotonic() < self._skip_until:
             return None
@@ -98,4 +99,5 @@ class RateLimiter:
             self._skip_until = time.monotonic() + _REDIS_BACKOFF_S
             self._warn.warning("redis unavailable, not rate limiting: %s", exc)
             return None
-        return Decision(count <= self.limit, count, self.limit, retry_after)
+        allowed = self.limit if limit is None else limit
+        return Decision(count <= allowed, count, allowed, retry_after)

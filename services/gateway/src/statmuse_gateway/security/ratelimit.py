@@ -61,8 +61,8 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or scope["path"] in RATE_EXEMPT or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        kind, ident = await self._client(scope)
-        decision = await self.rt.limiter.hit(kind, ident)  # the decision, made here only
+        kind, ident, limit = await self._client(scope)
+        decision = await self.rt.limiter.hit(kind, ident, limit)  # the decision, made here only
         if decision is None:
             await self.app(scope, receive, send)
             return
@@ -79,8 +79,9 @@ class RateLimitMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
-    async def _client(self, scope: Scope) -> tuple[str, str]:
-        """("key", its id) for a valid API key, else ("ip", the peer address)."""
+    async def _client(self, scope: Scope) -> tuple[str, str, int | None]:
+        """("key", its id, its own limit) for a valid API key, else ("ip", the peer address,
+        None: the default limit)."""
         token = token_of(scope)
         if token:
             try:
@@ -89,6 +90,6 @@ class RateLimitMiddleware:
                 self._warn.warning("API keys unavailable, limiting by address: %s", exc)
             else:
                 if key is not None and not key.revoked:
-                    return "key", key.key_id
+                    return "key", key.key_id, key.rate_limit
         client = scope.get("client")
-        return "ip", str(client[0]) if client else "unknown"
+        return "ip", str(client[0]) if client else "unknown", None
