@@ -1,7 +1,9 @@
-"""statmuse-gateway: serve, migrate, apikey (create, list, revoke)."""
+"""statmuse-gateway: serve, migrate, apikey (create, list, revoke), openapi."""
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -111,6 +113,25 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key id (from `
         typer.echo(f"error: no API key {key_id!r}", err=True)
         raise typer.Exit(2)
     typer.echo(f"revoked {key.key_id} ({key.name}) at {key.revoked_at:%Y-%m-%d %H:%M:%S %Z}")
+
+
+@app.command("openapi")
+def openapi_document(
+    out: Annotated[
+        Path | None, typer.Option(help="Write it here (default: standard output)")
+    ] = None,
+) -> None:
+    """The gateway's OpenAPI document, as it serves it at /openapi.json (the TypeScript
+    client's types are generated from it: clients/typescript)."""
+    from statmuse_gateway.app import create_app
+
+    # Nothing connects: the document needs the routes only.
+    document = create_app(GatewaySettings(database_url="postgresql://unused@localhost/none"))
+    text = json.dumps(document.openapi(), indent=2, sort_keys=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text)
 
 
 def main() -> None:
