@@ -105,6 +105,35 @@ BROKEN = {
         lambda x: x["spec"]["template"]["spec"]["containers"][0]["envFrom"].pop(),
     ),
     "no-migrate-job": lambda d: [x for x in d if x["kind"] != "Job"],
+    "no-default-deny": lambda d: [x for x in d if x["metadata"]["name"] != "default-deny-ingress"],
+    "ingress-without-tls": lambda d: _edit(d, "Ingress", "gateway", lambda i: i["spec"].pop("tls")),
+    "ingress-to-a-worker": lambda d: _edit(
+        d,
+        "Ingress",
+        "gateway",
+        lambda i: i["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].update(
+            name="predictor"
+        ),
+    ),
+    "worker-open-to-all": lambda d: [
+        *d,
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "oops"},
+            "spec": {
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "trainer"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [{}],
+            },
+        },
+    ],
+    "worker-behind-the-ingress": lambda d: _edit(
+        d,
+        "NetworkPolicy",
+        "gateway-from-ingress",
+        lambda p: p["spec"].update(podSelector={}),
+    ),
 }
 
 

@@ -247,6 +247,8 @@ def k8s_problems(docs: list[dict[str, Any]], secrets: Mapping[str, str]) -> list
         if any(h["spec"]["scaleTargetRef"]["name"] == worker for h in hpas):
             problems.append(f"k8s {worker}: both an HPA and a ScaledObject")
 
+    problems += network_problems(docs)
+
     # The migrate job.
     jobs = [
         j for j in by_kind(docs, "Job").values() if _container(j).get("image") == "statmuse/ops"
@@ -268,6 +270,75 @@ def k8s_problems(docs: list[dict[str, Any]], secrets: Mapping[str, str]) -> list
             problems += env_problems(
                 f"k8s CronJob {cron['metadata']['name']}", settings_class(service), env
             )
+    return problems
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if not selector:
+        return True
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expr in selector.get("matchExpressions", []):
+        value = labels.get(expr["key"])
+        if expr["operator"] == "In" and value not in expr["values"]:
+            return False
+        if expr["operator"] == "NotIn" and value in expr["values"]:
+            return False
+    return True
+
+
+def network_problems(docs: list[dict[str, Any]]) -> list[str]:
+    """Only the gateway is reachable from outside (an Ingress with TLS to its Service, a
+    policy from the ingress controller); every pod is under a default-deny policy; the other
+    services accept only Prometheus, and only on their own port."""
+    problems: list[str] = []
+    policies = list(by_kind(docs, "NetworkPolicy").values())
+    if not any(
+        p["spec"].get("podSelector") == {}
+        and "Ingress" in p["spec"].get("policyTypes", [])
+        and not p["spec"].get("ingress")
+        for p in policies
+    ):
+        problems.append("k8s: no default-deny NetworkPolicy for ingress")
+    ingresses = list(by_kind(docs, "Ingress").values())
+    backends = {
+        path["backend"]["service"]["name"]
+        for ing in ingresses
+        for rule in ing["spec"].get("rules", [])
+        for path in rule.get("http", {}).get("paths", [])
+    }
+    if backends != {"gateway"}:
+        problems.append(f"k8s Ingress: routes to {sorted(backends)}, want the gateway only")
+    for ing in ingresses:
+        hosts = {h for rule in ing["spec"].get("rules", []) for h in [rule.get("host")]}
+        tls_hosts = {h for t in ing["spec"].get("tls", []) for h in t.get("hosts", [])}
+        if not ing["spec"].get("tls") or not hosts <= tls_hosts:
+            problems.append(f"k8s Ingress {ing['metadata']['name']}: every host needs TLS")
+    for service in SERVICES:
+        dep = by_kind(docs, "Deployment").get(service)
+        if dep is None:
+            continue
+        labels = dep["spec"]["template"]["metadata"]["labels"]
+        allowed = [
+            rule
+            for p in policies
+            if _selects(p["spec"].get("podSelector", {}), labels)
+            for rule in p["spec"].get("ingress", [])
+        ]
+        for rule in allowed:
+            sources = rule.get("from")
+            if not sources:
+                problems.append(f"k8s NetworkPolicy: {service} is open to every source")
+                continue
+            for source in sources:
+                if "ipBlock" in source:
+                    problems.append(f"k8s NetworkPolicy: {service} is open to an IP block")
+                ns = (source.get("namespaceSelector") or {}).get("matchLabels", {})
+                name = ns.get("kubernetes.io/metadata.name")
+                if name == "ingress-nginx" and service != "gateway":
+                    problems.append(f"k8s NetworkPolicy: {service} is reachable from the ingress")
+                if "namespaceSelector" in source and name not in ("ingress-nginx", "monitoring"):
+                    problems.append(f"k8s NetworkPolicy: {service} is open to other namespaces")
     return problems
 
 
