@@ -2,12 +2,16 @@
 in-memory stand-ins for PostgreSQL and Redis): a clear 4xx, never a 500; nothing big echoed
 back; security headers on every answer; X-Forwarded-For believed only from a trusted proxy."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from statmuse_gateway.app import create_app
@@ -253,3 +257,45 @@ async def test_the_docs_pages_load_only_the_gateways_own_files(http):
     # Only the AsyncAPI viewer may evaluate code (its validator compiles schemas).
     assert "unsafe-eval" in (await http.get("/docs/asyncapi")).headers["content-security-policy"]
     assert "unsafe-eval" not in (await http.get("/docs")).headers["content-security-policy"]
+
+
+# Any JSON at all in any field of a prediction request: a 4xx or an answer, never a 5xx, and
+# never more than a few kB back (the fuzzing counterpart of the cases above).
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**20), max_value=10**20)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=3_000),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=20), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+_fields = st.sampled_from(
+    ["player", "stat", "line", "odds_over", "odds_under", "opponent", "game_date", "extra"]
+)
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(changes=st.dictionaries(_fields, _json_values, max_size=4), batch=st.booleans())
+def test_no_json_in_any_field_gets_a_5xx(changes: dict[str, Any], batch: bool) -> None:
+    body = {**GOOD, **changes}
+    raw = json.dumps(body, allow_nan=True).encode()  # NaN and Infinity as Python writes them
+    config = settings(rate_limit_per_minute=10**6)
+    app = create_app(config, runtime=fake_runtime(config))
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=("10.9.9.9", 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            if batch:
+                payload = b'{"items":[' + raw + b"," + json.dumps(GOOD).encode() + b"]}"
+                return await post_raw(client, "/api/batch_predict", payload)
+            return await post_raw(client, "/api/predict", raw)
+
+    r = asyncio.run(call())
+    assert r.status_code < 500, r.text
+    assert len(r.content) < 8_000
+    if batch:
+        assert r.status_code == 200
+        assert len(r.json()["results"]) == 2
