@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV ?= $(or $(shell command -v uv 2>/dev/null),python3 -m uv)
 export UV_PYTHON ?= 3.11
 
-.PHONY: demo up down status test test-unit lint typecheck fmt sync clean bench asyncapi features-doc replay
+.PHONY: demo up down status test test-unit lint typecheck fmt sync clean bench asyncapi kafka-acls features-doc replay
 
 sync:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -52,6 +52,11 @@ bench: sync
 # publishers (a test fails while the committed one is stale).
 asyncapi: sync
 	$(UV) run python -m statmuse_shared.contract.asyncapi
+
+# deploy/k8s/kafka-acls.sh: every service's Kafka ACLs, from its subscribers and publishers (a test
+# fails while it is stale).
+kafka-acls: sync
+	$(UV) run python -m statmuse_shared.contract.acls
 
 # docs/FEATURES.md, regenerated from the feature catalogue (a test fails while it is stale).
 features-doc: sync

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from deploylib.common import without, yaml_files
+from deploylib.common import SERVICES, without, yaml_files
 from deploylib.compose import COMPOSE_ENV, compose_problems, interpolate
 
 
@@ -129,7 +129,66 @@ def _set_arg(compose: dict[str, Any], service: str, name: str, value: str | None
             },
             id="no-artifact-volume",
         ),
+        pytest.param(
+            lambda c: _set_env(c, "predictor", "KAFKA_USERNAME", "gateway"),
+            id="kafka-user-of-another-service",
+        ),
+        pytest.param(
+            lambda c: _set_env(c, "trainer", "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"),
+            id="kafka-without-sasl",
+        ),
+        pytest.param(
+            lambda c: _set_env(c, "kafka", "KAFKA_AUTHORIZER_CLASS_NAME", None),
+            id="kafka-without-acls",
+        ),
+        pytest.param(
+            lambda c: _set_env(c, "kafka", "KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND", "true"),
+            id="kafka-allows-everyone",
+        ),
+        pytest.param(
+            lambda c: _set_env(
+                c, "kafka", "KAFKA_LISTENERS", "SASL_PLAINTEXT://:9092,CONTROLLER://:9093"
+            ),
+            id="controller-on-the-network",
+        ),
+        pytest.param(
+            lambda c: _set(
+                c,
+                "kafka-init",
+                (),
+                "command",
+                [c["services"]["kafka-init"]["command"][0].replace("bash /acls/acls.sh", "true")],
+            ),
+            id="acls-not-added",
+        ),
+        pytest.param(
+            lambda c: _set(
+                c,
+                "kafka",
+                (),
+                "command",
+                [c["services"]["kafka"]["command"][0].replace("user_trainer=", "user_trainr=")],
+            ),
+            id="kafka-user-unknown-to-the-broker",
+        ),
     ],
 )
 def test_a_broken_compose_file_is_caught(compose: dict[str, Any], broken: Any) -> None:
     assert compose_problems(broken(compose))
+
+
+def test_the_acls_follow_the_code() -> None:
+    """Only the gateway may write the admin commands, and only the trainer read them; every
+    service reads only the topics it subscribes to."""
+    from statmuse_shared.contract import acls, topics
+
+    rules = acls.service_acls()
+    writers = {
+        a.principal for a in rules if a.operation == "Write" and a.name == topics.MODEL_COMMANDS
+    }
+    readers = {
+        a.principal for a in rules if a.operation == "Read" and a.name == topics.MODEL_COMMANDS
+    }
+    assert (writers, readers) == ({"gateway"}, {"trainer"})
+    assert not [a for a in rules if a.name == "*" and a.operation != "Describe"]
+    assert {a.principal for a in rules} == {*SERVICES, acls.EXPORTER}

@@ -128,6 +128,32 @@ BROKEN = {
             },
         },
     ],
+    "kafka-user-of-another": lambda d: _edit(
+        d,
+        "Deployment",
+        "predictor",
+        lambda x: x["spec"]["template"]["spec"]["containers"][0]["env"][2].update(value="gateway"),
+    ),
+    "kafka-password-of-another": lambda d: _edit(
+        d,
+        "Deployment",
+        "features",
+        lambda x: x["spec"]["template"]["spec"]["containers"][0]["env"][3]["valueFrom"][
+            "secretKeyRef"
+        ].update(key="KAFKA_GATEWAY_PASSWORD"),
+    ),
+    "keda-without-login": lambda d: _edit(
+        d, "ScaledObject", "trainer", lambda x: x["spec"]["triggers"][0].pop("authenticationRef")
+    ),
+    "no-acl-job": lambda d: [x for x in d if x["metadata"]["name"] != "statmuse-kafka-acls"],
+    "a-user-not-created": lambda d: _edit(
+        d,
+        "Job",
+        "statmuse-kafka-acls",
+        lambda j: j["spec"]["template"]["spec"]["containers"][0].update(
+            args=[j["spec"]["template"]["spec"]["containers"][0]["args"][0].replace(" trainer", "")]
+        ),
+    ),
     "worker-behind-the-ingress": lambda d: _edit(
         d,
         "NetworkPolicy",

@@ -33,7 +33,14 @@ from statmuse_shared.contract import topics
 from statmuse_shared.platform.settings import BaseServiceSettings
 
 # Values for the variables docker-compose.yml requires (`${VAR:?}`); not placeholders.
-COMPOSE_ENV = {"POSTGRES_PASSWORD": "Tq7-compose-check", "GRAFANA_ADMIN_PASSWORD": "Tq7-grafana"}
+COMPOSE_ENV = {
+    "POSTGRES_PASSWORD": "Tq7-compose-check",
+    "GRAFANA_ADMIN_PASSWORD": "Tq7-grafana",
+    **{
+        f"KAFKA_{user}_PASSWORD": f"Tq7-kafka-{user.lower()}"
+        for user in ("ADMIN", "INGESTOR", "FEATURES", "TRAINER", "PREDICTOR", "GATEWAY", "EXPORTER")
+    },
+}
 # The compose service that builds each image.
 IMAGES = {**{s: s for s in SERVICES}, "ops": "migrate"}
 
@@ -216,6 +223,8 @@ def compose_problems(raw: dict[str, Any], *, env: Mapping[str, str] = COMPOSE_EN
     if ".dlq" not in init or f"--partitions {topics.DEFAULT_PARTITIONS}" not in init:
         problems.append("compose kafka-init: no .dlq topics or not 6 partitions")
 
+    problems += kafka_auth_problems(services)
+
     # Monitoring: the lag exporter, the alert rules, the dashboards.
     if "kafka-exporter" not in services or "kafka-exporter" not in scrape:
         problems.append("compose: no kafka-exporter scraped by Prometheus")
@@ -242,3 +251,51 @@ def prometheus_targets() -> dict[str, str]:
             for target in sc["targets"]:
                 out[job["job_name"]] = target
     return out
+
+
+def kafka_auth_problems(services: dict[str, Any]) -> list[str]:
+    """The broker requires SASL and authorizes with ACLs (nothing allowed without one); each
+    service logs in as its own user, which the broker knows; kafka-init adds the generated
+    ACLs (deploy/k8s/kafka-acls.sh, current with the code); the lag exporter logs in too."""
+    from statmuse_shared.contract import acls
+
+    problems: list[str] = []
+    kafka = services.get("kafka") or {}
+    env = compose_env(kafka)
+    listeners = env.get("KAFKA_LISTENERS", "")
+    if "PLAINTEXT://:" in listeners.replace("SASL_PLAINTEXT://:", "") or (
+        "SASL_PLAINTEXT://:9092" not in listeners
+    ):
+        problems.append("compose kafka: the network listener must be SASL_PLAINTEXT only")
+    if not re.match(r"^CONTROLLER://127\.0\.0\.1:", listeners.split(",")[-1]):
+        problems.append("compose kafka: the controller must listen on loopback only")
+    if env.get("KAFKA_AUTHORIZER_CLASS_NAME", "").split(".")[-1] != "StandardAuthorizer":
+        problems.append("compose kafka: no ACL authorizer")
+    if env.get("KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND", "true").lower() != "false":
+        problems.append("compose kafka: everyone is allowed where no ACL says")
+    jaas = " ".join(map(str, kafka.get("command") or []))
+    known = set(re.findall(r"\buser_([A-Za-z0-9_-]+)=", jaas))
+    for user in sorted(set(acls.users()) - known):
+        problems.append(f"compose kafka: no SASL user {user}")
+    for service in SERVICES:
+        svc_env = compose_env(services.get(service) or {})
+        if svc_env.get("KAFKA_SECURITY_PROTOCOL") != "SASL_PLAINTEXT":
+            problems.append(f"compose {service}: does not log in to the broker (SASL)")
+        if svc_env.get("KAFKA_USERNAME") != service:
+            problems.append(f"compose {service}: logs in as {svc_env.get('KAFKA_USERNAME')}")
+        if not svc_env.get("KAFKA_PASSWORD"):
+            problems.append(f"compose {service}: no KAFKA_PASSWORD")
+    init = services.get("kafka-init") or {}
+    if "/acls/acls.sh" not in " ".join(map(str, init.get("command") or [])):
+        problems.append("compose kafka-init: does not add the ACLs")
+    if not any(
+        str(v).startswith("./deploy/k8s/kafka-acls.sh:/acls/acls.sh")
+        for v in init.get("volumes", [])
+    ):
+        problems.append("compose kafka-init: deploy/k8s/kafka-acls.sh is not mounted")
+    if acls.main(["--check"]) != 0:
+        problems.append("deploy/k8s/kafka-acls.sh is stale: make kafka-acls")
+    exporter = " ".join(map(str, (services.get("kafka-exporter") or {}).get("command") or []))
+    if "--sasl.enabled" not in exporter or f"--sasl.username={acls.EXPORTER}" not in exporter:
+        problems.append("compose kafka-exporter: does not log in to the broker")
+    return problems

@@ -114,8 +114,9 @@ def k8s_env(
         if "value" in item:
             env[item["name"]], source[item["name"]] = str(item["value"]), "literal"
         elif "secretKeyRef" in item.get("valueFrom", {}):
-            key = item["valueFrom"]["secretKeyRef"]["key"]
-            env[item["name"]], source[item["name"]] = secrets.get(key, ""), "secret"
+            ref = item["valueFrom"]["secretKeyRef"]
+            values = kafka_secrets() if ref["name"] == "statmuse-kafka" else secrets
+            env[item["name"]], source[item["name"]] = values.get(ref["key"], ""), "secret"
         else:
             env[item["name"]], source[item["name"]] = "from-ref", "configmap"
     return env, source
@@ -123,6 +124,12 @@ def k8s_env(
 
 def secret_example() -> dict[str, str]:
     return read_env_file(ROOT / "deploy/k8s/secrets.env.example")
+
+
+def kafka_secrets() -> dict[str, str]:
+    """kafka.env.example (the Secret statmuse-kafka) with its placeholders replaced."""
+    example = read_env_file(ROOT / "deploy/k8s/kafka.env.example")
+    return {k: v.replace("changeme", f"Tq7-{k.lower()}") for k, v in example.items()}
 
 
 def filled_secrets() -> dict[str, str]:
@@ -248,6 +255,7 @@ def k8s_problems(docs: list[dict[str, Any]], secrets: Mapping[str, str]) -> list
             problems.append(f"k8s {worker}: both an HPA and a ScaledObject")
 
     problems += network_problems(docs)
+    problems += kafka_problems(docs)
 
     # The migrate job.
     jobs = [
@@ -342,6 +350,52 @@ def network_problems(docs: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def kafka_problems(docs: list[dict[str, Any]]) -> list[str]:
+    """Each service logs in to the broker as its own user, with only its own password; KEDA
+    reads the lag as that user; the kafka-acls Job runs the generated ACLs."""
+    from statmuse_shared.contract import acls
+
+    problems: list[str] = []
+    deployments = by_kind(docs, "Deployment")
+    for service in SERVICES:
+        dep = deployments.get(service)
+        if dep is None:
+            continue
+        env = {e["name"]: e for e in _container(dep).get("env", [])}
+        if env.get("KAFKA_USERNAME", {}).get("value") != service:
+            problems.append(f"k8s Deployment {service}: not logged in to the broker as {service}")
+        ref = env.get("KAFKA_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef", {})
+        if ref != {"name": "statmuse-kafka", "key": f"KAFKA_{service.upper()}_PASSWORD"}:
+            problems.append(f"k8s Deployment {service}: KAFKA_PASSWORD is not its own")
+    auths = by_kind(docs, "TriggerAuthentication")
+    for scaled in by_kind(docs, "ScaledObject").values():
+        worker = scaled["spec"]["scaleTargetRef"]["name"]
+        for trigger in scaled["spec"].get("triggers", []):
+            name = (trigger.get("authenticationRef") or {}).get("name")
+            if trigger["metadata"].get("sasl") != "scram_sha512" or name not in auths:
+                problems.append(f"k8s ScaledObject {worker}: reads the lag without logging in")
+                continue
+            params = {e["parameter"]: e for e in auths[name]["spec"].get("env", [])}
+            if {p.get("containerName") for p in params.values()} != {worker} or set(params) != {
+                "username",
+                "password",
+            }:
+                problems.append(f"k8s TriggerAuthentication {name}: not {worker}'s own login")
+    jobs = [j for j in by_kind(docs, "Job").values() if j["metadata"]["name"].endswith("acls")]
+    script = " ".join(str(a) for j in jobs for a in _container(j).get("args", []))
+    if not jobs or "/acls/kafka-acls.sh" not in script:
+        problems.append("k8s: no Job runs kafka-acls.sh")
+    missing = (
+        set(acls.users())
+        - {acls.EXPORTER}
+        - set(script.split())
+        - {u for u in SERVICES if "for user in" in script and u in script}
+    )
+    if missing:
+        problems.append(f"k8s kafka-acls Job: no broker user for {sorted(missing)}")
+    return problems
+
+
 def kustomization_problems() -> list[str]:
     k = load_yaml(ROOT / "deploy/k8s/kustomization.yaml")
     listed = set(k.get("resources", []))
@@ -349,6 +403,10 @@ def kustomization_problems() -> list[str]:
     problems = [f"kustomization: {r} is listed but missing" for r in sorted(listed - present)]
     problems += [f"kustomization: {r} is not listed" for r in sorted(present - listed)]
     generated = [g["name"] for g in k.get("secretGenerator", [])]
-    if "statmuse-secrets" not in generated:
-        problems.append("kustomization: no secretGenerator for statmuse-secrets")
+    for name in ("statmuse-secrets", "statmuse-kafka"):
+        if name not in generated:
+            problems.append(f"kustomization: no secretGenerator for {name}")
+    maps = {g["name"]: g.get("files", []) for g in k.get("configMapGenerator", [])}
+    if maps.get("statmuse-kafka-acls") != ["kafka-acls.sh"]:
+        problems.append("kustomization: the ACL script is not the statmuse-kafka-acls ConfigMap")
     return problems

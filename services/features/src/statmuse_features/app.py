@@ -28,7 +28,11 @@ def build_runtime(
     """The runtime `create_app` serves; tests pass an in-memory `features`. A member of the
     consumer group owns no partition until the group assigns some; `standalone` computes every
     player (the batch build, and tests on FastStream's test broker, which assigns none)."""
-    broker = make_broker(settings.kafka_bootstrap_servers, client_id=FeaturesRuntime.service)
+    broker = make_broker(
+        settings.kafka_bootstrap_servers,
+        client_id=FeaturesRuntime.service,
+        auth=settings.kafka_auth,
+    )
     # No session state on its connections (no LISTEN, session locks, SET or open cursor):
     # a checkout costs no reset query, which a message at a time paid on every message.
     db = Database(settings.dsn, session_state=False)

@@ -69,7 +69,9 @@ def build_runtime(
 ) -> GatewayRuntime:
     """The runtime `create_app` serves. Tests pass an open `db` (`Database.of(pool)`), their
     own `redis` client, or in-memory stand-ins for the rest."""
-    broker = make_broker(settings.kafka_bootstrap_servers, client_id=GatewayRuntime.service)
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, client_id=GatewayRuntime.service, auth=settings.kafka_auth
+    )
     wired = channels(settings)
     broker.include_router(wired.router)
     db = Database(settings.dsn) if db is None else db

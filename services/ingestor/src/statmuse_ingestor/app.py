@@ -75,7 +75,11 @@ def build_runtime(
     """The runtime `create_app` serves; tests pass in-memory `ingest`, `reports` and
     `feeds`, their own `sources`, a `db` over a pool they opened, or `games_partitions` in
     place of asking the broker."""
-    broker = make_broker(settings.kafka_bootstrap_servers, client_id=IngestorRuntime.service)
+    broker = make_broker(
+        settings.kafka_bootstrap_servers,
+        client_id=IngestorRuntime.service,
+        auth=settings.kafka_auth,
+    )
     wired = channels()
     broker.include_router(wired.router)
     db = Database(settings.dsn) if db is None else db
@@ -89,7 +93,12 @@ def build_runtime(
         sources=functools.partial(make_source, settings) if sources is None else sources,
         publish_games=wired.games,
         games_partitions=(
-            functools.partial(partition_count, settings.kafka_bootstrap_servers, topics.GAMES_RAW)
+            functools.partial(
+                partition_count,
+                settings.kafka_bootstrap_servers,
+                topics.GAMES_RAW,
+                auth=settings.kafka_auth,
+            )
             if games_partitions is None
             else games_partitions
         ),

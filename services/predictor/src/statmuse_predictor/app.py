@@ -23,7 +23,11 @@ def build_runtime(
     predictions: PredictionRepository | None = None,
 ) -> PredictorRuntime:
     """The runtime `create_app` serves; tests pass in-memory `book` and `predictions`."""
-    broker = make_broker(settings.kafka_bootstrap_servers, client_id=PredictorRuntime.service)
+    broker = make_broker(
+        settings.kafka_bootstrap_servers,
+        client_id=PredictorRuntime.service,
+        auth=settings.kafka_auth,
+    )
     wired = channels(settings)
     broker.include_router(wired.router)
     db = Database(settings.dsn)

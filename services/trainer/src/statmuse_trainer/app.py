@@ -41,7 +41,9 @@ def build_runtime(
 ) -> TrainerRuntime:
     """The runtime `create_app` serves and the one-shot commands use; tests pass in-memory
     repositories and artifact stores."""
-    broker = make_broker(settings.kafka_bootstrap_servers, client_id=TrainerRuntime.service)
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, client_id=TrainerRuntime.service, auth=settings.kafka_auth
+    )
     wired = channels(settings)
     broker.include_router(wired.router)
     db = Database(settings.dsn)

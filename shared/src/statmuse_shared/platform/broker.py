@@ -4,6 +4,7 @@ is in `consumers`."""
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Iterable, Sequence
 from typing import Any, Final, TypeVar
 
@@ -11,10 +12,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.publisher.usecase import DefaultPublisher
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from pydantic import BaseModel
 
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.encoding import JSON, Encoding
+from statmuse_shared.platform.settings import KafkaAuth
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +41,29 @@ LINGER_MS = 5
 COMPRESSION: Final = "zstd"
 
 
-def make_broker(bootstrap_servers: str, *, client_id: str) -> KafkaBroker:
-    """A FastStream Kafka broker. Producers wait for all in-sync replicas (no silent loss)."""
+def security(auth: KafkaAuth | None) -> BaseSecurity | None:
+    """FastStream's security settings for these credentials (None: PLAINTEXT)."""
+    if auth is None:
+        return None
+    context = ssl.create_default_context() if auth.protocol == "SASL_SSL" else None
+    kind = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+    return kind[auth.mechanism](auth.username, auth.password, ssl_context=context)
+
+
+def client_settings(auth: KafkaAuth | None) -> dict[str, Any]:
+    """aiokafka's keyword arguments for these credentials (for the admin clients)."""
+    return parse_security(security(auth))
+
+
+def make_broker(
+    bootstrap_servers: str, *, client_id: str, auth: KafkaAuth | None = None
+) -> KafkaBroker:
+    """A FastStream Kafka broker. Producers wait for all in-sync replicas (no silent loss).
+    With `auth`, it logs in as that service's user (SASL)."""
     return KafkaBroker(
         bootstrap_servers,
         client_id=client_id,
+        security=security(auth),
         acks="all",
         enable_idempotence=False,  # tansu (local broker) lacks idempotent producer support
         max_batch_size=MAX_BATCH_BYTES,
@@ -58,9 +80,12 @@ async def ensure_topics(
     names: Iterable[str],
     *,
     partitions: int = topics.DEFAULT_PARTITIONS,
+    auth: KafkaAuth | None = None,
 ) -> list[str]:
     """Create the topics that do not exist yet; returns the ones created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="statmuse-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="statmuse-admin", **client_settings(auth)
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -77,9 +102,13 @@ async def ensure_topics(
         await admin.close()
 
 
-async def partition_count(bootstrap_servers: str, topic: str) -> int:
+async def partition_count(
+    bootstrap_servers: str, topic: str, *, auth: KafkaAuth | None = None
+) -> int:
     """How many partitions `topic` has, from the broker's metadata (the topic must exist)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="statmuse-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="statmuse-admin", **client_settings(auth)
+    )
     await admin.start()
     try:
         [described] = await admin.describe_topics([topic])
