@@ -76,6 +76,16 @@ export function retryAfterMs(header: string | null, now: number = Date.now()): n
 
 type Query = Record<string, string | number | boolean | null | undefined>;
 
+/** JSON, or the text itself (an ingress's HTML 502 page, a plain-text error). */
+function parseBody(text: string): unknown {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { detail: text.slice(0, 300) };
+  }
+}
+
 export class StatMuseClient {
   private readonly base: string;
   private readonly options: Required<Omit<ClientOptions, "apiKey" | "baseUrl">> & {
@@ -145,7 +155,7 @@ export class StatMuseClient {
     for (let attempt = 0; ; attempt++) {
       const response = await this.options.fetch(url, init);
       const text = await response.text();
-      const parsed: unknown = text ? JSON.parse(text) : null;
+      const parsed = parseBody(text);
       if (response.ok) return parsed as T;
       const wait = retryAfterMs(response.headers.get("retry-after"));
       const error = new ApiError(response.status, parsed, wait);

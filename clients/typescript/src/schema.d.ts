@@ -171,7 +171,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Set a daily limit on this key's predictions (lower: now; higher or none: tomorrow) */
+        /** Set a daily limit on this key's predictions (lower: now; higher or none: in 24 h) */
         put: operations["set_daily_limit_api_keys_me_daily_limit_put"];
         post?: never;
         delete?: never;
@@ -534,7 +534,7 @@ export interface components {
         DailyLimitRequest: {
             /**
              * Daily Limit
-             * @description Predictions a day for this key; null removes the limit. A lower limit applies at once, a higher one (or none) from the next UTC day
+             * @description Predictions a day (US Eastern) for this key; null removes the limit. A lower limit applies at once, a higher one (or none) 24 hours later
              * @example 20
              */
             daily_limit: number | null;
@@ -602,24 +602,36 @@ export interface components {
             rate_limit_per_minute: number;
             /**
              * Daily Limit
-             * @description Predictions a day in force today; null: none
+             * @description Predictions a day in force now; null: none
              */
             daily_limit: number | null;
             /**
+             * Day
+             * Format: date
+             * @description The counting day (US Eastern)
+             */
+            day: string;
+            /**
              * Used Today
-             * @description Predictions so far today (UTC)
+             * @description Predictions so far that day
              */
             used_today: number;
             /**
+             * Resets At
+             * Format: date-time
+             * @description When the day ends: midnight US Eastern
+             */
+            resets_at: string;
+            /**
              * Pending Daily Limit
-             * @description The limit that replaces it on pending_from (null: none)
+             * @description The limit that replaces it at pending_at (null: none)
              */
             pending_daily_limit?: number | null;
             /**
-             * Pending From
+             * Pending At
              * @description When a raise (or removal) of the daily limit takes effect
              */
-            pending_from?: string | null;
+            pending_at?: string | null;
             /** Help Links */
             help_links?: {
                 [key: string]: string;

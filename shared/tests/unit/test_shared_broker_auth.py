@@ -83,3 +83,20 @@ def test_the_credentials_reach_the_kafka_clients(protocol, mechanism):
     assert plain.config.broker_config.builder.keywords.get("security_protocol", "PLAINTEXT") == (
         "PLAINTEXT"
     )
+
+
+def test_a_private_ca_is_trusted(tmp_path):
+    import subprocess
+
+    key, cert = tmp_path / "ca.key", tmp_path / "ca.crt"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=kafka-test-ca"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    auth = KafkaAuth("SASL_SSL", "SCRAM-SHA-512", "trainer", "pw", str(cert))
+    context = client_settings(auth)["ssl_context"]
+    names = [c["subject"] for c in context.get_ca_certs()]
+    assert any(("commonName", "kafka-test-ca") in rdn for s in names for rdn in s)
+    with pytest.raises(FileNotFoundError):
+        client_settings(KafkaAuth("SASL_SSL", "PLAIN", "x", "y", str(tmp_path / "none.crt")))

@@ -273,6 +273,9 @@ def kafka_auth_problems(services: dict[str, Any]) -> list[str]:
         problems.append("compose kafka: no ACL authorizer")
     if env.get("KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND", "true").lower() != "false":
         problems.append("compose kafka: everyone is allowed where no ACL says")
+    # The image turns every KAFKA_* variable into a broker property (logged at start).
+    for name in sorted(k for k in env if k.startswith("KAFKA_") and "PASSWORD" in k):
+        problems.append(f"compose kafka: {name} would become a broker property")
     jaas = " ".join(map(str, kafka.get("command") or []))
     known = set(re.findall(r"\buser_([A-Za-z0-9_-]+)=", jaas))
     for user in sorted(set(acls.users()) - known):

@@ -347,6 +347,18 @@ def network_problems(docs: list[dict[str, Any]]) -> list[str]:
                     problems.append(f"k8s NetworkPolicy: {service} is reachable from the ingress")
                 if "namespaceSelector" in source and name not in ("ingress-nginx", "monitoring"):
                     problems.append(f"k8s NetworkPolicy: {service} is open to other namespaces")
+    # The databases the services use, when in the namespace, are not cut off by the deny.
+    for name, port in (("postgresql", 5432), ("redis", 6379)):
+        labels = {"app.kubernetes.io/name": name}
+        if not any(
+            _selects(p["spec"].get("podSelector", {}), labels)
+            and any(
+                {"protocol": "TCP", "port": port} in rule.get("ports", [])
+                for rule in p["spec"].get("ingress", [])
+            )
+            for p in policies
+        ):
+            problems.append(f"k8s NetworkPolicy: nothing lets the services reach {name}")
     return problems
 
 

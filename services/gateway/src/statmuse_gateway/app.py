@@ -138,8 +138,10 @@ def create_app(settings: GatewaySettings, *, runtime: GatewayRuntime | None = No
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
-        allow_methods=["GET", "POST"],
+        allow_methods=["GET", "POST", "PUT"],
         allow_headers=["content-type", "x-api-key"],
+        # What a browser client must read to wait as told (the TypeScript client does).
+        expose_headers=["retry-after", "x-ratelimit-limit", "x-ratelimit-remaining"],
     )
     app.router.routes.extend(health_routes(rt.service, rt.ready))
     # The /api routers in this order keep the OpenAPI document's path order.
@@ -154,7 +156,9 @@ def create_app(settings: GatewaySettings, *, runtime: GatewayRuntime | None = No
     if settings.require_key_for_reads:
         app.user_middleware.append(Middleware(ReadKeyMiddleware, runtime=rt))
     observability.install(app)  # counts every answer, 429s and 413s included
-    app.add_middleware(SecurityHeadersMiddleware)  # on every answer, errors included
+    # On every answer, 4xx and 503 included (not on an unhandled 500, which Starlette's outermost
+    # error middleware sends; there is none by design).
+    app.add_middleware(SecurityHeadersMiddleware)
     if settings.trusted_proxies:
         # Outermost, so the rate limiter sees the client the trusted proxy names; the header
         # from anyone else is ignored (serve() turns uvicorn's own trust of loopback off).

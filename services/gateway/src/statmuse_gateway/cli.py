@@ -4,7 +4,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -113,6 +113,32 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key id (from `
         typer.echo(f"error: no API key {key_id!r}", err=True)
         raise typer.Exit(2)
     typer.echo(f"revoked {key.key_id} ({key.name}) at {key.revoked_at:%Y-%m-%d %H:%M:%S %Z}")
+
+
+@apikey.command("daily-limit")
+def apikey_daily_limit(
+    key_id: Annotated[str, typer.Argument(help="The key id (from `list`)")],
+    limit: Annotated[
+        int | None, typer.Option(min=0, help="Predictions a day; omit to remove the limit")
+    ] = None,
+) -> None:
+    """Set or remove a key's daily limit at once (an operator's override: the key's holder
+    can only lower it at once, `PUT /api/keys/me/daily_limit`)."""
+
+    async def store(conn: Any) -> bool:
+        done = await conn.execute(
+            "UPDATE gateway.api_keys SET daily_limit = $2, daily_limit_raised_to = NULL, "
+            "daily_limit_raise_at = NULL WHERE key_id = $1",
+            key_id,
+            limit,
+        )
+        return bool(done.endswith(" 1"))
+
+    if not _with_conn(store):
+        typer.echo(f"error: no API key {key_id!r}", err=True)
+        raise typer.Exit(2)
+    shown = "no daily limit" if limit is None else f"{limit} predictions a day"
+    typer.echo(f"{key_id}: {shown}")
 
 
 @app.command("openapi")

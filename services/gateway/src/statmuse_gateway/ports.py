@@ -191,8 +191,20 @@ class ApiKeys(Protocol):
         `KeysUnavailableError` when that cannot be said now."""
         ...
 
-    async def set_daily_limit(self, key_id: str, daily: "DailyLimit") -> None:
-        """Store the daily limit a key's holder set; `KeysUnavailableError` when it cannot."""
+    async def change_daily_limit(
+        self, key_id: str, wanted: int | None, now: dt.datetime
+    ) -> "DailyLimit | None":
+        """The key's daily limit after its holder asks for `wanted` (`DailyLimit.set_to`, done
+        atomically); None: no such key. `KeysUnavailableError` when it cannot be done."""
+        ...
+
+    async def spend(self, key_id: str, day: dt.date, n: int, limit: int) -> tuple[bool, int]:
+        """Count `n` predictions of the key on `day` if they fit within `limit`, atomically:
+        (counted, the day's count). `KeysUnavailableError` when it cannot."""
+        ...
+
+    async def used_on(self, key_id: str, day: dt.date) -> int:
+        """The key's count of predictions on `day`."""
         ...
 
 

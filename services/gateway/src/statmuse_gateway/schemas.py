@@ -488,8 +488,8 @@ class DailyLimitRequest(BaseModel):
         le=10_000,
         strict=True,
         examples=[20],
-        description="Predictions a day for this key; null removes the limit. A lower limit "
-        "applies at once, a higher one (or none) from the next UTC day",
+        description="Predictions a day (US Eastern) for this key; null removes the limit. A "
+        "lower limit applies at once, a higher one (or none) 24 hours later",
     )
 
 
@@ -500,12 +500,14 @@ class KeyLimits(BaseModel):
     name: str
     scopes: list[str]
     rate_limit_per_minute: int = Field(description="Requests a minute (set at creation)")
-    daily_limit: int | None = Field(description="Predictions a day in force today; null: none")
-    used_today: int = Field(description="Predictions so far today (UTC)")
+    daily_limit: int | None = Field(description="Predictions a day in force now; null: none")
+    day: dt.date = Field(description="The counting day (US Eastern)")
+    used_today: int = Field(description="Predictions so far that day")
+    resets_at: dt.datetime = Field(description="When the day ends: midnight US Eastern")
     pending_daily_limit: int | None = Field(
-        default=None, description="The limit that replaces it on pending_from (null: none)"
+        default=None, description="The limit that replaces it at pending_at (null: none)"
     )
-    pending_from: dt.date | None = Field(
+    pending_at: dt.datetime | None = Field(
         default=None, description="When a raise (or removal) of the daily limit takes effect"
     )
     help_links: dict[str, str] = Field(default_factory=lambda: dict(HELP_LINKS))

@@ -1,6 +1,7 @@
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from statmuse_shared.platform.settings import BaseServiceSettings
@@ -19,6 +20,20 @@ class GatewaySettings(BaseServiceSettings):
     # Empty (the default): the header is ignored from everyone, so a client cannot pick a
     # fresh rate-limit budget by writing it; behind a proxy, set it to the proxy's address.
     trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Addresses or CIDR networks only: a typo would silently never match."""
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"GATEWAY_TRUSTED_PROXIES: {item!r} is not an address or network"
+                ) from exc
+        return value
+
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # An answer's data is stale when its last game is more than this many days before the
     # game it is for (or today, when that game is not known).

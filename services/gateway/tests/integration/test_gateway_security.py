@@ -3,6 +3,7 @@ the real app (its middleware stack), without its lifespan: the tests open the po
 client the lifespan would, so no broker is needed."""
 
 import asyncio
+import datetime as dt
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -350,6 +351,31 @@ async def test_per_key_limits_live_in_postgresql_and_count_in_redis(
         assert (me["daily_limit"], me["used_today"]) == (1, 1)
 
 
+async def test_the_daily_count_is_atomic_in_postgresql(pool):
+    """Concurrent requests cannot both take the last prediction, and concurrent changes of the
+    limit cannot undo a lowering."""
+    key, _ = await apikeys.create_key(conn=pool, name="busy", scopes=["read"])
+    day = dt.date(2026, 3, 10)
+    results = await asyncio.gather(
+        *(apikeys.spend(conn=pool, key_id=key.key_id, day=day, n=1, limit=5) for _ in range(20))
+    )
+    assert sum(counted for counted, _ in results) == 5
+    assert await apikeys.used_on(conn=pool, key_id=key.key_id, day=day) == 5
+    assert await apikeys.spend(conn=pool, key_id=key.key_id, day=day, n=9, limit=5) == (False, 5)
+    assert await apikeys.used_on(conn=pool, key_id=key.key_id, day=day + dt.timedelta(1)) == 0
+
+    now = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
+    await apikeys.change_daily_limit(conn=pool, key_id=key.key_id, wanted=10, now=now)
+    for _ in range(5):
+        await asyncio.gather(
+            apikeys.change_daily_limit(conn=pool, key_id=key.key_id, wanted=5, now=now),
+            apikeys.change_daily_limit(conn=pool, key_id=key.key_id, wanted=20, now=now),
+        )
+        [stored] = [k for k in await apikeys.list_keys(conn=pool) if k.key_id == key.key_id]
+        assert stored.daily.at(now) == 5  # the lowering holds, whichever came first
+    assert await apikeys.change_daily_limit(conn=pool, key_id="f" * 16, wanted=1, now=now) is None
+
+
 def test_cli_sets_a_keys_rate_limit(migrated, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", migrated)
     runner = CliRunner()
@@ -360,3 +386,29 @@ def test_cli_sets_a_keys_rate_limit(migrated, monkeypatch):
     assert "7 requests a minute" in created.stderr
     listed = runner.invoke(gateway_cli, ["apikey", "list"])
     assert "7/min" in listed.stdout
+
+
+def test_an_operator_sets_or_removes_a_daily_limit_at_once(migrated, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", migrated)
+    runner = CliRunner()
+    created = runner.invoke(gateway_cli, ["apikey", "create", "--name", "shared"])
+    key_id, _ = apikeys.parse(created.stdout.strip())
+    limited = runner.invoke(gateway_cli, ["apikey", "daily-limit", key_id, "--limit", "3"])
+    assert limited.exit_code == 0, limited.output
+    assert "3 predictions a day" in limited.stdout
+    cleared = runner.invoke(gateway_cli, ["apikey", "daily-limit", key_id])
+    assert "no daily limit" in cleared.stdout
+
+    async def limit_now() -> int | None:
+        pool = await create_pool(migrated, max_size=1)
+        try:
+            [key] = [k for k in await apikeys.list_keys(conn=pool) if k.key_id == key_id]
+            return key.daily.at(dt.datetime.now(dt.UTC))
+        finally:
+            await pool.close()
+
+    assert asyncio.run(limit_now()) is None
+    missing = runner.invoke(gateway_cli, ["apikey", "daily-limit", "f" * 16, "--limit", "1"])
+    assert missing.exit_code == 2
+    negative = runner.invoke(gateway_cli, ["apikey", "daily-limit", key_id, "--limit", "-1"])
+    assert negative.exit_code == 2

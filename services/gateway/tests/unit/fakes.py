@@ -325,6 +325,7 @@ class InMemoryApiKeys:
         self.keys = keys or {}
         self.down = down
         self.lookups = 0
+        self.usage: dict[tuple[str, dt.date], int] = {}
 
     async def authenticate(self, token: str) -> ApiKey | None:
         self.lookups += 1
@@ -332,12 +333,31 @@ class InMemoryApiKeys:
             raise KeysUnavailableError("connection refused")
         return self.keys.get(token)
 
-    async def set_daily_limit(self, key_id: str, daily: DailyLimit) -> None:
+    async def change_daily_limit(
+        self, key_id: str, wanted: int | None, now: dt.datetime
+    ) -> DailyLimit | None:
         if self.down:
             raise KeysUnavailableError("connection refused")
+        changed = None
         for token, key in self.keys.items():
             if key.key_id == key_id:
-                self.keys[token] = dataclasses.replace(key, daily=daily)
+                changed = key.daily.set_to(wanted, now)
+                self.keys[token] = dataclasses.replace(key, daily=changed)
+        return changed
+
+    async def spend(self, key_id: str, day: dt.date, n: int, limit: int) -> tuple[bool, int]:
+        if self.down:
+            raise KeysUnavailableError("connection refused")
+        used = self.usage.get((key_id, day), 0)
+        if used + n > limit:
+            return False, used
+        self.usage[(key_id, day)] = used + n
+        return True, used + n
+
+    async def used_on(self, key_id: str, day: dt.date) -> int:
+        if self.down:
+            raise KeysUnavailableError("connection refused")
+        return self.usage.get((key_id, day), 0)
 
 
 class InMemoryCounter:

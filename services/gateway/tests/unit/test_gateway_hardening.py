@@ -299,3 +299,39 @@ def test_no_json_in_any_field_gets_a_5xx(changes: dict[str, Any], batch: bool) -
     if batch:
         assert r.status_code == 200
         assert len(r.json()["results"]) == 2
+
+
+@pytest.mark.parametrize("bad", ["10.0.0.0/33", "proxy.example.com", "10.0.0.300"])
+def test_a_trusted_proxy_must_be_an_address_or_network(bad):
+    with pytest.raises(ValueError, match="not an address or network"):
+        settings(trusted_proxies=(bad,))
+    assert settings(trusted_proxies=("10.0.0.0/8", "192.168.1.7", "::1")).trusted_proxies
+
+
+async def test_a_browser_may_put_and_read_retry_after():
+    config = settings()
+    app = create_app(config, runtime=fake_runtime(config))
+    transport = httpx.ASGITransport(app=app, client=("10.1.1.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        pre = await client.options(
+            "/api/keys/me/daily_limit",
+            headers={
+                "Origin": "http://localhost:3000",
+                "Access-Control-Request-Method": "PUT",
+                "Access-Control-Request-Headers": "content-type,x-api-key",
+            },
+        )
+        answer = await client.get("/api/models", headers={"Origin": "http://localhost:3000"})
+    assert pre.status_code == 200
+    assert "PUT" in pre.headers["access-control-allow-methods"]
+    assert "retry-after" in answer.headers["access-control-expose-headers"].lower()
+
+
+async def test_a_huge_number_is_echoed_in_part(http):
+    r = await post_raw(
+        http,
+        "/api/predict",
+        b'{"player":"LeBron James","stat":"points","line":' + b"9" * 4000 + b"}",
+    )
+    assert r.status_code == 422
+    assert len(r.content) < 1_000

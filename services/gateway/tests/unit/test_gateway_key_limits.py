@@ -16,11 +16,11 @@ from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.security import daily
 from statmuse_gateway.settings import GatewaySettings
 
-from .fakes import InMemoryApiKeys, InMemoryCounter, fake_runtime
+from .fakes import InMemoryApiKeys, fake_runtime
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-DAY = dt.date(2026, 3, 10)
-NOON = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC).timestamp()
+NOON = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)  # 08:00 in New York (EDT)
+LATER = dt.timedelta(hours=24)
 GOOD = {"player": "LeBron James", "stat": "points", "line": 25.5}
 
 
@@ -28,23 +28,36 @@ def key(key_id: str, *, rate_limit: int | None = None) -> ApiKey:
     return ApiKey(key_id, f"key {key_id}", ("read",), NOW, rate_limit=rate_limit)
 
 
-def test_a_lower_daily_limit_applies_at_once_a_higher_one_tomorrow():
+def test_a_lower_daily_limit_applies_at_once_a_higher_one_24_hours_later():
     none = DailyLimit()
-    assert none.on(DAY) is None
-    ten = none.set_to(10, DAY)
-    assert ten == DailyLimit(10)
-    assert ten.on(DAY) == 10
-    five = ten.set_to(5, DAY)
-    assert five.on(DAY) == 5  # stricter: now
-    raised = five.set_to(20, DAY)
-    assert raised.on(DAY) == 5  # looser: not today...
-    assert raised.on(DAY + dt.timedelta(days=1)) == 20  # ...from tomorrow
-    removed = five.set_to(None, DAY)
-    assert removed.on(DAY) == 5
-    assert removed.on(DAY + dt.timedelta(days=1)) is None
-    # A stricter limit while a raise waits cancels the raise.
-    assert raised.set_to(3, DAY) == DailyLimit(3)
-    assert raised.set_to(3, DAY).on(DAY + dt.timedelta(days=5)) == 3
+    assert none.at(NOON) is None
+    ten = none.set_to(10, NOON)
+    assert ten == DailyLimit(10)  # a first limit: at once
+    five = ten.set_to(5, NOON)
+    assert five.at(NOON) == 5  # stricter: at once
+    raised = five.set_to(20, NOON)
+    assert raised.at(NOON) == 5  # looser: not now...
+    assert raised.at(NOON + LATER - dt.timedelta(seconds=1)) == 5  # ...nor at midnight...
+    assert raised.at(NOON + LATER) == 20  # ...but 24 hours later
+    assert raised.pending(NOON)
+    assert not raised.pending(NOON + LATER)
+    removed = five.set_to(None, NOON)
+    assert removed.at(NOON) == 5
+    assert removed.at(NOON + LATER) is None
+    # A stricter limit (or the same) while a raise waits cancels the raise.
+    assert raised.set_to(3, NOON) == DailyLimit(3)
+    assert raised.set_to(5, NOON) == DailyLimit(5)
+    # Asking for what is already in force changes nothing, and pends nothing.
+    assert none.set_to(None, NOON) == DailyLimit()
+
+
+def test_the_day_is_new_yorks():
+    late_evening = dt.datetime(2026, 3, 11, 3, 30, tzinfo=dt.UTC)  # 23:30 EDT on the 10th
+    assert daily.day_of(late_evening) == dt.date(2026, 3, 10)
+    assert daily.day_ends(late_evening) == dt.datetime(2026, 3, 11, 4, tzinfo=dt.UTC)
+    winter = dt.datetime(2026, 1, 10, 4, 30, tzinfo=dt.UTC)  # 23:30 EST on the 9th
+    assert daily.day_of(winter) == dt.date(2026, 1, 9)
+    assert daily.day_ends(winter) == dt.datetime(2026, 1, 10, 5, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -97,7 +110,8 @@ async def test_a_holder_sets_a_daily_limit_and_the_api_keeps_it(gateway):
     assert "daily limit" in body["detail"]
     assert "3" in body["detail"]
     assert "1-800-GAMBLER" in body["help_links"]
-    assert int(refused.headers["retry-after"]) == 12 * 3600
+    assert int(refused.headers["retry-after"]) == 16 * 3600  # to midnight in New York
+    assert body["resets_at"] == "2026-03-11T04:00:00+00:00"
     # A refused batch is refused whole and not counted.
     many = await http.post("/api/batch_predict", json={"items": [GOOD] * 3}, headers=headers)
     assert many.status_code == 429
@@ -112,9 +126,9 @@ async def test_a_holder_sets_a_daily_limit_and_the_api_keeps_it(gateway):
     r = await http.put("/api/keys/me/daily_limit", json={"daily_limit": 10}, headers=headers)
     assert r.json()["daily_limit"] == 3
     assert r.json()["pending_daily_limit"] == 10
-    assert r.json()["pending_from"] == "2026-03-11"
+    assert r.json()["pending_at"] == "2026-03-11T12:00:00Z"
     assert (await http.post("/api/predict", json=GOOD, headers=headers)).status_code == 429
-    clock["now"] += 86_400
+    clock["now"] += LATER
     me = (await http.get("/api/keys/me", headers=headers)).json()
     assert (me["daily_limit"], me["used_today"], me["pending_daily_limit"]) == (10, 0, None)
     assert (await http.post("/api/predict", json=GOOD, headers=headers)).status_code == 404
@@ -124,10 +138,12 @@ async def test_a_daily_limit_that_cannot_be_checked_refuses(gateway):
     rt, (http, _) = gateway
     headers = {"X-API-Key": "t-limited"}
     await http.put("/api/keys/me/daily_limit", json={"daily_limit": 3}, headers=headers)
-    rt.limiter.counter = InMemoryCounter(down=True)
+    rt.api_keys.down = True  # PostgreSQL down: neither the key nor its count can be read
     r = await http.post("/api/predict", json=GOOD, headers=headers)
     assert r.status_code == 503
     assert "daily limit" in r.json()["detail"]
+    # A client without a key is not affected.
+    assert (await http.post("/api/predict", json=GOOD)).status_code == 404
 
 
 @pytest.mark.parametrize("value", [-1, 10_001, 2.5, "5", True])

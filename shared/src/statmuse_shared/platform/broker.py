@@ -45,7 +45,9 @@ def security(auth: KafkaAuth | None) -> BaseSecurity | None:
     """FastStream's security settings for these credentials (None: PLAINTEXT)."""
     if auth is None:
         return None
-    context = ssl.create_default_context() if auth.protocol == "SASL_SSL" else None
+    context = (
+        ssl.create_default_context(cafile=auth.cafile) if auth.protocol == "SASL_SSL" else None
+    )
     kind = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
     return kind[auth.mechanism](auth.username, auth.password, ssl_context=context)
 

@@ -52,6 +52,12 @@ class BaseServiceSettings(BaseSettings):
     kafka_password: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("KAFKA_PASSWORD", "kafka_password")
     )
+    kafka_ssl_cafile: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_SSL_CAFILE", "kafka_ssl_cafile"),
+        description="The broker's CA certificate (PEM) for SASL_SSL when it is a private one "
+        "(an in-cluster Kafka's own CA); default: the system's CAs",
+    )
     database_url: SecretStr = Field(
         validation_alias=AliasChoices("DATABASE_URL", "database_url"),
         description="postgresql://user:password@host:port/db",
@@ -102,6 +108,7 @@ class BaseServiceSettings(BaseSettings):
             self.kafka_sasl_mechanism,
             self.kafka_username,
             self.kafka_password.get_secret_value(),
+            self.kafka_ssl_cafile,
         )
 
 
@@ -114,3 +121,4 @@ class KafkaAuth:
     mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
     username: str
     password: str = field(repr=False)
+    cafile: str | None = None  # a private CA's certificate (PEM), for SASL_SSL

@@ -11,7 +11,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 
@@ -29,28 +29,36 @@ class InvalidKeyError(ValueError):
     """The text is not a key of ours (wrong prefix, id or secret)."""
 
 
+RAISE_DELAY = dt.timedelta(hours=24)
+
+
 @dataclass(frozen=True, slots=True)
 class DailyLimit:
     """Predictions a day that a key's holder set for themselves (responsible gambling). A
-    lower limit applies at once; a higher one, or none, only from `raise_on` (the next UTC
-    day), so a limit cannot be lifted in the heat of the moment."""
+    lower limit applies at once; a higher one, or none, only 24 hours after it was asked
+    (`raise_at`), so a limit cannot be lifted in the heat of the moment."""
 
     limit: int | None = None
     raised_to: int | None = None
-    raise_on: dt.date | None = None
+    raise_at: dt.datetime | None = None
 
-    def on(self, day: dt.date) -> int | None:
-        """The limit in force on `day` (None: no limit)."""
-        if self.raise_on is not None and day >= self.raise_on:
+    def at(self, now: dt.datetime) -> int | None:
+        """The limit in force at `now` (None: no limit)."""
+        if self.raise_at is not None and now >= self.raise_at:
             return self.raised_to
         return self.limit
 
-    def set_to(self, wanted: int | None, today: dt.date) -> "DailyLimit":
-        """The limit after its holder asks for `wanted` today."""
-        current = self.on(today)
-        if wanted is not None and (current is None or wanted <= current):
-            return DailyLimit(wanted)  # stricter (or the same): at once, any pending raise gone
-        return DailyLimit(current, wanted, today + dt.timedelta(days=1))
+    def pending(self, now: dt.datetime) -> bool:
+        return self.raise_at is not None and now < self.raise_at
+
+    def set_to(self, wanted: int | None, now: dt.datetime) -> "DailyLimit":
+        """The limit after its holder asks for `wanted` at `now`."""
+        current = self.at(now)
+        if wanted == current or (wanted is not None and current is not None and wanted < current):
+            return DailyLimit(wanted)  # stricter or the same: at once, a pending raise gone
+        if current is None:
+            return DailyLimit(wanted)  # a first limit: at once
+        return DailyLimit(current, wanted, now + RAISE_DELAY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +136,7 @@ def grants(scopes: Iterable[str], needed: Scope) -> bool:
 
 _COLUMNS = (
     "key_id, name, scopes, created_at, revoked_at, rate_limit_per_minute, daily_limit, "
-    "daily_limit_raised_to, daily_limit_raise_on"
+    "daily_limit_raised_to, daily_limit_raise_at"
 )
 
 
@@ -141,7 +149,7 @@ def _key(row: asyncpg.Record) -> ApiKey:
         revoked_at=row["revoked_at"],
         rate_limit=row["rate_limit_per_minute"],
         daily=DailyLimit(
-            row["daily_limit"], row["daily_limit_raised_to"], row["daily_limit_raise_on"]
+            row["daily_limit"], row["daily_limit_raised_to"], row["daily_limit_raise_at"]
         ),
     )
 
@@ -218,23 +226,78 @@ class PostgresApiKeys:
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise KeysUnavailableError(str(exc)) from exc
 
-    async def set_daily_limit(self, key_id: str, daily: DailyLimit) -> None:
+    async def _run(self, work: Any) -> Any:
         if not self.db.is_open:
             raise KeysUnavailableError("the database pool is not open")
         try:
-            await store_daily_limit(conn=self.db.pool, key_id=key_id, daily=daily)
+            return await work(self.db.pool)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise KeysUnavailableError(str(exc)) from exc
 
+    async def change_daily_limit(
+        self, key_id: str, wanted: int | None, now: dt.datetime
+    ) -> DailyLimit | None:
+        return await self._run(  # type: ignore[no-any-return]
+            lambda pool: change_daily_limit(conn=pool, key_id=key_id, wanted=wanted, now=now)
+        )
 
-async def store_daily_limit(
-    *, conn: asyncpg.Connection | asyncpg.Pool, key_id: str, daily: DailyLimit
-) -> None:
-    await conn.execute(
-        "UPDATE gateway.api_keys SET daily_limit = $2, daily_limit_raised_to = $3, "
-        "daily_limit_raise_on = $4 WHERE key_id = $1",
-        key_id,
-        daily.limit,
-        daily.raised_to,
-        daily.raise_on,
+    async def spend(self, key_id: str, day: dt.date, n: int, limit: int) -> tuple[bool, int]:
+        return await self._run(  # type: ignore[no-any-return]
+            lambda pool: spend(conn=pool, key_id=key_id, day=day, n=n, limit=limit)
+        )
+
+    async def used_on(self, key_id: str, day: dt.date) -> int:
+        return await self._run(  # type: ignore[no-any-return]
+            lambda pool: used_on(conn=pool, key_id=key_id, day=day)
+        )
+
+
+async def change_daily_limit(
+    *, conn: asyncpg.Pool, key_id: str, wanted: int | None, now: dt.datetime
+) -> DailyLimit | None:
+    """The key's daily limit after its holder asks for `wanted` (None: no such key). Read,
+    decided and written in one transaction with the row locked, so two changes at once cannot
+    undo a lowering."""
+    async with conn.acquire() as c, c.transaction():
+        row = await c.fetchrow(
+            f"SELECT {_COLUMNS} FROM gateway.api_keys WHERE key_id = $1 FOR UPDATE", key_id
+        )
+        if row is None:
+            return None
+        changed = _key(row).daily.set_to(wanted, now)
+        await c.execute(
+            "UPDATE gateway.api_keys SET daily_limit = $2, daily_limit_raised_to = $3, "
+            "daily_limit_raise_at = $4 WHERE key_id = $1",
+            key_id,
+            changed.limit,
+            changed.raised_to,
+            changed.raise_at,
+        )
+        return changed
+
+
+async def spend(
+    *, conn: asyncpg.Connection | asyncpg.Pool, key_id: str, day: dt.date, n: int, limit: int
+) -> tuple[bool, int]:
+    """Count `n` predictions of the key on `day` if they fit within `limit`, in one statement
+    (concurrent requests cannot both take the last one): (counted, the day's count)."""
+    if n <= limit:
+        used = await conn.fetchval(
+            "INSERT INTO gateway.key_usage AS u (key_id, day, used) VALUES ($1, $2, $3) "
+            "ON CONFLICT (key_id, day) DO UPDATE SET used = u.used + EXCLUDED.used "
+            "WHERE u.used + EXCLUDED.used <= $4 RETURNING used",
+            key_id,
+            day,
+            n,
+            limit,
+        )
+        if used is not None:
+            return True, int(used)
+    return False, await used_on(conn=conn, key_id=key_id, day=day)
+
+
+async def used_on(*, conn: asyncpg.Connection | asyncpg.Pool, key_id: str, day: dt.date) -> int:
+    used = await conn.fetchval(
+        "SELECT used FROM gateway.key_usage WHERE key_id = $1 AND day = $2", key_id, day
     )
+    return int(used or 0)

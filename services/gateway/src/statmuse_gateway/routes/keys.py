@@ -23,17 +23,26 @@ _RESPONSES: dict[int | str, dict[str, str]] = {
 
 
 async def _limits(rt: GatewayRuntime, key: ApiKey) -> KeyLimits:
-    today = daily.today()
-    pending = key.daily.raise_on is not None and key.daily.raise_on > today
+    moment = daily.now()
+    day = daily.day_of(moment)
+    try:
+        used = await rt.api_keys.used_on(key.key_id, day)
+    except KeysUnavailableError as exc:
+        raise HTTPException(
+            503, "the limits cannot be read right now", headers={"Retry-After": "5"}
+        ) from exc
+    pending = key.daily.pending(moment)
     return KeyLimits(
         key_id=key.key_id,
         name=key.name,
         scopes=list(key.scopes),
         rate_limit_per_minute=key.rate_limit or rt.settings.rate_limit_per_minute,
-        daily_limit=key.daily.on(today),
-        used_today=await daily.used_today(rt, key.key_id),
+        daily_limit=key.daily.at(moment),
+        day=day,
+        used_today=used,
+        resets_at=daily.day_ends(moment),
         pending_daily_limit=key.daily.raised_to if pending else None,
-        pending_from=key.daily.raise_on if pending else None,
+        pending_at=key.daily.raise_at if pending else None,
     )
 
 
@@ -46,14 +55,15 @@ async def my_limits(rt: Gateway, key: AnyKey) -> KeyLimits:
     "/me/daily_limit",
     response_model=KeyLimits,
     responses=_RESPONSES,
-    summary="Set a daily limit on this key's predictions (lower: now; higher or none: tomorrow)",
+    summary="Set a daily limit on this key's predictions (lower: now; higher or none: in 24 h)",
 )
 async def set_daily_limit(body: DailyLimitRequest, rt: Gateway, key: AnyKey) -> KeyLimits:
-    changed = key.daily.set_to(body.daily_limit, daily.today())
     try:
-        await rt.api_keys.set_daily_limit(key.key_id, changed)
+        changed = await rt.api_keys.change_daily_limit(key.key_id, body.daily_limit, daily.now())
     except KeysUnavailableError as exc:
         raise HTTPException(
             503, "the limit cannot be stored right now", headers={"Retry-After": "5"}
         ) from exc
+    if changed is None:  # deleted meanwhile
+        raise HTTPException(401, "invalid API key")
     return await _limits(rt, dataclasses.replace(key, daily=changed))

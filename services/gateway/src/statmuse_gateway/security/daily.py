@@ -1,48 +1,55 @@
 """A daily limit on predictions that an API key's holder sets for themselves (responsible
 gambling): `PUT /api/keys/me/daily_limit`. Beyond it the prediction endpoints answer 429 with
-the help links, until 00:00 UTC. A lower limit applies at once; a higher one, or none, from
-the next UTC day (`adapters.apikeys.DailyLimit`).
+the help links until the day ends. The day is US Eastern (the NBA's: it ends at midnight in
+New York, not in the middle of an evening's games). A lower limit applies at once; a higher
+one, or none, 24 hours after it was asked (`adapters.apikeys.DailyLimit`).
 
-The day's count is one Redis counter per key and UTC day, shared by every gateway process. A
-request the limit refuses is not counted. When the counter cannot be reached the request is
-refused (503): a limit someone set to protect themselves must not lapse silently.
+Each prop asked counts (a batch counts its valid items), whatever the answer. The count lives
+in PostgreSQL with the keys, counted and checked in one statement, so concurrent requests
+cannot both take the last prediction and a cache restart cannot reset it; a request the
+limit refuses is not counted. When the count or the key cannot be checked, a request with a
+key is refused (503): a limit someone set to protect themselves must not lapse silently.
 """
 
 import datetime as dt
-import math
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from statmuse_gateway.ports import CounterUnavailableError, KeysUnavailableError
+from statmuse_gateway.ports import KeysUnavailableError
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.schemas import HELP_LINKS
 from statmuse_gateway.security.keys import lookup, token_of
 
-DAY_S = 86_400
+NBA_TIME = ZoneInfo("America/New_York")
 
 
-def now() -> float:
-    """Wall-clock seconds (tests move it)."""
-    return time.time()
+def now() -> dt.datetime:
+    """The current time (tests move it)."""
+    return dt.datetime.fromtimestamp(time.time(), dt.UTC)
 
 
-def today() -> dt.date:
-    return dt.datetime.fromtimestamp(now(), dt.UTC).date()
+def day_of(moment: dt.datetime) -> dt.date:
+    """The counting day of `moment`: its date in US Eastern time."""
+    return moment.astimezone(NBA_TIME).date()
 
 
-def counter_key(key_id: str, day: dt.date) -> str:
-    return f"daily:{key_id}:{day.isoformat()}"
+def day_ends(moment: dt.datetime) -> dt.datetime:
+    """When the counting day of `moment` ends (the next midnight in US Eastern time)."""
+    local = moment.astimezone(NBA_TIME)
+    midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), NBA_TIME)
+    return midnight.astimezone(dt.UTC)
 
 
-async def used_today(rt: GatewayRuntime, key_id: str) -> int:
-    """The key's predictions so far today (0 when the counter cannot say)."""
-    try:
-        return await rt.limiter.counter.count(counter_key(key_id, today()), 2 * DAY_S, by=0)
-    except CounterUnavailableError:
-        return 0
+def _unavailable() -> JSONResponse:
+    return JSONResponse(
+        status_code=503,
+        headers={"Retry-After": "30"},
+        content={"detail": "your daily limit cannot be checked right now; try again soon"},
+    )
 
 
 async def spend(request: Request, rt: GatewayRuntime, n: int) -> JSONResponse | None:
@@ -54,30 +61,25 @@ async def spend(request: Request, rt: GatewayRuntime, n: int) -> JSONResponse | 
     try:
         key = await lookup(request.scope, rt.api_keys, token)
     except KeysUnavailableError:
-        return None  # the read-key check, when reads need a key, has answered 503 already
-    day = today()
-    limit = None if key is None or key.revoked else key.daily.on(day)
+        return _unavailable()  # its limit, if it has one, cannot be known
+    moment = now()
+    limit = None if key is None or key.revoked else key.daily.at(moment)
     if key is None or limit is None:
         return None
-    name = counter_key(key.key_id, day)
+    day = day_of(moment)
     try:
-        used = await rt.limiter.counter.count(name, 2 * DAY_S, by=n)
-        if used <= limit:
-            return None
-        await rt.limiter.counter.count(name, 2 * DAY_S, by=-n)  # a refusal is not counted
-    except CounterUnavailableError:
-        return JSONResponse(
-            status_code=503,
-            headers={"Retry-After": "30"},
-            content={"detail": "your daily limit cannot be checked right now; try again soon"},
-        )
-    midnight = math.ceil(now() / DAY_S) * DAY_S
+        counted, used = await rt.api_keys.spend(key.key_id, day, n, limit)
+    except KeysUnavailableError:
+        return _unavailable()
+    if counted:
+        return None
+    ends = day_ends(moment)
     body: dict[str, Any] = {
         "detail": f"daily limit reached: you set {limit} predictions a day for this API key "
-        f"and have used {used - n}; it resets at 00:00 UTC. Taking a break is a good idea. "
-        "If gambling is a problem for you, help is free and confidential.",
+        f"and have used {used}; it resets at midnight US Eastern time. Taking a break is a "
+        "good idea. If gambling is a problem for you, help is free and confidential.",
         "help_links": dict(HELP_LINKS),
+        "resets_at": ends.isoformat(),
     }
-    return JSONResponse(
-        status_code=429, headers={"Retry-After": str(max(1, int(midnight - now())))}, content=body
-    )
+    wait = max(1, int((ends - moment).total_seconds()))
+    return JSONResponse(status_code=429, headers={"Retry-After": str(wait)}, content=body)

@@ -24,8 +24,11 @@ MAX_DEPTH = 2
 
 def safe(value: Any, depth: int = 0, *, limit: int = MAX_ECHO) -> Any:
     """`value`, small and JSON-encodable (strings cut to `limit` characters)."""
-    if value is None or isinstance(value, bool | int):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        # A 4,000-digit number is echoed as its first digits, like a long string.
+        return value if abs(value) < 10**15 else safe(str(value), depth, limit=20)
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if isinstance(value, bytes):

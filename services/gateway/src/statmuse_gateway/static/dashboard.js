@@ -528,11 +528,19 @@ async function initTrainingTable(box) {
 // ---- Age confirmation ----------------------------------------------------------------------
 
 const AGE_OK = "statmuse-age-confirmed";
+// Storage can be refused (a private window, a policy): then the question is asked each visit.
+function remembered(name) {
+  try { return localStorage.getItem(name); } catch { return null; }
+}
+function remember(name, value) {
+  try { localStorage.setItem(name, value); } catch { /* asked again next time */ }
+}
+
 function initAgeGate(dialog) {
-  if (localStorage.getItem(AGE_OK) === "yes") return;
+  if (remembered(AGE_OK) === "yes") return;
   dialog.addEventListener("cancel", (event) => event.preventDefault());  // Esc is no answer
   document.getElementById("age-yes").addEventListener("click", () => {
-    localStorage.setItem(AGE_OK, "yes");
+    remember(AGE_OK, "yes");
     dialog.close();
   });
   document.getElementById("age-no").addEventListener("click", () => {
