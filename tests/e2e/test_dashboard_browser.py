@@ -301,14 +301,20 @@ def test_an_error_clears_the_previous_answer_and_features_read_as_words(gateway,
     assert "unknown player" in page.inner_text("#status")
 
 
-@pytest.mark.parametrize("path", PAGES)
-def test_every_page_reads_on_a_phone(gateway, browser, path):
-    """At 390 px nothing is off-screen sideways, chart text stays readable, and report
-    pictures open at full size."""
-    page = adult(browser, **PHONE)
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+# A pixel differs when a channel moves by more than this; a page differs when more than
+# MAX_CHANGED of its pixels do (anti-aliasing and font hinting move a few edge pixels).
+PIXEL_TOLERANCE = 40
+MAX_CHANGED = 0.01
+
+
+def open_page(page: Any, gateway: str, path: str) -> None:
+    """The page with its content loaded (the predict page with LeBron James's points)."""
     page.goto(f"{gateway}{path}")
     if path == "/dashboard":
         page.fill("#player", "LeBron James")
+        page.select_option("#stat", "points")
         page.fill("#line", "25.5")
         page.click("#predict-button")
         page.wait_for_selector("#result:not([hidden]) #dist-svg")
@@ -318,21 +324,84 @@ def test_every_page_reads_on_a_phone(gateway, browser, path):
         page.wait_for_selector("#backtest-table tbody tr")
     else:
         page.wait_for_selector("#models-table:not([hidden]) tbody tr")
+    # Lazy pictures below the fold load only when scrolled to: load them all, then wait.
+    page.evaluate(
+        "document.querySelectorAll('img[loading=lazy]').forEach(i => i.loading = 'eager')"
+    )
+    page.wait_for_function("() => [...document.images].every(i => i.complete)")
+
+
+def phone_layout_problems(page: Any, path: str) -> list[str]:
+    """At 390 px: nothing off-screen sideways, chart text readable, pictures linked."""
+    problems = []
     overflow = page.evaluate(
         "document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
     )
-    assert overflow <= 1, f"{path}: {overflow} px off-screen sideways"
-    # Every cell of the tables that were too wide is within the screen (as a card line).
+    if overflow > 1:
+        problems.append(f"{path}: {overflow} px off-screen sideways")
     for cell in page.locator("table.cards td").all()[:40]:
         box = cell.bounding_box()
-        assert box is not None
-        assert box["x"] >= 0, cell.inner_text()
-        assert box["x"] + box["width"] <= 391, cell.inner_text()
+        if box is None or box["x"] < 0 or box["x"] + box["width"] > 391:
+            problems.append(f"{path}: a table cell off-screen: {cell.inner_text()!r}")
     heights = page.eval_on_selector_all(
         "svg text.tick", "ts => ts.map(t => t.getBoundingClientRect().height)"
     )
-    if heights:
-        assert min(heights) >= 9, f"{path}: chart text {min(heights):.1f} px high"
+    if heights and min(heights) < 9:
+        problems.append(f"{path}: chart text {min(heights):.1f} px high")
     for link in page.locator("figure.report a").all()[:3]:
-        href = link.get_attribute("href")
-        assert href == link.locator("img").get_attribute("src")
+        if link.get_attribute("href") != link.locator("img").get_attribute("src"):
+            problems.append(f"{path}: a picture does not open at full size")
+    return problems
+
+
+def screenshot_problem(page: Any, name: str) -> str | None:
+    """The page's first screen against its stored reference (tests/e2e/screenshots/<name>.png,
+    grey and at half size, so the references stay small); what changes from run to run (the
+    models' registration times) is masked. UPDATE_SCREENSHOTS=1 rewrites the references."""
+    import io
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    page.evaluate("window.scrollTo(0, 0)")
+    masks = [page.locator("#models-table"), page.locator("#models-status")]
+    raw = page.screenshot(scale="css", mask=masks, animations="disabled", caret="hide")
+    image = Image.open(io.BytesIO(raw)).convert("L")
+    image = image.resize((image.width // 2, image.height // 2), Image.Resampling.BOX)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    shot = buffer.getvalue()
+    reference = SCREENSHOTS / f"{name}.png"
+    update = os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    if update or not reference.exists():
+        SCREENSHOTS.mkdir(exist_ok=True)
+        reference.write_bytes(shot)
+        return None if update else f"{name}: no reference yet; wrote {reference.name}, commit it"
+    now = np.asarray(image, dtype=np.int16)
+    then = np.asarray(Image.open(reference).convert("L"), dtype=np.int16)
+    if now.shape != then.shape:
+        return f"{name}: {now.shape} px (height, width), the reference {then.shape}"
+    changed = float((np.abs(now - then) > PIXEL_TOLERANCE).mean())
+    if changed > MAX_CHANGED:
+        (SCREENSHOTS / f"{name}.actual.png").write_bytes(shot)
+        return f"{name}: {changed:.1%} of the pixels changed (see {name}.actual.png)"
+    return None
+
+
+def test_every_page_at_desktop_and_phone_widths(gateway, browser):
+    """Every dashboard page in Chromium at 1280 and 390 px: at 390 nothing is off-screen,
+    chart text stays readable and pictures open full size; both widths look like their stored
+    screenshots."""
+    problems: list[str] = []
+    for width, context in (("desktop", DESKTOP), ("phone", PHONE)):
+        page = adult(browser, **context)
+        for path in PAGES:
+            open_page(page, gateway, path)
+            if width == "phone":
+                problems += phone_layout_problems(page, path)
+            name = f"{path.strip('/').replace('/', '-')}-{width}"
+            if (problem := screenshot_problem(page, name)) is not None:
+                problems.append(problem)
+        page.close()
+    assert problems == []

@@ -201,7 +201,7 @@ function showResult(r) {
     `${r.player}: ${r.stat} ${r.line}`;
   const rec = document.getElementById("recommendation");
   rec.textContent = r.recommendation === "PASS"
-    ? "Recommendation: PASS (no edge at these odds)"
+    ? "Recommendation: PASS (no bet)"
     : `Recommendation: ${r.recommendation} ${r.line}`;
   rec.dataset.value = r.recommendation;
   setNumber("p-over", r.over_probability, pct(r.over_probability));
