@@ -2,6 +2,7 @@
 PostgreSQL, Redis and broker, the shipped model bundles and real players' feature vectors
 computed from the data files, so the page shows what the API answers."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -291,6 +292,14 @@ def test_an_error_clears_the_previous_answer_and_features_read_as_words(gateway,
     if api["fallback"] == "pooled":
         assert page.locator("#fallback.warn").count() == 0
     assert page.inner_text("#track-record")
+    # Beside it, the backtested record of the rule a call follows, from the newest backtest.
+    newest = sorted((REPO / "reports" / "backtest").iterdir())[-1]
+    runs = json.loads((newest / "summary.json").read_text())["runs"]
+    [ev] = [r for r in runs if (r["strategy"], r["mode"]) == ("ev", "consensus")]
+    record = page.locator("#rule-record")
+    assert int(record.get_attribute("data-bets")) == ev["bets"]
+    assert f"{100 * ev['roi']['value']:+.1f}%" in record.inner_text()
+    assert (record.get_attribute("data-proven") == "true") == (ev["roi"]["low"] > 0)
 
     page.fill("#player", "Nobody Atall")
     with page.expect_response(lambda r: r.url.endswith("/api/predict")) as refused:

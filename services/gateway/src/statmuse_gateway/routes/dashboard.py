@@ -146,8 +146,42 @@ def _number(node_id: str, label: str, text: str) -> str:
     )
 
 
+def _rule_record(reports: Path) -> str:
+    """The newest backtest's record of the rule a call would follow (bet the side with the
+    larger expected value when it is above zero, at the books' median price), as a sentence
+    and data attributes for the card; empty without a backtest."""
+    newest = _newest_dir(reports / "backtest")
+    summary = newest / "summary.json" if newest is not None else None
+    if summary is None or not summary.is_file():
+        return ""
+    runs = json.loads(summary.read_text()).get("runs", [])
+    run = next(
+        (r for r in runs if r.get("strategy") == "ev" and r.get("mode") == "consensus"), None
+    )
+    roi = run.get("roi") if run else None
+    if not isinstance(roi, dict) or not all(
+        isinstance(roi.get(k), int | float) for k in ("value", "low", "high")
+    ):
+        return ""
+    proven = roi["low"] > 0
+    return (
+        f'<p id="rule-record" class="meta" data-bets="{int(run.get("bets", 0))}" '
+        f'data-roi="{roi["value"]}" data-low="{roi["low"]}" data-high="{roi["high"]}" '
+        f'data-proven="{str(proven).lower()}">The rule a call follows (bet the side whose '
+        f"expected value is above zero), backtested on real lines at the books' median price "
+        f"({escape(newest.name if newest else '')}): {int(run.get('bets', 0)):,} bets, ROI "
+        f"{100 * roi['value']:+.1f}% [{100 * roi['low']:+.1f}, {100 * roi['high']:+.1f}]"
+        + (
+            ": a record that holds."
+            if proven
+            else ": not proven (the interval reaches zero or below), so the API answers PASS."
+        )
+        + "</p>"
+    )
+
+
 @router.get("/dashboard")
-async def predict_page() -> HTMLResponse:
+async def predict_page(rt: Gateway) -> HTMLResponse:
     stats = "".join(f'<option value="{s.value}">{s.label}</option>' for s in Stat)
     body = f"""
 <form id="predict-form" novalidate>
@@ -176,6 +210,7 @@ async def predict_page() -> HTMLResponse:
   <h2 id="result-title"></h2>
   <p id="recommendation" class="rec"></p>
   <p id="track-record" class="meta"></p>
+  {_rule_record(rt.settings.reports_dir)}
   <dl class="numbers">
     {"".join(_number(*n) for n in NUMBERS)}
   </dl>

@@ -246,9 +246,9 @@ function showResult(r) {
 // so the API answers PASS for them; only a stat without real lines to test on can still call.
 function trackRecordText(r) {
   if (r.recommendation === "PASS") {
-    return "PASS: no bet. None of the betting rules we backtested on real lines won money " +
-      "out of sample at the books' median price (see the Backtest page); the probability " +
-      "above is still our best estimate.";
+    return "PASS: no bet. No betting rule we backtested on real lines has a winning record " +
+      "out of sample at the books' median price (below, and the Backtest page); the " +
+      "probability above is still our best estimate.";
   }
   return "No backtested record for this call (no real lines to test it on): treat it as " +
     "unproven.";
