@@ -158,18 +158,21 @@ def _rule_record(reports: Path) -> str:
     run = next(
         (r for r in runs if r.get("strategy") == "ev" and r.get("mode") == "consensus"), None
     )
-    roi = run.get("roi") if run else None
+    if run is None:
+        return ""
+    roi = run.get("roi")
     if not isinstance(roi, dict) or not all(
         isinstance(roi.get(k), int | float) for k in ("value", "low", "high")
     ):
         return ""
+    bets = int(run.get("bets", 0))
     proven = roi["low"] > 0
     return (
-        f'<p id="rule-record" class="meta" data-bets="{int(run.get("bets", 0))}" '
+        f'<p id="rule-record" class="meta" data-bets="{bets}" '
         f'data-roi="{roi["value"]}" data-low="{roi["low"]}" data-high="{roi["high"]}" '
         f'data-proven="{str(proven).lower()}">The rule a call follows (bet the side whose '
         f"expected value is above zero), backtested on real lines at the books' median price "
-        f"({escape(newest.name if newest else '')}): {int(run.get('bets', 0)):,} bets, ROI "
+        f"({escape(newest.name if newest else '')}): {bets:,} bets, ROI "
         f"{100 * roi['value']:+.1f}% [{100 * roi['low']:+.1f}, {100 * roi['high']:+.1f}]"
         + (
             ": a record that holds."
