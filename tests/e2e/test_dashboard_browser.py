@@ -172,6 +172,11 @@ def test_tonight_shows_the_slate_with_filters_and_a_chart(gateway, browser):
     page.click("nav >> text=Tonight")
     page.wait_for_selector("#slate:not([hidden]) #slate-table tbody tr")
     assert page.input_value("#slate-date") == day
+    # The calls' nearest backtested rule and its record, from the newest backtest.
+    newest = sorted((REPO / "reports" / "backtest").iterdir())[-1]
+    runs = json.loads((newest / "summary.json").read_text())["runs"]
+    [ev] = [r for r in runs if (r["strategy"], r["mode"]) == ("ev", "best")]
+    assert int(page.get_attribute("#slate-rule-record", "data-bets")) == ev["bets"]
     rows = page.locator("#slate-table tbody tr")
     assert rows.count() == api["count"]
     first, shown = api["props"][0], rows.first.inner_text()

@@ -89,6 +89,15 @@ async def root() -> RedirectResponse:
     return RedirectResponse("/dashboard", status_code=307)
 
 
+RULE = (
+    "The rule a call follows (bet the side whose expected value is above zero, at the books' "
+    "median price; the API answers PASS while its record is not proven)"
+)
+SLATE_RULE = (
+    "The backtested rule nearest to these calls (the side whose expected value is above zero, "
+    "at the best price)"
+)
+
 # The predict card's numbers: (element id, label, what it means in plain words).
 NUMBERS = (
     (
@@ -146,18 +155,16 @@ def _number(node_id: str, label: str, text: str) -> str:
     )
 
 
-def _rule_record(reports: Path) -> str:
-    """The newest backtest's record of the rule a call would follow (bet the side with the
-    larger expected value when it is above zero, at the books' median price), as a sentence
-    and data attributes for the card; empty without a backtest."""
+def _rule_record(reports: Path, mode: str, rule: str, node_id: str) -> str:
+    """The newest backtest's record of the betting rule behind the page's calls (the `ev`
+    strategy: the side with the larger expected value when it is above zero, at the `mode`
+    price), as a sentence with data attributes; empty without a backtest."""
     newest = _newest_dir(reports / "backtest")
     summary = newest / "summary.json" if newest is not None else None
-    if summary is None or not summary.is_file():
+    if newest is None or summary is None or not summary.is_file():
         return ""
     runs = json.loads(summary.read_text()).get("runs", [])
-    run = next(
-        (r for r in runs if r.get("strategy") == "ev" and r.get("mode") == "consensus"), None
-    )
+    run = next((r for r in runs if r.get("strategy") == "ev" and r.get("mode") == mode), None)
     if run is None:
         return ""
     roi = run.get("roi")
@@ -167,19 +174,13 @@ def _rule_record(reports: Path) -> str:
         return ""
     bets = int(run.get("bets", 0))
     proven = roi["low"] > 0
+    verdict = ": a record that holds." if proven else ": not proven (its interval reaches zero)."
     return (
-        f'<p id="rule-record" class="meta" data-bets="{bets}" '
-        f'data-roi="{roi["value"]}" data-low="{roi["low"]}" data-high="{roi["high"]}" '
-        f'data-proven="{str(proven).lower()}">The rule a call follows (bet the side whose '
-        f"expected value is above zero), backtested on real lines at the books' median price "
-        f"({escape(newest.name if newest else '')}): {bets:,} bets, ROI "
-        f"{100 * roi['value']:+.1f}% [{100 * roi['low']:+.1f}, {100 * roi['high']:+.1f}]"
-        + (
-            ": a record that holds."
-            if proven
-            else ": not proven (the interval reaches zero or below), so the API answers PASS."
-        )
-        + "</p>"
+        f'<p id="{node_id}" class="meta" data-bets="{bets}" data-roi="{roi["value"]}" '
+        f'data-low="{roi["low"]}" data-high="{roi["high"]}" '
+        f'data-proven="{str(proven).lower()}">{escape(rule)}, backtested on real lines '
+        f"({escape(newest.name)}): {bets:,} bets, ROI {100 * roi['value']:+.1f}% "
+        f"[{100 * roi['low']:+.1f}, {100 * roi['high']:+.1f}]{verdict}</p>"
     )
 
 
@@ -213,7 +214,7 @@ async def predict_page(rt: Gateway) -> HTMLResponse:
   <h2 id="result-title"></h2>
   <p id="recommendation" class="rec"></p>
   <p id="track-record" class="meta"></p>
-  {_rule_record(rt.settings.reports_dir)}
+  {_rule_record(rt.settings.reports_dir, "consensus", RULE, "rule-record")}
   <dl class="numbers">
     {"".join(_number(*n) for n in NUMBERS)}
   </dl>
@@ -244,7 +245,7 @@ async def predict_page(rt: Gateway) -> HTMLResponse:
 
 
 @router.get("/dashboard/tonight")
-async def tonight_page() -> HTMLResponse:
+async def tonight_page(rt: Gateway) -> HTMLResponse:
     """The day's posted props as the predictor priced them (GET /api/slate), with filters."""
     stats = "".join(f'<option value="{s.value}">{s.label}</option>' for s in Stat)
     body = f"""
@@ -252,6 +253,7 @@ async def tonight_page() -> HTMLResponse:
 books' own de-vigged P(over) and the difference (the edge). The best price skips a book whose
 price is far out of line with the others (usually one that has not moved). PASS unless the best
 price is worth at least 2% per unit.</p>
+{_rule_record(rt.settings.reports_dir, "best", SLATE_RULE, "slate-rule-record")}
 <form id="slate-form" novalidate>
   <div class="field"><label for="slate-date">Date</label>
     <input id="slate-date" name="date" type="date"></div>
