@@ -3,6 +3,7 @@ real PostgreSQL, Redis and a broker, fed the shipped model bundles and real play
 vectors computed from the data files (what its subscribers would have stored)."""
 
 import asyncio
+import contextlib
 import csv
 import datetime as dt
 import gzip
@@ -10,6 +11,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -188,24 +190,21 @@ def gateway_overrides() -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-def gateway(
-    infra, database_url, kafka_bootstrap, tmp_path, unique, monkeypatch, gateway_overrides
+@contextlib.contextmanager
+def live_gateway(
+    infra: Any, database_url: str, kafka_bootstrap: str, store: Path, group: str, **overrides: Any
 ) -> Iterator[str]:
-    """The base URL of a live gateway serving the shipped models for PLAYERS."""
-    # reports_dir is relative to the working directory when the app does not pass its settings.
-    monkeypatch.chdir(REPO)
-    store = tmp_path / "artifacts"
+    """A live gateway serving the shipped models for PLAYERS, seeded; its base URL."""
     settings = GatewaySettings(
         database_url=database_url,
         redis_url=infra.redis_url,
         kafka_bootstrap_servers=kafka_bootstrap,
         artifact_store_url=f"file://{store}",
-        group_id=f"gw-{unique}",
+        group_id=group,
         reports_dir=REPO / "reports",
         # Tests share one Redis, so the per-address rate limit would count every test's
         # requests together; the limit itself is tested in the gateway's integration tests.
-        **{"rate_limit_per_minute": 1_000_000, **gateway_overrides},
+        **{"rate_limit_per_minute": 1_000_000, **overrides},
     )
     gw = Gateway(settings)
     gw.start()
@@ -220,6 +219,57 @@ def gateway(
         yield gw.url
     finally:
         gw.stop()
+
+
+@pytest.fixture
+def gateway(
+    infra, database_url, kafka_bootstrap, tmp_path, unique, monkeypatch, gateway_overrides
+) -> Iterator[str]:
+    """The base URL of a live gateway serving the shipped models for PLAYERS."""
+    # reports_dir is relative to the working directory when the app does not pass its settings.
+    monkeypatch.chdir(REPO)
+    with live_gateway(
+        infra, database_url, kafka_bootstrap, tmp_path / "artifacts", f"gw-{unique}",
+        **gateway_overrides,
+    ) as url:  # fmt: skip
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_gateway(infra, tmp_path_factory) -> Iterator[str]:
+    """One live gateway for a whole module whose tests only read from it (a start costs
+    about 25 s: its consumer groups joining). Its own database and broker, like `gateway`'s."""
+    import asyncpg
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+
+    async def database(sql: str) -> None:
+        admin = await asyncpg.connect(infra.database_url)
+        try:
+            await admin.execute(sql)
+        finally:
+            await admin.close()
+
+    asyncio.run(database(f'CREATE DATABASE "{name}"'))
+    base, _, _ = infra.database_url.rpartition("/")
+    broker = None
+    if infra.flavour == "embedded":
+        from statmuse_ops.infra import start_broker
+
+        broker = start_broker(tmp_path_factory.mktemp("broker"), port=None)
+    bootstrap = broker.url if broker is not None else infra.kafka_bootstrap
+    try:
+        store = tmp_path_factory.mktemp("artifacts")
+        with live_gateway(
+            infra, f"{base}/{name}", bootstrap, store, f"gw-{uuid.uuid4().hex[:10]}"
+        ) as url:
+            yield url
+    finally:
+        if broker is not None:
+            from statmuse_ops.infra import stop
+
+            stop(broker)
+        asyncio.run(database(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

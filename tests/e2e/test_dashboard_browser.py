@@ -12,6 +12,14 @@ import pytest
 
 # The `gateway` fixture (a live gateway) lives in tests/e2e/conftest.py.
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def gateway(module_gateway: str) -> str:
+    """One gateway for the module: these tests only read from it."""
+    return module_gateway
+
+
 MODELS = REPO / "models"
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [

@@ -12,6 +12,14 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def gateway(module_gateway: str) -> str:
+    """One gateway for the module: these tests only read from it."""
+    return module_gateway
+
+
 CLIENT = REPO / "clients" / "typescript"
 NODE, NPM = shutil.which("node"), shutil.which("npm")
 pytestmark = [
