@@ -213,7 +213,7 @@ class CounterUnavailableError(RuntimeError):
 
 
 class WindowCounter(Protocol):
-    async def count(self, key: str, expire_s: int, by: int = 1) -> int:
-        """Add `by` to `key`'s counter (which expires `expire_s` after its first count) and
+    async def count(self, key: str, expire_s: int) -> int:
+        """Add one to `key`'s counter (which expires `expire_s` after its first count) and
         return it; `CounterUnavailableError` when it cannot."""
         ...

@@ -367,11 +367,11 @@ class InMemoryCounter:
         self.down = down
         self.calls = 0
 
-    async def count(self, key: str, expire_s: int, by: int = 1) -> int:
+    async def count(self, key: str, expire_s: int) -> int:
         self.calls += 1
         if self.down:
             raise CounterUnavailableError("connection refused")
-        self.counts[key] = self.counts.get(key, 0) + by
+        self.counts[key] = self.counts.get(key, 0) + 1
         self.expiry.setdefault(key, expire_s)
         return self.counts[key]
 

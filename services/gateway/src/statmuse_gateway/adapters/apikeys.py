@@ -219,12 +219,9 @@ class PostgresApiKeys:
         self.db = db
 
     async def authenticate(self, token: str) -> ApiKey | None:
-        if not self.db.is_open:
-            raise KeysUnavailableError("the database pool is not open")
-        try:
-            return await authenticate(conn=self.db.pool, token=token)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise KeysUnavailableError(str(exc)) from exc
+        return await self._run(  # type: ignore[no-any-return]
+            lambda pool: authenticate(conn=pool, token=token)
+        )
 
     async def _run(self, work: Any) -> Any:
         if not self.db.is_open:

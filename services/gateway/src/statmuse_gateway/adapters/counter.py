@@ -12,8 +12,8 @@ from statmuse_gateway.ports import CounterUnavailableError
 # four commands to say the same).
 _COUNT = Script(
     """
-local count = redis.call('INCRBY', KEYS[1], ARGV[2])
-if count == tonumber(ARGV[2]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
 )
@@ -23,8 +23,8 @@ class RedisWindowCounter:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def count(self, key: str, expire_s: int, by: int = 1) -> int:
+    async def count(self, key: str, expire_s: int) -> int:
         try:
-            return int(await _COUNT(self.redis, [key], [expire_s, by]))
+            return int(await _COUNT(self.redis, [key], [expire_s]))
         except (RedisError, OSError) as exc:
             raise CounterUnavailableError(str(exc)) from exc
