@@ -137,3 +137,45 @@ def kafka_bootstrap(infra: Infra, tmp_path: Path) -> Iterator[str]:
 def unique() -> str:
     """A short unique suffix for topic and group names, so tests never collide."""
     return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def _mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow store (SQLite, MLflow's own schema migrations applied once: ~5 s)."""
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}", f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def mlflow_tracking_uri(
+    _mlflow_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """A fresh MLflow tracking store and model registry for this test alone (real MLflow code
+    on SQLite, in process), also in the environment the trainer's settings read."""
+    path = tmp_path / "mlflow.db"
+    shutil.copyfile(_mlflow_template, path)
+    uri = f"sqlite:///{path}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("TRAINER_MLFLOW_ARTIFACT_LOCATION", (tmp_path / "mlartifacts").as_uri())
+    return uri
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `mlflow server` (as `statmuse up` starts it) on a database of its own, for the
+    tests of one module; its URL."""
+    from statmuse_ops.infra import start_mlflow, stop
+
+    server = start_mlflow(
+        tmp_path_factory.mktemp("mlflow"),
+        database_url=infra.database_url,
+        database=f"mlflow_{uuid.uuid4().hex[:12]}",
+        port=None,
+    )
+    try:
+        yield server.url
+    finally:
+        stop(server)

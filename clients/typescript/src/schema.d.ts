@@ -695,6 +695,16 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+            /**
+             * Run Url
+             * @description The MLflow run that trained it (when MLFLOW_UI_URL is set)
+             */
+            run_url?: string | null;
+            /**
+             * Registry Url
+             * @description Its MLflow model version (when MLFLOW_UI_URL is set)
+             */
+            registry_url?: string | null;
         };
         /** PredictRequest */
         PredictRequest: {

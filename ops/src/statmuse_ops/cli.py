@@ -58,7 +58,13 @@ def _print_stack(stack: stack_mod.Stack) -> None:
         lag = "\n".join(f"{where}: {count:,.0f}" for where, count in row["lag"].items())
         table.add_row(row["name"], str(row["pid"]), row["url"], f"[{colour}]{row['state']}[/]", lag)
     console.print(table)
-    for key in ("DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "ARTIFACT_STORE_URL"):
+    for key in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "ARTIFACT_STORE_URL",
+        "MLFLOW_TRACKING_URI",
+    ):
         console.print(f"{key}={stack.env.get(key, '')}", soft_wrap=True)
     console.print(f"logs: {stack.run_dir / 'logs'}", soft_wrap=True)
 

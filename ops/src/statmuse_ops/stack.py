@@ -1,8 +1,9 @@
 """`statmuse up/down/status`: the whole system on one machine, each piece its own process.
 
 Infrastructure starts only when its URL is not already in the environment (DATABASE_URL,
-REDIS_URL, KAFKA_BOOTSTRAP_SERVERS). Everything started is recorded in `<run dir>/stack.json`
-with pid and process start time; `down` stops exactly those processes and nothing else.
+REDIS_URL, KAFKA_BOOTSTRAP_SERVERS, MLFLOW_TRACKING_URI). Everything started is recorded in
+`<run dir>/stack.json` with pid and process start time; `down` stops exactly those processes
+and nothing else.
 """
 
 import asyncio
@@ -25,9 +26,11 @@ from statmuse_ops.infra import (
     pick_port,
     spawn_service,
     start_broker,
+    start_mlflow,
     start_postgres,
     start_redis,
     stop,
+    wait_for_mlflow,
 )
 from statmuse_shared.contract import topics
 from statmuse_shared.platform.broker import ensure_topics
@@ -121,6 +124,24 @@ def up(
         stack.env["ARTIFACT_STORE_URL"] = environ.get(
             "ARTIFACT_STORE_URL", (run_dir / "artifacts").as_uri()
         )
+        # The model registry and training runs: started now, waited for after the migrations.
+        mlflow = None
+        if environ.get("MLFLOW_TRACKING_URI"):
+            stack.env["MLFLOW_TRACKING_URI"] = environ["MLFLOW_TRACKING_URI"]
+            say("mlflow: using MLFLOW_TRACKING_URI from the environment")
+        else:
+            mlflow = start_mlflow(
+                run_dir / "mlflow",
+                database_url=stack.env["DATABASE_URL"],
+                port=5000,
+                log=logs / "mlflow.log",
+                wait=False,
+            )
+            stack.started.append(mlflow)
+            stack.env["MLFLOW_TRACKING_URI"] = mlflow.url
+            stack.save()
+        # Where the dashboard links each model version to its run.
+        stack.env["MLFLOW_UI_URL"] = environ.get("MLFLOW_UI_URL", stack.env["MLFLOW_TRACKING_URI"])
 
         created = asyncio.run(
             ensure_topics(stack.env["KAFKA_BOOTSTRAP_SERVERS"], topics.all_with_dead_letters())
@@ -128,6 +149,9 @@ def up(
         say(f"topics: created {len(created)} ({topics.DEFAULT_PARTITIONS} partitions each)")
         applied = asyncio.run(migrate(stack.env["DATABASE_URL"]))
         say(f"migrations: applied {len(applied)}")
+        if mlflow is not None:
+            wait_for_mlflow(mlflow, deadline_s=90)
+            say(f"mlflow: {mlflow.url}")
 
         for name in services:
             start_service(stack, name, port=pick_port(SERVICES[name][1]), logs=logs)
@@ -205,7 +229,13 @@ def status(stack: Stack) -> list[dict[str, Any]]:
     for s in stack.started:
         state = "up" if s.is_running() else "down"
         lag: dict[str, float] = {}
-        if state == "up" and s.url.startswith("http"):
+        if state == "up" and s.name == "mlflow":
+            try:
+                r = httpx.get(f"{s.url}/health", timeout=2)
+                state = "ready" if r.status_code == 200 else f"up, not ready ({r.status_code})"
+            except httpx.HTTPError:
+                state = "up, not answering"
+        elif state == "up" and s.url.startswith("http"):
             try:
                 r = httpx.get(f"{s.url}/ready", timeout=2)
                 state = "ready" if r.status_code == 200 else f"up, not ready ({r.status_code})"

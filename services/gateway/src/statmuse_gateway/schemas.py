@@ -198,6 +198,12 @@ class ModelInfo(BaseModel):
     metrics: dict[str, float | int | None]
     feature_set_version: str
     updated_at: dt.datetime
+    run_url: str | None = Field(
+        default=None, description="The MLflow run that trained it (when MLFLOW_UI_URL is set)"
+    )
+    registry_url: str | None = Field(
+        default=None, description="Its MLflow model version (when MLFLOW_UI_URL is set)"
+    )
 
 
 # Batches: at most this many items per request (the settings may lower it, never raise it).

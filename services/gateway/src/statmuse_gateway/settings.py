@@ -1,7 +1,7 @@
 import ipaddress
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from statmuse_shared.platform.settings import BaseServiceSettings
@@ -12,6 +12,12 @@ class GatewaySettings(BaseServiceSettings):
 
     http_port: int = 8000
     group_id: str = "gateway"
+    # The MLflow UI as a browser reaches it: the Models page links each version to its run.
+    mlflow_ui_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_UI_URL", "mlflow_ui_url"),
+        description="MLFLOW_UI_URL: the MLflow UI's address for links (unset: no links)",
+    )
     cors_origins: tuple[str, ...] = ("http://localhost:3000",)
     # Security (issue: gateway). Writes and admin always need a key; reads only when set.
     require_key_for_reads: bool = False

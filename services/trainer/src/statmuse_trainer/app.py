@@ -14,8 +14,8 @@ from statmuse_shared.platform.db import Database
 from statmuse_shared.platform.runtime import service_app
 from statmuse_shared.platform.scheduler import Clock, utc_now
 from statmuse_trainer.adapters.examples import PostgresExamples
+from statmuse_trainer.adapters.mlflow_registry import MlflowRegistry
 from statmuse_trainer.adapters.monitoring import PostgresMonitor
-from statmuse_trainer.adapters.registry import PostgresRegistry
 from statmuse_trainer.adapters.scheduled_runs import PostgresScheduledRuns
 from statmuse_trainer.handlers import channels
 from statmuse_trainer.ports import (
@@ -52,7 +52,11 @@ def build_runtime(
         broker=broker,
         db=db,
         examples=PostgresExamples(db) if examples is None else examples,
-        registry=PostgresRegistry(db) if registry is None else registry,
+        registry=MlflowRegistry(
+            db, settings.mlflow_tracking_uri, artifact_location=settings.mlflow_artifact_location
+        )
+        if registry is None
+        else registry,
         monitor=PostgresMonitor(db) if monitor is None else monitor,
         runs=PostgresScheduledRuns(db) if runs is None else runs,
         store=open_store(settings.artifact_store_url) if store is None else store,

@@ -67,7 +67,9 @@ async def on_alias_requested(
     refused = []
     for command in commands:
         try:
-            events = await MOVES[command.action](rt, command.key, command_id=command.event_id)
+            events = await MOVES[command.action](
+                rt, command.key, command_id=command.event_id, requested_by=command.requested_by
+            )
         except RegistryError as exc:
             refused.append(Refused(command, str(exc)))
             continue

@@ -1,9 +1,9 @@
 """What the trainer's handlers, jobs and commands need from storage, as interfaces: PostgreSQL
 implements them in `adapters/`, the unit tests in memory (tests/unit/fakes.py).
 
-Registry moves are read-decide-write sequences that must be atomic (a promote reads the
-staged version and moves two aliases), so the registry hands out a `RegistrySession`, one
-transaction, in which the registry's own logic (`registry/`) decides; the drift alert's
+Registry moves are read-decide-write sequences (a promote reads the staged version and moves
+two aliases), so the registry hands out a `RegistrySession`, one at a time across replicas, in
+which the registry's own logic (`registry/`) decides; the drift alert's
 cooldown check and its record likewise share a `DriftAlerts` transaction, serialised per stat
 across replicas.
 """
@@ -12,12 +12,14 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
     ModelMetrics,
     ModelPublished,
+    ModelTracking,
     PredictionMade,
 )
 from statmuse_shared.contract.stats import Stat
@@ -89,11 +91,12 @@ class VersionRow:
     dataset_version: str | None
     metrics: ModelMetrics
     moved: int | None
+    tracking: ModelTracking | None = None  # its MLflow run and registry version
 
 
 class RegistrySession(Protocol):
-    """The registry inside one transaction: everything done through it commits together, or
-    not at all when the block raises."""
+    """The registry while this session holds it (no other session moves anything). The
+    command ids and the audit log commit together, or not at all when the block raises."""
 
     async def record_command(self, command_id: str) -> bool:
         """Remember a command id; False when it was recorded before (carried out already)."""
@@ -105,8 +108,10 @@ class RegistrySession(Protocol):
         """The latest version, other than `current`, that was production for `key`."""
         ...
 
-    async def set_alias(self, key: str, alias: str, version: str) -> None:
-        """Point `alias` of `key` at `version`, and add the move to the alias history."""
+    async def set_alias(
+        self, key: str, alias: str, version: str, *, requested_by: str | None = None
+    ) -> None:
+        """Point `alias` of `key` at `version`, and add the move to the audit log."""
         ...
 
     async def drop_staging(self, key: str, version: str) -> None:
@@ -122,14 +127,27 @@ class RegistrySession(Protocol):
         ...
 
     async def register(
-        self, published: ModelPublished, metadata: Mapping[str, Any] | None = None
-    ) -> None:
-        """Add the version with its metadata and point its alias at it."""
+        self,
+        published: ModelPublished,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        bundle: bytes | None = None,
+        reports: Sequence[Path] = (),
+        base: str | None = None,
+        requested_by: str | None = None,
+    ) -> ModelTracking | None:
+        """Add the version (its training run: metadata, bundle and report files; `base`: the
+        name `next_version` was asked for) and point its alias at it; returns where it is
+        tracked."""
         ...
 
 
 class RegistryRepository(Protocol):
     """Model versions, their aliases (production, staging, archived) and their history."""
+
+    async def ping(self) -> bool:
+        """Whether the registry answers."""
+        ...
 
     def transaction(self) -> AbstractAsyncContextManager[RegistrySession]: ...
 

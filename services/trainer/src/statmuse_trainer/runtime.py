@@ -35,6 +35,10 @@ class TrainerRuntime(ServiceRuntime[TrainerSettings]):
     publish_train_requests: DefaultPublisher  # nba.train.requests.v1 (drift, schedule)
     clock: Clock = field(default=utc_now)  # "now" of the drift cooldown and the schedule
 
+    async def ready(self) -> dict[str, bool]:
+        """PostgreSQL and the broker, and the model registry (MLflow)."""
+        return {**await super().ready(), "mlflow": await self.registry.ping()}
+
     async def started(self) -> None:
         """The monitoring gauges from the newest stored day, so a restart does not blank
         them (a convenience: never a reason not to start)."""

@@ -1,4 +1,4 @@
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from statmuse_shared.platform.settings import BaseServiceSettings
@@ -8,6 +8,18 @@ class TrainerSettings(BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TRAINER_", populate_by_name=True, frozen=True)
 
     http_port: int = 8103
+    # The model registry and training-run tracking (docs/ARCHITECTURE.md, "Model registry").
+    mlflow_tracking_uri: str = Field(
+        default="http://127.0.0.1:5000",
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri"),
+        description="MLFLOW_TRACKING_URI: the MLflow tracking server (or store URI) that "
+        "holds the training runs and the model registry",
+    )
+    mlflow_artifact_location: str | None = Field(
+        default=None,
+        description="TRAINER_MLFLOW_ARTIFACT_LOCATION: where a new experiment keeps its runs' "
+        "artifacts; unset: the server's default (its proxied artifact store)",
+    )
     group_id: str = "trainer"
     train_seasons: tuple[str, ...] = ()  # empty: every season the trainer has seen
     min_games: int = 3

@@ -12,9 +12,7 @@ from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import DeadLetter, ModelAliasRequested, ModelPublished
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.platform.broker import ensure_topics, publish
-from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
-from statmuse_trainer.adapters.registry import PostgresRegistry
 from statmuse_trainer.app import build_runtime
 from statmuse_trainer.settings import TrainerSettings
 
@@ -51,16 +49,15 @@ async def test_commands_move_aliases_and_refusals_are_dead_letters(
     await migrate(database_url, schemas=["registry"])
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
     store = LocalArtifactStore(tmp_path)
-    pool = await create_pool(database_url)
-    registry = PostgresRegistry(Database.of(pool))
-    async with registry.transaction() as tx:
-        await tx.register(version(store, "v1", "production", 7.0))
-        await tx.register(version(store, "v2", "staging", 6.0))
     settings = TrainerSettings(
         database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap,
         group_id=f"trainer-{unique}",
     )
+    rt = build_runtime(settings, store=store)
+    async with rt.running(consume=False), rt.registry.transaction() as tx:
+        await tx.register(version(store, "v1", "production", 7.0))
+        await tx.register(version(store, "v2", "staging", 6.0))
     async with build_runtime(settings, store=store).running() as rt:
         # Same key, same partition: carried out in this order.
         for n, action in enumerate(["rollback", "promote", "rollback"]):
@@ -69,18 +66,23 @@ async def test_commands_move_aliases_and_refusals_are_dead_letters(
         refusals = await read_topic(kafka_bootstrap, topics.dead_letter(topics.MODEL_COMMANDS), 1)
         published = [ModelPublished.model_validate_json(v) for v in events]
         letters = [DeadLetter.model_validate_json(v) for v in refusals]
-    try:
-        assert [(e.version, e.alias) for e in published] == [
-            ("v2", "production"),
-            ("v1", "archived"),  # promote
-            ("v1", "production"),
-            ("v2", "archived"),  # rollback
-        ]
-        assert len(letters) == 1
-        assert "no earlier production version" in letters[0].error
-        assert letters[0].consumer == f"trainer-{unique}-model-commands"
-        refused = ModelAliasRequested.model_validate_json(base64.b64decode(letters[0].payload_b64))
-        assert (refused.event_id, refused.action) == ("cmd-0", "rollback")
-        assert await alias_version(registry, "points", "production") == "v1"
-    finally:
-        await pool.close()
+    assert [(e.version, e.alias) for e in published] == [
+        ("v2", "production"),
+        ("v1", "archived"),  # promote
+        ("v1", "production"),
+        ("v2", "archived"),  # rollback
+    ]
+    assert len(letters) == 1
+    assert "no earlier production version" in letters[0].error
+    assert letters[0].consumer == f"trainer-{unique}-model-commands"
+    refused = ModelAliasRequested.model_validate_json(base64.b64decode(letters[0].payload_b64))
+    assert (refused.event_id, refused.action) == ("cmd-0", "rollback")
+    rt = build_runtime(settings, store=store)
+    async with rt.running(consume=False):
+        assert await alias_version(rt.registry, "points", "production") == "v1"
+        # The audit log names who asked for each move the commands made.
+        async with rt.db.acquire() as conn:
+            asked = await conn.fetch(
+                "SELECT requested_by FROM registry.alias_history WHERE id > 2 ORDER BY id"
+            )
+    assert [r["requested_by"] for r in asked] == ["apikey:test"] * 4

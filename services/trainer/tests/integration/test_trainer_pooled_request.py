@@ -2,6 +2,7 @@
 registers it staged and announces it; a second request for the stat on the same day, per
 player included, is answered by that version instead of training again."""
 
+import asyncio
 import datetime as dt
 import time
 
@@ -14,7 +15,6 @@ from statmuse_shared.contract.stats import Stat
 from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.count import CountModel
 from statmuse_shared.platform.broker import ensure_topics
-from statmuse_shared.platform.db import create_pool
 from statmuse_shared.platform.migrations import migrate
 from statmuse_trainer.app import build_runtime
 from statmuse_trainer.settings import TrainerSettings
@@ -25,11 +25,12 @@ DAY = dt.date(2026, 11, 25)
 
 
 async def test_a_pooled_request_trains_registers_and_announces_once_a_day(
-    database_url, kafka_bootstrap, tmp_path, synthetic_frame
+    database_url, kafka_bootstrap, tmp_path, synthetic_frame, mlflow_tracking_uri
 ):
+    from mlflow import MlflowClient
+
     await migrate(database_url, schemas=["registry"])
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
-    pool = await create_pool(database_url)
     store = LocalArtifactStore(tmp_path)
     settings = TrainerSettings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap)
     rt = build_runtime(settings, store=store)
@@ -55,13 +56,13 @@ async def test_a_pooled_request_trains_registers_and_announces_once_a_day(
             store.get(published.artifact_uri, checksum=published.checksum)
         )
         assert model.stat is Stat.POINTS
-        async with pool.acquire() as conn:
-            meta = await conn.fetchval(
-                "SELECT metadata->>'dataset_version' FROM "
-                "registry.model_versions WHERE version = $1",
-                published.version,
-            )
-        assert meta == "synthetic"
+        # Its MLflow run says which dataset trained it.
+        assert published.tracking is not None
+        assert published.tracking.run_id is not None
+        run = await asyncio.to_thread(
+            MlflowClient(mlflow_tracking_uri).get_run, published.tracking.run_id
+        )
+        assert run.data.params["dataset_version"] == "synthetic"
 
         # Same day, one player's request: answered by the version just trained.
         again = TrainRequested(
@@ -93,4 +94,3 @@ async def test_a_pooled_request_trains_registers_and_announces_once_a_day(
     finally:
         await rt.broker.stop()
         await rt.db.close()
-        await pool.close()

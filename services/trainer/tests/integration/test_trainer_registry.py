@@ -1,8 +1,13 @@
-"""Promote, then roll back, against real PostgreSQL and the broker; a ModelBook fed the
-published events serves the right version at every step."""
+"""The registry in MLflow: promote, then roll back, against a real MLflow server, PostgreSQL
+and the broker (a ModelBook fed the published events serves the right version at every
+step, and MLflow's `champion` alias agrees); a fitted model's training run (parameters,
+metrics, bundle, metadata) and its model version in MLflow."""
 
 import asyncio
+import shutil
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -14,14 +19,15 @@ from statmuse_shared.models.artifacts import LocalArtifactStore
 from statmuse_shared.models.baseline import RollingMeanArtifact
 from statmuse_shared.models.serving import ModelBook
 from statmuse_shared.platform.broker import ensure_topics
-from statmuse_shared.platform.db import Database, create_pool
 from statmuse_shared.platform.migrations import migrate
-from statmuse_trainer.adapters.registry import PostgresRegistry
 from statmuse_trainer.app import build_runtime
 from statmuse_trainer.ports import RegistryRepository
 from statmuse_trainer.registry.moves import RegistryError, promote, rollback
 from statmuse_trainer.runtime import TrainerRuntime
 from statmuse_trainer.settings import TrainerSettings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 pytestmark = pytest.mark.integration
 
@@ -58,9 +64,24 @@ async def alias_version(registry: RegistryRepository, key: str, alias: str) -> s
         return await tx.alias_version(key, alias)
 
 
-def runtime(database_url: str, kafka_bootstrap: str, store: LocalArtifactStore) -> TrainerRuntime:
-    settings = TrainerSettings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap)
+def runtime(
+    database_url: str, kafka_bootstrap: str, store: LocalArtifactStore, tracking_uri: str
+) -> TrainerRuntime:
+    settings = TrainerSettings(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        mlflow_tracking_uri=tracking_uri,
+        mlflow_artifact_location=(store.root / "mlflow").as_uri()
+        if tracking_uri.startswith("sqlite")
+        else None,
+    )
     return build_runtime(settings, store=store)
+
+
+def client(tracking_uri: str) -> "MlflowClient":
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri, tracking_uri)
 
 
 async def events_on_topic(bootstrap: str, expected: int) -> list[ModelPublished]:
@@ -86,11 +107,15 @@ async def events_on_topic(bootstrap: str, expected: int) -> list[ModelPublished]
     return found
 
 
-async def test_promote_then_rollback_round_trip(database_url, kafka_bootstrap, tmp_path):
+async def test_promote_then_rollback_round_trip(
+    database_url, kafka_bootstrap, tmp_path, mlflow_server
+):
     await migrate(database_url, schemas=["registry"])
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
     store = LocalArtifactStore(tmp_path)
-    async with runtime(database_url, kafka_bootstrap, store).running(consume=False) as rt:
+    ml = client(mlflow_server)
+    rt = runtime(database_url, kafka_bootstrap, store, mlflow_server)
+    async with rt.running(consume=False):
         async with rt.registry.transaction() as tx:
             await tx.register(version(store, "v1", "production", 7.0))
             await tx.register(version(store, "v2", "staging", 6.0))
@@ -98,19 +123,43 @@ async def test_promote_then_rollback_round_trip(database_url, kafka_bootstrap, t
         with pytest.raises(RegistryError, match="no earlier production"):
             await rollback(rt, "points")
 
-        promoted = await promote(rt, "points")
+        champion = ml.get_model_version_by_alias("statmuse-points", "champion")
+        assert champion.tags["statmuse.version"] == "v1"
+        assert ml.get_model_version_by_alias("statmuse-points", "challenger").version == "2"
+
+        promoted = await promote(rt, "points", requested_by="apikey:ops")
         assert [(e.version, e.alias) for e in promoted] == [
             ("v2", "production"),
             ("v1", "archived"),
         ]
         assert await alias_version(rt.registry, "points", "production") == "v2"
         assert await alias_version(rt.registry, "points", "staging") is None
+        # In MLflow itself: v2 is the champion, no challenger is left, v1 is archived.
+        model = ml.get_registered_model("statmuse-points")
+        assert model.aliases == {"champion": "2"}
+        assert "statmuse.archived_at" in ml.get_model_version("statmuse-points", "1").tags
         with pytest.raises(RegistryError, match="nothing is staged"):
             await promote(rt, "points")
 
-        rolled = await rollback(rt, "points")
+        rolled = await rollback(rt, "points", requested_by="cli:someone")
         assert [(e.version, e.alias) for e in rolled] == [("v1", "production"), ("v2", "archived")]
         assert await alias_version(rt.registry, "points", "production") == "v1"
+        assert ml.get_registered_model("statmuse-points").aliases == {"champion": "1"}
+        assert "statmuse.archived_at" not in ml.get_model_version("statmuse-points", "1").tags
+
+        # The audit log: every move, in order, with who asked.
+        async with rt.db.acquire() as conn:
+            audit = await conn.fetch(
+                "SELECT alias, version, requested_by FROM registry.alias_history ORDER BY id"
+            )
+        assert [tuple(r) for r in audit] == [
+            ("production", "v1", None),
+            ("staging", "v2", None),
+            ("production", "v2", "apikey:ops"),
+            ("archived", "v1", "apikey:ops"),
+            ("production", "v1", "cli:someone"),
+            ("archived", "v2", "cli:someone"),
+        ]
 
     # What the predictor and gateway see: the events, in order, on the topic.
     seen = await events_on_topic(kafka_bootstrap, 4)
@@ -130,11 +179,12 @@ async def test_promote_then_rollback_round_trip(database_url, kafka_bootstrap, t
 
 
 async def test_a_fitted_model_is_registered_published_and_served(
-    database_url, kafka_bootstrap, tmp_path, synthetic_frame
+    database_url, kafka_bootstrap, tmp_path, synthetic_frame, mlflow_tracking_uri
 ):
     """The real path of `statmuse train`: a fitted bundle goes to the artifact store with its
-    checksum, into the registry with its metadata, and out on the topic; a ModelBook fed
-    those events serves it. A second, promoted run archives the first."""
+    checksum, into MLflow (a run with its parameters, metrics, metadata, bundle and report
+    files; a model version made from it) and out on the topic; a ModelBook fed those events
+    serves it. A second, promoted run archives the first."""
     import json
 
     from statmuse_shared.models.count import CountModel
@@ -146,8 +196,10 @@ async def test_a_fitted_model_is_registered_published_and_served(
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
     fitted = await asyncio.to_thread(fit_stat, synthetic_frame, "points", jobs=1)
     store = LocalArtifactStore(tmp_path)
-    pool = await create_pool(database_url)
-    rt = runtime(database_url, kafka_bootstrap, store)
+    report = tmp_path / "reliability_points.png"
+    report.write_bytes(b"\x89PNG not really")
+    rt = runtime(database_url, kafka_bootstrap, store, mlflow_tracking_uri)
+    ml = client(mlflow_tracking_uri)
     try:
         published = []
         async with rt.running(consume=False):
@@ -164,27 +216,43 @@ async def test_a_fitted_model_is_registered_published_and_served(
                         dataset_version="abc123",
                         metrics=ModelMetrics(mae=fitted.validation["mae"]),
                         metadata={
-                            "chosen": fitted.chosen,
+                            **fitted.metadata("abc123"),
                             "feature_importance": fitted.importance.head(3).to_dict("records"),
                         },
                         promote=promote_it,
+                        reports=[report],
                     )
                 )
+            assert await alias_version(rt.registry, "points", "production") == published[1].version
         first, second = published
         assert first.version.endswith(f"-{fitted.name}")
         assert second.version == f"{first.version}-r2"
-        registry = PostgresRegistry(Database.of(pool))
-        assert await alias_version(registry, "points", "production") == second.version
-        assert await alias_version(registry, "points", "archived") == first.version
-        async with pool.acquire() as conn:
-            meta = json.loads(
-                await conn.fetchval(
-                    "SELECT metadata::text FROM registry.model_versions WHERE version = $1",
-                    first.version,
-                )
-            )
+        # MLflow: each version is made from its run, which holds what the training produced.
+        [v1] = ml.search_model_versions(f"tags.`statmuse.version` = '{first.version}'")
+        assert "statmuse.archived_at" in v1.tags
+        assert v1.source == f"runs:/{v1.run_id}/bundle"
+        assert first.tracking is not None
+        assert first.tracking.run_id == v1.run_id
+        run = ml.get_run(v1.run_id)
+        assert run.info.status == "FINISHED"
+        assert run.data.params["chosen"] == fitted.chosen
+        assert run.data.params["dataset_version"] == "abc123"
+        assert run.data.metrics["validation.brier"] == pytest.approx(fitted.validation["brier"])
+        assert run.data.metrics["train.n"] == fitted.n_train
+        assert any(k.startswith("candidate.") for k in run.data.metrics)
+        files = {a.path for a in ml.list_artifacts(v1.run_id)}
+        assert files == {"metadata.json", "bundle", "report"}
+        [bundle] = ml.list_artifacts(v1.run_id, "bundle")
+        local = ml.download_artifacts(v1.run_id, bundle.path, str(tmp_path / "dl"))
+        bundle_bytes = await asyncio.to_thread(Path(local).read_bytes)
+        assert CountModel.from_bytes(bundle_bytes).header.stat == Stat.POINTS
+        meta_file = ml.download_artifacts(v1.run_id, "metadata.json", str(tmp_path / "dl"))
+        meta = json.loads(await asyncio.to_thread(Path(meta_file).read_text))
         assert meta["chosen"] == fitted.chosen
         assert len(meta["feature_importance"]) == 3
+        assert [a.path for a in ml.list_artifacts(v1.run_id, "report")] == [
+            "report/reliability_points.png"
+        ]
 
         events = await events_on_topic(kafka_bootstrap, 3)
         assert [(e.version, e.alias) for e in events] == [
@@ -208,16 +276,19 @@ async def test_a_fitted_model_is_registered_published_and_served(
         assert p.over_probability + p.under_probability + p.push_probability == pytest.approx(1)
         assert p.model_version == second.version
     finally:
-        await pool.close()
+        shutil.rmtree(tmp_path / "dl", ignore_errors=True)
 
 
-async def test_a_repeated_command_moves_nothing_twice(database_url, kafka_bootstrap, tmp_path):
+async def test_a_repeated_command_moves_nothing_twice(
+    database_url, kafka_bootstrap, tmp_path, mlflow_tracking_uri
+):
     """Kafka may deliver a command again (the trainer stopped after the move, before its
     offset was committed): the second delivery re-announces production and moves nothing."""
     await migrate(database_url, schemas=["registry"])
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
     store = LocalArtifactStore(tmp_path)
-    async with runtime(database_url, kafka_bootstrap, store).running(consume=False) as rt:
+    rt = runtime(database_url, kafka_bootstrap, store, mlflow_tracking_uri)
+    async with rt.running(consume=False):
         async with rt.registry.transaction() as tx:
             for name, alias in (("v1", "production"), ("v2", "staging")):
                 await tx.register(version(store, name, alias, 7.0))

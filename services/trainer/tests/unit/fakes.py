@@ -7,6 +7,7 @@ import copy
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -132,6 +133,7 @@ class _RegistryState:
         self.versions: dict[str, tuple[ModelPublished, dict[str, Any]]] = {}
         self.aliases: dict[tuple[str, str], str] = {}
         self.history: list[tuple[int, str, str, str]] = []  # (id, key, alias, version)
+        self.requested_by: list[str | None] = []  # who asked for each move of `history`
         self.commands: set[str] = set()
 
 
@@ -154,9 +156,12 @@ class InMemoryRegistrySession:
                 return version
         return None
 
-    async def set_alias(self, key: str, alias: str, version: str) -> None:
+    async def set_alias(
+        self, key: str, alias: str, version: str, *, requested_by: str | None = None
+    ) -> None:
         self.s.aliases[(key, alias)] = version
         self.s.history.append((len(self.s.history) + 1, key, alias, version))
+        self.s.requested_by.append(requested_by)
 
     async def drop_staging(self, key: str, version: str) -> None:
         if self.s.aliases.get((key, "staging")) == version:
@@ -186,10 +191,19 @@ class InMemoryRegistrySession:
         return base if taken == 0 else f"{base}-r{taken + 1}"
 
     async def register(
-        self, published: ModelPublished, metadata: Mapping[str, Any] | None = None
+        self,
+        published: ModelPublished,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        bundle: bytes | None = None,
+        reports: Sequence[Path] = (),
+        base: str | None = None,
+        requested_by: str | None = None,
     ) -> None:
         self.s.versions[published.version] = (published, dict(metadata or {}))
-        await self.set_alias(published.key, published.alias, published.version)
+        await self.set_alias(
+            published.key, published.alias, published.version, requested_by=requested_by
+        )
 
 
 class InMemoryRegistry:
@@ -207,6 +221,9 @@ class InMemoryRegistry:
 
     def alias(self, key: str, alias: str) -> str | None:
         return self.state.aliases.get((key, alias))
+
+    async def ping(self) -> bool:
+        return True
 
     async def trained_on(self, stat: Stat, day: dt.date) -> str | None:
         found = [

@@ -386,6 +386,20 @@ class ModelMetrics(BaseModel):
     n_validation: int | None = None
 
 
+class ModelTracking(BaseModel):
+    """Where a model version's training run and registry entry live in MLflow."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str | None = Field(default=None, description="The MLflow run that made it")
+    experiment_id: str | None = Field(default=None, description="The run's MLflow experiment")
+    registered_model: str = Field(
+        description="The MLflow registered model (one per serving key)",
+        examples=["statmuse-points"],
+    )
+    registry_version: int = Field(ge=1, description="The MLflow model version number")
+
+
 class ModelPublished(Message):
     """A model version was registered or moved to an alias."""
 
@@ -400,6 +414,9 @@ class ModelPublished(Message):
     feature_set_version: str
     dataset_version: str | None = None
     metrics: ModelMetrics = Field(default_factory=ModelMetrics)
+    tracking: ModelTracking | None = Field(
+        default=None, description="Its MLflow run and registry version (None: not tracked)"
+    )
 
     @property
     def key(self) -> str:

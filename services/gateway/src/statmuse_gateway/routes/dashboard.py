@@ -329,7 +329,9 @@ async def models_page(rt: Gateway) -> HTMLResponse:
   <div class="table-wrap"><table id="models-table" hidden>
     <thead><tr><th scope="col">Name</th><th scope="col">Version</th><th scope="col">Stat</th>
       <th scope="col">Alias</th><th scope="col">Type</th><th scope="col">MAE</th>
-      <th scope="col">Brier</th><th scope="col">ECE</th><th scope="col">Updated</th></tr></thead>
+      <th scope="col">Brier</th><th scope="col">ECE</th><th scope="col">Updated</th>
+      <th scope="col"><abbr title="The training run and registry version in MLflow">MLflow</abbr>
+      </th></tr></thead>
     <tbody></tbody></table></div>
 </section>
 {"".join(sections)}

@@ -465,6 +465,15 @@ async function initModels(table) {
         metric(m, "brier"), metric(m, "ece"), m.updated_at.slice(0, 16).replace("T", " ")]) {
         row.append(el("td", {}, text));
       }
+      // Its MLflow run (parameters, metrics, reports, the bundle) and registry version.
+      const links = el("td");
+      for (const [href, text] of [[m.run_url, "run"], [m.registry_url, "version"]]) {
+        if (!href) continue;
+        if (links.childNodes.length) links.append(" · ");
+        links.append(el("a", { href, rel: "noopener" }, text));
+      }
+      if (!links.childNodes.length) links.append("–");
+      row.append(links);
       if (m.alias === "production") row.classList.add("production");
       body.append(row);
     }

@@ -1,5 +1,6 @@
 """`import-model`, `promote`, `rollback`: the registry from the command line (registry/)."""
 
+import getpass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,7 +46,7 @@ async def _move(settings: "TrainerSettings", action: str, key: str) -> "list[Mod
     from statmuse_trainer.registry.moves import MOVES
 
     async with one_shot(settings) as rt:
-        return await MOVES[action](rt, key)
+        return await MOVES[action](rt, key, requested_by=f"cli:{getpass.getuser()}")
 
 
 def _moved(action: str, key: str) -> None:

@@ -95,7 +95,9 @@ async def _register(
 ) -> "list[ModelPublished]":
     from statmuse_trainer.registry.publish import bundle_of, publish_bundles
 
-    bundles = [bundle_of(f, trained.dataset_version) for f in trained.fitted]
+    bundles = [
+        bundle_of(f, trained.dataset_version, trained.report_files(f.stat)) for f in trained.fitted
+    ]
     async with one_shot(settings) as rt:
         return await publish_bundles(rt, bundles, promote=promote)
 

@@ -34,17 +34,22 @@ def event_of(row: VersionRow, alias: str) -> ModelPublished:
         feature_set_version=row.feature_set_version,
         dataset_version=row.dataset_version,
         metrics=row.metrics,
+        tracking=row.tracking,
     )
 
 
 async def _move(
-    tx: RegistrySession, key: str, new_production: str, old_production: str | None
+    tx: RegistrySession,
+    key: str,
+    new_production: str,
+    old_production: str | None,
+    requested_by: str | None,
 ) -> list[ModelPublished]:
-    await tx.set_alias(key, "production", new_production)
+    await tx.set_alias(key, "production", new_production, requested_by=requested_by)
     await tx.drop_staging(key, new_production)
     events = [event_of(await tx.version(new_production), "production")]
     if old_production is not None and old_production != new_production:
-        await tx.set_alias(key, "archived", old_production)
+        await tx.set_alias(key, "archived", old_production, requested_by=requested_by)
         events.append(event_of(await tx.version(old_production), "archived"))
     return events
 
@@ -62,7 +67,11 @@ Choose = Callable[[RegistrySession, str | None], Awaitable[str]]
 
 
 async def _move_once(
-    rt: TrainerRuntime, key: str, command_id: str | None, choose: Choose
+    rt: TrainerRuntime,
+    key: str,
+    command_id: str | None,
+    choose: Choose,
+    requested_by: str | None,
 ) -> list[ModelPublished]:
     """One alias move in one transaction: `choose(tx, current production)` names the new
     production version (or raises RegistryError). With a `command_id` recorded in the same
@@ -73,14 +82,18 @@ async def _move_once(
             events = await _current(tx, key)
         else:
             current = await tx.alias_version(key, "production")
-            events = await _move(tx, key, await choose(tx, current), current)
+            events = await _move(tx, key, await choose(tx, current), current, requested_by)
     await publish_many(rt.publish_models, [(key.encode(), e) for e in events])
     log.info("aliases moved for %s: %s", key, [(e.version, e.alias) for e in events])
     return events
 
 
 async def promote(
-    rt: TrainerRuntime, key: str, *, command_id: str | None = None
+    rt: TrainerRuntime,
+    key: str,
+    *,
+    command_id: str | None = None,
+    requested_by: str | None = None,
 ) -> list[ModelPublished]:
     """The staged version of `key` becomes production; the old production is archived."""
 
@@ -90,11 +103,15 @@ async def promote(
             raise RegistryError(f"nothing is staged for {key}")
         return version
 
-    return await _move_once(rt, key, command_id, staged)
+    return await _move_once(rt, key, command_id, staged, requested_by)
 
 
 async def rollback(
-    rt: TrainerRuntime, key: str, *, command_id: str | None = None
+    rt: TrainerRuntime,
+    key: str,
+    *,
+    command_id: str | None = None,
+    requested_by: str | None = None,
 ) -> list[ModelPublished]:
     """Production goes back to the version that was production before the current one."""
 
@@ -106,7 +123,7 @@ async def rollback(
             raise RegistryError(f"{key} has no earlier production version to roll back to")
         return version
 
-    return await _move_once(rt, key, command_id, previous)
+    return await _move_once(rt, key, command_id, previous, requested_by)
 
 
 # What a `ModelAliasRequested.action` asks for.

@@ -28,15 +28,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Bundle:
-    """A count-model bundle with what the registry keeps beside it."""
+    """A count-model bundle with what the registry keeps beside it (its metadata, and the
+    report files of the run that made it, logged with its MLflow run)."""
 
     header: CountModelHeader
     data: bytes
     metadata: dict[str, Any]
+    reports: tuple[Path, ...] = ()
 
 
-def bundle_of(fitted: "FittedStat", dataset_version: str) -> Bundle:
-    return Bundle(fitted.header, fitted.bundle, fitted.metadata(dataset_version))
+def bundle_of(fitted: "FittedStat", dataset_version: str, reports: Sequence[Path] = ()) -> Bundle:
+    return Bundle(fitted.header, fitted.bundle, fitted.metadata(dataset_version), tuple(reports))
 
 
 def read_bundle(path: Path) -> Bundle:
@@ -73,6 +75,7 @@ async def publish_bundles(
                 metadata=b.metadata,
                 promote=promote,
                 today=today,
+                reports=b.reports,
             )
         )
     return events
@@ -92,14 +95,17 @@ async def register_and_publish(
     metadata: dict[str, Any] | None = None,
     promote: bool,
     today: dt.date | None = None,
+    reports: Sequence[Path] = (),
 ) -> ModelPublished:
     """Store the artifact (with its checksum), add the version to the registry under
-    `production` or `staging`, and announce it on the models topic."""
+    `production` or `staging` (with its training run: metadata, bundle, `reports`), and
+    announce it on the models topic."""
     day = (today or dt.date.today()).isoformat()
     uri, checksum = rt.store.put(f"{stat.value}/{name}-{checksum_prefix(data)}.{suffix}", data)
     alias = "production" if promote else "staging"
+    base = f"v{day}-{name}"
     async with rt.registry.transaction() as tx:
-        version = await tx.next_version(f"v{day}-{name}")
+        version = await tx.next_version(base)
         published = ModelPublished(
             event_id=ids.event_id("model", version, alias),
             name=name,
@@ -114,7 +120,8 @@ async def register_and_publish(
             metrics=metrics,
         )
         current = await tx.alias_version(published.key, "production")
-        await tx.register(published, metadata)
+        tracking = await tx.register(published, metadata, bundle=data, reports=reports, base=base)
+        published = published.model_copy(update={"tracking": tracking})
         archived = None
         if promote and current is not None:
             await tx.set_alias(published.key, "archived", current)

@@ -25,6 +25,17 @@ def importance_png(path: Path, fitted: Sequence[FittedStat], top: int = 12) -> N
     plt.close(fig)
 
 
+# The files about the whole run (the others are per stat: `<kind>_<stat>.<ext>`).
+RUN_FILES = (
+    "metrics.csv",
+    "trials.csv",
+    "served.csv",
+    "selection.csv",
+    "importance.png",
+    "README.md",
+)
+
+
 def write(out: Path, fitted: Sequence[FittedStat], *, dataset_version: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     rows = []

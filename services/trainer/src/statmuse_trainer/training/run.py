@@ -47,6 +47,14 @@ class TrainingRun:
     folder: Path  # the report and the bundles
     seconds: float
 
+    def report_files(self, stat: str) -> list[Path]:
+        """The report's files about `stat` (`*_<stat>.*`) and about the whole run."""
+        return sorted(
+            p
+            for p in self.folder.iterdir()
+            if p.is_file() and (p.stem.endswith(f"_{stat}") or p.name in reports.RUN_FILES)
+        )
+
 
 def load_dataset(directory: Path) -> tuple[str, pd.DataFrame] | None:
     """A dataset version directory's splits as one frame, with the version (the directory's
