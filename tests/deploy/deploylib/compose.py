@@ -36,6 +36,7 @@ from statmuse_shared.platform.settings import BaseServiceSettings
 COMPOSE_ENV = {
     "POSTGRES_PASSWORD": "Tq7-compose-check",
     "GRAFANA_ADMIN_PASSWORD": "Tq7-grafana",
+    "ALERTMANAGER_WEBHOOK_URL": "https://hooks.example.com/compose-check",
     **{
         f"KAFKA_{user}_PASSWORD": f"Tq7-kafka-{user.lower()}"
         for user in ("ADMIN", "INGESTOR", "FEATURES", "TRAINER", "PREDICTOR", "GATEWAY", "EXPORTER")

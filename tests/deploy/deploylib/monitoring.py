@@ -98,7 +98,11 @@ def label_values(expr: str, metric: str, label: str) -> set[str]:
 
 # (what the issue asks for, the metric, a regex the expression must match)
 REQUIRED_ALERTS = (
-    ("hit rate below 60% over 7 days", r"statmuse_monitor_hit_rate_7d\s*<\s*0?\.60?\b"),
+    # Below break-even at -110 (52.38%), with the sample size in the rule.
+    (
+        "hit rate below break-even over 7 days",
+        r"statmuse_monitor_hit_rate_7d\s*<\s*0?\.5238\b[\s\S]*statmuse_monitor_bets_7d",
+    ),
     ("ECE above 0.10", r"statmuse_monitor_ece_7d\s*>\s*0?\.10?\b"),
     ("ROI negative for 7 days", r"statmuse_monitor_negative_roi_days\s*>=\s*7\b"),
     ("missing data above 10%", r"statmuse_data_missing_ratio\s*>\s*0?\.10?\b"),

@@ -1,5 +1,7 @@
 from prometheus_client import Counter, Gauge
 
+from statmuse_shared.contract.stats import Stat
+
 EXAMPLES = Counter(
     "statmuse_trainer_examples_total", "Vectors of played games stored as training examples"
 )
@@ -33,6 +35,12 @@ NEGATIVE_ROI_DAYS = Gauge(
     "Consecutive most recent betting days with negative simulated ROI (days without bets skipped)",
     ["stat"],
 )
+# The hit rate's sample size: the alert on the hit rate tells a bad week from a small one by it.
+BETS_7D = Gauge(
+    "statmuse_monitor_bets_7d",
+    "Settled bets (OVER or UNDER recommended) at the monitored line, trailing 7 game days",
+    ["stat"],
+)
 PREDICTIONS_DAILY = Gauge(
     "statmuse_monitor_predictions_daily",
     "Predictions settled against a played game on the last monitored day",
@@ -43,6 +51,10 @@ DRIFT_ALERTS = Counter(
     "Drift alerts that published a TrainRequested (cooldown respected)",
     ["stat"],
 )
+# Every stat's series from the start, at 0: `increase()` cannot see a counter's first step from
+# nothing, so the first drift alert after a restart would never reach Prometheus's alerts.
+for _stat in Stat:
+    DRIFT_ALERTS.labels(_stat.value)
 DRIFT_PSI = Gauge(
     "statmuse_monitor_drift_psi",
     "PSI of the recent window against the training reference",

@@ -91,6 +91,7 @@ async def daily_metrics(
 def export_day(m: DayMetrics, negative_days: int) -> None:
     stat = m.stat.value
     metrics.HIT_RATE_7D.labels(stat).set(_nan(m.hit_rate_7d))
+    metrics.BETS_7D.labels(stat).set(m.bets_7d)
     metrics.ECE_7D.labels(stat).set(_nan(m.ece_7d))
     metrics.NEGATIVE_ROI_DAYS.labels(stat).set(negative_days)
     metrics.PREDICTIONS_DAILY.labels(stat).set(m.predictions)
