@@ -151,7 +151,7 @@ class Gateway:
         except BaseException as exc:  # surfaced by `start`
             self.error = exc
 
-    def start(self, deadline_s: float = 30) -> None:
+    def start(self, deadline_s: float = 90) -> None:
         self.thread.start()
         deadline = time.monotonic() + deadline_s
         while not self.server.started:

@@ -427,3 +427,69 @@ def test_every_page_at_desktop_and_phone_widths(gateway, browser):
                 problems.append(problem)
         page.close()
     assert problems == []
+
+
+def test_the_models_page_draws_each_ab_test(gateway, browser):
+    """The A/B panel draws what GET /api/models/ab answers (the answer is replaced here: the
+    endpoint and the trainer's report have tests of their own): the verdict in words, both
+    arms, the difference with its interval, and the chart of the sequence by day."""
+    import datetime as dt
+
+    from statmuse_shared.contract.messages import AbLook, AbTestReported, ArmScore, Interval
+
+    start = dt.date(2024, 3, 1)
+    looks = [
+        AbLook(day=start + dt.timedelta(days=d), n=300 * (d + 1), estimate=0.006,
+               low=0.006 - 0.03 / (d + 1) ** 0.5, high=0.006 + 0.03 / (d + 1) ** 0.5)
+        for d in range(20)
+    ]  # fmt: skip
+    arm = ArmScore(n=6000, brier=0.240, log_loss=0.672, picks=5900, hit_rate=0.521, books_n=0,
+                   brier_vs_books=None)  # fmt: skip
+    report = AbTestReported(
+        event_id="ab",
+        stat="points",
+        production_version="v2026-12-01-points-voting",
+        challenger_version="v2026-12-07-points-voting",
+        verdict="challenger worse",
+        decided_on=looks[-1].day,
+        first_day=start,
+        last_day=looks[-1].day,
+        alpha=0.05,
+        margin=0.002,
+        min_pairs=500,
+        production=arm,
+        challenger=arm.model_copy(update={"brier": 0.246, "hit_rate": 0.507}),
+        brier_difference=Interval(estimate=0.006, low=looks[-1].low, high=looks[-1].high),
+        log_loss_difference=Interval(estimate=0.012, low=0.001, high=0.023),
+        looks=looks,
+    )
+    page = adult(browser)
+    body = json.dumps([report.model_dump(mode="json")])
+    page.route(
+        "**/api/models/ab",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=body),
+    )
+    page.goto(f"{gateway}/dashboard/models")
+    section = page.locator('#ab-tests article[data-stat="points"]')
+    section.wait_for()
+    text = section.inner_text()
+    assert "The challenger is worse: keep production." in text
+    assert f"decided on {looks[-1].day}" in text
+    assert "+0.0060" in text
+    assert "6,000 props" in text
+    rows = section.locator("table.ab-arms tbody tr")
+    assert rows.count() == 2
+    assert "0.2460" in rows.nth(1).inner_text()
+    assert section.locator("svg.ab-svg polygon.band").count() == 1
+    points = section.locator("svg.ab-svg polyline.estimate").get_attribute("points")
+    assert points is not None
+    assert len(points.split()) == len(looks)
+    assert section.locator("svg.ab-svg line.decided").count() == 1
+
+
+def test_without_ab_tests_the_models_page_says_how_one_starts(gateway, browser):
+    page = adult(browser)
+    page.goto(f"{gateway}/dashboard/models")
+    status = page.locator("#ab-tests [role=status]")
+    page.wait_for_function("el => !el.textContent.includes('Loading')", arg=status.element_handle())
+    assert "PREDICTOR_AB_SHARE" in status.inner_text()

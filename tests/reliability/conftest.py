@@ -244,3 +244,10 @@ class Kit:
 @pytest.fixture(scope="session")
 def kit() -> type[Kit]:
     return Kit
+
+
+@pytest.fixture(autouse=True)
+def _own_mlflow(mlflow_tracking_uri: str) -> str:
+    """A trainer started here finds its model registry: a fresh MLflow store per test, in the
+    environment the service processes inherit."""
+    return mlflow_tracking_uri

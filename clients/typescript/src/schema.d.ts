@@ -78,6 +78,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/models/ab": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Ab Tests
+         * @description Every stat's A/B test (the newest per stat): each arm on the same settled props, the
+         *     challenger-minus-production Brier difference with its always-valid confidence sequence
+         *     day by day, and the verdict.
+         */
+        get: operations["list_ab_tests_api_models_ab_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/models/{stat}/ab": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ab Test
+         * @description The stat's A/B test: "keep running", "challenger better", "challenger worse" or "no
+         *     difference" (and the day it was reached), each arm's Brier, log loss and hit rate on the
+         *     same props, and the difference with its interval.
+         */
+        get: operations["ab_test_api_models__stat__ab_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/player_context": {
         parameters: {
             query?: never;
@@ -201,6 +245,140 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AbLook
+         * @description The test as it read after one settle day: the Brier difference's confidence sequence.
+         */
+        AbLook: {
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /**
+             * N
+             * @description Settled pairs up to that day
+             */
+            n: number;
+            /** Estimate */
+            estimate: number;
+            /** Low */
+            low: number;
+            /** High */
+            high: number;
+        };
+        /**
+         * AbTestReported
+         * @description Where an A/B test of a stat's challenger against production stands: both arms on the
+         *     same settled props, the challenger-minus-production Brier difference with an always-valid
+         *     confidence sequence (looking every day does not raise the error rate), and the verdict
+         *     of the first day that reached one. Again after each day settles.
+         */
+        AbTestReported: {
+            /**
+             * Event Id
+             * @description Deterministic where possible (hash of source + natural key), so a replay makes the same id; consumers deduplicate on it or on the natural key.
+             * @example 0b9f3c2e-5d0c-5b7e-8a47-2f0a7f8b1d11
+             */
+            event_id: string;
+            /**
+             * Occurred At
+             * Format: date-time
+             * @description When the fact happened or the command was issued (UTC)
+             */
+            occurred_at?: string;
+            /**
+             * Schema Version
+             * @description Version of this message's schema
+             * @default 1
+             */
+            schema_version: number;
+            stat: components["schemas"]["Stat"];
+            /** Production Version */
+            production_version: string;
+            /** Challenger Version */
+            challenger_version: string;
+            /**
+             * Verdict
+             * @enum {string}
+             */
+            verdict: "keep running" | "challenger better" | "challenger worse" | "no difference";
+            /**
+             * Decided On
+             * @description The settle day that reached the verdict
+             */
+            decided_on: string | null;
+            /**
+             * First Day
+             * Format: date
+             */
+            first_day: string;
+            /**
+             * Last Day
+             * Format: date
+             */
+            last_day: string;
+            /**
+             * Alpha
+             * @description The error rate the sequence holds
+             */
+            alpha: number;
+            /**
+             * Margin
+             * @description Brier gap called 'no difference'
+             */
+            margin: number;
+            /**
+             * Min Pairs
+             * @description Pairs before any verdict
+             */
+            min_pairs: number;
+            production: components["schemas"]["ArmScore"];
+            challenger: components["schemas"]["ArmScore"];
+            /** @description Challenger minus production: < 0 is better */
+            brier_difference: components["schemas"]["Interval"];
+            log_loss_difference: components["schemas"]["Interval"];
+            /**
+             * Looks
+             * @description Every settle day's reading, for the chart
+             */
+            looks: components["schemas"]["AbLook"][];
+        };
+        /**
+         * ArmScore
+         * @description One A/B arm on the settled props of its test.
+         */
+        ArmScore: {
+            /**
+             * N
+             * @description Settled props (pushes and voids left out)
+             */
+            n: number;
+            /** Brier */
+            brier: number;
+            /** Log Loss */
+            log_loss: number;
+            /**
+             * Picks
+             * @description Props where it leaned one way (P(over) not 0.5)
+             */
+            picks: number;
+            /**
+             * Hit Rate
+             * @description Share of its picks that won, at even money
+             */
+            hit_rate: number | null;
+            /**
+             * Books N
+             * @description Props a book had a line for
+             */
+            books_n: number;
+            /**
+             * Brier Vs Books
+             * @description Its Brier minus the books' on the props with a line (negative: better)
+             */
+            brier_vs_books: number | null;
+        };
         /** BatchPlayerContextItem */
         BatchPlayerContextItem: {
             /**
@@ -583,6 +761,15 @@ export interface components {
         HTTPValidationError: {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
+        };
+        /** Interval */
+        Interval: {
+            /** Estimate */
+            estimate: number;
+            /** Low */
+            low: number;
+            /** High */
+            high: number;
         };
         /**
          * KeyLimits
@@ -1137,6 +1324,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelInfo"][];
+                };
+            };
+        };
+    };
+    list_ab_tests_api_models_ab_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AbTestReported"][];
+                };
+            };
+        };
+    };
+    ab_test_api_models__stat__ab_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                stat: components["schemas"]["Stat"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AbTestReported"];
+                };
+            };
+            /** @description No A/B test of this stat has been reported */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

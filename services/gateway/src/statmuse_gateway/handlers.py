@@ -15,6 +15,7 @@ from statmuse_gateway.runtime import Runtime
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import (
+    AbTestReported,
     FeaturesComputed,
     GameScheduled,
     ModelAliasRequested,
@@ -77,6 +78,11 @@ async def on_model_published(events: list[ModelPublished], rt: Runtime) -> None:
     metrics.MODELS_SERVED.set(len(rt.book.production))
 
 
+async def on_ab_tests(reports: list[AbTestReported], rt: Runtime) -> None:
+    """The trainer's A/B reports into the read model (GET /api/models/{stat}/ab)."""
+    await rt.read_model.store_ab_tests(reports)
+
+
 @dataclass(frozen=True)
 class Channels:
     """The gateway's side of Kafka: its subscribers (on `router`) and what it publishes."""
@@ -118,6 +124,9 @@ def channels(settings: GatewaySettings) -> Channels:
         per_instance=True,
         payload=ModelPublished,
     )(on_model_published)
+    batch_subscriber(
+        router, topics.AB_TESTS, group_id=f"{settings.group_id}-ab", payload=AbTestReported
+    )(on_ab_tests)
     return Channels(router, model_commands)
 
 

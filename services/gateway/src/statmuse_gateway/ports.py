@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from statmuse_shared.contract.messages import (
+    AbTestReported,
     FeaturesComputed,
     GameScheduled,
     ModelPublished,
@@ -87,6 +88,14 @@ class ReadModel(Protocol):
         ...
 
     async def store_model(self, event: ModelPublished) -> None: ...
+
+    async def store_ab_tests(self, reports: Sequence[AbTestReported]) -> None:
+        """Keep each stat's newest A/B report (an older one arriving late changes nothing)."""
+        ...
+
+    async def ab_tests(self) -> list[str]:
+        """Every stat's A/B report as its AbTestReported JSON, by stat."""
+        ...
 
     async def store_props(self, props: Sequence[PropPriced]) -> None:
         """Keep each priced prop (the latest per player, game, stat and line) and drop the

@@ -22,6 +22,7 @@ from statmuse_gateway.ports import (
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.settings import GatewaySettings
 from statmuse_shared.contract.messages import (
+    AbTestReported,
     BestPrice,
     BookPrice,
     FeaturesComputed,
@@ -65,6 +66,7 @@ class InMemoryReadModel:
         self.players: dict[int, tuple[str, str | None, dt.date]] = {}
         self.vectors: dict[tuple[int, dt.date], FeaturesComputed] = {}
         self.models_stored: dict[str, tuple[ModelPublished, dt.datetime]] = {}
+        self.ab_stored: dict[str, AbTestReported] = {}
         self.player_games: dict[tuple[int, str], PlayerGameIngested] = {}
         self.team_boxes: dict[tuple[str, str], TeamGameIngested] = {}
         self.team_versions: dict[tuple[str, str], int] = {}  # the league version of each box
@@ -133,6 +135,17 @@ class InMemoryReadModel:
     async def store_model(self, event: ModelPublished) -> None:
         self.calls.append("store_model")
         self.models_stored[event.version] = (event, NOW)
+
+    async def store_ab_tests(self, reports: Sequence[AbTestReported]) -> None:
+        self.calls.append("store_ab_tests")
+        for r in reports:
+            known = self.ab_stored.get(r.stat.value)
+            if known is None or known.last_day <= r.last_day:
+                self.ab_stored[r.stat.value] = r
+
+    async def ab_tests(self) -> list[str]:
+        self.calls.append("ab_tests")
+        return [self.ab_stored[k].model_dump_json() for k in sorted(self.ab_stored)]
 
     async def store_games(
         self, players: Sequence[PlayerGameIngested], teams: Sequence[TeamGameIngested]

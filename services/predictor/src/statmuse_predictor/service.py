@@ -15,6 +15,7 @@ from typing import Literal
 from statmuse_predictor.ports import Latest, Posted, Pregame
 from statmuse_shared.contract import ids
 from statmuse_shared.contract.messages import (
+    ArmQuote,
     BestPrice,
     BookPrice,
     FeaturesComputed,
@@ -87,36 +88,63 @@ def predictions_for_many(
     hundreds of vectors). A row the model cannot use (no usable history for the stat) gets no
     prediction for it; any other error is raised."""
     order = {stat: k for k, stat in enumerate(stats)}
-    jobs: dict[tuple[Stat, str, Arm], tuple[Served, list[int]]] = {}
+    # (stat, version, served?) -> the model and the rows it predicts: the served arm, and
+    # during an A/B test of the key the other arm, priced beside it and never served.
+    jobs: dict[tuple[Stat, str, bool], tuple[Served, list[int]]] = {}
     for i, row in enumerate(rows):
+        day = row.game_date or row.as_of
         for stat in stats:
-            served = book.route(stat, row.player_id, row.game_date or row.as_of)
-            if served is not None:
-                jobs.setdefault((stat, served.info.version, served.arm), (served, []))[1].append(i)
-    made: dict[tuple[int, int], Routed] = {}
-    for (stat, _, arm), (served, positions) in jobs.items():
-        outputs = predict_rows(
-            served.model,
+            served = book.route(stat, row.player_id, day)
+            if served is None:
+                continue
+            jobs.setdefault((stat, served.info.version, True), (served, []))[1].append(i)
+            other = book.other(stat, row.player_id, day)
+            if other is not None:
+                jobs.setdefault((stat, other.info.version, False), (other, []))[1].append(i)
+    outputs: dict[tuple[int, Stat, bool], tuple[Served, ModelOutput]] = {}
+    for (stat, _, is_served), (model, positions) in jobs.items():
+        results = predict_rows(
+            model.model,
             [rows[i].features for i in positions],
             [rows[i].player_id for i in positions],
         )
-        for i, output in zip(positions, outputs, strict=True):
+        for i, output in zip(positions, results, strict=True):
             if isinstance(output, ValueError):  # ModelInputError too: nothing honest to say
                 continue
             if isinstance(output, Exception):
                 raise output
-            row = rows[i]
-            made[(i, order[stat])] = Routed(
-                prediction_of(
-                    served,
-                    output,
-                    player_id=row.player_id,
-                    player_name=row.player_name,
-                    as_of=row.as_of,
-                ),
-                arm,
-            )
+            outputs[(i, stat, is_served)] = (model, output)
+    made: dict[tuple[int, int], Routed] = {}
+    for (i, stat, is_served), (served, output) in outputs.items():
+        if not is_served:
+            continue
+        row = rows[i]
+        prediction = prediction_of(
+            served, output, player_id=row.player_id, player_name=row.player_name, as_of=row.as_of
+        )
+        beside = outputs.get((i, stat, False))
+        if beside is not None:
+            prediction = with_other_arm(prediction, served.arm, *beside)
+        made[(i, order[stat])] = Routed(prediction, served.arm)
     return [made[k] for k in sorted(made)]
+
+
+def with_other_arm(
+    prediction: PredictionMade, arm: Arm, other: Served, output: ModelOutput
+) -> PredictionMade:
+    """The served prediction with its A/B arm, and the other arm's prediction of the same
+    prop at the same lines (the A/B test settles both at the line it settles the served one)."""
+    return prediction.model_copy(
+        update={
+            "arm": arm,
+            "other_arm": ArmQuote(
+                arm=other.arm,
+                model_version=other.info.version,
+                predicted_value=output.distribution.mean,
+                lines=line_table(output.distribution, [q.line for q in prediction.lines]),
+            ),
+        }
+    )
 
 
 def price_props(book: ModelBook, vector: Pregame, posted: Sequence[Posted]) -> list[PropPriced]:

@@ -149,6 +149,12 @@ async def test_ab_routing_through_the_handlers(pool: Any, tmp_path: Path, unique
         assert versions == {pid: v2 if pid in challengers else v1 for pid in PLAYERS}
         sds = {p.model_version: p.distribution.sd for p in first}
         assert sds == {v1: 6.0, v2: 5.0}
+        # Paired: each prediction carries the other arm on the same lines, for the A/B test.
+        for p in first:
+            assert p.other_arm is not None
+            assert p.arm == ("challenger" if p.player_id in challengers else "production")
+            assert p.other_arm.model_version == (v1 if p.arm == "challenger" else v2)
+            assert [q.line for q in p.other_arm.lines] == [q.line for q in p.lines]
 
         # The per-version counter counts exactly what was published.
         published = Counter(p.model_version for p in first)
@@ -174,5 +180,6 @@ async def test_ab_routing_through_the_handlers(pool: Any, tmp_path: Path, unique
         assert await publish_model(model(store, v1, "archived", 6.0)) == []
         assert book.staging == {}
         assert {p.model_version for p in promoted} == {v3}
+        assert {(p.arm, p.other_arm) for p in promoted} == {(None, None)}  # no test any more
         assert len(promoted) == len(PLAYERS)
         assert by_version(v3, "production") == len(PLAYERS)

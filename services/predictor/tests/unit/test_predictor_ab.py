@@ -68,6 +68,44 @@ def test_the_next_game_date_routes_when_known(ab_book: ModelBook) -> None:
     assert any((ab_bucket(p, game_day) < 0.5) != (ab_bucket(p, AS_OF) < 0.5) for p in PLAYERS)
 
 
+def test_every_prediction_carries_the_other_arm_on_the_same_lines(ab_book: ModelBook) -> None:
+    """The A/B test is paired: each prop is priced by both arms, the unserved one beside the
+    served one, at the served prediction's lines."""
+    for pid in range(1, 41):
+        [routed] = predictions_for(
+            ab_book,
+            player_id=pid,
+            player_name="p",
+            as_of=AS_OF,
+            features=FEATURES,
+            stats=(Stat.POINTS,),
+        )
+        p = routed.prediction
+        assert p.arm == routed.arm
+        assert p.other_arm is not None
+        assert {p.arm, p.other_arm.arm} == {"production", "challenger"}
+        assert p.other_arm.model_version == ("v1" if p.arm == "challenger" else "v2")
+        assert [q.line for q in p.other_arm.lines] == [q.line for q in p.lines]
+        # Same mean (both read points_sma_10), other spread: other probabilities at the lines.
+        assert p.other_arm.predicted_value == pytest.approx(p.predicted_value)
+        served_over = [q.over_probability for q in p.lines]
+        other_over = [q.over_probability for q in p.other_arm.lines]
+        assert served_over != pytest.approx(other_over)
+        for q in p.other_arm.lines:
+            total = q.over_probability + q.under_probability + q.push_probability
+            assert total == pytest.approx(1)
+
+
+def test_without_a_test_running_there_is_no_other_arm(book: ModelBook, event: Event) -> None:
+    book.ab_share = 0.5
+    assert book.apply(event(Stat.POINTS, version="v1"))
+    [routed] = predictions_for(
+        book, player_id=7, player_name="p", as_of=AS_OF, features=FEATURES, stats=(Stat.POINTS,)
+    )
+    assert routed.prediction.arm is None
+    assert routed.prediction.other_arm is None
+
+
 def test_a_replica_routes_alike(ab_book: ModelBook) -> None:
     other = ModelBook(store=ab_book.store, ab_share=0.5)
     for event in (ab_book.production["points"].info, ab_book.staging["points"].info):

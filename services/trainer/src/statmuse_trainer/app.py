@@ -62,6 +62,7 @@ def build_runtime(
         store=open_store(settings.artifact_store_url) if store is None else store,
         publish_models=wired.models,
         publish_train_requests=wired.train_requests,
+        publish_ab_tests=wired.ab_tests,
         clock=clock,
     )
 

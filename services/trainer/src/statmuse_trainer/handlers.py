@@ -11,6 +11,7 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import (
+    AbTestReported,
     FeaturesComputed,
     ModelAliasRequested,
     ModelPublished,
@@ -97,6 +98,7 @@ class Channels:
     router: KafkaRouter
     models: DefaultPublisher
     train_requests: DefaultPublisher
+    ab_tests: DefaultPublisher
 
 
 def channels(settings: TrainerSettings) -> Channels:
@@ -117,6 +119,15 @@ def channels(settings: TrainerSettings) -> Channels:
         service="trainer",
         description="Retraining asked for by the drift monitor and the daily and weekly "
         "schedule (key: stat).",
+    )
+    ab_tests = publisher(
+        router,
+        topics.AB_TESTS,
+        payload=AbTestReported,
+        service="trainer",
+        description="Where each stat's A/B test stands (both arms on the same settled props, "
+        "the Brier difference's always-valid confidence sequence, the verdict), after each "
+        "settle day (key: stat).",
     )
     group = settings.group_id
     vectors_subscriber(
@@ -146,7 +157,7 @@ def channels(settings: TrainerSettings) -> Channels:
     batch_subscriber(
         router, topics.PREDICTIONS, group_id=f"{group}-monitor", payload=PredictionMade
     )(on_predictions)
-    return Channels(router, models, train_requests)
+    return Channels(router, models, train_requests, ab_tests)
 
 
 def asyncapi_router() -> KafkaRouter:

@@ -33,6 +33,7 @@ class TrainerRuntime(ServiceRuntime[TrainerSettings]):
     store: ArtifactStore  # where model artifacts go
     publish_models: DefaultPublisher  # nba.models.published.v1
     publish_train_requests: DefaultPublisher  # nba.train.requests.v1 (drift, schedule)
+    publish_ab_tests: DefaultPublisher  # nba.models.ab.v1 (the daily A/B reports)
     clock: Clock = field(default=utc_now)  # "now" of the drift cooldown and the schedule
 
     async def ready(self) -> dict[str, bool]:

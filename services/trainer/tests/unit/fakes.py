@@ -27,6 +27,7 @@ from statmuse_trainer.monitoring.drift import SeriesDrift
 from statmuse_trainer.monitoring.performance import (
     DayMetrics,
     LineQuote,
+    OtherArm,
     PlayedGame,
     StoredPrediction,
 )
@@ -301,6 +302,19 @@ class InMemoryMonitor:
                 ),
                 p.model_version,
                 p.occurred_at,
+                p.arm,
+                None
+                if p.other_arm is None
+                else OtherArm(
+                    p.other_arm.arm,
+                    p.other_arm.model_version,
+                    tuple(
+                        LineQuote(
+                            q.line, q.over_probability, q.under_probability, q.push_probability
+                        )
+                        for q in p.other_arm.lines
+                    ),
+                ),
             )
             for p in self.predictions.values()
             if p.stat is stat and first <= p.as_of <= last

@@ -443,6 +443,18 @@ class DistributionSummary(BaseModel):
     )
 
 
+class ArmQuote(BaseModel):
+    """During an A/B test, the arm that did not serve a prediction, priced at the same lines:
+    never shown to anyone, kept so the test compares both arms on the same props."""
+
+    model_config = ConfigDict(frozen=True)
+
+    arm: Literal["production", "challenger"]
+    model_version: str
+    predicted_value: float
+    lines: list[LineProbability] = Field(description="P(over/under/push) at the served lines")
+
+
 class PredictionMade(Message):
     """A prediction for a player's next game."""
 
@@ -455,6 +467,72 @@ class PredictionMade(Message):
     lines: list[LineProbability] = Field(description="P(over/under/push) at nearby lines")
     model_name: str
     model_version: str
+    arm: Literal["production", "challenger"] | None = Field(
+        default=None,
+        description="The A/B arm whose model made it; None while no A/B test runs for the stat",
+    )
+    other_arm: ArmQuote | None = Field(
+        default=None, description="The other A/B arm on the same prop (never served)"
+    )
+
+
+class ArmScore(BaseModel):
+    """One A/B arm on the settled props of its test."""
+
+    model_config = ConfigDict(frozen=True)
+
+    n: int = Field(ge=0, description="Settled props (pushes and voids left out)")
+    brier: float
+    log_loss: float
+    picks: int = Field(ge=0, description="Props where it leaned one way (P(over) not 0.5)")
+    hit_rate: float | None = Field(description="Share of its picks that won, at even money")
+    books_n: int = Field(ge=0, description="Props a book had a line for")
+    brier_vs_books: float | None = Field(
+        description="Its Brier minus the books' on the props with a line (negative: better)"
+    )
+
+
+class Interval(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    estimate: float
+    low: float
+    high: float
+
+
+class AbLook(BaseModel):
+    """The test as it read after one settle day: the Brier difference's confidence sequence."""
+
+    model_config = ConfigDict(frozen=True)
+
+    day: dt.date
+    n: int = Field(ge=0, description="Settled pairs up to that day")
+    estimate: float
+    low: float
+    high: float
+
+
+class AbTestReported(Message):
+    """Where an A/B test of a stat's challenger against production stands: both arms on the
+    same settled props, the challenger-minus-production Brier difference with an always-valid
+    confidence sequence (looking every day does not raise the error rate), and the verdict
+    of the first day that reached one. Again after each day settles."""
+
+    stat: Stat
+    production_version: str
+    challenger_version: str
+    verdict: Literal["keep running", "challenger better", "challenger worse", "no difference"]
+    decided_on: dt.date | None = Field(description="The settle day that reached the verdict")
+    first_day: dt.date
+    last_day: dt.date
+    alpha: float = Field(gt=0, lt=1, description="The error rate the sequence holds")
+    margin: float = Field(ge=0, description="Brier gap called 'no difference'")
+    min_pairs: int = Field(ge=0, description="Pairs before any verdict")
+    production: ArmScore
+    challenger: ArmScore
+    brier_difference: Interval = Field(description="Challenger minus production: < 0 is better")
+    log_loss_difference: Interval
+    looks: list[AbLook] = Field(description="Every settle day's reading, for the chart")
 
 
 class BookPrice(BaseModel):

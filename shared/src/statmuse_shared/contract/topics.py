@@ -18,6 +18,8 @@ PROPS_PRICED: Final = "nba.props.priced.v1"
 TRAIN_REQUESTS: Final = "nba.train.requests.v1"
 # Commands to move a serving key's aliases (promote, rollback); the trainer owns the registry.
 MODEL_COMMANDS: Final = "nba.models.commands.v1"
+# Where each stat's A/B test stands (the trainer settles both arms; key: stat).
+AB_TESTS: Final = "nba.models.ab.v1"
 
 ALL: Final[tuple[str, ...]] = (
     GAMES_RAW,
@@ -30,6 +32,7 @@ ALL: Final[tuple[str, ...]] = (
     PROPS_PRICED,
     TRAIN_REQUESTS,
     MODEL_COMMANDS,
+    AB_TESTS,
 )
 DEFAULT_PARTITIONS: Final = 6
 

@@ -8,6 +8,7 @@ whole batch through `predict_many` first)."""
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from statmuse_shared.contract.messages import DistributionSummary, LineProbability, ModelPublished
@@ -111,10 +112,12 @@ def nearby_lines(mean: float) -> list[float]:
     return [max(0.5, centre - 1), max(0.5, centre), centre + 1]
 
 
-def line_table(dist: CountDistribution) -> list[LineProbability]:
-    """P(over/under/push) at the half-point lines around the mean."""
+def line_table(
+    dist: CountDistribution, lines: Sequence[float] | None = None
+) -> list[LineProbability]:
+    """P(over/under/push) at the half-point lines around the mean (or at `lines`)."""
     out = []
-    for line in dict.fromkeys(nearby_lines(dist.mean)):
+    for line in dict.fromkeys(nearby_lines(dist.mean) if lines is None else lines):
         odds = line_probabilities(dist, line)
         out.append(
             LineProbability(

@@ -129,6 +129,20 @@ class ModelBook:
             return production
         return None
 
+    def other(self, stat: Stat, player_id: int, game_date: dt.date) -> Served | None:
+        """During an A/B test of the key `route` chooses, the arm it did not choose (priced
+        beside the served one so the test compares both on the same props); else None."""
+        for key in (f"{stat.value}:{player_id}", stat.value):
+            production = self.production.get(key)
+            if production is None:
+                continue
+            challenger = self.staging.get(key)
+            if challenger is None:
+                return None
+            routed = self.route(stat, player_id, game_date)
+            return production if routed is challenger else challenger
+        return None
+
 
 def predict(
     served: Served,

@@ -15,6 +15,7 @@ from statmuse_gateway.ports import (
     Vectors,
 )
 from statmuse_shared.contract.messages import (
+    AbTestReported,
     FeaturesComputed,
     GameScheduled,
     ModelPublished,
@@ -142,6 +143,23 @@ class PostgresReadModel:
     async def store_model(self, event: ModelPublished) -> None:
         async with self.db.acquire() as conn:
             await upsert_model(conn=conn, event=event)
+
+    async def store_ab_tests(self, reports: Sequence[AbTestReported]) -> None:
+        async with self.db.acquire() as conn:
+            await conn.executemany(
+                """INSERT INTO gateway.ab_tests (stat, payload, last_day)
+                   VALUES ($1, $2::jsonb, $3)
+                   ON CONFLICT (stat) DO UPDATE
+                   SET payload = EXCLUDED.payload, last_day = EXCLUDED.last_day,
+                       updated_at = now()
+                   WHERE gateway.ab_tests.last_day <= EXCLUDED.last_day""",
+                [(r.stat.value, r.model_dump_json(), r.last_day) for r in reports],
+            )
+
+    async def ab_tests(self) -> list[str]:
+        async with self.db.acquire() as conn:
+            rows = await conn.fetch("SELECT payload::text AS p FROM gateway.ab_tests ORDER BY stat")
+        return [r["p"] for r in rows]
 
     async def store_games(
         self, players: Sequence[PlayerGameIngested], teams: Sequence[TeamGameIngested]

@@ -334,6 +334,10 @@ async def models_page(rt: Gateway) -> HTMLResponse:
       </th></tr></thead>
     <tbody></tbody></table></div>
 </section>
+<section id="ab-tests" aria-labelledby="ab-title">
+  <h2 id="ab-title">A/B tests</h2>
+  <p role="status" aria-live="polite">Loading…</p>
+</section>
 {"".join(sections)}
 """
     return _page("Models and calibration", "/dashboard/models", body)

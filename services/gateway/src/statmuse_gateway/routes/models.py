@@ -1,14 +1,16 @@
 """GET /api/models: the models the gateway has heard of, with their alias now and, where
-MLFLOW_UI_URL is set, links to their MLflow run and model version."""
+MLFLOW_UI_URL is set, links to their MLflow run and model version. GET /api/models/ab and
+/api/models/{stat}/ab: where the A/B tests stand, as the trainer last reported them."""
 
 import json
 from urllib.parse import quote
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 
 from statmuse_gateway.dependencies import Gateway
 from statmuse_gateway.schemas import ModelInfo
-from statmuse_shared.contract.messages import ModelPublished, ModelTracking
+from statmuse_shared.contract.messages import AbTestReported, ModelPublished, ModelTracking
+from statmuse_shared.contract.stats import Stat
 
 router = APIRouter(prefix="/api", tags=["predictions"])
 
@@ -50,3 +52,33 @@ async def list_models(rt: Gateway) -> list[ModelInfo]:
             )
         )
     return out
+
+
+@router.get("/models/ab", response_model=list[AbTestReported], tags=["models"])
+async def list_ab_tests(rt: Gateway) -> list[AbTestReported]:
+    """Every stat's A/B test (the newest per stat): each arm on the same settled props, the
+    challenger-minus-production Brier difference with its always-valid confidence sequence
+    day by day, and the verdict."""
+    return [AbTestReported.model_validate_json(p) for p in await rt.read_model.ab_tests()]
+
+
+@router.get(
+    "/models/{stat}/ab",
+    response_model=AbTestReported,
+    responses={404: {"description": "No A/B test of this stat has been reported"}},
+    tags=["models"],
+)
+async def ab_test(stat: Stat, rt: Gateway) -> AbTestReported:
+    """The stat's A/B test: "keep running", "challenger better", "challenger worse" or "no
+    difference" (and the day it was reached), each arm's Brier, log loss and hit rate on the
+    same props, and the difference with its interval."""
+    for payload in await rt.read_model.ab_tests():
+        report = AbTestReported.model_validate_json(payload)
+        if report.stat is stat:
+            return report
+    raise HTTPException(
+        404,
+        f"no A/B test of {stat.value} has been reported: one runs while a challenger is staged "
+        "and the predictor's PREDICTOR_AB_SHARE is above 0, and reports after its first "
+        "settled day",
+    )

@@ -484,6 +484,105 @@ async function initModels(table) {
   }
 }
 
+// An A/B test's Brier difference (challenger minus production) day by day: the estimate and
+// its always-valid confidence sequence, zero and the "no difference" margin.
+function abChart(report, width = 640) {
+  const height = Math.round(Math.min(260, width * 0.5)), left = 64, right = 12, top = 12,
+    bottom = 34;
+  const plotW = width - left - right, plotH = height - top - bottom;
+  const looks = report.looks.filter((l) => Number.isFinite(l.low) && Number.isFinite(l.high));
+  const root = svg("svg", {
+    class: "ab-svg", viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-label": `${report.stat}: the challenger's Brier minus production's, by day`,
+  });
+  root.append(svg("title", {}, "Challenger minus production, Brier, with its interval"));
+  if (!looks.length) return root;
+  const span = Math.max(report.margin * 2, ...looks.slice(-Math.max(1, Math.ceil(looks.length
+    * 0.8))).flatMap((l) => [Math.abs(l.low), Math.abs(l.high)]));
+  const lo = -span, hi = span;
+  const day = (d) => Date.parse(`${d}T00:00:00Z`);
+  const t0 = day(looks[0].day), t1 = Math.max(day(looks[looks.length - 1].day), t0 + 864e5);
+  const x = (d) => left + ((day(d) - t0) / (t1 - t0)) * plotW;
+  const y = (v) => top + plotH - ((Math.min(hi, Math.max(lo, v)) - lo) / (hi - lo)) * plotH;
+  for (const v of [lo, -report.margin, 0, report.margin, hi]) {
+    root.append(svg("line", { x1: left, x2: width - right, y1: y(v), y2: y(v),
+      class: v === 0 ? "axis" : "grid" }));
+    root.append(svg("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" },
+      signed(v, 4)));
+  }
+  const band = looks.map((l) => `${x(l.day)},${y(l.high)}`)
+    .concat(looks.slice().reverse().map((l) => `${x(l.day)},${y(l.low)}`));
+  root.append(svg("polygon", { points: band.join(" "), class: "band" }));
+  root.append(svg("polyline", { points: looks.map((l) => `${x(l.day)},${y(l.estimate)}`)
+    .join(" "), class: "estimate" }));
+  if (report.decided_on) {
+    root.append(svg("line", { x1: x(report.decided_on), x2: x(report.decided_on), y1: top,
+      y2: top + plotH, class: "decided" }));
+  }
+  root.append(svg("text", { x: left, y: height - 8, class: "tick" }, looks[0].day));
+  root.append(svg("text", { x: width - right, y: height - 8, "text-anchor": "end",
+    class: "tick" }, looks[looks.length - 1].day));
+  return root;
+}
+
+const VERDICT_WORDS = {
+  "keep running": "Keep running: not enough evidence either way yet.",
+  "challenger better": "The challenger is better: promote it.",
+  "challenger worse": "The challenger is worse: keep production.",
+  "no difference": "No difference worth a change (within the margin).",
+};
+
+function abSection(r, box) {
+  const part = el("article", { class: "ab-test", "data-stat": r.stat });
+  part.append(el("h3", {}, `${STAT_WORDS[r.stat] || r.stat}: ${r.challenger_version} ` +
+    `against ${r.production_version}`));
+  const verdict = el("p", { class: `verdict ${r.verdict.replace(/ /g, "-")}` },
+    VERDICT_WORDS[r.verdict] || r.verdict);
+  if (r.decided_on) verdict.append(` (decided on ${r.decided_on})`);
+  part.append(verdict);
+  const d = r.brier_difference;
+  part.append(el("p", {}, `Brier, challenger minus production: ${signed(d.estimate, 4)} ` +
+    `[${signed(d.low, 4)}, ${signed(d.high, 4)}] on ${r.production.n.toLocaleString()} props ` +
+    `settled ${r.first_day} to ${r.last_day} (below zero: the challenger is better; the ` +
+    `interval holds ${pct(1 - r.alpha)} however often it is read).`));
+  const table = el("table", { class: "ab-arms" });
+  const head = el("tr");
+  for (const h of ["Arm", "Version", "Props", "Brier", "Log loss", "Hit rate"]) {
+    head.append(el("th", { scope: "col" }, h));
+  }
+  table.append(el("thead"));
+  table.tHead.append(head);
+  const body = el("tbody");
+  for (const [name, arm, version] of [["Production", r.production, r.production_version],
+    ["Challenger", r.challenger, r.challenger_version]]) {
+    const row = el("tr");
+    for (const text of [name, version, arm.n.toLocaleString(), arm.brier.toFixed(4),
+      arm.log_loss.toFixed(4), arm.hit_rate === null ? "–" : pct(arm.hit_rate)]) {
+      row.append(el("td", {}, text));
+    }
+    body.append(row);
+  }
+  table.append(body);
+  part.append(el("div", { class: "table-wrap" }, undefined));
+  part.lastChild.append(table);
+  part.append(abChart(r, chartWidth(box)));
+  return part;
+}
+
+async function initAbTests(box) {
+  const status = box.querySelector("[role=status]");
+  try {
+    const response = await fetch("/api/models/ab", { headers: keyHeaders() });
+    const data = await response.json();
+    if (!response.ok) throw new Error(errorText(data, response.status));
+    for (const r of data) box.append(abSection(r, box));
+    status.textContent = data.length ? "" : "No A/B test is running: one starts when a " +
+      "challenger is staged and the predictor's PREDICTOR_AB_SHARE is above 0.";
+  } catch (err) {
+    status.textContent = `Could not load the A/B tests: ${err.message}`;
+  }
+}
+
 // The training README's markdown tables as HTML tables; other lines as paragraphs.
 function markdownToNodes(text) {
   const nodes = [];
@@ -569,4 +668,6 @@ document.addEventListener("DOMContentLoaded", () => {
   if (table) initModels(table);
   const training = document.getElementById("training-table");
   if (training) initTrainingTable(training);
+  const ab = document.getElementById("ab-tests");
+  if (ab) initAbTests(ab);
 });

@@ -129,6 +129,10 @@ class MlflowRegistry:
         if self._client is None:
             # MLflow prints each run's URL on stdout, which carries our JSON log lines.
             os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+            # Its client retries a failed request 7 times with a doubling back-off (minutes);
+            # a command or a training run waits 2 + 4 + 8 s at most, then fails and is retried
+            # or dead-lettered like any other.
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
             from mlflow import MlflowClient  # heavy: imported when first needed
 
             uri = self.tracking_uri
@@ -152,6 +156,17 @@ class MlflowRegistry:
             raise
 
     async def ping(self) -> bool:
+        """Whether MLflow answers: a tracking server's /health within 2 s (the client's own
+        retries would keep a readiness probe waiting for minutes), another store by a read."""
+        if self.tracking_uri.startswith(("http://", "https://")):
+            import httpx
+
+            try:
+                async with httpx.AsyncClient(timeout=2) as http:
+                    r = await http.get(f"{self.tracking_uri.rstrip('/')}/health")
+            except httpx.HTTPError:
+                return False
+            return r.status_code == 200
         try:
             await self.experiment_id()
         except Exception:

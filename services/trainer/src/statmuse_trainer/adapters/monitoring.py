@@ -12,12 +12,31 @@ from statmuse_shared.contract.messages import PredictionMade
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.platform.db import Database, lock_key
 from statmuse_trainer.monitoring.drift import SeriesDrift
-from statmuse_trainer.monitoring.performance import DayMetrics, LineQuote, StoredPrediction
+from statmuse_trainer.monitoring.performance import (
+    DayMetrics,
+    LineQuote,
+    OtherArm,
+    StoredPrediction,
+)
 
 DAY_METRICS = (
     "stat, day, predictions, bets, wins, losses, pushes, hit_rate, brier, ece, roi, profit, "
     "mean_over_probability, over_rate, bets_7d, hit_rate_7d, ece_7d"
 )
+
+
+def _quotes(lines: Sequence[Mapping[str, float]]) -> tuple[LineQuote, ...]:
+    return tuple(
+        LineQuote(q["line"], q["over_probability"], q["under_probability"], q["push_probability"])
+        for q in lines
+    )
+
+
+def _other_arm(text: str | None) -> OtherArm | None:
+    if text is None:
+        return None
+    raw = json.loads(text)
+    return OtherArm(raw["arm"], raw["model_version"], _quotes(raw["lines"]))
 
 
 class PostgresMonitor:
@@ -35,6 +54,8 @@ class PostgresMonitor:
                 json.dumps([q.model_dump() for q in p.lines]),
                 p.model_version,
                 p.occurred_at,
+                p.arm,
+                None if p.other_arm is None else p.other_arm.model_dump_json(),
             )
             for p in made
         ]
@@ -44,10 +65,11 @@ class PostgresMonitor:
             inserted: int = await conn.fetchval(
                 """WITH new AS (
                        INSERT INTO registry.monitor_predictions (event_id, player_id, stat,
-                           as_of, predicted_value, lines, model_version, occurred_at)
+                           as_of, predicted_value, lines, model_version, occurred_at, arm,
+                           other_arm)
                        SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::date[],
                                             $5::float8[], $6::jsonb[], $7::text[],
-                                            $8::timestamptz[])
+                                            $8::timestamptz[], $9::text[], $10::jsonb[])
                        ON CONFLICT (event_id) DO NOTHING
                        RETURNING 1)
                    SELECT count(*) FROM new""",
@@ -61,7 +83,7 @@ class PostgresMonitor:
         async with self.db.acquire() as conn:
             records = await conn.fetch(
                 """SELECT event_id, player_id, as_of, predicted_value, lines::text AS lines,
-                          model_version, occurred_at
+                          model_version, occurred_at, arm, other_arm::text AS other_arm
                    FROM registry.monitor_predictions
                    WHERE stat = $1 AND as_of BETWEEN $2 AND $3""",
                 stat.value,
@@ -75,17 +97,11 @@ class PostgresMonitor:
                 stat=stat,
                 as_of=r["as_of"],
                 predicted_value=r["predicted_value"],
-                lines=tuple(
-                    LineQuote(
-                        q["line"],
-                        q["over_probability"],
-                        q["under_probability"],
-                        q["push_probability"],
-                    )
-                    for q in json.loads(r["lines"])
-                ),
+                lines=_quotes(json.loads(r["lines"])),
                 model_version=r["model_version"],
                 occurred_at=r["occurred_at"],
+                arm=r["arm"],
+                other=_other_arm(r["other_arm"]),
             )
             for r in records
         ]

@@ -244,10 +244,14 @@ async def check_drift(
 async def monitor_day(
     rt: TrainerRuntime, day: dt.date, *, publish: bool = True
 ) -> tuple[list[DayMetrics], DriftSummary]:
-    """`statmuse-trainer monitor`: the day's metrics (stored, gauges exported) and one drift
-    check (publishing requests unless not `publish`); returns the day's rows and the check."""
+    """`statmuse-trainer monitor`: the day's metrics (stored, gauges exported), one drift
+    check (publishing requests unless not `publish`) and the A/B reports (published unless
+    not `publish`); returns the day's rows and the check."""
+    from statmuse_trainer.monitoring.ab import ab_reports
+
     rows = await daily_metrics(rt, day)
     summary = await check_drift(rt, day, publish=publish)
+    await ab_reports(rt, day, publish=publish)
     return [m for m in rows if m.day == day], summary
 
 

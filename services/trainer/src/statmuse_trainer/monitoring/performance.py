@@ -46,6 +46,15 @@ class LineQuote:
 
 
 @dataclass(frozen=True, slots=True)
+class OtherArm:
+    """During an A/B test, the arm that did not serve the prediction, at its lines."""
+
+    arm: str  # "production" | "challenger"
+    model_version: str
+    lines: tuple[LineQuote, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StoredPrediction:
     event_id: str
     player_id: int
@@ -55,6 +64,8 @@ class StoredPrediction:
     lines: tuple[LineQuote, ...]
     model_version: str
     occurred_at: dt.datetime
+    arm: str | None = None  # the A/B arm that served it; None: no test ran
+    other: OtherArm | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +153,9 @@ def _eastern_day(moment: dt.datetime) -> dt.date:
     return moment.astimezone(EASTERN).date()
 
 
-def settle(predictions: Iterable[StoredPrediction], games: Iterable[PlayedGame]) -> list[Evaluated]:
+def matched(
+    predictions: Iterable[StoredPrediction], games: Iterable[PlayedGame]
+) -> list[tuple[StoredPrediction, PlayedGame]]:
     """Each prediction with the player's first game on or after its `as_of` (within
     MAX_DAYS_TO_GAME days), made no later than the game's day (US/Eastern); of several for one
     player's game, the latest made is the one a user saw last and the one judged."""
@@ -161,8 +174,14 @@ def settle(predictions: Iterable[StoredPrediction], games: Iterable[PlayedGame])
         key = (p.stat, p.player_id, game.game_date)
         if key not in chosen or p.occurred_at > chosen[key][0].occurred_at:
             chosen[key] = (p, game)
+    return list(chosen.values())
+
+
+def settle(predictions: Iterable[StoredPrediction], games: Iterable[PlayedGame]) -> list[Evaluated]:
+    """Each prediction (`matched` with its game) judged at its monitored line; pushes stay (a
+    bet's result), a player who did not play is left out (a void bet)."""
     out = []
-    for p, game in chosen.values():
+    for p, game in matched(predictions, games):
         actual = stat_value(p.stat, game.outcome)
         quote = monitored_line(p)
         if actual is None or quote is None or game.minutes <= 0:
@@ -185,6 +204,62 @@ def settle(predictions: Iterable[StoredPrediction], games: Iterable[PlayedGame])
                 recommendation=price(odds).recommendation,
                 actual=actual,
                 model_version=p.model_version,
+            )
+        )
+    return sorted(out, key=lambda e: (e.game_date, e.stat.value, e.player_id))
+
+
+@dataclass(frozen=True, slots=True)
+class SettledPair:
+    """One prop both A/B arms priced, settled: each arm's P(over | not a push) at the line the
+    served prediction is judged at."""
+
+    stat: Stat
+    player_id: int
+    game_date: dt.date
+    line: float
+    production_version: str
+    challenger_version: str
+    production_over: float
+    challenger_over: float
+    went_over: bool
+
+
+def _over_given_decided(q: LineQuote) -> float | None:
+    decided = q.over_probability + q.under_probability
+    return q.over_probability / decided if decided > 0 else None
+
+
+def settle_pairs(
+    predictions: Iterable[StoredPrediction], games: Iterable[PlayedGame]
+) -> list[SettledPair]:
+    """The A/B pairs: every prediction that carries the other arm, `matched` with its game as
+    `settle` does, both arms at the served prediction's monitored line. A push or a void
+    (0 minutes) says nothing about P(over | decided) and is left out. In time order."""
+    out = []
+    for p, game in matched(predictions, games):
+        quote = monitored_line(p)
+        if p.other is None or p.arm is None or quote is None or game.minutes <= 0:
+            continue
+        actual = stat_value(p.stat, game.outcome)
+        twin = next((q for q in p.other.lines if q.line == quote.line), None)
+        if actual is None or actual == quote.line or twin is None:
+            continue
+        served, other = _over_given_decided(quote), _over_given_decided(twin)
+        if served is None or other is None:
+            continue
+        production_first = p.arm == "production"
+        out.append(
+            SettledPair(
+                stat=p.stat,
+                player_id=p.player_id,
+                game_date=game.game_date,
+                line=quote.line,
+                production_version=p.model_version if production_first else p.other.model_version,
+                challenger_version=p.other.model_version if production_first else p.model_version,
+                production_over=served if production_first else other,
+                challenger_over=other if production_first else served,
+                went_over=actual > quote.line,
             )
         )
     return sorted(out, key=lambda e: (e.game_date, e.stat.value, e.player_id))
