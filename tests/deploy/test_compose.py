@@ -177,6 +177,116 @@ def test_a_broken_compose_file_is_caught(compose: dict[str, Any], broken: Any) -
     assert compose_problems(broken(compose))
 
 
+def _mlflow_command(compose: dict[str, Any], old: str, new: str | None) -> dict[str, Any]:
+    """A copy with the mlflow server's argument `old` replaced by `new` (None: removed)."""
+    command = compose["services"]["mlflow"]["command"]
+    assert old in command
+    changed = (
+        [a for a in command if a != old]
+        if new is None
+        else [new if a == old else a for a in command]
+    )
+    return _set(compose, "mlflow", (), "command", changed)
+
+
+# The MLflow checks can fail: each broken copy is caught, with the problem it names.
+MLFLOW_BROKEN = {
+    "no-mlflow": (lambda c: without(c, "services", "mlflow"), "no mlflow service"),
+    "no-healthcheck": (
+        lambda c: without(c, "services", "mlflow", "healthcheck"),
+        "no healthcheck on /health",
+    ),
+    "not-restarted": (lambda c: without(c, "services", "mlflow", "restart"), "not restarted"),
+    "writable-root": (lambda c: without(c, "services", "mlflow", "read_only"), "read-only"),
+    "ui-on-every-interface": (
+        lambda c: _set(c, "mlflow", (), "ports", ["5000:5000"]),
+        "open beyond this machine's loopback",
+    ),
+    "default-allowed-hosts": (
+        lambda c: _mlflow_command(c, "--allowed-hosts=mlflow:5000,localhost:*,127.0.0.1:*", None),
+        "refuses Host mlflow:5000",
+    ),
+    "browser-refused": (
+        lambda c: _mlflow_command(
+            c, "--allowed-hosts=mlflow:5000,localhost:*,127.0.0.1:*", "--allowed-hosts=mlflow:5000"
+        ),
+        "refuses Host localhost:5000",
+    ),
+    "artifacts-not-served": (
+        lambda c: _mlflow_command(c, "--serve-artifacts", "--no-serve-artifacts"),
+        "artifacts are not served",
+    ),
+    "artifacts-off-the-volume": (
+        lambda c: _mlflow_command(
+            c,
+            "--artifacts-destination=file:///var/lib/mlflow/artifacts",
+            "--artifacts-destination=file:///tmp/artifacts",
+        ),
+        "is not on a volume",
+    ),
+    "default-workers": (lambda c: _mlflow_command(c, "--workers=2", None), "--workers"),
+    "job-runner-on": (
+        lambda c: _set_env(c, "mlflow", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", None),
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION",
+    ),
+    "password-with-a-default": (
+        lambda c: _set_env(
+            c,
+            "mlflow",
+            "MLFLOW_BACKEND_STORE_URI",
+            "postgresql+psycopg://statmuse:${POSTGRES_PASSWORD:-statmuse}@postgres:5432/mlflow",
+        ),
+        "POSTGRES_PASSWORD:?",
+    ),
+    "services-database": (
+        lambda c: _set_env(
+            c,
+            "mlflow",
+            "MLFLOW_BACKEND_STORE_URI",
+            "postgresql+psycopg://statmuse:${POSTGRES_PASSWORD:?x}@postgres:5432/statmuse",
+        ),
+        "the database mlflow",
+    ),
+    "database-never-created": (
+        lambda c: without(c, "services", "mlflow-db"),
+        "nothing creates the database mlflow",
+    ),
+    "started-before-its-database": (
+        lambda c: without(c, "services", "mlflow", "depends_on", "mlflow-db"),
+        "does not wait for mlflow-db",
+    ),
+    "trainer-without-tracking-uri": (
+        lambda c: _set_env(c, "trainer", "MLFLOW_TRACKING_URI", None),
+        "no MLflow URL",
+    ),
+    "trainer-on-its-own-loopback": (
+        lambda c: _set_env(c, "trainer", "MLFLOW_TRACKING_URI", "http://127.0.0.1:5000"),
+        "is not the mlflow server",
+    ),
+    "trainer-not-waiting": (
+        lambda c: without(c, "services", "trainer", "depends_on", "mlflow"),
+        "does not wait for mlflow",
+    ),
+    "gateway-links-elsewhere": (
+        lambda c: _set_env(c, "gateway", "MLFLOW_UI_URL", "http://localhost:5001"),
+        "MLFLOW_UI_URL: http://localhost:5001 is not the mlflow server",
+    ),
+}
+
+
+@pytest.mark.parametrize("broken", sorted(MLFLOW_BROKEN))
+def test_a_broken_mlflow_service_is_caught(compose: dict[str, Any], broken: str) -> None:
+    change, problem = MLFLOW_BROKEN[broken]
+    found = compose_problems(change(compose))
+    assert any(problem in p for p in found), found
+
+
+def test_mlflow_database_password_is_required(compose: dict[str, Any]) -> None:
+    env = {k: v for k, v in COMPOSE_ENV.items() if k != "POSTGRES_PASSWORD"}
+    with pytest.raises(KeyError, match="POSTGRES_PASSWORD"):
+        interpolate(compose["services"]["mlflow"], env)
+
+
 def test_the_acls_follow_the_code() -> None:
     """Only the gateway may write the admin commands, and only the trainer read them; every
     service reads only the topics it subscribes to."""

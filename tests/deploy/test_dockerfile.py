@@ -5,14 +5,16 @@ the service's command; the migrate image holds every member and runs `statmuse m
 image installs a GPU build (the trainer's closure has xgboost-cpu), and the documented
 `docker build` commands build the images compose builds."""
 
+import re
 import shlex
 from collections.abc import Callable
 
 import pytest
 from deploylib.common import ROOT, SERVICES
 from deploylib.compose import image_args
-from deploylib.dockerfile import DOCKERFILE, image_problems
+from deploylib.dockerfile import DOCKERFILE, image_problems, parse_dockerfile, resolve
 from deploylib.lock import lock_closure, workspace_members
+from deploylib.mlflow import MLFLOW_DOCKERFILE, mlflow_image, mlflow_image_problems
 from deploylib.runbooks import shell_commands
 
 IMAGES = (*SERVICES, "ops")
@@ -24,9 +26,32 @@ def test_image(name: str) -> None:
 
 
 def test_no_other_dockerfile() -> None:
-    """Every image comes from the one Dockerfile: no per-service copy is left to drift."""
+    """Every image of ours comes from the one Dockerfile: no per-service copy is left to drift.
+    The one other is MLflow's own image with a driver added (its checks below)."""
     found = [p for d in ("services", "ops", "shared", "deploy") for p in (ROOT / d).rglob("*")]
-    assert [p for p in found if p.name.startswith("Dockerfile")] == []
+    assert [p for p in found if p.name.startswith("Dockerfile")] == [MLFLOW_DOCKERFILE]
+
+
+def test_mlflow_image() -> None:
+    assert mlflow_image_problems(mlflow_image()) == []
+
+
+# Each broken copy of the MLflow image is caught.
+MLFLOW_BROKEN: dict[str, Callable[[str], str]] = {
+    "server-older-than-the-client": lambda t: re.sub(r"mlflow:v[\d.]+", "mlflow:v3.1.0", t),
+    "driver-not-the-locked-one": lambda t: t.replace("psycopg[binary]==", "psycopg[binary]==3.1."),
+    "no-driver": lambda t: re.sub(r"RUN pip install .*\n", "", t),
+    "root": lambda t: t.replace("USER 10001", "USER root"),
+    "artifacts-not-its-own": lambda t: t.replace(" /var/lib/mlflow/artifacts\n", "\n"),
+    "healthcheck-elsewhere": lambda t: t.replace("5000/health", "5000/"),
+}
+
+
+@pytest.mark.parametrize("broken", sorted(MLFLOW_BROKEN))
+def test_a_broken_mlflow_image_is_caught(broken: str) -> None:
+    text = MLFLOW_BROKEN[broken](MLFLOW_DOCKERFILE.read_text())
+    assert text != MLFLOW_DOCKERFILE.read_text()
+    assert mlflow_image_problems(resolve(parse_dockerfile(text), {}))
 
 
 @pytest.mark.parametrize("name", IMAGES)

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from deploylib.common import build_settings, settings_class
+from deploylib.common import ROOT, build_settings, load_yaml, settings_class
 from deploylib.k8s import (
     by_kind,
     filled_secrets,
@@ -14,6 +14,7 @@ from deploylib.k8s import (
     kustomization_problems,
     secret_example,
 )
+from deploylib.mlflow import mlflow_secret_problems
 
 
 def test_k8s(k8s: list[dict[str, Any]]) -> None:
@@ -169,3 +170,146 @@ BROKEN = {
 @pytest.mark.parametrize("broken", sorted(BROKEN))
 def test_broken_manifests_are_caught(k8s: list[dict[str, Any]], broken: str) -> None:
     assert k8s_problems(BROKEN[broken](k8s), filled_secrets())
+
+
+def _mlflow(change: Any) -> Any:
+    """A change to the mlflow Deployment's container."""
+    return lambda d: _edit(
+        d, "Deployment", "mlflow", lambda x: change(x["spec"]["template"]["spec"]["containers"][0])
+    )
+
+
+def _env_named(container: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(e for e in container["env"] if e["name"] == name)
+
+
+def _trainer_policy_sources(values: list[str]) -> Any:
+    return lambda d: _edit(
+        d,
+        "NetworkPolicy",
+        "mlflow-from-trainer",
+        lambda p: p["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0].update(
+            values=values
+        ),
+    )
+
+
+# The MLflow checks can fail: each broken copy is caught, with the problem it names.
+MLFLOW_BROKEN = {
+    "no-mlflow": (
+        lambda d: [x for x in d if x["metadata"]["name"] != "mlflow"],
+        "no Deployment mlflow",
+    ),
+    "liveness-elsewhere": (
+        _mlflow(lambda c: c["livenessProbe"]["httpGet"].update(path="/")),
+        "livenessProbe must GET /health",
+    ),
+    "no-readiness": (_mlflow(lambda c: c.pop("readinessProbe")), "readinessProbe"),
+    "writable-root": (
+        _mlflow(lambda c: c["securityContext"].update(readOnlyRootFilesystem=False)),
+        "read-only",
+    ),
+    "no-memory-limit": (_mlflow(lambda c: c["resources"].pop("limits")), "memory"),
+    "database-url-in-the-manifest": (
+        _mlflow(
+            lambda c: _env_named(c, "MLFLOW_BACKEND_STORE_URI").update(
+                value="postgresql+psycopg://statmuse:pw@postgres:5432/mlflow", valueFrom=None
+            )
+        ),
+        "must come from the Secret statmuse-mlflow",
+    ),
+    "database-url-on-the-command-line": (
+        _mlflow(lambda c: c["command"].append("--backend-store-uri=$(MLFLOW_BACKEND_STORE_URI)")),
+        "in the command line",
+    ),
+    "default-allowed-hosts": (
+        _mlflow(
+            lambda c: c["command"].remove("--allowed-hosts=mlflow:5000,localhost:*,127.0.0.1:*")
+        ),
+        "refuses Host mlflow:5000",
+    ),
+    "artifacts-on-the-pod": (
+        _mlflow(lambda c: c["volumeMounts"].pop()),
+        "is not on a volume",
+    ),
+    "job-runner-on": (
+        _mlflow(lambda c: _env_named(c, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION").update(value="true")),
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION",
+    ),
+    "no-service": (
+        lambda d: [
+            x for x in d if not (x["kind"] == "Service" and x["metadata"]["name"] == "mlflow")
+        ],
+        "no Service routes to mlflow",
+    ),
+    "trainer-without-tracking-uri": (
+        lambda d: _edit(
+            d,
+            "Deployment",
+            "trainer",
+            lambda x: x["spec"]["template"]["spec"]["containers"][0]["env"].remove(
+                _env_named(x["spec"]["template"]["spec"]["containers"][0], "MLFLOW_TRACKING_URI")
+            ),
+        ),
+        "Deployment trainer: MLFLOW_TRACKING_URI: no MLflow URL",
+    ),
+    "training-job-without-tracking-uri": (
+        lambda d: _edit(
+            d,
+            "CronJob",
+            "statmuse-train",
+            lambda x: x["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0][
+                "env"
+            ].pop(),
+        ),
+        "CronJob statmuse-train: MLFLOW_TRACKING_URI: no MLflow URL",
+    ),
+    "tracking-uri-refused": (
+        lambda d: _edit(
+            d,
+            "ConfigMap",
+            "statmuse-mlflow-urls",
+            lambda c: c["data"].update(MLFLOW_TRACKING_URI="http://mlflow.statmuse.svc:5000"),
+        ),
+        "refuses Host mlflow.statmuse.svc:5000",
+    ),
+    "gateway-may-reach-it": (
+        _trainer_policy_sources(["trainer", "train", "gateway"]),
+        "gateway may reach mlflow",
+    ),
+    "trainer-cut-off": (
+        _trainer_policy_sources(["train"]),
+        "nothing lets trainer reach mlflow",
+    ),
+    "open-to-every-source": (
+        lambda d: _edit(
+            d, "NetworkPolicy", "mlflow-from-trainer", lambda p: p["spec"]["ingress"][0].pop("from")
+        ),
+        "mlflow is open to every source",
+    ),
+    "open-to-another-namespace": (
+        lambda d: _edit(
+            d,
+            "NetworkPolicy",
+            "mlflow-from-trainer",
+            lambda p: p["spec"]["ingress"][0]["from"].append(
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "other"}}}
+            ),
+        ),
+        "open beyond this namespace's pods",
+    ),
+}
+
+
+@pytest.mark.parametrize("broken", sorted(MLFLOW_BROKEN))
+def test_a_broken_mlflow_deployment_is_caught(k8s: list[dict[str, Any]], broken: str) -> None:
+    change, problem = MLFLOW_BROKEN[broken]
+    found = k8s_problems(change(k8s), filled_secrets())
+    assert any(problem in p for p in found), found
+
+
+def test_mlflow_secret_stays_out_of_git() -> None:
+    """Its database URL comes from mlflow.env (git ignores it) through the kustomization's
+    generator; the committed example has the placeholder password only."""
+    assert mlflow_secret_problems() == []
+    assert "mlflow.yaml" in load_yaml(ROOT / "deploy/k8s/kustomization.yaml")["resources"]

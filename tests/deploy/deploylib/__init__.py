@@ -11,6 +11,7 @@ One module per kind of file:
 - `lock`: uv.lock, what each image installs;
 - `compose`: docker-compose.yml (and the Prometheus scrape targets it must match);
 - `k8s`: deploy/k8s, against the services' real subscriptions;
+- `mlflow`: the MLflow tracking server in both, its image, and who may reach it;
 - `monitoring`: the alert rules and Grafana dashboards, against the metrics the code registers;
 - `runbooks`: docs/runbooks, against the installed CLIs.
 """

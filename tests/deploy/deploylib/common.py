@@ -92,6 +92,29 @@ def substitute(text: str, env: Mapping[str, str]) -> str:
     return _VAR.sub(sub, text)
 
 
+# --------------------------------------------------------------------------- Kubernetes
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    """The manifests of one kind, by name."""
+    return {d["metadata"]["name"]: d for d in docs if d.get("kind") == kind}
+
+
+def selects(selector: dict[str, Any], labels: Mapping[str, str]) -> bool:
+    """Whether a label selector (matchLabels, matchExpressions In/NotIn) picks `labels`."""
+    if not selector:
+        return True
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expr in selector.get("matchExpressions", []):
+        value = labels.get(expr["key"])
+        if expr["operator"] == "In" and value not in expr["values"]:
+            return False
+        if expr["operator"] == "NotIn" and value in expr["values"]:
+            return False
+    return True
+
+
 # --------------------------------------------------------------------------- settings
 
 

@@ -29,6 +29,7 @@ from deploylib.dockerfile import (
     parse_dockerfile,
     resolve,
 )
+from deploylib.mlflow import compose_mlflow_problems
 from statmuse_shared.contract import topics
 from statmuse_shared.platform.settings import BaseServiceSettings
 
@@ -225,6 +226,7 @@ def compose_problems(raw: dict[str, Any], *, env: Mapping[str, str] = COMPOSE_EN
         problems.append("compose kafka-init: no .dlq topics or not 6 partitions")
 
     problems += kafka_auth_problems(services)
+    problems += compose_mlflow_problems(raw, compose)
 
     # Monitoring: the lag exporter, the alert rules, the dashboards.
     if "kafka-exporter" not in services or "kafka-exporter" not in scrape:

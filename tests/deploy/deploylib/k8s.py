@@ -15,14 +15,17 @@ from deploylib.common import (
     SERVICES,
     artifact_dir,
     build_settings,
+    by_kind,
     env_problems,
     load_yaml,
     load_yaml_all,
     read_env_file,
+    selects,
     settings_class,
     settings_of,
     uses,
 )
+from deploylib.mlflow import k8s_mlflow_problems
 from statmuse_shared.contract import topics
 
 # A per-process consumer group (`<svc>-models-<12 hex>`): every instance reads every model.
@@ -84,10 +87,6 @@ def main_group(service: str) -> str:
 # --------------------------------------------------------------------------- manifests
 
 
-def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
-    return {d["metadata"]["name"]: d for d in docs if d.get("kind") == kind}
-
-
 def _container(doc: dict[str, Any]) -> dict[str, Any]:
     spec = doc["spec"]
     if doc["kind"] == "CronJob":
@@ -117,6 +116,11 @@ def k8s_env(
             ref = item["valueFrom"]["secretKeyRef"]
             values = kafka_secrets() if ref["name"] == "statmuse-kafka" else secrets
             env[item["name"]], source[item["name"]] = values.get(ref["key"], ""), "secret"
+        elif "configMapKeyRef" in item.get("valueFrom", {}):
+            ref = item["valueFrom"]["configMapKeyRef"]
+            data = configmaps.get(ref["name"], {}).get("data") or {}
+            env[item["name"]] = str(data.get(ref["key"], f"<missing {ref['name']}/{ref['key']}>"))
+            source[item["name"]] = "configmap"
         else:
             env[item["name"]], source[item["name"]] = "from-ref", "configmap"
     return env, source
@@ -256,6 +260,7 @@ def k8s_problems(docs: list[dict[str, Any]], secrets: Mapping[str, str]) -> list
 
     problems += network_problems(docs)
     problems += kafka_problems(docs)
+    problems += k8s_mlflow_problems(docs)
 
     # The migrate job.
     jobs = [
@@ -279,20 +284,6 @@ def k8s_problems(docs: list[dict[str, Any]], secrets: Mapping[str, str]) -> list
                 f"k8s CronJob {cron['metadata']['name']}", settings_class(service), env
             )
     return problems
-
-
-def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    if not selector:
-        return True
-    if not selector.get("matchLabels", {}).items() <= labels.items():
-        return False
-    for expr in selector.get("matchExpressions", []):
-        value = labels.get(expr["key"])
-        if expr["operator"] == "In" and value not in expr["values"]:
-            return False
-        if expr["operator"] == "NotIn" and value in expr["values"]:
-            return False
-    return True
 
 
 def network_problems(docs: list[dict[str, Any]]) -> list[str]:
@@ -330,7 +321,7 @@ def network_problems(docs: list[dict[str, Any]]) -> list[str]:
         allowed = [
             rule
             for p in policies
-            if _selects(p["spec"].get("podSelector", {}), labels)
+            if selects(p["spec"].get("podSelector", {}), labels)
             for rule in p["spec"].get("ingress", [])
         ]
         for rule in allowed:
@@ -351,7 +342,7 @@ def network_problems(docs: list[dict[str, Any]]) -> list[str]:
     for name, port in (("postgresql", 5432), ("redis", 6379)):
         labels = {"app.kubernetes.io/name": name}
         if not any(
-            _selects(p["spec"].get("podSelector", {}), labels)
+            selects(p["spec"].get("podSelector", {}), labels)
             and any(
                 {"protocol": "TCP", "port": port} in rule.get("ports", [])
                 for rule in p["spec"].get("ingress", [])

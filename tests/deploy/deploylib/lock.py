@@ -38,5 +38,10 @@ def workspace_members() -> list[str]:
     return sorted(p["name"] for p in _lock()["package"] if p.get("source", {}).get("editable"))
 
 
+def locked_version(package: str) -> str:
+    """The version uv.lock pins `package` at."""
+    return str(next(p["version"] for p in _lock()["package"] if p["name"] == package))
+
+
 def locked_packages() -> set[str]:
     return {p["name"] for p in _lock()["package"]}
