@@ -20,8 +20,9 @@ from aiokafka import AIOKafkaConsumer
 
 from statmuse_ops import demo, stack
 from statmuse_shared.contract import topics, vectors
-from statmuse_shared.contract.messages import PredictionMade
+from statmuse_shared.contract.messages import Message, PredictionMade, TrainRequested
 from statmuse_shared.models.count import CountModel
+from statmuse_shared.platform.broker import make_broker, publish
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -73,6 +74,15 @@ async def on_topic(bootstrap: str, topic: str, keep: Callable[[bytes], Any | Non
     finally:
         await consumer.stop()
     return found
+
+
+async def send(bootstrap: str, topic: str, message: Message, *, key: bytes) -> None:
+    broker = make_broker(bootstrap, client_id="e2e")
+    await broker.connect()
+    try:
+        await publish(broker, message, topic=topic, key=key)
+    finally:
+        await broker.stop()
 
 
 def prediction_of(player_id: int, stat: str) -> Callable[[bytes], PredictionMade | None]:
@@ -156,6 +166,42 @@ def test_one_season_flows_end_to_end(running_stack, next_game_vectors):
         on_topic(bootstrap, topics.PREDICTIONS, prediction_of(lebron["player_id"], "points"))
     )
     assert math.isclose(published[-1].predicted_value, lebron["predicted_value"], abs_tol=1e-4)
+
+    # MLflow on the stack: every shipped bundle is a model version whose run holds its
+    # metrics and files, and the champion serves; the gateway links each to its run.
+    from mlflow import MlflowClient
+
+    ml = MlflowClient(s.env["MLFLOW_TRACKING_URI"], s.env["MLFLOW_TRACKING_URI"])
+    champion = ml.get_model_version_by_alias("statmuse-points", "champion")
+    assert champion.tags["statmuse.version"] == lebron["model_version"]
+    run = ml.get_run(champion.run_id)
+    assert run.data.metrics["validation.brier"] > 0
+    assert {a.path for a in ml.list_artifacts(champion.run_id)} >= {"bundle", "metadata.json"}
+    listed = httpx.get(f"{gateway}/api/models", timeout=10).json()
+    assert all(m["run_url"] and champion.run_id in m["run_url"] for m in listed
+               if m["version"] == lebron["model_version"])  # fmt: skip
+
+    # A training run on the stack (a baseline asked of the running trainer, as the schedule
+    # or an operator would) appears in MLflow with its metrics and its bundle.
+    request = TrainRequested(
+        event_id=f"e2e-baseline-{os.getpid()}", stat="points", model_kind="baseline",
+        reason="manual", promote=False,
+    )  # fmt: skip
+    asyncio.run(send(bootstrap, topics.TRAIN_REQUESTS, request, key=b"points"))
+    deadline = time.monotonic() + 120
+    baseline = []
+    while time.monotonic() < deadline and not baseline:
+        baseline = [
+            v
+            for v in ml.search_model_versions("name = 'statmuse-points'")
+            if v.tags.get("statmuse.model_type") == "rolling_mean"
+        ]
+        time.sleep(0.5)
+    assert baseline, "the baseline's training run never reached MLflow"
+    trained = ml.get_run(baseline[0].run_id)
+    assert trained.data.metrics["validation.mae"] > 0
+    assert [a.path for a in ml.list_artifacts(baseline[0].run_id, "bundle")]
+    assert ml.get_registered_model("statmuse-points").aliases["challenger"] == baseline[0].version
 
     # Bad input is refused with a reason, an unknown player gets suggestions.
     assert (

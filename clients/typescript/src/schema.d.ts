@@ -190,6 +190,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/models/{key}/load": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Serve a given version beside production, as a canary or a shadow (admin)
+         * @description A registered version of `key` serves beside production: as a **canary** it answers
+         *     `share` of the (player, game date) pairs (here and in the predictor), as a **shadow** it
+         *     answers nobody and is priced beside every prediction of the key, so the A/B test
+         *     (GET /api/models/{stat}/ab) compares it with production on the same props. It replaces
+         *     what was staged. The trainer checks the version belongs to the key (a refusal is a dead
+         *     letter with the reason) and writes the move, with who asked, to its audit log.
+         */
+        post: operations["load_model_api_models__key__load_post"];
+        /**
+         * End the pinned (or staged) version of a serving key (admin)
+         * @description Production answers every pair again; the version is archived.
+         */
+        delete: operations["unload_model_api_models__key__load_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/keys/me": {
         parameters: {
             query?: never;
@@ -825,6 +854,37 @@ export interface components {
             };
         };
         /**
+         * LoadRequest
+         * @description Serve a registered version of a serving key beside production (admin).
+         * @example {
+         *       "mode": "canary",
+         *       "share": 0.1,
+         *       "version": "v2026-12-07-points-voting"
+         *     }
+         * @example {
+         *       "mode": "shadow",
+         *       "version": "v2026-12-07-points-voting"
+         *     }
+         */
+        LoadRequest: {
+            /**
+             * Version
+             * @description A registered version of this key (GET /api/models lists them)
+             */
+            version: string;
+            /**
+             * Mode
+             * @description canary: answers `share` of the (player, date) pairs; shadow: priced beside production for the A/B test, never answered with
+             * @enum {string}
+             */
+            mode: "canary" | "shadow";
+            /**
+             * Share
+             * @description canary: the share of (player, date) pairs it answers (0 < share <= 0.5)
+             */
+            share?: number | null;
+        };
+        /**
          * ModelCommandAccepted
          * @example {
          *       "accepted": true,
@@ -844,7 +904,7 @@ export interface components {
              * Action
              * @enum {string}
              */
-            action: "promote" | "rollback";
+            action: "promote" | "rollback" | "pin" | "unpin";
             /**
              * Key
              * @description A stat, or '<stat>:<player_id>' for a per-player model
@@ -1517,6 +1577,112 @@ export interface operations {
         };
     };
     rollback_model_api_models__key__rollback_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Serving key: a stat, or '<stat>:<player_id>' */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelCommandAccepted"];
+                };
+            };
+            /** @description No API key, or not a valid one (unknown, wrong or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The key lacks the admin scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a serving key */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The broker or the API-key store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    load_model_api_models__key__load_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Serving key: a stat, or '<stat>:<player_id>' */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoadRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelCommandAccepted"];
+                };
+            };
+            /** @description No API key, or not a valid one (unknown, wrong or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The key lacks the admin scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a serving key, or a bad pin */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The broker or the API-key store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    unload_model_api_models__key__load_delete: {
         parameters: {
             query?: never;
             header?: never;

@@ -86,6 +86,34 @@ def test_staging_is_recorded_but_not_loaded_with_ab_off(
     assert store.reads == ["mem://points/v1.json"]
 
 
+def test_a_pinned_version_is_served_as_its_mode_says_even_with_ab_off(
+    store: Any, publish: Callable[..., ModelPublished]
+) -> None:
+    book = ModelBook(store=store)
+    day = dt.date(2024, 3, 12)
+    book.apply(publish("v1", residual_sd=6.0))
+    canary = publish("v2", alias="staging", residual_sd=9.0).model_copy(
+        update={"mode": "canary", "share": 0.3}
+    )
+    assert book.apply(canary) is True  # loaded although A/B routing is off
+    routed = {pid: book.route(Stat.POINTS, pid, day) for pid in range(1, 301)}
+    assert {pid for pid, s in routed.items() if s is not None and s.info.version == "v2"} == {
+        pid for pid in range(1, 301) if ab_bucket(pid, day) < 0.3
+    }
+    # The same version re-pinned as a shadow: nobody is answered with it, each pair has it
+    # beside production; the bytes are not read again.
+    shadow = canary.model_copy(update={"mode": "shadow", "share": None})
+    assert book.apply(shadow) is True
+    assert {book.route(Stat.POINTS, pid, day).info.version for pid in range(1, 301)} == {"v1"}  # type: ignore[union-attr]
+    beside = book.other(Stat.POINTS, 5, day)
+    assert beside is not None
+    assert beside.info.version == "v2"
+    assert store.reads.count("mem://points/v2.json") == 1
+    # Archived (an unpin): gone from staging.
+    assert book.apply(publish("v2", alias="archived", residual_sd=9.0)) is True
+    assert book.other(Stat.POINTS, 5, day) is None
+
+
 def test_new_production_version_swaps(store: Any, publish: Callable[..., ModelPublished]) -> None:
     book = ModelBook(store=store)
     book.apply(publish("v1", residual_sd=6.0))

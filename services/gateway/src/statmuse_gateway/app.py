@@ -138,7 +138,7 @@ def create_app(settings: GatewaySettings, *, runtime: GatewayRuntime | None = No
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
-        allow_methods=["GET", "POST", "PUT"],
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
         allow_headers=["content-type", "x-api-key"],
         # What a browser client must read to wait as told (the TypeScript client does).
         expose_headers=["retry-after", "x-ratelimit-limit", "x-ratelimit-remaining"],

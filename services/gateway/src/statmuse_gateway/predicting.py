@@ -41,6 +41,7 @@ from statmuse_shared.models.output import ModelOutput, predict_rows
 from statmuse_shared.models.prediction import books_over, chart, quote
 from statmuse_shared.models.pricing import DEFAULT_AMERICAN_ODDS
 from statmuse_shared.models.serving import Served
+from statmuse_shared.platform.scheduler import EASTERN
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,11 @@ async def find_players(rt: GatewayRuntime, names: Sequence[str]) -> dict[str, Pl
     return out
 
 
+def nba_today() -> dt.date:
+    """Today in US/Eastern, the NBA's calendar: the routing date of a prop without a date."""
+    return dt.datetime.now(EASTERN).date()
+
+
 async def predict_props(
     rt: GatewayRuntime, bodies: Sequence[PredictRequest], answers: list[Answer]
 ) -> None:
@@ -118,7 +124,8 @@ async def predict_props(
                 i,
                 body,
                 player,
-                rt.book.for_stat(body.stat, player.player_id),
+                # Production, or for a canary's share of (player, date) pairs the canary.
+                rt.book.route(body.stat, player.player_id, body.game_date or nba_today()),
                 body.odds_over or DEFAULT_AMERICAN_ODDS,
                 body.odds_under or DEFAULT_AMERICAN_ODDS,
             )

@@ -13,6 +13,7 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
     model_serializer,
+    model_validator,
 )
 
 from statmuse_shared.contract.messages import BestPrice, BookPrice
@@ -435,9 +436,50 @@ class ModelCommandAccepted(BaseModel):
         description="The command is on the topic; the trainer carries it out and publishes "
         "ModelPublished (or a dead letter with the reason it could not)",
     )
-    action: Literal["promote", "rollback"]
+    action: Literal["promote", "rollback", "pin", "unpin"]
     key: ServingKey
     event_id: str = Field(description="The command's event id, to trace it")
+
+
+class LoadRequest(BaseModel):
+    """Serve a registered version of a serving key beside production (admin)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"version": "v2026-12-07-points-voting", "mode": "canary", "share": 0.1},
+                {"version": "v2026-12-07-points-voting", "mode": "shadow"},
+            ]
+        },
+    )
+
+    version: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        description="A registered version of this key (GET /api/models lists them)",
+    )
+    mode: Literal["canary", "shadow"] = Field(
+        description="canary: answers `share` of the (player, date) pairs; shadow: priced "
+        "beside production for the A/B test, never answered with"
+    )
+    share: float | None = Field(
+        default=None,
+        gt=0,
+        le=0.5,
+        strict=True,
+        allow_inf_nan=False,
+        description="canary: the share of (player, date) pairs it answers (0 < share <= 0.5)",
+    )
+
+    @model_validator(mode="after")
+    def _share_matches_mode(self) -> "LoadRequest":
+        if self.mode == "canary" and self.share is None:
+            raise ValueError("a canary needs a share: the part of the traffic it answers")
+        if self.mode == "shadow" and self.share is not None:
+            raise ValueError("a shadow answers nobody: leave the share out")
+        return self
 
 
 class SlateProp(BaseModel):

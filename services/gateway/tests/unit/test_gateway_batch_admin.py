@@ -81,3 +81,63 @@ async def test_broker_down_is_503():
         r = await c.post("/api/models/points/rollback")
     assert r.status_code == 503
     assert r.headers["retry-after"] == "5"
+
+
+@pytest.mark.parametrize(
+    ("body", "share"),
+    [
+        ({"version": "v2026-12-07-points-voting", "mode": "canary", "share": 0.1}, 0.1),
+        ({"version": "v2026-12-07-points-voting", "mode": "shadow"}, None),
+    ],
+)
+async def test_a_pin_is_published_as_a_command_with_who_asked(admin, body, share):
+    app, client, seen = admin
+    as_admin(app)
+    r = await client.post("/api/models/points/load", json=body)
+    assert r.status_code == 202, r.text
+    assert r.json()["action"] == "pin"
+    [command] = seen
+    assert (command.action, command.key, command.requested_by) == (
+        "pin",
+        "points",
+        "apikey:k-admin",
+    )
+    assert (command.version, command.mode, command.share) == (body["version"], body["mode"], share)
+
+
+async def test_an_unpin_is_published_as_a_command(admin):
+    app, client, seen = admin
+    as_admin(app)
+    r = await client.delete("/api/models/points:2544/load")
+    assert r.status_code == 202, r.text
+    assert [(c.action, c.key, c.version) for c in seen] == [("unpin", "points:2544", None)]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"version": "v1", "mode": "canary"}, "a canary needs a share"),
+        ({"version": "v1", "mode": "shadow", "share": 0.1}, "a shadow answers nobody"),
+        ({"version": "v1", "mode": "canary", "share": 0.9}, "less than or equal to 0.5"),
+        ({"version": "v1", "mode": "canary", "share": 0}, "greater than 0"),
+        ({"version": "v1", "mode": "canary", "share": "0.1"}, "valid number"),
+        ({"version": "v1", "mode": "live", "share": 0.1}, "'canary' or 'shadow'"),
+        ({"version": "v1'; drop", "mode": "shadow"}, "pattern"),
+        ({"version": "v1", "mode": "shadow", "extra": 1}, "Extra inputs"),
+    ],
+)
+async def test_a_bad_pin_is_422_with_the_reason_and_nothing_is_published(admin, body, reason):
+    app, client, seen = admin
+    as_admin(app)
+    r = await client.post("/api/models/points/load", json=body)
+    assert r.status_code == 422
+    assert reason in r.text
+    assert seen == []
+
+
+async def test_pins_need_an_admin_key(admin):
+    _, client, seen = admin
+    body = {"version": "v1", "mode": "shadow"}
+    assert (await client.post("/api/models/points/load", json=body)).status_code == 401
+    assert (await client.delete("/api/models/points/load")).status_code == 401
+    assert seen == []

@@ -26,7 +26,7 @@ from statmuse_shared.platform.consumers import (
     vectors_subscriber,
 )
 from statmuse_trainer import metrics
-from statmuse_trainer.registry.moves import MOVES, RegistryError
+from statmuse_trainer.registry.moves import RegistryError, carry_out
 from statmuse_trainer.runtime import Runtime
 from statmuse_trainer.settings import TrainerSettings
 from statmuse_trainer.training.baseline import NotEnoughData
@@ -68,9 +68,7 @@ async def on_alias_requested(
     refused = []
     for command in commands:
         try:
-            events = await MOVES[command.action](
-                rt, command.key, command_id=command.event_id, requested_by=command.requested_by
-            )
+            events = await carry_out(rt, command)
         except RegistryError as exc:
             refused.append(Refused(command, str(exc)))
             continue

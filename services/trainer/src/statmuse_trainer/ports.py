@@ -109,9 +109,16 @@ class RegistrySession(Protocol):
         ...
 
     async def set_alias(
-        self, key: str, alias: str, version: str, *, requested_by: str | None = None
+        self,
+        key: str,
+        alias: str,
+        version: str,
+        *,
+        requested_by: str | None = None,
+        detail: str | None = None,
     ) -> None:
-        """Point `alias` of `key` at `version`, and add the move to the audit log."""
+        """Point `alias` of `key` at `version`, and add the move to the audit log (with who
+        asked and, for a pin, what it was)."""
         ...
 
     async def drop_staging(self, key: str, version: str) -> None:

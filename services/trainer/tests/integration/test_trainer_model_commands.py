@@ -43,12 +43,13 @@ def command(n: int, action: str) -> ModelAliasRequested:
     )
 
 
-async def test_commands_move_aliases_and_refusals_are_dead_letters(
-    database_url, kafka_bootstrap, tmp_path, unique
-):
+async def registered(
+    database_url: str, kafka_bootstrap: str, store: LocalArtifactStore, unique: str, v2_as: str
+) -> TrainerSettings:
+    """Migrated, topics made, v1 registered as production and v2 under `v2_as`; the settings
+    of a trainer on them."""
     await migrate(database_url, schemas=["registry"])
     await ensure_topics(kafka_bootstrap, topics.all_with_dead_letters())
-    store = LocalArtifactStore(tmp_path)
     settings = TrainerSettings(
         database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap,
@@ -57,7 +58,15 @@ async def test_commands_move_aliases_and_refusals_are_dead_letters(
     rt = build_runtime(settings, store=store)
     async with rt.running(consume=False), rt.registry.transaction() as tx:
         await tx.register(version(store, "v1", "production", 7.0))
-        await tx.register(version(store, "v2", "staging", 6.0))
+        await tx.register(version(store, "v2", v2_as, 6.0))
+    return settings
+
+
+async def test_commands_move_aliases_and_refusals_are_dead_letters(
+    database_url, kafka_bootstrap, tmp_path, unique
+):
+    store = LocalArtifactStore(tmp_path)
+    settings = await registered(database_url, kafka_bootstrap, store, unique, "staging")
     async with build_runtime(settings, store=store).running() as rt:
         # Same key, same partition: carried out in this order.
         for n, action in enumerate(["rollback", "promote", "rollback"]):

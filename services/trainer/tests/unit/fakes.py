@@ -135,6 +135,7 @@ class _RegistryState:
         self.aliases: dict[tuple[str, str], str] = {}
         self.history: list[tuple[int, str, str, str]] = []  # (id, key, alias, version)
         self.requested_by: list[str | None] = []  # who asked for each move of `history`
+        self.details: list[str | None] = []  # and what a pin was
         self.commands: set[str] = set()
 
 
@@ -158,11 +159,18 @@ class InMemoryRegistrySession:
         return None
 
     async def set_alias(
-        self, key: str, alias: str, version: str, *, requested_by: str | None = None
+        self,
+        key: str,
+        alias: str,
+        version: str,
+        *,
+        requested_by: str | None = None,
+        detail: str | None = None,
     ) -> None:
         self.s.aliases[(key, alias)] = version
         self.s.history.append((len(self.s.history) + 1, key, alias, version))
         self.s.requested_by.append(requested_by)
+        self.s.details.append(detail)
 
     async def drop_staging(self, key: str, version: str) -> None:
         if self.s.aliases.get((key, "staging")) == version:

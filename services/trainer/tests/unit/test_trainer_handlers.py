@@ -299,6 +299,46 @@ async def test_a_repeated_command_moves_nothing_twice(
     assert "cmd-2" not in registry(rt).state.commands
 
 
+async def test_pins_are_checked_carried_out_and_audited(
+    wired: tuple[TrainerRuntime, Any, Probe],
+) -> None:
+    rt, br, probe = wired
+    await register(rt, "v1", "production")
+    await register(rt, "v2", "archived")
+
+    def pin(n: int, **fields: Any) -> ModelAliasRequested:
+        return ModelAliasRequested(
+            event_id=f"pin-{n}", key="points", requested_by="apikey:ops", **fields
+        )
+
+    for c in (
+        pin(1, action="pin", version="v2", mode="canary", share=0.2),
+        pin(2, action="pin", version="v2", mode="canary"),  # no share
+        pin(3, action="pin", version="v2", mode="canary", share=0.9),  # too much traffic
+        pin(4, action="pin", version="v2", mode="shadow", share=0.1),  # a shadow with a share
+        pin(5, action="pin", mode="shadow"),  # no version
+        pin(6, action="pin", version="v7", mode="shadow"),  # no such version
+        pin(7, action="unpin"),
+        pin(8, action="unpin"),  # nothing left to unpin
+    ):
+        await publish(br, topics.MODEL_COMMANDS, c)
+    assert [(e.version, e.alias, e.mode, e.share) for e in probe.models] == [
+        ("v2", "staging", "canary", 0.2),
+        ("v2", "archived", None, None),
+    ]
+    errors = [d.error for d in probe.dead[topics.MODEL_COMMANDS]]
+    assert len(errors) == 6
+    for expected, error in zip(
+        ["needs a share", "at most 0.5", "takes no share", "names a version", "no model version",
+         "nothing is pinned"], errors, strict=True
+    ):  # fmt: skip
+        assert expected in error
+    state = registry(rt).state
+    pins = [(h[2], h[3], d) for h, d in zip(state.history, state.details, strict=True) if d]
+    assert pins == [("staging", "v2", "pin canary 0.2"), ("archived", "v2", "unpin")]
+    assert set(state.requested_by[-2:]) == {"apikey:ops"}
+
+
 # --- predictions for the monitor ---------------------------------------------------------------
 
 

@@ -417,6 +417,15 @@ class ModelPublished(Message):
     tracking: ModelTracking | None = Field(
         default=None, description="Its MLflow run and registry version (None: not tracked)"
     )
+    mode: Literal["canary", "shadow"] | None = Field(
+        default=None,
+        description="A staged version pinned by an admin: a canary serves `share` of the "
+        "(player, date) pairs, a shadow none (priced beside production for the A/B test only); "
+        "None: the service's own A/B share decides",
+    )
+    share: float | None = Field(
+        default=None, ge=0, le=1, description="The pinned version's share of traffic"
+    )
 
     @property
     def key(self) -> str:
@@ -628,13 +637,28 @@ class TrainRequested(Message):
 
 
 class ModelAliasRequested(Message):
-    """Command: move a serving key's production alias. `promote` makes the staged version
-    production; `rollback` restores the version that was production before the current one.
-    The trainer carries it out and publishes `ModelPublished`; a move it cannot make (nothing
-    staged, nothing to roll back to) is answered on the dead-letter topic with the reason."""
+    """Command: move a serving key's aliases. `promote` makes the staged version production;
+    `rollback` restores the version that was production before the current one; `pin` serves
+    a given `version` beside production, as a canary (a `share` of the (player, date) pairs)
+    or as a shadow (priced beside every prediction for the A/B test, never served); `unpin`
+    ends it. The trainer carries it out and publishes `ModelPublished`; a move it cannot make
+    (nothing staged, nothing to roll back to, no such version) is answered on the dead-letter
+    topic with the reason."""
 
-    action: Literal["promote", "rollback"] = Field(
-        description="Which alias move to make", examples=["promote", "rollback"]
+    action: Literal["promote", "rollback", "pin", "unpin"] = Field(
+        description="Which alias move to make", examples=["promote", "rollback", "pin"]
+    )
+    version: str | None = Field(
+        default=None,
+        max_length=200,
+        description="pin: the registered version to serve",
+        examples=["v2026-12-07-points-voting"],
+    )
+    mode: Literal["canary", "shadow"] | None = Field(
+        default=None, description="pin: served to a share of traffic, or only logged"
+    )
+    share: float | None = Field(
+        default=None, ge=0, le=1, description="pin as canary: the share of (player, date) pairs"
     )
     key: str = Field(
         pattern=r"^[a-z0-9_]+(:[1-9][0-9]*)?$",

@@ -7,8 +7,11 @@ took the old model finishes with it and no request ever sees a half-loaded one.
 
 A/B routing (the predictor's `PREDICTOR_AB_SHARE`): with `ab_share > 0` the book also loads the
 `staging` model of each serving key (the challenger), and `route` sends a fixed share of
-(player, game date) pairs to it. The bucket of a pair is sha256(f"{player_id}:{date}") read as
-a number in [0, 1); a pair goes to the challenger when its bucket is below `ab_share`. The rule
+(player, game date) pairs to it. A version an admin pinned (`ModelPublished.mode`) is loaded
+whatever `ab_share` is: a canary serves its own `share`, a shadow none (the predictor prices it
+beside production for the A/B test, and nobody is answered with it). The bucket of a pair is
+sha256(f"{player_id}:{date}") read as a number in [0, 1); a pair goes to the challenger when
+its bucket is below the share. The rule
 uses no process state (Python's `hash()` is salted per process), so every replica, restart and
 replay routes a pair the same way, and a player's predictions for one day come from one arm.
 """
@@ -89,11 +92,15 @@ class ModelBook:
         return changed
 
     def _stage(self, event: ModelPublished) -> bool:
-        if self.ab_share == 0.0:
+        if self.ab_share == 0.0 and event.mode is None:
             return False  # nothing would route to it: no need to hold it in memory
         current = self.staging.get(event.key)
         if current is not None and current.info.version == event.version:
-            return False
+            if (current.info.mode, current.info.share) == (event.mode, event.share):
+                return False
+            self.staging[event.key] = Served(event, current.model)  # re-pinned: new mode
+            log.info("%s for %s is now %s", event.version, event.key, event.mode or "staged")
+            return True
         self.staging[event.key] = self._load(event)  # a newer staged version replaces the old
         log.info("challenger %s for %s (share %.2f)", event.version, event.key, self.ab_share)
         return True
@@ -124,10 +131,21 @@ class ModelBook:
             if production is None:
                 continue
             challenger = self.staging.get(key)
-            if challenger is not None and ab_bucket(player_id, game_date) < self.ab_share:
+            if challenger is not None and ab_bucket(player_id, game_date) < self.share_of(
+                challenger
+            ):
                 return challenger
             return production
         return None
+
+    def share_of(self, challenger: Served) -> float:
+        """The share of pairs a staged model serves: a pinned canary's own share, none for a
+        shadow, else the book's `ab_share`."""
+        if challenger.info.mode == "canary":
+            return challenger.info.share or 0.0
+        if challenger.info.mode == "shadow":
+            return 0.0
+        return self.ab_share
 
     def other(self, stat: Stat, player_id: int, game_date: dt.date) -> Served | None:
         """During an A/B test of the key `route` chooses, the arm it did not choose (priced

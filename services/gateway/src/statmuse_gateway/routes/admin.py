@@ -1,6 +1,6 @@
-"""POST /api/models/{key}/promote|rollback (admin): the gateway only publishes a
-`ModelAliasRequested` command on nba.models.commands.v1; the trainer owns the registry and
-carries it out."""
+"""POST /api/models/{key}/promote|rollback, POST and DELETE /api/models/{key}/load (admin):
+the gateway only publishes a `ModelAliasRequested` command on nba.models.commands.v1; the
+trainer owns the registry, carries it out and keeps the audit log (who asked, what, when)."""
 
 import logging
 import uuid
@@ -13,7 +13,7 @@ from faststream.exceptions import FastStreamException
 from statmuse_gateway.adapters.apikeys import ApiKey
 from statmuse_gateway.dependencies import Gateway
 from statmuse_gateway.runtime import GatewayRuntime
-from statmuse_gateway.schemas import ModelCommandAccepted
+from statmuse_gateway.schemas import LoadRequest, ModelCommandAccepted
 from statmuse_gateway.security.keys import require_scope
 from statmuse_shared.contract.messages import ModelAliasRequested
 from statmuse_shared.contract.stats import Stat
@@ -35,7 +35,11 @@ KeyPath = Annotated[
 
 
 async def _model_command(
-    rt: GatewayRuntime, action: Literal["promote", "rollback"], key: str, principal: ApiKey
+    rt: GatewayRuntime,
+    action: Literal["promote", "rollback", "pin", "unpin"],
+    key: str,
+    principal: ApiKey,
+    load: LoadRequest | None = None,
 ) -> ModelCommandAccepted:
     stat = key.partition(":")[0]
     if stat not in {s.value for s in Stat}:
@@ -46,6 +50,7 @@ async def _model_command(
         action=action,
         key=key,
         requested_by=f"apikey:{principal.key_id}",
+        **({} if load is None else load.model_dump()),
     )
     try:
         # Keyed by serving key: one partition, so moves of a key apply in the order asked.
@@ -99,3 +104,38 @@ async def rollback_model(
     key: KeyPath, rt: Gateway, principal: Annotated[ApiKey, Depends(ADMIN)]
 ) -> ModelCommandAccepted:
     return await _model_command(rt, "rollback", key, principal)
+
+
+@router.post(
+    "/models/{key}/load",
+    status_code=202,
+    response_model=ModelCommandAccepted,
+    responses={**_ADMIN_RESPONSES, 422: {"description": "Not a serving key, or a bad pin"}},
+    tags=["models"],
+    summary="Serve a given version beside production, as a canary or a shadow (admin)",
+)
+async def load_model(
+    key: KeyPath, body: LoadRequest, rt: Gateway, principal: Annotated[ApiKey, Depends(ADMIN)]
+) -> ModelCommandAccepted:
+    """A registered version of `key` serves beside production: as a **canary** it answers
+    `share` of the (player, game date) pairs (here and in the predictor), as a **shadow** it
+    answers nobody and is priced beside every prediction of the key, so the A/B test
+    (GET /api/models/{stat}/ab) compares it with production on the same props. It replaces
+    what was staged. The trainer checks the version belongs to the key (a refusal is a dead
+    letter with the reason) and writes the move, with who asked, to its audit log."""
+    return await _model_command(rt, "pin", key, principal, body)
+
+
+@router.delete(
+    "/models/{key}/load",
+    status_code=202,
+    response_model=ModelCommandAccepted,
+    responses=_ADMIN_RESPONSES,
+    tags=["models"],
+    summary="End the pinned (or staged) version of a serving key (admin)",
+)
+async def unload_model(
+    key: KeyPath, rt: Gateway, principal: Annotated[ApiKey, Depends(ADMIN)]
+) -> ModelCommandAccepted:
+    """Production answers every pair again; the version is archived."""
+    return await _model_command(rt, "unpin", key, principal)

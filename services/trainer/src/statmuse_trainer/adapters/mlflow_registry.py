@@ -293,7 +293,13 @@ class MlflowRegistrySession:
         return previous if previous and previous != current else None
 
     async def set_alias(
-        self, key: str, alias: str, version: str, *, requested_by: str | None = None
+        self,
+        key: str,
+        alias: str,
+        version: str,
+        *,
+        requested_by: str | None = None,
+        detail: str | None = None,
     ) -> None:
         reg = self.registry
         mv = await reg.find(version)
@@ -301,12 +307,13 @@ class MlflowRegistrySession:
         if mv.name != name:
             raise LookupError(f"{version} is a version of {mv.name}, not of {name}")
         moved = await self.conn.fetchval(
-            "INSERT INTO registry.alias_history (serving_key, alias, version, requested_by) "
-            "VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO registry.alias_history (serving_key, alias, version, requested_by, "
+            "detail) VALUES ($1, $2, $3, $4, $5) RETURNING id",
             key,
             alias,
             version,
             requested_by,
+            detail,
         )
         set_tag = reg.client.set_model_version_tag
         await reg.call(set_tag, name, mv.version, f"{TAG}moved", str(moved))
@@ -382,8 +389,17 @@ class MlflowRegistrySession:
             from mlflow.entities import Metric, Param
 
             now = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
-            params = [Param(k, v) for k, v in run_params(metadata).items()]
-            metrics = [Metric(k, v, now, 0) for k, v in run_metrics(metadata).items()]
+            # The event's metrics too: a version registered without metadata (a baseline
+            # trained on request) still shows its validation figures.
+            scored = {
+                **metadata,
+                "metrics": {
+                    **published.metrics.model_dump(exclude_none=True),
+                    **(metadata.get("metrics") or {}),
+                },
+            }
+            params = [Param(k, v) for k, v in run_params(scored).items()]
+            metrics = [Metric(k, v, now, 0) for k, v in run_metrics(scored).items()]
             for start in range(0, max(len(params), len(metrics)), 100):  # MLflow's batch limit
                 await reg.call(
                     client.log_batch,

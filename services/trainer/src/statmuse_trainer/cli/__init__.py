@@ -5,7 +5,7 @@ application function of the capability it belongs to:
 - `serve`, `migrate`: the service (`statmuse_shared.platform.runtime.service_cli`);
 - `dataset`, `train`, `fit-lines`, `fit-market` (cli/training.py): training/;
 - `evaluate`, `replay-report`, `backtest` (cli/evaluation.py): evaluation/, backtest/;
-- `import-model`, `promote`, `rollback` (cli/registry.py): registry/;
+- `import-model`, `promote`, `rollback`, `pin`, `unpin`, `audit` (cli/registry.py): registry/;
 - `monitor`, `schedule-run` (cli/monitoring.py): monitoring/, schedule.py.
 
 Commands that touch PostgreSQL or Kafka build the service's own runtime (`app.build_runtime`)
@@ -31,6 +31,9 @@ app.command("replay-report")(evaluation.replay_report)
 app.command()(evaluation.backtest)
 app.command()(registry.promote)
 app.command()(registry.rollback)
+app.command()(registry.pin)
+app.command()(registry.unpin)
+app.command()(registry.audit)
 app.command()(monitoring.monitor)
 app.command("schedule-run")(monitoring.schedule_run)
 

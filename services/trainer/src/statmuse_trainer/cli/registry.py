@@ -1,8 +1,9 @@
-"""`import-model`, `promote`, `rollback`: the registry from the command line (registry/)."""
+"""`import-model`, `promote`, `rollback`, `pin`, `unpin`, `audit`: the registry from the
+command line (registry/); moves made here are in the audit log as `cli:<user>`."""
 
 import getpass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -46,7 +47,7 @@ async def _move(settings: "TrainerSettings", action: str, key: str) -> "list[Mod
     from statmuse_trainer.registry.moves import MOVES
 
     async with one_shot(settings) as rt:
-        return await MOVES[action](rt, key, requested_by=f"cli:{getpass.getuser()}")
+        return await MOVES[action](rt, key, requested_by=_who())
 
 
 def _moved(action: str, key: str) -> None:
@@ -71,3 +72,90 @@ def rollback(
 ) -> None:
     """Put back the model that was production before the current one."""
     _moved("rollback", key)
+
+
+def _who() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+async def _pin(
+    settings: "TrainerSettings", key: str, version: str, mode: str, share: float | None
+) -> "list[ModelPublished]":
+    from statmuse_trainer.registry.moves import pin as pin_move
+
+    async with one_shot(settings) as rt:
+        return await pin_move(
+            rt,
+            key,
+            version=version,
+            mode="canary" if mode == "canary" else "shadow",
+            share=share,
+            requested_by=_who(),
+        )
+
+
+def pin(
+    key: Annotated[str, typer.Argument(help="Serving key: a stat, or stat:player_id")],
+    version: Annotated[str, typer.Argument(help="A registered version of KEY")],
+    mode: Annotated[
+        str, typer.Option(help="canary: answers --share of the traffic; shadow: only priced")
+    ] = "shadow",
+    share: Annotated[
+        float | None, typer.Option(min=0.0, max=0.5, help="canary: the share of traffic")
+    ] = None,
+) -> None:
+    """Serve VERSION of KEY beside production, as a canary or a shadow (as POST
+    /api/models/{key}/load does)."""
+    from statmuse_trainer.registry.moves import RegistryError
+
+    if mode not in ("canary", "shadow"):
+        raise typer.BadParameter("canary or shadow", param_hint="--mode")
+    try:
+        events = run(_pin(load_settings(), key, version, mode, share))
+    except RegistryError as exc:
+        fail(str(exc))
+    echo_events(events)
+
+
+async def _unpin(settings: "TrainerSettings", key: str) -> "list[ModelPublished]":
+    from statmuse_trainer.registry.moves import unpin as unpin_move
+
+    async with one_shot(settings) as rt:
+        return await unpin_move(rt, key, requested_by=_who())
+
+
+def unpin(
+    key: Annotated[str, typer.Argument(help="Serving key: a stat, or stat:player_id")],
+) -> None:
+    """End the pinned (or staged) version of KEY: production answers everything again."""
+    from statmuse_trainer.registry.moves import RegistryError
+
+    try:
+        events = run(_unpin(load_settings(), key))
+    except RegistryError as exc:
+        fail(str(exc))
+    echo_events(events)
+
+
+async def _audit(settings: "TrainerSettings", key: str | None, limit: int) -> list[Any]:
+    async with one_shot(settings) as rt, rt.db.acquire() as conn:
+        rows: list[Any] = await conn.fetch(
+            """SELECT changed_at, serving_key, alias, version, requested_by, detail
+               FROM registry.alias_history WHERE $1::text IS NULL OR serving_key = $1
+               ORDER BY id DESC LIMIT $2""",
+            key,
+            limit,
+        )
+    return rows
+
+
+def audit(
+    key: Annotated[str | None, typer.Option(help="Only this serving key")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="The newest N moves")] = 50,
+) -> None:
+    """The registry's audit log, newest first: every alias move, who asked, what it was."""
+    for r in run(_audit(load_settings(), key, limit)):
+        typer.echo(
+            f"{r['changed_at']:%Y-%m-%d %H:%M:%S%z}  {r['serving_key']:<14} {r['alias']:<10} "
+            f"{r['version']:<34} {r['requested_by'] or '-':<24} {r['detail'] or ''}"
+        )

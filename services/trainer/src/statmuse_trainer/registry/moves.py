@@ -1,12 +1,15 @@
-"""The model registry's alias moves: promote (staging -> production) and rollback (production
--> the version that was production before). Each move is one transaction in the registry,
-then `ModelPublished` events, so the predictor and gateway swap models without a restart."""
+"""The model registry's alias moves: promote (staging -> production), rollback (production
+-> the version that was production before), pin (a given version staged beside production, as
+a canary with a share of the traffic or as a shadow that is priced but never served) and unpin.
+Each move is one registry session, then `ModelPublished` events, so the predictor and gateway
+swap models without a restart; the audit log names who asked."""
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from statmuse_shared.contract import ids
-from statmuse_shared.contract.messages import ModelPublished
+from statmuse_shared.contract.messages import ModelAliasRequested, ModelPublished
 from statmuse_shared.platform.broker import publish_many
 from statmuse_trainer.ports import RegistrySession, VersionRow
 from statmuse_trainer.runtime import TrainerRuntime
@@ -18,9 +21,16 @@ class RegistryError(ValueError):
     """The move cannot be made (nothing staged, nothing to roll back to)."""
 
 
-def event_of(row: VersionRow, alias: str) -> ModelPublished:
-    """A version announced under `alias`; the event id names the move (the version's latest
-    alias-history entry), so a move announced again keeps its id."""
+def event_of(
+    row: VersionRow,
+    alias: str,
+    *,
+    mode: Literal["canary", "shadow"] | None = None,
+    share: float | None = None,
+) -> ModelPublished:
+    """A version announced under `alias` (a pin's `mode` and `share` with it); the event id
+    names the move (the version's latest alias-history entry), so a move announced again
+    keeps its id."""
     return ModelPublished(
         event_id=ids.event_id("alias", row.version, alias, row.moved),
         name=row.name,
@@ -35,6 +45,8 @@ def event_of(row: VersionRow, alias: str) -> ModelPublished:
         dataset_version=row.dataset_version,
         metrics=row.metrics,
         tracking=row.tracking,
+        mode=mode,
+        share=share,
     )
 
 
@@ -126,5 +138,93 @@ async def rollback(
     return await _move_once(rt, key, command_id, previous, requested_by)
 
 
-# What a `ModelAliasRequested.action` asks for.
+def _key_of(row: VersionRow) -> str:
+    return row.stat.value if row.player_id is None else f"{row.stat.value}:{row.player_id}"
+
+
+async def pin(
+    rt: TrainerRuntime,
+    key: str,
+    *,
+    version: str,
+    mode: Literal["canary", "shadow"],
+    share: float | None = None,
+    command_id: str | None = None,
+    requested_by: str | None = None,
+) -> list[ModelPublished]:
+    """Serve `version` of `key` beside production: a canary answers `share` of the (player,
+    date) pairs, a shadow none (the predictor prices it beside production for the A/B test).
+    It takes the staging alias (the challenger in MLflow), replacing what was staged."""
+    if mode == "canary" and not (share is not None and 0 < share <= 0.5):
+        raise RegistryError("a canary needs a share of the traffic above 0 and at most 0.5")
+    if mode == "shadow" and share:
+        raise RegistryError("a shadow serves nobody: it takes no share")
+    detail = f"pin canary {share:g}" if mode == "canary" and share else f"pin {mode}"
+    async with rt.registry.transaction() as tx:
+        if command_id is not None and not await tx.record_command(command_id):
+            events = await _current(tx, key)
+            staged = await tx.alias_version(key, "staging")
+            if staged == version:  # carried out before: announce the pin again
+                row = await tx.version(version)
+                events.append(event_of(row, "staging", mode=mode, share=share))
+        else:
+            try:
+                row = await tx.version(version)
+            except LookupError as exc:
+                raise RegistryError(f"no model version {version}") from exc
+            if _key_of(row) != key:
+                raise RegistryError(f"{version} is a model of {_key_of(row)}, not of {key}")
+            production = await tx.alias_version(key, "production")
+            if production is None:
+                raise RegistryError(f"{key} has no production model to pin a version beside")
+            if production == version:
+                raise RegistryError(f"{version} is {key}'s production model already")
+            await tx.set_alias(key, "staging", version, requested_by=requested_by, detail=detail)
+            row = await tx.version(version)
+            events = [event_of(row, "staging", mode=mode, share=share)]
+    await publish_many(rt.publish_models, [(key.encode(), e) for e in events])
+    log.info("%s of %s: %s by %s", detail, key, version, requested_by)
+    return events
+
+
+async def unpin(
+    rt: TrainerRuntime,
+    key: str,
+    *,
+    command_id: str | None = None,
+    requested_by: str | None = None,
+) -> list[ModelPublished]:
+    """End what is staged for `key` (a pin, or a challenger): it is archived, and production
+    answers every pair again."""
+    async with rt.registry.transaction() as tx:
+        if command_id is not None and not await tx.record_command(command_id):
+            events = await _current(tx, key)
+        else:
+            staged = await tx.alias_version(key, "staging")
+            if staged is None:
+                raise RegistryError(f"nothing is pinned or staged for {key}")
+            await tx.drop_staging(key, staged)
+            await tx.set_alias(key, "archived", staged, requested_by=requested_by, detail="unpin")
+            events = [event_of(await tx.version(staged), "archived")]
+    await publish_many(rt.publish_models, [(key.encode(), e) for e in events])
+    log.info("unpinned %s by %s: %s", key, requested_by, [e.version for e in events])
+    return events
+
+
+# What a `ModelAliasRequested.action` of promote or rollback asks for.
 MOVES = {"promote": promote, "rollback": rollback}
+
+
+async def carry_out(rt: TrainerRuntime, command: ModelAliasRequested) -> list[ModelPublished]:
+    """A command from nba.models.commands.v1 (RegistryError: it cannot be carried out)."""
+    common = {"command_id": command.event_id, "requested_by": command.requested_by}
+    if command.action == "pin":
+        if command.version is None or command.mode is None:
+            raise RegistryError("a pin names a version and a mode (canary or shadow)")
+        return await pin(
+            rt, command.key, version=command.version, mode=command.mode, share=command.share,
+            **common,
+        )  # fmt: skip
+    if command.action == "unpin":
+        return await unpin(rt, command.key, **common)
+    return await MOVES[command.action](rt, command.key, **common)
