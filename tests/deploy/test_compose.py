@@ -197,6 +197,18 @@ MLFLOW_BROKEN = {
         "no healthcheck on /health",
     ),
     "not-restarted": (lambda c: without(c, "services", "mlflow", "restart"), "not restarted"),
+    "on-the-default-network": (
+        lambda c: without(c, "services", "mlflow", "networks"),
+        "only the trainer may reach it",
+    ),
+    "gateway-on-its-network": (
+        lambda c: _set(c, "gateway", (), "networks", ["default", "registry"]),
+        "only the trainer may reach it",
+    ),
+    "trainer-cut-off": (
+        lambda c: without(c, "services", "trainer", "networks"),
+        "the trainer shares no network with it",
+    ),
     "writable-root": (lambda c: without(c, "services", "mlflow", "read_only"), "read-only"),
     "ui-on-every-interface": (
         lambda c: _set(c, "mlflow", (), "ports", ["5000:5000"]),

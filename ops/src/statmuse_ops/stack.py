@@ -130,9 +130,13 @@ def up(
             stack.env["MLFLOW_TRACKING_URI"] = environ["MLFLOW_TRACKING_URI"]
             say("mlflow: using MLFLOW_TRACKING_URI from the environment")
         else:
+            # Its store beside the stack's database, named after it: two stacks on one
+            # PostgreSQL (tests, a second checkout) never share a registry.
+            database = stack.env["DATABASE_URL"].rsplit("/", 1)[1].split("?")[0]
             mlflow = start_mlflow(
                 run_dir / "mlflow",
                 database_url=stack.env["DATABASE_URL"],
+                database=f"{database}_mlflow",
                 port=5000,
                 log=logs / "mlflow.log",
                 wait=False,

@@ -112,6 +112,11 @@ def test_a_pinned_version_is_served_as_its_mode_says_even_with_ab_off(
     # Archived (an unpin): gone from staging.
     assert book.apply(publish("v2", alias="archived", residual_sd=9.0)) is True
     assert book.other(Stat.POINTS, 5, day) is None
+    # Pinned again, then a retrain staged (A/B off): the new version took the staged alias,
+    # so the pin is off here too (an unpin would name the new version, not the pin).
+    assert book.apply(shadow) is True
+    assert book.apply(publish("v3", alias="staging", residual_sd=7.0)) is True
+    assert book.staging == {}
 
 
 def test_new_production_version_swaps(store: Any, publish: Callable[..., ModelPublished]) -> None:

@@ -236,6 +236,19 @@ def compose_mlflow_problems(raw: Mapping[str, Any], compose: Mapping[str, Any]) 
         if not str(port).startswith("127.0.0.1:"):
             problems.append(f"{where}: port {port} is open beyond this machine's loopback")
 
+    # No login: only the trainer (and PostgreSQL, and the job creating its database) share a
+    # network with it; the gateway, facing the internet, must not reach it.
+    mine = set(mlflow.get("networks") or ["default"])
+    reach = sorted(
+        name
+        for name, svc in services.items()
+        if name != "mlflow" and mine & set(svc.get("networks") or ["default"])
+    )
+    if "default" in mine or not set(reach) <= {"trainer", "postgres", "mlflow-db"}:
+        problems.append(f"{where}: reachable by {reach} (only the trainer may reach it)")
+    if "trainer" not in reach:
+        problems.append(f"{where}: the trainer shares no network with it")
+
     # Its clients: the trainer (waits for it) and the gateway's links to the UI.
     hosts = allowed_hosts(server_options(mlflow.get("command") or []) or {}, env)
     trainer = services.get("trainer") or {}

@@ -148,8 +148,10 @@ def with_other_arm(
 
 
 def price_props(book: ModelBook, vector: Pregame, posted: Sequence[Posted]) -> list[PropPriced]:
-    """Every posted line of one player's game, priced by the production model of its stat (the
-    model the gateway answers with, so the slate and /api/predict agree): one model call per
+    """Every posted line of one player's game, priced by the model its stat routes the
+    (player, game date) pair to: production, or a pinned canary for its share of the pairs (as
+    the gateway's /api/predict routes a prop with that game date, so the two agree); one model
+    call per
     stat, our P(over) at each line, every book's EV at its own price, and the best price that
     is not an outlier (`statmuse_shared.models.shopping`). A stat without a model, or whose
     model cannot use the vector, is left out."""
@@ -160,7 +162,7 @@ def price_props(book: ModelBook, vector: Pregame, posted: Sequence[Posted]) -> l
         by_stat[p.stat][p.line].append(p)
     out = []
     for stat, lines in by_stat.items():
-        served = book.for_stat(stat, vector.player_id)
+        served = book.route(stat, vector.player_id, vector.game_date, ab=False)
         if served is None:
             continue
         try:

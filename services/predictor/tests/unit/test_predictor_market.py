@@ -93,3 +93,33 @@ def test_the_books_median_price_is_weighed_and_calls_need_a_record(
     assert prop.best is not None
     assert prop.best.side == "over"
     assert prop.recommendation == call
+
+
+@pytest.mark.parametrize(
+    ("mode", "share", "ab_share", "answered_by"),
+    [
+        ("canary", 0.5, 0.0, "v2 for its share"),
+        (None, None, 0.5, "v1"),  # an A/B challenger is not what users are answered with
+        ("shadow", None, 0.0, "v1"),
+    ],
+)
+def test_the_slate_prices_with_the_model_a_user_is_answered_with(
+    mode: str | None, share: float | None, ab_share: float, answered_by: str
+) -> None:
+    from statmuse_shared.models.serving import ab_bucket
+
+    book = book_of(layer(None))
+    book.ab_share = ab_share
+    staged = INFO.model_copy(
+        update={"version": "v2", "alias": "staging", "mode": mode, "share": share}
+    )
+    book.staging["points"] = Served(staged, Layered(layer(None)))
+    versions = {}
+    for pid in range(1, 60):
+        vector = Pregame(pid, "P", "LAL", DAY, "DEN", True, DAY, DAY, {})
+        [prop] = price_props(book, vector, POSTED)
+        versions[pid] = prop.model_version
+    if answered_by == "v1":
+        assert set(versions.values()) == {"v1"}
+    else:
+        assert versions == {pid: "v2" if ab_bucket(pid, DAY) < 0.5 else "v1" for pid in versions}

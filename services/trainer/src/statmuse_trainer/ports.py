@@ -121,6 +121,11 @@ class RegistrySession(Protocol):
         asked and, for a pin, what it was)."""
         ...
 
+    async def last_archived(self, key: str) -> str | None:
+        """The version of `key` archived last, from the audit log (to announce that move
+        again, never to decide one)."""
+        ...
+
     async def drop_staging(self, key: str, version: str) -> None:
         """Remove `key`'s staging alias if it points at `version`."""
         ...

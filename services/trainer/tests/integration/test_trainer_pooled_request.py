@@ -63,6 +63,10 @@ async def test_a_pooled_request_trains_registers_and_announces_once_a_day(
             MlflowClient(mlflow_tracking_uri).get_run, published.tracking.run_id
         )
         assert run.data.params["dataset_version"] == "synthetic"
+        reported = await asyncio.to_thread(
+            MlflowClient(mlflow_tracking_uri).list_artifacts, run.info.run_id, "report"
+        )
+        assert "report/reliability_points.png" in {a.path for a in reported}
 
         # Same day, one player's request: answered by the version just trained.
         again = TrainRequested(

@@ -172,6 +172,10 @@ class InMemoryRegistrySession:
         self.s.requested_by.append(requested_by)
         self.s.details.append(detail)
 
+    async def last_archived(self, key: str) -> str | None:
+        found = [v for _, k, a, v in self.s.history if k == key and a == "archived"]
+        return found[-1] if found else None
+
     async def drop_staging(self, key: str, version: str) -> None:
         if self.s.aliases.get((key, "staging")) == version:
             del self.s.aliases[(key, "staging")]

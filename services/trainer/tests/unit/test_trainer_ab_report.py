@@ -202,3 +202,16 @@ async def test_the_daily_job_publishes_each_stats_report():
     # A dry run publishes nothing.
     await ab_reports(rt, day, publish=False)
     assert len(published.messages) == 1
+
+
+def test_the_prediction_judged_is_the_latest_made_paired_or_not():
+    """As the monitor judges what a user saw last: a later prediction without the other arm
+    (the test ended that morning) leaves the game out of the test, not an earlier one in."""
+    early = stored(1, START, served=0.6, other=0.4)
+    late = dataclasses.replace(
+        stored(1, START, served=0.6, other=None),
+        event_id="late",
+        occurred_at=early.occurred_at + dt.timedelta(hours=3),
+    )
+    assert settle_pairs([early, late], [game(1, START, 25)]) == []
+    assert len(settle_pairs([early], [game(1, START, 25)])) == 1

@@ -337,6 +337,14 @@ async def test_pins_are_checked_carried_out_and_audited(
     pins = [(h[2], h[3], d) for h, d in zip(state.history, state.details, strict=True) if d]
     assert pins == [("staging", "v2", "pin canary 0.2"), ("archived", "v2", "unpin")]
     assert set(state.requested_by[-2:]) == {"apikey:ops"}
+    # The unpin delivered again (its first run may have stopped before publishing): nothing
+    # moves, production and the unpinned version's archiving are announced again.
+    await publish(br, topics.MODEL_COMMANDS, pin(7, action="unpin"))
+    assert [(e.version, e.alias) for e in probe.models[2:]] == [
+        ("v1", "production"),
+        ("v2", "archived"),
+    ]
+    assert len(registry(rt).state.history) == len(state.history)
 
 
 # --- predictions for the monitor ---------------------------------------------------------------

@@ -93,7 +93,12 @@ class ModelBook:
 
     def _stage(self, event: ModelPublished) -> bool:
         if self.ab_share == 0.0 and event.mode is None:
-            return False  # nothing would route to it: no need to hold it in memory
+            # Nothing would route to it: not loaded. But it took the key's staged alias, so a
+            # pin held for the key is staged no more (an unpin would name the new version).
+            if self.staging.pop(event.key, None) is not None:
+                log.info("%s staged for %s: the pinned version is off", event.version, event.key)
+                return True
+            return False
         current = self.staging.get(event.key)
         if current is not None and current.info.version == event.version:
             if (current.info.mode, current.info.share) == (event.mode, event.share):
@@ -119,12 +124,16 @@ class ModelBook:
             return hit
         return self.production.get(stat.value)
 
-    def route(self, stat: Stat, player_id: int, game_date: dt.date) -> Served | None:
+    def route(
+        self, stat: Stat, player_id: int, game_date: dt.date, *, ab: bool = True
+    ) -> Served | None:
         """The model for this player's game under A/B routing.
 
         The key is chosen as in `for_stat` (the player's key if it has a production model, else
         the stat's); within it, the staged challenger serves the pairs whose `ab_bucket` is
-        below `ab_share`, production serves the rest and every pair when nothing is staged.
+        below its share (`share_of`), production serves the rest and every pair when nothing
+        is staged. `ab=False`: only a pinned canary's share counts (what the gateway answers
+        with, whose book has no A/B share), so the slate agrees with /api/predict.
         """
         for key in (f"{stat.value}:{player_id}", stat.value):
             production = self.production.get(key)
@@ -132,18 +141,18 @@ class ModelBook:
                 continue
             challenger = self.staging.get(key)
             if challenger is not None and ab_bucket(player_id, game_date) < self.share_of(
-                challenger
+                challenger, ab=ab
             ):
                 return challenger
             return production
         return None
 
-    def share_of(self, challenger: Served) -> float:
+    def share_of(self, challenger: Served, *, ab: bool = True) -> float:
         """The share of pairs a staged model serves: a pinned canary's own share, none for a
-        shadow, else the book's `ab_share`."""
+        shadow, else the book's `ab_share` (none with `ab=False`)."""
         if challenger.info.mode == "canary":
             return challenger.info.share or 0.0
-        if challenger.info.mode == "shadow":
+        if challenger.info.mode == "shadow" or not ab:
             return 0.0
         return self.ab_share
 

@@ -78,7 +78,7 @@ async def ab_test(stat: Stat, rt: Gateway) -> AbTestReported:
             return report
     raise HTTPException(
         404,
-        f"no A/B test of {stat.value} has been reported: one runs while a challenger is staged "
-        "and the predictor's PREDICTOR_AB_SHARE is above 0, and reports after its first "
-        "settled day",
+        f"no A/B test of {stat.value} has been reported: one runs while a version is pinned "
+        "(POST /api/models/{key}/load, canary or shadow) or a challenger is staged with the "
+        "predictor's PREDICTOR_AB_SHARE above 0, and reports after its first settled day",
     )

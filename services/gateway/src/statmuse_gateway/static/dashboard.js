@@ -576,8 +576,9 @@ async function initAbTests(box) {
     const data = await response.json();
     if (!response.ok) throw new Error(errorText(data, response.status));
     for (const r of data) box.append(abSection(r, box));
-    status.textContent = data.length ? "" : "No A/B test is running: one starts when a " +
-      "challenger is staged and the predictor's PREDICTOR_AB_SHARE is above 0.";
+    status.textContent = data.length ? "" : "No A/B test is running: one starts when an " +
+      "admin pins a version (canary or shadow) or a challenger is staged with the " +
+      "predictor's PREDICTOR_AB_SHARE above 0.";
   } catch (err) {
     status.textContent = `Could not load the A/B tests: ${err.message}`;
   }

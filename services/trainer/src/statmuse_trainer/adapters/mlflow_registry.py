@@ -130,9 +130,12 @@ class MlflowRegistry:
             # MLflow prints each run's URL on stdout, which carries our JSON log lines.
             os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
             # Its client retries a failed request 7 times with a doubling back-off (minutes);
-            # a command or a training run waits 2 + 4 + 8 s at most, then fails and is retried
-            # or dead-lettered like any other.
+            # here 3 (2 + 4 + 8 s of waiting), then the command or training run fails and is
+            # retried or dead-lettered like any other.
             os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+            # ...and waits 120 s for an answer by default: a hung server would hold a command
+            # past Kafka's poll interval.
+            os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
             from mlflow import MlflowClient  # heavy: imported when first needed
 
             uri = self.tracking_uri
@@ -202,8 +205,10 @@ class MlflowRegistry:
             return await self.call(
                 self.client.get_model_version_by_alias, registered_name(key), MLFLOW_ALIAS[alias]
             )
-        except MlflowException:  # no such registered model, or no such alias
-            return None
+        except MlflowException as exc:
+            if _not_found(exc):
+                return None
+            raise  # refused (a 403 from --allowed-hosts, say): never read as "no alias"
 
     async def find(self, version: str) -> "ModelVersion":
         """The MLflow version of one of our version names (LookupError when there is none)."""
@@ -221,7 +226,12 @@ class MlflowRegistry:
             self.client.search_model_versions,
             f"name = '{registered_name(stat.value)}' and tags.`{TAG}day` = '{day.isoformat()}'",
         )
-        full = [v for v in found if v.tags.get(f"{TAG}model_type") == "count_model"]
+        full = [
+            v
+            for v in found
+            if v.tags.get(f"{TAG}model_type") == "count_model"
+            and v.tags.get(f"{TAG}registered") == "true"
+        ]
         if not full:
             return None
         return max(full, key=lambda v: int(v.version)).tags[f"{TAG}version"]
@@ -234,6 +244,16 @@ class MlflowRegistry:
             if raw:
                 windows.append(json.loads(raw))
         return windows
+
+
+def _not_found(exc: Exception) -> bool:
+    """MLflow's answer for a registered model or an alias that does not exist (the alias
+    case comes as INVALID_PARAMETER_VALUE "... alias ... not found")."""
+    code = getattr(exc, "error_code", "")
+    text = str(exc).lower()
+    return code == "RESOURCE_DOES_NOT_EXIST" or (
+        code == "INVALID_PARAMETER_VALUE" and "alias" in text and "not found" in text
+    )
 
 
 def _row(mv: "ModelVersion") -> VersionRow:
@@ -326,11 +346,20 @@ class MlflowRegistrySession:
             if current is not None and current.version != mv.version:
                 previous = current.tags[f"{TAG}version"]
                 await reg.call(set_tag, name, mv.version, f"{TAG}previous_champion", previous)
-            if mv.tags.get(f"{TAG}archived_at"):
-                await reg.call(
-                    reg.client.delete_model_version_tag, name, mv.version, f"{TAG}archived_at"
-                )
+        if mv.tags.get(f"{TAG}archived_at"):  # back in service (promoted, or pinned)
+            await reg.call(
+                reg.client.delete_model_version_tag, name, mv.version, f"{TAG}archived_at"
+            )
+        # The alias last: a move cut short before it leaves MLflow serving what it served.
         await reg.call(reg.client.set_registered_model_alias, name, MLFLOW_ALIAS[alias], mv.version)
+
+    async def last_archived(self, key: str) -> str | None:
+        value: str | None = await self.conn.fetchval(
+            "SELECT version FROM registry.alias_history WHERE serving_key = $1 "
+            "AND alias = 'archived' ORDER BY id DESC LIMIT 1",
+            key,
+        )
+        return value
 
     async def drop_staging(self, key: str, version: str) -> None:
         staged = await self.registry.by_alias(key, "staging")
@@ -450,6 +479,9 @@ class MlflowRegistrySession:
             description=f"{published.version} ({published.model_type}, {published.name})",
         )
         await self.set_alias(key, published.alias, published.version, requested_by=requested_by)
+        # Last: a version whose registration was cut short has no `registered` tag, so a retry
+        # of its training does not take it for "trained today" (trained_on).
+        await reg.call(client.set_model_version_tag, name, mv.version, f"{TAG}registered", "true")
         return ModelTracking(
             run_id=run_id,
             experiment_id=experiment,
@@ -463,7 +495,9 @@ class MlflowRegistrySession:
         reg = self.registry
         try:
             await reg.call(reg.client.get_registered_model, name)
-        except MlflowException:
+        except MlflowException as exc:
+            if not _not_found(exc):
+                raise
             await reg.call(
                 reg.client.create_registered_model,
                 name,

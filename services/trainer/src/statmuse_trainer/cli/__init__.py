@@ -34,6 +34,7 @@ app.command()(registry.rollback)
 app.command()(registry.pin)
 app.command()(registry.unpin)
 app.command()(registry.audit)
+app.command("import-legacy-registry")(registry.import_legacy_registry)
 app.command()(monitoring.monitor)
 app.command("schedule-run")(monitoring.schedule_run)
 

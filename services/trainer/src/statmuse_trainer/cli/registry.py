@@ -1,5 +1,6 @@
-"""`import-model`, `promote`, `rollback`, `pin`, `unpin`, `audit`: the registry from the
-command line (registry/); moves made here are in the audit log as `cli:<user>`."""
+"""`import-model`, `promote`, `rollback`, `pin`, `unpin`, `audit`, `import-legacy-registry`:
+the registry from the command line (registry/); moves made here are in the audit log as
+`cli:<user>`."""
 
 import getpass
 from pathlib import Path
@@ -159,3 +160,21 @@ def audit(
             f"{r['changed_at']:%Y-%m-%d %H:%M:%S%z}  {r['serving_key']:<14} {r['alias']:<10} "
             f"{r['version']:<34} {r['requested_by'] or '-':<24} {r['detail'] or ''}"
         )
+
+
+async def _import_legacy(settings: "TrainerSettings") -> "tuple[list[ModelPublished], list[str]]":
+    from statmuse_trainer.adapters.legacy_registry import served_versions
+    from statmuse_trainer.registry.legacy import import_legacy
+
+    async with one_shot(settings) as rt:
+        return await import_legacy(rt, await served_versions(rt.db), requested_by=_who())
+
+
+def import_legacy_registry() -> None:
+    """Register in MLflow the versions the PostgreSQL registry served before the upgrade
+    (production and staging, under their own names), and announce them; versions MLflow has
+    already are skipped."""
+    events, skipped = run(_import_legacy(load_settings()))
+    echo_events(events)
+    for version in skipped:
+        typer.echo(f"{version}: in MLflow already")

@@ -5,9 +5,10 @@ served arm and, beside it, the other arm at the same lines) settled against the 
 which the gateway serves at GET /api/models/{stat}/ab and draws on the Models page.
 
 A test is one (production version, challenger version) pair of a stat: a new challenger, or
-a promotion, starts a new one, and only the newest is reported (its pairs only: an earlier
-test's props say nothing about this challenger). `report_of` is pure; `ab_reports` reads,
-computes off the event loop and publishes."""
+a promotion, starts a new one, and only the newest (the versions of the prediction made
+last) is reported, on its pairs only: an earlier test's props say nothing about this
+challenger. A per-player key under test is read with its stat's (the report is per stat).
+`report_of` is pure; `ab_reports` reads, computes off the event loop and publishes."""
 
 import asyncio
 import datetime as dt
@@ -45,10 +46,10 @@ def _interval(e: Estimate) -> Interval:
 
 
 def newest_test(pairs: Sequence[SettledPair]) -> list[SettledPair]:
-    """The pairs of the newest test: the versions of the latest settled pair."""
+    """The pairs of the newest test: the versions of the pair made last."""
     if not pairs:
         return []
-    last = max(pairs, key=lambda p: p.game_date)
+    last = max(pairs, key=lambda p: (p.made_at, p.game_date))
     versions = (last.production_version, last.challenger_version)
     return [p for p in pairs if (p.production_version, p.challenger_version) == versions]
 
@@ -111,17 +112,16 @@ async def ab_reports(
 ) -> list[AbTestReported]:
     """Every stat's newest A/B test as of `day` (stats without paired predictions have
     none), published unless not `publish`."""
-    first = day - dt.timedelta(days=LOOKBACK_DAYS)
+    # Predictions and games from the same first day: a prediction's game is found among
+    # the games from its own as_of on (as `daily_metrics` reads them).
+    first = day - dt.timedelta(days=LOOKBACK_DAYS + MAX_DAYS_TO_GAME)
     games = await rt.examples.played_games(first=first, last=day)
     reports = []
     for stat in stats:
-        predictions = await rt.monitor.stored_predictions(
-            stat=stat, first=first - dt.timedelta(days=MAX_DAYS_TO_GAME), last=day
-        )
-        paired = [p for p in predictions if p.other is not None]
-        if not paired:
+        predictions = await rt.monitor.stored_predictions(stat=stat, first=first, last=day)
+        if not any(p.other is not None for p in predictions):
             continue
-        pairs = await asyncio.to_thread(settle_pairs, paired, games)
+        pairs = await asyncio.to_thread(settle_pairs, predictions, games)
         report = await asyncio.to_thread(report_of, stat, pairs)
         if report is not None:
             reports.append(report)

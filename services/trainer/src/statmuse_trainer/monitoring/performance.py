@@ -223,6 +223,7 @@ class SettledPair:
     production_over: float
     challenger_over: float
     went_over: bool
+    made_at: dt.datetime  # when the served prediction was made
 
 
 def _over_given_decided(q: LineQuote) -> float | None:
@@ -233,9 +234,10 @@ def _over_given_decided(q: LineQuote) -> float | None:
 def settle_pairs(
     predictions: Iterable[StoredPrediction], games: Iterable[PlayedGame]
 ) -> list[SettledPair]:
-    """The A/B pairs: every prediction that carries the other arm, `matched` with its game as
-    `settle` does, both arms at the served prediction's monitored line. A push or a void
-    (0 minutes) says nothing about P(over | decided) and is left out. In time order."""
+    """The A/B pairs: every prediction `matched` with its game as `settle` does (among all
+    predictions: the one judged is the latest made, paired or not) that carries the other arm,
+    both arms at the served prediction's monitored line. A push or a void (0 minutes) says
+    nothing about P(over | decided) and is left out. In time order."""
     out = []
     for p, game in matched(predictions, games):
         quote = monitored_line(p)
@@ -260,6 +262,7 @@ def settle_pairs(
                 production_over=served if production_first else other,
                 challenger_over=other if production_first else served,
                 went_over=actual > quote.line,
+                made_at=p.occurred_at,
             )
         )
     return sorted(out, key=lambda e: (e.game_date, e.stat.value, e.player_id))

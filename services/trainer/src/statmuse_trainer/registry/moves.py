@@ -57,11 +57,17 @@ async def _move(
     old_production: str | None,
     requested_by: str | None,
 ) -> list[ModelPublished]:
+    # The champion moves last but one (only the staged alias it leaves is dropped after it): a
+    # move cut short before it serves what it served, and a retry makes it whole.
+    archived = old_production is not None and old_production != new_production
+    if archived:
+        assert old_production is not None
+        await tx.set_alias(key, "archived", old_production, requested_by=requested_by)
     await tx.set_alias(key, "production", new_production, requested_by=requested_by)
     await tx.drop_staging(key, new_production)
     events = [event_of(await tx.version(new_production), "production")]
-    if old_production is not None and old_production != new_production:
-        await tx.set_alias(key, "archived", old_production, requested_by=requested_by)
+    if archived:
+        assert old_production is not None
         events.append(event_of(await tx.version(old_production), "archived"))
     return events
 
@@ -198,7 +204,12 @@ async def unpin(
     answers every pair again."""
     async with rt.registry.transaction() as tx:
         if command_id is not None and not await tx.record_command(command_id):
+            # Carried out before: announce production, and the unpinned version's archiving
+            # (the first run may have stopped before it went out) unless something is staged.
             events = await _current(tx, key)
+            last = await tx.last_archived(key)
+            if last is not None and await tx.alias_version(key, "staging") is None:
+                events.append(event_of(await tx.version(last), "archived"))
         else:
             staged = await tx.alias_version(key, "staging")
             if staged is None:

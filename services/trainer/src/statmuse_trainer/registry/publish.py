@@ -120,12 +120,13 @@ async def register_and_publish(
             metrics=metrics,
         )
         current = await tx.alias_version(published.key, "production")
-        tracking = await tx.register(published, metadata, bundle=data, reports=reports, base=base)
-        published = published.model_copy(update={"tracking": tracking})
         archived = None
         if promote and current is not None:
+            # Before the new version takes the champion alias (its registration's last move).
             await tx.set_alias(published.key, "archived", current)
             archived = await tx.version(current)
+        tracking = await tx.register(published, metadata, bundle=data, reports=reports, base=base)
+        published = published.model_copy(update={"tracking": tracking})
     events = [published]
     if archived is not None:
         events.append(event_of(archived, "archived"))

@@ -7,7 +7,9 @@ stat's retrain of the day; `baseline` fits the naive rolling-mean model."""
 import asyncio
 import datetime as dt
 import logging
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from statmuse_shared.contract.messages import ModelMetrics, ModelPublished, TrainRequested
@@ -15,6 +17,7 @@ from statmuse_trainer.ports import ExampleRepository
 from statmuse_trainer.registry.publish import bundle_of, publish_bundles, register_and_publish
 from statmuse_trainer.runtime import TrainerRuntime
 from statmuse_trainer.settings import TrainerSettings
+from statmuse_trainer.training import reports
 from statmuse_trainer.training.baseline import fit_rolling_mean
 
 if TYPE_CHECKING:
@@ -139,7 +142,12 @@ async def train_pooled(
         )
     except ValueError as exc:  # too few rows for this stat
         raise TrainingRefused(str(exc)) from exc
-    [published] = await publish_bundles(
-        rt, [bundle_of(fitted, version)], promote=request.promote, today=today
-    )
+    # The run's report (metrics, reliability picture, importance) goes to MLflow with it.
+    with tempfile.TemporaryDirectory(prefix="statmuse-report-") as folder:
+        files = await asyncio.to_thread(
+            reports.write, Path(folder), [fitted], dataset_version=version
+        )
+        [published] = await publish_bundles(
+            rt, [bundle_of(fitted, version, files)], promote=request.promote, today=today
+        )
     return published
