@@ -435,7 +435,13 @@ def test_the_models_page_draws_each_ab_test(gateway, browser):
     arms, the difference with its interval, and the chart of the sequence by day."""
     import datetime as dt
 
-    from statmuse_shared.contract.messages import AbLook, AbTestReported, ArmScore, Interval
+    from statmuse_shared.contract.messages import (
+        AbBooksReading,
+        AbLook,
+        AbTestReported,
+        ArmScore,
+        Interval,
+    )
 
     start = dt.date(2024, 3, 1)
     looks = [
@@ -462,6 +468,15 @@ def test_the_models_page_draws_each_ab_test(gateway, browser):
         brier_difference=Interval(estimate=0.006, low=looks[-1].low, high=looks[-1].high),
         log_loss_difference=Interval(estimate=0.012, low=0.001, high=0.023),
         looks=looks,
+        at_books_lines=AbBooksReading(
+            verdict="keep running",
+            decided_on=None,
+            first_day=start,
+            last_day=looks[-1].day,
+            production=arm.model_copy(update={"n": 1200, "books_n": 1200, "brier_vs_books": 0.003}),
+            challenger=arm.model_copy(update={"n": 1200, "books_n": 1200, "brier_vs_books": 0.008}),
+            brier_difference=Interval(estimate=0.005, low=-0.01, high=0.02),
+        ),
     )
     page = adult(browser)
     body = json.dumps([report.model_dump(mode="json")])
@@ -485,6 +500,9 @@ def test_the_models_page_draws_each_ab_test(gateway, browser):
     assert points is not None
     assert len(points.split()) == len(looks)
     assert section.locator("svg.ab-svg line.decided").count() == 1
+    books = section.locator("p.ab-books").inner_text()
+    assert "1,200 props" in books
+    assert "production +0.0030, challenger +0.0080" in books
 
 
 def test_without_ab_tests_the_models_page_says_how_one_starts(gateway, browser):

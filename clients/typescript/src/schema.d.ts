@@ -275,6 +275,35 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * AbBooksReading
+         * @description The same test read on the books' posted lines: both arms priced at each line with the
+         *     books' median price (what a user would be told there), the books' own de-vigged P(over)
+         *     beside them; the same sequential rule decides.
+         */
+        AbBooksReading: {
+            /**
+             * Verdict
+             * @enum {string}
+             */
+            verdict: "keep running" | "challenger better" | "challenger worse" | "no difference";
+            /** Decided On */
+            decided_on: string | null;
+            /**
+             * First Day
+             * Format: date
+             */
+            first_day: string;
+            /**
+             * Last Day
+             * Format: date
+             */
+            last_day: string;
+            production: components["schemas"]["ArmScore"];
+            challenger: components["schemas"]["ArmScore"];
+            /** @description Challenger minus production: < 0 is better */
+            brier_difference: components["schemas"]["Interval"];
+        };
+        /**
          * AbLook
          * @description The test as it read after one settle day: the Brier difference's confidence sequence.
          */
@@ -372,6 +401,8 @@ export interface components {
              * @description Every settle day's reading, for the chart
              */
             looks: components["schemas"]["AbLook"][];
+            /** @description The test on the books' posted lines, with the books beside both arms (None: no posted line of the stat settled during the test) */
+            at_books_lines?: components["schemas"]["AbBooksReading"] | null;
         };
         /**
          * ArmScore

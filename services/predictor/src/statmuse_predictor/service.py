@@ -19,6 +19,7 @@ from statmuse_shared.contract.messages import (
     BestPrice,
     BookPrice,
     FeaturesComputed,
+    LineProbability,
     PredictionMade,
     PropPriced,
 )
@@ -169,12 +170,30 @@ def price_props(book: ModelBook, vector: Pregame, posted: Sequence[Posted]) -> l
             output = served.model.predict(vector.features, vector.player_id)
         except (ModelInputError, ValueError):
             continue
+        # During an A/B test both arms are priced at each line too, for settling the test
+        # against the books (the one not answering is never shown).
+        arms: list[tuple[Served, ModelOutput]] = []
+        for arm in book.arms(stat, vector.player_id) or ():
+            try:
+                own = (
+                    output
+                    if arm is served
+                    else arm.model.predict(vector.features, vector.player_id)
+                )
+                arms.append((arm, own))
+            except (ModelInputError, ValueError):
+                arms = []
+                break
         for line, at_line in sorted(lines.items()):
             prices = [BookPosted(p.book, p.over_price, p.under_price) for p in at_line]
             # Our P(over) weighs the books' median de-vigged price where the model has a
             # market layer (what /api/predict gives for the same line and that price).
-            q = quote(served.info, output, line=line, books_over=books_fair_over(prices))
+            fair = books_fair_over(prices)
+            q = quote(served.info, output, line=line, books_over=fair)
             shopped = shop(prices, over=q.over_probability, under=q.under_probability)
+            ab_arms = [
+                arm_at_line(arm, arm_output, line=line, books_over=fair) for arm, arm_output in arms
+            ]
             decided = q.over_probability + q.under_probability
             edge = None
             if shopped.fair_over is not None and decided > 0:
@@ -237,9 +256,31 @@ def price_props(book: ModelBook, vector: Pregame, posted: Sequence[Posted]) -> l
                     recommendation=recommendation(q.method, output.market, edge, shopped),
                     model_name=served.info.name,
                     model_version=served.info.version,
+                    ab_arms=ab_arms,
                 )
             )
     return out
+
+
+def arm_at_line(
+    arm: Served, output: ModelOutput, *, line: float, books_over: float | None
+) -> ArmQuote:
+    """An A/B arm's P(over/under/push) at a posted line, weighed with the books' price as
+    its own answer there would be."""
+    q = quote(arm.info, output, line=line, books_over=books_over)
+    return ArmQuote(
+        arm=arm.arm,
+        model_version=arm.info.version,
+        predicted_value=output.distribution.mean,
+        lines=[
+            LineProbability(
+                line=line,
+                over_probability=q.over_probability,
+                under_probability=q.under_probability,
+                push_probability=q.push_probability,
+            )
+        ],
+    )
 
 
 def recommendation(

@@ -80,6 +80,7 @@ def test_the_books_median_price_is_weighed_and_calls_need_a_record(
 ) -> None:
     market = layer(min_edge)
     [prop] = price_props(book_of(market), VECTOR, POSTED)
+    assert prop.ab_arms == []  # no test running
     fair = statistics.median(devig(p.over_price, p.under_price or 0) for p in POSTED)
     assert prop.books_over_probability == pytest.approx(fair)
     decided = prop.over_probability + prop.under_probability
@@ -119,6 +120,14 @@ def test_the_slate_prices_with_the_model_a_user_is_answered_with(
         vector = Pregame(pid, "P", "LAL", DAY, "DEN", True, DAY, DAY, {})
         [prop] = price_props(book, vector, POSTED)
         versions[pid] = prop.model_version
+        # Whoever answers, both arms are priced at the line for the A/B test vs the books.
+        assert [(a.arm, a.model_version) for a in prop.ab_arms] == [
+            ("production", "v1"),
+            ("challenger", "v2"),
+        ]
+        assert [q.line for a in prop.ab_arms for q in a.lines] == [25.5, 25.5]
+        answering = prop.ab_arms[0 if prop.model_version == "v1" else 1].lines[0]
+        assert answering.over_probability == pytest.approx(prop.over_probability)
     if answered_by == "v1":
         assert set(versions.values()) == {"v1"}
     else:

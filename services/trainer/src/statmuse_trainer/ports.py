@@ -26,7 +26,12 @@ from statmuse_shared.contract.stats import Stat
 from statmuse_shared.features import Features
 from statmuse_shared.platform.scheduler import RunLog
 from statmuse_trainer.monitoring.drift import SeriesDrift
-from statmuse_trainer.monitoring.performance import DayMetrics, PlayedGame, StoredPrediction
+from statmuse_trainer.monitoring.performance import (
+    BookProp,
+    DayMetrics,
+    PlayedGame,
+    StoredPrediction,
+)
 from statmuse_trainer.training.baseline import Example
 from statmuse_trainer.training.dataset import Row
 
@@ -201,6 +206,15 @@ class MonitorRepository(Protocol):
         self, *, stat: Stat, first: dt.date, last: dt.date
     ) -> list[StoredPrediction]:
         """The stat's predictions with `as_of` in [first, last]."""
+        ...
+
+    async def store_ab_props(self, props: Sequence[BookProp]) -> int:
+        """Keep each A/B prop as last priced (an older pricing arriving late changes nothing);
+        returns how many were new or newer."""
+        ...
+
+    async def ab_props(self, *, stat: Stat, first: dt.date, last: dt.date) -> list[BookProp]:
+        """The stat's A/B props with a game date in [first, last]."""
         ...
 
     async def save_day_metrics(self, rows: Sequence[DayMetrics]) -> None:

@@ -25,6 +25,7 @@ from statmuse_shared.models.artifacts import ArtifactError, sha256
 from statmuse_trainer.app import build_runtime
 from statmuse_trainer.monitoring.drift import SeriesDrift
 from statmuse_trainer.monitoring.performance import (
+    BookProp,
     DayMetrics,
     LineQuote,
     OtherArm,
@@ -292,6 +293,7 @@ class InMemoryMonitor:
         self.drift: dict[tuple[dt.date, str, str], SeriesDrift] = {}
         self.alerts: list[dict[str, Any]] = []
         self.locks: dict[Stat, asyncio.Lock] = {}
+        self.ab: dict[tuple[Any, ...], BookProp] = {}
 
     async def store_predictions(self, made: Sequence[PredictionMade]) -> int:
         new = [p for p in made if p.event_id not in self.predictions]
@@ -331,6 +333,20 @@ class InMemoryMonitor:
             for p in self.predictions.values()
             if p.stat is stat and first <= p.as_of <= last
         ]
+
+    async def store_ab_props(self, props: Sequence[BookProp]) -> int:
+        stored = 0
+        for p in props:
+            key = (p.player_id, p.stat, p.game_date, p.line, p.production_version,
+                   p.challenger_version)  # fmt: skip
+            known = self.ab.get(key)
+            if known is None or known.priced_at < p.priced_at:
+                self.ab[key] = p
+                stored += 1
+        return stored
+
+    async def ab_props(self, *, stat: Stat, first: dt.date, last: dt.date) -> list[BookProp]:
+        return [p for p in self.ab.values() if p.stat is stat and first <= p.game_date <= last]
 
     async def save_day_metrics(self, rows: Sequence[DayMetrics]) -> None:
         self.days.update(((m.stat, m.day), m) for m in rows)

@@ -215,3 +215,75 @@ def test_the_prediction_judged_is_the_latest_made_paired_or_not():
     )
     assert settle_pairs([early, late], [game(1, START, 25)]) == []
     assert len(settle_pairs([early], [game(1, START, 25)])) == 1
+
+
+def test_the_test_is_read_again_on_the_books_lines_with_the_books_beside_it():
+    from statmuse_trainer.monitoring.performance import BookProp, settle_book_props
+
+    predictions, games = simulated(days=30, per_day=150, noise=0.2)
+    rng = np.random.default_rng(3)
+    props = []
+    for p in predictions:  # a posted line per prop, the books a little off the truth
+        assert p.other is not None
+        served, other = p.lines[1].over_probability, p.other.lines[1].over_probability
+        truth, challenger = (served, other) if p.arm == "production" else (other, served)
+        props.append(
+            BookProp(
+                player_id=p.player_id, stat=Stat.POINTS, game_date=p.as_of, line=20.5,
+                production_version="v1", challenger_version="v2", production_over=truth,
+                challenger_over=challenger,
+                books_over=float(np.clip(truth + rng.normal(0, 0.05), 0.02, 0.98)),
+                priced_at=p.occurred_at,
+            )
+        )  # fmt: skip
+    voided = dataclasses.replace(props[0], player_id=10**6)  # no game: left out
+    book_pairs = settle_book_props([*props, voided], games)
+    assert len(book_pairs) == len(props)
+    report = report_of(Stat.POINTS, settle_pairs(predictions, games), book_pairs)
+    assert report is not None
+    books = report.at_books_lines
+    assert books is not None
+    assert books.verdict == "challenger worse"
+    # Read as of the day it decided (the stopping rule), every settled line up to then.
+    assert books.production.books_n == books.production.n
+    assert books.first_day < books.decided_on <= books.last_day  # type: ignore[operator]
+    # Production says the truth, the books the truth plus noise: production beats the books,
+    # the noisier challenger does not.
+    assert books.production.brier_vs_books is not None
+    assert books.production.brier_vs_books < 0
+    assert books.challenger.brier_vs_books is not None
+    assert books.challenger.brier_vs_books > 0
+    # A priced line of another test (other versions) is not this test's.
+    other = [dataclasses.replace(p, challenger_version="v9") for p in book_pairs]
+    assert report_of(Stat.POINTS, settle_pairs(predictions, games), other).at_books_lines is None  # type: ignore[union-attr]
+
+
+def test_a_priced_line_of_an_ab_test_becomes_a_book_prop():
+    from statmuse_shared.contract.messages import BookPrice, PropPriced
+    from statmuse_trainer.handlers import book_prop
+
+    def arm(name: str, version: str, over: float) -> ArmQuote:
+        return ArmQuote(
+            arm=name, model_version=version, predicted_value=21.0,
+            lines=[LineProbability(line=20.5, over_probability=over * 0.9,
+                                   under_probability=(1 - over) * 0.9, push_probability=0.1)],
+        )  # fmt: skip
+
+    prop = PropPriced(
+        event_id="p", occurred_at=NOW, game_key="2024-01-01:DEN@LAL", game_date=START,
+        player_id=7, player_name="P", stat=Stat.POINTS, line=20.5, as_of=START,
+        over_probability=0.5, under_probability=0.4, push_probability=0.1,
+        model_over_probability=0.5, books_over_probability=0.52,
+        books=[BookPrice(book="dk", over_price=-110, under_price=-110,
+                         expected_value_over=0.0)],
+        recommendation="PASS", model_name="m", model_version="v1",
+        ab_arms=[arm("production", "v1", 0.6), arm("challenger", "v2", 0.45)],
+    )  # fmt: skip
+    made = book_prop(prop)
+    assert made is not None
+    assert (made.production_version, made.challenger_version) == ("v1", "v2")
+    assert made.production_over == pytest.approx(0.6)  # P(over | not a push)
+    assert made.challenger_over == pytest.approx(0.45)
+    assert made.books_over == 0.52
+    assert book_prop(prop.model_copy(update={"ab_arms": []})) is None  # no test running
+    assert book_prop(prop.model_copy(update={"books_over_probability": None})) is None

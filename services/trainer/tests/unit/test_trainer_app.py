@@ -80,6 +80,7 @@ def test_create_app_serves_the_runtime_and_registers_the_trainers_channels() -> 
         ("trainer-commands", "nba.train.requests.v1"),
         ("trainer-model-commands", "nba.models.commands.v1"),
         ("trainer-monitor", "nba.predictions.v1"),
+        ("trainer-ab-props", "nba.props.priced.v1"),
     }
     documented = {s.group_id for s in asyncapi_router().subscribers}
     assert documented == {g for g, _ in groups}

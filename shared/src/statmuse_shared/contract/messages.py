@@ -521,6 +521,22 @@ class AbLook(BaseModel):
     high: float
 
 
+class AbBooksReading(BaseModel):
+    """The same test read on the books' posted lines: both arms priced at each line with the
+    books' median price (what a user would be told there), the books' own de-vigged P(over)
+    beside them; the same sequential rule decides."""
+
+    model_config = ConfigDict(frozen=True)
+
+    verdict: Literal["keep running", "challenger better", "challenger worse", "no difference"]
+    decided_on: dt.date | None
+    first_day: dt.date
+    last_day: dt.date
+    production: ArmScore
+    challenger: ArmScore
+    brier_difference: Interval = Field(description="Challenger minus production: < 0 is better")
+
+
 class AbTestReported(Message):
     """Where an A/B test of a stat's challenger against production stands: both arms on the
     same settled props, the challenger-minus-production Brier difference with an always-valid
@@ -542,6 +558,11 @@ class AbTestReported(Message):
     brier_difference: Interval = Field(description="Challenger minus production: < 0 is better")
     log_loss_difference: Interval
     looks: list[AbLook] = Field(description="Every settle day's reading, for the chart")
+    at_books_lines: AbBooksReading | None = Field(
+        default=None,
+        description="The test on the books' posted lines, with the books beside both arms "
+        "(None: no posted line of the stat settled during the test)",
+    )
 
 
 class BookPrice(BaseModel):
@@ -623,6 +644,12 @@ class PropPriced(Message):
     )
     model_name: str
     model_version: str
+    ab_arms: list[ArmQuote] = Field(
+        default_factory=list,
+        description="During an A/B test of the stat (a staged or pinned version): both arms "
+        "priced at this line and the books' median price, production first, for settling "
+        "the test against the books; empty otherwise",
+    )
 
 
 class TrainRequested(Message):

@@ -156,6 +156,17 @@ class ModelBook:
             return 0.0
         return self.ab_share
 
+    def arms(self, stat: Stat, player_id: int) -> tuple[Served, Served] | None:
+        """(production, challenger) of the key `route` chooses, while it has a staged (or
+        pinned) version: an A/B test's two arms; else None."""
+        for key in (f"{stat.value}:{player_id}", stat.value):
+            production = self.production.get(key)
+            if production is None:
+                continue
+            challenger = self.staging.get(key)
+            return None if challenger is None else (production, challenger)
+        return None
+
     def other(self, stat: Stat, player_id: int, game_date: dt.date) -> Served | None:
         """During an A/B test of the key `route` chooses, the arm it did not choose (priced
         beside the served one so the test compares both on the same props); else None."""

@@ -566,6 +566,15 @@ function abSection(r, box) {
   part.append(el("div", { class: "table-wrap" }, undefined));
   part.lastChild.append(table);
   part.append(abChart(r, chartWidth(box)));
+  const b = r.at_books_lines;
+  if (b) {
+    const vs = (arm) => (arm.brier_vs_books === null ? "–" : signed(arm.brier_vs_books, 4));
+    part.append(el("p", { class: "ab-books" }, `On the books' posted lines ` +
+      `(${b.production.n.toLocaleString()} props, ${b.first_day} to ${b.last_day}): ` +
+      `${VERDICT_WORDS[b.verdict] || b.verdict} Brier against the books' own P(over): ` +
+      `production ${vs(b.production)}, challenger ${vs(b.challenger)} (below zero: better ` +
+      `than the books).`));
+  }
   return part;
 }
 

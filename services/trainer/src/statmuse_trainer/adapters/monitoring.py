@@ -13,6 +13,7 @@ from statmuse_shared.contract.stats import Stat
 from statmuse_shared.platform.db import Database, lock_key
 from statmuse_trainer.monitoring.drift import SeriesDrift
 from statmuse_trainer.monitoring.performance import (
+    BookProp,
     DayMetrics,
     LineQuote,
     OtherArm,
@@ -105,6 +106,52 @@ class PostgresMonitor:
             )
             for r in records
         ]
+
+    async def store_ab_props(self, props: Sequence[BookProp]) -> int:
+        if not props:
+            return 0
+        async with self.db.acquire() as conn:
+            stored: int = await conn.fetchval(
+                """WITH new AS (
+                       INSERT INTO registry.monitor_ab_props (player_id, stat, game_date, line,
+                           production_version, challenger_version, production_over,
+                           challenger_over, books_over, priced_at)
+                       SELECT * FROM unnest($1::int[], $2::text[], $3::date[], $4::float8[],
+                                            $5::text[], $6::text[], $7::float8[], $8::float8[],
+                                            $9::float8[], $10::timestamptz[])
+                       ON CONFLICT (player_id, stat, game_date, line, production_version,
+                                    challenger_version) DO UPDATE
+                       SET production_over = EXCLUDED.production_over,
+                           challenger_over = EXCLUDED.challenger_over,
+                           books_over = EXCLUDED.books_over, priced_at = EXCLUDED.priced_at
+                       WHERE registry.monitor_ab_props.priced_at < EXCLUDED.priced_at
+                       RETURNING 1)
+                   SELECT count(*) FROM new""",
+                [p.player_id for p in props],
+                [p.stat.value for p in props],
+                [p.game_date for p in props],
+                [p.line for p in props],
+                [p.production_version for p in props],
+                [p.challenger_version for p in props],
+                [p.production_over for p in props],
+                [p.challenger_over for p in props],
+                [p.books_over for p in props],
+                [p.priced_at for p in props],
+            )
+        return stored
+
+    async def ab_props(self, *, stat: Stat, first: dt.date, last: dt.date) -> list[BookProp]:
+        async with self.db.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT player_id, game_date, line, production_version, challenger_version,
+                          production_over, challenger_over, books_over, priced_at
+                   FROM registry.monitor_ab_props
+                   WHERE stat = $1 AND game_date BETWEEN $2 AND $3""",
+                stat.value,
+                first,
+                last,
+            )
+        return [BookProp(stat=stat, **dict(r)) for r in rows]
 
     async def save_day_metrics(self, rows: Sequence[DayMetrics]) -> None:
         async with self.db.acquire() as conn:

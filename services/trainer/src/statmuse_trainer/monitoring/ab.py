@@ -1,8 +1,10 @@
 """Each stat's A/B test, settled and read: the paired predictions the monitor stored (the
 served arm and, beside it, the other arm at the same lines) settled against the games
 (`performance.settle_pairs`), the newest test's pairs through the sequential test
-(`abtest.compare`), and the result as `AbTestReported` on nba.models.ab.v1 (key: stat),
-which the gateway serves at GET /api/models/{stat}/ab and draws on the Models page.
+(`abtest.compare`), read again on the books' posted lines where both arms priced them (the
+books' de-vigged P(over) beside them), and the result as `AbTestReported` on
+nba.models.ab.v1 (key: stat), which the gateway serves at GET /api/models/{stat}/ab and draws
+on the Models page.
 
 A test is one (production version, challenger version) pair of a stat: a new challenger, or
 a promotion, starts a new one, and only the newest (the versions of the prediction made
@@ -16,11 +18,22 @@ import logging
 from collections.abc import Sequence
 
 from statmuse_shared.contract import ids
-from statmuse_shared.contract.messages import AbLook, AbTestReported, ArmScore, Interval
+from statmuse_shared.contract.messages import (
+    AbBooksReading,
+    AbLook,
+    AbTestReported,
+    ArmScore,
+    Interval,
+)
 from statmuse_shared.contract.stats import Stat
 from statmuse_shared.platform import broker
 from statmuse_trainer.monitoring import abtest
-from statmuse_trainer.monitoring.performance import MAX_DAYS_TO_GAME, SettledPair, settle_pairs
+from statmuse_trainer.monitoring.performance import (
+    MAX_DAYS_TO_GAME,
+    SettledPair,
+    settle_book_props,
+    settle_pairs,
+)
 from statmuse_trainer.runtime import TrainerRuntime
 from statmuse_trainer.scoring import Estimate
 
@@ -54,18 +67,47 @@ def newest_test(pairs: Sequence[SettledPair]) -> list[SettledPair]:
     return [p for p in pairs if (p.production_version, p.challenger_version) == versions]
 
 
-def report_of(stat: Stat, pairs: Sequence[SettledPair]) -> AbTestReported | None:
-    """The newest test of `stat` among `pairs` (time order), read as of its last settle day;
-    None without pairs."""
+def _compare(pairs: Sequence[SettledPair], *, books: bool = False) -> abtest.ABResult:
+    return abtest.compare(
+        [p.game_date for p in pairs],
+        [p.production_over for p in pairs],
+        [p.challenger_over for p in pairs],
+        [1.0 if p.went_over else 0.0 for p in pairs],
+        [p.books_over for p in pairs] if books else None,
+    )
+
+
+def books_reading(
+    versions: tuple[str, str], book_pairs: Sequence[SettledPair]
+) -> AbBooksReading | None:
+    """The test of `versions` on the books' posted lines; None without any settled."""
+    mine = sorted(
+        (p for p in book_pairs if (p.production_version, p.challenger_version) == versions),
+        key=lambda p: (p.game_date, p.player_id, p.line),
+    )
+    if not mine:
+        return None
+    result = _compare(mine, books=True)
+    return AbBooksReading(
+        verdict=result.verdict,
+        decided_on=result.decided_on,
+        first_day=mine[0].game_date,
+        last_day=mine[-1].game_date,
+        production=_arm(result.production),
+        challenger=_arm(result.challenger),
+        brier_difference=_interval(result.brier_difference),
+    )
+
+
+def report_of(
+    stat: Stat, pairs: Sequence[SettledPair], book_pairs: Sequence[SettledPair] = ()
+) -> AbTestReported | None:
+    """The newest test of `stat` among `pairs` (time order), read as of its last settle day,
+    with its reading on the books' lines from `book_pairs`; None without pairs."""
     mine = sorted(newest_test([p for p in pairs if p.stat is stat]), key=lambda p: p.game_date)
     if not mine:
         return None
-    result = abtest.compare(
-        [p.game_date for p in mine],
-        [p.production_over for p in mine],
-        [p.challenger_over for p in mine],
-        [1.0 if p.went_over else 0.0 for p in mine],
-    )
+    result = _compare(mine)
     first, last = mine[0], mine[-1]
     return AbTestReported(
         event_id=ids.event_id(
@@ -100,6 +142,10 @@ def report_of(stat: Stat, pairs: Sequence[SettledPair]) -> AbTestReported | None
             )
             for look in result.looks
         ],
+        at_books_lines=books_reading(
+            (first.production_version, first.challenger_version),
+            [p for p in book_pairs if p.stat is stat],
+        ),
     )
 
 
@@ -122,7 +168,9 @@ async def ab_reports(
         if not any(p.other is not None for p in predictions):
             continue
         pairs = await asyncio.to_thread(settle_pairs, predictions, games)
-        report = await asyncio.to_thread(report_of, stat, pairs)
+        props = await rt.monitor.ab_props(stat=stat, first=first, last=day)
+        book_pairs = await asyncio.to_thread(settle_book_props, props, games)
+        report = await asyncio.to_thread(report_of, stat, pairs, book_pairs)
         if report is not None:
             reports.append(report)
             log.info(

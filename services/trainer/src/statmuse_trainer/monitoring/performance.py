@@ -224,6 +224,54 @@ class SettledPair:
     challenger_over: float
     went_over: bool
     made_at: dt.datetime  # when the served prediction was made
+    books_over: float | None = None  # the books' de-vigged P(over), at a posted line
+
+
+@dataclass(frozen=True, slots=True)
+class BookProp:
+    """A posted line of an A/B test's key, both arms priced at it (P(over | not a push)) and
+    the books' median de-vigged P(over), as last priced before the game."""
+
+    player_id: int
+    stat: Stat
+    game_date: dt.date
+    line: float
+    production_version: str
+    challenger_version: str
+    production_over: float
+    challenger_over: float
+    books_over: float
+    priced_at: dt.datetime
+
+
+def settle_book_props(props: Iterable[BookProp], games: Iterable[PlayedGame]) -> list[SettledPair]:
+    """Each posted line with the player's game that day: the over hit or not. A push, a void
+    (0 minutes) or a prop priced after its game day (US/Eastern) is left out. In time order."""
+    played = {(g.player_id, g.game_date): g for g in games}
+    out = []
+    for p in props:
+        game = played.get((p.player_id, p.game_date))
+        if game is None or game.minutes <= 0 or _eastern_day(p.priced_at) > p.game_date:
+            continue
+        actual = stat_value(p.stat, game.outcome)
+        if actual is None or actual == p.line:
+            continue
+        out.append(
+            SettledPair(
+                stat=p.stat,
+                player_id=p.player_id,
+                game_date=p.game_date,
+                line=p.line,
+                production_version=p.production_version,
+                challenger_version=p.challenger_version,
+                production_over=p.production_over,
+                challenger_over=p.challenger_over,
+                went_over=actual > p.line,
+                made_at=p.priced_at,
+                books_over=p.books_over,
+            )
+        )
+    return sorted(out, key=lambda e: (e.game_date, e.stat.value, e.player_id, e.line))
 
 
 def _over_given_decided(q: LineQuote) -> float | None:
