@@ -124,7 +124,7 @@ def up(
         stack.env["ARTIFACT_STORE_URL"] = environ.get(
             "ARTIFACT_STORE_URL", (run_dir / "artifacts").as_uri()
         )
-        # The model registry and training runs: started now, waited for after the migrations.
+        # The model registry and training runs: started now, waited for once the services are.
         mlflow = None
         if environ.get("MLFLOW_TRACKING_URI"):
             stack.env["MLFLOW_TRACKING_URI"] = environ["MLFLOW_TRACKING_URI"]
@@ -153,13 +153,15 @@ def up(
         say(f"topics: created {len(created)} ({topics.DEFAULT_PARTITIONS} partitions each)")
         applied = asyncio.run(migrate(stack.env["DATABASE_URL"]))
         say(f"migrations: applied {len(applied)}")
-        if mlflow is not None:
-            wait_for_mlflow(mlflow, deadline_s=90)
-            say(f"mlflow: {mlflow.url}")
 
         for name in services:
             start_service(stack, name, port=pick_port(SERVICES[name][1]), logs=logs)
             stack.save()
+        # MLflow creates its tables on a first start (~10 s) while the services start; the
+        # trainer is not ready until it answers.
+        if mlflow is not None:
+            wait_for_mlflow(mlflow, deadline_s=90)
+            say(f"mlflow: {mlflow.url}")
         for name in services:
             svc = stack.get(name)
             assert svc is not None
