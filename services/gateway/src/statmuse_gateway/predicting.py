@@ -29,6 +29,7 @@ from statmuse_gateway.schemas import (
     PredictRequest,
     PredictResponse,
 )
+from statmuse_gateway.security.daily import day_of
 from statmuse_gateway.service import (
     ItemFailed,
     Outputs,
@@ -41,7 +42,6 @@ from statmuse_shared.models.output import ModelOutput, predict_rows
 from statmuse_shared.models.prediction import books_over, chart, quote
 from statmuse_shared.models.pricing import DEFAULT_AMERICAN_ODDS
 from statmuse_shared.models.serving import Served
-from statmuse_shared.platform.scheduler import EASTERN
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +99,6 @@ async def find_players(rt: GatewayRuntime, names: Sequence[str]) -> dict[str, Pl
     return out
 
 
-def nba_today() -> dt.date:
-    """Today in US/Eastern, the NBA's calendar: the routing date of a prop without a date."""
-    return dt.datetime.now(EASTERN).date()
-
-
 async def predict_props(
     rt: GatewayRuntime, bodies: Sequence[PredictRequest], answers: list[Answer]
 ) -> None:
@@ -114,6 +109,7 @@ async def predict_props(
     players = await find_players(rt, [b.player for b in bodies])
     props: list[Prop] = []
     unknown: list[int] = []
+    today = day_of(dt.datetime.now(dt.UTC))  # the routing date of a prop without one
     for i, body in enumerate(bodies):
         player = players[normalize_name(body.player)]
         if player is None:
@@ -125,7 +121,7 @@ async def predict_props(
                 body,
                 player,
                 # Production, or for a canary's share of (player, date) pairs the canary.
-                rt.book.route(body.stat, player.player_id, body.game_date or nba_today()),
+                rt.book.route(body.stat, player.player_id, body.game_date or today),
                 body.odds_over or DEFAULT_AMERICAN_ODDS,
                 body.odds_under or DEFAULT_AMERICAN_ODDS,
             )

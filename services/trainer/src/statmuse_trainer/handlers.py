@@ -12,7 +12,6 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 from statmuse_shared.contract import topics
 from statmuse_shared.contract.messages import (
     AbTestReported,
-    ArmQuote,
     FeaturesComputed,
     ModelAliasRequested,
     ModelPublished,
@@ -28,7 +27,7 @@ from statmuse_shared.platform.consumers import (
     vectors_subscriber,
 )
 from statmuse_trainer import metrics
-from statmuse_trainer.monitoring.performance import BookProp
+from statmuse_trainer.monitoring.performance import book_prop
 from statmuse_trainer.registry.moves import RegistryError, carry_out
 from statmuse_trainer.runtime import Runtime
 from statmuse_trainer.settings import TrainerSettings
@@ -91,35 +90,6 @@ async def on_props_priced(props: list[PropPriced], rt: Runtime) -> None:
     kept for settling the test against the books."""
     kept = [p for p in map(book_prop, props) if p is not None]
     await rt.monitor.store_ab_props(kept)
-
-
-def book_prop(p: PropPriced) -> BookProp | None:
-    """The A/B test's view of a priced line: both arms' P(over | not a push) and the books'."""
-    arms = {a.arm: a for a in p.ab_arms}
-    production, challenger = arms.get("production"), arms.get("challenger")
-    if production is None or challenger is None or p.books_over_probability is None:
-        return None
-
-    def over(arm: ArmQuote) -> float | None:
-        [q] = arm.lines
-        decided = q.over_probability + q.under_probability
-        return q.over_probability / decided if decided > 0 else None
-
-    production_over, challenger_over = over(production), over(challenger)
-    if production_over is None or challenger_over is None:
-        return None
-    return BookProp(
-        player_id=p.player_id,
-        stat=p.stat,
-        game_date=p.game_date,
-        line=p.line,
-        production_version=production.model_version,
-        challenger_version=challenger.model_version,
-        production_over=production_over,
-        challenger_over=challenger_over,
-        books_over=p.books_over_probability,
-        priced_at=p.occurred_at,
-    )
 
 
 async def on_predictions(made: list[PredictionMade], rt: Runtime) -> None:

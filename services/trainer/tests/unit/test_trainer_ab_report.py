@@ -260,7 +260,7 @@ def test_the_test_is_read_again_on_the_books_lines_with_the_books_beside_it():
 
 def test_a_priced_line_of_an_ab_test_becomes_a_book_prop():
     from statmuse_shared.contract.messages import BookPrice, PropPriced
-    from statmuse_trainer.handlers import book_prop
+    from statmuse_trainer.monitoring.performance import book_prop
 
     def arm(name: str, version: str, over: float) -> ArmQuote:
         return ArmQuote(

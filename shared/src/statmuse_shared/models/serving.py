@@ -170,16 +170,11 @@ class ModelBook:
     def other(self, stat: Stat, player_id: int, game_date: dt.date) -> Served | None:
         """During an A/B test of the key `route` chooses, the arm it did not choose (priced
         beside the served one so the test compares both on the same props); else None."""
-        for key in (f"{stat.value}:{player_id}", stat.value):
-            production = self.production.get(key)
-            if production is None:
-                continue
-            challenger = self.staging.get(key)
-            if challenger is None:
-                return None
-            routed = self.route(stat, player_id, game_date)
-            return production if routed is challenger else challenger
-        return None
+        arms = self.arms(stat, player_id)
+        if arms is None:
+            return None
+        production, challenger = arms
+        return production if self.route(stat, player_id, game_date) is challenger else challenger
 
 
 def predict(

@@ -256,6 +256,26 @@ def _not_found(exc: Exception) -> bool:
     )
 
 
+def _log_files(
+    client: "MlflowClient",
+    run_id: str,
+    metadata: Mapping[str, Any],
+    bundle: tuple[str, bytes | None],
+    reports: Sequence[Path],
+) -> None:
+    """A run's artifacts: its metadata, its bundle (when given) and its report files."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
+        client.log_artifact(run_id, str(folder / "metadata.json"))
+        name, data = bundle
+        if data is not None:
+            (folder / name).write_bytes(data)
+            client.log_artifact(run_id, str(folder / name), "bundle")
+    for report in reports:
+        client.log_artifact(run_id, str(report), "report")
+
+
 def _row(mv: "ModelVersion") -> VersionRow:
     t = mv.tags
     player = t.get(f"{TAG}player_id")
@@ -436,17 +456,11 @@ class MlflowRegistrySession:
                     metrics=metrics[start : start + 100],
                     params=params[start : start + 100],
                 )
-            with tempfile.TemporaryDirectory() as tmp:
-                folder = Path(tmp)
-                (folder / "metadata.json").write_text(json.dumps(metadata, indent=2, default=str))
-                await reg.call(client.log_artifact, run_id, str(folder / "metadata.json"))
-                if bundle is not None:
-                    suffix = Path(published.artifact_uri).suffix or ".bin"
-                    path = folder / f"{published.name}{suffix}"
-                    path.write_bytes(bundle)
-                    await reg.call(client.log_artifact, run_id, str(path), "bundle")
-            for report in reports:
-                await reg.call(client.log_artifact, run_id, str(report), "report")
+            bundle_name = f"{published.name}{Path(published.artifact_uri).suffix or '.bin'}"
+            # Files written and uploaded in one worker thread (the bundle is megabytes).
+            await reg.call(
+                _log_files, client, run_id, metadata, (bundle_name, bundle), tuple(reports)
+            )
             await reg.call(client.set_terminated, run_id, "FINISHED")
         except BaseException:
             await reg.call(client.set_terminated, run_id, "FAILED")

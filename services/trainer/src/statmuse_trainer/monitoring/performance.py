@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from statmuse_shared.contract.messages import PropPriced
 from statmuse_shared.contract.stats import Stat, total
 from statmuse_shared.models.distributions import LineOdds
 from statmuse_shared.models.pricing import (
@@ -186,8 +187,8 @@ def settle(predictions: Iterable[StoredPrediction], games: Iterable[PlayedGame])
         quote = monitored_line(p)
         if actual is None or quote is None or game.minutes <= 0:
             continue  # not recorded, nothing to judge, or did not play (a void bet)
-        decided = quote.over_probability + quote.under_probability
-        if decided <= 0:
+        over = over_given_decided(quote.over_probability, quote.under_probability)
+        if over is None:
             continue
         odds = LineOdds(
             under_probability=quote.under_probability,
@@ -200,7 +201,7 @@ def settle(predictions: Iterable[StoredPrediction], games: Iterable[PlayedGame])
                 player_id=p.player_id,
                 game_date=game.game_date,
                 line=quote.line,
-                over_probability=quote.over_probability / decided,
+                over_probability=over,
                 recommendation=price(odds).recommendation,
                 actual=actual,
                 model_version=p.model_version,
@@ -244,6 +245,31 @@ class BookProp:
     priced_at: dt.datetime
 
 
+def book_prop(p: PropPriced) -> BookProp | None:
+    """The A/B test's view of a priced line: both arms' P(over | not a push) and the books';
+    None when no test priced it or no book has a fair price."""
+    arms = {a.arm: a.model_version for a in p.ab_arms}
+    overs = {
+        a.arm: over_given_decided(a.lines[0].over_probability, a.lines[0].under_probability)
+        for a in p.ab_arms
+    }
+    production, challenger = overs.get("production"), overs.get("challenger")
+    if production is None or challenger is None or p.books_over_probability is None:
+        return None
+    return BookProp(
+        player_id=p.player_id,
+        stat=p.stat,
+        game_date=p.game_date,
+        line=p.line,
+        production_version=arms["production"],
+        challenger_version=arms["challenger"],
+        production_over=production,
+        challenger_over=challenger,
+        books_over=p.books_over_probability,
+        priced_at=p.occurred_at,
+    )
+
+
 def settle_book_props(props: Iterable[BookProp], games: Iterable[PlayedGame]) -> list[SettledPair]:
     """Each posted line with the player's game that day: the over hit or not. A push, a void
     (0 minutes) or a prop priced after its game day (US/Eastern) is left out. In time order."""
@@ -274,9 +300,10 @@ def settle_book_props(props: Iterable[BookProp], games: Iterable[PlayedGame]) ->
     return sorted(out, key=lambda e: (e.game_date, e.stat.value, e.player_id, e.line))
 
 
-def _over_given_decided(q: LineQuote) -> float | None:
-    decided = q.over_probability + q.under_probability
-    return q.over_probability / decided if decided > 0 else None
+def over_given_decided(over: float, under: float) -> float | None:
+    """P(over | not a push) from P(over) and P(under); None when both are 0."""
+    decided = over + under
+    return over / decided if decided > 0 else None
 
 
 def settle_pairs(
@@ -295,7 +322,8 @@ def settle_pairs(
         twin = next((q for q in p.other.lines if q.line == quote.line), None)
         if actual is None or actual == quote.line or twin is None:
             continue
-        served, other = _over_given_decided(quote), _over_given_decided(twin)
+        served = over_given_decided(quote.over_probability, quote.under_probability)
+        other = over_given_decided(twin.over_probability, twin.under_probability)
         if served is None or other is None:
             continue
         production_first = p.arm == "production"
