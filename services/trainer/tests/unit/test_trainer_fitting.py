@@ -16,7 +16,7 @@ from statmuse_trainer.scoring import ece
 from statmuse_trainer.training.calibration import calibrated_over, fit_calibration
 from statmuse_trainer.training.candidates import vote
 from statmuse_trainer.training.fitting import fit_stat
-from statmuse_trainer.training.negbin import fit_dispersion_mle, nb_cdf
+from statmuse_trainer.training.negbin import earned_dispersions, fit_dispersion_mle, nb_cdf
 from statmuse_trainer.training.served import line_odds, served_means
 from statmuse_trainer.training.stat_data import without_reports
 
@@ -109,6 +109,41 @@ def test_dispersion_mle_recovers_a_known_value():
     r = mu / (2.5 - 1)  # variance 2.5 * mu at every mean
     y = rng.negative_binomial(r, r / (r + mu))
     assert fit_dispersion_mle(y.astype(float), mu) == pytest.approx(2.5, rel=0.05)
+
+
+def _season(phi_of_player: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
+    """80 games each for len(phi_of_player) players over 160 days, NB with each one's phi."""
+    rng = np.random.default_rng(seed)
+    players = np.repeat(np.arange(len(phi_of_player)), 80)
+    days = np.tile(np.sort(rng.choice(160, 80, replace=False)), len(phi_of_player))
+    mu = rng.uniform(5, 25, players.size)
+    phi = phi_of_player[players]
+    r = mu / (phi - 1)
+    y = rng.negative_binomial(r, r / (r + mu)).astype(float)
+    return players, days, y, mu
+
+
+def test_per_player_dispersions_are_kept_when_later_games_bear_them_out():
+    # Half the players are near-Poisson, half very wide: their own phi predicts later games.
+    players, days, y, mu = _season(np.where(np.arange(60) % 2 == 0, 1.2, 6.0), seed=3)
+    pooled = fit_dispersion_mle(y, mu)
+    own, gain = earned_dispersions(players, days, y, mu, pooled)
+    assert gain < 0
+    assert len(own) == 60
+    assert own[0] < pooled < own[1]
+
+
+def test_per_player_dispersions_are_dropped_when_players_do_not_differ():
+    # Every player has the same phi: own estimates are noise, and the later games say so.
+    players, days, y, mu = _season(np.full(60, 3.0), seed=4)
+    own, gain = earned_dispersions(players, days, y, mu, fit_dispersion_mle(y, mu))
+    assert gain >= 0
+    assert own == {}
+
+
+def test_per_player_dispersions_need_games_on_both_sides_of_the_split():
+    players, days, y, mu = _season(np.full(2, 3.0), seed=5)
+    assert earned_dispersions(players[:40], days[:40] * 0, y[:40], mu[:40], 3.0) == ({}, 0.0)
 
 
 def test_isotonic_calibration_fixes_an_overconfident_model():
@@ -254,3 +289,34 @@ def test_a_fixed_share_of_training_rows_goes_without_the_who_is_out_features() -
     assert out["f_points_sma_10"].notna().all()  # nothing else is touched
     assert train["f_out_n"].notna().all()  # a copy
     assert without_reports(train)["f_out_n"].isna().equals(blank)  # the same rows again
+
+
+def _player(
+    rng: np.random.Generator, shift: float, n: int = 60, m: int = 40
+) -> tuple[np.ndarray, ...]:
+    """A player whose own model can learn `shift` (his games run that far from the pooled
+    model's mean): n training and m validation games, half-point lines at the pooled mean."""
+    x = rng.normal(size=(n + m, 3))
+    pooled = 15 + 2 * x[:, 0]
+    mu = np.maximum(pooled + shift, 1.0)
+    r = mu / (2.0 - 1)
+    y = rng.negative_binomial(r, r / (r + mu)).astype(float)
+    lines = np.floor(pooled[n:]) + 0.5
+    return x[:n], y[:n], x[n:], y[n:], lines, pooled[n:]
+
+
+def test_a_player_head_must_beat_the_pooled_model_by_more_than_chance_among_hundreds():
+    from statmuse_trainer.training.heads import HEAD_ALPHA, _fit_head
+
+    rng = np.random.default_rng(11)
+    tried = 300
+    alpha = HEAD_ALPHA / tried
+    # Players no different from the pooled model: a fixed t > 2 keeps a few by chance; the
+    # level shared among those tried keeps none.
+    null = [_player(rng, 0.0) for _ in range(tried)]
+    kept = [_fit_head(i, *p, 2.0, alpha) for i, p in enumerate(null)]
+    loose = [_fit_head(i, *p, 2.0, 0.023) for i, p in enumerate(null)]
+    assert sum(h is not None for h in kept) == 0
+    assert sum(h is not None for h in loose) > 0
+    # A player who really runs 8 above the pooled mean over 80 games keeps his own model.
+    assert _fit_head(7, *_player(rng, 8.0, n=80, m=80), 2.0, alpha) is not None

@@ -221,6 +221,9 @@ def run(
     for stat, counts in flags_seen.items():
         cells = [str(counts.get(k, 0)) for k in ("own model", "pooled", "league_baseline")]
         out.append(f"| {stat} | " + " | ".join(cells) + " |")
+    if not head_rows:
+        out += ["", "No per-player model answered: training kept none for these stats."]
+        return "\n".join(out) + "\n"
     out += [
         "",
         "Per-player models against the pooled model on the games they answered (MAE of the mean):",

@@ -27,9 +27,9 @@ from statmuse_trainer.training.candidates import (
 )
 from statmuse_trainer.training.heads import fit_heads
 from statmuse_trainer.training.negbin import (
+    earned_dispersions,
     fit_dispersion_mle,
     over_probability,
-    player_dispersions,
 )
 from statmuse_trainer.training.selection import Selection, select
 from statmuse_trainer.training.stat_data import (
@@ -272,7 +272,8 @@ def fit_stat(
 
     # Spread and calibration on the validation season.
     pids = data.validation["player_id"].to_numpy()
-    per_player = player_dispersions(pids, yv, served_v, dispersion)
+    days = pd.to_datetime(data.validation["game_date"]).to_numpy()
+    per_player, dispersion_gain = earned_dispersions(pids, days, yv, served_v, dispersion)
     r_rows = np.array([per_player.get(int(p), dispersion) for p in pids])
     knots = fit_calibration(*cdf_pairs(yv, served_v, r_rows, lines))
     went = (yv > lines).astype(float)
@@ -288,6 +289,8 @@ def fit_stat(
         "ece_uncalibrated": scoring.ece(p_before, went),
         "ece": scoring.ece(p_after, went),
         "dispersion": dispersion,
+        "player_dispersions": float(len(per_player)),
+        "player_dispersion_gain": dispersion_gain,
     }
     if data.validation_note:
         tick(f"{stat}: {data.validation_note}")

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from statmuse_trainer import scoring
 from statmuse_trainer.training.candidates import fit_elasticnet
@@ -16,7 +17,10 @@ from statmuse_trainer.training.stat_data import StatData, head_columns
 
 PLAYER_MIN_GAMES = 50  # training games before a player gets a model of their own
 PLAYER_MIN_VALIDATION = 20  # validation games needed to judge that model against the pooled one
-HEAD_MIN_T = 2.0  # per-player model kept only when it beats the pooled one this clearly
+# A per-player model is kept only when it beats the pooled one this clearly: a one-sided test
+# at HEAD_ALPHA over all the players tried (Bonferroni), so that the heads kept are not the
+# ones that won by chance among hundreds tried.
+HEAD_ALPHA = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +41,15 @@ def _fit_head(
     lines: np.ndarray,
     pooled: np.ndarray,
     dispersion: float,
+    alpha: float,
 ) -> Head | None:
     """One player's model, kept only if it beats the pooled one on the player's validation
-    games clearly: the per-game Brier improvement must be positive with a t-statistic above
-    HEAD_MIN_T. With 20 to 80 games a plain comparison picks noise: a first version that kept
-    every head with a lower validation Brier kept a third of the players and was worse than
-    the pooled model on the test season for exactly those players.
+    games clearly: the per-game Brier improvement must be positive with a one-sided t-test
+    at level `alpha` (the caller divides HEAD_ALPHA by the players tried). With 20 to 80 games
+    a plain comparison picks noise: a first version that kept every head with a lower
+    validation Brier kept a third of the players and was worse than the pooled model on the
+    test season for exactly those players, and so were the 2 to 6 a fixed t > 2 kept among
+    about 350 (about 8 would pass it by chance).
     Module level and fed arrays only, so worker processes get small pickles."""
     model = fit_elasticnet(x, y, {"alpha": 0.1, "l1_ratio": 0.5})
     went = (yv > lines).astype(float)
@@ -50,7 +57,7 @@ def _fit_head(
     p_pooled = over_probability(np.maximum(pooled, 0.05), dispersion, lines)
     gain = (p_pooled - went) ** 2 - (p_own - went) ** 2
     se = float(gain.std(ddof=1)) / math.sqrt(len(gain))
-    if se == 0 or float(gain.mean()) / se < HEAD_MIN_T:
+    if se == 0 or float(gain.mean()) / se < stats.t.isf(alpha, len(gain) - 1):
         return None
     return Head(pid, model, len(y), scoring.brier(p_pooled, went), scoring.brier(p_own, went))
 
@@ -64,8 +71,9 @@ def fit_heads(
     data: StatData, pooled_validation: np.ndarray, dispersion: float, *, jobs: int
 ) -> tuple[list[Head], int]:
     """A small ElasticNet per player with PLAYER_MIN_GAMES training games, kept only where it
-    beats the pooled model's validation Brier score on that player's games. Returns the kept
-    heads and how many players were tried."""
+    beats the pooled model's validation Brier score on that player's games, by a test whose
+    level is HEAD_ALPHA shared among the players tried. Returns the kept heads and how many
+    players were tried."""
     from joblib import Parallel, delayed
 
     cols = [f"f_{c}" for c in head_columns(data.stat)]
@@ -89,6 +97,7 @@ def fit_heads(
             lines[val_idx[pid]],
             pooled_validation[val_idx[pid]],
             dispersion,
+            HEAD_ALPHA / max(len(eligible), 1),
         )
         for pid in eligible
     )

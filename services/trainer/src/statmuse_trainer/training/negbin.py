@@ -70,6 +70,33 @@ def player_dispersions(
     return out
 
 
+def earned_dispersions(
+    player_ids: np.ndarray, days: np.ndarray, y: np.ndarray, mu: np.ndarray, pooled: float
+) -> tuple[dict[int, float], float]:
+    """Per-player phi only where they earn their place, judged forward in time: fitted (with
+    their own pooled phi) on the games before the median day and scored by the negative
+    binomial log-loss of the later games. Kept (`player_dispersions` on every game) when that
+    loss is lower than the pooled phi's; else none, and every player gets the pooled phi.
+    Also returns the later games' log-loss difference, per-player minus pooled, per game (0
+    when there was nothing to judge)."""
+    days = np.asarray(days)
+    if len(days) == 0:
+        return {}, 0.0
+    cut = np.sort(days)[len(days) // 2]
+    early, late = days < cut, days >= cut
+    if early.sum() < 50 or late.sum() < 50:
+        return {}, 0.0
+    first = fit_dispersion_mle(y[early], mu[early])
+    own = player_dispersions(player_ids[early], y[early], mu[early], first)
+    if not own:
+        return {}, 0.0
+    phi = np.array([own.get(int(p), first) for p in player_ids[late]])
+    gain = float(np.mean(nb_logpmf(y[late], mu[late], first) - nb_logpmf(y[late], mu[late], phi)))
+    if gain >= 0:
+        return {}, gain
+    return player_dispersions(player_ids, y, mu, pooled), gain
+
+
 def over_probability(mu: np.ndarray, phi: np.ndarray | float, lines: np.ndarray) -> np.ndarray:
     """P(X > line) for half-point lines (whole lines: the push is neither over nor under)."""
     return 1.0 - nb_cdf(np.floor(lines), mu, phi)

@@ -1,0 +1,266 @@
+"""The objective and the spread of the model alone, against the books' lines (research).
+
+Nothing here is used by the services. Three checks behind docs/research/season-phase-and-spread.md:
+
+    objective    one XGBoost per stat with a Poisson and with a squared-error objective (eta
+                 0.05, depth 6, early stopping on validation), on every feature and on the
+                 served bundle's: test deviance, and the model alone (negative binomial,
+                 variance phi x mu, phi fitted on validation) minus the books at the lines
+    spread       the served means with a constant-size negative binomial (variance mu +
+                 mu^2 / r, r fitted on validation) against the served phi: validation
+                 log-loss and Brier minus the books at the lines
+    dispersions  per-player phi against the pooled phi: log-loss on the test season, and the
+                 forward check training now applies (fitted on the validation games before
+                 the median day, scored on the later ones)
+    periods      the served model alone (calibrated) minus the books on every line, by
+                 period of the season, and for pra, by how far our mean is from the line:
+                 how often the over went and what the minutes did
+
+Lines: one prop per player, stat and day of 2023-24 (the books' modal line, their mean
+de-vigged price at it, pushes dropped), from `data/nba/prop_lines/`; "late" is after
+2024-03-15. The documented run used the held-out bundles of commit a4430d9.
+
+    .venv/bin/python bench/research/objective_and_spread.py --dataset var/datasets/<hash> \\
+        --models models/holdout-2023-24 [--checks objective,spread,dispersions,periods]
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from scipy import optimize, special
+
+from statmuse_shared.models.count import CountModel
+from statmuse_trainer.lines import join_lines, match_frame
+from statmuse_trainer.training.market import consensus
+from statmuse_trainer.training.negbin import fit_dispersion_mle, player_dispersions
+from statmuse_trainer.training.served import given_no_push, line_odds, served_means
+
+REPO = Path(__file__).resolve().parents[2]
+LINE_STATS = ("points", "rebounds", "assists", "pra")
+ALL_STATS = (*LINE_STATS, "threes", "steals", "blocks", "turnovers")
+LATE = np.datetime64("2024-03-15")
+
+
+def nb_loss(y: np.ndarray, mu: np.ndarray, r: np.ndarray | float) -> np.ndarray:
+    """Negative binomial negative log-likelihood per row, size r."""
+    return -(
+        special.gammaln(y + r) - special.gammaln(r) - special.gammaln(y + 1)
+        + r * np.log(r / (r + mu)) + y * np.log(mu / (r + mu))
+    )  # fmt: skip
+
+
+def p_over(mu: np.ndarray, r: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """P(over | no push) of a negative binomial with size r at each line."""
+
+    def cdf(k: np.ndarray) -> np.ndarray:
+        return np.where(k < 0, 0.0, special.betainc(r, np.maximum(k, 0) + 1.0, r / (r + mu)))
+
+    under = cdf(np.ceil(line) - 1)
+    push = np.where(line == np.floor(line), cdf(np.floor(line)) - under, 0.0)
+    over = 1 - under - push
+    return over / np.maximum(over + under, 1e-12)
+
+
+def deviance(y: np.ndarray, mu: np.ndarray) -> float:
+    t = np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / mu), 0.0)
+    return float(np.mean(2 * (t - (y - mu))))
+
+
+def props(test: pd.DataFrame, matched: pd.DataFrame, stat: str) -> pd.DataFrame:
+    j = join_lines(test, matched, stat)
+    rows = consensus(j)
+    out = pd.DataFrame(
+        {
+            "row": [r for r, _, _ in rows],
+            "line": [v for _, v, _ in rows],
+            "books": [j.books[at].mean() for _, _, at in rows],
+            "y": [j.went_over[at[0]] for _, _, at in rows],
+        }
+    )
+    out["late"] = pd.to_datetime(test["game_date"]).to_numpy()[out["row"]] > LATE
+    return out
+
+
+def gap(p: np.ndarray, pr: pd.DataFrame, mask: np.ndarray) -> float:
+    y, b = pr["y"].to_numpy()[mask], pr["books"].to_numpy()[mask]
+    return float(np.mean((p[mask] - y) ** 2) - np.mean((b - y) ** 2))
+
+
+def phi_fit(y: np.ndarray, mu: np.ndarray) -> float:
+    return fit_dispersion_mle(y, mu)
+
+
+def objective(tr, va, te, matched, models: Path) -> None:
+    every = [c for c in tr.columns if c.startswith("f_")]
+    for stat in LINE_STATS:
+        model = CountModel.from_bytes((models / f"{stat}.npz").read_bytes())
+        served = [f"f_{c}" for c in model.header.features]
+        lab = f"label_{stat}"
+        pr = props(te, matched, stat)
+        rows, line = pr["row"].to_numpy(), pr["line"].to_numpy()
+        late = pr["late"].to_numpy()
+        for name, cols in (("all", every), ("served", served)):
+            for obj in ("count:poisson", "reg:squarederror"):
+                dtr = xgb.DMatrix(tr[cols].to_numpy(np.float32), label=tr[lab])
+                dva = xgb.DMatrix(va[cols].to_numpy(np.float32), label=va[lab])
+                params = {"objective": obj, "eta": 0.05, "max_depth": 6, "subsample": 0.8,
+                          "colsample_bytree": 0.8, "min_child_weight": 5, "nthread": 2,
+                          "seed": 7}  # fmt: skip
+                b = xgb.train(params, dtr, 1000, evals=[(dva, "va")],
+                              early_stopping_rounds=50, verbose_eval=False)  # fmt: skip
+                it = (0, b.best_iteration + 1)
+                mv = np.maximum(b.predict(dva, iteration_range=it), 0.05)
+                phi = phi_fit(va[lab].to_numpy(float), mv)
+                dte = xgb.DMatrix(te[cols].to_numpy(np.float32))
+                mt = np.maximum(b.predict(dte, iteration_range=it), 0.05)
+                p = p_over(mt[rows], mt[rows] / (phi - 1), line)
+                print(
+                    f"objective {stat:9s} {name:6s} {obj:17s} test deviance "
+                    f"{deviance(te[lab].to_numpy(float), mt):.4f} | model alone - books: "
+                    f"all {gap(p, pr, np.ones_like(late)):+.4f} late {gap(p, pr, late):+.4f}",
+                    flush=True,
+                )
+
+
+def spread(va, te, matched, models: Path) -> None:
+    for stat in LINE_STATS:
+        model = CountModel.from_bytes((models / f"{stat}.npz").read_bytes())
+        y = va[f"label_{stat}"].to_numpy(float)
+        mv, phv, _ = served_means(model, va)
+        ok = ~np.isnan(y)
+        res = optimize.minimize_scalar(
+            lambda lr: float(np.sum(nb_loss(y[ok], mv[ok], np.exp(lr)))),  # noqa: B023
+            bounds=(-3, 8),
+            method="bounded",
+        )
+        size = float(np.exp(res.x))
+        served_loss = float(np.mean(nb_loss(y[ok], mv[ok], mv[ok] / (phv[ok] - 1))))
+        pr = props(te, matched, stat)
+        rows, line, late = pr["row"].to_numpy(), pr["line"].to_numpy(), pr["late"].to_numpy()
+        mt, pht, _ = served_means(model, te)
+        wide = p_over(mt[rows], np.full(len(rows), size), line)
+        own = p_over(mt[rows], mt[rows] / (pht[rows] - 1), line)
+        yt = te[f"label_{stat}"].to_numpy(float)
+        print(f"spread {stat:9s} the served mean's test deviance {deviance(yt, mt):.4f}")
+        print(
+            f"spread {stat:9s} validation log-loss: constant size {res.fun / ok.sum():.4f}, "
+            f"served {served_loss:.4f} | late props minus books: constant size "
+            f"{gap(wide, pr, late):+.4f}, served {gap(own, pr, late):+.4f}",
+            flush=True,
+        )
+
+
+def dispersions(va, te, models: Path) -> None:
+    rng = np.random.default_rng(0)
+    for stat in ALL_STATS:
+        model = CountModel.from_bytes((models / f"{stat}.npz").read_bytes())
+        mu, phi, flags = served_means(model, te)
+        y = te[f"label_{stat}"].to_numpy(float)
+        base = np.array([f == "league_baseline" for f in flags])
+        ok = ~np.isnan(y)
+        pooled = np.where(base, phi, model.header.dispersion)
+        d = (nb_loss(y, mu, mu / (phi - 1)) - nb_loss(y, mu, mu / (pooled - 1)))[ok]
+        days = te["game_date"].to_numpy()[ok]
+        uniq, inv = np.unique(days, return_inverse=True)
+        per_day = np.bincount(inv, weights=d)
+        boots = [
+            np.sum(rng.multinomial(len(uniq), np.full(len(uniq), 1 / len(uniq))) * per_day) / len(d)
+            for _ in range(500)
+        ]
+        lo, hi = np.quantile(boots, [0.025, 0.975])
+        # The forward check, on the validation season (threes: none in 2022-23).
+        v = va[va[f"label_{stat}"].notna()].reset_index(drop=True)
+        if v.empty:
+            print(f"dispersions {stat:9s} test log-loss per game, per-player minus pooled "
+                  f"{d.mean():+.5f} [{lo:+.5f}, {hi:+.5f}] | no validation games")  # fmt: skip
+            continue
+        vm, _, vf = served_means(model, v)
+        keep = np.array([f != "league_baseline" for f in vf])
+        vy = v[f"label_{stat}"].to_numpy(float)[keep]
+        vm, v = vm[keep], v[keep]
+        vd = pd.to_datetime(v["game_date"]).to_numpy()
+        cut = np.sort(vd)[len(vd) // 2]
+        a, b = vd < cut, vd >= cut
+        first = fit_dispersion_mle(vy[a], vm[a])
+        own = player_dispersions(v["player_id"].to_numpy()[a], vy[a], vm[a], first)
+        pb = np.array([own.get(int(p), first) for p in v["player_id"].to_numpy()[b]])
+        fwd = np.mean(
+            nb_loss(vy[b], vm[b], vm[b] / (pb - 1)) - nb_loss(vy[b], vm[b], vm[b] / (first - 1))
+        )
+        print(
+            f"dispersions {stat:9s} test log-loss per game, per-player minus pooled "
+            f"{d.mean():+.5f} [{lo:+.5f}, {hi:+.5f}] | forward check on validation {fwd:+.5f}",
+            flush=True,
+        )
+
+
+def periods(te, matched, models: Path) -> None:
+    day = pd.to_datetime(te["game_date"]).to_numpy()
+    playoffs = te["f_is_playoffs"].to_numpy() == 1
+    for stat in (*LINE_STATS, "threes"):
+        model = CountModel.from_bytes((models / f"{stat}.npz").read_bytes())
+        mu, phi, _ = served_means(model, te)
+        j = join_lines(te, matched, stat)
+        under, _, over = line_odds(model, mu[j.row], phi[j.row], j.line, calibrated=True)
+        sq = (given_no_push(under, over) - j.went_over) ** 2 - (j.books - j.went_over) ** 2
+        d, po = day[j.row], playoffs[j.row]
+        parts = {
+            "to Mar 15": d <= LATE,
+            "Mar 16 to Apr 9": (d > LATE) & (d < np.datetime64("2024-04-10")) & ~po,
+            "Apr 10 to 14": (d >= np.datetime64("2024-04-10")) & ~po,
+            "playoffs": po,
+        }
+        cells = [f"{k} {sq[m].mean():+.4f} (n {m.sum()})" for k, m in parts.items() if m.any()]
+        print(f"periods {stat:9s} model alone - books, every line: " + "; ".join(cells))
+        if stat != "pra":
+            continue
+        frame = pd.DataFrame(
+            {
+                "row": j.row,
+                "gap": mu[j.row] - j.line,
+                "over": j.went_over,
+                "minutes_drop": te["label_minutes"].to_numpy()[j.row]
+                - te["f_minutes_sma_10"].to_numpy()[j.row],
+                "missed": te["f_games_missed"].to_numpy()[j.row],
+                "out_n": te["f_out_n"].to_numpy()[j.row],
+            }
+        ).drop_duplicates("row")
+        bins = pd.cut(frame["gap"], [-99, -4, -2, 0, 2, 4, 99])
+        table = frame.groupby(bins, observed=True).agg(
+            props=("over", "size"),
+            over=("over", "mean"),
+            minutes_vs_last10=("minutes_drop", "mean"),
+            games_missed=("missed", "mean"),
+            teammates_out=("out_n", "mean"),
+        )
+        print("periods pra by our mean minus the line (one row per player and day):")
+        print(table.round(3).to_string())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", type=Path, required=True)
+    ap.add_argument("--models", type=Path, default=REPO / "models/holdout-2023-24")
+    ap.add_argument("--checks", default="objective,spread,dispersions,periods")
+    args = ap.parse_args()
+    checks = set(args.checks.split(","))
+    tr = pd.read_parquet(args.dataset / "train.parquet")
+    va = pd.read_parquet(args.dataset / "validation.parquet")
+    te = pd.read_parquet(args.dataset / "test.parquet")
+    te = te[te["season"] == "2023-24"].reset_index(drop=True)
+    matched, _ = match_frame(te, REPO / "data/nba/prop_lines")
+    if "objective" in checks:
+        objective(tr, va, te, matched, args.models)
+    if "spread" in checks:
+        spread(va, te, matched, args.models)
+    if "dispersions" in checks:
+        dispersions(va, te, args.models)
+    if "periods" in checks:
+        periods(te, matched, args.models)
+
+
+if __name__ == "__main__":
+    main()
