@@ -18,7 +18,8 @@ Nothing here is used by the services. Three checks behind docs/research/season-p
 
 Lines: one prop per player, stat and day of 2023-24 (the books' modal line, their mean
 de-vigged price at it, pushes dropped), from `data/nba/prop_lines/`; "late" is after
-2024-03-15. The documented run used the held-out bundles of commit a4430d9.
+2024-03-15. The documented run used the held-out bundles of commit a4430d9 (`git worktree add
+/tmp/a4430d9 a4430d9`, then `--models /tmp/a4430d9/models/holdout-2023-24`).
 
     .venv/bin/python bench/research/objective_and_spread.py --dataset var/datasets/<hash> \\
         --models models/holdout-2023-24 [--checks objective,spread,dispersions,periods]
@@ -166,10 +167,11 @@ def dispersions(va, te, models: Path) -> None:
         days = te["game_date"].to_numpy()[ok]
         uniq, inv = np.unique(days, return_inverse=True)
         per_day = np.bincount(inv, weights=d)
-        boots = [
-            np.sum(rng.multinomial(len(uniq), np.full(len(uniq), 1 / len(uniq))) * per_day) / len(d)
-            for _ in range(500)
-        ]
+        per_day_n = np.bincount(inv)
+        boots = []
+        for _ in range(500):
+            w = rng.multinomial(len(uniq), np.full(len(uniq), 1 / len(uniq)))
+            boots.append(np.sum(w * per_day) / np.sum(w * per_day_n))
         lo, hi = np.quantile(boots, [0.025, 0.975])
         # The forward check, on the validation season (threes: none in 2022-23).
         v = va[va[f"label_{stat}"].notna()].reset_index(drop=True)

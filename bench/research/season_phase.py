@@ -10,7 +10,8 @@ candidate inputs computed from the bundled box scores, all strictly before the g
     base  the dataset's f_* features
     +E    season phase: the team's regular-season games played and win share so far, the
           opponent's, the team's rank by win share in its conference, games behind 6th and
-          10th place, the games left (82 minus played; 72 in 2020-21)
+          10th place, the games left (82 minus played; 72 in 2020-21; 2019-20, cut short,
+          counts as 82: training rows only)
     +P    playoffs: the player's playoff games and playoff minutes so far this season, the
           team's playoff game number
     +EP   both

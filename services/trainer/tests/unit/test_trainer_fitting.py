@@ -142,8 +142,16 @@ def test_per_player_dispersions_are_dropped_when_players_do_not_differ():
 
 
 def test_per_player_dispersions_need_games_on_both_sides_of_the_split():
+    # Every game on one day: nothing comes before the median day to fit on.
     players, days, y, mu = _season(np.full(2, 3.0), seed=5)
-    assert earned_dispersions(players[:40], days[:40] * 0, y[:40], mu[:40], 3.0) == ({}, 0.0)
+    assert earned_dispersions(players, days * 0, y, mu, 3.0) == ({}, 0.0)
+    # Dates as the dataset holds them give the same answer as day numbers.
+    players, days, y, mu = _season(np.where(np.arange(60) % 2 == 0, 1.2, 6.0), seed=3)
+    dates = np.datetime64("2023-10-24") + days.astype("timedelta64[D]")
+    pooled = fit_dispersion_mle(y, mu)
+    assert earned_dispersions(players, dates, y, mu, pooled) == earned_dispersions(
+        players, days, y, mu, pooled
+    )
 
 
 def test_isotonic_calibration_fixes_an_overconfident_model():

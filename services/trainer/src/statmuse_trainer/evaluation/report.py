@@ -222,7 +222,7 @@ def run(
         cells = [str(counts.get(k, 0)) for k in ("own model", "pooled", "league_baseline")]
         out.append(f"| {stat} | " + " | ".join(cells) + " |")
     if not head_rows:
-        out += ["", "No per-player model answered: training kept none for these stats."]
+        out += ["", "No game was answered by a per-player model."]
         return "\n".join(out) + "\n"
     out += [
         "",

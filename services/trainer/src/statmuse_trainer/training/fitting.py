@@ -290,7 +290,7 @@ def fit_stat(
         "ece": scoring.ece(p_after, went),
         "dispersion": dispersion,
         "player_dispersions": float(len(per_player)),
-        "player_dispersion_gain": dispersion_gain,
+        "player_dispersion_loss_change": dispersion_gain,
     }
     if data.validation_note:
         tick(f"{stat}: {data.validation_note}")

@@ -57,7 +57,7 @@ def _fit_head(
     p_pooled = over_probability(np.maximum(pooled, 0.05), dispersion, lines)
     gain = (p_pooled - went) ** 2 - (p_own - went) ** 2
     se = float(gain.std(ddof=1)) / math.sqrt(len(gain))
-    if se == 0 or float(gain.mean()) / se < stats.t.isf(alpha, len(gain) - 1):
+    if se == 0 or not float(gain.mean()) / se >= stats.t.isf(alpha, len(gain) - 1):
         return None
     return Head(pid, model, len(y), scoring.brier(p_pooled, went), scoring.brier(p_own, went))
 

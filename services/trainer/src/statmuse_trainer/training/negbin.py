@@ -76,7 +76,8 @@ def earned_dispersions(
     """Per-player phi only where they earn their place, judged forward in time: fitted (with
     their own pooled phi) on the games before the median day and scored by the negative
     binomial log-loss of the later games. Kept (`player_dispersions` on every game) when that
-    loss is lower than the pooled phi's; else none, and every player gets the pooled phi.
+    loss is lower than the pooled phi's, by any amount (no test: see
+    docs/research/season-phase-and-spread.md); else none, and every player gets the pooled phi.
     Also returns the later games' log-loss difference, per-player minus pooled, per game (0
     when there was nothing to judge)."""
     days = np.asarray(days)
