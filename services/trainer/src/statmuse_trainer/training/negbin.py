@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import optimize, special, stats
 
 MIN_PHI, MAX_PHI = 1.01, 50.0  # variance-to-mean ratio: just above Poisson, up to very wide
 SHRINK_GAMES = 30.0  # dispersion shrinkage: a player's own estimate counts as n / (n + 30)
@@ -70,16 +70,21 @@ def player_dispersions(
     return out
 
 
+# Per-player spreads are kept only when the later games favour them by a one-sided test at this
+# level (days as clusters), the bar per-player heads must clear too.
+DISPERSION_ALPHA = 0.05
+
+
 def earned_dispersions(
     player_ids: np.ndarray, days: np.ndarray, y: np.ndarray, mu: np.ndarray, pooled: float
 ) -> tuple[dict[int, float], float]:
     """Per-player phi only where they earn their place, judged forward in time: fitted (with
     their own pooled phi) on the games before the median day and scored by the negative
     binomial log-loss of the later games. Kept (`player_dispersions` on every game) when that
-    loss is lower than the pooled phi's, by any amount (no test: see
-    docs/research/season-phase-and-spread.md); else none, and every player gets the pooled phi.
-    Also returns the later games' log-loss difference, per-player minus pooled, per game (0
-    when there was nothing to judge)."""
+    loss is lower than the pooled phi's by a one-sided test at DISPERSION_ALPHA, the games of
+    a day resampled together (a z-test with a day-clustered standard error); else none, and
+    every player gets the pooled phi. Also returns the later games' log-loss change,
+    per-player minus pooled, per game (0 when there was nothing to judge)."""
     days = np.asarray(days)
     if len(days) == 0:
         return {}, 0.0
@@ -92,10 +97,17 @@ def earned_dispersions(
     if not own:
         return {}, 0.0
     phi = np.array([own.get(int(p), first) for p in player_ids[late]])
-    gain = float(np.mean(nb_logpmf(y[late], mu[late], first) - nb_logpmf(y[late], mu[late], phi)))
-    if gain >= 0:
-        return {}, gain
-    return player_dispersions(player_ids, y, mu, pooled), gain
+    diff = nb_logpmf(y[late], mu[late], first) - nb_logpmf(y[late], mu[late], phi)
+    change = float(np.mean(diff))
+    _, day = np.unique(days[late], return_inverse=True)
+    per_day = np.bincount(day, weights=diff)
+    games = np.bincount(day).astype(float)
+    n_days = len(per_day)
+    se = math.sqrt(np.sum((per_day - change * games) ** 2) * n_days / max(n_days - 1, 1))
+    se /= float(games.sum())
+    if se == 0 or not change / se <= -stats.norm.isf(DISPERSION_ALPHA):
+        return {}, change
+    return player_dispersions(player_ids, y, mu, pooled), change
 
 
 def over_probability(mu: np.ndarray, phi: np.ndarray | float, lines: np.ndarray) -> np.ndarray:
