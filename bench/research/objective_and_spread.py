@@ -31,13 +31,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from scipy import optimize, special
+from scipy import optimize
 
 from statmuse_shared.models.count import CountModel
 from statmuse_trainer.lines import join_lines, match_frame
 from statmuse_trainer.training.market import consensus
-from statmuse_trainer.training.negbin import fit_dispersion_mle, player_dispersions
-from statmuse_trainer.training.served import given_no_push, line_odds, served_means
+from statmuse_trainer.training.negbin import fit_dispersion_mle, nb_logpmf, player_dispersions
+from statmuse_trainer.training.served import (
+    given_no_push,
+    line_odds,
+    nb_line_odds,
+    served_means,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 LINE_STATS = ("points", "rebounds", "assists", "pra")
@@ -45,24 +50,25 @@ ALL_STATS = (*LINE_STATS, "threes", "steals", "blocks", "turnovers")
 LATE = np.datetime64("2024-03-15")
 
 
-def nb_loss(y: np.ndarray, mu: np.ndarray, r: np.ndarray | float) -> np.ndarray:
-    """Negative binomial negative log-likelihood per row, size r."""
-    return -(
-        special.gammaln(y + r) - special.gammaln(r) - special.gammaln(y + 1)
-        + r * np.log(r / (r + mu)) + y * np.log(mu / (r + mu))
-    )  # fmt: skip
+def nb_loss(y: np.ndarray, mu: np.ndarray, phi: np.ndarray | float) -> np.ndarray:
+    """Negative binomial negative log-likelihood per row, variance phi x mu (the served NB)."""
+    return -nb_logpmf(y, mu, phi)
 
 
-def p_over(mu: np.ndarray, r: np.ndarray, line: np.ndarray) -> np.ndarray:
-    """P(over | no push) of a negative binomial with size r at each line."""
+def p_over(mu: np.ndarray, phi: np.ndarray | float, line: np.ndarray) -> np.ndarray:
+    """P(over | no push) of the served negative binomial at each line, uncalibrated."""
+    under, _, over = nb_line_odds(mu, np.broadcast_to(phi, np.shape(mu)), line)
+    return given_no_push(under, over)
 
-    def cdf(k: np.ndarray) -> np.ndarray:
-        return np.where(k < 0, 0.0, special.betainc(r, np.maximum(k, 0) + 1.0, r / (r + mu)))
 
-    under = cdf(np.ceil(line) - 1)
-    push = np.where(line == np.floor(line), cdf(np.floor(line)) - under, 0.0)
-    over = 1 - under - push
-    return over / np.maximum(over + under, 1e-12)
+def fit_size(y: np.ndarray, mu: np.ndarray) -> float:
+    """The size r of a negative binomial with variance mu + mu^2 / r, by maximum likelihood."""
+    res = optimize.minimize_scalar(
+        lambda lr: float(np.sum(nb_loss(y, mu, 1 + mu / np.exp(lr)))),
+        bounds=(-3, 8),
+        method="bounded",
+    )
+    return float(np.exp(res.x))
 
 
 def deviance(y: np.ndarray, mu: np.ndarray) -> float:
@@ -90,10 +96,6 @@ def gap(p: np.ndarray, pr: pd.DataFrame, mask: np.ndarray) -> float:
     return float(np.mean((p[mask] - y) ** 2) - np.mean((b - y) ** 2))
 
 
-def phi_fit(y: np.ndarray, mu: np.ndarray) -> float:
-    return fit_dispersion_mle(y, mu)
-
-
 def objective(tr, va, te, matched, models: Path) -> None:
     every = [c for c in tr.columns if c.startswith("f_")]
     for stat in LINE_STATS:
@@ -114,10 +116,10 @@ def objective(tr, va, te, matched, models: Path) -> None:
                               early_stopping_rounds=50, verbose_eval=False)  # fmt: skip
                 it = (0, b.best_iteration + 1)
                 mv = np.maximum(b.predict(dva, iteration_range=it), 0.05)
-                phi = phi_fit(va[lab].to_numpy(float), mv)
+                phi = fit_dispersion_mle(va[lab].to_numpy(float), mv)
                 dte = xgb.DMatrix(te[cols].to_numpy(np.float32))
                 mt = np.maximum(b.predict(dte, iteration_range=it), 0.05)
-                p = p_over(mt[rows], mt[rows] / (phi - 1), line)
+                p = p_over(mt[rows], phi, line)
                 print(
                     f"objective {stat:9s} {name:6s} {obj:17s} test deviance "
                     f"{deviance(te[lab].to_numpy(float), mt):.4f} | model alone - books: "
@@ -132,22 +134,18 @@ def spread(va, te, matched, models: Path) -> None:
         y = va[f"label_{stat}"].to_numpy(float)
         mv, phv, _ = served_means(model, va)
         ok = ~np.isnan(y)
-        res = optimize.minimize_scalar(
-            lambda lr: float(np.sum(nb_loss(y[ok], mv[ok], np.exp(lr)))),  # noqa: B023
-            bounds=(-3, 8),
-            method="bounded",
-        )
-        size = float(np.exp(res.x))
-        served_loss = float(np.mean(nb_loss(y[ok], mv[ok], mv[ok] / (phv[ok] - 1))))
+        size = fit_size(y[ok], mv[ok])
+        wide_loss = float(np.mean(nb_loss(y[ok], mv[ok], 1 + mv[ok] / size)))
+        served_loss = float(np.mean(nb_loss(y[ok], mv[ok], phv[ok])))
         pr = props(te, matched, stat)
         rows, line, late = pr["row"].to_numpy(), pr["line"].to_numpy(), pr["late"].to_numpy()
         mt, pht, _ = served_means(model, te)
-        wide = p_over(mt[rows], np.full(len(rows), size), line)
-        own = p_over(mt[rows], mt[rows] / (pht[rows] - 1), line)
+        wide = p_over(mt[rows], 1 + mt[rows] / size, line)  # variance mu + mu^2 / size
+        own = p_over(mt[rows], pht[rows], line)
         yt = te[f"label_{stat}"].to_numpy(float)
         print(f"spread {stat:9s} the served mean's test deviance {deviance(yt, mt):.4f}")
         print(
-            f"spread {stat:9s} validation log-loss: constant size {res.fun / ok.sum():.4f}, "
+            f"spread {stat:9s} validation log-loss: constant size {wide_loss:.4f}, "
             f"served {served_loss:.4f} | late props minus books: constant size "
             f"{gap(wide, pr, late):+.4f}, served {gap(own, pr, late):+.4f}",
             flush=True,
@@ -163,7 +161,7 @@ def dispersions(va, te, models: Path) -> None:
         base = np.array([f == "league_baseline" for f in flags])
         ok = ~np.isnan(y)
         pooled = np.where(base, phi, model.header.dispersion)
-        d = (nb_loss(y, mu, mu / (phi - 1)) - nb_loss(y, mu, mu / (pooled - 1)))[ok]
+        d = (nb_loss(y, mu, phi) - nb_loss(y, mu, pooled))[ok]
         days = te["game_date"].to_numpy()[ok]
         uniq, inv = np.unique(days, return_inverse=True)
         per_day = np.bincount(inv, weights=d)
@@ -189,9 +187,7 @@ def dispersions(va, te, models: Path) -> None:
         first = fit_dispersion_mle(vy[a], vm[a])
         own = player_dispersions(v["player_id"].to_numpy()[a], vy[a], vm[a], first)
         pb = np.array([own.get(int(p), first) for p in v["player_id"].to_numpy()[b]])
-        fwd = np.mean(
-            nb_loss(vy[b], vm[b], vm[b] / (pb - 1)) - nb_loss(vy[b], vm[b], vm[b] / (first - 1))
-        )
+        fwd = np.mean(nb_loss(vy[b], vm[b], pb) - nb_loss(vy[b], vm[b], first))
         print(
             f"dispersions {stat:9s} test log-loss per game, per-player minus pooled "
             f"{d.mean():+.5f} [{lo:+.5f}, {hi:+.5f}] | forward check on validation {fwd:+.5f}",

@@ -32,8 +32,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from objective_and_spread import props as one_prop_a_day  # the script beside this one
-from scipy import optimize, special, stats
+from objective_and_spread import (  # the script beside this one
+    deviance,
+    fit_size,
+    p_over,
+)
+from objective_and_spread import props as one_prop_a_day
 
 from statmuse_trainer.lines import match_frame
 
@@ -174,32 +178,6 @@ def matrix(df: pd.DataFrame, cand: pd.DataFrame, base: list[str], extra: list[st
     return np.hstack([x, cand[extra].to_numpy(np.float32)]) if extra else x
 
 
-def nb_over(mu: np.ndarray, r: float, line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """P(under), P(over) of a negative binomial with variance mu + mu^2 / r."""
-    p = r / (r + mu)
-    k = np.floor(line)
-    under = stats.nbinom.cdf(np.ceil(line) - 1, r, p)
-    over = stats.nbinom.sf(k, r, p)
-    return under, over
-
-
-def fit_r(mu: np.ndarray, y: np.ndarray) -> float:
-    def nll(lr: float) -> float:
-        r = np.exp(lr)
-        return -np.sum(
-            special.gammaln(y + r) - special.gammaln(r) + r * np.log(r / (r + mu))
-            + y * np.log(mu / (r + mu))
-        )  # fmt: skip
-
-    return float(np.exp(optimize.minimize_scalar(nll, bounds=(-3, 8), method="bounded").x))
-
-
-def deviance(y: np.ndarray, mu: np.ndarray) -> float:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(y > 0, y * np.log(y / mu), 0.0)
-    return float(np.mean(2 * (t - (y - mu))))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", type=Path, required=True)
@@ -238,10 +216,10 @@ def main() -> None:
                           early_stopping_rounds=50, verbose_eval=False)  # fmt: skip
             it = (0, b.best_iteration + 1)
             mva = np.maximum(b.predict(dva, iteration_range=it), 0.05)
-            r = fit_r(mva, va[lab].to_numpy())
+            r = fit_size(va[lab].to_numpy(float), mva)
             mte = np.maximum(b.predict(dte, iteration_range=it), 0.05)
-            under, over = nb_over(mte[rows], r, props["line"].to_numpy())
-            p = over / (under + over)
+            # a constant size: variance mu + mu^2 / r
+            p = p_over(mte[rows], 1 + mte[rows] / r, props["line"].to_numpy())
             res[name] = (p, deviance(te[lab].to_numpy(), mte))
             log(f"{stat} {name}: trees {it[1]}, r {r:.2f}, test deviance {res[name][1]:.4f}")
         y = props["y"].to_numpy()
