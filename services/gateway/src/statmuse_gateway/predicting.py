@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from statmuse_gateway.adapters.postgres import UNAVAILABLE
 from statmuse_gateway.ports import Player, StoredVector, Vectors, cache_generation
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.schemas import (
@@ -31,6 +32,7 @@ from statmuse_gateway.schemas import (
 )
 from statmuse_gateway.security.daily import day_of
 from statmuse_gateway.service import (
+    STALE_IF_DOWN_S,
     ItemFailed,
     Outputs,
     check_scheduled,
@@ -93,7 +95,16 @@ async def find_players(rt: GatewayRuntime, names: Sequence[str]) -> dict[str, Pl
     out = rt.names.get((normalize_name(name) for name in names), now=now)
     missing = [key for key, player in out.items() if player is None]
     if missing:
-        found = await rt.read_model.players_by_names(missing)
+        try:
+            found = await rt.read_model.players_by_names(missing)
+        except UNAVAILABLE:
+            # PostgreSQL down: names asked lately still mean whom they meant (STALE_IF_DOWN_S);
+            # a name without such an answer needs the database, so the error goes on (a 503).
+            kept = rt.names.get(missing, now=now, stale_s=STALE_IF_DOWN_S)
+            if any(player is None for player in kept.values()):
+                raise
+            out.update(kept)
+            return out
         rt.names.remember(found, now=now)
         out.update(found)
     return out
@@ -232,9 +243,21 @@ async def recent_vectors(rt: GatewayRuntime, props: Sequence[Prop]) -> Vectors:
         else:
             wanted.append(prop)
     if wanted:
-        read = await rt.read_model.vectors_for(
-            [(p.player.player_id, p.body.game_date) for p in wanted]
-        )
+        try:
+            read = await rt.read_model.vectors_for(
+                [(p.player.player_id, p.body.game_date) for p in wanted]
+            )
+        except UNAVAILABLE:
+            # PostgreSQL down: a vector read lately under the player's current generation
+            # answers for STALE_IF_DOWN_S past its TTL; any other needs the database (a 503).
+            for prop in wanted:
+                kept = (
+                    rt.vectors.get(recent_key(prop), stale_s=STALE_IF_DOWN_S) if prop.key else None
+                )
+                if kept is None:
+                    raise
+                out[(prop.player.player_id, prop.body.game_date)] = kept
+            return out
         out.update(read)
         for prop in wanted:
             vector = read.get((prop.player.player_id, prop.body.game_date))

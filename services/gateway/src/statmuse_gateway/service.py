@@ -107,6 +107,10 @@ def check_served_game(
 
 PLAYER_TTL_S = 30.0  # known names change once a day; a new player shows up within this
 RECENT_VECTOR_TTL_S = 60.0  # the most a vector is reused for when its cache generation is lost
+# While PostgreSQL is down, a name or vector entry past its TTL still answers for this long:
+# the alternative is a 503, and nothing new can reach the read model meanwhile anyway. Without
+# it, whether a player asked a second ago got an answer depended on when his entry was read.
+STALE_IF_DOWN_S = 600.0
 _MAX_NAMES = 10_000
 
 
@@ -119,12 +123,15 @@ class PlayerNames:
         self.ttl_s = ttl_s
         self._known: dict[str, tuple[float, Player]] = {}
 
-    def get(self, keys: Iterable[str], *, now: float) -> dict[str, Player | None]:
-        """Each normalised name's player, None where it is not known (or has expired)."""
+    def get(
+        self, keys: Iterable[str], *, now: float, stale_s: float = 0.0
+    ) -> dict[str, Player | None]:
+        """Each normalised name's player, None where it is not known (or expired more than
+        `stale_s` ago: `STALE_IF_DOWN_S` while PostgreSQL is down)."""
         out: dict[str, Player | None] = {}
         for key in keys:
             seen = self._known.get(key)
-            out[key] = seen[1] if seen is not None and seen[0] > now else None
+            out[key] = seen[1] if seen is not None and seen[0] + stale_s > now else None
         return out
 
     def remember(self, found: Mapping[str, Player], *, now: float) -> None:
@@ -168,8 +175,8 @@ class RecentVectors:
     vector (the handler bumps it after storing the vector), so an uncached prediction of a
     known player needs no database trip. A bump can be lost (Redis down when the vector came,
     or restarted without its data, or the counter evicted), so an entry also lives at most
-    `ttl_s`: how stale an answer can then be. Bounded; least recently used first out; on the
-    event loop only."""
+    `ttl_s`: how stale an answer can then be (and, while PostgreSQL is down,
+    `STALE_IF_DOWN_S` more). Bounded; least recently used first out; on the event loop only."""
 
     def __init__(
         self,
@@ -184,12 +191,17 @@ class RecentVectors:
             OrderedDict()
         )
 
-    def get(self, key: tuple[str, dt.date | None]) -> StoredVector | None:
+    def get(self, key: tuple[str, dt.date | None], *, stale_s: float = 0.0) -> StoredVector | None:
+        """The vector under `key` unless it expired more than `stale_s` ago (an entry is kept
+        `STALE_IF_DOWN_S` past its TTL, for when PostgreSQL is down)."""
         found = self._vectors.get(key)
         if found is None:
             return None
-        if found[0] <= self.clock():
+        now = self.clock()
+        if found[0] + STALE_IF_DOWN_S <= now:
             del self._vectors[key]
+            return None
+        if found[0] + stale_s <= now:
             return None
         self._vectors.move_to_end(key)
         return found[1]

@@ -12,7 +12,7 @@ from statmuse_gateway.ports import StoredVector
 from statmuse_gateway.predicting import Answer, predict_props
 from statmuse_gateway.runtime import GatewayRuntime
 from statmuse_gateway.schemas import PredictRequest, PredictResponse
-from statmuse_gateway.service import ItemFailed, RecentVectors
+from statmuse_gateway.service import STALE_IF_DOWN_S, ItemFailed, PlayerNames, RecentVectors
 from statmuse_shared.contract.messages import (
     FeaturesComputed,
     GameRef,
@@ -507,3 +507,31 @@ async def test_a_lost_generation_bump_is_stale_at_most_the_ttl(rt: GatewayRuntim
     [raw] = await answer(rt, {**LEBRON, "line": 22.5})
     assert isinstance(raw, bytes)
     assert PredictResponse.model_validate_json(raw).as_of == later
+
+
+async def test_with_postgresql_down_a_player_read_lately_is_answered_past_the_ttls(
+    rt: GatewayRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While PostgreSQL is down, a name and a vector read lately answer past their TTLs (for
+    STALE_IF_DOWN_S), instead of a 503 that depended on when they were read; a player with
+    no such entry still needs the database, and the error goes on (the route's 503)."""
+    now = [0.0]
+    rt.names = PlayerNames(ttl_s=0.0)  # every name past its TTL as soon as it is read
+    rt.vectors = RecentVectors(ttl_s=60.0, clock=lambda: now[0])
+    [raw] = await answer(rt, LEBRON)
+    assert isinstance(raw, bytes)
+
+    async def down(*_: Any) -> None:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(rt.read_model, "players_by_names", down)
+    monkeypatch.setattr(rt.read_model, "vectors_for", down)
+    now[0] = 61.0  # past the vector's TTL too
+    [raw] = await answer(rt, {**LEBRON, "line": 21.5})
+    assert isinstance(raw, bytes)
+    assert PredictResponse.model_validate_json(raw).as_of == AS_OF
+    with pytest.raises(OSError, match="refused"):  # never read: only the database knows him
+        await answer(rt, {**LEBRON, "player": "Stephen Curry"})
+    now[0] = 60.0 + STALE_IF_DOWN_S  # the vector's stale window is over
+    with pytest.raises(OSError, match="refused"):
+        await answer(rt, {**LEBRON, "line": 22.5})
