@@ -80,8 +80,47 @@ def test_small_tree_contributions_follow_the_path() -> None:
     np.testing.assert_array_equal(contrib[2], [-17.5, 0.0, 0.0])
 
 
-def test_a_lone_leaf_and_no_rows() -> None:
-    part = TreePart(
+def test_a_log_link_predicts_exp_of_the_margin_and_explains_the_mean() -> None:
+    """The margin is the identity part's answer; the mean is exp of it, and the contributions
+    (the margin's path, carried to the mean by one factor per row) add up to it."""
+    identity = small_tree(strict=True, base=-3.0, tree_weight=0.1)
+    log_link = TreePart(**{**vars_of(identity), "log_link": True})
+    x = rows((2.0, 5.0), (0.0, 5.0), (2.0, 0.0))
+    margin = identity.predict(x)
+    np.testing.assert_allclose(margin, [0.0, -2.0, -1.0])
+    np.testing.assert_allclose(log_link.predict(x), np.exp(margin))
+    bias, contrib = log_link.contributions(x)
+    np.testing.assert_allclose(bias, np.exp(-3.0 + 1.875))
+    np.testing.assert_allclose(bias + contrib.sum(axis=1), np.exp(margin), rtol=1e-12)
+    # row 0 went up through x0 (+0.875) and x1 (+0.25): shares 7 to 2 on either scale
+    assert contrib[0, 0] == pytest.approx(3.5 * contrib[0, 1])
+    assert contrib[1, 0] < 0
+    assert contrib[1, 1] == 0.0
+
+
+def test_a_log_link_row_that_stays_at_the_bias_gets_zero_contributions() -> None:
+    part = lone_leaf(0.5, strict=True, log_link=True)
+    bias, contrib = part.contributions(np.zeros((2, 2)))
+    np.testing.assert_allclose(bias, [math.exp(1.5)] * 2)
+    np.testing.assert_array_equal(contrib, np.zeros((2, 2)))
+    np.testing.assert_allclose(part.predict(np.zeros((1, 2))), [math.exp(1.5)])
+
+
+def vars_of(part: TreePart) -> dict[str, Any]:
+    """A tree part's constructor arguments."""
+    names = ("n_features", "roots", "feature", "threshold", "left", "right", "default_left")
+    return {
+        **{n: getattr(part, n) for n in names},
+        "value": part.value,
+        "strict": part.strict,
+        "base": part.base,
+        "tree_weight": part.tree_weight,
+    }
+
+
+def lone_leaf(value: float, *, strict: bool, log_link: bool = False) -> TreePart:
+    """One tree of one leaf (`value`) on two features, base 1."""
+    return TreePart(
         n_features=2,
         roots=[0],
         feature=[-1],
@@ -89,10 +128,15 @@ def test_a_lone_leaf_and_no_rows() -> None:
         left=[-1],
         right=[-1],
         default_left=[False],
-        value=[4.0],
-        strict=False,
+        value=[value],
+        strict=strict,
         base=1.0,
+        log_link=log_link,
     )
+
+
+def test_a_lone_leaf_and_no_rows() -> None:
+    part = lone_leaf(4.0, strict=False)
     assert part.max_depth == 0
     np.testing.assert_array_equal(part.predict(np.zeros((2, 2))), [5.0, 5.0])
     assert part.predict(np.zeros((0, 2))).shape == (0,)
@@ -255,28 +299,26 @@ def test_merging_refuses_nothing_and_walks_of_different_widths() -> None:
         regressors.TreeWalk.merged([(1.0, narrow.walk), (1.0, wide.walk)])
 
 
-def test_a_count_model_serves_its_tree_parts_merged_and_its_linear_parts_alone() -> None:
-    """The served ensemble (a boosted part, a forest, a linear part, weights as a stacking
-    fits them) gives the weighted sum of its parts, mean and contributions alike."""
-    rng = np.random.default_rng(5)
-    boosted = random_ensemble(rng, strict=True, n_features=4)
-    forest = random_ensemble(rng, strict=False, n_features=4)
-    lin = LinearPart(
-        impute=[0.0] * 4, mean=[0.1] * 4, scale=[2.0] * 4, coef=[0.5, -1.0, 0.0, 2.0], intercept=3
-    )
-    parts, weights = [boosted, lin, forest], [0.6, 0.25, -0.2]
+def count_model(
+    parts: list[TreePart | LinearPart],
+    names: list[str],
+    weights: list[float],
+    *,
+    intercept: float = 0.0,
+) -> CountModel:
+    """A count model over four features (a, b, c, d) serving `parts` with `weights`."""
     arrays: dict[str, Any] = {}
     for i, part in enumerate(parts):
         arrays.update(part.to_arrays(f"p{i}_"))
     header = CountModelHeader(
         stat="points",
-        name="points-stacking",
+        name="points-voting",
         feature_set_version="fs-test",
         features=["a", "b", "c", "d"],
-        parts=["p0_", "p1_", "p2_"],
-        part_names=["xgboost", "elasticnet", "random_forest"],
+        parts=[f"p{i}_" for i in range(len(parts))],
+        part_names=names,
         weights=weights,
-        intercept=0.5,
+        intercept=intercept,
         dispersion=1.5,
         history_feature="a",
         centre_feature="b",
@@ -287,7 +329,20 @@ def test_a_count_model_serves_its_tree_parts_merged_and_its_linear_parts_alone()
         league_dispersion=1.5,
         calibrated=False,
     )
-    model = CountModel(header, arrays)
+    return CountModel(header, arrays)
+
+
+def test_a_count_model_serves_its_tree_parts_merged_and_its_linear_parts_alone() -> None:
+    """The served ensemble (a boosted part, a forest, a linear part, weights as a stacking
+    fits them) gives the weighted sum of its parts, mean and contributions alike."""
+    rng = np.random.default_rng(5)
+    boosted = random_ensemble(rng, strict=True, n_features=4)
+    forest = random_ensemble(rng, strict=False, n_features=4)
+    lin = LinearPart(
+        impute=[0.0] * 4, mean=[0.1] * 4, scale=[2.0] * 4, coef=[0.5, -1.0, 0.0, 2.0], intercept=3
+    )
+    parts, weights = [boosted, lin, forest], [0.6, 0.25, -0.2]
+    model = count_model(parts, ["xgboost", "elasticnet", "random_forest"], weights, intercept=0.5)
     x = random_rows(rng, 120, 4)
     x = np.where(np.isinf(x), 1.0, x)  # finite inputs for the linear part
     expected = 0.5 + sum(w * p.predict(x) for w, p in zip(weights, parts, strict=True))
@@ -296,6 +351,25 @@ def test_a_count_model_serves_its_tree_parts_merged_and_its_linear_parts_alone()
     np.testing.assert_allclose(mean, expected, rtol=1e-9, atol=1e-9)
     by_part = sum(w * p.contributions(x)[1] for w, p in zip(weights, parts, strict=True))
     np.testing.assert_allclose(total, by_part, rtol=1e-9, atol=1e-9)
+
+
+def test_a_count_model_adds_a_log_link_part_on_the_means_scale() -> None:
+    """A Poisson booster beside a forest: exp of its margin enters the weighted sum (not
+    merged into the forest's walk), and so do its contributions."""
+    rng = np.random.default_rng(9)
+    trees = vars_of(random_ensemble(rng, strict=True, n_features=4))
+    margin = TreePart(**{**trees, "base": 2.0, "tree_weight": 0.05})
+    boosted = TreePart(**{**trees, "base": 2.0, "tree_weight": 0.05, "log_link": True})
+    forest = random_ensemble(rng, strict=False, n_features=4)
+    parts, weights = [boosted, forest], [0.7, 0.3]
+    model = count_model(parts, ["xgboost", "random_forest"], weights)
+    x = random_rows(rng, 80, 4)
+    expected = 0.7 * np.exp(margin.predict(x)) + 0.3 * forest.predict(x)
+    np.testing.assert_allclose(model.pooled_mean(x), expected, rtol=1e-9)
+    mean, total = model.pooled(x)
+    np.testing.assert_allclose(mean, expected, rtol=1e-9)
+    by_part = sum(w * p.contributions(x)[1] for w, p in zip(weights, parts, strict=True))
+    np.testing.assert_allclose(total, by_part, rtol=1e-9, atol=1e-12)
 
 
 # -- linear --------------------------------------------------------------------------------
@@ -364,6 +438,20 @@ def test_loading_checks_the_kind() -> None:
         TreePart.from_arrays("a_", {k: v for k, v in arrays.items() if k != "a_value"})
     with pytest.raises(ValueError, match="0-d"):
         TreePart.from_arrays("a_", {**arrays, "a_base": np.zeros(2)})
+
+
+def test_a_log_link_is_stored_under_its_own_kind() -> None:
+    """A reader that knew only the identity link must refuse a log-link part, not serve its
+    margin as a mean; this one reads it back with its link."""
+    part = TreePart(**{**vars_of(small_tree(strict=True)), "log_link": True})
+    arrays = part.to_arrays("a_")
+    assert str(arrays["a_kind"]) == "log_link_trees" != TreePart.KIND
+    loaded = part_from_arrays("a_", arrays)
+    assert isinstance(loaded, TreePart)
+    assert loaded.log_link is True
+    assert part_from_arrays("a_", small_tree(strict=True).to_arrays("a_")).log_link is False
+    with pytest.raises(ValueError, match="not 'linear'"):
+        LinearPart.from_arrays("a_", arrays)
 
 
 # -- validation ----------------------------------------------------------------------------

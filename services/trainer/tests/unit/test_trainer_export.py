@@ -40,6 +40,11 @@ def forest(data: tuple[np.ndarray, np.ndarray]) -> RandomForestRegressor:
 @pytest.fixture(scope="module")
 def booster(data: tuple[np.ndarray, np.ndarray]) -> xgb.XGBRegressor:
     x, y = data
+    return early_stopped(x, y)
+
+
+def early_stopped(x: np.ndarray, y: np.ndarray, **objective: str) -> xgb.XGBRegressor:
+    """A booster fitted on the first 1500 rows, stopped early on the rest."""
     model = xgb.XGBRegressor(
         n_estimators=400,
         learning_rate=0.15,
@@ -48,6 +53,7 @@ def booster(data: tuple[np.ndarray, np.ndarray]) -> xgb.XGBRegressor:
         tree_method="hist",
         n_jobs=1,
         random_state=7,
+        **objective,
     )
     return model.fit(x[:1500], y[:1500], eval_set=[(x[1500:], y[1500:])], verbose=False)
 
@@ -221,11 +227,56 @@ def test_a_bare_booster_exports_every_tree_like_booster_predict(
         export.boosted_from_xgboost(bare, rounds=bare.num_boosted_rounds() + 1)
 
 
+@pytest.fixture(scope="module")
+def poisson_booster(data: tuple[np.ndarray, np.ndarray]) -> xgb.XGBRegressor:
+    """A Poisson booster on counts whose mean depends on the features and on missingness."""
+    x, _ = data
+    z = np.nan_to_num(x)
+    rng = np.random.default_rng(3)
+    y = rng.poisson(np.exp(1.5 + 0.4 * z[:, 0] - 0.3 * z[:, 1] + 0.5 * np.isnan(x[:, 5])))
+    return early_stopped(x, y, objective="count:poisson", eval_metric="poisson-nloglik")
+
+
+def test_a_poisson_booster_exports_with_a_log_link(
+    data: tuple[np.ndarray, np.ndarray], poisson_booster: xgb.XGBRegressor
+) -> None:
+    """base_score is a mean (its log starts the margin); the part predicts exp(margin)."""
+    x, _ = data
+    part = export.boosted_from_xgboost(poisson_booster)
+    assert part.log_link is True
+    assert part.n_trees == poisson_booster.best_iteration + 1
+    np.testing.assert_allclose(part.predict(x), poisson_booster.predict(x), rtol=1e-5)
+    margin = poisson_booster.predict(x, output_margin=True)
+    np.testing.assert_allclose(part.walk.predict(x), margin, rtol=1e-5, atol=1e-6)
+    edges = at_thresholds(part, 500)
+    np.testing.assert_allclose(part.predict(edges), poisson_booster.predict(edges), rtol=1e-5)
+    assert_contributions_add_up(part, x)
+    loaded = through_npz(part)
+    assert isinstance(loaded, TreePart)
+    assert loaded.log_link is True
+    np.testing.assert_array_equal(loaded.predict(x), part.predict(x))
+
+
+def test_log_link_contributions_keep_the_margins_signs_and_shares(
+    data: tuple[np.ndarray, np.ndarray], poisson_booster: xgb.XGBRegressor
+) -> None:
+    """On the mean's scale each row's contributions are its margin contributions times one
+    positive factor, and the bias is exp of the margin's bias."""
+    x, _ = data
+    part = export.boosted_from_xgboost(poisson_booster)
+    margin_bias, margin_contrib = part.walk.contributions(x)
+    bias, contrib = part.contributions(x)
+    np.testing.assert_allclose(bias, np.exp(margin_bias))
+    factor = contrib.sum(axis=1) / margin_contrib.sum(axis=1)
+    assert (factor > 0).all()
+    np.testing.assert_allclose(contrib, margin_contrib * factor[:, None], rtol=1e-9, atol=1e-12)
+
+
 def test_xgboost_other_objectives_are_refused(data: tuple[np.ndarray, np.ndarray]) -> None:
     x, y = data
-    poisson = xgb.XGBRegressor(n_estimators=2, objective="count:poisson", n_jobs=1).fit(x, y)
-    with pytest.raises(ValueError, match="reg:squarederror"):
-        export.boosted_from_xgboost(poisson)
+    gamma = xgb.XGBRegressor(n_estimators=2, objective="reg:gamma", n_jobs=1).fit(x, y)
+    with pytest.raises(ValueError, match="reg:squarederror or count:poisson"):
+        export.boosted_from_xgboost(gamma)
     with pytest.raises(ValueError, match="XGBRegressor or Booster"):
         export.boosted_from_xgboost(Ridge())
 

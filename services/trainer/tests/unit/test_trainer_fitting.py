@@ -64,6 +64,22 @@ def test_the_bundle_reproduces_the_fit_and_serves_consistent_numbers(fitted):
         assert p.contributions, "every answer explains itself"
 
 
+def test_every_served_part_predicts_what_its_fitted_model_predicts(fitted):
+    """The exported parts (the Poisson booster with its log link among them) give the fitted
+    models' own predictions on the validation rows."""
+    df, f = fitted
+    model = load_model(f.bundle)
+    assert isinstance(model, CountModel)
+    validation = df[df["split"] == "validation"]
+    x = validation[[f"f_{n}" for n in model.header.features]].to_numpy(np.float64)
+    fitted_by_name = {c.name: c.model for c in f.candidates}
+    for name, part in zip(model.header.part_names, model.parts, strict=True):
+        assert getattr(part, "log_link", False) is (name == "xgboost")
+        np.testing.assert_allclose(part.predict(x), fitted_by_name[name].predict(x), rtol=1e-5)
+    booster = fitted_by_name["xgboost"].get_booster()
+    assert '"count:poisson"' in booster.save_config()
+
+
 def test_the_served_probabilities_are_calibrated_where_they_were_fitted(fitted):
     # The isotonic map is fitted on the CDF at several whole numbers, not on P(over) at one
     # line, so it need not lower ECE at the reference line; it must leave it small.

@@ -46,10 +46,11 @@ def test_the_pruning_callback_stops_a_trial_worse_than_the_median_so_far():
     trial = study.ask()
     callback = candidates._pruning(trial)
     # reported, but inside the warm-up; between reports nothing is looked at
-    assert callback.after_iteration(None, 0, {"validation_0": {"rmse": [2.0]}}) is False
-    assert callback.after_iteration(None, 10, {"validation_0": {"rmse": [9.0]}}) is False
+    loss = candidates.XGBOOST_METRIC  # the validation loss the booster stops early on
+    assert callback.after_iteration(None, 0, {"validation_0": {loss: [2.0]}}) is False
+    assert callback.after_iteration(None, 10, {"validation_0": {loss: [9.0]}}) is False
     with pytest.raises(optuna.TrialPruned):
-        callback.after_iteration(None, 25, {"validation_0": {"rmse": [3.0]}})
+        callback.after_iteration(None, 25, {"validation_0": {loss: [3.0]}})
 
 
 def test_permutation_importance_finds_the_signal_and_nothing_in_empty_columns(data, searched):

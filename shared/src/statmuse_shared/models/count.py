@@ -101,12 +101,15 @@ class CountModel:
             if part.n_features != width:
                 raise ModelInputError(f"a part expects {part.n_features} features, not {width}")
         self.weights = np.asarray(h.weights, dtype=np.float64)
-        # The ensemble as served: its linear parts one by one, its tree parts (a forest and a
-        # boosted model, say) merged into one walk, so their trees go down level by level
-        # together (one single prediction's cost is mostly numpy calls per level).
+        # The ensemble as served: its linear parts and its log-link tree parts (exp of their
+        # trees' sum) one by one, its other tree parts (a forest and a boosted model, say)
+        # merged into one walk, so their trees go down level by level together (one single
+        # prediction's cost is mostly numpy calls per level).
         weighted = list(zip(h.weights, self.parts, strict=True))
-        self._linear = [(w, p) for w, p in weighted if isinstance(p, LinearPart)]
-        trees = [(w, p.walk) for w, p in weighted if isinstance(p, TreePart)]
+        self._one_by_one = [
+            (w, p) for w, p in weighted if not isinstance(p, TreePart) or p.log_link
+        ]
+        trees = [(w, p.walk) for w, p in weighted if isinstance(p, TreePart) and not p.log_link]
         self._trees = TreeWalk.merged(trees) if trees else None
         self._index = {n: i for i, n in enumerate(h.features)}
         self._getter = operator.itemgetter(*h.features)
@@ -173,7 +176,7 @@ class CountModel:
         """The pooled mean and its per-feature contributions (one pass through each part)."""
         mean = np.full(x.shape[0], self.header.intercept)
         total = np.zeros(x.shape)
-        for w, part in self._linear:
+        for w, part in self._one_by_one:
             bias, contributions = part.contributions(x)
             mean += w * (bias + contributions.sum(axis=1))
             total += w * contributions
@@ -186,7 +189,7 @@ class CountModel:
     def pooled_mean(self, x: np.ndarray) -> np.ndarray:
         """`pooled`'s mean without the contributions."""
         mean = np.full(x.shape[0], self.header.intercept)
-        for w, part in self._linear:
+        for w, part in self._one_by_one:
             mean += w * part.predict(x)
         if self._trees is not None:
             mean += self._trees.predict(x)

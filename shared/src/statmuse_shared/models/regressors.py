@@ -7,7 +7,8 @@ serving time:
 - `LinearPart`: impute, standardise, dot product (ElasticNet, Ridge).
 - `TreePart`: an ensemble of binary trees in flat arrays (RandomForest, XGBoost), compiled
   to a `TreeWalk` that evaluates all rows and all trees at once, one tree level per step;
-  the tree parts of a weighted ensemble merge into one walk.
+  the tree parts of a weighted ensemble merge into one walk. A part with a log link (an
+  XGBoost Poisson model) predicts exp of its trees' sum and walks on its own.
 
 Both predict from a float64 matrix (rows x features, NaN = missing), explain a prediction as a
 bias plus one contribution per feature, and round-trip through `np.savez` under a key prefix,
@@ -295,7 +296,8 @@ class TreeWalk:
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class TreePart:
-    """A tree ensemble: base + tree_weight * sum over trees of the reached leaf's value.
+    """A tree ensemble: base + tree_weight * sum over trees of the reached leaf's value (the
+    margin), or with `log_link` exp(margin), the mean of a Poisson-objective booster.
 
     Nodes of all trees sit in flat arrays; `roots` holds each tree's root index. At a leaf
     `feature` is -1 and `left`/`right` are -1. An internal node sends x left when
@@ -304,9 +306,12 @@ class TreePart:
     splits off the missing values with +inf), never NaN. `value` is the leaf value at leaves
     and, at internal nodes, the weighted mean of the leaves below (for contributions).
     `max_depth` (the most levels any tree has below its root) is set on construction.
+    A log-link part is stored under its own kind, so that a reader that knows only the
+    identity link refuses it instead of serving its margin as a mean.
     """
 
     KIND: ClassVar[str] = "trees"
+    LOG_KIND: ClassVar[str] = "log_link_trees"
 
     n_features: int
     roots: npt.NDArray[np.int32]
@@ -319,6 +324,7 @@ class TreePart:
     strict: bool
     base: float = 0.0
     tree_weight: float = 1.0
+    log_link: bool = False
     max_depth: int = field(init=False)
     walk: TreeWalk = field(init=False, repr=False)
 
@@ -331,6 +337,9 @@ class TreePart:
         if not isinstance(self.strict, bool | np.bool_):
             raise ValueError(f"strict must be a bool, got {self.strict!r}")
         object.__setattr__(self, "strict", bool(self.strict))
+        if not isinstance(self.log_link, bool | np.bool_):
+            raise ValueError(f"log_link must be a bool, got {self.log_link!r}")
+        object.__setattr__(self, "log_link", bool(self.log_link))
         object.__setattr__(self, "base", _finite_scalar("base", self.base))
         object.__setattr__(self, "tree_weight", _finite_scalar("tree_weight", self.tree_weight))
         for name, dtype in (
@@ -460,16 +469,26 @@ class TreePart:
         )
 
     def predict(self, x: FloatArray) -> FloatArray:
-        return self.walk.predict(x)
+        margin = self.walk.predict(x)
+        return np.exp(margin) if self.log_link else margin
 
     def contributions(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Saabas contributions (`TreeWalk.contributions`); bias = base + tree_weight * the
-        sum of the roots' values."""
-        return self.walk.contributions(x)
+        sum of the roots' values. With the log link they are taken on the margin and carried
+        to the mean in proportion: bias = exp(margin bias) and the contributions, scaled by one
+        factor per row, add up to exp(margin) - bias, so bias + their sum is the prediction."""
+        bias, contributions = self.walk.contributions(x)
+        if not self.log_link:
+            return bias, contributions
+        step = contributions.sum(axis=1)
+        # (exp(bias + step) - exp(bias)) / step, which is exp(bias) as the step goes to 0
+        safe = np.where(step == 0.0, 1.0, step)
+        factor = np.exp(bias) * np.where(step == 0.0, 1.0, np.expm1(step) / safe)
+        return np.exp(bias), contributions * factor[:, None]
 
     def to_arrays(self, prefix: str) -> dict[str, npt.NDArray[Any]]:
         return {
-            f"{prefix}{KIND_KEY}": np.array(self.KIND),
+            f"{prefix}{KIND_KEY}": np.array(self.LOG_KIND if self.log_link else self.KIND),
             f"{prefix}n_features": np.array(self.n_features, dtype=np.int64),
             f"{prefix}roots": self.roots,
             f"{prefix}feature": self.feature,
@@ -485,7 +504,8 @@ class TreePart:
 
     @classmethod
     def from_arrays(cls, prefix: str, arrays: Mapping[str, npt.NDArray[Any]]) -> "TreePart":
-        _check_kind(prefix, arrays, cls.KIND)
+        log_link = _kind(prefix, arrays) == cls.LOG_KIND
+        _check_kind(prefix, arrays, cls.LOG_KIND if log_link else cls.KIND)
         n_features = _scalar(arrays, f"{prefix}n_features")
         strict = _scalar(arrays, f"{prefix}strict")
         if not isinstance(n_features, np.integer):
@@ -504,6 +524,7 @@ class TreePart:
             strict=bool(strict),
             base=_scalar(arrays, f"{prefix}base"),
             tree_weight=_scalar(arrays, f"{prefix}tree_weight"),
+            log_link=log_link,
         )
 
 
@@ -512,6 +533,6 @@ def part_from_arrays(prefix: str, arrays: Mapping[str, npt.NDArray[Any]]) -> Lin
     kind = _kind(prefix, arrays)
     if kind == LinearPart.KIND:
         return LinearPart.from_arrays(prefix, arrays)
-    if kind == TreePart.KIND:
+    if kind in (TreePart.KIND, TreePart.LOG_KIND):
         return TreePart.from_arrays(prefix, arrays)
     raise ValueError(f"unknown part kind {kind!r} under {prefix!r}")

@@ -158,8 +158,14 @@ def _base_score(text: str) -> float:
     return float(numbers[0])
 
 
+# The objectives whose predictions the export reproduces, and their links: the mean is the
+# margin (squared error) or exp of it (Poisson).
+LINKS = {"reg:squarederror": "identity", "count:poisson": "log"}
+
+
 def boosted_from_xgboost(model: Any, *, rounds: int | None = None) -> TreePart:
-    """A fitted XGBRegressor or Booster (gbtree, reg:squarederror) -> its trees.
+    """A fitted XGBRegressor or Booster (gbtree, reg:squarederror or count:poisson) -> its
+    trees (with a log link for Poisson).
 
     By default the export holds exactly the trees the object's own `predict` uses:
     XGBRegressor.predict stops at `best_iteration` after early stopping, whereas
@@ -189,13 +195,19 @@ def boosted_from_xgboost(model: Any, *, rounds: int | None = None) -> TreePart:
     if booster_name != "gbtree":
         raise ValueError(f"expected booster='gbtree', got {booster_name!r}")
     objective = config["objective"]["name"]
-    if objective != "reg:squarederror":
-        raise ValueError(f"expected objective reg:squarederror, got {objective!r}")
+    if objective not in LINKS:
+        raise ValueError(f"expected objective {' or '.join(LINKS)}, got {objective!r}")
     params = config["learner_model_param"]
     if int(params.get("num_class", "0")) > 1 or int(params.get("num_target", "1")) != 1:
         raise ValueError("expected a single-target regressor")
     n_features = int(params["num_feature"])
-    base = _base_score(params["base_score"])  # identity link: the margin is base_score
+    # base_score is on the scale of the mean: the margin starts at its link's value.
+    base = _base_score(params["base_score"])
+    log_link = LINKS[objective] == "log"
+    if log_link:
+        if base <= 0:
+            raise ValueError(f"a Poisson booster's base_score must be > 0, got {base}")
+        base = math.log(base)
 
     gbtree = json.loads(bytes(booster.save_raw("json")))["learner"]["gradient_booster"]["model"]
     trees = gbtree["trees"]
@@ -208,10 +220,12 @@ def boosted_from_xgboost(model: Any, *, rounds: int | None = None) -> TreePart:
         rounds = n_rounds
     if not 0 < rounds <= n_rounds:
         raise ValueError(f"rounds must be in [1, {n_rounds}], got {rounds}")
-    return _trees_part(trees[: indptr[rounds]], n_features=n_features, base=base)
+    return _trees_part(trees[: indptr[rounds]], n_features=n_features, base=base, log_link=log_link)
 
 
-def _trees_part(trees: list[dict[str, Any]], *, n_features: int, base: float) -> TreePart:
+def _trees_part(
+    trees: list[dict[str, Any]], *, n_features: int, base: float, log_link: bool = False
+) -> TreePart:
     if not trees:
         raise ValueError("the booster has no trees")
     columns: dict[str, list[npt.NDArray[Any]]] = {
@@ -259,6 +273,7 @@ def _trees_part(trees: list[dict[str, Any]], *, n_features: int, base: float) ->
         strict=True,
         base=base,
         tree_weight=1.0,
+        log_link=log_link,
     )
 
 
