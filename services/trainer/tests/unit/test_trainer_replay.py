@@ -32,7 +32,8 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     test.to_parquet(dataset / "test.parquet")
     models = root / "models"
     models.mkdir()
-    (models / "points.npz").write_bytes((MODELS / "points.npz").read_bytes())
+    for stat in ("points", "steals"):  # steals: a market the bundled lines do not have
+        (models / f"{stat}.npz").write_bytes((MODELS / f"{stat}.npz").read_bytes())
     model = CountModel.from_bytes((MODELS / "points.npz").read_bytes())
     mu, r, _ = served_means(model, test)
     index = {
@@ -115,6 +116,13 @@ def test_faithful_answers_agree_and_drifting_ones_do_not(replayed: dict) -> None
     assert cells[5] == "0.0000"
     assert f"- {total - answered}: the vector for X comes once the games before it" in text
     assert "Verdict: every stat agrees" in text
+    assert "| steals | no lines in the files |" in text  # nothing to compare is no failure
+    assert f"serving the bundles in `{replayed['models'].as_posix()}/`" in text  # not in cwd
+
+    write_answers(root / "none.csv", replayed["answers"], drop=len(replayed["answers"]))
+    text, agree = run(replayed, root / "none.csv", root / "slate.csv")
+    assert not agree  # lines, and not one answered
+    assert "| points | 0 of " in text
 
     write_answers(root / "drift.csv", replayed["answers"], shift=0.05)
     text, agree = run(replayed, root / "drift.csv", root / "slate.csv")

@@ -176,6 +176,14 @@ def slate_bets(slate: Path, test: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _shown(path: Path) -> str:
+    """A path as the report names it: from the working directory when it lies below it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def _fmt(e: Estimate, digits: int = 4) -> str:
     return f"{e.value:+.{digits}f} [{e.low:+.{digits}f}, {e.high:+.{digits}f}]"
 
@@ -206,7 +214,10 @@ def report(
     table = []
     for s in stats:
         n = len(s.went_over)
-        if n == 0:
+        if s.all_lines == 0:  # the files have no market for it: nothing to compare
+            table.append(f"| {s.stat} | no lines in the files | – | – | – | – | – | – | – |")
+            continue
+        if n == 0:  # lines, and not one answered: the live path failed them all
             table.append(f"| {s.stat} | 0 of {s.all_lines} | – | – | – | – | – | – | – |")
             agree = False
             continue
@@ -232,7 +243,7 @@ def report(
         "",
         f"Generated {dt.date.today().isoformat()} by `{command}`"
         + (f" in {seconds / 60:.0f} minutes" if seconds else "")
-        + " on the local stack (`statmuse up`), with the shipped models (`models/`).",
+        + f" on the local stack (`statmuse up`), serving the bundles in `{_shown(models)}/`.",
         "",
         "What ran, day by day: in the morning the ingestor published the day's schedule, "
         "availability and the books' lines (the files sources); the features service computed "
