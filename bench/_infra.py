@@ -88,8 +88,8 @@ def redis_server() -> Iterator[str]:
 def local_stack(
     *, services: tuple[str, ...] | None = None, env: dict[str, str] | None = None
 ) -> "Iterator[Stack]":
-    """The whole local stack as `statmuse up` starts it (PostgreSQL, Redis, the broker, topics,
-    migrations, then each service its own process), but in a temporary folder and on free
+    """The whole local stack as `statmuse up` starts it (PostgreSQL, Redis, the broker, MLflow,
+    topics, migrations, then each service its own process), but in a temporary folder and on free
     ports only: `up` prefers the default ports, and other people may run a stack (and point
     load at port 8000) in the same checkout. `env` goes to the services (e.g. the gateway's
     rate limit). Everything started is stopped after; the folder (logs) is kept on failure."""
@@ -99,6 +99,7 @@ def local_stack(
     from statmuse_ops.infra import (
         free_port,
         start_broker,
+        start_mlflow,
         start_postgres,
         start_redis,
     )
@@ -120,6 +121,16 @@ def local_stack(
             stack.started.append(started)
             stack.env[variable] = started.url
         stack.env["ARTIFACT_STORE_URL"] = (root / "artifacts").as_uri()
+        # The trainer is ready only with its model registry: MLflow on the stack's PostgreSQL,
+        # on a free port (without it the trainer waited on whatever answered at :5000).
+        mlflow = start_mlflow(
+            root / "mlflow",
+            database_url=stack.env["DATABASE_URL"],
+            port=None,
+            log=logs / "mlflow.log",
+        )
+        stack.started.append(mlflow)
+        stack.env["MLFLOW_TRACKING_URI"] = mlflow.url
         bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
         asyncio.run(ensure_topics(bootstrap, topics.all_with_dead_letters()))
         asyncio.run(migrate(stack.env["DATABASE_URL"]))
