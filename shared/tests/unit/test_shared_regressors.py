@@ -1,6 +1,7 @@
 """The numpy-only regressor runtime: hand-built trees with known answers, a brute-force walker
 for random forests (NaN, infinities, values exactly at thresholds), and the npz round trip."""
 
+import dataclasses
 import io
 import math
 from typing import Any
@@ -84,7 +85,7 @@ def test_a_log_link_predicts_exp_of_the_margin_and_explains_the_mean() -> None:
     """The margin is the identity part's answer; the mean is exp of it, and the contributions
     (the margin's path, carried to the mean by one factor per row) add up to it."""
     identity = small_tree(strict=True, base=-3.0, tree_weight=0.1)
-    log_link = TreePart(**{**vars_of(identity), "log_link": True})
+    log_link = dataclasses.replace(identity, log_link=True)
     x = rows((2.0, 5.0), (0.0, 5.0), (2.0, 0.0))
     margin = identity.predict(x)
     np.testing.assert_allclose(margin, [0.0, -2.0, -1.0])
@@ -104,18 +105,6 @@ def test_a_log_link_row_that_stays_at_the_bias_gets_zero_contributions() -> None
     np.testing.assert_allclose(bias, [math.exp(1.5)] * 2)
     np.testing.assert_array_equal(contrib, np.zeros((2, 2)))
     np.testing.assert_allclose(part.predict(np.zeros((1, 2))), [math.exp(1.5)])
-
-
-def vars_of(part: TreePart) -> dict[str, Any]:
-    """A tree part's constructor arguments."""
-    names = ("n_features", "roots", "feature", "threshold", "left", "right", "default_left")
-    return {
-        **{n: getattr(part, n) for n in names},
-        "value": part.value,
-        "strict": part.strict,
-        "base": part.base,
-        "tree_weight": part.tree_weight,
-    }
 
 
 def lone_leaf(value: float, *, strict: bool, log_link: bool = False) -> TreePart:
@@ -357,9 +346,10 @@ def test_a_count_model_adds_a_log_link_part_on_the_means_scale() -> None:
     """A Poisson booster beside a forest: exp of its margin enters the weighted sum (not
     merged into the forest's walk), and so do its contributions."""
     rng = np.random.default_rng(9)
-    trees = vars_of(random_ensemble(rng, strict=True, n_features=4))
-    margin = TreePart(**{**trees, "base": 2.0, "tree_weight": 0.05})
-    boosted = TreePart(**{**trees, "base": 2.0, "tree_weight": 0.05, "log_link": True})
+    margin = dataclasses.replace(
+        random_ensemble(rng, strict=True, n_features=4), base=2.0, tree_weight=0.05
+    )
+    boosted = dataclasses.replace(margin, log_link=True)
     forest = random_ensemble(rng, strict=False, n_features=4)
     parts, weights = [boosted, forest], [0.7, 0.3]
     model = count_model(parts, ["xgboost", "random_forest"], weights)
@@ -443,7 +433,7 @@ def test_loading_checks_the_kind() -> None:
 def test_a_log_link_is_stored_under_its_own_kind() -> None:
     """A reader that knew only the identity link must refuse a log-link part, not serve its
     margin as a mean; this one reads it back with its link."""
-    part = TreePart(**{**vars_of(small_tree(strict=True)), "log_link": True})
+    part = dataclasses.replace(small_tree(strict=True), log_link=True)
     arrays = part.to_arrays("a_")
     assert str(arrays["a_kind"]) == "log_link_trees" != TreePart.KIND
     loaded = part_from_arrays("a_", arrays)
