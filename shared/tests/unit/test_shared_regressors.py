@@ -248,7 +248,8 @@ def test_big_batches_are_walked_in_blocks(monkeypatch: pytest.MonkeyPatch) -> No
     part = random_ensemble(rng, strict=False, n_features=4)
     x = random_rows(rng, 101, 4)
     pred, (bias, contrib) = part.predict(x), part.contributions(x)
-    monkeypatch.setattr(regressors, "_BLOCK_STATES", 2 * part.n_trees + 1)  # 2 rows a block
+    # 2 rows a block; 1 for contributions, whose blocks count every level
+    monkeypatch.setattr(regressors, "_BLOCK_STATES", 2 * part.n_trees + 1)
     np.testing.assert_array_equal(part.predict(x), pred)
     np.testing.assert_array_equal(part.contributions(x)[0], bias)
     np.testing.assert_array_equal(part.contributions(x)[1], contrib)
