@@ -1,6 +1,6 @@
 """The objective and the spread of the model alone, against the books' lines (research).
 
-Nothing here is used by the services. Three checks behind docs/research/season-phase-and-spread.md:
+Nothing here is used by the services. The checks behind docs/research/season-phase-and-spread.md:
 
     objective    one XGBoost per stat with a Poisson and with a squared-error objective (eta
                  0.05, depth 6, early stopping on validation), on every feature and on the
@@ -15,6 +15,13 @@ Nothing here is used by the services. Three checks behind docs/research/season-p
     periods      the served model alone (calibrated) minus the books on every line, by
                  period of the season, and for pra, by how far our mean is from the line:
                  how often the over went and what the minutes did
+    bymean       the calibration map fitted per band of the served mean (2 to 5 bands,
+                 quantiles of the validation means) against the one pooled map: Brier at
+                 the reference line on every test game, and the model alone minus the
+                 books on every line
+    layerlines   the market layer's three numbers fitted on every book's line before the
+                 cutoff instead of one prop per player, stat and day: Brier minus the books
+                 and ECE on the later days, on props and on every line
 
 Lines: one prop per player, stat and day of 2023-24 (the books' modal line, their mean
 de-vigged price at it, pushes dropped), from `data/nba/prop_lines/`; "late" is after
@@ -23,6 +30,8 @@ de-vigged price at it, pushes dropped), from `data/nba/prop_lines/`; "late" is a
 
     .venv/bin/python bench/research/objective_and_spread.py --dataset var/datasets/<hash> \\
         --models models/holdout-2023-24 [--checks objective,spread,dispersions,periods]
+
+(bymean and layerlines run only when named in --checks.)
 """
 
 import argparse
@@ -35,14 +44,17 @@ from scipy import optimize
 
 from statmuse_shared.models.count import CountModel
 from statmuse_trainer.lines import join_lines, match_frame
-from statmuse_trainer.training.market import consensus
+from statmuse_trainer.training.calibration import cdf_pairs, fit_calibration
+from statmuse_trainer.training.market import consensus, ece, fit_coefficients, props_of
 from statmuse_trainer.training.negbin import fit_dispersion_mle, nb_logpmf, player_dispersions
 from statmuse_trainer.training.served import (
     given_no_push,
+    layer_over,
     line_odds,
     nb_line_odds,
     served_means,
 )
+from statmuse_trainer.training.stat_data import pooled_rows, reference_lines, without_reports
 
 REPO = Path(__file__).resolve().parents[2]
 LINE_STATS = ("points", "rebounds", "assists", "pra")
@@ -238,6 +250,114 @@ def periods(te, matched, models: Path) -> None:
         print(table.round(3).to_string())
 
 
+def _usable(frame: pd.DataFrame, model: CountModel, stat: str):
+    """The rows a stat's model answers itself, with a label: (rows, mu, phi, y)."""
+    rows = frame[pooled_rows(frame, stat).to_numpy()].reset_index(drop=True)
+    mu, phi, _ = served_means(model, rows)
+    y = rows[f"label_{stat}"].to_numpy(np.float64)
+    ok = ~np.isnan(y)
+    return rows[ok].reset_index(drop=True), mu[ok], phi[ok], y[ok]
+
+
+def _over(mu, phi, line, maps, band) -> np.ndarray:
+    """P(over | no push) through each row's band's calibration map."""
+    p = np.empty(len(mu))
+    for b, knots in enumerate(maps):
+        m = band == b
+        if m.any():
+            under, _, over = nb_line_odds(mu[m], phi[m], line[m], calibration=knots)
+            p[m] = given_no_push(under, over)
+    return p
+
+
+def bymean(va, te, matched, models: Path) -> None:
+    for stat in LINE_STATS:
+        model = CountModel.from_bytes((models / f"{stat}.npz").read_bytes())
+        v, vmu, vphi, vy = _usable(va, model, stat)
+        t, tmu, tphi, ty = _usable(te, model, stat)
+        # The served map on the validation season, at the half point above each mean.
+        above = np.floor(vmu) + 0.5
+        _, _, p_above = nb_line_odds(vmu, vphi, above, calibration=(model.cal_x, model.cal_y))
+        q = np.quantile(vmu, [0.5, 0.75, 0.9])
+        level = [
+            f"mean {lo:.0f} to {hi:.0f}: P {p_above[m].mean():.3f}, "
+            f"over {(vy > above)[m].mean():.3f}"
+            for lo, hi in ((q[0], q[1]), (q[1], q[2]), (q[2], np.inf))
+            for m in [(vmu >= lo) & (vmu < hi)]
+        ]
+        print(f"bymean {stat:9s} validation, at floor(mean) + 0.5: " + "; ".join(level))
+        vref, tref = reference_lines(v, stat), reference_lines(t, stat)
+        went = (ty > tref).astype(float)
+        mu, phi, _ = served_means(model, te)
+        last = max(b.last_day for b in (model.header.line_blend, model.header.market_layer) if b)
+        j = join_lines(te, [(p, x) for p, x in matched if x.game_date > last], stat)
+        cells = []
+        for bands in (1, 2, 3, 5):
+            edges = np.quantile(vmu, np.linspace(0, 1, bands + 1)[1:-1])
+            maps = [
+                fit_calibration(*cdf_pairs(vy[m], vmu[m], vphi[m], vref[m]))
+                for m in (np.digitize(vmu, edges) == b for b in range(bands))
+            ]
+            ref = _over(tmu, tphi, tref, maps, np.digitize(tmu, edges))
+            at = _over(mu[j.row], phi[j.row], j.line, maps, np.digitize(mu[j.row], edges))
+            lines = np.mean((at - j.went_over) ** 2) - np.mean((j.books - j.went_over) ** 2)
+            cells.append(
+                f"{bands} band(s): reference-line Brier {np.mean((ref - went) ** 2):.5f}, "
+                f"lines minus books {lines:+.4f}, mean P(over) at the lines {at.mean():.3f}"
+            )
+        print(
+            f"bymean {stat:9s} (over rate at the lines {j.went_over.mean():.3f}): "
+            + "; ".join(cells)
+        )
+
+
+def layerlines(te, matched, models: Path) -> None:
+    """Props (one per player, stat and day) as `fit_market` makes them, and every book's line;
+    the layer is fitted on days up to LATE without who is out, scored on later days."""
+    stats = (*LINE_STATS, "threes")
+    unreported = without_reports(te, share=1.0)
+    day = pd.to_datetime(te["game_date"]).to_numpy()
+    cut = pd.Timestamp(LATE).date()
+    early_props, early_lines, later_props, later_lines = {}, {}, {}, {}
+    for stat in stats:
+        model = CountModel.from_bytes((models / f"{stat}.npz").read_bytes())
+        j = join_lines(te, matched, stat)
+        fitted, scored = props_of(model, unreported, j), props_of(model, te, j)
+        early_props[stat] = fitted.where(fitted.day <= cut)
+        later_props[stat] = scored.where(scored.day > cut)
+        for store, frame, keep in (
+            (early_lines, unreported, day[j.row] <= LATE),
+            (later_lines, te, day[j.row] > LATE),
+        ):
+            mu, phi, _ = served_means(model, frame)
+            under, _, over = nb_line_odds(np.maximum(mu[j.row], 0.05), phi[j.row], j.line)
+            own = given_no_push(under, over)
+            store[stat] = (j.books[keep], own[keep], j.went_over[keep])
+    fields = ("books", "model", "went_over")
+    coefs = {
+        "props": fit_coefficients(
+            *(np.concatenate([getattr(early_props[s], f) for s in stats]) for f in fields)
+        ),
+        "every line": fit_coefficients(
+            *(np.concatenate([early_lines[s][i] for s in stats]) for i in range(3))
+        ),
+    }
+    for name, c in coefs.items():
+        print(f"layerlines fitted on {name}: {c[0]:+.4f}, books {c[1]:.4f}, model {c[2]:.4f}")
+    for stat in stats:
+        pr = later_props[stat]
+        books, own, y = later_lines[stat]
+        for name, c in coefs.items():
+            p, q = layer_over(c, pr.books, pr.model), layer_over(c, books, own)
+            on_props = np.mean((p - pr.went_over) ** 2) - np.mean((pr.books - pr.went_over) ** 2)
+            on_lines = np.mean((q - y) ** 2) - np.mean((books - y) ** 2)
+            print(
+                f"layerlines {stat:9s} fitted on {name:10s}: props minus books {on_props:+.4f}, "
+                f"ECE {ece(p, pr.went_over):.4f}; every line minus books {on_lines:+.4f}, "
+                f"ECE {ece(q, y):.4f} (books {ece(books, y):.4f})"
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", type=Path, required=True)
@@ -258,6 +378,10 @@ def main() -> None:
         dispersions(va, te, args.models)
     if "periods" in checks:
         periods(te, matched, args.models)
+    if "bymean" in checks:
+        bymean(va, te, matched, args.models)
+    if "layerlines" in checks:
+        layerlines(te, matched, args.models)
 
 
 if __name__ == "__main__":
