@@ -22,6 +22,14 @@ Nothing here is used by the services. The checks behind docs/research/season-pha
     layerlines   the market layer's three numbers fitted on every book's line before the
                  cutoff instead of one prop per player, stat and day: Brier minus the books
                  and ECE on the later days, on props and on every line
+    parts        pra's mean as the sum of the points, rebounds and assists bundles' means
+                 against its own bundle's: deviance on validation and test, and the model
+                 alone minus the books at the lines (pooled phi fitted on validation, with
+                 and without a calibration map fitted as training fits it)
+    calforward   the calibration map judged forward in time as per-player spreads are: fitted
+                 on the validation games before the median day, its Brier on the later games'
+                 CDF pairs against the raw CDF's (z with days as clusters); beside it, the
+                 served map's change on the test season's pairs
 
 Lines: one prop per player, stat and day of 2023-24 (the books' modal line, their mean
 de-vigged price at it, pushes dropped), from `data/nba/prop_lines/`; "late" is after
@@ -31,7 +39,7 @@ de-vigged price at it, pushes dropped), from `data/nba/prop_lines/`; "late" is a
     .venv/bin/python bench/research/objective_and_spread.py --dataset var/datasets/<hash> \\
         --models models/holdout-2023-24 [--checks objective,spread,dispersions,periods]
 
-(bymean and layerlines run only when named in --checks.)
+(bymean, layerlines, parts and calforward run only when named in --checks.)
 """
 
 import argparse
@@ -46,7 +54,12 @@ from statmuse_shared.models.count import CountModel
 from statmuse_trainer.lines import join_lines, match_frame
 from statmuse_trainer.training.calibration import cdf_pairs, fit_calibration
 from statmuse_trainer.training.market import consensus, ece, fit_coefficients, props_of
-from statmuse_trainer.training.negbin import fit_dispersion_mle, nb_logpmf, player_dispersions
+from statmuse_trainer.training.negbin import (
+    fit_dispersion_mle,
+    nb_cdf,
+    nb_logpmf,
+    player_dispersions,
+)
 from statmuse_trainer.training.served import (
     given_no_push,
     layer_over,
@@ -358,6 +371,88 @@ def layerlines(te, matched, models: Path) -> None:
             )
 
 
+def _poisson_deviance(y: np.ndarray, mu: np.ndarray) -> float:
+    safe = np.maximum(y, 1.0)
+    return float(np.mean(2 * (np.where(y > 0, y * np.log(safe / mu), 0.0) - (y - mu))))
+
+
+def parts(va, te, matched, models: Path) -> None:
+    bundles = {
+        s: CountModel.from_bytes((models / f"{s}.npz").read_bytes())
+        for s in ("pra", "points", "rebounds", "assists")
+    }
+
+    def means(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        return {
+            "own": served_means(bundles["pra"], frame)[0],
+            "sum of parts": sum(
+                served_means(bundles[s], frame)[0] for s in ("points", "rebounds", "assists")
+            ),
+        }
+
+    on = {}
+    for name, frame in (("validation", va), ("test", te)):
+        y = frame["label_pra"].to_numpy(np.float64)
+        ok = ~np.isnan(y) & pooled_rows(frame, "pra").to_numpy()
+        on[name] = (means(frame), y, ok)
+        for label, mu in on[name][0].items():
+            print(
+                f"parts pra {name:10s} {label:12s}: deviance "
+                f"{_poisson_deviance(y[ok], mu[ok]):.4f}, MAE {np.mean(np.abs(y - mu)[ok]):.4f}"
+            )
+    model = bundles["pra"]
+    last = max(b.last_day for b in (model.header.line_blend, model.header.market_layer) if b)
+    j = join_lines(te, [(p, x) for p, x in matched if x.game_date > last], "pra")
+    (vmeans, vy, vok), (tmeans, _, _) = on["validation"], on["test"]
+    ref = reference_lines(va[vok], "pra")
+    for label in vmeans:
+        mu_v = vmeans[label][vok]
+        phi = fit_dispersion_mle(vy[vok], mu_v)
+        knots = fit_calibration(*cdf_pairs(vy[vok], mu_v, np.full(len(mu_v), phi), ref))
+        mu_t = tmeans[label][j.row]
+        cells = []
+        for name, cal in (("raw", None), ("calibrated", knots)):
+            under, _, over = nb_line_odds(mu_t, np.full(len(mu_t), phi), j.line, calibration=cal)
+            p = given_no_push(under, over)
+            gap_ = np.mean((p - j.went_over) ** 2) - np.mean((j.books - j.went_over) ** 2)
+            cells.append(f"{name} {gap_:+.4f}")
+        print(f"parts pra {label:12s} (phi {phi:.2f}) minus books, every line: " + ", ".join(cells))
+
+
+def _pair_rows(y, mu, phi, lines, spread: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """`cdf_pairs` kept one row per game: (F(k), 1[y <= k]) at the whole numbers near the line."""
+    ks = np.maximum(np.floor(lines)[:, None] + np.arange(-spread, spread + 1)[None, :], 0)
+    return nb_cdf(ks, mu[:, None], phi[:, None]), (y[:, None] <= ks).astype(float)
+
+
+def calforward(va, te, models: Path) -> None:
+    for stat in ALL_STATS:
+        model = CountModel.from_bytes((models / f"{stat}.npz").read_bytes())
+        v, mu, phi, y = _usable(va, model, stat)
+        if len(v) < 100:
+            print(f"calforward {stat:9s} too few validation games ({len(v)})")
+            continue
+        ref = reference_lines(v, stat)
+        days = pd.to_datetime(v["game_date"]).to_numpy()
+        cut = np.sort(days)[len(days) // 2]
+        early, late = days < cut, days >= cut
+        knots = fit_calibration(*cdf_pairs(y[early], mu[early], phi[early], ref[early]))
+        f, hit = _pair_rows(y[late], mu[late], phi[late], ref[late])
+        diff = ((np.interp(f, *knots) - hit) ** 2 - (f - hit) ** 2).mean(axis=1)
+        change = float(diff.mean())
+        _, day = np.unique(days[late], return_inverse=True)
+        per_day, games = np.bincount(day, weights=diff), np.bincount(day).astype(float)
+        n = len(per_day)
+        se = np.sqrt(np.sum((per_day - change * games) ** 2) * n / max(n - 1, 1)) / games.sum()
+        t, tmu, tphi, ty = _usable(te, model, stat)
+        f2, hit2 = _pair_rows(ty, tmu, tphi, reference_lines(t, stat))
+        served = ((np.interp(f2, model.cal_x, model.cal_y) - hit2) ** 2 - (f2 - hit2) ** 2).mean()
+        print(
+            f"calforward {stat:9s} later validation games, calibrated minus raw: {change:+.5f} "
+            f"(z {change / se:+.2f}); test, the served map: {served:+.5f}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", type=Path, required=True)
@@ -382,6 +477,10 @@ def main() -> None:
         bymean(va, te, matched, args.models)
     if "layerlines" in checks:
         layerlines(te, matched, args.models)
+    if "parts" in checks:
+        parts(va, te, matched, args.models)
+    if "calforward" in checks:
+        calforward(va, te, args.models)
 
 
 if __name__ == "__main__":
