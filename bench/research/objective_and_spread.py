@@ -54,12 +54,7 @@ from statmuse_shared.models.count import CountModel
 from statmuse_trainer.lines import join_lines, match_frame
 from statmuse_trainer.training.calibration import cdf_pairs, fit_calibration
 from statmuse_trainer.training.market import consensus, ece, fit_coefficients, props_of
-from statmuse_trainer.training.negbin import (
-    fit_dispersion_mle,
-    nb_cdf,
-    nb_logpmf,
-    player_dispersions,
-)
+from statmuse_trainer.training.negbin import fit_dispersion_mle, nb_logpmf, player_dispersions
 from statmuse_trainer.training.served import (
     given_no_push,
     layer_over,
@@ -419,10 +414,10 @@ def parts(va, te, matched, models: Path) -> None:
         print(f"parts pra {label:12s} (phi {phi:.2f}) minus books, every line: " + ", ".join(cells))
 
 
-def _pair_rows(y, mu, phi, lines, spread: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """`cdf_pairs` kept one row per game: (F(k), 1[y <= k]) at the whole numbers near the line."""
-    ks = np.maximum(np.floor(lines)[:, None] + np.arange(-spread, spread + 1)[None, :], 0)
-    return nb_cdf(ks, mu[:, None], phi[:, None]), (y[:, None] <= ks).astype(float)
+def _pair_rows(y, mu, phi, lines) -> tuple[np.ndarray, np.ndarray]:
+    """`cdf_pairs` (what training fits the map on) kept one row per game."""
+    f, hit = cdf_pairs(y, mu, phi, lines)
+    return f.reshape(len(y), -1), hit.reshape(len(y), -1)
 
 
 def calforward(va, te, models: Path) -> None:
